@@ -1,0 +1,222 @@
+// Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997), GUIDE §2.1.
+//
+// One sweep = one streaming pass over D (DQ = D @ Q, with the per-chunk partials of the cluster
+// masses S_v = sum_i q_iv and the within-cluster sums c_v = sum_i q_iv (DQ)_iv), then an O(n k)
+// pass that forms the potentials, the log-domain softmax at temperature T and the statistics.
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "danneal/common.hpp"
+#include "danneal/dq.hpp"
+
+namespace danneal::pairwise {
+
+enum Form : int {
+  kDetan = 0,     // detan's exact (leave-one-out) potentials
+  kGradient = 1,  // large-N form, the exact gradient of H: (DQ)/S - c/(2 S^2)
+};
+
+// Masses below this are treated as this (keeps c/S and c/S^2 finite; tiny^2 is a normal double).
+constexpr double kTinyMass = 1e-150;
+
+// Row softmax of -H/T in the log domain: P_iv = exp(-H_iv/T - logZ_i), logZ_i = LSE_v(-H_iv/T).
+// temperature must be > 0.  Rows containing a non-finite value are flagged in the status and
+// left as the uniform distribution.
+template <class T>
+Status softmax_rows(const T* H, index_t n, index_t k, double temperature, int n_threads, T* P, T* logZ) {
+  if (!(temperature > 0)) throw std::invalid_argument("temperature must be > 0");
+  const index_t nc = n_chunks(n);
+  std::vector<char> bad(static_cast<size_t>(nc), 0);
+  parallel_chunks(n, kChunk, n_threads, [&](index_t c, index_t b, index_t e) {
+    std::vector<double> x(static_cast<size_t>(k));
+    for (index_t i = b; i < e; ++i) {
+      const T* h = H + i * k;
+      double m = -std::numeric_limits<double>::infinity();
+      bool finite = true;
+      for (index_t v = 0; v < k; ++v) {
+        x[v] = -static_cast<double>(h[v]) / temperature;
+        finite = finite && std::isfinite(x[v]);
+        m = std::max(m, x[v]);
+      }
+      if (!finite) {
+        bad[c] = 1;
+        for (index_t v = 0; v < k; ++v) P[i * k + v] = static_cast<T>(1.0 / k);
+        logZ[i] = static_cast<T>(std::log(static_cast<double>(k)));
+        continue;
+      }
+      double s = 0;
+      for (index_t v = 0; v < k; ++v) s += std::exp(x[v] - m);
+      const double lz = m + std::log(s);
+      for (index_t v = 0; v < k; ++v) P[i * k + v] = static_cast<T>(std::exp(x[v] - lz));
+      logZ[i] = static_cast<T>(lz);
+    }
+  });
+  Status st;
+  st.converged = true;
+  for (char b : bad) st.numerical_error = st.numerical_error || b;
+  return st;
+}
+
+// DQ = D @ Q (n x k, dtype T) and c_v = sum_i q_iv (DQ)_iv, S_v = sum_i q_iv (double, chunk order).
+template <class T>
+void pairwise_dq(const T* D, index_t n, const T* Q, index_t k, int n_threads, T* DQ, double* c, double* S) {
+  std::vector<T> Qt(static_cast<size_t>(n * k));
+  for (index_t i = 0; i < n; ++i)
+    for (index_t v = 0; v < k; ++v) Qt[v * n + i] = Q[i * k + v];
+  const index_t nc = n_chunks(n);
+  std::vector<double> part(static_cast<size_t>(nc * 2 * k), 0.0);
+  parallel_chunks(n, kChunk, n_threads, [&](index_t ch, index_t b, index_t e) {
+    simd::dq_rows<T>(D, n, n, Qt.data(), k, b, e, DQ + b * k);
+    double* pc = part.data() + ch * 2 * k;
+    double* ps = pc + k;
+    for (index_t i = b; i < e; ++i)
+      for (index_t v = 0; v < k; ++v) {
+        const double q = Q[i * k + v];
+        pc[v] += q * static_cast<double>(DQ[i * k + v]);
+        ps[v] += q;
+      }
+  });
+  std::vector<double> both(static_cast<size_t>(2 * k));
+  reduce_chunks(part, nc, 2 * k, both.data());
+  for (index_t v = 0; v < k; ++v) {
+    c[v] = both[v];
+    S[v] = both[k + v];
+  }
+}
+
+// Potential of object i for cluster v (double), given its own q_iv and the cluster statistics.
+inline double potential(int form, double dq, double q, double c, double S) {
+  if (form == kDetan) {
+    const double Sm1 = std::max(S - q, kTinyMass);
+    return (dq - c / (2.0 * Sm1)) / (Sm1 + 1.0);
+  }
+  const double Sg = std::max(S, kTinyMass);
+  return dq / Sg - c / (2.0 * Sg * Sg);
+}
+
+// Cost H(Q) = sum_v c_v / (2 S_v) (empty clusters contribute 0).
+inline double cost_from_stats(const double* c, const double* S, index_t k) {
+  double h = 0;
+  for (index_t v = 0; v < k; ++v)
+    if (S[v] > kTinyMass) h += c[v] / (2.0 * S[v]);
+  return h;
+}
+
+// Potentials H (n x k) for assignments Q.
+template <class T>
+void pairwise_potential(const T* D, index_t n, const T* Q, index_t k, int form, int n_threads, T* H) {
+  std::vector<T> DQ(static_cast<size_t>(n * k));
+  std::vector<double> c(static_cast<size_t>(k)), S(static_cast<size_t>(k));
+  pairwise_dq(D, n, Q, k, n_threads, DQ.data(), c.data(), S.data());
+  parallel_chunks(n, kChunk, n_threads, [&](index_t, index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i)
+      for (index_t v = 0; v < k; ++v)
+        H[i * k + v] = static_cast<T>(potential(form, DQ[i * k + v], Q[i * k + v], c[v], S[v]));
+  });
+}
+
+// Statistics written by pairwise_fixed_point (indices into its `stats` output).
+enum Stat : int {
+  kCost = 0,      // H(Q) of the assignments that entered the last sweep
+  kEntropy = 1,   // -sum q log q of the returned assignments
+  kLogZ = 2,      // sum_i logZ_i of the last softmax (0 at T = 0)
+  kMaxDelta = 3,  // max |Q_new - Q_old| of the last sweep
+  kNumStats = 4
+};
+
+// Up to max_iter synchronous sweeps Q <- softmax(-h(Q)/T) from Q0, stopping early when the largest
+// change of an assignment is < tol (tol = 0: exactly max_iter sweeps).  temperature = 0 gives hard
+// assignments (argmin of the potentials, lowest index on ties).  Result in Q (n x k).
+template <class T>
+Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, double temperature, int form,
+                            index_t max_iter, double tol, int n_threads, T* Q, double* stats) {
+  if (!(temperature >= 0)) throw std::invalid_argument("temperature must be >= 0");
+  if (form != kDetan && form != kGradient) throw std::invalid_argument("unknown potential form");
+  for (index_t t = 0; t < n * k; ++t) Q[t] = Q0[t];
+  for (int s = 0; s < kNumStats; ++s) stats[s] = 0.0;
+  std::vector<T> DQ(static_cast<size_t>(n * k));
+  std::vector<double> c(static_cast<size_t>(k)), S(static_cast<size_t>(k));
+  const index_t nc = n_chunks(n);
+  // per chunk: entropy, logZ, max delta, bad flag
+  std::vector<double> part(static_cast<size_t>(nc * 4));
+  Status st;
+  for (index_t it = 0; it < max_iter; ++it) {
+    pairwise_dq(D, n, Q, k, n_threads, DQ.data(), c.data(), S.data());
+    stats[kCost] = cost_from_stats(c.data(), S.data(), k);
+    std::fill(part.begin(), part.end(), 0.0);
+    parallel_chunks(n, kChunk, n_threads, [&](index_t ch, index_t b, index_t e) {
+      std::vector<double> x(static_cast<size_t>(k));
+      double ent = 0, lzs = 0, md = 0, bad = 0;
+      for (index_t i = b; i < e; ++i) {
+        T* q = Q + i * k;
+        const T* dq = DQ.data() + i * k;
+        bool finite = true;
+        for (index_t v = 0; v < k; ++v) {
+          x[v] = potential(form, dq[v], q[v], c[v], S[v]);
+          finite = finite && std::isfinite(x[v]);
+        }
+        if (!finite) {  // keep the row as it is; the caller is told
+          bad = 1;
+          continue;
+        }
+        if (temperature == 0) {
+          index_t best = 0;
+          for (index_t v = 1; v < k; ++v)
+            if (x[v] < x[best]) best = v;
+          for (index_t v = 0; v < k; ++v) {
+            const T nv = static_cast<T>(v == best ? 1 : 0);
+            md = std::max(md, std::abs(static_cast<double>(nv) - static_cast<double>(q[v])));
+            q[v] = nv;
+          }
+          continue;
+        }
+        double m = -std::numeric_limits<double>::infinity();
+        for (index_t v = 0; v < k; ++v) {
+          x[v] = -x[v] / temperature;
+          m = std::max(m, x[v]);
+        }
+        double s = 0;
+        for (index_t v = 0; v < k; ++v) s += std::exp(x[v] - m);
+        const double lz = m + std::log(s);
+        lzs += lz;
+        for (index_t v = 0; v < k; ++v) {
+          const double lp = x[v] - lz;
+          const T nv = static_cast<T>(std::exp(lp));
+          const double pv = static_cast<double>(nv);
+          if (pv > 0) ent -= pv * lp;
+          md = std::max(md, std::abs(pv - static_cast<double>(q[v])));
+          q[v] = nv;
+        }
+      }
+      double* p = part.data() + ch * 4;
+      p[0] = ent;
+      p[1] = lzs;
+      p[2] = md;
+      p[3] = bad;
+    });
+    double ent = 0, lzs = 0, md = 0;
+    bool bad = false;
+    for (index_t ch = 0; ch < nc; ++ch) {
+      ent += part[ch * 4 + 0];
+      lzs += part[ch * 4 + 1];
+      md = std::max(md, part[ch * 4 + 2]);
+      bad = bad || part[ch * 4 + 3] != 0;
+    }
+    stats[kEntropy] = ent;
+    stats[kLogZ] = lzs;
+    stats[kMaxDelta] = md;
+    st.iterations = it + 1;
+    st.error = md;
+    st.numerical_error = st.numerical_error || bad;
+    if (md < tol) {
+      st.converged = true;
+      break;
+    }
+  }
+  return st;
+}
+
+}  // namespace danneal::pairwise

@@ -1,0 +1,112 @@
+"""Input validation shared by the public API.  Every error names the parameter and its value."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def as_float_array(x, name: str, *, ndim: int | None = None, dtype=None, allow_empty: bool = False,
+                   finite: bool = True, copy: bool = False) -> np.ndarray:
+    """Return ``x`` as a C-contiguous float32/float64 array (integers and bools become float64).
+
+    Never modifies the caller's array: a copy is made whenever conversion is needed, or when
+    ``copy`` is true.  ``dtype`` forces a floating dtype.
+    """
+    if x is None:
+        raise TypeError(f"{name}=None: expected an array")
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise TypeError(f"{name}: cannot be converted to an array ({exc})") from None
+    if arr.dtype == object:
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: dtype=object could not be converted to float64") from None
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name}: complex dtype {arr.dtype} is not supported")
+    if dtype is not None:
+        target = np.dtype(dtype)
+    elif arr.dtype in (np.float32, np.float64):
+        target = arr.dtype
+    elif np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.floating):
+        target = np.dtype(np.float64)
+    else:
+        raise TypeError(f"{name}: unsupported dtype {arr.dtype} (use float32 or float64)")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-d array, got ndim={arr.ndim} with shape {arr.shape}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name}: empty array with shape {arr.shape}")
+    out = np.ascontiguousarray(arr, dtype=target)
+    if copy and np.shares_memory(out, arr):
+        out = out.copy()
+    if finite and not np.isfinite(out).all():
+        bad = np.argwhere(~np.isfinite(out))[0]
+        raise ValueError(f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
+    return out
+
+
+def check_dissimilarity(D, name: str = "D", *, dtype=None, check_symmetric: bool = True,
+                        check_diagonal: bool = True, allow_negative: bool = False,
+                        min_samples: int = 2) -> np.ndarray:
+    """Validate a square dissimilarity matrix (symmetric, zero diagonal, non-negative, finite)."""
+    D = as_float_array(D, name, ndim=2, dtype=dtype)
+    n, m = D.shape
+    if n != m:
+        raise ValueError(f"{name}: dissimilarity matrix must be square, got shape {D.shape}")
+    if n < min_samples:
+        raise ValueError(f"{name}: need at least {min_samples} objects, got n={n}")
+    if not allow_negative and (D < 0).any():
+        i, j = np.argwhere(D < 0)[0]
+        raise ValueError(f"{name}: dissimilarities must be >= 0, got {name}[{i}, {j}]={D[i, j]!r}")
+    if check_diagonal:
+        diag = np.diagonal(D)
+        if (diag != 0).any():
+            i = int(np.flatnonzero(diag != 0)[0])
+            raise ValueError(f"{name}: diagonal must be zero, got {name}[{i}, {i}]={diag[i]!r}")
+    if check_symmetric:
+        scale = float(np.abs(D).max()) or 1.0
+        tol = (1e-5 if D.dtype == np.float32 else 1e-10) * scale
+        diff = np.abs(D - D.T)
+        if (diff > tol).any():
+            i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
+            raise ValueError(f"{name}: must be symmetric, but {name}[{i}, {j}]={D[i, j]!r} != "
+                             f"{name}[{j}, {i}]={D[j, i]!r}")
+    return D
+
+
+def check_int(value, name: str, *, low=None, high=None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}={value!r} must be an int")
+    value = int(value)
+    if low is not None and value < low:
+        raise ValueError(f"{name}={value} must be >= {low}")
+    if high is not None and value > high:
+        raise ValueError(f"{name}={value} must be <= {high}")
+    return value
+
+
+def check_float(value, name: str, *, low=None, high=None, low_inclusive=True, high_inclusive=True) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}={value!r} must be a real number")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}={value} must be finite")
+    if low is not None and (value < low or (not low_inclusive and value == low)):
+        op = ">=" if low_inclusive else ">"
+        raise ValueError(f"{name}={value} must be {op} {low}")
+    if high is not None and (value > high or (not high_inclusive and value == high)):
+        op = "<=" if high_inclusive else "<"
+        raise ValueError(f"{name}={value} must be {op} {high}")
+    return value
+
+
+def check_n_clusters(n_clusters, n_samples: int, name: str = "n_clusters") -> int:
+    k = check_int(n_clusters, name, low=1)
+    if k > n_samples:
+        raise ValueError(f"{name}={k} must be <= n_samples={n_samples}")
+    return k

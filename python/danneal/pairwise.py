@@ -1,0 +1,4 @@
+"""Pairwise clustering estimator."""
+
+class PairwiseAnnealing:
+    pass

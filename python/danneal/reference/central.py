@@ -1,0 +1,3 @@
+"""Reference twins for the central kernels."""
+
+__all__: list = []

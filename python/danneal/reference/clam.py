@@ -1,0 +1,3 @@
+"""Reference twins for the clam kernels."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Reference twins for the losses kernels."""
+
+__all__: list = []

@@ -1,0 +1,109 @@
+#include "bindings.hpp"
+#include "danneal/pairwise.hpp"
+
+using namespace danneal;
+using namespace danneal::bind;
+
+namespace {
+
+py::tuple softmax_rows_py(const py::array& H, double temperature, int n_threads) {
+  check_threads(n_threads);
+  return dispatch(H, "potentials", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* h = in_ptr<T>(H, "potentials", 2);
+    const index_t n = H.shape(0), k = H.shape(1);
+    auto P = empty<T>({n, k});
+    auto lz = empty<T>({n});
+    Status st;
+    {
+      py::gil_scoped_release nogil;
+      st = pairwise::softmax_rows<T>(h, n, k, temperature, n_threads, P.mutable_data(), lz.mutable_data());
+    }
+    return py::make_tuple(P, lz, status_dict(st));
+  });
+}
+
+py::tuple pairwise_dq_py(const py::array& D, const py::array& Q, int n_threads) {
+  check_threads(n_threads);
+  return dispatch(D, "distances", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* d = in_ptr<T>(D, "distances", 2);
+    const T* q = in_ptr<T>(Q, "assignments", 2);
+    const index_t n = D.shape(0), k = Q.shape(1);
+    expect_shape(D, "distances", {n, n});
+    expect_shape(Q, "assignments", {n, k});
+    auto DQ = empty<T>({n, k});
+    auto c = empty<double>({k});
+    auto S = empty<double>({k});
+    {
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_dq<T>(d, n, q, k, n_threads, DQ.mutable_data(), c.mutable_data(), S.mutable_data());
+    }
+    return py::make_tuple(DQ, c, S);
+  });
+}
+
+py::array pairwise_potential_py(const py::array& D, const py::array& Q, int form, int n_threads) {
+  check_threads(n_threads);
+  return dispatch(D, "distances", [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    const T* d = in_ptr<T>(D, "distances", 2);
+    const T* q = in_ptr<T>(Q, "assignments", 2);
+    const index_t n = D.shape(0), k = Q.shape(1);
+    expect_shape(D, "distances", {n, n});
+    expect_shape(Q, "assignments", {n, k});
+    if (form != pairwise::kDetan && form != pairwise::kGradient)
+      throw py::value_error("form=" + std::to_string(form) + " must be 0 (detan) or 1 (gradient)");
+    auto H = empty<T>({n, k});
+    {
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_potential<T>(d, n, q, k, form, n_threads, H.mutable_data());
+    }
+    return H;
+  });
+}
+
+py::tuple pairwise_fixed_point_py(const py::array& D, const py::array& Q0, double temperature, int form,
+                                  long long max_iter, double tol, int n_threads) {
+  check_threads(n_threads);
+  if (!(temperature >= 0)) throw py::value_error("temperature=" + std::to_string(temperature) + " must be >= 0");
+  if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
+  if (!(tol >= 0)) throw py::value_error("tol=" + std::to_string(tol) + " must be >= 0");
+  if (form != pairwise::kDetan && form != pairwise::kGradient)
+    throw py::value_error("form=" + std::to_string(form) + " must be 0 (detan) or 1 (gradient)");
+  return dispatch(D, "distances", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* d = in_ptr<T>(D, "distances", 2);
+    const T* q0 = in_ptr<T>(Q0, "assignments", 2);
+    const index_t n = D.shape(0), k = Q0.shape(1);
+    expect_shape(D, "distances", {n, n});
+    expect_shape(Q0, "assignments", {n, k});
+    auto Q = empty<T>({n, k});
+    auto stats = empty<double>({pairwise::kNumStats});
+    Status st;
+    {
+      py::gil_scoped_release nogil;
+      st = pairwise::pairwise_fixed_point<T>(d, n, q0, k, temperature, form, max_iter, tol, n_threads,
+                                            Q.mutable_data(), stats.mutable_data());
+    }
+    return py::make_tuple(Q, stats, status_dict(st));
+  });
+}
+
+}  // namespace
+
+void bind_pairwise(py::module_& m) {
+  m.def("softmax_rows", &softmax_rows_py, py::arg("potentials"), py::arg("temperature"), py::arg("n_threads"),
+        R"doc(Row softmax of ``-potentials / temperature`` in the log domain.
+
+Returns ``(P, logZ, status)`` with ``P[i, v] = exp(-potentials[i, v]/T - logZ[i])``.)doc");
+  m.def("pairwise_dq", &pairwise_dq_py, py::arg("distances"), py::arg("assignments"), py::arg("n_threads"),
+        R"doc(One pass over D: returns ``(D @ Q, c, S)`` with ``c = diag(Q.T D Q)`` and ``S = Q.sum(0)`` (float64).)doc");
+  m.def("pairwise_potential", &pairwise_potential_py, py::arg("distances"), py::arg("assignments"),
+        py::arg("form"), py::arg("n_threads"), "Mean-field potentials (form 0: detan, 1: gradient).");
+  m.def("pairwise_fixed_point", &pairwise_fixed_point_py, py::arg("distances"), py::arg("assignments"),
+        py::arg("temperature"), py::arg("form"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads"),
+        R"doc(Synchronous mean-field sweeps at one temperature.
+
+Returns ``(Q, stats, status)``; ``stats = [cost of the last input Q, entropy of Q, sum of logZ, max change]``.)doc");
+}
