@@ -1,0 +1,105 @@
+"""Shared helpers for the benchmark scripts: machine/commit header, median timing, tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    return f"{cpu}, {cores} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return out + ("+dirty" if dirty else "")
+    except Exception:
+        return "unknown"
+
+
+def header(title: str) -> str:
+    import danneal
+
+    return (f"# {title}\nmachine: {machine()}\ncommit: {commit()}  danneal {danneal.__version__} "
+            f"(openmp={danneal.openmp})\n")
+
+
+def median_time(fn, *, repeat: int = 5, warmup: int = 1, min_time: float = 0.0) -> float:
+    """Median wall time of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    t_start = time.perf_counter()
+    while len(times) < repeat or (time.perf_counter() - t_start) < min_time:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 10 * repeat:
+            break
+    return float(np.median(times))
+
+
+def table(rows: list[dict], columns: list[str] | None = None) -> str:
+    """Markdown table of ``rows`` (floats printed with 4 significant digits)."""
+    if not rows:
+        return "(no rows)\n"
+    columns = columns or list(rows[0])
+
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+def load_clustering_set(battery: str, name: str):
+    """(X, labels) of a set of the clustering benchmark suite under ../shared/data/clustering, or None."""
+    base = SHARED_DATA / "clustering" / battery
+    data = base / f"{name}.data.gz"
+    if not data.exists():
+        return None
+    X = np.loadtxt(data, ndmin=2)
+    y = np.loadtxt(base / f"{name}.labels0.gz", dtype=int)
+    return X, y
+
+
+def clustering_sets():
+    """Names of (battery, set) pairs available under ../shared/data/clustering."""
+    out = []
+    for battery in ("fcps", "graves", "sipu", "other"):
+        base = SHARED_DATA / "clustering" / battery
+        if base.is_dir():
+            for p in sorted(base.glob("*.data.gz")):
+                out.append((battery, p.name[: -len(".data.gz")]))
+    return out
