@@ -90,6 +90,30 @@ py::tuple pairwise_fixed_point_py(const py::array& D, const py::array& Q0, doubl
   });
 }
 
+py::tuple pairwise_local_search_py(const py::array& D, const py::array& labels, long long k, long long max_passes,
+                                   int n_threads) {
+  check_threads(n_threads);
+  if (max_passes < 0) throw py::value_error("max_passes=" + std::to_string(max_passes) + " must be >= 0");
+  if (k < 1) throw py::value_error("n_clusters=" + std::to_string(k) + " must be >= 1");
+  const std::int64_t* lab_in = in_ptr<std::int64_t>(labels, "labels", 1);
+  return dispatch(D, "distances", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* d = in_ptr<T>(D, "distances", 2);
+    const index_t n = D.shape(0);
+    expect_shape(D, "distances", {n, n});
+    expect_shape(labels, "labels", {n});
+    auto out = empty<std::int64_t>({n});
+    std::copy(lab_in, lab_in + n, out.mutable_data());
+    double cost = 0;
+    Status st;
+    {
+      py::gil_scoped_release nogil;
+      st = pairwise::pairwise_local_search<T>(d, n, k, max_passes, n_threads, out.mutable_data(), &cost);
+    }
+    return py::make_tuple(out, cost, status_dict(st));
+  });
+}
+
 }  // namespace
 
 void bind_pairwise(py::module_& m) {
@@ -106,4 +130,9 @@ Returns ``(P, logZ, status)`` with ``P[i, v] = exp(-potentials[i, v]/T - logZ[i]
         R"doc(Synchronous mean-field sweeps at one temperature.
 
 Returns ``(Q, stats, status)``; ``stats = [cost of the last input Q, entropy of Q, sum of logZ, max change]``.)doc");
+  m.def("pairwise_local_search", &pairwise_local_search_py, py::arg("distances"), py::arg("labels"),
+        py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"),
+        R"doc(Sequential exact single-object moves on a hard partition (Hartigan-style).
+
+Returns ``(labels, cost, status)``; ``status["error"]`` is the number of moves of the last pass.)doc");
 }

@@ -88,14 +88,19 @@ void pairwise_dq(const T* D, index_t n, const T* Q, index_t k, int n_threads, T*
 }
 
 // Potential of object i for cluster v (double), given its own q_iv and the cluster statistics.
+// An empty cluster (S_v below kTinyMass) gets +inf: it attracts no object.  (detan itself divides
+// 0/0 there; giving it potential 0 instead would pull every object into it at low temperature.)
 inline double potential(int form, double dq, double q, double c, double S) {
+  if (!(S >= kTinyMass)) return std::numeric_limits<double>::infinity();
   if (form == kDetan) {
     const double Sm1 = std::max(S - q, kTinyMass);
     return (dq - c / (2.0 * Sm1)) / (Sm1 + 1.0);
   }
-  const double Sg = std::max(S, kTinyMass);
-  return dq / Sg - c / (2.0 * Sg * Sg);
+  return dq / S - c / (2.0 * S * S);
 }
+
+// A potential is acceptable if it is finite or the +inf of an empty cluster.
+inline bool potential_ok(double h, double S) { return std::isfinite(h) || (h > 0 && !(S >= kTinyMass)); }
 
 // Cost H(Q) = sum_v c_v / (2 S_v) (empty clusters contribute 0).
 inline double cost_from_stats(const double* c, const double* S, index_t k) {
@@ -156,7 +161,7 @@ Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, doubl
         bool finite = true;
         for (index_t v = 0; v < k; ++v) {
           x[v] = potential(form, dq[v], q[v], c[v], S[v]);
-          finite = finite && std::isfinite(x[v]);
+          finite = finite && potential_ok(x[v], S[v]);
         }
         if (!finite) {  // keep the row as it is; the caller is told
           bad = 1;
@@ -186,7 +191,7 @@ Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, doubl
           const double lp = x[v] - lz;
           const T nv = static_cast<T>(std::exp(lp));
           const double pv = static_cast<double>(nv);
-          if (pv > 0) ent -= pv * lp;
+          if (pv > 0 && lp < 0) ent -= pv * lp;
           md = std::max(md, std::abs(pv - static_cast<double>(q[v])));
           q[v] = nv;
         }
@@ -216,6 +221,76 @@ Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, doubl
       break;
     }
   }
+  return st;
+}
+
+// Sequential single-object moves on a hard partition (Hartigan-style local search): for each
+// object in turn, move it to the cluster where the exact change of H is most negative,
+//   remove i from a: H drops by (DQ)_ia/(S_a - 1) - c_a/(2 S_a (S_a - 1)),
+//   add i to b:      H rises by ((DQ)_ib - c_b/(2 S_b)) / (S_b + 1)   (detan's potential),
+// updating DQ, c and S incrementally (one row of D per move).  Clusters are never emptied; an
+// empty cluster takes the first object whose removal saves more than 0.  Stops after a pass
+// without moves or after max_passes passes.  Labels (int64, in [0, k)) are updated in place;
+// *cost receives H of the final partition (computed afresh, not incrementally).
+template <class T>
+Status pairwise_local_search(const T* D, index_t n, index_t k, index_t max_passes, int n_threads,
+                             std::int64_t* labels, double* cost) {
+  for (index_t i = 0; i < n; ++i)
+    if (labels[i] < 0 || labels[i] >= k) throw std::invalid_argument("labels must lie in [0, n_clusters)");
+  std::vector<T> onehot(static_cast<size_t>(n * k), T(0)), dqT(static_cast<size_t>(n * k));
+  std::vector<double> dq(static_cast<size_t>(n * k)), c(static_cast<size_t>(k)), S(static_cast<size_t>(k));
+  auto refresh = [&]() {
+    std::fill(onehot.begin(), onehot.end(), T(0));
+    for (index_t i = 0; i < n; ++i) onehot[i * k + labels[i]] = T(1);
+    pairwise_dq<T>(D, n, onehot.data(), k, n_threads, dqT.data(), c.data(), S.data());
+    for (index_t t = 0; t < n * k; ++t) dq[t] = dqT[t];
+  };
+  Status st;
+  refresh();
+  for (index_t pass = 0; pass < max_passes; ++pass) {
+    index_t moved = 0;
+    for (index_t i = 0; i < n; ++i) {
+      const index_t a = labels[i];
+      if (S[a] <= 1.5) continue;  // never empty a cluster
+      const double* di = dq.data() + i * k;
+      const double rem = di[a] / (S[a] - 1.0) - c[a] / (2.0 * S[a] * (S[a] - 1.0));
+      index_t best = a;
+      double best_delta = 0.0;
+      for (index_t b = 0; b < k; ++b) {
+        if (b == a) continue;
+        const double add = S[b] > 0.5 ? (di[b] - c[b] / (2.0 * S[b])) / (S[b] + 1.0) : 0.0;
+        const double delta = add - rem;
+        const double eps = 1e-12 * (std::abs(add) + std::abs(rem));
+        if (delta < best_delta - eps) {
+          best_delta = delta;
+          best = b;
+        }
+      }
+      if (best == a) continue;
+      const index_t b = best;
+      c[a] -= 2.0 * di[a];
+      c[b] += 2.0 * di[b];
+      S[a] -= 1.0;
+      S[b] += 1.0;
+      labels[i] = b;
+      const T* row = D + i * n;  // D symmetric: row i is column i
+      for (index_t j = 0; j < n; ++j) {
+        const double d = static_cast<double>(row[j]);
+        dq[j * k + a] -= d;
+        dq[j * k + b] += d;
+      }
+      ++moved;
+    }
+    st.iterations = pass + 1;
+    st.error = static_cast<double>(moved);
+    if (moved == 0) {
+      st.converged = true;
+      break;
+    }
+    refresh();  // no drift from the incremental updates
+  }
+  if (!st.converged) refresh();
+  *cost = cost_from_stats(c.data(), S.data(), k);
   return st;
 }
 

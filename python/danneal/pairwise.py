@@ -1,4 +1,369 @@
-"""Pairwise clustering estimator."""
+"""Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997).
 
-class PairwiseAnnealing:
-    pass
+The cost of a soft partition ``Q`` (n x k, rows summing to 1) of objects with dissimilarities
+``D`` is ``H(Q) = sum_v (Q.T D Q)_vv / (2 S_v)`` with ``S_v = sum_i Q_iv``.  For squared
+Euclidean dissimilarities it equals the k-means inertia of the hard partition.  Annealing
+minimises the free energy ``F = H - T * entropy`` while the temperature ``T`` falls; at each
+temperature the mean-field fixed point ``Q = softmax(-h(Q) / T)`` is found by the compiled
+kernel (one pass over ``D`` per sweep).
+
+References
+----------
+.. [1] T. Hofmann and J. M. Buhmann, "Pairwise data clustering by deterministic annealing",
+   IEEE TPAMI 19(1), 1997.
+"""
+
+from __future__ import annotations
+
+import sys
+from numbers import Integral, Real
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import pairwise_distances
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _core
+from ._threads import resolve_n_threads
+from ._validation import check_dissimilarity, check_n_clusters
+
+__all__ = ["PairwiseAnnealing", "PairwiseAnnealer", "critical_temperature"]
+
+_FORMS = {"detan": 0, "gradient": 1}
+
+
+def critical_temperature(D, *, n_threads=None, tol=1e-3) -> float:
+    """First critical temperature ``T_c = (2/n) lambda_max(-1/2 P D P)``, ``P = I - 11^T/n``.
+
+    Above ``T_c`` the only fixed point is the uniform assignment; below it the first split occurs.
+    For squared Euclidean ``D`` this is ``2 lambda_max(cov(X))``.  Computed by Lanczos
+    (``scipy.sparse.linalg.eigsh``) with matrix-vector products by the compiled kernel.
+    """
+    from scipy.sparse.linalg import LinearOperator, eigsh, ArpackNoConvergence
+
+    n = D.shape[0]
+    nt = resolve_n_threads(n_threads)
+    if n < 2:
+        return 0.0
+
+    def matvec(v):
+        v = np.asarray(v, dtype=np.float64).reshape(-1)
+        v = v - v.mean()
+        Dv, _, _ = _core.pairwise_dq(D, np.ascontiguousarray(v[:, None], dtype=D.dtype), nt)
+        w = -0.5 * Dv[:, 0].astype(np.float64)
+        return w - w.mean()
+
+    op = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+    v0 = np.random.default_rng(0).standard_normal(n)
+    try:
+        lam = eigsh(op, k=1, which="LA", tol=tol, v0=v0, maxiter=max(300, 10 * n),
+                    return_eigenvectors=False)[0]
+    except ArpackNoConvergence as exc:  # pragma: no cover - best effort
+        lam = float(np.max(exc.eigenvalues)) if len(exc.eigenvalues) else 0.0
+    return max(0.0, 2.0 * float(lam) / n)
+
+
+class PairwiseAnnealer:
+    """Annealing state for pairwise clustering: owns ``D``, the assignments and the history.
+
+    One :meth:`step` runs the mean-field fixed point at the current temperature (compiled
+    kernel, at most ``max_iter`` sweeps, until no assignment changes by ``tol``), records it,
+    perturbs the assignments slightly (symmetry breaking) and cools by ``cooling``.
+    """
+
+    def __init__(self, D, n_clusters, *, T0, cooling=0.9, potential="gradient", max_iter=100, tol=1e-5,
+                 perturbation=1e-3, random_state=None, n_threads=None):
+        self.D = D
+        self.n_clusters = n_clusters
+        self.T = float(T0)
+        self.cooling = float(cooling)
+        self.form = _FORMS[potential]
+        self.max_iter = int(max_iter)
+        self.tol = float(tol)
+        self.perturbation = float(perturbation)
+        self.rng = check_random_state(random_state)
+        self.n_threads = resolve_n_threads(n_threads)
+        n = D.shape[0]
+        Q = 1.0 + self.perturbation * self.rng.uniform(-1.0, 1.0, size=(n, n_clusters))
+        self.assignments = np.ascontiguousarray(Q / Q.sum(axis=1, keepdims=True), dtype=D.dtype)
+        self.history = []
+        self.n_sweeps = 0
+        self.numerical_error = False
+
+    def run_fixed_point(self, T, max_iter=None, tol=None):
+        """Fixed point at temperature ``T`` from the current assignments; returns the record."""
+        max_iter = self.max_iter if max_iter is None else max_iter
+        tol = self.tol if tol is None else tol
+        Q, stats, status = _core.pairwise_fixed_point(self.D, self.assignments, float(T), self.form, int(max_iter),
+                                                     float(tol), self.n_threads)
+        self.assignments = Q
+        self.n_sweeps += status["iterations"]
+        self.numerical_error |= bool(status["numerical_error"])
+        cost, entropy = float(stats[0]), float(stats[1])
+        return {"T": float(T), "cost": cost, "free_energy": cost - float(T) * entropy, "entropy": entropy,
+                "n_iter": int(status["iterations"]), "converged": bool(status["converged"]),
+                "max_change": float(stats[3])}
+
+    def perturb(self):
+        """Multiply the assignments by ``exp(eps * noise)`` and renormalise (breaks symmetry)."""
+        if self.perturbation <= 0:
+            return
+        Q = self.assignments.astype(np.float64)
+        Q *= np.exp(self.perturbation * self.rng.standard_normal(Q.shape))
+        Q /= Q.sum(axis=1, keepdims=True)
+        self.assignments = np.ascontiguousarray(Q, dtype=self.D.dtype)
+
+    def step(self):
+        """Fixed point at the current temperature, record, perturb, cool.  Returns the record."""
+        rec = self.run_fixed_point(self.T)
+        self.history.append(rec)
+        self.perturb()
+        self.T *= self.cooling
+        return rec
+
+    def hardness(self) -> float:
+        """Smallest row maximum of the assignments (1 means every assignment is hard)."""
+        return float(self.assignments.max(axis=1).min())
+
+
+class PairwiseAnnealing(ClusterMixin, BaseEstimator):
+    """Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997).
+
+    Minimises the pairwise clustering cost ``H = sum_v (Q^T D Q)_vv / (2 S_v)`` over
+    partitions of ``n`` objects into ``n_clusters`` groups, given only their dissimilarities
+    (or feature vectors and a metric).  For squared Euclidean dissimilarities ``H`` is the
+    k-means inertia.
+
+    The schedule is automatic: start at ``T0`` (default 1.5 x the first critical temperature,
+    estimated from the data), run the mean-field fixed point at each temperature (compiled
+    kernel, one pass over ``D`` per sweep), perturb slightly to break symmetry, cool
+    geometrically, and stop once the assignments are hard (or at ``T_min``); finish with
+    zero-temperature sweeps (for the ``"gradient"`` potentials and squared Euclidean ``D``
+    exactly Lloyd iterations) and a sequential local search of exact single-object moves.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+    metric : str or callable, default="precomputed"
+        ``"precomputed"``: ``fit`` takes an ``(n, n)`` dissimilarity matrix (symmetric,
+        non-negative, zero diagonal).  Otherwise any metric accepted by
+        :func:`sklearn.metrics.pairwise_distances` (use ``"sqeuclidean"`` for the k-means
+        cost); ``fit`` then takes feature vectors.
+    potential : {"gradient", "detan"}, default="gradient"
+        Mean-field potentials: the exact gradient of ``H`` (large-n form) or detan's
+        leave-one-out form.
+    T0 : "auto" or float, default="auto"
+        Starting temperature; "auto" is 1.5 x the estimated critical temperature.
+    cooling : float in (0, 1), default=0.9
+        Geometric cooling factor.
+    T_min : "auto" or float, default="auto"
+        Lowest temperature; "auto" is ``1e-4 * T0``.
+    max_iter : int, default=100
+        Cap on sweeps per temperature.
+    tol : float, default=1e-4
+        A temperature's fixed point is reached when no assignment changes by more than ``tol``.
+    perturbation : float, default=1e-3
+        Size of the multiplicative noise added after each temperature (symmetry breaking).
+    hard_tol : float, default=1e-3
+        Annealing stops when every row of the assignments has a maximum above ``1 - hard_tol``.
+    local_search : bool, default=True
+        Finish with sequential exact single-object moves (Hartigan-style: each object moves to
+        the cluster that lowers ``H`` most, until no move helps).  Costs O(n k) per pass plus
+        one row of ``D`` per move; it never increases the cost.
+    random_state : int, RandomState or None
+    n_threads : int or None
+        Threads for the kernels (None or -1: all available cores).
+    verbose : int, default=0
+        1: one line per temperature on stderr.
+    callback : callable or None
+        Called once per temperature with the history record (a dict with ``T``, ``cost``,
+        ``free_energy``, ``entropy``, ``n_iter``, ``hardness``); returning ``True`` stops the
+        annealing early (the zero-temperature finish still runs).
+
+    Attributes
+    ----------
+    labels_ : ndarray (n,)
+    assignments_ : ndarray (n, n_clusters)
+        Soft assignments at the last annealing temperature.
+    cost_ : float
+        Pairwise clustering cost of ``labels_``.
+    n_iter_ : int
+        Total sweeps (passes over ``D``) over all temperatures.
+    history_ : list of dict
+        One record per temperature: ``T``, ``cost``, ``free_energy``, ``entropy``, ``n_iter``,
+        ``converged``, ``hardness``.
+    T0_, critical_temperature_ : float
+    n_features_in_ : int
+    """
+
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "metric": [str, callable],
+        "potential": [StrOptions(set(_FORMS))],
+        "T0": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "cooling": [Interval(Real, 0, 1, closed="neither")],
+        "T_min": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "perturbation": [Interval(Real, 0, None, closed="left")],
+        "hard_tol": [Interval(Real, 0, 1, closed="neither")],
+        "local_search": ["boolean"],
+        "random_state": ["random_state"],
+        "n_threads": [None, Interval(Integral, -1, None, closed="left")],
+        "verbose": ["verbose"],
+        "callback": [None, callable],
+    }
+
+    def __init__(self, n_clusters=8, *, metric="precomputed", potential="gradient", T0="auto", cooling=0.9,
+                 T_min="auto", max_iter=100, tol=1e-4, perturbation=1e-3, hard_tol=1e-3, local_search=True,
+                 random_state=None, n_threads=None, verbose=0, callback=None):
+        self.n_clusters = n_clusters
+        self.metric = metric
+        self.potential = potential
+        self.T0 = T0
+        self.cooling = cooling
+        self.T_min = T_min
+        self.max_iter = max_iter
+        self.tol = tol
+        self.perturbation = perturbation
+        self.hard_tol = hard_tol
+        self.local_search = local_search
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.callback = callback
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.metric == "precomputed"
+        return tags
+
+    # -- input ----------------------------------------------------------------------------------
+    def _dissimilarities(self, X):
+        if self.metric == "precomputed":
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+            return check_dissimilarity(X, "X", min_samples=2)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        self._fit_X = X
+        D = pairwise_distances(X, metric=self.metric)
+        D = np.ascontiguousarray(D, dtype=X.dtype)
+        D = 0.5 * (D + D.T)
+        np.fill_diagonal(D, 0)
+        if not np.isfinite(D).all():
+            raise ValueError(f"metric={self.metric!r} produced non-finite dissimilarities")
+        if (D < 0).any():
+            raise ValueError(f"metric={self.metric!r} produced negative dissimilarities")
+        return np.ascontiguousarray(D)
+
+    # -- fit ------------------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Cluster ``X`` (dissimilarities if ``metric="precomputed"``, else feature vectors)."""
+        D = self._dissimilarities(X)
+        n = D.shape[0]
+        k = check_n_clusters(self.n_clusters, n)
+        nt = resolve_n_threads(self.n_threads)
+        t_start = time.perf_counter()
+
+        self.critical_temperature_ = critical_temperature(D, n_threads=nt)
+        if self.T0 == "auto":
+            scale = float(D.max()) if D.size else 1.0
+            T0 = 1.5 * self.critical_temperature_ if self.critical_temperature_ > 0 else max(scale, 1.0)
+        else:
+            T0 = float(self.T0)
+        T_min = 1e-4 * T0 if self.T_min == "auto" else float(self.T_min)
+        self.T0_ = T0
+
+        ann = PairwiseAnnealer(D, k, T0=T0, cooling=self.cooling, potential=self.potential, max_iter=self.max_iter,
+                               tol=self.tol, perturbation=self.perturbation, random_state=self.random_state,
+                               n_threads=nt)
+        not_converged = 0
+        while k > 1 and ann.T >= T_min:
+            rec = ann.step()
+            rec["hardness"] = ann.hardness()
+            not_converged += not rec["converged"]
+            if self.verbose:
+                print(f"[PairwiseAnnealing] T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
+                      f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f} "
+                      f"elapsed={time.perf_counter() - t_start:.1f}s", file=sys.stderr)
+            if self.callback is not None and self.callback(dict(rec)) is True:
+                break
+            if rec["hardness"] >= 1.0 - self.hard_tol:
+                break
+        self.assignments_ = ann.assignments.copy()
+
+        # Zero temperature: hard sweeps until no label changes (Lloyd iterations for the gradient
+        # potentials on squared Euclidean D).  Synchronous hard sweeps can cycle on general D, so
+        # the cheaper of the annealed argmax and the swept partition is kept.
+        soft_labels = np.argmax(self.assignments_, axis=1)
+        ann.assignments = self._onehot(soft_labels, k, D.dtype)
+        ann.run_fixed_point(0.0, max_iter=max(self.max_iter, 100), tol=0.5)
+        if ann.numerical_error:
+            raise FloatingPointError("non-finite potentials met during annealing: the dissimilarities are too "
+                                     "large to represent; rescale them")
+        swept_labels = np.argmax(ann.assignments, axis=1)
+        best = None
+        for labels in (swept_labels, soft_labels):
+            labels = np.ascontiguousarray(labels, dtype=np.int64)
+            passes = 100 if self.local_search else 0
+            labels, cost, _ = _core.pairwise_local_search(D, labels, k, passes, nt)
+            if best is None or cost < best[0]:
+                best = (cost, labels)
+        self.cost_, labels = best
+        _, self._cluster_c, self.cluster_sizes_ = _core.pairwise_dq(D, self._onehot(labels, k, D.dtype), nt)
+        self.labels_ = labels.astype(np.intp)
+        if not_converged and self.verbose:
+            print(f"[PairwiseAnnealing] {not_converged} temperature(s) hit max_iter={self.max_iter}",
+                  file=sys.stderr)
+        self.history_ = ann.history
+        self.n_iter_ = ann.n_sweeps
+        self.converged_ = not_converged == 0
+        if self.history_ and not self.history_[-1]["converged"]:
+            warnings.warn(f"the fixed point at the last temperature T={self.history_[-1]['T']:.4g} did not converge "
+                          f"within max_iter={self.max_iter} sweeps", ConvergenceWarning, stacklevel=2)
+        return self
+
+    @staticmethod
+    def _onehot(labels, k, dtype):
+        Q = np.zeros((labels.shape[0], k), dtype=dtype)
+        Q[np.arange(labels.shape[0]), labels] = 1
+        return Q
+
+    # -- predict --------------------------------------------------------------------------------
+    def _potentials_new(self, X):
+        check_is_fitted(self, "labels_")
+        if self.metric == "precomputed":
+            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            if (X < 0).any():
+                raise ValueError("X: dissimilarities must be >= 0")
+            Dn = X
+        else:
+            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            Dn = pairwise_distances(X, self._fit_X, metric=self.metric)
+        k = self.assignments_.shape[1]
+        n_train = self.labels_.shape[0]
+        if Dn.shape[1] != n_train:
+            raise ValueError(f"X: expected dissimilarities to the {n_train} training objects, got shape {Dn.shape}")
+        Q = np.zeros((n_train, k))
+        Q[np.arange(n_train), self.labels_] = 1.0
+        S = self.cluster_sizes_
+        c = self._cluster_c
+        DQ = np.asarray(Dn, dtype=np.float64) @ Q
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = np.where(S > 0, DQ / S - c / (2.0 * S ** 2), np.inf)
+        return h
+
+    def predict(self, X):
+        """Assign new objects to the cluster of lowest potential.
+
+        With ``metric="precomputed"``, ``X`` holds the dissimilarities of the new objects to the
+        training objects, shape ``(n_new, n_train)``; otherwise feature vectors.  The potential
+        of a cluster is the mean dissimilarity to its members minus half its mean within-cluster
+        dissimilarity (for squared Euclidean ``D``: the squared distance to its centroid).
+        """
+        return np.argmin(self._potentials_new(X), axis=1).astype(np.intp)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["softmax_rows", "pairwise_dq", "pairwise_potential", "pairwise_fixed_point"]
+__all__ = ["softmax_rows", "pairwise_dq", "pairwise_potential", "pairwise_fixed_point", "pairwise_local_search"]
 
 TINY_MASS = 1e-150
 DETAN, GRADIENT = 0, 1
@@ -31,11 +31,14 @@ def pairwise_dq(distances, assignments, n_threads=1):
 def _potential(form, DQ, Q, c, S):
     DQ = DQ.astype(np.float64)
     Q = Q.astype(np.float64)
+    empty = ~(S >= TINY_MASS)  # empty clusters attract nobody: potential +inf
+    Sg = np.where(empty, 1.0, S)
     if form == DETAN:
-        Sm1 = np.maximum(S[None, :] - Q, TINY_MASS)
-        return (DQ - c[None, :] / (2.0 * Sm1)) / (Sm1 + 1.0)
-    Sg = np.maximum(S, TINY_MASS)
-    return DQ / Sg[None, :] - c[None, :] / (2.0 * Sg[None, :] ** 2)
+        Sm1 = np.maximum(Sg[None, :] - Q, TINY_MASS)
+        h = (DQ - c[None, :] / (2.0 * Sm1)) / (Sm1 + 1.0)
+    else:
+        h = DQ / Sg[None, :] - c[None, :] / (2.0 * Sg[None, :] ** 2)
+    return np.where(empty[None, :], np.inf, h)
 
 
 def pairwise_potential(distances, assignments, form, n_threads=1):
@@ -65,7 +68,8 @@ def pairwise_fixed_point(distances, assignments, temperature, form, max_iter, to
             lp = x - lz[:, None]
             Qn = np.exp(lp).astype(Q.dtype)
             p = Qn.astype(np.float64)
-            ent = -(np.where(p > 0, p * lp, 0.0)).sum()
+            with np.errstate(invalid="ignore"):
+                ent = -(np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
             lzs = lz.sum()
         md = float(np.abs(Qn.astype(np.float64) - Q.astype(np.float64)).max())
         Q = Qn
@@ -76,3 +80,58 @@ def pairwise_fixed_point(distances, assignments, temperature, form, max_iter, to
             status["converged"] = True
             break
     return Q, stats, status
+
+
+def pairwise_local_search(distances, labels, n_clusters, max_passes, n_threads=1):
+    """Sequential exact single-object moves (Hartigan-style) on a hard partition.
+
+    For each object in turn, the exact change of H for moving it from its cluster a to b is
+    ``add_b - rem_a`` with ``rem_a = DQ_ia/(S_a-1) - c_a/(2 S_a (S_a-1))`` and
+    ``add_b = (DQ_ib - c_b/(2 S_b))/(S_b+1)`` (0 for an empty b); it moves to the most negative.
+    """
+    D = np.asarray(distances, dtype=np.float64)
+    labels = np.array(labels, dtype=np.int64, copy=True)
+    n, k = D.shape[0], n_clusters
+    status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
+
+    def stats():
+        Q = np.zeros((n, k))
+        Q[np.arange(n), labels] = 1
+        DQ = D @ Q
+        return DQ, (Q * DQ).sum(0), Q.sum(0)
+
+    DQ, c, S = stats()
+    for p in range(max_passes):
+        moved = 0
+        for i in range(n):
+            a = labels[i]
+            if S[a] <= 1.5:
+                continue
+            rem = DQ[i, a] / (S[a] - 1) - c[a] / (2 * S[a] * (S[a] - 1))
+            best, best_delta = a, 0.0
+            for b in range(k):
+                if b == a:
+                    continue
+                add = (DQ[i, b] - c[b] / (2 * S[b])) / (S[b] + 1) if S[b] > 0.5 else 0.0
+                delta = add - rem
+                if delta < best_delta - 1e-12 * (abs(add) + abs(rem)):
+                    best, best_delta = b, delta
+            if best != a:
+                b = best
+                c[a] -= 2 * DQ[i, a]
+                c[b] += 2 * DQ[i, b]
+                S[a] -= 1
+                S[b] += 1
+                labels[i] = b
+                DQ[:, a] -= D[i]
+                DQ[:, b] += D[i]
+                moved += 1
+        status["iterations"] = p + 1
+        status["error"] = float(moved)
+        if moved == 0:
+            status["converged"] = True
+            break
+        DQ, c, S = stats()
+    DQ, c, S = stats()
+    nz = S > 0
+    return labels, float((c[nz] / (2 * S[nz])).sum()), status
