@@ -18,7 +18,7 @@ namespace danneal::bind {
 // dimensions; returns its data pointer.
 template <class T>
 inline const T* in_ptr(const py::array& a, const char* name, int ndim) {
-  if (!py::isinstance<py::array_t<T>>(a) || !a.dtype().is(py::dtype::of<T>()))
+  if (!py::isinstance<py::array_t<T>>(a))  // equivalent dtype (native byte order), any array subclass
     throw py::type_error(std::string(name) + ": expected dtype " + std::string(py::str(py::dtype::of<T>())) +
                          ", got " + std::string(py::str(a.dtype())));
   if (a.ndim() != ndim)
@@ -47,8 +47,8 @@ inline void expect_shape(const py::array& a, const char* name, std::vector<py::s
   }
 }
 
-inline bool is_f32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
-inline bool is_f64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }
+inline bool is_f32(const py::array& a) { return py::isinstance<py::array_t<float>>(a); }
+inline bool is_f64(const py::array& a) { return py::isinstance<py::array_t<double>>(a); }
 
 inline void check_threads(int n_threads) {
   if (n_threads < 1) throw py::value_error("n_threads=" + std::to_string(n_threads) + " must be >= 1");
