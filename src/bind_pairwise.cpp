@@ -114,6 +114,16 @@ py::tuple pairwise_local_search_py(const py::array& D, const py::array& labels, 
   });
 }
 
+double stream_sum_py(const py::array& X, int n_threads) {
+  check_threads(n_threads);
+  return dispatch(X, "x", [&](auto tag) -> double {
+    using T = decltype(tag);
+    const T* x = in_ptr<T>(X, "x", 2);
+    py::gil_scoped_release nogil;
+    return pairwise::stream_sum<T>(x, X.shape(0), X.shape(1), n_threads);
+  });
+}
+
 }  // namespace
 
 void bind_pairwise(py::module_& m) {
@@ -135,4 +145,6 @@ Returns ``(Q, stats, status)``; ``stats = [cost of the last input Q, entropy of 
         R"doc(Sequential exact single-object moves on a hard partition (Hartigan-style).
 
 Returns ``(labels, cost, status)``; ``status["error"]`` is the number of moves of the last pass.)doc");
+  m.def("stream_sum", &stream_sum_py, py::arg("x"), py::arg("n_threads"),
+        "Sum of a 2-d array in one streaming read (the benchmarks' read-bandwidth probe).");
 }

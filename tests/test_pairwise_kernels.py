@@ -132,3 +132,11 @@ def test_kernel_rejects_bad_arrays():
         _core.pairwise_fixed_point(D, Q, -1.0, 1, 1, 0.0, 1)
     with pytest.raises(ValueError, match="form"):
         _core.pairwise_fixed_point(D, Q, 1.0, 7, 1, 0.0, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stream_sum(dtype, rng):
+    X = rng.random((1000, 37)).astype(dtype)
+    a = _core.stream_sum(X, 1)
+    assert a == _core.stream_sum(X, 2)
+    assert a == pytest.approx(ref.stream_sum(X), rel=1e-12)

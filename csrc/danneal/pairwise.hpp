@@ -22,6 +22,30 @@ enum Form : int {
 // Masses below this are treated as this (keeps c/S and c/S^2 finite; tiny^2 is a normal double).
 constexpr double kTinyMass = 1e-150;
 
+// Sum of all entries (double accumulation per chunk, chunk-order reduction).  A pure streaming
+// read: the benchmarks use it to measure the machine's read bandwidth next to the sweeps.
+template <class T>
+double stream_sum(const T* x, index_t n_rows, index_t n_cols, int n_threads) {
+  const index_t nc = n_chunks(n_rows);
+  std::vector<double> part(static_cast<size_t>(nc), 0.0);
+  parallel_chunks(n_rows, kChunk, n_threads, [&](index_t c, index_t b, index_t e) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (index_t i = b; i < e; ++i) {
+      const T* r = x + i * n_cols;
+      index_t j = 0;
+      for (; j + 8 <= n_cols; j += 8)
+        for (int l = 0; l < 8; ++l) acc[l] += static_cast<double>(r[j + l]);
+      for (; j < n_cols; ++j) acc[0] += static_cast<double>(r[j]);
+    }
+    double s = 0;
+    for (int l = 0; l < 8; ++l) s += acc[l];
+    part[c] = s;
+  });
+  double s = 0;
+  for (double p : part) s += p;
+  return s;
+}
+
 // Row softmax of -H/T in the log domain: P_iv = exp(-H_iv/T - logZ_i), logZ_i = LSE_v(-H_iv/T).
 // temperature must be > 0.  Rows containing a non-finite value are flagged in the status and
 // left as the uniform distribution.

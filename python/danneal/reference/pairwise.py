@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["softmax_rows", "pairwise_dq", "pairwise_potential", "pairwise_fixed_point", "pairwise_local_search"]
+__all__ = ["softmax_rows", "pairwise_dq", "pairwise_potential", "pairwise_fixed_point", "pairwise_local_search", "stream_sum"]
 
 TINY_MASS = 1e-150
 DETAN, GRADIENT = 0, 1
@@ -135,3 +135,8 @@ def pairwise_local_search(distances, labels, n_clusters, max_passes, n_threads=1
     DQ, c, S = stats()
     nz = S > 0
     return labels, float((c[nz] / (2 * S[nz])).sum()), status
+
+
+def stream_sum(x, n_threads=1):
+    """Sum of all entries, accumulated in float64."""
+    return float(np.sum(x, dtype=np.float64))
