@@ -254,3 +254,27 @@ def test_local_search_matches_twin_and_never_increases_cost(dtype):
     l1 = _core.pairwise_local_search(D, labels, 4, 50, 1)
     assert_array_equal(l1[0], lk)
     assert l1[1] == ck
+
+
+def test_refinement_repairs_a_wrong_split_and_never_increases_cost():
+    from danneal.pairwise import _hard_cost, _split_merge
+
+    rng = np.random.default_rng(0)
+    # two elongated blobs side by side: the wrong split cuts both across
+    X = np.concatenate([rng.uniform([0, 0], [1, 3], (100, 2)), rng.uniform([1.6, 0], [2.6, 3], (100, 2))])
+    D = pairwise_distances(X, metric="sqeuclidean")
+    wrong = np.ascontiguousarray(X[:, 1] > 1.5, dtype=np.int64)
+    wrong, cost, _ = _core.pairwise_local_search(D, wrong, 2, 100, 1)
+    truth = (X[:, 0] > 1.3).astype(np.int64)
+    assert _hard_cost(D, truth, 2, 1) < cost  # the wrong split is a worse local minimum
+    opts = dict(cooling=0.9, potential="gradient", max_iter=100, tol=1e-4, perturbation=1e-3, hard_tol=1e-3,
+                local_search=True, nt=1)
+    labels, new_cost, moves = _split_merge(D, wrong, 2, cost, rng=np.random.RandomState(0), opts=opts)
+    assert moves >= 1 and new_cost < cost
+    assert adjusted_rand_score(truth, labels) == 1.0
+    for seed in range(3):
+        Xb, _ = blobs(150, 5, seed=seed, std=1.5)
+        Db = pairwise_distances(Xb, metric="sqeuclidean")
+        a = PairwiseAnnealing(5, random_state=0, refine=False).fit(Db)
+        b = PairwiseAnnealing(5, random_state=0, refine=True).fit(Db)
+        assert b.cost_ <= a.cost_

@@ -131,6 +131,208 @@ class PairwiseAnnealer:
         return float(self.assignments.max(axis=1).min())
 
 
+def _onehot(labels, k, dtype):
+    Q = np.zeros((labels.shape[0], k), dtype=dtype)
+    Q[np.arange(labels.shape[0]), labels] = 1
+    return Q
+
+
+def _hard_cost(D, labels, k, nt):
+    _, c, S = _core.pairwise_dq(D, _onehot(labels, k, D.dtype), nt)
+    nz = S > 0
+    return float((c[nz] / (2.0 * S[nz])).sum())
+
+
+def _anneal(D, k, *, T0, T_min, cooling, potential, max_iter, tol, perturbation, hard_tol, local_search, nt, rng,
+            log=None, callback=None):
+    """One annealing run to hard labels: the schedule, the zero-temperature sweeps and the local
+    search.  Returns ``(labels, cost, annealer, n_unconverged_temperatures)``."""
+    ann = PairwiseAnnealer(D, k, T0=T0, cooling=cooling, potential=potential, max_iter=max_iter, tol=tol,
+                           perturbation=perturbation, random_state=rng, n_threads=nt)
+    not_converged = 0
+    while k > 1 and ann.T >= T_min:
+        rec = ann.step()
+        rec["hardness"] = ann.hardness()
+        not_converged += not rec["converged"]
+        if log is not None:
+            log(rec)
+        if callback is not None and callback(dict(rec)) is True:
+            break
+        if rec["hardness"] >= 1.0 - hard_tol:
+            break
+    ann.assignments_annealed = ann.assignments.copy()
+    # Zero temperature: hard sweeps until no label changes (Lloyd iterations for the gradient
+    # potentials on squared Euclidean D).  Synchronous hard sweeps can cycle on general D, so the
+    # cheaper of the annealed argmax and the swept partition is kept.
+    soft_labels = np.argmax(ann.assignments, axis=1)
+    ann.assignments = _onehot(soft_labels, k, D.dtype)
+    ann.run_fixed_point(0.0, max_iter=max(max_iter, 100), tol=0.5)
+    if ann.numerical_error:
+        raise FloatingPointError("non-finite potentials met during annealing: the dissimilarities are too "
+                                 "large to represent; rescale them")
+    swept_labels = np.argmax(ann.assignments, axis=1)
+    best = None
+    for labels in (swept_labels, soft_labels):
+        labels = np.ascontiguousarray(labels, dtype=np.int64)
+        labels, cost, _ = _core.pairwise_local_search(D, labels, k, 100 if local_search else 0, nt)
+        if best is None or cost < best[0]:
+            best = (cost, labels)
+    return best[1], best[0], ann, not_converged
+
+
+def _top_eigvecs(D, m, nt):
+    """Top ``m`` eigenvectors of ``-1/2 P D P`` (the principal directions of the objects)."""
+    n = D.shape[0]
+    m = min(m, n - 1)
+    if m < 1:
+        return np.zeros((n, 0))
+    if n <= 300:
+        B = -0.5 * np.asarray(D, dtype=np.float64)
+        B -= B.mean(0, keepdims=True)
+        B -= B.mean(1, keepdims=True)
+        w, V = np.linalg.eigh(B)
+        return V[:, ::-1][:, :m]
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    def matvec(v):
+        v = np.asarray(v, dtype=np.float64).reshape(-1)
+        v = v - v.mean()
+        Dv, _, _ = _core.pairwise_dq(D, np.ascontiguousarray(v[:, None], dtype=D.dtype), nt)
+        w = -0.5 * Dv[:, 0].astype(np.float64)
+        return w - w.mean()
+
+    op = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+    v0 = np.random.default_rng(0).standard_normal(n)
+    _, V = eigsh(op, k=m, which="LA", tol=1e-3, v0=v0, maxiter=max(300, 10 * n))
+    return V[:, ::-1]
+
+
+def _best_split(D, opts, rng, n_directions=3):
+    """Best two-way split of the objects in ``D``: the annealed one, or the sign split along one
+    of the top principal directions (each finished by the local search).  Annealing follows the
+    leading direction only; when the top eigenvalues are close (e.g. standardised data) a
+    lesser direction can give the better partition.  Returns ``(cost, labels)`` or None."""
+    nt = opts["nt"]
+    Tc = critical_temperature(D, n_threads=nt)
+    if Tc <= 0:
+        return None
+    labels, cost, _, _ = _anneal(D, 2, T0=1.5 * Tc, T_min=1.5e-4 * Tc, rng=rng, **opts)
+    best = (cost, labels)
+    for v in _top_eigvecs(D, n_directions, nt).T:
+        cand = np.ascontiguousarray(v > np.median(v), dtype=np.int64)
+        if cand.min() == cand.max():
+            continue
+        cand, c, _ = _core.pairwise_local_search(D, cand, 2, 100, nt)
+        if c < best[0] * (1 - 1e-12):
+            best = (c, cand)
+    return best
+
+
+def _split_merge(D, labels, k, cost, *, rng, opts, max_rounds=None):
+    """Swap a redundant cluster for a split of another (phase-transition view of the solution).
+
+    Annealing with a fixed number of clusters decides at each phase transition how many of the
+    k columns follow each branch; a branch can end with too many or too few.  Each round
+    splits every cluster into two on its own dissimilarities (:func:`_best_split`; gain = cost
+    saved), prices the
+    deletion of every cluster (its members move to their best other cluster; exact cost), and
+    tries the most promising (delete v, split u) pairs, each followed by the local search; failing
+    that, it merges two clusters and splits their union along its principal directions
+    (:func:`_pair_resplit`).  A move is kept only if the total cost falls; rounds stop when no
+    move helps.
+    Returns ``(labels, cost, n_moves)``.
+    """
+    nt = opts["nt"]
+    n = D.shape[0]
+    max_rounds = 2 * k if max_rounds is None else max_rounds
+    split_cache = {}
+    moves = 0
+    for _ in range(max_rounds):
+        Q = _onehot(labels, k, D.dtype)
+        DQ, c, S = _core.pairwise_dq(D, Q, nt)
+        cl_cost = np.where(S > 0, c / (2.0 * np.maximum(S, 1)), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = np.where(S > 0, DQ / S - c / (2.0 * S ** 2), np.inf)
+        # split gains
+        split = {}
+        for u in range(k):
+            idx = np.flatnonzero(labels == u)
+            if idx.size < 2:
+                continue
+            key = (u, idx.size, hash(idx.tobytes()))
+            if key not in split_cache:
+                sub = np.ascontiguousarray(D[np.ix_(idx, idx)])
+                res = _best_split(sub, opts, rng)
+                split_cache[key] = None if res is None else (cl_cost[u] - res[0], res[1])
+            if split_cache[key] is not None:
+                split[u] = (split_cache[key][0], idx, split_cache[key][1])
+        if not split:
+            break
+        # deletion costs (exact, one pass over D each)
+        delete = {}
+        for v in range(k):
+            members = labels == v
+            if not members.any():
+                delete[v] = (0.0, labels.copy())
+                continue
+            hv = h.copy()
+            hv[:, v] = np.inf
+            new = labels.copy()
+            new[members] = np.argmin(hv[members], axis=1)
+            delete[v] = (_hard_cost(D, new, k, nt) - cost, new)
+        pairs = sorted(((delete[v][0] - split[u][0], v, u) for v in range(k) for u in split if u != v))
+        improved = False
+        for est, v, u in pairs[:3]:
+            if est >= 0.05 * abs(cost) + 1e-12:
+                break
+            new = delete[v][1].copy()
+            gain, idx, sl = split[u]
+            new[idx[sl == 1]] = v
+            new = np.ascontiguousarray(new, dtype=np.int64)
+            new, new_cost, _ = _core.pairwise_local_search(D, new, k, 100, nt)
+            if new_cost < cost * (1 - 1e-12) - 1e-300:
+                labels, cost, improved = new, new_cost, True
+                moves += 1
+                break
+        if not improved:
+            improved, labels, cost = _pair_resplit(D, labels, k, cost, cl_cost, nt)
+            moves += improved
+        if not improved:
+            break
+    return labels, cost, moves
+
+
+def _pair_resplit(D, labels, k, cost, cl_cost, nt, budget=4.0):
+    """Merge two clusters and split their union again along its top principal directions
+    (each candidate finished by the local search); keep the first that lowers the total cost.
+    Pairs are tried while the work stays within ``budget`` passes over ``D``."""
+    n = D.shape[0]
+    work = 0.0
+    pairs = sorted(((cl_cost[u] + cl_cost[v], u, v) for u in range(k) for v in range(u + 1, k)), reverse=True)
+    for _, u, v in pairs:
+        idx = np.flatnonzero((labels == u) | (labels == v))
+        if idx.size < 3:
+            continue
+        work += (idx.size / n) ** 2
+        if work > budget:
+            break
+        sub = np.ascontiguousarray(D[np.ix_(idx, idx)])
+        current = cl_cost[u] + cl_cost[v]
+        for vec in _top_eigvecs(sub, 3, nt).T:
+            cand = np.ascontiguousarray(vec > np.median(vec), dtype=np.int64)
+            if cand.min() == cand.max():
+                continue
+            cand, c, _ = _core.pairwise_local_search(sub, cand, 2, 100, nt)
+            if c < current * (1 - 1e-9):
+                new = labels.copy()
+                new[idx] = np.where(cand == 0, u, v)
+                new = np.ascontiguousarray(new, dtype=np.int64)
+                new, new_cost, _ = _core.pairwise_local_search(D, new, k, 100, nt)
+                if new_cost < cost * (1 - 1e-12):
+                    return True, new, new_cost
+    return False, labels, cost
+
+
 class PairwiseAnnealing(ClusterMixin, BaseEstimator):
     """Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997).
 
@@ -175,6 +377,12 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         Finish with sequential exact single-object moves (Hartigan-style: each object moves to
         the cluster that lowers ``H`` most, until no move helps).  Costs O(n k) per pass plus
         one row of ``D`` per move; it never increases the cost.
+    refine : bool, default=True
+        Then try split-merge moves: anneal each cluster into two on its own dissimilarities,
+        price the deletion of each cluster, and swap a redundant cluster for the most useful
+        split while that lowers the cost (each move ends with the local search).  Repairs the
+        one thing a fixed-k annealing path can get wrong: how many clusters follow each branch
+        at a phase transition.
     random_state : int, RandomState or None
     n_threads : int or None
         Threads for the kernels (None or -1: all available cores).
@@ -194,6 +402,8 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         Pairwise clustering cost of ``labels_``.
     n_iter_ : int
         Total sweeps (passes over ``D``) over all temperatures.
+    n_refinements_ : int
+        Split-merge moves kept by ``refine``.
     history_ : list of dict
         One record per temperature: ``T``, ``cost``, ``free_energy``, ``entropy``, ``n_iter``,
         ``converged``, ``hardness``.
@@ -213,6 +423,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         "perturbation": [Interval(Real, 0, None, closed="left")],
         "hard_tol": [Interval(Real, 0, 1, closed="neither")],
         "local_search": ["boolean"],
+        "refine": ["boolean"],
         "random_state": ["random_state"],
         "n_threads": [None, Interval(Integral, -1, None, closed="left")],
         "verbose": ["verbose"],
@@ -221,7 +432,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
 
     def __init__(self, n_clusters=8, *, metric="precomputed", potential="gradient", T0="auto", cooling=0.9,
                  T_min="auto", max_iter=100, tol=1e-4, perturbation=1e-3, hard_tol=1e-3, local_search=True,
-                 random_state=None, n_threads=None, verbose=0, callback=None):
+                 refine=True, random_state=None, n_threads=None, verbose=0, callback=None):
         self.n_clusters = n_clusters
         self.metric = metric
         self.potential = potential
@@ -233,6 +444,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         self.perturbation = perturbation
         self.hard_tol = hard_tol
         self.local_search = local_search
+        self.refine = refine
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -279,47 +491,27 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         T_min = 1e-4 * T0 if self.T_min == "auto" else float(self.T_min)
         self.T0_ = T0
 
-        ann = PairwiseAnnealer(D, k, T0=T0, cooling=self.cooling, potential=self.potential, max_iter=self.max_iter,
-                               tol=self.tol, perturbation=self.perturbation, random_state=self.random_state,
-                               n_threads=nt)
-        not_converged = 0
-        while k > 1 and ann.T >= T_min:
-            rec = ann.step()
-            rec["hardness"] = ann.hardness()
-            not_converged += not rec["converged"]
-            if self.verbose:
+        log = None
+        if self.verbose:
+            def log(rec):
                 print(f"[PairwiseAnnealing] T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
                       f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f} "
                       f"elapsed={time.perf_counter() - t_start:.1f}s", file=sys.stderr)
-            if self.callback is not None and self.callback(dict(rec)) is True:
-                break
-            if rec["hardness"] >= 1.0 - self.hard_tol:
-                break
-        self.assignments_ = ann.assignments.copy()
-
-        # Zero temperature: hard sweeps until no label changes (Lloyd iterations for the gradient
-        # potentials on squared Euclidean D).  Synchronous hard sweeps can cycle on general D, so
-        # the cheaper of the annealed argmax and the swept partition is kept.
-        soft_labels = np.argmax(self.assignments_, axis=1)
-        ann.assignments = self._onehot(soft_labels, k, D.dtype)
-        ann.run_fixed_point(0.0, max_iter=max(self.max_iter, 100), tol=0.5)
-        if ann.numerical_error:
-            raise FloatingPointError("non-finite potentials met during annealing: the dissimilarities are too "
-                                     "large to represent; rescale them")
-        swept_labels = np.argmax(ann.assignments, axis=1)
-        best = None
-        for labels in (swept_labels, soft_labels):
-            labels = np.ascontiguousarray(labels, dtype=np.int64)
-            passes = 100 if self.local_search else 0
-            labels, cost, _ = _core.pairwise_local_search(D, labels, k, passes, nt)
-            if best is None or cost < best[0]:
-                best = (cost, labels)
-        self.cost_, labels = best
-        _, self._cluster_c, self.cluster_sizes_ = _core.pairwise_dq(D, self._onehot(labels, k, D.dtype), nt)
+        rng = check_random_state(self.random_state)
+        opts = dict(cooling=self.cooling, potential=self.potential, max_iter=self.max_iter, tol=self.tol,
+                    perturbation=self.perturbation, hard_tol=self.hard_tol, local_search=self.local_search, nt=nt)
+        labels, cost, ann, not_converged = _anneal(D, k, T0=T0, T_min=T_min, rng=rng, log=log,
+                                                   callback=self.callback, **opts)
+        self.assignments_ = ann.assignments_annealed
+        self.n_refinements_ = 0
+        if self.refine and k > 1:
+            labels, cost, self.n_refinements_ = _split_merge(D, labels, k, cost, rng=rng, opts=opts)
+        self.cost_ = cost
+        _, self._cluster_c, self.cluster_sizes_ = _core.pairwise_dq(D, _onehot(labels, k, D.dtype), nt)
         self.labels_ = labels.astype(np.intp)
         if not_converged and self.verbose:
-            print(f"[PairwiseAnnealing] {not_converged} temperature(s) hit max_iter={self.max_iter}",
-                  file=sys.stderr)
+            print(f"[PairwiseAnnealing] {not_converged} temperature(s) hit max_iter={self.max_iter}; "
+                  f"{self.n_refinements_} split-merge refinement(s)", file=sys.stderr)
         self.history_ = ann.history
         self.n_iter_ = ann.n_sweeps
         self.converged_ = not_converged == 0
@@ -328,11 +520,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
                           f"within max_iter={self.max_iter} sweeps", ConvergenceWarning, stacklevel=2)
         return self
 
-    @staticmethod
-    def _onehot(labels, k, dtype):
-        Q = np.zeros((labels.shape[0], k), dtype=dtype)
-        Q[np.arange(labels.shape[0]), labels] = 1
-        return Q
+
 
     # -- predict --------------------------------------------------------------------------------
     def _potentials_new(self, X):
