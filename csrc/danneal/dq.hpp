@@ -65,7 +65,14 @@ inline V loadu(const T* p) {
 
 constexpr int kRows = 2;     // rows of D per micro-kernel call
 constexpr int kTile = 4;     // columns of Q per micro-kernel call
-constexpr index_t kJB = 1024;  // j-block: D segments of kRows x kJB stay in L1/L2 across tiles
+// j-block length: the block of Qt (k x JB) used by one row group stays in L1 (about 16 KB), and
+// so do the kRows D segments it multiplies while the column tiles are swept.
+template <class T>
+inline index_t j_block(index_t k) {
+  index_t jb = static_cast<index_t>(16384 / (sizeof(T) * static_cast<size_t>(k)));
+  jb = std::max<index_t>(64, std::min<index_t>(4096, jb));
+  return (jb / Vec<T>::W) * Vec<T>::W;
+}
 
 template <class T, int R, int KT>
 inline void micro(const T* const* drow, const T* Qt, index_t n, index_t j0, index_t j1,
@@ -110,6 +117,7 @@ void dq_rows_generic(const T* D, index_t ld, index_t n, const T* Qt, index_t k, 
   using V = typename Vec<T>::type;
   constexpr int W = Vec<T>::W;
   const index_t nv = (n / W) * W;  // vectorised part of each row
+  const index_t jb = j_block<T>(k);
   const size_t bytes = ((sizeof(V) * static_cast<size_t>(kRows * k) + 63) / 64) * 64;
   V* acc = static_cast<V*>(std::aligned_alloc(64, bytes));
   if (acc == nullptr) {  // out of memory for a few hundred bytes: plain loops, same sum order per row
@@ -126,8 +134,8 @@ void dq_rows_generic(const T* D, index_t ld, index_t n, const T* Qt, index_t k, 
     const T* drow[kRows];
     for (int r = 0; r < kRows; ++r) drow[r] = D + (i + std::min(r, R - 1)) * ld;
     for (index_t t = 0; t < kRows * k; ++t) acc[t] = V{};
-    for (index_t j0 = 0; j0 < nv; j0 += kJB) {
-      const index_t j1 = std::min(nv, j0 + kJB);
+    for (index_t j0 = 0; j0 < nv; j0 += jb) {
+      const index_t j1 = std::min(nv, j0 + jb);
       for (index_t t0 = 0; t0 < k; t0 += kTile) {
         const int kt = static_cast<int>(std::min<index_t>(kTile, k - t0));
         // acc layout for this tile: R x kt contiguous block starting at t0 * kRows
