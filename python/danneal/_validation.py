@@ -60,22 +60,30 @@ def check_dissimilarity(D, name: str = "D", *, dtype=None, check_symmetric: bool
         raise ValueError(f"{name}: dissimilarity matrix must be square, got shape {D.shape}")
     if n < min_samples:
         raise ValueError(f"{name}: need at least {min_samples} objects, got n={n}")
-    if not allow_negative and (D < 0).any():
-        i, j = np.argwhere(D < 0)[0]
-        raise ValueError(f"{name}: dissimilarities must be >= 0, got {name}[{i}, {j}]={D[i, j]!r}")
+    # Checked in row blocks so that an n x n input needs no n x n temporaries.
+    scale = 0.0
+    block = max(1, (1 << 22) // max(n, 1))
+    for i0 in range(0, n, block):
+        rows = D[i0:i0 + block]
+        if not allow_negative and (rows < 0).any():
+            i, j = np.argwhere(rows < 0)[0]
+            i += i0
+            raise ValueError(f"{name}: dissimilarities must be >= 0, got {name}[{i}, {j}]={D[i, j]!r}")
+        scale = max(scale, float(np.abs(rows).max()))
     if check_diagonal:
         diag = np.diagonal(D)
         if (diag != 0).any():
             i = int(np.flatnonzero(diag != 0)[0])
             raise ValueError(f"{name}: diagonal must be zero, got {name}[{i}, {i}]={diag[i]!r}")
     if check_symmetric:
-        scale = float(np.abs(D).max()) or 1.0
-        tol = (1e-5 if D.dtype == np.float32 else 1e-10) * scale
-        diff = np.abs(D - D.T)
-        if (diff > tol).any():
-            i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
-            raise ValueError(f"{name}: must be symmetric, but {name}[{i}, {j}]={D[i, j]!r} != "
-                             f"{name}[{j}, {i}]={D[j, i]!r}")
+        tol = (1e-5 if D.dtype == np.float32 else 1e-10) * (scale or 1.0)
+        for i0 in range(0, n, block):
+            diff = np.abs(D[i0:i0 + block] - D[:, i0:i0 + block].T)
+            if (diff > tol).any():
+                i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
+                i += i0
+                raise ValueError(f"{name}: must be symmetric, but {name}[{i}, {j}]={D[i, j]!r} != "
+                                 f"{name}[{j}, {i}]={D[j, i]!r}")
     return D
 
 
