@@ -63,7 +63,7 @@ inline V loadu(const T* p) {
   return v;
 }
 
-constexpr int kRows = 2;     // rows of D per micro-kernel call
+constexpr int kRows = 3;     // rows of D per micro-kernel call (3 x 4 tiles: 12 accumulators)
 constexpr int kTile = 4;     // columns of Q per micro-kernel call
 // j-block length: the block of Qt (k x JB) used by one row group stays in L1 (about 16 KB), and
 // so do the kRows D segments it multiplies while the column tiles are swept.
@@ -129,8 +129,8 @@ void dq_rows_generic(const T* D, index_t ld, index_t n, const T* Qt, index_t k, 
       }
     return;
   }
-  for (index_t i = i0; i < i1; i += kRows) {
-    const int R = static_cast<int>(std::min<index_t>(kRows, i1 - i));
+  for (index_t i = i0; i < i1;) {
+    const int R = (i1 - i >= kRows) ? kRows : 1;  // full row groups, then single rows
     const T* drow[kRows];
     for (int r = 0; r < kRows; ++r) drow[r] = D + (i + std::min(r, R - 1)) * ld;
     for (index_t t = 0; t < kRows * k; ++t) acc[t] = V{};
@@ -159,6 +159,7 @@ void dq_rows_generic(const T* D, index_t ld, index_t n, const T* Qt, index_t k, 
         }
       }
     }
+    i += R;
   }
   std::free(acc);
 }
