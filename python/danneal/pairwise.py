@@ -209,45 +209,49 @@ def _best_split(D, opts, rng, n_directions=3):
     """Best two-way split of the objects in ``D``: the annealed one, or the sign split along one
     of the top principal directions (each finished by the local search).  Annealing follows the
     leading direction only; when the top eigenvalues are close (e.g. standardised data) a
-    lesser direction can give the better partition.  Returns ``(cost, labels)`` or None."""
+    lesser direction can give the better partition.  Returns ``(cost, labels, work)`` (work in
+    passes over ``D``) or None when ``D`` is all zeros."""
     nt = opts["nt"]
     Tc = critical_temperature(D, n_threads=nt)
     if Tc <= 0:
         return None
-    labels, cost, _, _ = _anneal(D, 2, T0=1.5 * Tc, T_min=1.5e-4 * Tc, rng=rng, **opts)
+    labels, cost, ann, _ = _anneal(D, 2, T0=1.5 * Tc, T_min=1.5e-4 * Tc, rng=rng, **opts)
     best = (cost, labels)
+    work = ann.n_sweeps + 31
     for v in _top_eigvecs(D, n_directions, nt).T:
         cand = np.ascontiguousarray(v > np.median(v), dtype=np.int64)
         if cand.min() == cand.max():
             continue
-        cand, c, _ = _core.pairwise_local_search(D, cand, 2, 100, nt)
+        cand, c, st = _core.pairwise_local_search(D, cand, 2, 100, nt)
+        work += 1 + st["iterations"]
         if c < best[0] * (1 - 1e-12):
             best = (c, cand)
-    return best
+    return best[0], best[1], work
 
 
-def _split_merge(D, labels, k, cost, *, rng, opts, max_rounds=None):
+def _split_merge(D, labels, k, cost, *, rng, opts, budget=64.0):
     """Swap a redundant cluster for a split of another (phase-transition view of the solution).
 
     Annealing with a fixed number of clusters decides at each phase transition how many of the
-    k columns follow each branch; a branch can end with too many or too few.  Each round
-    splits every cluster into two on its own dissimilarities (:func:`_best_split`; gain = cost
-    saved), prices the
-    deletion of every cluster (its members move to their best other cluster; exact cost), and
-    tries the most promising (delete v, split u) pairs, each followed by the local search; failing
-    that, it merges two clusters and splits their union along its principal directions
-    (:func:`_pair_resplit`).  A move is kept only if the total cost falls; rounds stop when no
-    move helps.
-    Returns ``(labels, cost, n_moves)``.
+    k columns follow each branch; a branch can end with too many or too few.  Each round splits
+    every cluster into two on its own dissimilarities (:func:`_best_split`, cached while the
+    cluster is unchanged; gain = cost saved), estimates the cost of deleting every cluster (its
+    members move to their best other cluster, priced by their potentials), and tries the eight
+    most promising (delete v, split u) swaps, each followed by the local search; failing that, it
+    merges two clusters and splits their union along its principal directions
+    (:func:`_pair_resplit`).  A move is kept only if the exact total cost falls.  Rounds stop
+    when no move helps or when the work reaches ``budget`` passes over ``D`` (work is counted,
+    not timed, so results stay deterministic).  Returns ``(labels, cost, n_moves)``.
     """
     nt = opts["nt"]
     n = D.shape[0]
-    max_rounds = 2 * k if max_rounds is None else max_rounds
     split_cache = {}
     moves = 0
-    for _ in range(max_rounds):
+    work = 0.0
+    while work < budget:
         Q = _onehot(labels, k, D.dtype)
         DQ, c, S = _core.pairwise_dq(D, Q, nt)
+        work += 1
         cl_cost = np.where(S > 0, c / (2.0 * np.maximum(S, 1)), 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             h = np.where(S > 0, DQ / S - c / (2.0 * S ** 2), np.inf)
@@ -261,39 +265,40 @@ def _split_merge(D, labels, k, cost, *, rng, opts, max_rounds=None):
             if key not in split_cache:
                 sub = np.ascontiguousarray(D[np.ix_(idx, idx)])
                 res = _best_split(sub, opts, rng)
+                if res is not None:
+                    work += res[2] * (idx.size / n) ** 2
                 split_cache[key] = None if res is None else (cl_cost[u] - res[0], res[1])
             if split_cache[key] is not None:
                 split[u] = (split_cache[key][0], idx, split_cache[key][1])
         if not split:
             break
-        # deletion costs (exact, one pass over D each)
+        # deletion estimates: members move to their best other cluster at its current potential
         delete = {}
         for v in range(k):
             members = labels == v
-            if not members.any():
-                delete[v] = (0.0, labels.copy())
-                continue
-            hv = h.copy()
+            hv = h[members].copy()
             hv[:, v] = np.inf
-            new = labels.copy()
-            new[members] = np.argmin(hv[members], axis=1)
-            delete[v] = (_hard_cost(D, new, k, nt) - cost, new)
+            dest = np.argmin(hv, axis=1) if members.any() else np.zeros(0, dtype=np.intp)
+            est = float(hv[np.arange(dest.size), dest].sum()) - cl_cost[v] if members.any() else 0.0
+            delete[v] = (est, members, dest)
         pairs = sorted(((delete[v][0] - split[u][0], v, u) for v in range(k) for u in split if u != v))
         improved = False
-        for est, v, u in pairs[:3]:
-            if est >= 0.05 * abs(cost) + 1e-12:
-                break
-            new = delete[v][1].copy()
+        for est, v, u in pairs[:8]:
+            _, members, dest = delete[v]
+            new = labels.copy()
+            new[members] = dest
             gain, idx, sl = split[u]
             new[idx[sl == 1]] = v
             new = np.ascontiguousarray(new, dtype=np.int64)
-            new, new_cost, _ = _core.pairwise_local_search(D, new, k, 100, nt)
+            new, new_cost, st = _core.pairwise_local_search(D, new, k, 100, nt)
+            work += 1 + st["iterations"]
             if new_cost < cost * (1 - 1e-12) - 1e-300:
                 labels, cost, improved = new, new_cost, True
                 moves += 1
                 break
         if not improved:
-            improved, labels, cost = _pair_resplit(D, labels, k, cost, cl_cost, nt)
+            improved, labels, cost, w = _pair_resplit(D, labels, k, cost, cl_cost, nt)
+            work += w
             moves += improved
         if not improved:
             break
@@ -304,7 +309,8 @@ def _pair_resplit(D, labels, k, cost, cl_cost, nt, budget=64.0):
     """Merge two clusters and split their union again along its top principal directions
     (each candidate finished by the local search); keep the first that lowers the total cost.
     Pairs (costliest first) are tried while the work stays within ``budget`` passes over ``D``
-    (the direction finding makes 31 passes over the union's dissimilarities)."""
+    (the direction finding makes 31 passes over the union's dissimilarities).
+    Returns ``(improved, labels, cost, work)``."""
     n = D.shape[0]
     work = 0.0
     pairs = sorted(((cl_cost[u] + cl_cost[v], u, v) for u in range(k) for v in range(u + 1, k)), reverse=True)
@@ -312,9 +318,9 @@ def _pair_resplit(D, labels, k, cost, cl_cost, nt, budget=64.0):
         idx = np.flatnonzero((labels == u) | (labels == v))
         if idx.size < 3:
             continue
-        work += 31.0 * (idx.size / n) ** 2
-        if work > budget:
+        if work + 31.0 * (idx.size / n) ** 2 > budget:
             break
+        work += 31.0 * (idx.size / n) ** 2
         sub = np.ascontiguousarray(D[np.ix_(idx, idx)])
         current = cl_cost[u] + cl_cost[v]
         for vec in _top_eigvecs(sub, 3, nt).T:
@@ -326,10 +332,11 @@ def _pair_resplit(D, labels, k, cost, cl_cost, nt, budget=64.0):
                 new = labels.copy()
                 new[idx] = np.where(cand == 0, u, v)
                 new = np.ascontiguousarray(new, dtype=np.int64)
-                new, new_cost, _ = _core.pairwise_local_search(D, new, k, 100, nt)
+                new, new_cost, st = _core.pairwise_local_search(D, new, k, 100, nt)
+                work += 1 + st["iterations"]
                 if new_cost < cost * (1 - 1e-12):
-                    return True, new, new_cost
-    return False, labels, cost
+                    return True, new, new_cost, work
+    return False, labels, cost, work
 
 
 class PairwiseAnnealing(ClusterMixin, BaseEstimator):
@@ -504,7 +511,9 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         self.assignments_ = ann.assignments_annealed
         self.n_refinements_ = 0
         if self.refine and k > 1:
-            labels, cost, self.n_refinements_ = _split_merge(D, labels, k, cost, rng=rng, opts=opts)
+            # refinement may cost as much work as the annealing did (and at least 64 passes)
+            labels, cost, self.n_refinements_ = _split_merge(D, labels, k, cost, rng=rng, opts=opts,
+                                                             budget=max(64.0, float(ann.n_sweeps)))
         self.cost_ = cost
         _, self._cluster_c, self.cluster_sizes_ = _core.pairwise_dq(D, _onehot(labels, k, D.dtype), nt)
         self.labels_ = labels.astype(np.intp)
