@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "danneal/common.hpp"
+#include "danneal/dq.hpp"  // simd::cpu_has_avx2
 
 namespace danneal::clam {
 
@@ -35,7 +36,7 @@ constexpr index_t kClamChunk = 16;
 // ---- small helpers --------------------------------------------------------------------------
 
 template <class T>
-inline T dot(const T* a, const T* b, index_t n) {
+static inline T dot(const T* a, const T* b, index_t n) {
   T s = 0;
 #pragma omp simd reduction(+ : s)
   for (index_t j = 0; j < n; ++j) s += a[j] * b[j];
@@ -43,7 +44,7 @@ inline T dot(const T* a, const T* b, index_t n) {
 }
 
 template <class T>
-inline T sqdist(const T* a, const T* b, index_t n) {
+static inline T sqdist(const T* a, const T* b, index_t n) {
   T s = 0;
 #pragma omp simd reduction(+ : s)
   for (index_t j = 0; j < n; ++j) {
@@ -55,11 +56,11 @@ inline T sqdist(const T* a, const T* b, index_t n) {
 
 // P = softmax(-c * D + eta) for one row, max-subtracted; D holds the k squared distances.
 template <class T>
-inline void softmax_row(const T* D, const T* eta, index_t k, double c, T* P) {
+static inline void softmax_row(const T* D, const T* eta, index_t k, double c, T* P) {
   double m = -std::numeric_limits<double>::infinity();
   for (index_t mu = 0; mu < k; ++mu) {
     const double s = -c * static_cast<double>(D[mu]) + (eta ? static_cast<double>(eta[mu]) : 0.0);
-    m = std::max(m, s);
+    m = s > m ? s : m;
   }
   double z = 0;
   for (index_t mu = 0; mu < k; ++mu) {
@@ -72,20 +73,13 @@ inline void softmax_row(const T* D, const T* eta, index_t k, double c, T* P) {
   for (index_t mu = 0; mu < k; ++mu) P[mu] *= inv;
 }
 
-// Per-row scratch: k distances.
-template <class T>
-struct RowScratch {
-  std::vector<T> D;
-  explicit RowScratch(index_t k) : D(static_cast<size_t>(k)) {}
-};
-
 // One step from v (d) to vn (d); p (k) receives P, pr (d) receives P R.  mask may be null.
 template <class T>
-inline void one_step(const T* v, const T* mask, const T* R, const T* eta, index_t k, index_t d, double c,
-                     double alpha, bool spherical, T* vn, T* p, T* pr, RowScratch<T>& s) {
+static inline void one_step(const T* v, const T* mask, const T* R, const T* eta, index_t k, index_t d, double c,
+                     double alpha, bool spherical, T* vn, T* p, T* pr, T* Dk) {
   const T a = static_cast<T>(alpha);
-  for (index_t mu = 0; mu < k; ++mu) s.D[mu] = sqdist(R + mu * d, v, d);
-  softmax_row(s.D.data(), eta, k, c, p);
+  for (index_t mu = 0; mu < k; ++mu) Dk[mu] = sqdist(R + mu * d, v, d);
+  softmax_row(Dk, eta, k, c, p);
   for (index_t j = 0; j < d; ++j) pr[j] = 0;
   for (index_t mu = 0; mu < k; ++mu) {
     const T pm = p[mu];
@@ -112,17 +106,17 @@ inline void one_step(const T* v, const T* mask, const T* R, const T* eta, index_
 // Forward recursion of one row.  V: (n_steps + 1) x d (V[0] = x0), P: n_steps x k,
 // PR: n_steps x d (P R of each step, kept for the backward pass).  mask may be null (all ones).
 template <class T>
-inline void row_forward(const T* x0, const T* mask, const T* R, const T* eta, index_t k, index_t d, double c,
-                        double alpha, index_t n_steps, bool spherical, T* V, T* P, T* PR, RowScratch<T>& s) {
+static inline void row_forward(const T* x0, const T* mask, const T* R, const T* eta, index_t k, index_t d, double c,
+                        double alpha, index_t n_steps, bool spherical, T* V, T* P, T* PR, T* Dk) {
   for (index_t j = 0; j < d; ++j) V[j] = x0[j];
   for (index_t t = 0; t < n_steps; ++t)
-    one_step(V + t * d, mask, R, eta, k, d, c, alpha, spherical, V + (t + 1) * d, P + t * k, PR + t * d, s);
+    one_step(V + t * d, mask, R, eta, k, d, c, alpha, spherical, V + (t + 1) * d, P + t * k, PR + t * d, Dk);
 }
 
 // Backward recursion of one row.  G (d) holds dL/dV[n_steps] on entry and dL/dV[0] on exit.
 // Accumulates into dR (k x d) and deta (k, may be null).  W, E: scratch of d and k.
 template <class T>
-inline void row_backward(const T* V, const T* P, const T* PR, const T* mask, const T* R, index_t k, index_t d,
+static inline void row_backward(const T* V, const T* P, const T* PR, const T* mask, const T* R, index_t k, index_t d,
                          double c, double alpha, index_t n_steps, bool spherical, T* G, T* dR, T* deta, T* W,
                          T* E) {
   const T a = static_cast<T>(alpha);
@@ -173,6 +167,97 @@ inline void row_backward(const T* V, const T* P, const T* PR, const T* mask, con
   }
 }
 
+// ---- row blocks: the hot loops, compiled once per instruction set ----------------------------
+// Everything above and these two functions have internal linkage (static), so the copy compiled
+// in csrc/danneal/simd/clam_avx2.cpp (AVX2 + FMA) never replaces the baseline one; no standard
+// library templates are used in them.
+
+template <class T>
+struct TrainCtx {
+  const T* X;            // n x d data (targets)
+  const T* x0;           // batch x d masked inputs
+  const T* mask;         // batch x d
+  const index_t* rows;   // batch row indices into X
+  const T* R;            // k x d prototypes as used by the recursion
+  const T* eta;          // k or null
+  index_t k, d, n_steps;
+  double c, alpha;
+  bool spherical, weighted;
+  T gscale;              // -2 / (B d)
+};
+
+// Forward, loss and backward of batch rows [b0, b1).  Work buffers: V ((T+1) d), P (T k),
+// PR (T d), G, W (d), E, Dk (k).  Overwrites dR (k x d), dE (k) with this block's gradient sums
+// and returns the block's sum of m (x - v^T)^2.
+template <class T>
+static double train_rows(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T* P, T* PR, T* G, T* W, T* E, T* Dk,
+                         T* dR, T* dE) {
+  const index_t d = cx.d, k = cx.k, T_ = cx.n_steps;
+  for (index_t i = 0; i < k * d; ++i) dR[i] = T(0);
+  for (index_t mu = 0; mu < k; ++mu) dE[mu] = T(0);
+  double loss = 0.0;
+  for (index_t b = b0; b < b1; ++b) {
+    const T* xb = cx.x0 + b * d;
+    const T* mb = cx.mask + b * d;
+    const T* x = cx.X + cx.rows[b] * d;
+    row_forward(xb, mb, cx.R, cx.eta, k, d, cx.c, cx.alpha, T_, cx.spherical, V, P, PR, Dk);
+    const T* vT = V + T_ * d;
+    T rl = 0;
+    for (index_t j = 0; j < d; ++j) {
+      const T r = mb[j] * (x[j] - vT[j]);
+      rl += r * (x[j] - vT[j]);
+      G[j] = cx.gscale * r;
+    }
+    loss += rl;
+    row_backward(V, P, PR, mb, cx.R, k, d, cx.c, cx.alpha, T_, cx.spherical, G, dR,
+                 cx.weighted ? dE : static_cast<T*>(nullptr), W, E);
+  }
+  return loss;
+}
+
+// Inference for rows [b0, b1) of X: n_steps unmasked steps, squared distances, nearest prototype.
+// Work buffers: buf (2 d), p (k), pr (d), Dk (k).
+template <class T>
+static void predict_rows(const T* X, index_t d, const T* R, const T* eta, index_t k, double c, double alpha,
+                         index_t n_steps, bool spherical, index_t b0, index_t b1, std::int64_t* labels, T* dist,
+                         T* Vout, T* buf, T* p, T* pr, T* Dk) {
+  for (index_t b = b0; b < b1; ++b) {
+    T* cur = buf;
+    T* nxt = buf + d;
+    for (index_t j = 0; j < d; ++j) cur[j] = X[b * d + j];
+    for (index_t t = 0; t < n_steps; ++t) {
+      one_step(cur, static_cast<const T*>(nullptr), R, eta, k, d, c, alpha, spherical, nxt, p, pr, Dk);
+      T* tmp = cur;
+      cur = nxt;
+      nxt = tmp;
+    }
+    std::int64_t best = 0;
+    T bd = std::numeric_limits<T>::infinity();
+    for (index_t mu = 0; mu < k; ++mu) {
+      const T dd = sqdist(R + mu * d, cur, d);
+      dist[b * k + mu] = dd;
+      if (dd < bd) {
+        bd = dd;
+        best = mu;
+      }
+    }
+    labels[b] = best;
+    for (index_t j = 0; j < d; ++j) Vout[b * d + j] = cur[j];
+  }
+}
+
+// AVX2 builds of the row blocks (csrc/danneal/simd/clam_avx2.cpp).
+double train_rows_avx2(const TrainCtx<float>&, index_t, index_t, float*, float*, float*, float*, float*, float*, float*,
+                       float*, float*);
+double train_rows_avx2(const TrainCtx<double>&, index_t, index_t, double*, double*, double*, double*, double*,
+                       double*, double*, double*, double*);
+void predict_rows_avx2(const float*, index_t, const float*, const float*, index_t, double, double, index_t, bool,
+                       index_t, index_t, std::int64_t*, float*, float*, float*, float*, float*, float*);
+void predict_rows_avx2(const double*, index_t, const double*, const double*, index_t, double, double, index_t, bool,
+                       index_t, index_t, std::int64_t*, double*, double*, double*, double*, double*, double*);
+
+inline bool use_avx2() { return simd::cpu_has_avx2(); }
+
 inline void check_sizes(index_t B, index_t d, index_t k, index_t n_steps) {
   if (B < 0 || d < 1 || k < 1) throw std::invalid_argument("clam: empty problem (need d >= 1, k >= 1)");
   if (n_steps < 0) throw std::invalid_argument("n_steps must be >= 0");
@@ -186,12 +271,11 @@ Status clam_forward(const T* X0, const T* mask, index_t B, index_t d, const T* R
                     double c, double alpha, index_t n_steps, bool spherical, int n_threads, T* V, T* P) {
   check_sizes(B, d, k, n_steps);
   parallel_chunks(B, kClamChunk, n_threads, [&](index_t, index_t b0, index_t b1) {
-    RowScratch<T> s(k);
     std::vector<T> Vr(static_cast<size_t>((n_steps + 1) * d)), Pr(static_cast<size_t>(n_steps * k)),
-        PRr(static_cast<size_t>(n_steps * d));
+        PRr(static_cast<size_t>(n_steps * d)), Dk(static_cast<size_t>(k));
     for (index_t b = b0; b < b1; ++b) {
       row_forward(X0 + b * d, mask ? mask + b * d : nullptr, R, eta, k, d, c, alpha, n_steps, spherical, Vr.data(),
-                  Pr.data(), PRr.data(), s);
+                  Pr.data(), PRr.data(), Dk.data());
       for (index_t t = 0; t <= n_steps; ++t)
         for (index_t j = 0; j < d; ++j) V[(t * B + b) * d + j] = Vr[t * d + j];
       for (index_t t = 0; t < n_steps; ++t)
@@ -256,30 +340,16 @@ template <class T>
 Status clam_predict(const T* X, index_t n, index_t d, const T* R, const T* eta, index_t k, double c, double alpha,
                     index_t n_steps, bool spherical, int n_threads, std::int64_t* labels, T* dist, T* Vout) {
   check_sizes(n, d, k, n_steps);
+  const bool avx2 = use_avx2();
   parallel_chunks(n, kClamChunk, n_threads, [&](index_t, index_t b0, index_t b1) {
-    RowScratch<T> s(k);
-    std::vector<T> buf(static_cast<size_t>(2 * d)), p(static_cast<size_t>(k)), pr(static_cast<size_t>(d));
-    for (index_t b = b0; b < b1; ++b) {
-      T* cur = buf.data();
-      T* nxt = buf.data() + d;
-      for (index_t j = 0; j < d; ++j) cur[j] = X[b * d + j];
-      for (index_t t = 0; t < n_steps; ++t) {
-        one_step(cur, static_cast<const T*>(nullptr), R, eta, k, d, c, alpha, spherical, nxt, p.data(), pr.data(), s);
-        std::swap(cur, nxt);
-      }
-      std::int64_t best = 0;
-      T bd = std::numeric_limits<T>::infinity();
-      for (index_t mu = 0; mu < k; ++mu) {
-        const T dd = sqdist(R + mu * d, cur, d);
-        dist[b * k + mu] = dd;
-        if (dd < bd) {
-          bd = dd;
-          best = mu;
-        }
-      }
-      labels[b] = best;
-      for (index_t j = 0; j < d; ++j) Vout[b * d + j] = cur[j];
-    }
+    std::vector<T> buf(static_cast<size_t>(3 * d + 2 * k));
+    T* w = buf.data();
+    if (avx2)
+      predict_rows_avx2(X, d, R, eta, k, c, alpha, n_steps, spherical, b0, b1, labels, dist, Vout, w, w + 2 * d,
+                        w + 2 * d + k, w + 3 * d + k);
+    else
+      predict_rows(X, d, R, eta, k, c, alpha, n_steps, spherical, b0, b1, labels, dist, Vout, w, w + 2 * d,
+                   w + 2 * d + k, w + 3 * d + k);
   });
   Status st;
   st.converged = true;
@@ -377,7 +447,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
   std::vector<double> rnorm(static_cast<size_t>(k), 1.0);
 
   struct Work {
-    std::vector<T> V, P, PR, G, W, E, dR, dE;
+    std::vector<T> V, P, PR, G, W, E, dR, dE, Dk;
   };
   std::vector<Work> work(static_cast<size_t>(ncmax));
   for (auto& w : work) {
@@ -389,7 +459,9 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
     w.E.resize(static_cast<size_t>(k));
     w.dR.resize(static_cast<size_t>(kd));
     w.dE.resize(static_cast<size_t>(k));
+    w.Dk.resize(static_cast<size_t>(k));
   }
+  const bool avx2 = use_avx2();
   for (index_t i = 0; i < kd; ++i) R_best[i] = R[i];
   if (eta_best)
     for (index_t mu = 0; mu < k; ++mu) eta_best[mu] = eta[mu];
@@ -435,28 +507,15 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
       const T* Ruse = p.spherical ? rho.data() : R.data();
       const T gscale = static_cast<T>(-2.0 / (static_cast<double>(Bb) * static_cast<double>(d)));
       const index_t nc = n_chunks(Bb, kClamChunk);
+      TrainCtx<T> cx{X, x0.data(), msk.data(), perm.data() + start, Ruse, eta_ptr, k, d, T_, p.c, p.alpha,
+                     p.spherical, p.weighted, gscale};
       parallel_chunks(Bb, kClamChunk, n_threads, [&](index_t ci, index_t b0, index_t b1) {
         Work& w = work[ci];
-        std::fill(w.dR.begin(), w.dR.end(), T(0));
-        std::fill(w.dE.begin(), w.dE.end(), T(0));
-        RowScratch<T> s(k);
-        double loss = 0.0;
-        for (index_t b = b0; b < b1; ++b) {
-          const T* xb = x0.data() + b * d;
-          const T* mb = msk.data() + b * d;
-          const T* x = X + perm[start + b] * d;
-          row_forward(xb, mb, Ruse, eta_ptr, k, d, p.c, p.alpha, T_, p.spherical, w.V.data(), w.P.data(), w.PR.data(), s);
-          const T* vT = w.V.data() + T_ * d;
-          T rl = 0;
-          for (index_t j = 0; j < d; ++j) {
-            const T r = mb[j] * (x[j] - vT[j]);
-            rl += r * (x[j] - vT[j]);
-            w.G[j] = gscale * r;
-          }
-          loss += rl;
-          row_backward(w.V.data(), w.P.data(), w.PR.data(), mb, Ruse, k, d, p.c, p.alpha, T_, p.spherical, w.G.data(),
-                       w.dR.data(), p.weighted ? w.dE.data() : static_cast<T*>(nullptr), w.W.data(), w.E.data());
-        }
+        const double loss =
+            avx2 ? train_rows_avx2(cx, b0, b1, w.V.data(), w.P.data(), w.PR.data(), w.G.data(), w.W.data(),
+                                   w.E.data(), w.Dk.data(), w.dR.data(), w.dE.data())
+                 : train_rows(cx, b0, b1, w.V.data(), w.P.data(), w.PR.data(), w.G.data(), w.W.data(), w.E.data(),
+                              w.Dk.data(), w.dR.data(), w.dE.data());
         double* out = part.data() + ci * pw;
         for (index_t i = 0; i < kd; ++i) out[i] = w.dR[i];
         for (index_t mu = 0; mu < k; ++mu) out[kd + mu] = w.dE[mu];
