@@ -54,22 +54,83 @@ static inline T sqdist(const T* a, const T* b, index_t n) {
   return s;
 }
 
-// P = softmax(-c * D + eta) for one row, max-subtracted; D holds the k squared distances.
+// out[mu] = ||R_mu - v||^2 (sq = true) or R_mu . v (sq = false) for mu < k, four prototypes per
+// pass so that the four horizontal reductions are independent (they dominate at small d).
+template <class T, bool SQ>
+static inline void multi_dot(const T* R, const T* v, index_t k, index_t d, T* out) {
+  index_t mu = 0;
+  for (; mu + 4 <= k; mu += 4) {
+    const T* r0 = R + mu * d;
+    const T* r1 = r0 + d;
+    const T* r2 = r1 + d;
+    const T* r3 = r2 + d;
+    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (index_t j = 0; j < d; ++j) {
+      const T x = v[j];
+      if (SQ) {
+        const T t0 = r0[j] - x, t1 = r1[j] - x, t2 = r2[j] - x, t3 = r3[j] - x;
+        s0 += t0 * t0;
+        s1 += t1 * t1;
+        s2 += t2 * t2;
+        s3 += t3 * t3;
+      } else {
+        s0 += r0[j] * x;
+        s1 += r1[j] * x;
+        s2 += r2[j] * x;
+        s3 += r3[j] * x;
+      }
+    }
+    out[mu] = s0;
+    out[mu + 1] = s1;
+    out[mu + 2] = s2;
+    out[mu + 3] = s3;
+  }
+  for (; mu < k; ++mu) out[mu] = SQ ? sqdist(R + mu * d, v, d) : dot(R + mu * d, v, d);
+}
+
+// out (d) = sum_mu a_mu R_mu (accumulate = false) or out += sum_mu a_mu R_mu, four rows per pass.
 template <class T>
-static inline void softmax_row(const T* D, const T* eta, index_t k, double c, T* P) {
-  double m = -std::numeric_limits<double>::infinity();
+static inline void combine(const T* a, const T* R, index_t k, index_t d, T* out, bool accumulate) {
+  index_t mu = 0;
+  if (!accumulate) {
+    for (index_t j = 0; j < d; ++j) out[j] = 0;
+  }
+  for (; mu + 4 <= k; mu += 4) {
+    const T* r0 = R + mu * d;
+    const T* r1 = r0 + d;
+    const T* r2 = r1 + d;
+    const T* r3 = r2 + d;
+    const T a0 = a[mu], a1 = a[mu + 1], a2 = a[mu + 2], a3 = a[mu + 3];
+#pragma omp simd
+    for (index_t j = 0; j < d; ++j) out[j] += ((a0 * r0[j] + a1 * r1[j]) + (a2 * r2[j] + a3 * r3[j]));
+  }
+  for (; mu < k; ++mu) {
+    const T am = a[mu];
+    const T* r = R + mu * d;
+#pragma omp simd
+    for (index_t j = 0; j < d; ++j) out[j] += am * r[j];
+  }
+}
+
+// P = softmax(-c * D + eta) for one row, max-subtracted; D holds the k squared distances.
+// Exponentials in the working precision T (arguments are <= 0 after the shift).
+template <class T>
+static inline void softmax_row(T* D, const T* eta, index_t k, double c, T* P) {
+  const T cc = static_cast<T>(c);
+  T m = -std::numeric_limits<T>::infinity();
   for (index_t mu = 0; mu < k; ++mu) {
-    const double s = -c * static_cast<double>(D[mu]) + (eta ? static_cast<double>(eta[mu]) : 0.0);
+    const T s = -cc * D[mu] + (eta ? eta[mu] : T(0));
+    D[mu] = s;
     m = s > m ? s : m;
   }
-  double z = 0;
+  T z = 0;
   for (index_t mu = 0; mu < k; ++mu) {
-    const double s = -c * static_cast<double>(D[mu]) + (eta ? static_cast<double>(eta[mu]) : 0.0);
-    const T p = static_cast<T>(std::exp(s - m));
+    const T p = std::exp(D[mu] - m);
     P[mu] = p;
     z += p;
   }
-  const T inv = static_cast<T>(1.0 / z);
+  const T inv = T(1) / z;
   for (index_t mu = 0; mu < k; ++mu) P[mu] *= inv;
 }
 
@@ -78,15 +139,9 @@ template <class T>
 static inline void one_step(const T* v, const T* mask, const T* R, const T* eta, index_t k, index_t d, double c,
                      double alpha, bool spherical, T* vn, T* p, T* pr, T* Dk) {
   const T a = static_cast<T>(alpha);
-  for (index_t mu = 0; mu < k; ++mu) Dk[mu] = sqdist(R + mu * d, v, d);
+  multi_dot<T, true>(R, v, k, d, Dk);
   softmax_row(Dk, eta, k, c, p);
-  for (index_t j = 0; j < d; ++j) pr[j] = 0;
-  for (index_t mu = 0; mu < k; ++mu) {
-    const T pm = p[mu];
-    const T* r = R + mu * d;
-#pragma omp simd
-    for (index_t j = 0; j < d; ++j) pr[j] += pm * r[j];
-  }
+  combine(p, R, k, d, pr, false);
   if (mask) {
 #pragma omp simd
     for (index_t j = 0; j < d; ++j) vn[j] = v[j] + a * mask[j] * (pr[j] - v[j]);
@@ -114,11 +169,13 @@ static inline void row_forward(const T* x0, const T* mask, const T* R, const T* 
 }
 
 // Backward recursion of one row.  G (d) holds dL/dV[n_steps] on entry and dL/dV[0] on exit.
-// Accumulates into dR (k x d) and deta (k, may be null).  W, E: scratch of d and k.
+// Accumulates into dR (k x d) the terms P_mu W + 2c E_mu v, into e2sum (k) the sums of 2c E_mu
+// (the caller finishes dR_mu -= e2sum_mu rho_mu once per block), and into deta (k, may be null).
+// W, E: scratch of d and k.
 template <class T>
 static inline void row_backward(const T* V, const T* P, const T* PR, const T* mask, const T* R, index_t k, index_t d,
-                         double c, double alpha, index_t n_steps, bool spherical, T* G, T* dR, T* deta, T* W,
-                         T* E) {
+                         double c, double alpha, index_t n_steps, bool spherical, T* G, T* dR, T* e2sum, T* deta,
+                         T* W, T* E) {
   const T a = static_cast<T>(alpha);
   const T c2 = static_cast<T>(2.0 * c);
   for (index_t t = n_steps - 1; t >= 0; --t) {
@@ -148,22 +205,22 @@ static inline void row_backward(const T* V, const T* P, const T* PR, const T* ma
       for (index_t j = 0; j < d; ++j) W[j] = a * G[j];
     }
     const T wpr = dot(W, pr, d);
-    for (index_t mu = 0; mu < k; ++mu) E[mu] = p[mu] * (dot(W, R + mu * d, d) - wpr);
+    multi_dot<T, false>(R, W, k, d, E);
+    for (index_t mu = 0; mu < k; ++mu) E[mu] = p[mu] * (E[mu] - wpr);
     // dL/dv = G - W + 2c sum_mu E_mu rho_mu
 #pragma omp simd
     for (index_t j = 0; j < d; ++j) G[j] -= W[j];
     for (index_t mu = 0; mu < k; ++mu) {
       const T e2 = c2 * E[mu];
       const T pm = p[mu];
-      const T* r = R + mu * d;
       T* g = dR + mu * d;
 #pragma omp simd
-      for (index_t j = 0; j < d; ++j) {
-        g[j] += pm * W[j] - e2 * (r[j] - v[j]);
-        G[j] += e2 * r[j];
-      }
+      for (index_t j = 0; j < d; ++j) g[j] += pm * W[j] + e2 * v[j];
+      e2sum[mu] += e2;
       if (deta) deta[mu] += E[mu];
+      E[mu] = e2;
     }
+    combine(E, R, k, d, G, true);
   }
 }
 
@@ -187,14 +244,18 @@ struct TrainCtx {
 };
 
 // Forward, loss and backward of batch rows [b0, b1).  Work buffers: V ((T+1) d), P (T k),
-// PR (T d), G, W (d), E, Dk (k).  Overwrites dR (k x d), dE (k) with this block's gradient sums
+// PR (T d), G, W (d), E (k), Dk (2 k).  Overwrites dR (k x d), dE (k) with this block's gradient sums
 // and returns the block's sum of m (x - v^T)^2.
 template <class T>
 static double train_rows(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T* P, T* PR, T* G, T* W, T* E, T* Dk,
                          T* dR, T* dE) {
   const index_t d = cx.d, k = cx.k, T_ = cx.n_steps;
   for (index_t i = 0; i < k * d; ++i) dR[i] = T(0);
-  for (index_t mu = 0; mu < k; ++mu) dE[mu] = T(0);
+  for (index_t mu = 0; mu < k; ++mu) {
+    dE[mu] = T(0);
+    Dk[mu] = T(0);  // reused below as the sums of 2c E_mu once the forward passes are done
+  }
+  T* e2sum = Dk + k;
   double loss = 0.0;
   for (index_t b = b0; b < b1; ++b) {
     const T* xb = cx.x0 + b * d;
@@ -209,8 +270,16 @@ static double train_rows(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T*
       G[j] = cx.gscale * r;
     }
     loss += rl;
-    row_backward(V, P, PR, mb, cx.R, k, d, cx.c, cx.alpha, T_, cx.spherical, G, dR,
+    if (b == b0)
+      for (index_t mu = 0; mu < k; ++mu) e2sum[mu] = T(0);
+    row_backward(V, P, PR, mb, cx.R, k, d, cx.c, cx.alpha, T_, cx.spherical, G, dR, e2sum,
                  cx.weighted ? dE : static_cast<T*>(nullptr), W, E);
+  }
+  for (index_t mu = 0; mu < k; ++mu) {
+    const T e = e2sum[mu];
+    const T* r = cx.R + mu * d;
+    T* g = dR + mu * d;
+    for (index_t j = 0; j < d; ++j) g[j] -= e * r[j];
   }
   return loss;
 }
@@ -300,7 +369,7 @@ Status clam_backward(const T* V, const T* P, const T* mask, index_t B, index_t d
   parallel_chunks(B, kClamChunk, n_threads, [&](index_t ci, index_t b0, index_t b1) {
     std::vector<T> Vr(static_cast<size_t>((n_steps + 1) * d)), Pr(static_cast<size_t>(n_steps * k)),
         PRr(static_cast<size_t>(n_steps * d)), dRc(static_cast<size_t>(k * d), T(0)), dEc(static_cast<size_t>(k), T(0)),
-        W(static_cast<size_t>(d)), E(static_cast<size_t>(k));
+        W(static_cast<size_t>(d)), E(static_cast<size_t>(k)), e2c(static_cast<size_t>(k), T(0));
     for (index_t b = b0; b < b1; ++b) {
       for (index_t t = 0; t <= n_steps; ++t)
         for (index_t j = 0; j < d; ++j) Vr[t * d + j] = V[(t * B + b) * d + j];
@@ -316,8 +385,10 @@ Status clam_backward(const T* V, const T* P, const T* mask, index_t B, index_t d
       T* g = dX0 + b * d;
       for (index_t j = 0; j < d; ++j) g[j] = G[b * d + j];
       row_backward(Vr.data(), Pr.data(), PRr.data(), mask ? mask + b * d : nullptr, R, k, d, c, alpha, n_steps,
-                   spherical, g, dRc.data(), dEc.data(), W.data(), E.data());
+                   spherical, g, dRc.data(), e2c.data(), dEc.data(), W.data(), E.data());
     }
+    for (index_t mu = 0; mu < k; ++mu)
+      for (index_t j = 0; j < d; ++j) dRc[mu * d + j] -= e2c[mu] * R[mu * d + j];
     double* out = part.data() + ci * (k * d + k);
     for (index_t i = 0; i < k * d; ++i) out[i] = dRc[i];
     for (index_t mu = 0; mu < k; ++mu) out[k * d + mu] = dEc[mu];
@@ -459,7 +530,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
     w.E.resize(static_cast<size_t>(k));
     w.dR.resize(static_cast<size_t>(kd));
     w.dE.resize(static_cast<size_t>(k));
-    w.Dk.resize(static_cast<size_t>(k));
+    w.Dk.resize(static_cast<size_t>(2 * k));
   }
   const bool avx2 = use_avx2();
   for (index_t i = 0; i < kd; ++i) R_best[i] = R[i];
