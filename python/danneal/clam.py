@@ -68,7 +68,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
     ----------
     n_clusters : int, default=8
         Number of prototypes (memories).
-    beta : float or sequence of floats, default=2.0
+    beta : float or sequence of floats, default=1.0
         Inverse temperature of the softmax over prototypes.  The softmax argument is
         ``-c ||rho - v||^2`` with ``c = beta`` or ``beta / 2`` (``exponent``); on standardised data
         squared distances grow like the dimension ``d``, so the softmax is sharper in higher
@@ -98,7 +98,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         Maximal number of passes over the data.
     n_init : int, default=1
         Training runs (restarts) per configuration; the best one is kept (``selection``).
-    init : {"k-means++", "random", "gaussian"} or array (n_clusters, n_features), default="random"
+    init : {"k-means++", "random", "gaussian"} or array (n_clusters, n_features), default="k-means++"
         Initial prototypes: k-means++ seeding, random data points, the reference code's
         N(0.1, 0.1^2) draws (in the standardised space), or given centres (input space).
     weighted : bool, default=False
@@ -156,8 +156,8 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
     (40,)
     """
 
-    def __init__(self, n_clusters=8, *, beta=2.0, n_steps=10, step_size=0.1, exponent="beta/2", mask_prob=0.1,
-                 mask_value="mean", batch_size=8, learning_rate=0.03, max_epochs=100, n_init=1, init="random",
+    def __init__(self, n_clusters=8, *, beta=1.0, n_steps=10, step_size=0.1, exponent="beta/2", mask_prob=0.1,
+                 mask_value="mean", batch_size=8, learning_rate=0.03, max_epochs=100, n_init=1, init="k-means++",
                  weighted=False, spherical=False, standardize=True, selection="auto", callback=None,
                  random_state=None, n_threads=None, verbose=0):
         self.n_clusters = n_clusters
