@@ -124,6 +124,11 @@ static inline void softmax_row(T* D, const T* eta, index_t k, double c, T* P) {
     D[mu] = s;
     m = s > m ? s : m;
   }
+  if (!(m > -std::numeric_limits<T>::infinity()) || !(m < std::numeric_limits<T>::infinity())) {
+    // every distance overflowed (or eta is extreme): no information, uniform weights
+    for (index_t mu = 0; mu < k; ++mu) P[mu] = T(1) / static_cast<T>(k);
+    return;
+  }
   T z = 0;
   for (index_t mu = 0; mu < k; ++mu) {
     const T p = std::exp(D[mu] - m);
