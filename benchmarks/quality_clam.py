@@ -59,13 +59,25 @@ def load(name):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true")
+    ap.add_argument("--sets", default=None, help="comma-separated subset of iris,zoo,movement_libras,yale,digits")
+    ap.add_argument("--init", default="k-means++")
+    ap.add_argument("--mask-value", default="mean")
+    ap.add_argument("--lr", type=float, default=0.03)
+    ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument("--n-init", type=int, default=None)
+    ap.add_argument("--kmeans-init", type=int, default=None)
+    ap.add_argument("--min-clusters", action="store_true", help="only runs that use all k clusters are eligible")
     args = ap.parse_args(argv)
     names = ["iris", "zoo"] + (["movement_libras", "yale", "digits"] if args.full else [])
-    km_init = 1000 if args.full else 100
-    grid = dict(beta=[0.5, 1.0, 2.0], mask_prob=[0.1, 0.2], n_init=6 if args.full else 3, max_epochs=100,
-                batch_size=8, learning_rate=0.03, init="k-means++", exponent="beta/2")
+    if args.sets:
+        names = args.sets.split(",")
+    km_init = args.kmeans_init or (1000 if args.full else 100)
+    grid = dict(beta=[0.5, 1.0, 2.0], mask_prob=[0.1, 0.2], n_init=args.n_init or (6 if args.full else 3),
+                max_epochs=args.epochs, batch_size=8, learning_rate=args.lr, init=args.init,
+                mask_value=args.mask_value, exponent="beta/2")
     print(header("ClAM clustering quality (Silhouette / NMI / ARI, standardised data, k = classes)"))
-    print(f"ClAM: built-in search {grid} (selection by Silhouette), float32, random_state=0\n"
+    print(f"ClAM: built-in search {grid} (selection by Silhouette"
+          f"{', only runs using all k clusters' if args.min_clusters else ''}), float32, random_state=0\n"
           f"KMeans: k-means++, n_init={km_init}, random_state=0\n")
     rows = []
     for name in names:
@@ -81,7 +93,8 @@ def main(argv=None):
         km = KMeans(k, init="k-means++", n_init=km_init, random_state=0).fit(Z)
         t_km = time.perf_counter() - t0
         t0 = time.perf_counter()
-        model = ClAM(k, random_state=0, selection="silhouette", **grid).fit(Z.astype(np.float32))
+        model = ClAM(k, random_state=0, selection="silhouette", min_clusters=k if args.min_clusters else None,
+                     **grid).fit(Z.astype(np.float32))
         t_cl = time.perf_counter() - t0
         lab = model.labels_
         s_cl = silhouette_score(Z, lab) if len(np.unique(lab)) > 1 else -1.0

@@ -188,6 +188,19 @@ def test_grid_search_by_silhouette():
     assert len(model.search_results_) == 8
     best = max(model.search_results_, key=lambda r: r["silhouette"])
     assert model.best_params_ == {"beta": best["beta"], "mask_prob": best["mask_prob"]}
+    assert all(r["n_clusters"] <= 3 for r in model.search_results_)
+
+
+def test_min_clusters_excludes_degenerate_runs():
+    X, _ = make_blobs(120, n_features=3, centers=2, random_state=2)
+    # 6 prototypes on 2 blobs: runs may leave prototypes empty; with min_clusters the kept run
+    # uses every prototype whenever some run does
+    free = ClAM(6, beta=[0.5, 4.0], n_init=2, max_epochs=5, init="gaussian", random_state=0).fit(X)
+    strict = ClAM(6, beta=[0.5, 4.0], n_init=2, max_epochs=5, init="gaussian", random_state=0, min_clusters=6).fit(X)
+    found = [r["n_clusters"] for r in strict.search_results_]
+    assert [r["n_clusters"] for r in free.search_results_] == found
+    if max(found) == 6:
+        assert np.unique(strict.labels_).size == 6
 
 
 @pytest.mark.parametrize("kw", [dict(spherical=True), dict(weighted=True), dict(mask_value="min"),
@@ -256,6 +269,7 @@ BAD = [
     (dict(weighted="yes"), TypeError, "weighted='yes'"),
     (dict(selection="best"), ValueError, "selection='best'"),
     (dict(callback=3), TypeError, "callback=3"),
+    (dict(min_clusters=4), ValueError, "min_clusters=4 must be <= 3"),
     (dict(n_threads=0), ValueError, "n_threads=0"),
 ]
 

@@ -115,6 +115,10 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         training loss, or the highest Silhouette score of the training labels (the paper's model
         selection).  ``"auto"``: Silhouette when ``beta`` or ``mask_prob`` is a grid of more than one
         configuration (losses at different mask fractions are not comparable), else the loss.
+    min_clusters : int, optional
+        Only runs whose training labels use at least this many clusters are eligible for the
+        selection (when none is, all are).  Silhouette can favour degenerate runs in which some
+        prototypes attract no point; ``min_clusters=n_clusters`` rules them out.
     callback : callable, optional
         ``callback(epoch, loss, learning_rate)`` after every epoch (GIL held); returning False
         stops the current run.
@@ -144,7 +148,8 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
     best_params_ : dict
         ``beta`` and ``mask_prob`` of the kept run.
     search_results_ : list of dict
-        One entry per run: beta, mask_prob, run, loss, silhouette (when computed), epochs.
+        One entry per run: beta, mask_prob, run, loss, silhouette (when computed), epochs,
+        n_clusters (clusters used by its training labels).
     n_features_in_ : int
 
     Examples
@@ -158,8 +163,8 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def __init__(self, n_clusters=8, *, beta=1.0, n_steps=10, step_size=0.1, exponent="beta/2", mask_prob=0.1,
                  mask_value="mean", batch_size=8, learning_rate=0.03, max_epochs=100, n_init=1, init="k-means++",
-                 weighted=False, spherical=False, standardize=True, selection="auto", callback=None,
-                 random_state=None, n_threads=None, verbose=0):
+                 weighted=False, spherical=False, standardize=True, selection="auto", min_clusters=None,
+                 callback=None, random_state=None, n_threads=None, verbose=0):
         self.n_clusters = n_clusters
         self.beta = beta
         self.n_steps = n_steps
@@ -176,6 +181,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         self.spherical = spherical
         self.standardize = standardize
         self.selection = selection
+        self.min_clusters = min_clusters
         self.callback = callback
         self.random_state = random_state
         self.n_threads = n_threads
@@ -205,6 +211,8 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback={self.callback!r} must be callable or None")
         p["verbose"] = check_int(self.verbose, "verbose", low=0)
+        p["min_clusters"] = 0 if self.min_clusters is None else check_int(self.min_clusters, "min_clusters", low=1,
+                                                                           high=p["k"])
         if isinstance(self.init, str):
             if self.init not in _INITS:
                 raise ValueError(f"init={self.init!r} must be one of {_INITS} or an array")
@@ -301,8 +309,10 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
                 labels, _, _ = _core.clam_predict(Z, Rp, eta if self.weighted else None, c, p["alpha"],
                                                   p["n_steps"], bool(self.spherical), nt)
                 loss = float(status["error"])
+                n_found = int(np.unique(labels).size)
                 rec = {"beta": beta, "mask_prob": mask_prob, "run": run, "loss": loss,
-                       "epochs": int(status["iterations"]), "numerical_error": bool(status["numerical_error"])}
+                       "epochs": int(status["iterations"]), "n_clusters": n_found,
+                       "numerical_error": bool(status["numerical_error"])}
                 if selection == "silhouette":
                     rec["silhouette"] = _silhouette(Z, labels)
                     score = -rec["silhouette"]
@@ -315,8 +325,10 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
                     print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} #{run}: loss={loss:.6g} "
                           f"epochs={rec['epochs']}" + (f" silhouette={rec['silhouette']:.4f}"
                                                         if "silhouette" in rec else ""))
-                if best is None or score < best[0]:
-                    best = (score, R, eta, curve, status, labels, beta, mask_prob)
+                eligible = n_found >= p["min_clusters"]
+                key = (0 if eligible else 1, score)
+                if best is None or key < best[0]:
+                    best = (key, R, eta, curve, status, labels, beta, mask_prob)
         _, R, eta, curve, status, labels, beta, mask_prob = best
         if status["numerical_error"]:
             warnings.warn(f"ClAM: the training loss became non-finite after {int(status['iterations'])} epochs; "
