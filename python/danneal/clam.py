@@ -1,3 +1,401 @@
-"""ClAM: clustering with associative memories (Saha et al. 2023)."""
+"""ClAM: clustering with associative memories (Saha, Krotov, Zaki, Ram, ICML 2023).
 
-__all__: list = []
+The prototypes ``rho_mu`` (the cluster centres) are the memories of a dense associative memory.
+A point ``v`` evolves for ``n_steps`` steps of
+
+.. math::
+
+    P = \\operatorname{softmax}_\\mu\\bigl(-c\\,\\lVert\\rho_\\mu - v\\rVert^2 + \\eta_\\mu\\bigr),\\qquad
+    v \\leftarrow v + \\alpha\\, m \\odot (P\\,R - v)
+
+towards its attractor, and the prototypes are trained end to end (backpropagation through the
+recursion, Adam) so that the recursion fills in randomly masked coordinates ``m`` of the data:
+the loss is the mean of ``m (x - v^T)^2`` over a batch.  A point's cluster is the prototype
+nearest to its final state.  The whole training loop runs in C++ (``danneal._core.clam_train``).
+
+References
+----------
+1. B. Saha, D. Krotov, M. J. Zaki, P. Ram.  End-to-end differentiable clustering with
+   associative memories.  ICML 2023.  Reference code: github.com/bsaha205/clam.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.cluster import kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import silhouette_score
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _core
+from ._threads import resolve_n_threads
+from ._validation import as_float_array, check_float, check_int, check_n_clusters
+
+__all__ = ["ClAM"]
+
+_EXPONENTS = ("beta", "beta/2")
+_MASK_VALUES = ("mean", "min", "max", "zero")
+_INITS = ("k-means++", "random", "gaussian")
+_SELECTIONS = ("auto", "loss", "silhouette")
+
+
+def _as_grid(value, name, low, high=None, low_inclusive=True):
+    """A float or a non-empty sequence of floats -> list of validated floats."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name}={value!r} must be a real number or a sequence of them")
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        values = [value]
+    else:
+        try:
+            values = list(value)
+        except TypeError:
+            raise TypeError(f"{name}={value!r} must be a real number or a sequence of them") from None
+        if not values:
+            raise ValueError(f"{name}={value!r}: empty sequence")
+    return [check_float(v, name, low=low, high=high, low_inclusive=low_inclusive) for v in values]
+
+
+class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
+    """Clustering with associative memories (ClAM), trained end to end in C++.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of prototypes (memories).
+    beta : float or sequence of floats, default=1.0
+        Inverse temperature of the softmax over prototypes.  The softmax argument is
+        ``-c ||rho - v||^2`` with ``c = beta`` or ``beta / 2`` (``exponent``); on standardised data
+        squared distances grow like the dimension ``d``, so the softmax is sharper in higher
+        dimension at the same ``beta``: a gap of ``g * d`` between the two nearest prototypes
+        gives odds ``exp(c g d)``.  The paper's values (about 1 to 2.4 with ``exponent="beta/2"``
+        on d = 16 ... 1024) work on standardised data; lower ``beta`` roughly like ``1/d`` for
+        softer assignments.  A sequence makes a grid (see ``selection``).
+    n_steps : int, default=10
+        Steps of the recursion (the reference code uses ``1 / step_size``).
+    step_size : float, default=0.1
+        ``alpha`` in the update, in (0, 1].
+    exponent : {"beta", "beta/2"}, default="beta/2"
+        ``c = beta`` or ``c = beta / 2`` (the reference code uses ``beta / 2``).
+    mask_prob : float or sequence of floats, default=0.1
+        Fraction of the coordinates of each training point that are masked (replaced by
+        ``mask_value``) and must be restored by the recursion; ``max(1, round(mask_prob * d))``
+        coordinates per point.  A sequence makes a grid.
+    mask_value : {"mean", "min", "max", "zero"}, default="mean"
+        Value given to masked coordinates: the feature's mean, minimum, maximum, or 0.
+    batch_size : int, default=8
+        Mini-batch size (the paper uses 8).
+    learning_rate : float, default=0.03
+        Initial Adam learning rate.  Multiplied by 0.8 each time the 10-epoch moving average of
+        the epoch loss improved by less than 0.1 % in 5 consecutive epochs; training stops when
+        it falls below 1e-6 or after ``max_epochs``.
+    max_epochs : int, default=100
+        Maximal number of passes over the data.
+    n_init : int, default=1
+        Training runs (restarts) per configuration; the best one is kept (``selection``).
+    init : {"k-means++", "random", "gaussian"} or array (n_clusters, n_features), default="k-means++"
+        Initial prototypes: k-means++ seeding, random data points, the reference code's
+        N(0.1, 0.1^2) draws (in the standardised space), or given centres (input space).
+    weighted : bool, default=False
+        Learn per-prototype log-weights ``eta`` (the weighted ClAM variant); ``weights_`` holds
+        ``softmax(eta)``.
+    spherical : bool, default=False
+        Cosine-similarity variant (paper §3.5): data, states and prototypes are normalised to
+        the unit sphere (after standardisation) and the state is renormalised after each step.
+    standardize : bool, default=True
+        Centre and scale every feature to unit variance before training (as in the paper).
+        Prototypes are trained in that space; ``cluster_centers_`` is mapped back.
+    selection : {"auto", "loss", "silhouette"}, default="auto"
+        How the kept run is chosen among the ``n_init`` runs of every configuration: the lowest
+        training loss, or the highest Silhouette score of the training labels (the paper's model
+        selection).  ``"auto"``: Silhouette when ``beta`` or ``mask_prob`` is a grid of more than one
+        configuration (losses at different mask fractions are not comparable), else the loss.
+    min_clusters : int, optional
+        Only runs whose training labels use at least this many clusters are eligible for the
+        selection (when none is, all are).  Silhouette can favour degenerate runs in which some
+        prototypes attract no point; ``min_clusters=n_clusters`` rules them out.
+    callback : callable, optional
+        ``callback(epoch, loss, learning_rate)`` after every epoch (GIL held); returning False
+        stops the current run.
+    random_state : int, RandomState or None, default=None
+        Seeds the initialisation, shuffling and masks (results are reproducible and independent
+        of ``n_threads``).
+    n_threads : int, optional
+        Threads for the kernels (``None`` or -1: all available cores).
+    verbose : int, default=0
+        1: one line per run; 2: one line per epoch.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray (n_clusters, n_features)
+        Prototypes in the input space.
+    labels_ : ndarray (n_samples,)
+        Cluster of every training point (nearest prototype after the recursion).
+    weights_ : ndarray (n_clusters,)
+        ``softmax(eta)``, only when ``weighted=True``.
+    loss_curve_ : ndarray
+        Epoch losses of the kept run.
+    n_iter_ : int
+        Epochs run by the kept run.
+    converged_ : bool
+        Whether the kept run stopped on its learning-rate floor (a plateau) before
+        ``max_epochs``.
+    best_params_ : dict
+        ``beta`` and ``mask_prob`` of the kept run.
+    search_results_ : list of dict
+        One entry per run: beta, mask_prob, run, loss, silhouette (when computed), epochs,
+        n_clusters (clusters used by its training labels).
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal import ClAM
+    >>> X = np.r_[np.random.default_rng(0).normal(0, .3, (20, 2)), np.random.default_rng(1).normal(3, .3, (20, 2))]
+    >>> ClAM(n_clusters=2, random_state=0).fit(X).labels_.shape
+    (40,)
+    """
+
+    def __init__(self, n_clusters=8, *, beta=1.0, n_steps=10, step_size=0.1, exponent="beta/2", mask_prob=0.1,
+                 mask_value="mean", batch_size=8, learning_rate=0.03, max_epochs=100, n_init=1, init="k-means++",
+                 weighted=False, spherical=False, standardize=True, selection="auto", min_clusters=None,
+                 callback=None, random_state=None, n_threads=None, verbose=0):
+        self.n_clusters = n_clusters
+        self.beta = beta
+        self.n_steps = n_steps
+        self.step_size = step_size
+        self.exponent = exponent
+        self.mask_prob = mask_prob
+        self.mask_value = mask_value
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.max_epochs = max_epochs
+        self.n_init = n_init
+        self.init = init
+        self.weighted = weighted
+        self.spherical = spherical
+        self.standardize = standardize
+        self.selection = selection
+        self.min_clusters = min_clusters
+        self.callback = callback
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    # ---- parameters ---------------------------------------------------------------------------
+    def _check_params(self, n_samples, n_features):
+        p = {}
+        p["k"] = check_n_clusters(self.n_clusters, n_samples)
+        p["betas"] = _as_grid(self.beta, "beta", 0.0)
+        p["mask_probs"] = _as_grid(self.mask_prob, "mask_prob", 0.0, 1.0, low_inclusive=False)
+        p["n_steps"] = check_int(self.n_steps, "n_steps", low=1)
+        p["alpha"] = check_float(self.step_size, "step_size", low=0.0, high=1.0, low_inclusive=False)
+        if self.exponent not in _EXPONENTS:
+            raise ValueError(f"exponent={self.exponent!r} must be one of {_EXPONENTS}")
+        if self.mask_value not in _MASK_VALUES:
+            raise ValueError(f"mask_value={self.mask_value!r} must be one of {_MASK_VALUES}")
+        p["batch_size"] = check_int(self.batch_size, "batch_size", low=1)
+        p["lr"] = check_float(self.learning_rate, "learning_rate", low=0.0, low_inclusive=False)
+        p["max_epochs"] = check_int(self.max_epochs, "max_epochs", low=1)
+        p["n_init"] = check_int(self.n_init, "n_init", low=1)
+        for name in ("weighted", "spherical", "standardize"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name}={getattr(self, name)!r} must be a bool")
+        if self.selection not in _SELECTIONS:
+            raise ValueError(f"selection={self.selection!r} must be one of {_SELECTIONS}")
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback={self.callback!r} must be callable or None")
+        p["verbose"] = check_int(self.verbose, "verbose", low=0)
+        p["min_clusters"] = 0 if self.min_clusters is None else check_int(self.min_clusters, "min_clusters", low=1,
+                                                                           high=p["k"])
+        if isinstance(self.init, str):
+            if self.init not in _INITS:
+                raise ValueError(f"init={self.init!r} must be one of {_INITS} or an array")
+        else:
+            init = as_float_array(self.init, "init", ndim=2)
+            if init.shape != (p["k"], n_features):
+                raise ValueError(f"init: expected shape ({p['k']}, {n_features}), got {init.shape}")
+            p["init_array"] = init
+        p["n_threads"] = resolve_n_threads(self.n_threads)
+        return p
+
+    # ---- data space ---------------------------------------------------------------------------
+    def _to_internal(self, X):
+        # canonical dtype object: the compiled kernels compare dtype objects by identity, and arrays
+        # derived from memmaps can carry an equal but distinct one
+        dt = np.dtype(X.dtype.type)
+        Z = (X - self.mean_) / self.scale_
+        if self.spherical:
+            nrm = np.linalg.norm(Z, axis=1, keepdims=True)
+            Z = Z / np.where(nrm > 0, nrm, 1.0)
+        return np.ascontiguousarray(Z, dtype=dt)
+
+    def _c(self, beta):
+        return beta if self.exponent == "beta" else beta / 2.0
+
+    def _initial(self, Z, k, p, rs):
+        dt = Z.dtype
+        if "init_array" in p:
+            R0 = (p["init_array"] - self.mean_) / self.scale_
+        elif self.init == "k-means++":
+            R0, _ = kmeans_plusplus(Z.astype(np.float64), k, random_state=rs.randint(2**31 - 1))
+        elif self.init == "random":
+            R0 = Z[rs.choice(Z.shape[0], k, replace=False)].astype(np.float64)
+        else:  # gaussian, as in the reference code
+            R0 = rs.normal(0.1, 0.1, size=(k, Z.shape[1]))
+        R0 = np.array(R0, dtype=np.float64)
+        if self.spherical:
+            nrm = np.linalg.norm(R0, axis=1, keepdims=True)
+            R0 = R0 / np.where(nrm > 0, nrm, 1.0)
+        return np.ascontiguousarray(R0, dtype=dt)
+
+    def _prototypes(self, R):
+        """Prototypes as used by the recursion (unit norm when spherical)."""
+        if self.spherical:
+            nrm = np.linalg.norm(R.astype(np.float64), axis=1, keepdims=True)
+            R = (R / np.where(nrm > 0, nrm, 1.0)).astype(R.dtype)
+        return np.ascontiguousarray(R)
+
+    # ---- fitting ------------------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Train the prototypes on ``X`` (n_samples, n_features)."""
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
+        n, d = X.shape
+        p = self._check_params(n, d)
+        k = p["k"]
+        dt = np.dtype(X.dtype.type)
+        if self.standardize:
+            self.mean_ = X.mean(axis=0, dtype=np.float64)
+            scale = X.std(axis=0, dtype=np.float64)
+            self.scale_ = np.where(scale > 0, scale, 1.0)
+        else:
+            self.mean_ = np.zeros(d)
+            self.scale_ = np.ones(d)
+        Z = self._to_internal(X)
+        if self.mask_value == "mean":
+            mv = Z.mean(axis=0, dtype=np.float64)
+        elif self.mask_value == "min":
+            mv = Z.min(axis=0)
+        elif self.mask_value == "max":
+            mv = Z.max(axis=0)
+        else:
+            mv = np.zeros(d)
+        mv = np.ascontiguousarray(mv, dtype=dt)
+        configs = list(itertools.product(p["betas"], p["mask_probs"]))
+        selection = self.selection
+        if selection == "auto":
+            selection = "silhouette" if len(configs) > 1 else "loss"
+        rs = check_random_state(self.random_state)
+        nt = p["n_threads"]
+        eta0 = np.zeros(k, dt) if self.weighted else None
+        results = []
+        best = None
+        for beta, mask_prob in configs:
+            c = self._c(beta)
+            n_mask = max(1, min(d, int(np.floor(mask_prob * d + 0.5))))
+            for run in range(p["n_init"]):
+                R0 = self._initial(Z, k, p, rs)
+                seed = int(rs.randint(0, 2**63 - 1, dtype=np.int64))
+                cb = self._make_callback(p["verbose"], beta, mask_prob, run)
+                R, eta, curve, lr, status = _core.clam_train(
+                    Z, mv, R0, eta0, c, p["alpha"], p["n_steps"], bool(self.spherical), bool(self.weighted),
+                    p["batch_size"], n_mask, p["max_epochs"], p["lr"], seed, nt, cb)
+                Rp = self._prototypes(R)
+                labels, _, _ = _core.clam_predict(Z, Rp, eta if self.weighted else None, c, p["alpha"],
+                                                  p["n_steps"], bool(self.spherical), nt)
+                loss = float(status["error"])
+                n_found = int(np.unique(labels).size)
+                rec = {"beta": beta, "mask_prob": mask_prob, "run": run, "loss": loss,
+                       "epochs": int(status["iterations"]), "n_clusters": n_found,
+                       "numerical_error": bool(status["numerical_error"])}
+                if selection == "silhouette":
+                    rec["silhouette"] = _silhouette(Z, labels)
+                    score = -rec["silhouette"]
+                else:
+                    score = loss
+                if not np.isfinite(score):
+                    score = np.inf
+                results.append(rec)
+                if p["verbose"]:
+                    print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} #{run}: loss={loss:.6g} "
+                          f"epochs={rec['epochs']}" + (f" silhouette={rec['silhouette']:.4f}"
+                                                        if "silhouette" in rec else ""))
+                eligible = n_found >= p["min_clusters"]
+                key = (0 if eligible else 1, score)
+                if best is None or key < best[0]:
+                    best = (key, R, eta, curve, status, labels, beta, mask_prob)
+        _, R, eta, curve, status, labels, beta, mask_prob = best
+        if status["numerical_error"]:
+            warnings.warn(f"ClAM: the training loss became non-finite after {int(status['iterations'])} epochs; "
+                          "kept the prototypes of the best finite epoch. Lower learning_rate or beta.",
+                          ConvergenceWarning, stacklevel=2)
+        self._R = self._prototypes(R)
+        self._eta = np.ascontiguousarray(eta, dtype=dt) if self.weighted else None
+        self._c_fit = self._c(beta)
+        self._alpha = p["alpha"]
+        self._n_steps = p["n_steps"]
+        self.cluster_centers_ = (self._R.astype(np.float64) * self.scale_ + self.mean_).astype(dt)
+        if self.weighted:
+            e = eta.astype(np.float64)
+            w = np.exp(e - e.max())
+            self.weights_ = (w / w.sum()).astype(dt)
+        self.labels_ = labels
+        self.loss_curve_ = np.asarray(curve)
+        self.n_iter_ = int(status["iterations"])
+        self.converged_ = bool(status["converged"])
+        self.best_params_ = {"beta": beta, "mask_prob": mask_prob}
+        self.search_results_ = results
+        return self
+
+    def _make_callback(self, verbose, beta, mask_prob, run):
+        user = self.callback
+        if user is None and verbose < 2:
+            return None
+
+        def cb(epoch, loss, lr):
+            if verbose >= 2:
+                print(f"ClAM beta={beta:g} mask_prob={mask_prob:g} #{run} epoch {epoch + 1}: loss={loss:.6g} lr={lr:.3g}")
+            if user is not None:
+                return user(epoch, loss, lr) is not False
+            return True
+
+        return cb
+
+    # ---- inference ----------------------------------------------------------------------------
+    def _run(self, X):
+        check_is_fitted(self, "cluster_centers_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        Z = self._to_internal(X)
+        R = self._R.astype(Z.dtype)
+        eta = None if self._eta is None else self._eta.astype(Z.dtype)
+        return _core.clam_predict(Z, R, eta, self._c_fit, self._alpha, self._n_steps, bool(self.spherical),
+                                  resolve_n_threads(self.n_threads))
+
+    def predict(self, X):
+        """Nearest prototype of each point after ``n_steps`` unmasked steps of the recursion."""
+        return self._run(X)[0]
+
+    def transform(self, X):
+        """Euclidean distances (n_samples, n_clusters) from the final states of the recursion to the
+        prototypes, in the standardised (and, if spherical, normalised) space."""
+        return np.sqrt(np.maximum(self._run(X)[1], 0))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+def _silhouette(Z, labels):
+    n_labels = np.unique(labels).size
+    if n_labels < 2 or n_labels > Z.shape[0] - 1:
+        return -1.0
+    kw = {}
+    if Z.shape[0] > 5000:
+        kw = {"sample_size": 5000, "random_state": 0}
+    return float(silhouette_score(Z, labels, **kw))
