@@ -1,3 +1,62 @@
 #include "bindings.hpp"
+#include "danneal/losses.hpp"
 
-void bind_losses(py::module_& m) { (void)m; }
+using namespace danneal;
+using namespace danneal::bind;
+
+namespace {
+
+py::tuple ddc_gaussian_kernel_py(const py::array& gram, double rel_sigma, double sigma2, int n_threads) {
+  check_threads(n_threads);
+  if (!(sigma2 > 0) && !(rel_sigma > 0))
+    throw py::value_error("rel_sigma=" + std::to_string(rel_sigma) + " must be > 0 when sigma2 is not given");
+  return dispatch(gram, "gram", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* g = in_ptr<T>(gram, "gram", 2);
+    const index_t n = gram.shape(0);
+    expect_shape(gram, "gram", {n, n});
+    if (n < 1) throw py::value_error("gram: empty matrix");
+    auto K = empty<T>({n, n});
+    double s2 = 0.0;
+    {
+      py::gil_scoped_release nogil;
+      losses::ddc_gaussian_kernel<T>(g, n, rel_sigma, sigma2, n_threads, K.mutable_data(), &s2);
+    }
+    return py::make_tuple(K, s2);
+  });
+}
+
+py::tuple ddc_hidden_weights_py(const py::array& K, const py::array& X, double scale, int n_threads) {
+  check_threads(n_threads);
+  return dispatch(K, "K", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* k = in_ptr<T>(K, "K", 2);
+    const T* x = in_ptr<T>(X, "X", 2);
+    const index_t n = K.shape(0);
+    expect_shape(K, "K", {n, n});
+    expect_shape(X, "X", {n, n});
+    if (n < 1) throw py::value_error("K: empty matrix");
+    auto S = empty<T>({n, n});
+    auto r = empty<double>({n});
+    {
+      py::gil_scoped_release nogil;
+      losses::ddc_hidden_weights<T>(k, x, n, scale, n_threads, S.mutable_data(), r.mutable_data());
+    }
+    return py::make_tuple(S, r);
+  });
+}
+
+}  // namespace
+
+void bind_losses(py::module_& m) {
+  m.def("ddc_gaussian_kernel", &ddc_gaussian_kernel_py, py::arg("gram"), py::arg("rel_sigma"), py::arg("sigma2"),
+        py::arg("n_threads"),
+        R"doc(Gaussian kernel matrix from the Gram matrix ``gram = H @ H.T``.
+
+Returns ``(K, sigma2)`` with ``K[a, b] = exp(-max(g_aa + g_bb - 2 g_ab, 0) / (2 sigma2))``.
+``sigma2 <= 0`` selects the DDC bandwidth rule ``sigma2 = max(rel_sigma * median(dist), 1e-9)``,
+the lower median taken over all ``n*n`` entries of the distance matrix (zero diagonal).)doc");
+  m.def("ddc_hidden_weights", &ddc_hidden_weights_py, py::arg("K"), py::arg("X"), py::arg("scale"),
+        py::arg("n_threads"),
+        R"doc(Returns ``(S, rowsum)`` with ``S = scale * K * X`` (element-wise) and ``rowsum = S.sum(1)`` (float64).)doc");
+}
