@@ -26,21 +26,24 @@ py::tuple ddc_gaussian_kernel_py(const py::array& gram, double rel_sigma, double
   });
 }
 
-py::tuple ddc_hidden_weights_py(const py::array& K, const py::array& X, double scale, int n_threads) {
+py::tuple ddc_hidden_weights_py(const py::array& K, const py::array& P, const py::array& B, double scale,
+                                int n_threads) {
   check_threads(n_threads);
   return dispatch(K, "K", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     const T* k = in_ptr<T>(K, "K", 2);
-    const T* x = in_ptr<T>(X, "X", 2);
-    const index_t n = K.shape(0);
+    const T* p = in_ptr<T>(P, "P", 2);
+    const T* b = in_ptr<T>(B, "B", 2);
+    const index_t n = K.shape(0), m = P.shape(1);
     expect_shape(K, "K", {n, n});
-    expect_shape(X, "X", {n, n});
-    if (n < 1) throw py::value_error("K: empty matrix");
+    expect_shape(P, "P", {n, m});
+    expect_shape(B, "B", {n, m});
+    if (n < 1 || m < 1) throw py::value_error("K, P: empty matrices");
     auto S = empty<T>({n, n});
     auto r = empty<double>({n});
     {
       py::gil_scoped_release nogil;
-      losses::ddc_hidden_weights<T>(k, x, n, scale, n_threads, S.mutable_data(), r.mutable_data());
+      losses::ddc_hidden_weights<T>(k, p, b, n, m, scale, n_threads, S.mutable_data(), r.mutable_data());
     }
     return py::make_tuple(S, r);
   });
@@ -56,7 +59,8 @@ void bind_losses(py::module_& m) {
 Returns ``(K, sigma2)`` with ``K[a, b] = exp(-max(g_aa + g_bb - 2 g_ab, 0) / (2 sigma2))``.
 ``sigma2 <= 0`` selects the DDC bandwidth rule ``sigma2 = max(rel_sigma * median(dist), 1e-9)``,
 the lower median taken over all ``n*n`` entries of the distance matrix (zero diagonal).)doc");
-  m.def("ddc_hidden_weights", &ddc_hidden_weights_py, py::arg("K"), py::arg("X"), py::arg("scale"),
+  m.def("ddc_hidden_weights", &ddc_hidden_weights_py, py::arg("K"), py::arg("P"), py::arg("B"), py::arg("scale"),
         py::arg("n_threads"),
-        R"doc(Returns ``(S, rowsum)`` with ``S = scale * K * X`` (element-wise) and ``rowsum = S.sum(1)`` (float64).)doc");
+        R"doc(Returns ``(S, rowsum)`` with ``S = scale * K * (P @ B.T)`` (element-wise product with K) and
+``rowsum = S.sum(1)`` (float64).  ``P @ B.T`` is never stored.)doc");
 }

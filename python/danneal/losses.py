@@ -161,9 +161,7 @@ def _ddc(A, H, K, sigma2, rel_sigma, weights, want_A, want_H, n_threads):
         grad_A += dt(2) * gMM - dt(2) * A * gMM.sum(axis=1, keepdims=True)
     if want_H:
         P = np.concatenate([A @ Gs1, M @ Gs3], axis=1)
-        X = P @ B.T
-        S, rowsum = _core.ddc_hidden_weights(K, X, -1.0 / (2.0 * used_sigma2), n_threads)
-        del X
+        S, rowsum = _core.ddc_hidden_weights(K, P, B, -1.0 / (2.0 * used_sigma2), n_threads)
         grad_H = dt(2) * (rowsum.astype(A.dtype)[:, None] * H - S @ H)
     return loss, terms, grad_A, grad_H, used_sigma2
 

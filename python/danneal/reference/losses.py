@@ -29,10 +29,10 @@ def ddc_gaussian_kernel(gram, rel_sigma, sigma2, n_threads=1):
     return K, float(sigma2)
 
 
-def ddc_hidden_weights(K, X, scale, n_threads=1):
-    """``(S, rowsum)`` with ``S = scale * K * X`` (twin of ``_core.ddc_hidden_weights``)."""
+def ddc_hidden_weights(K, P, B, scale, n_threads=1):
+    """``(S, rowsum)`` with ``S = scale * K * (P @ B.T)`` (twin of ``_core.ddc_hidden_weights``)."""
     K = np.asarray(K)
-    S = K.dtype.type(scale) * (K * np.asarray(X))
+    S = K.dtype.type(scale) * (K * (np.asarray(P) @ np.asarray(B).T))
     return S, S.sum(axis=1, dtype=np.float64)
 
 
