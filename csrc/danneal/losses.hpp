@@ -108,74 +108,56 @@ inline typename KeyOf<T>::U key_of(T x) {
   return u;
 }
 
-// The r-th smallest (0-based) squared distance among the pairs a < b: an exact radix selection on
-// the bit patterns (16 bits per counting pass, the distances recomputed from the Gram matrix on
-// each pass; integer counts, so the result does not depend on the thread count), finished by
-// nth_element on the few candidates left (float64 only).
+// The r-th smallest (0-based) squared distance among the pairs a < b, exactly: one counting pass
+// over the top 16 bits of the distances' bit patterns (monotone for non-negative floats; integer
+// counts, so the result does not depend on the thread count), then a pass that gathers the
+// distances of the bin holding rank r (in chunk order) and nth_element on those few.  Distances
+// are recomputed from the Gram matrix on each pass; rows are visited in pairs (v, n-1-v) so that
+// the chunks of the triangle carry equal work.
 template <class T>
 T select_sqdist(const T* gram, const T* g, index_t n, index_t r, int n_threads) {
   using U = typename KeyOf<T>::U;
-  constexpr int kBits = 8 * sizeof(T);
+  constexpr int kShift = 8 * sizeof(T) - 16;
   constexpr index_t kBins = 1 << 16;
-  U prefix = 0;  // the selected high bits so far
-  int known = 0;  // number of high bits known
-  index_t rank = r;
   const index_t half = (n + 1) / 2;
   const index_t nc = n_chunks(half);
-  auto rows_of = [n](index_t v, index_t* rows) -> int {
+  auto pair_rows = [n](index_t v, index_t* rows) -> int {
     rows[0] = v;
-    const index_t w = n - 1 - v;
-    if (w != v) {
-      rows[1] = w;
-      return 2;
-    }
-    return 1;
+    rows[1] = n - 1 - v;
+    return rows[1] != v ? 2 : 1;
   };
-  for (int pass = 0; pass < 2; ++pass) {
-    const int shift = kBits - known - 16;
-    std::vector<std::uint32_t> hist(static_cast<size_t>(nc * kBins), 0u);
-    parallel_chunks(half, kChunk, n_threads, [&](index_t c, index_t v0, index_t v1) {
-      std::uint32_t* h = hist.data() + c * kBins;
-      index_t rows[2];
-      for (index_t v = v0; v < v1; ++v) {
-        const int nr = rows_of(v, rows);
-        for (int q = 0; q < nr; ++q) {
-          const index_t a = rows[q];
-          for (index_t b = a + 1; b < n; ++b) {
-            const U key = key_of(sqdist(gram, g, n, a, b));
-            if (known == 0 || (key >> (kBits - known)) == prefix) ++h[(key >> shift) & 0xFFFF];
-          }
-        }
+  std::vector<std::uint32_t> hist(static_cast<size_t>(nc * kBins), 0u);
+  parallel_chunks(half, kChunk, n_threads, [&](index_t c, index_t v0, index_t v1) {
+    std::uint32_t* h = hist.data() + c * kBins;
+    index_t rows[2];
+    for (index_t v = v0; v < v1; ++v) {
+      const int nr = pair_rows(v, rows);
+      for (int q = 0; q < nr; ++q) {
+        const index_t a = rows[q];
+        for (index_t b = a + 1; b < n; ++b) ++h[key_of(sqdist(gram, g, n, a, b)) >> kShift];
       }
-    });
-    index_t cum = 0, bin = 0;
-    for (bin = 0; bin < kBins; ++bin) {
-      index_t cnt = 0;
-      for (index_t c = 0; c < nc; ++c) cnt += hist[c * kBins + bin];
-      if (cum + cnt > rank) break;
-      cum += cnt;
     }
-    rank -= cum;
-    prefix = static_cast<U>((prefix << 16) | static_cast<U>(bin));
-    known += 16;
+  });
+  index_t cum = 0, bin = 0;
+  for (bin = 0; bin < kBins; ++bin) {
+    index_t cnt = 0;
+    for (index_t c = 0; c < nc; ++c) cnt += hist[c * kBins + bin];
+    if (cum + cnt > r) break;
+    cum += cnt;
   }
-  if (known == kBits) {
-    T x;
-    std::memcpy(&x, &prefix, sizeof(T));
-    return x;
-  }
-  // float64: gather the candidates sharing the 32 known bits, in chunk order.
+  const index_t rank = r - cum;
+  const U target = static_cast<U>(bin);
   std::vector<std::vector<T>> cand(static_cast<size_t>(nc));
   parallel_chunks(half, kChunk, n_threads, [&](index_t c, index_t v0, index_t v1) {
     index_t rows[2];
     std::vector<T>& out = cand[c];
     for (index_t v = v0; v < v1; ++v) {
-      const int nr = rows_of(v, rows);
+      const int nr = pair_rows(v, rows);
       for (int q = 0; q < nr; ++q) {
         const index_t a = rows[q];
         for (index_t b = a + 1; b < n; ++b) {
           const T d = sqdist(gram, g, n, a, b);
-          if ((key_of(d) >> (kBits - known)) == prefix) out.push_back(d);
+          if ((key_of(d) >> kShift) == target) out.push_back(d);
         }
       }
     }
@@ -247,6 +229,7 @@ struct LV<float> {
   static constexpr int W = 8;
   typedef float V __attribute__((vector_size(32)));
   typedef std::int32_t I __attribute__((vector_size(32)));
+  typedef double VD __attribute__((vector_size(64)));  // the 8 lanes widened to double
   static constexpr float shifter = 12582912.0f;  // 1.5 * 2^23
   static constexpr float log2e = 1.44269504088896341f;
   static constexpr float ln2hi = 0.693359375f;
@@ -260,6 +243,7 @@ struct LV<double> {
   static constexpr int W = 4;
   typedef double V __attribute__((vector_size(32)));
   typedef std::int64_t I __attribute__((vector_size(32)));
+  typedef double VD __attribute__((vector_size(32)));
   static constexpr double shifter = 6755399441055744.0;  // 1.5 * 2^52
   static constexpr double log2e = 1.4426950408889634;
   static constexpr double ln2hi = 6.93147180369123816490e-01;
@@ -354,8 +338,29 @@ void weight_rows_generic(const T* K, const T* P, const T* BT, index_t n, index_t
     const T* pr = P + a * m;
     const T* kr = K + a * n;
     T* sr = S + a * n;
-    double part[W] = {};
+    using VD = typename L::VD;
+    VD part = VD{};
     index_t b = 0;
+    // four independent accumulators per step: the j-sum is a dependency chain per lane
+    for (; b + 4 * W <= n; b += 4 * W) {
+      V acc[4] = {V{}, V{}, V{}, V{}};
+      for (index_t j = 0; j < m; ++j) {
+        const T p = pr[j];
+        const T* bt = BT + j * n + b;
+        for (int u = 0; u < 4; ++u) {
+          V x;
+          lload(x, bt + u * W);
+          acc[u] += p * x;
+        }
+      }
+      for (int u = 0; u < 4; ++u) {
+        V kv;
+        lload(kv, kr + b + u * W);
+        const V s = scale * (kv * acc[u]);
+        lstore(sr + b + u * W, s);
+        part += __builtin_convertvector(s, VD);
+      }
+    }
     for (; b + W <= n; b += W) {
       V acc = V{};
       V x, kv;
@@ -366,7 +371,7 @@ void weight_rows_generic(const T* K, const T* P, const T* BT, index_t n, index_t
       lload(kv, kr + b);
       const V s = scale * (kv * acc);
       lstore(sr + b, s);
-      for (int l = 0; l < W; ++l) part[l] += static_cast<double>(s[l]);
+      part += __builtin_convertvector(s, VD);
     }
     double tail = 0.0;
     for (; b < n; ++b) {
