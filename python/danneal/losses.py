@@ -298,6 +298,25 @@ def _check_targets(Y, n, dtype):
     return Ym, np.linalg.inv(YtY)
 
 
+def _thin_svd(F):
+    """Thin SVD ``(U, s, Vt)`` of F (n x d, n > d) in float64, singular values descending.
+
+    Well-conditioned F (the usual case in training: all singular values >= 1e-3 s_max) goes
+    through the d x d Gram matrix (F^T F = V S^2 V^T, U = F V / s: O(n d^2) in one GEMM, ~10x
+    faster than LAPACK's SVD for thin F), whose singular values are then accurate to ~1e-10
+    relative; otherwise LAPACK's SVD, whose small singular values are accurate enough for the
+    rank cutoff.
+    """
+    F64 = F.astype(np.float64, copy=False)
+    lam, V = np.linalg.eigh(F64.T @ F64)
+    lam, V = lam[::-1], V[:, ::-1]
+    if lam[0] > 0 and lam[-1] >= 1e-6 * lam[0]:
+        s = np.sqrt(lam)
+        U = (F64 @ V) / s[None, :]
+        return U, s, np.ascontiguousarray(V.T)
+    return np.linalg.svd(F64, full_matrices=False)
+
+
 def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLossResult:
     r"""Supervised deep spectral clustering loss (Law, Urtasun & Zemel 2017) and its gradient.
 
@@ -314,8 +333,9 @@ def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLos
         \nabla_F L = -2 (I - F F^+)\, C\, (F^+)^T
 
     (the authors feed back :math:`-\tfrac12` of the gradient of the trace, i.e. this gradient up to
-    the factor 1/4 and the sign convention of their update).  Both are computed from the thin SVD
-    of ``F`` and c x d products: no n x n matrix is ever formed (O(n d^2 + n d c)).
+    the factor 1/4 and the sign convention of their update).  Both are computed in float64 from
+    the thin SVD of ``F`` (through the d x d Gram matrix when ``F`` is well conditioned) and c x d
+    products: no n x n matrix is ever formed (O(n d^2 + n d c)).
 
     Parameters
     ----------
@@ -356,12 +376,13 @@ def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLos
         cutoff = max(n, d) * float(np.finfo(F.dtype).eps)
     else:
         cutoff = check_float(cutoff, "cutoff", low=0, high=1, high_inclusive=False)
-    Y, Yinv = _check_targets(Y, n, F.dtype)
+    Y, Yinv = _check_targets(Y, n, np.float64)
     c = Y.shape[1]
-    U, s, Vt = np.linalg.svd(F, full_matrices=False)
+    U, s, Vt = _thin_svd(F)
     r = int(np.count_nonzero(s > cutoff * s[0])) if s[0] > 0 else 0
     U, s, Vt = U[:, :r], s[:r], Vt[:r]
-    Z = (Y.T @ U).astype(np.float64)  # c x r
+    Y = Y.astype(np.float64, copy=False)
+    Z = Y.T @ U  # c x r
     W0 = Yinv @ Z  # c x r
     loss = float(c - np.sum(Z * W0))
     grad = None
@@ -369,6 +390,6 @@ def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLos
         if r == 0:
             grad = np.zeros_like(F)
         else:
-            W = ((W0 / s[None, :].astype(np.float64)) @ Vt.astype(np.float64)).astype(F.dtype)  # c x d
-            grad = F.dtype.type(-2) * (Y @ W - U @ (Z.T.astype(F.dtype) @ W))
+            W = (W0 / s[None, :]) @ Vt  # c x d
+            grad = (-2.0 * (Y @ W - U @ (Z.T @ W))).astype(F.dtype, copy=False)
     return SpectralLossResult(loss, grad, r)
