@@ -47,12 +47,15 @@ def datasets(seed=0):
     return out
 
 
-def train_ddc(X, k, *, seed, epochs, batch=256, lr=1e-3):
+def train_ddc(X, k, *, seed, epochs, batch=256, lr=1e-3, torch_threads=1):
     import torch
 
     from danneal.torch import DDCLoss
 
     torch.manual_seed(seed)
+    # a small MLP: torch's own threads only add overhead (and contention on a busy machine); the
+    # DDC loss uses danneal's threads (n_threads=None: all cores)
+    torch.set_num_threads(torch_threads)
     Xt = torch.tensor(X, dtype=torch.float32)
     d = X.shape[1]
     encoder = torch.nn.Sequential(

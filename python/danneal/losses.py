@@ -22,7 +22,7 @@ References
 
 from __future__ import annotations
 
-import numbers
+import contextlib
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -34,6 +34,27 @@ from ._validation import as_float_array, check_float
 __all__ = ["DDCLossResult", "SpectralLossResult", "ddc_loss", "spectral_clustering_loss"]
 
 _EPS = 1e-9  # clamps of the reference code: N >= eps, N_ii N_jj >= eps^2, sigma2 >= eps
+
+# Below this batch size the BLAS products run on one thread: waking BLAS threads costs more than
+# the products (and on a busy machine, milliseconds per product).
+_SMALL_BATCH = 512
+_BLAS = None
+
+
+def _blas_threads(n_threads: int):
+    """Context limiting the BLAS thread pools (threadpoolctl, a scikit-learn dependency) to
+    ``n_threads`` for the products of one loss call; a no-op when threadpoolctl is unavailable."""
+    global _BLAS
+    if _BLAS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS = ThreadpoolController().select(user_api="blas")
+        except Exception:  # pragma: no cover - threadpoolctl missing or broken
+            _BLAS = False
+    if not _BLAS:  # pragma: no cover
+        return contextlib.nullcontext()
+    return _BLAS.limit(limits=n_threads)
 
 
 class DDCLossResult(NamedTuple):
@@ -204,7 +225,9 @@ def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True
         Rows of ``A`` must sum to 1 within this tolerance (``None``: no check; the formulas are
         defined for any non-negative ``A``).  Negative entries are always an error.
     n_threads : int, optional
-        Threads of the C++ passes (``None``/``-1``: all cores).
+        Threads of the C++ passes and of the BLAS products (``None``/``-1``: all cores; batches
+        below 512 run their BLAS products on one thread).  The C++ passes give identical bits for
+        any thread count; a multi-threaded BLAS may not (last-bit differences, batches >= 512).
 
     Returns
     -------
@@ -262,8 +285,9 @@ def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True
                              f"K[{j}, {i}]={K[j, i]!r}")
         dtype = np.result_type(A.dtype, K.dtype)
         A, K = A.astype(dtype, copy=False), K.astype(dtype, copy=False)
-    return DDCLossResult(*_ddc(A, H, K, sigma2, rel_sigma, w, bool(return_grad),
-                               bool(return_grad) and H is not None, nt))
+    with _blas_threads(1 if n < _SMALL_BATCH else nt):
+        out = _ddc(A, H, K, sigma2, rel_sigma, w, bool(return_grad), bool(return_grad) and H is not None, nt)
+    return DDCLossResult(*out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +401,11 @@ def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLos
     else:
         cutoff = check_float(cutoff, "cutoff", low=0, high=1, high_inclusive=False)
     Y, Yinv = _check_targets(Y, n, np.float64)
+    with _blas_threads(1):  # n x d and d x d products: far too small for threads
+        return _spectral(F, Y, Yinv, cutoff, return_grad)
+
+
+def _spectral(F, Y, Yinv, cutoff, return_grad):
     c = Y.shape[1]
     U, s, Vt = _thin_svd(F)
     r = int(np.count_nonzero(s > cutoff * s[0])) if s[0] > 0 else 0
