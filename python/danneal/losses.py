@@ -35,9 +35,11 @@ __all__ = ["DDCLossResult", "SpectralLossResult", "ddc_loss", "spectral_clusteri
 
 _EPS = 1e-9  # clamps of the reference code: N >= eps, N_ii N_jj >= eps^2, sigma2 >= eps
 
-# Below this batch size the BLAS products run on one thread: waking BLAS threads costs more than
-# the products (and on a busy machine, milliseconds per product).
-_SMALL_BATCH = 512
+# The BLAS products (H H^T, K [A|M], S H; n x n by n x (d or 2k)) run on one BLAS thread and the
+# n x n element-wise passes on n_threads OpenMP threads.  Measured on a shared 2-core machine, a
+# multi-threaded OpenBLAS was never faster in this mix (its spinning workers compete with the
+# OpenMP passes; small products pay milliseconds of wake-ups), and one BLAS thread makes the
+# whole loss bit-identical for every n_threads.
 _BLAS = None
 
 
@@ -225,9 +227,9 @@ def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True
         Rows of ``A`` must sum to 1 within this tolerance (``None``: no check; the formulas are
         defined for any non-negative ``A``).  Negative entries are always an error.
     n_threads : int, optional
-        Threads of the C++ passes and of the BLAS products (``None``/``-1``: all cores; batches
-        below 512 run their BLAS products on one thread).  The C++ passes give identical bits for
-        any thread count; a multi-threaded BLAS may not (last-bit differences, batches >= 512).
+        Threads of the C++ element-wise passes (``None``/``-1``: all cores).  The BLAS products run
+        on one thread (see the module source for the measurements); results are bit-identical
+        for every ``n_threads``.
 
     Returns
     -------
@@ -285,7 +287,7 @@ def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True
                              f"K[{j}, {i}]={K[j, i]!r}")
         dtype = np.result_type(A.dtype, K.dtype)
         A, K = A.astype(dtype, copy=False), K.astype(dtype, copy=False)
-    with _blas_threads(1 if n < _SMALL_BATCH else nt):
+    with _blas_threads(1):
         out = _ddc(A, H, K, sigma2, rel_sigma, w, bool(return_grad), bool(return_grad) and H is not None, nt)
     return DDCLossResult(*out)
 
