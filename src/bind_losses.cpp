@@ -49,6 +49,17 @@ py::tuple ddc_hidden_weights_py(const py::array& K, const py::array& P, const py
   });
 }
 
+py::tuple ddc_cs_divergence_py(const py::array& N, bool want_grad) {
+  const double* p = in_ptr<double>(N, "N", 2);
+  const index_t k = N.shape(0);
+  expect_shape(N, "N", {k, k});
+  if (k < 2) throw py::value_error("N: need k >= 2 clusters, got k=" + std::to_string(k));
+  if (!want_grad) return py::make_tuple(losses::ddc_cs_divergence(p, k, nullptr), py::none());
+  auto G = empty<double>({k, k});
+  const double v = losses::ddc_cs_divergence(p, k, G.mutable_data());
+  return py::make_tuple(v, G);
+}
+
 }  // namespace
 
 void bind_losses(py::module_& m) {
@@ -59,6 +70,9 @@ void bind_losses(py::module_& m) {
 Returns ``(K, sigma2)`` with ``K[a, b] = exp(-max(g_aa + g_bb - 2 g_ab, 0) / (2 sigma2))``.
 ``sigma2 <= 0`` selects the DDC bandwidth rule ``sigma2 = max(rel_sigma * median(dist), 1e-9)``,
 the lower median taken over all ``n*n`` entries of the distance matrix (zero diagonal).)doc");
+  m.def("ddc_cs_divergence", &ddc_cs_divergence_py, py::arg("N"), py::arg("want_grad"),
+        R"doc(Cauchy-Schwarz divergence term of DDC on ``N = Q.T @ K @ Q`` (k x k, float64) with the reference
+code's clamps; returns ``(value, G)``, ``G`` the gradient with respect to ``N`` (None unless ``want_grad``).)doc");
   m.def("ddc_hidden_weights", &ddc_hidden_weights_py, py::arg("K"), py::arg("P"), py::arg("B"), py::arg("scale"),
         py::arg("n_threads"),
         R"doc(Returns ``(S, rowsum)`` with ``S = scale * K * (P @ B.T)`` (element-wise product with K) and

@@ -374,3 +374,24 @@ def test_import_without_torch():
     code = ("import sys; sys.modules['torch'] = None; import danneal, danneal.losses; "
             "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("k", [2, 3, 10])
+def test_cs_divergence_matches_twin(rng, k):
+    A = rng.random((40, k))
+    A[:, 0] = 0  # an empty cluster: clamped entries
+    K = np.exp(-rng.random((40, 40)))
+    K = (K + K.T) / 2
+    N = A.T @ K @ A
+    for want in (False, True):
+        v, G = _core.ddc_cs_divergence(N, want)
+        v_ref, G_ref = ref.ddc_cs_divergence(N, want)
+        assert v == pytest.approx(v_ref, rel=1e-13)
+        if want:
+            np.testing.assert_allclose(G, G_ref, rtol=1e-12, atol=1e-300)
+        else:
+            assert G is None and G_ref is None
+    with pytest.raises(ValueError, match="k >= 2"):
+        _core.ddc_cs_divergence(N[:1, :1].copy(), True)
+    with pytest.raises(TypeError, match="float64"):
+        _core.ddc_cs_divergence(N.astype(np.float32), True)

@@ -217,6 +217,44 @@ Status ddc_hidden_weights(const T* K, const T* P, const T* B, index_t n, index_t
   return st;
 }
 
+// Cauchy-Schwarz divergence term of DDC on the k x k matrix N = Q^T K Q (double), and its
+// gradient with respect to N (G, k x k; skipped when G is null):
+//   d_cs = 2/(k(k-1)) sum_{i<j} Nc_ij / sqrt(Dc_ij),  Nc = max(N, 1e-9), Dc_ij = max(N_ii N_jj, 1e-18),
+// the clamps of the reference code (torch.where: no gradient through a clamped entry).
+inline double ddc_cs_divergence(const double* N, index_t k, double* G) {
+  if (k < 2) throw std::invalid_argument("ddc_cs_divergence: k must be >= 2");
+  const double eps = 1e-9, eps2 = 1e-18;
+  const double c = 2.0 / (static_cast<double>(k) * static_cast<double>(k - 1));
+  double value = 0.0;
+  if (G != nullptr)
+    for (index_t t = 0; t < k * k; ++t) G[t] = 0.0;
+  std::vector<double> dd(static_cast<size_t>(k), 0.0);  // gradient w.r.t. the diagonal via D
+  for (index_t i = 0; i < k; ++i) {
+    const double di = N[i * k + i];
+    for (index_t j = i + 1; j < k; ++j) {
+      const double dj = N[j * k + j];
+      const double nij = N[i * k + j];
+      const double D = di * dj;
+      const bool okN = nij >= eps, okD = D >= eps2;
+      const double Nc = okN ? nij : eps;
+      const double Dc = okD ? D : eps2;
+      const double rs = 1.0 / std::sqrt(Dc);
+      value += Nc * rs;
+      if (G != nullptr) {
+        if (okN) G[i * k + j] += c * rs;
+        if (okD) {
+          const double gD = -0.5 * c * Nc * rs * rs * rs;
+          dd[i] += gD * dj;
+          dd[j] += gD * di;
+        }
+      }
+    }
+  }
+  if (G != nullptr)
+    for (index_t i = 0; i < k; ++i) G[i * k + i] += dd[i];
+  return c * value;
+}
+
 // ---- the generic row kernels, included by the simd/losses_*.cpp files only -------------------
 #ifdef DANNEAL_LOSSES_IMPL
 namespace simd {

@@ -89,31 +89,6 @@ class SpectralLossResult(NamedTuple):
 # DDC
 # ---------------------------------------------------------------------------------------------
 
-def _d_cs_value_grad(N: np.ndarray, want_grad: bool):
-    """Value and gradient (w.r.t. N, k x k) of d_cs = 2/(k(k-1)) sum_{i<j} N_ij / sqrt(N_ii N_jj).
-
-    Clamps as the reference code (torch.where): N_ij < eps -> eps and N_ii N_jj < eps^2 -> eps^2,
-    with zero gradient through a clamped entry.
-    """
-    k = N.shape[0]
-    c = 2.0 / (k * (k - 1))
-    d = np.diagonal(N).copy()
-    D = np.outer(d, d)
-    okN = N >= _EPS
-    okD = D >= _EPS ** 2
-    Nc = np.where(okN, N, _EPS)
-    Dc = np.where(okD, D, _EPS ** 2)
-    rs = 1.0 / np.sqrt(Dc)
-    upper = np.triu(np.ones((k, k), dtype=bool), 1)
-    value = c * float((Nc * rs)[upper].sum())
-    if not want_grad:
-        return value, None
-    gN = np.where(upper & okN, c * rs, 0.0)
-    gD = np.where(upper & okD, -0.5 * c * Nc * rs ** 3, 0.0)
-    gN[np.diag_indices(k)] += gD @ d + gD.T @ d
-    return value, gN
-
-
 def _check_weights(weights):
     try:
         w = [float(x) for x in weights]
@@ -163,11 +138,11 @@ def _ddc(A, H, K, sigma2, rel_sigma, weights, want_A, want_H, n_threads):
     M = np.exp(-(sq[:, None] - dt(2) * A + dt(1)))
     B = np.concatenate([A, M], axis=1)
     KB = K @ B
-    N1 = (A.T @ KB[:, :k]).astype(np.float64)
-    N3 = (M.T @ KB[:, k:]).astype(np.float64)
+    N1 = np.ascontiguousarray(A.T @ KB[:, :k], dtype=np.float64)
+    N3 = np.ascontiguousarray(M.T @ KB[:, k:], dtype=np.float64)
     want = want_A or want_H
-    t1, G1 = _d_cs_value_grad(N1, want)
-    t3, G3 = _d_cs_value_grad(N3, want)
+    t1, G1 = _core.ddc_cs_divergence(N1, want)
+    t3, G3 = _core.ddc_cs_divergence(N3, want)
     c2 = 2.0 / (n * (n - 1))
     t2 = c2 * 0.5 * (float(A64sum @ A64sum) - float(np.sum(sq, dtype=np.float64)))
     terms = np.array([t1, t2, t3])

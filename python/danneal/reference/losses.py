@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ddc_gaussian_kernel", "ddc_hidden_weights", "ddc_loss_dense", "spectral_clustering_loss_dense"]
+__all__ = ["ddc_gaussian_kernel", "ddc_hidden_weights", "ddc_cs_divergence", "ddc_loss_dense", "spectral_clustering_loss_dense"]
 
 _EPS = 1e-9
 
@@ -34,6 +34,28 @@ def ddc_hidden_weights(K, P, B, scale, n_threads=1):
     K = np.asarray(K)
     S = K.dtype.type(scale) * (K * (np.asarray(P) @ np.asarray(B).T))
     return S, S.sum(axis=1, dtype=np.float64)
+
+
+def ddc_cs_divergence(N, want_grad):
+    """``(value, G)``: d_cs on ``N`` (k x k) and its gradient (twin of ``_core.ddc_cs_divergence``)."""
+    N = np.asarray(N, dtype=np.float64)
+    k = N.shape[0]
+    c = 2.0 / (k * (k - 1))
+    d = np.diagonal(N).copy()
+    D = np.outer(d, d)
+    okN = N >= _EPS
+    okD = D >= _EPS ** 2
+    Nc = np.where(okN, N, _EPS)
+    Dc = np.where(okD, D, _EPS ** 2)
+    rs = 1.0 / np.sqrt(Dc)
+    upper = np.triu(np.ones((k, k), dtype=bool), 1)
+    value = c * float((Nc * rs)[upper].sum())
+    if not want_grad:
+        return value, None
+    G = np.where(upper & okN, c * rs, 0.0)
+    gD = np.where(upper & okD, -0.5 * c * Nc * rs ** 3, 0.0)
+    G[np.diag_indices(k)] += gD @ d + gD.T @ d
+    return value, G
 
 
 def _d_cs(A, K):
