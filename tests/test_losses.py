@@ -395,3 +395,25 @@ def test_cs_divergence_matches_twin(rng, k):
         _core.ddc_cs_divergence(N[:1, :1].copy(), True)
     with pytest.raises(TypeError, match="float64"):
         _core.ddc_cs_divergence(N.astype(np.float32), True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_in_place(rng, dtype):
+    n = 300
+    H = rng.normal(size=(n, 4)).astype(dtype)
+    G = H @ H.T
+    K, s2 = _core.ddc_gaussian_kernel(G, 0.15, 0.0, 2)
+    G2 = G.copy()
+    K2, s2b = _core.ddc_gaussian_kernel(G2, 0.15, 0.0, 2, out=G2)
+    assert K2 is G2 and s2b == s2
+    np.testing.assert_array_equal(K2, K)
+    P = rng.normal(size=(n, 3)).astype(dtype)
+    S, r = _core.ddc_hidden_weights(K, P, P, 0.5, 2)
+    S2, r2 = _core.ddc_hidden_weights(K2, P, P, 0.5, 2, out=K2)
+    assert S2 is K2
+    np.testing.assert_array_equal(S2, S)
+    np.testing.assert_array_equal(r2, r)
+    with pytest.raises(ValueError, match="out"):
+        _core.ddc_gaussian_kernel(G, 0.15, 0.0, 2, out=np.empty((n, n - 1), dtype))
+    with pytest.raises(TypeError, match="out"):
+        _core.ddc_hidden_weights(K, P, P, 0.5, 2, out=np.empty((n, n), np.int32))

@@ -128,10 +128,9 @@ def _ddc(A, H, K, sigma2, rel_sigma, weights, want_A, want_H, n_threads):
     w1, w2, w3 = weights
     used_sigma2 = None
     if K is None:
-        gram = H @ H.T
+        gram = H @ H.T  # ours: the kernel overwrites it with K
         K, used_sigma2 = _core.ddc_gaussian_kernel(gram, float(rel_sigma),
-                                                   0.0 if sigma2 is None else float(sigma2), n_threads)
-        del gram
+                                                   0.0 if sigma2 is None else float(sigma2), n_threads, out=gram)
     A64sum = A.sum(axis=0, dtype=np.float64)
     sq = np.einsum("ij,ij->i", A, A)
     # M_qi = exp(-|a_q - e_i|^2) = exp(-(|a_q|^2 - 2 a_qi + 1))
@@ -159,7 +158,8 @@ def _ddc(A, H, K, sigma2, rel_sigma, weights, want_A, want_H, n_threads):
         grad_A += dt(2) * gMM - dt(2) * A * gMM.sum(axis=1, keepdims=True)
     if want_H:
         P = np.concatenate([A @ Gs1, M @ Gs3], axis=1)
-        S, rowsum = _core.ddc_hidden_weights(K, P, B, -1.0 / (2.0 * used_sigma2), n_threads)
+        # K (ours, built from H) is no longer needed: S overwrites it
+        S, rowsum = _core.ddc_hidden_weights(K, P, B, -1.0 / (2.0 * used_sigma2), n_threads, out=K)
         grad_H = dt(2) * (rowsum.astype(A.dtype)[:, None] * H - S @ H)
     return loss, terms, grad_A, grad_H, used_sigma2
 

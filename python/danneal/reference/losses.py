@@ -14,7 +14,7 @@ __all__ = ["ddc_gaussian_kernel", "ddc_hidden_weights", "ddc_cs_divergence", "dd
 _EPS = 1e-9
 
 
-def ddc_gaussian_kernel(gram, rel_sigma, sigma2, n_threads=1):
+def ddc_gaussian_kernel(gram, rel_sigma, sigma2, n_threads=1, out=None):
     """``(K, sigma2)``: Gaussian kernel from ``gram = H @ H.T`` (twin of ``_core.ddc_gaussian_kernel``)."""
     gram = np.asarray(gram)
     g = np.diagonal(gram)
@@ -26,13 +26,19 @@ def ddc_gaussian_kernel(gram, rel_sigma, sigma2, n_threads=1):
         sigma2 = max(rel_sigma * float(med), _EPS)
     K = np.exp(dist * gram.dtype.type(-1.0 / (2.0 * sigma2)))
     np.fill_diagonal(K, 1)
+    if out is not None:
+        out[...] = K
+        K = out
     return K, float(sigma2)
 
 
-def ddc_hidden_weights(K, P, B, scale, n_threads=1):
+def ddc_hidden_weights(K, P, B, scale, n_threads=1, out=None):
     """``(S, rowsum)`` with ``S = scale * K * (P @ B.T)`` (twin of ``_core.ddc_hidden_weights``)."""
     K = np.asarray(K)
     S = K.dtype.type(scale) * (K * (np.asarray(P) @ np.asarray(B).T))
+    if out is not None:
+        out[...] = S
+        S = out
     return S, S.sum(axis=1, dtype=np.float64)
 
 
