@@ -158,3 +158,11 @@ def test_training_step_reduces_ddc_loss():
         losses.append(out.item())
     assert np.isfinite(losses).all()
     assert losses[-1] < losses[0]
+
+
+def test_ddc_only_H_requires_grad():
+    logits, H = _inputs(seed=7)
+    A = torch.softmax(logits, 1).detach()
+    DDCLoss(sigma2=0.5)(A, H).backward()
+    res = ddc_loss(A.numpy(), H=H.detach().numpy(), sigma2=0.5)
+    np.testing.assert_allclose(H.grad.numpy(), res.grad_H, rtol=1e-12, atol=1e-15)

@@ -227,9 +227,15 @@ def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True
     >>> np.round(res.terms, 6)
     array([1.  , 0.25, 1.  ])
     """
-    nt = resolve_n_threads(n_threads)
     if not isinstance(return_grad, (bool, np.bool_)):
         raise TypeError(f"return_grad={return_grad!r} must be a bool")
+    return _ddc_loss(A, H, K, sigma2, weights, bool(return_grad), bool(return_grad), rel_sigma, simplex_tol,
+                     n_threads)
+
+
+def _ddc_loss(A, H, K, sigma2, weights, grad_A, grad_H, rel_sigma, simplex_tol, n_threads) -> DDCLossResult:
+    """ddc_loss with a choice of gradients (the torch wrapper skips those autograd does not need)."""
+    nt = resolve_n_threads(n_threads)
     w = _check_weights(weights)
     rel_sigma = check_float(rel_sigma, "rel_sigma", low=0, low_inclusive=False)
     if simplex_tol is not None:
@@ -263,7 +269,7 @@ def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True
         dtype = np.result_type(A.dtype, K.dtype)
         A, K = A.astype(dtype, copy=False), K.astype(dtype, copy=False)
     with _blas_threads(1):
-        out = _ddc(A, H, K, sigma2, rel_sigma, w, bool(return_grad), bool(return_grad) and H is not None, nt)
+        out = _ddc(A, H, K, sigma2, rel_sigma, w, grad_A, grad_H and H is not None, nt)
     return DDCLossResult(*out)
 
 

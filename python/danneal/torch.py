@@ -42,15 +42,15 @@ def _as_tensor(a, like: torch.Tensor) -> torch.Tensor:
 class _DDCFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, A, H, sigma2, weights, rel_sigma, simplex_tol, n_threads, info):
-        need_grad = bool(ctx.needs_input_grad[0] or ctx.needs_input_grad[1])
-        res = _losses.ddc_loss(_as_numpy(A, "A"), H=_as_numpy(H, "H"), sigma2=sigma2, weights=weights,
-                               return_grad=need_grad, rel_sigma=rel_sigma, simplex_tol=simplex_tol,
-                               n_threads=n_threads)
+        need_A, need_H = bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1])
+        res = _losses._ddc_loss(_as_numpy(A, "A"), _as_numpy(H, "H"), None, sigma2, weights, need_A, need_H,
+                                rel_sigma, simplex_tol, n_threads)
         if info is not None:
             info["terms"] = res.terms
             info["sigma2"] = res.sigma2
-        if need_grad:
-            ctx.save_for_backward(_as_tensor(res.grad_A, A), _as_tensor(res.grad_H, H))
+        empty = torch.empty(0, dtype=A.dtype)
+        ctx.save_for_backward(_as_tensor(res.grad_A, A) if need_A else empty,
+                              _as_tensor(res.grad_H, H) if need_H else empty)
         return torch.tensor(res.loss, dtype=A.dtype)
 
     @staticmethod
