@@ -417,3 +417,12 @@ def test_kernels_in_place(rng, dtype):
         _core.ddc_gaussian_kernel(G, 0.15, 0.0, 2, out=np.empty((n, n - 1), dtype))
     with pytest.raises(TypeError, match="out"):
         _core.ddc_hidden_weights(K, P, P, 0.5, 2, out=np.empty((n, n), np.int32))
+
+
+def test_spectral_label_encodings_agree(rng):
+    F = rng.normal(size=(40, 3))
+    y = rng.integers(0, 4, 40) * 3 + 2  # sparse integer labels (fast path)
+    ref_loss = spectral_clustering_loss(F, y.astype(float)).loss  # float labels: np.unique path
+    for labels in (y, y.astype(np.uint8), y - 100, np.array([f"c{v}" for v in y])):
+        res = spectral_clustering_loss(F, labels)
+        assert res.loss == pytest.approx(ref_loss, rel=1e-12)

@@ -285,11 +285,20 @@ def _check_targets(Y, n, dtype):
             raise ValueError(f"Y: expected {n} labels (one per row of F), got {Yarr.shape[0]}")
         if Yarr.dtype.kind == "f" and not np.isfinite(Yarr).all():
             raise ValueError("Y: labels contain NaN or inf")
-        classes, inv = np.unique(Yarr, return_inverse=True)
-        c = len(classes)
+        if Yarr.dtype.kind in "iu" and Yarr.min() >= 0 and Yarr.max() < 4 * n:
+            # small non-negative integer labels: classes present via bincount (no sort)
+            counts = np.bincount(Yarr)
+            present = counts > 0
+            inv = (np.cumsum(present) - 1)[Yarr]
+            counts = counts[present].astype(np.float64)
+            c = len(counts)
+        else:
+            classes, inv = np.unique(Yarr, return_inverse=True)
+            inv = inv.ravel()
+            c = len(classes)
+            counts = np.bincount(inv, minlength=c).astype(np.float64)
         Ym = np.zeros((n, c), dtype=dtype)
-        Ym[np.arange(n), inv.ravel()] = 1
-        counts = np.bincount(inv.ravel(), minlength=c).astype(np.float64)
+        Ym[np.arange(n), inv] = 1
         return Ym, np.diag(1.0 / counts)
     Ym = as_float_array(Yarr, "Y", ndim=2).astype(dtype, copy=False)
     if Ym.shape[0] != n:
@@ -384,7 +393,9 @@ def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLos
     else:
         cutoff = check_float(cutoff, "cutoff", low=0, high=1, high_inclusive=False)
     Y, Yinv = _check_targets(Y, n, np.float64)
-    with _blas_threads(1):  # n x d and d x d products: far too small for threads
+    if n * d * d < (1 << 20):  # too small for the BLAS to start threads: skip the limiter's cost
+        return _spectral(F, Y, Yinv, cutoff, return_grad)
+    with _blas_threads(1):  # n x d and d x d products: far too small for threads to pay
         return _spectral(F, Y, Yinv, cutoff, return_grad)
 
 
