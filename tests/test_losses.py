@@ -94,6 +94,10 @@ def test_kernel_bindings_are_strict(rng):
         _core.ddc_gaussian_kernel(G, 0.15, 0.0, 0)
     with pytest.raises(ValueError, match="rel_sigma"):
         _core.ddc_gaussian_kernel(G, 0.0, 0.0, 1)
+    Gi = G.copy()
+    Gi[1, 1] = np.inf
+    with pytest.raises(ValueError, match="non-finite"):
+        _core.ddc_gaussian_kernel(Gi, 0.15, 0.0, 1)
     with pytest.raises(ValueError, match="P"):
         _core.ddc_hidden_weights(G, G[:3].copy(), G, 1.0, 1)
 
@@ -258,6 +262,7 @@ def _ddc_bad_cases():
         (dict(A=A, H=H, n_threads=0), ValueError, "n_threads=0"),
         (dict(A=A, H=H, return_grad="yes"), TypeError, "return_grad"),
         (dict(A=np.empty((0, 3)), H=H), ValueError, "empty"),
+        (dict(A=A.astype(np.float32), H=(H * 1e20).astype(np.float32)), ValueError, "overflows float32"),
         (dict(A=A.astype(complex), H=H), TypeError, "complex"),
     ]
 

@@ -182,6 +182,8 @@ Status ddc_gaussian_kernel(const T* gram, index_t n, double rel_sigma, double si
   (void)effective_threads(n_threads, 1);
   std::vector<T> g(static_cast<size_t>(n));
   for (index_t a = 0; a < n; ++a) g[a] = gram[a * n + a];
+  // |gram_ab| <= sqrt(g_a g_b): finite squared norms keep every distance finite
+  if (!all_finite(g.data(), n)) throw std::invalid_argument("ddc_gaussian_kernel: non-finite squared norm on the diagonal of gram");
   if (!(sigma2 > 0)) {
     const index_t r = median_rank(n);
     const double med = r >= 0 ? static_cast<double>(select_sqdist(gram, g.data(), n, r, n_threads)) : 0.0;

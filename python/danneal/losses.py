@@ -128,6 +128,11 @@ def _ddc(A, H, K, sigma2, rel_sigma, weights, want_A, want_H, n_threads):
     w1, w2, w3 = weights
     used_sigma2 = None
     if K is None:
+        sqn = np.einsum("ij,ij->i", H, H)
+        if not np.isfinite(sqn).all():
+            i = int(np.flatnonzero(~np.isfinite(sqn))[0])
+            raise ValueError(f"H: the squared norm of row {i} overflows {H.dtype} (max |H| = {np.abs(H).max():.3g}); "
+                             "rescale H or pass float64")
         gram = H @ H.T  # ours: the kernel overwrites it with K
         K, used_sigma2 = _core.ddc_gaussian_kernel(gram, float(rel_sigma),
                                                    0.0 if sigma2 is None else float(sigma2), n_threads, out=gram)
