@@ -431,3 +431,32 @@ def test_spectral_label_encodings_agree(rng):
     for labels in (y, y.astype(np.uint8), y - 100, np.array([f"c{v}" for v in y])):
         res = spectral_clustering_loss(F, labels)
         assert res.loss == pytest.approx(ref_loss, rel=1e-12)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import danneal.losses
+
+    res = doctest.testmod(danneal.losses)
+    assert res.attempted > 0 and res.failed == 0
+
+
+def test_blas_threads_restored_after_concurrent_calls(rng):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from concurrent.futures import ThreadPoolExecutor
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    A = _soft(rng, 200, 4)
+    H = rng.normal(size=(200, 5))
+    F = rng.normal(size=(200, 80))  # n d^2 >= 2^20: the BLAS limiter path
+    y = rng.integers(0, 3, 200)
+    with ThreadPoolExecutor(4) as ex:
+        futs = [ex.submit(ddc_loss, A, H=H) for _ in range(8)]
+        futs += [ex.submit(spectral_clustering_loss, F, y) for _ in range(8)]
+        vals = [f.result().loss for f in futs]
+    assert len(set(vals[:8])) == 1 and len(set(vals[8:])) == 1
+    assert blas_threads() == before

@@ -23,6 +23,7 @@ References
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -41,22 +42,39 @@ _EPS = 1e-9  # clamps of the reference code: N >= eps, N_ii N_jj >= eps^2, sigma
 # OpenMP passes; small products pay milliseconds of wake-ups), and one BLAS thread makes the
 # whole loss bit-identical for every n_threads.
 _BLAS = None
+_BLAS_LOCK = threading.Lock()
+_BLAS_DEPTH = 0
+_BLAS_LIMITER = None
 
 
-def _blas_threads(n_threads: int):
-    """Context limiting the BLAS thread pools (threadpoolctl, a scikit-learn dependency) to
-    ``n_threads`` for the products of one loss call; a no-op when threadpoolctl is unavailable."""
-    global _BLAS
-    if _BLAS is None:
-        try:
-            from threadpoolctl import ThreadpoolController
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """Limit the BLAS thread pools (threadpoolctl, a scikit-learn dependency) to one thread for
+    the products of a loss call.  Reference-counted under a lock, so that concurrent calls from
+    Python threads restore the user's setting exactly once, when the last one leaves; a no-op
+    when threadpoolctl is unavailable."""
+    global _BLAS, _BLAS_DEPTH, _BLAS_LIMITER
+    with _BLAS_LOCK:
+        if _BLAS is None:
+            try:
+                from threadpoolctl import ThreadpoolController
 
-            _BLAS = ThreadpoolController().select(user_api="blas")
-        except Exception:  # pragma: no cover - threadpoolctl missing or broken
-            _BLAS = False
-    if not _BLAS:  # pragma: no cover
-        return contextlib.nullcontext()
-    return _BLAS.limit(limits=n_threads)
+                _BLAS = ThreadpoolController().select(user_api="blas")
+            except Exception:  # pragma: no cover - threadpoolctl missing or broken
+                _BLAS = False
+        if _BLAS is not False:
+            if _BLAS_DEPTH == 0:
+                _BLAS_LIMITER = _BLAS.limit(limits=1)
+            _BLAS_DEPTH += 1
+    try:
+        yield
+    finally:
+        if _BLAS is not False:
+            with _BLAS_LOCK:
+                _BLAS_DEPTH -= 1
+                if _BLAS_DEPTH == 0:
+                    _BLAS_LIMITER.restore_original_limits()
+                    _BLAS_LIMITER = None
 
 
 class DDCLossResult(NamedTuple):
@@ -273,7 +291,7 @@ def _ddc_loss(A, H, K, sigma2, weights, grad_A, grad_H, rel_sigma, simplex_tol, 
                              f"K[{j}, {i}]={K[j, i]!r}")
         dtype = np.result_type(A.dtype, K.dtype)
         A, K = A.astype(dtype, copy=False), K.astype(dtype, copy=False)
-    with _blas_threads(1):
+    with _single_threaded_blas():
         out = _ddc(A, H, K, sigma2, rel_sigma, w, grad_A, grad_H and H is not None, nt)
     return DDCLossResult(*out)
 
@@ -400,7 +418,7 @@ def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLos
     Y, Yinv = _check_targets(Y, n, np.float64)
     if n * d * d < (1 << 20):  # too small for the BLAS to start threads: skip the limiter's cost
         return _spectral(F, Y, Yinv, cutoff, return_grad)
-    with _blas_threads(1):  # n x d and d x d products: far too small for threads to pay
+    with _single_threaded_blas():  # n x d and d x d products: far too small for threads to pay
         return _spectral(F, Y, Yinv, cutoff, return_grad)
 
 
