@@ -42,39 +42,30 @@ _EPS = 1e-9  # clamps of the reference code: N >= eps, N_ii N_jj >= eps^2, sigma
 # OpenMP passes; small products pay milliseconds of wake-ups), and one BLAS thread makes the
 # whole loss bit-identical for every n_threads.
 _BLAS = None
-_BLAS_LOCK = threading.Lock()
-_BLAS_DEPTH = 0
-_BLAS_LIMITER = None
 
 
 @contextlib.contextmanager
 def _single_threaded_blas():
     """Limit the BLAS thread pools (threadpoolctl, a scikit-learn dependency) to one thread for
-    the products of a loss call.  Reference-counted under a lock, so that concurrent calls from
-    Python threads restore the user's setting exactly once, when the last one leaves; a no-op
-    when threadpoolctl is unavailable."""
-    global _BLAS, _BLAS_DEPTH, _BLAS_LIMITER
-    with _BLAS_LOCK:
-        if _BLAS is None:
-            try:
-                from threadpoolctl import ThreadpoolController
-
-                _BLAS = ThreadpoolController().select(user_api="blas")
-            except Exception:  # pragma: no cover - threadpoolctl missing or broken
-                _BLAS = False
-        if _BLAS is not False:
-            if _BLAS_DEPTH == 0:
-                _BLAS_LIMITER = _BLAS.limit(limits=1)
-            _BLAS_DEPTH += 1
-    try:
+    the products of a loss call, and restore them after.  Only calls from the main thread touch
+    this process-wide setting (calls from other Python threads leave it alone, so that concurrent
+    calls can never race on it); a no-op when threadpoolctl is unavailable."""
+    global _BLAS
+    if threading.current_thread() is not threading.main_thread():
         yield
-    finally:
-        if _BLAS is not False:
-            with _BLAS_LOCK:
-                _BLAS_DEPTH -= 1
-                if _BLAS_DEPTH == 0:
-                    _BLAS_LIMITER.restore_original_limits()
-                    _BLAS_LIMITER = None
+        return
+    if _BLAS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS = ThreadpoolController().select(user_api="blas")
+        except Exception:  # pragma: no cover - threadpoolctl missing or broken
+            _BLAS = False
+    if _BLAS is False:  # pragma: no cover
+        yield
+        return
+    with _BLAS.limit(limits=1):
+        yield
 
 
 class DDCLossResult(NamedTuple):
@@ -225,9 +216,10 @@ def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True
         Rows of ``A`` must sum to 1 within this tolerance (``None``: no check; the formulas are
         defined for any non-negative ``A``).  Negative entries are always an error.
     n_threads : int, optional
-        Threads of the C++ element-wise passes (``None``/``-1``: all cores).  The BLAS products run
-        on one thread (see the module source for the measurements); results are bit-identical
-        for every ``n_threads``.
+        Threads of the C++ element-wise passes (``None``/``-1``: all cores); results are
+        bit-identical for every ``n_threads``.  The BLAS products run on one BLAS thread when
+        called from the main thread (threadpoolctl, restored after the call; see the module
+        source for the measurements); from other Python threads the BLAS setting is left alone.
 
     Returns
     -------
@@ -416,7 +408,8 @@ def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLos
     else:
         cutoff = check_float(cutoff, "cutoff", low=0, high=1, high_inclusive=False)
     Y, Yinv = _check_targets(Y, n, np.float64)
-    if n * d * d < (1 << 20):  # too small for the BLAS to start threads: skip the limiter's cost
+    # OpenBLAS runs a GEMM on one thread when M N K <= 2^18: then the limiter's ~50 us are saved
+    if n * d * max(d, Y.shape[1]) <= (1 << 18):
         return _spectral(F, Y, Yinv, cutoff, return_grad)
     with _single_threaded_blas():  # n x d and d x d products: far too small for threads to pay
         return _spectral(F, Y, Yinv, cutoff, return_grad)
