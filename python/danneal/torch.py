@@ -1,0 +1,161 @@
+"""PyTorch modules backed by the danneal kernels (optional extra ``danneal[torch]``).
+
+:class:`DDCLoss` and :class:`SpectralClusteringLoss` are ``torch.nn.Module`` s whose forward pass
+calls :func:`danneal.losses.ddc_loss` / :func:`danneal.losses.spectral_clustering_loss` on the
+tensors' memory (zero-copy for contiguous float32/float64 CPU tensors) and whose backward pass
+returns the closed-form gradients computed alongside the value, through a
+``torch.autograd.Function``; no autograd graph is built through the n x n matrices.
+
+Only CPU tensors are supported (tensors on another device raise ``ValueError``).  The Sinkhorn and
+ClAM kernels are not wrapped here yet.
+
+This module imports torch; ``import danneal`` does not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import losses as _losses
+
+__all__ = ["DDCLoss", "SpectralClusteringLoss", "ddc_loss", "spectral_clustering_loss"]
+
+
+def _as_numpy(t: torch.Tensor, name: str) -> np.ndarray:
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
+    if t.device.type != "cpu":
+        raise ValueError(f"{name}: only CPU tensors are supported, got device={t.device}")
+    if t.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{name}: expected dtype float32 or float64, got {t.dtype}")
+    t = t.detach()
+    if t.is_conj() or t.is_neg():
+        t = t.resolve_conj().resolve_neg()
+    return t.contiguous().numpy()  # shares memory when already contiguous; never written to
+
+
+def _as_tensor(a, like: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).to(dtype=like.dtype)
+
+
+class _DDCFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A, H, sigma2, weights, rel_sigma, simplex_tol, n_threads, info):
+        need_A, need_H = bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1])
+        res = _losses._ddc_loss(_as_numpy(A, "A"), _as_numpy(H, "H"), None, sigma2, weights, need_A, need_H,
+                                rel_sigma, simplex_tol, n_threads)
+        if info is not None:
+            info["terms"] = res.terms
+            info["sigma2"] = res.sigma2
+        empty = torch.empty(0, dtype=A.dtype)
+        ctx.save_for_backward(_as_tensor(res.grad_A, A) if need_A else empty,
+                              _as_tensor(res.grad_H, H) if need_H else empty)
+        return torch.tensor(res.loss, dtype=A.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        gA, gH = ctx.saved_tensors
+        return (g * gA if ctx.needs_input_grad[0] else None, g * gH if ctx.needs_input_grad[1] else None,
+                None, None, None, None, None, None)
+
+
+class _SpectralFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, F, Y, cutoff):
+        need_grad = bool(ctx.needs_input_grad[0])
+        res = _losses.spectral_clustering_loss(_as_numpy(F, "F"), Y, cutoff=cutoff, return_grad=need_grad)
+        if need_grad:
+            ctx.save_for_backward(_as_tensor(res.grad_F, F))
+        return torch.tensor(res.loss, dtype=F.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        (gF,) = ctx.saved_tensors
+        return g * gF, None, None
+
+
+def _targets_numpy(Y):
+    if isinstance(Y, torch.Tensor):
+        if Y.device.type != "cpu":
+            raise ValueError(f"Y: only CPU tensors are supported, got device={Y.device}")
+        return Y.detach().contiguous().numpy()
+    return Y
+
+
+def ddc_loss(A, H, sigma2=None, weights=(1, 1, 1), *, rel_sigma=0.15, simplex_tol=1e-3, n_threads=None):
+    """Functional form of :class:`DDCLoss`: the DDC loss of ``(A, H)`` as a differentiable scalar."""
+    return _DDCFunction.apply(A, H, sigma2, tuple(weights), rel_sigma, simplex_tol, n_threads, None)
+
+
+def spectral_clustering_loss(F, Y, cutoff=None):
+    """Functional form of :class:`SpectralClusteringLoss`."""
+    return _SpectralFunction.apply(F, _targets_numpy(Y), cutoff)
+
+
+class DDCLoss(torch.nn.Module):
+    """DDC loss (Kampffmeyer et al. 2019) of soft assignments ``A`` and hidden layer ``H``.
+
+    ``loss = DDCLoss()(A, H)``, ``A`` (n x k) the softmax output of the clustering head and ``H``
+    (n x d) the hidden layer the Gaussian kernel is built from; see
+    :func:`danneal.losses.ddc_loss` for the formula and conventions (0.15-median bandwidth,
+    detached; clamps of the reference code).  The gradients with respect to ``A`` and ``H`` are
+    the closed-form ones.  After each call, ``last_terms`` holds the three unweighted terms and
+    ``last_sigma2`` the bandwidth used.
+
+    Parameters
+    ----------
+    sigma2 : float, optional
+        Fixed kernel bandwidth (default: the median rule per batch).
+    weights : 3 floats
+        Weights of the three terms.
+    rel_sigma : float
+        Factor of the median rule.
+    simplex_tol : float or None
+        Tolerance of the row-sum check on ``A`` (None: no check).
+    n_threads : int, optional
+        Threads of the C++ passes.
+    """
+
+    def __init__(self, sigma2=None, weights=(1, 1, 1), rel_sigma=0.15, simplex_tol=1e-3, n_threads=None):
+        super().__init__()
+        self.sigma2 = sigma2
+        self.weights = tuple(weights)
+        self.rel_sigma = rel_sigma
+        self.simplex_tol = simplex_tol
+        self.n_threads = n_threads
+        self.last_terms = None
+        self.last_sigma2 = None
+
+    def forward(self, A: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
+        info: dict = {}
+        out = _DDCFunction.apply(A, H, self.sigma2, self.weights, self.rel_sigma, self.simplex_tol,
+                                 self.n_threads, info)
+        self.last_terms = info.get("terms")
+        self.last_sigma2 = info.get("sigma2")
+        return out
+
+    def extra_repr(self) -> str:
+        return f"sigma2={self.sigma2}, weights={self.weights}, rel_sigma={self.rel_sigma}"
+
+
+class SpectralClusteringLoss(torch.nn.Module):
+    """Supervised deep spectral clustering loss (Law, Urtasun & Zemel 2017).
+
+    ``loss = SpectralClusteringLoss()(F, Y)`` with ``F`` (n x d, n > d) the embeddings of a batch
+    and ``Y`` its labels (n,) or an (n x c) target matrix; the value is ``c - tr(F F^+ C)`` (floor 0
+    on perfectly clustered embeddings with d >= c) and the gradient the closed form of
+    :func:`danneal.losses.spectral_clustering_loss` (no n x n matrix is formed).
+    """
+
+    def __init__(self, cutoff=None):
+        super().__init__()
+        self.cutoff = cutoff
+
+    def forward(self, F: torch.Tensor, Y) -> torch.Tensor:
+        return _SpectralFunction.apply(F, _targets_numpy(Y), self.cutoff)
+
+    def extra_repr(self) -> str:
+        return f"cutoff={self.cutoff}"
