@@ -37,7 +37,7 @@ constexpr double kTinyMass = 1e-300;
 
 // Everything one chunk of the pass needs.  Yt is d x kp (centroids transposed, zero padded),
 // bias[v] = log p(v) - |y_v|^2 / T for T > 0 (-|y_v|^2 for the hard pass) and -inf on padding,
-// scale = 2/T (2 for the hard pass).  kp is a multiple of 8.
+// scale = 2/T (2 for the hard pass).  kp is a multiple of the vector width.
 template <class T>
 struct PassArgs {
   const T* X;
@@ -51,7 +51,7 @@ struct PassArgs {
 };
 
 // Per-chunk outputs (double, zeroed by the caller): St (d x kp) = sum_i q_iv x_ij (transposed),
-// mass (kp), stats[0] = sum_i sum_v q_iv (x_i . y_v), stats[1] = sum_i w_i LSE_i (T > 0),
+// mass (kp), stats[0] unused, stats[1] = sum_i w_i LSE_i (T > 0),
 // stats[2] = number of rows whose logits were not finite.
 struct PassOut {
   double* St;
@@ -62,7 +62,7 @@ struct PassOut {
 // scratch: at least scratch_size<T>(kp) elements of T, 64-byte aligned.
 template <class T>
 inline index_t scratch_size(index_t kp) {
-  return 2 * kBlock * kp + 2 * kBlock + 64;
+  return kBlock * kp + 2 * kBlock + 64;
 }
 
 namespace simd {
@@ -89,7 +89,12 @@ enum Stat : int {
   kNumStats = 4
 };
 
-inline index_t padded_k(index_t k) { return ((k + 7) / 8) * 8; }
+// Clusters padded to a whole number of 32-byte vectors (4 doubles, 8 floats).
+template <class T>
+inline index_t padded_k(index_t k) {
+  constexpr index_t W = 32 / sizeof(T);
+  return ((k + W - 1) / W) * W;
+}
 
 inline int chunk_threads(int n_threads, index_t nc) { return effective_threads(n_threads, nc); }
 
@@ -157,7 +162,7 @@ Status central_fixed_point(const T* X, index_t n, index_t d, const T* w, const T
   check_common<T>(n, d, k, temperature, n_threads);
   if (max_iter < 0) throw std::invalid_argument("max_iter must be >= 0");
   if (!(tol >= 0)) throw std::invalid_argument("tol must be >= 0");
-  const index_t kp = padded_k(k);
+  const index_t kp = padded_k<T>(k);
   const bool hard = temperature == 0;
   const index_t nc = n_chunks(n, kRowsPerChunk);
   const int nt = chunk_threads(n_threads, nc);
@@ -217,9 +222,12 @@ Status central_fixed_point(const T* X, index_t n, index_t d, const T* w, const T
     const double* M = tot.data() + d * kp;
     const double* S = M + kp;
     // statistics of the posteriors computed from the centroids that entered this iteration
-    double sqy = 0;
-    for (index_t v = 0; v < k; ++v) sqy += M[v] * yy[v];
-    stats[kDistortion] = std::max(0.0, sxx - 2.0 * S[0] + sqy);
+    double sqy = 0, xy = 0;  // sum_v mass_v |y_v|^2 and sum_i sum_v q_iv x_i . y_v = sum_v y_v . St_v
+    for (index_t v = 0; v < k; ++v) {
+      sqy += M[v] * yy[v];
+      for (index_t j = 0; j < d; ++j) xy += static_cast<double>(Y[v * d + j]) * St[j * kp + v];
+    }
+    stats[kDistortion] = std::max(0.0, sxx - 2.0 * xy + sqy);
     stats[kFreeEnergy] = hard ? stats[kDistortion] : sxx - temperature * S[1];
     st.numerical_error = st.numerical_error || S[2] > 0;
     // update
@@ -596,31 +604,39 @@ inline void micro(const T* A, index_t sa, index_t sl, const T* B, index_t ldb, i
     for (int v = 0; v < NV; ++v) out[a * NV + v] = c[a][v];
 }
 
-// C (ma x kp, row stride ldc) = sum_l A(a, l) B[l][:] for all a < ma, in tiles of 4 x 2 vectors.
+// C (ma x kp) = sum_l A(a, l) B[l][:] for all a < ma, in register tiles of up to 4 x 3 vectors
+// (12 accumulators + 3 B vectors + 1 broadcast = the 16 ymm registers); sink(a, col, vector)
+// receives every result vector.
 template <class T, class Sink>
 inline void gemm_tiles(const T* A, index_t sa, index_t sl, index_t ma, const T* B, index_t kp, index_t L,
                        Sink&& sink) {
   using V = typename CVec<T>::type;
   constexpr int W = CVec<T>::W;
   const index_t nvec = kp / W;
-  V tile[4 * 2];
-  for (index_t a0 = 0; a0 < ma; a0 += 4) {
-    const int mr = static_cast<int>(std::min<index_t>(4, ma - a0));
-    for (index_t v0 = 0; v0 < nvec; v0 += 2) {
-      const int nv = static_cast<int>(std::min<index_t>(2, nvec - v0));
+  V tile[4 * 3];
+  for (index_t v0 = 0; v0 < nvec;) {
+    // 3 vectors wide while at least 3 remain, except split 4 as 2 + 2
+    const index_t left = nvec - v0;
+    const int nv = static_cast<int>(left >= 5 || left == 3 ? 3 : std::min<index_t>(2, left));
+    const T* Bp = B + v0 * W;
+    for (index_t a0 = 0; a0 < ma; a0 += 4) {
+      const int mr = static_cast<int>(std::min<index_t>(4, ma - a0));
       const T* Ap = A + a0 * sa;
-      const T* Bp = B + v0 * W;
-#define DANNEAL_MK(MR, NVV)                                   \
-  case (MR * 4 + NVV):                                        \
-    micro<T, MR, NVV>(Ap, sa, sl, Bp, kp, L, tile);            \
+#define DANNEAL_MK(MR, NVV)                        \
+  case (MR * 4 + NVV):                             \
+    micro<T, MR, NVV>(Ap, sa, sl, Bp, kp, L, tile); \
     break;
       switch (mr * 4 + nv) {
+        DANNEAL_MK(4, 3)
         DANNEAL_MK(4, 2)
         DANNEAL_MK(4, 1)
+        DANNEAL_MK(3, 3)
         DANNEAL_MK(3, 2)
         DANNEAL_MK(3, 1)
+        DANNEAL_MK(2, 3)
         DANNEAL_MK(2, 2)
         DANNEAL_MK(2, 1)
+        DANNEAL_MK(1, 3)
         DANNEAL_MK(1, 2)
         DANNEAL_MK(1, 1)
         default: break;
@@ -629,46 +645,46 @@ inline void gemm_tiles(const T* A, index_t sa, index_t sl, index_t ma, const T* 
       for (int a = 0; a < mr; ++a)
         for (int v = 0; v < nv; ++v) sink(a0 + a, (v0 + v) * W, tile[a * nv + v]);
     }
+    v0 += nv;
   }
 }
 
+// One chunk of rows [b, e): per block of kBlock rows, G = X_b Y^T (micro-kernel), logits, row max,
+// exp of the whole block (independent vectors: throughput- rather than latency-bound), row sums,
+// Q = w p, then masses and St += X_b^T Q (micro-kernel again).
 template <class T>
 void central_rows_generic(const PassArgs<T>& g, index_t b, index_t e, T* scratch, const PassOut& o) {
   using V = typename CVec<T>::type;
   constexpr int W = CVec<T>::W;
   const index_t d = g.d, kp = g.kp, k = g.k, nvec = kp / W;
-  T* G = scratch;               // kBlock x kp: X Y^T, then reused
-  T* Q = G + kBlock * kp;       // kBlock x kp: w_i p_iv
-  T* svals = Q + kBlock * kp;   // kBlock: row sums of exps
-  T* wvals = svals + kBlock;    // kBlock: weights
-  double pg = 0, lse = 0, bad = 0;
+  T* Q = scratch;                // kBlock x kp: logits, then exps, then w_i p_iv
+  T* svals = Q + kBlock * kp;    // kBlock: row max, then row sums of the exps
+  T* wvals = svals + kBlock;     // kBlock: weights (0 for a non-finite row)
+  double lse = 0, bad = 0;
   const V scale = V{} + g.scale;
+  const V inf = V{} + std::numeric_limits<T>::infinity();
   for (index_t r0 = b; r0 < e; r0 += kBlock) {
     const index_t nr = std::min(kBlock, e - r0);
     const T* Xb = g.X + r0 * d;
-    gemm_tiles<T>(Xb, d, 1, nr, g.Yt, kp, d, [&](index_t a, index_t col, const V& v) { cstore(G + a * kp + col, v); });
-    V pgacc = V{};
+    // logits a = scale * (X Y^T) + bias, written straight from the registers
+    gemm_tiles<T>(Xb, d, 1, nr, g.Yt, kp, d, [&](index_t a, index_t col, const V& v) {
+      cstore(Q + a * kp + col, vfma(v, scale, cload<V>(g.bias + col)));
+    });
     for (index_t r = 0; r < nr; ++r) {
-      T* grow = G + r * kp;
-      T* qrow = Q + r * kp;
-      const T wi = g.w ? g.w[r0 + r] : T(1);
-      wvals[r] = wi;
-      // logits a = scale * G + bias; row max
-      V mx = V{} - std::numeric_limits<T>::infinity();
-      for (index_t v = 0; v < nvec; ++v) {
-        const V a = vfma(cload<V>(grow + v * W), scale, cload<V>(g.bias + v * W));
-        cstore(qrow + v * W, a);
-        mx = vmax(mx, a);
-      }
+      const T* qrow = Q + r * kp;
+      V mx = -inf;
+      for (index_t v = 0; v < nvec; ++v) mx = vmax(mx, cload<V>(qrow + v * W));
       const T m = vhmax<T>(mx);
-      if (!(std::abs(m) <= std::numeric_limits<T>::max())) {  // non-finite row: contributes nothing
-        bad += 1;
-        for (index_t v = 0; v < kp; ++v) qrow[v] = 0;
-        svals[r] = 1;
-        wvals[r] = 0;
-        continue;
-      }
-      if (g.hard) {
+      const T wi = g.w ? g.w[r0 + r] : T(1);
+      const bool ok = std::abs(m) <= std::numeric_limits<T>::max();
+      bad += ok ? 0 : 1;
+      svals[r] = ok ? m : T(0);
+      wvals[r] = ok ? wi : T(0);
+    }
+    if (g.hard) {
+      for (index_t r = 0; r < nr; ++r) {
+        T* qrow = Q + r * kp;
+        const T m = svals[r];
         index_t best = 0;
         for (index_t v = 0; v < k; ++v)
           if (qrow[v] == m) {
@@ -676,30 +692,24 @@ void central_rows_generic(const PassArgs<T>& g, index_t b, index_t e, T* scratch
             break;
           }
         for (index_t v = 0; v < kp; ++v) qrow[v] = 0;
-        qrow[best] = wi;
-        pg += static_cast<double>(wi) * static_cast<double>(grow[best]);
-        svals[r] = 1;
-        continue;
+        qrow[best] = wvals[r];
       }
-      V sacc = V{};
-      const V mv = V{} + m;
-      for (index_t v = 0; v < nvec; ++v) {
-        const V ex = vexp(cload<V>(qrow + v * W) - mv);
-        cstore(qrow + v * W, ex);
-        sacc += ex;
+    } else {
+      for (index_t r = 0; r < nr; ++r) {
+        T* qrow = Q + r * kp;
+        const V mv = V{} + svals[r];
+        for (index_t v = 0; v < nvec; ++v) cstore(qrow + v * W, vexp(cload<V>(qrow + v * W) - mv));
       }
-      const T s = vhsum<T>(sacc);
-      svals[r] = s;
-      lse += static_cast<double>(wi) * static_cast<double>(m);
-      const V f = V{} + wi / s;
-      for (index_t v = 0; v < nvec; ++v) {
-        const V q = cload<V>(qrow + v * W) * f;
-        cstore(qrow + v * W, q);
-        pgacc = vfma(q, cload<V>(grow + v * W), pgacc);
+      for (index_t r = 0; r < nr; ++r) {
+        T* qrow = Q + r * kp;
+        V sacc = cload<V>(qrow);
+        for (index_t v = 1; v < nvec; ++v) sacc += cload<V>(qrow + v * W);
+        const T s = vhsum<T>(sacc);
+        lse += static_cast<double>(wvals[r]) * static_cast<double>(svals[r]);
+        svals[r] = s;
+        const V f = V{} + wvals[r] / s;
+        for (index_t v = 0; v < nvec; ++v) cstore(qrow + v * W, cload<V>(qrow + v * W) * f);
       }
-    }
-    pg += static_cast<double>(vhsum<T>(pgacc));
-    if (!g.hard) {
       // sum_i w_i log s_i, vectorised over the block
       index_t r = 0;
       V lacc = V{};
@@ -708,10 +718,18 @@ void central_rows_generic(const PassArgs<T>& g, index_t b, index_t e, T* scratch
       for (; r < nr; ++r) ls += static_cast<double>(wvals[r]) * std::log(static_cast<double>(svals[r]));
       lse += ls;
     }
-    // masses
+    // masses: four independent accumulators per vector of clusters
     for (index_t v = 0; v < nvec; ++v) {
-      V macc = V{};
-      for (index_t r = 0; r < nr; ++r) macc += cload<V>(Q + r * kp + v * W);
+      V m0 = V{}, m1 = V{}, m2 = V{}, m3 = V{};
+      index_t r = 0;
+      for (; r + 4 <= nr; r += 4) {
+        m0 += cload<V>(Q + r * kp + v * W);
+        m1 += cload<V>(Q + (r + 1) * kp + v * W);
+        m2 += cload<V>(Q + (r + 2) * kp + v * W);
+        m3 += cload<V>(Q + (r + 3) * kp + v * W);
+      }
+      for (; r < nr; ++r) m0 += cload<V>(Q + r * kp + v * W);
+      const V macc = (m0 + m1) + (m2 + m3);
       for (int l = 0; l < W; ++l) o.mass[v * W + l] += static_cast<double>(macc[l]);
     }
     // St (d x kp) += X_b^T Q_b
@@ -720,7 +738,6 @@ void central_rows_generic(const PassArgs<T>& g, index_t b, index_t e, T* scratch
       for (int l = 0; l < W; ++l) dst[l] += static_cast<double>(v[l]);
     });
   }
-  o.stats[0] += pg;
   o.stats[1] += lse;
   o.stats[2] += bad;
 }
