@@ -237,7 +237,8 @@ Status central_fixed_point(const T* X, index_t n, index_t d, const T* w, const T
       if (M[v] > kTinyMass && std::isfinite(M[v])) {
         double s2 = 0;
         for (index_t j = 0; j < d; ++j) {
-          const double y = St[j * kp + v] / M[v];
+          // rounded to T first, so that a Lloyd pass whose assignments are stable reports shift 0
+          const double y = static_cast<double>(static_cast<T>(St[j * kp + v] / M[v]));
           ynew[v * d + j] = y;
           const double dy = y - static_cast<double>(Y[v * d + j]);
           s2 += dy * dy;

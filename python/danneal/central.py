@@ -26,6 +26,13 @@ from ._validation import check_float, check_int, check_n_clusters
 __all__ = ["CentralAnnealing"]
 
 
+def _c(a, dtype):
+    """C-contiguous plain ndarray with the canonical dtype object (the bindings compare dtypes by
+    identity, which fails for e.g. unpickled or memory-mapped arrays)."""
+    dt = np.dtype(np.dtype(dtype).type)
+    return np.ascontiguousarray(np.asarray(a), dtype=dt).view(dt)
+
+
 class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     r"""Soft k-means by mass-constrained deterministic annealing, with phase transitions.
 
@@ -181,7 +188,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             i = int(np.flatnonzero(w < 0)[0])
             raise ValueError(f"sample_weight: must be >= 0, got sample_weight[{i}]={w[i]!r}")
         if not w.sum() > 0:
-            raise ValueError("sample_weight: the weights sum to 0")
+            raise ValueError("sample_weight: all weights are zero (they sum to 0)")
         return w
 
     # ------------------------------------------------------------------ fitting
@@ -199,16 +206,15 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         n, d = X.shape
         auto, target = self._check_params(n)
         w = self._check_sample_weight(sample_weight, n, X.dtype)
+        w = None if w is None else _c(w, X.dtype)
         nt = resolve_n_threads(self.n_threads)
         rng = check_random_state(self.random_state)
-        dtype = X.dtype
+        dtype = np.dtype(X.dtype.type)
 
         wd = np.ones(n) if w is None else w.astype(np.float64)
         wsum = float(wd.sum())
         mean = (wd @ X.astype(np.float64)) / wsum
-        Xc = np.ascontiguousarray(X - mean.astype(dtype))
-        if np.shares_memory(Xc, X):  # pragma: no cover - subtraction always allocates
-            Xc = Xc.copy()
+        Xc = _c(np.asarray(X) - mean.astype(dtype), dtype)
 
         # first critical temperature: 2 lambda_max of the weighted data covariance
         Xd = Xc.astype(np.float64)
@@ -231,8 +237,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         self._annealing_stopped = False
 
         def fixed_point(Y, logp, T, max_iter, tol):
-            Yn, lp, mass, stats, st = _core.central_fixed_point(Xc, w, np.ascontiguousarray(Y, dtype=dtype),
-                                                                np.ascontiguousarray(logp, dtype=np.float64),
+            Yn, lp, mass, stats, st = _core.central_fixed_point(Xc, w, _c(Y, dtype), _c(logp, np.float64),
                                                                 float(T), int(max_iter), float(tol), nt)
             if st["numerical_error"]:
                 warnings.warn(f"non-finite values met at T={T:g} (rows skipped)", RuntimeWarning, stacklevel=3)
@@ -302,7 +307,8 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                           "iterations; increase final_max_iter", ConvergenceWarning, stacklevel=2)
         self.cluster_centers_ = (Y.astype(np.float64) + mean).astype(dtype)
         self.n_clusters_ = len(Y)
-        P, logZ, _ = _core.central_posteriors(X, self.cluster_centers_, np.zeros(len(Y)), 0.0, nt)
+        P, logZ, _ = _core.central_posteriors(_c(X, dtype), _c(self.cluster_centers_, dtype), np.zeros(len(Y)),
+                                              0.0, nt)
         self.labels_ = np.argmax(P, axis=1).astype(np.int64)
         counts = np.bincount(self.labels_, weights=wd, minlength=len(Y))
         self.cluster_weights_ = counts / counts.sum()
@@ -317,7 +323,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def _split(self, Xc, w, Y, logp, T, room, fixed_point, tol_abs, nt):
         """Split the clusters whose critical temperature 2 lambda_max(C_{x|v}) exceeds T."""
-        cov, mass, _, _ = _core.central_covariance(Xc, w, np.ascontiguousarray(Y), logp, float(T), nt)
+        cov, mass, _, _ = _core.central_covariance(Xc, w, _c(Y, Y.dtype), _c(logp, np.float64), float(T), nt)
         evals, evecs = np.linalg.eigh(cov)
         Tc = 2.0 * evals[:, -1]
         alive = np.isfinite(logp)
@@ -363,7 +369,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def _force_splits(self, Xc, w, Y, logp, T, room, rng, nt):
         """Split the ``room`` clusters with the largest posterior variance (no phase transition left)."""
-        cov, mass, _, _ = _core.central_covariance(Xc, w, np.ascontiguousarray(Y), logp, float(T), nt)
+        cov, mass, _, _ = _core.central_covariance(Xc, w, _c(Y, Y.dtype), _c(logp, np.float64), float(T), nt)
         evals, evecs = np.linalg.eigh(cov)
         Yd = Y.astype(np.float64)
         lp = logp.copy()
@@ -400,10 +406,11 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     # ------------------------------------------------------------------ prediction
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+        return _c(X, X.dtype)
 
     def _centers_like(self, X):
-        return np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        return _c(self.cluster_centers_, X.dtype)
 
     def predict(self, X):
         """Index of the closest centroid for every sample."""
@@ -428,7 +435,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             logp = np.log(self.cluster_weights_)
         if T > 0 and not np.isfinite(2.0 / T):
             raise ValueError(f"T={T} is too small (2/T overflows); use T=0 for hard assignments")
-        P, _, _ = _core.central_posteriors(X, self._centers_like(X), np.ascontiguousarray(logp), float(T),
+        P, _, _ = _core.central_posteriors(X, self._centers_like(X), _c(logp, np.float64), float(T),
                                            resolve_n_threads(self.n_threads))
         return P
 
@@ -453,6 +460,6 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     def partition_at(self, X, n_clusters):
         """Labels of ``X`` (closest centroid) for the partition with ``n_clusters`` clusters on the path."""
         X = self._check_X(X)
-        C = np.ascontiguousarray(self.centers_at(n_clusters), dtype=X.dtype)
+        C = _c(self.centers_at(n_clusters), X.dtype)
         P, _, _ = _core.central_posteriors(X, C, np.zeros(len(C)), 0.0, resolve_n_threads(self.n_threads))
         return np.argmax(P, axis=1).astype(np.int64)

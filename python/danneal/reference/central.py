@@ -80,7 +80,7 @@ def central_fixed_point(X, sample_weight, centers, log_weights, temperature, max
         mass = Q.sum(0)
         alive = mass > 1e-300
         Ynew = Y.astype(np.float64)
-        Ynew[alive] = (Q.T @ Xd)[alive] / mass[alive, None]
+        Ynew[alive] = ((Q.T @ Xd)[alive] / mass[alive, None]).astype(dtype)
         shift = float(np.sqrt(((Ynew - Y.astype(np.float64)) ** 2).sum(1)).max())
         with np.errstate(divide="ignore"):
             logp = np.where(alive, np.log(np.where(alive, mass, 1.0) / wsum), -np.inf)
