@@ -191,6 +191,21 @@ def test_quality_vs_kmeans():
     m = CentralAnnealing(6, n_threads=2).fit(X)
     km = KMeans(6, n_init=10, random_state=0).fit(X)
     assert m.inertia_ <= km.inertia_ * 1.001
+    plain = CentralAnnealing(6, swap_moves=False, n_threads=2).fit(X)
+    assert plain.swaps_ == []
+    assert m.inertia_ <= plain.inertia_ * (1 + 1e-12)  # on this data the moves help (not a theorem)
+
+
+def test_split_merge_moves_recorded():
+    # one wide and several tight groups: the annealing spends splits early, the moves fix it
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 3, (300, 2)), rng.normal([20, 0], 0.3, (100, 2)),
+                   rng.normal([20, 3], 0.3, (100, 2)), rng.normal([23, 1.5], 0.3, (100, 2))])
+    m = CentralAnnealing(5, n_threads=1).fit(X)
+    for s in m.swaps_:
+        assert s["free_energy_gain"] > 0 and s["split"] not in s["merged"]
+    plain = CentralAnnealing(5, swap_moves=False, n_threads=1).fit(X)
+    assert m.inertia_ <= plain.inertia_ * (1 + 1e-9)
 
 
 def test_float32_and_float64_agree():
@@ -204,9 +219,9 @@ def test_float32_and_float64_agree():
 
 
 def test_threads_same_fit():
-    X, _ = make_blobs(5000, n_features=4, centers=5, random_state=2)
-    a = CentralAnnealing(5, n_threads=1).fit(X)
-    b = CentralAnnealing(5, n_threads=2).fit(X)
+    X, _ = make_blobs(4200, n_features=3, centers=3, random_state=2)  # 3 chunks of 2048 rows
+    a = CentralAnnealing(3, n_threads=1).fit(X)
+    b = CentralAnnealing(3, n_threads=2).fit(X)
     np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
     np.testing.assert_array_equal(a.history_["free_energy"], b.history_["free_energy"])
 
@@ -286,6 +301,8 @@ def test_duplicate_points_fewer_distinct_than_clusters():
         ({"perturbation": 0.0}, {}, ValueError, "perturbation=0.0"),
         ({"n_threads": 0}, {}, ValueError, "n_threads=0"),
         ({"callback": 3}, {}, TypeError, "callback=3"),
+        ({"swap_moves": "yes"}, {}, TypeError, "swap_moves='yes'"),
+        ({"final_max_iter": 0}, {}, ValueError, "final_max_iter=0"),
         ({}, {"sample_weight": -np.ones(20)}, ValueError, "sample_weight"),
         ({}, {"sample_weight": np.ones(3)}, ValueError, "sample_weight"),
         ({}, {"sample_weight": np.zeros(20)}, ValueError, "sum to 0"),
