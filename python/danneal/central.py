@@ -229,40 +229,49 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
 
         wd = np.ones(n) if w is None else w.astype(np.float64)
         wsum = float(wd.sum())
-        mean = (wd @ X.astype(np.float64)) / wsum
-        Xc = _c(np.asarray(X) - mean.astype(dtype), dtype)
-
-        # first critical temperature: 2 lambda_max of the weighted data covariance
-        Xd = Xc.astype(np.float64)
+        Xd = np.asarray(X, dtype=np.float64)
+        mean = (wd @ Xd) / wsum
+        Xd = Xd - mean
+        # the kernels work on centred data scaled to unit total variance (temperatures in units of
+        # s^2), so that neither tiny nor huge coordinates reach the limits of float32; everything
+        # reported is converted back
         Cx = (Xd * wd[:, None]).T @ Xd / wsum
-        lam0 = float(np.linalg.eigvalsh(Cx)[-1]) if d > 0 else 0.0
-        scale = float(np.sqrt(max(np.trace(Cx), 0.0)))
+        s2 = float(max(np.trace(Cx), 0.0))
+        if not (s2 > 0 and np.isfinite(s2)):
+            s2 = 1.0
+        sc = np.sqrt(s2)
+        Xd /= sc
+        Xc = _c(Xd, dtype)
+        del Xd
+        lam0 = float(np.linalg.eigvalsh(Cx / s2)[-1])
         Tc0 = 2.0 * lam0
-        if not Tc0 > 0:  # all points identical: nothing to anneal
+        identical = not Tc0 > 0  # all points identical: nothing to anneal
+        if identical:
             Tc0 = 1.0
-            scale = scale or 1.0
         T = 1.2 * Tc0
-        T_min = self.T_min if self.T_min is not None else 1e-6 * Tc0
-        tol_abs = self.tol * scale
+        T_min = self.T_min / s2 if self.T_min is not None else 1e-6 * Tc0
+        tol_abs = self.tol
+
+        def orig(Y):
+            return (Y.astype(np.float64) * sc + mean).astype(dtype)
 
         Y = np.zeros((1, d), dtype=dtype)
         logp = np.zeros(1)
         history = {"T": [], "n_clusters": [], "free_energy": [], "distortion": [], "n_iter": []}
         splits, path, swaps = [], [], []
         n_iter_total = 0
-        self._annealing_stopped = False
 
         def fixed_point(Y, logp, T, max_iter, tol):
             Yn, lp, mass, stats, st = _core.central_fixed_point(Xc, w, _c(Y, dtype), _c(logp, np.float64),
                                                                 float(T), int(max_iter), float(tol), nt)
             if st["numerical_error"]:
-                warnings.warn(f"non-finite values met at T={T:g} (rows skipped)", RuntimeWarning, stacklevel=3)
+                warnings.warn(f"non-finite values met at T={T * s2:g} (rows skipped)", RuntimeWarning,
+                              stacklevel=3)
             return Yn, lp, stats, st["iterations"]
 
         def snapshot(T_start):
             path.append({"n_clusters": len(Y), "T_start": T_start, "T_end": T,
-                         "cluster_centers": (Y.astype(np.float64) + mean).astype(dtype),
-                         "cluster_weights": np.exp(logp)})
+                         "cluster_centers": orig(Y), "cluster_weights": np.exp(logp)})
 
         snapshot(T)
         while True:
@@ -291,34 +300,44 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             if len(Y) != path[-1]["n_clusters"]:
                 path[-1]["T_end"] = T
                 snapshot(T)
-            path[-1].update(T_end=T, cluster_centers=(Y.astype(np.float64) + mean).astype(dtype),
-                            cluster_weights=np.exp(logp))
-            D, F = float(stats[0]), float(stats[1])
-            for key, val in (("T", T), ("n_clusters", len(Y)), ("free_energy", F), ("distortion", D),
+            path[-1].update(T_end=T, cluster_centers=orig(Y), cluster_weights=np.exp(logp))
+            D, F = float(stats[0]) * s2, float(stats[1]) * s2
+            for key, val in (("T", T * s2), ("n_clusters", len(Y)), ("free_energy", F), ("distortion", D),
                              ("n_iter", n_it)):
                 history[key].append(val)
             if self.verbose:
-                print(f"[CentralAnnealing] T={T:.6g} K={len(Y)} F={F:.6g} D={D:.6g} iterations={n_it}")
+                print(f"[CentralAnnealing] T={T * s2:.6g} K={len(Y)} F={F:.6g} D={D:.6g} iterations={n_it}")
             if self.callback is not None:
-                info = {"T": T, "n_clusters": len(Y), "free_energy": F, "distortion": D, "n_iter": n_it,
-                        "cluster_centers": (Y.astype(np.float64) + mean).astype(dtype)}
+                info = {"T": T * s2, "n_clusters": len(Y), "free_energy": F, "distortion": D, "n_iter": n_it,
+                        "cluster_centers": orig(Y)}
                 if self.callback(info) is True:
                     break
+            if identical:
+                break
             if len(Y) >= target:
                 if auto:
                     break
                 # assignments effectively hard: F - D = T * sum_i w_i KL(p_i || p) -> 0
-                if abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * scale**2 * wsum:
+                if abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * wsum:
                     break
             if T * self.cooling < T_min:
                 break
             T *= self.cooling
-        self.temperature_ = float(T)
+        self.temperature_ = float(T * s2)
+        for entry in path:
+            entry["T_start"] *= s2
+            entry["T_end"] *= s2
+        for entry in splits:
+            entry["T"] *= s2
+            entry["T_c"] *= s2
+        for entry in swaps:
+            entry["T"] *= s2
+            entry["free_energy_gain"] *= s2
 
         if auto:
             K_best = self._choose_k(path)
             snap = next(p for p in path if p["n_clusters"] == K_best)
-            Y = np.ascontiguousarray(snap["cluster_centers"].astype(np.float64) - mean, dtype=dtype)
+            Y = _c((snap["cluster_centers"].astype(np.float64) - mean) / sc, dtype)
             logp = np.log(np.maximum(snap["cluster_weights"], 1e-300))
             self.temperature_ = float(snap["T_end"])
         elif len(Y) < target:
@@ -333,7 +352,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         if not self.converged_:
             warnings.warn(f"the final Lloyd pass did not converge in final_max_iter={self.final_max_iter} "
                           "iterations; increase final_max_iter", ConvergenceWarning, stacklevel=2)
-        self.cluster_centers_ = (Y.astype(np.float64) + mean).astype(dtype)
+        self.cluster_centers_ = orig(Y)
         self.n_clusters_ = len(Y)
         P, logZ, _ = _core.central_posteriors(_c(X, dtype), _c(self.cluster_centers_, dtype), np.zeros(len(Y)),
                                               0.0, nt)
