@@ -340,3 +340,15 @@ def test_exported():
 @parametrize_with_checks([CentralAnnealing(n_clusters=3, n_threads=1)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("factor", [1e-20, 1e20])
+def test_scale_invariance_float32(factor):
+    X, _ = _blobs(n=200, k=3, seed=6)
+    ref_model = CentralAnnealing(3, n_threads=1).fit(X)
+    m = CentralAnnealing(3, n_threads=1).fit((X * factor).astype(np.float32))
+    assert np.isfinite(m.cluster_centers_).all()
+    np.testing.assert_array_equal(m.labels_, ref_model.labels_)
+    np.testing.assert_allclose(m.critical_temperatures_[0], ref_model.critical_temperatures_[0] * factor**2,
+                               rtol=1e-4)
+    np.testing.assert_allclose(m.inertia_, ref_model.inertia_ * factor**2, rtol=1e-4)
