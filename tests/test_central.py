@@ -337,7 +337,7 @@ def test_exported():
     assert danneal.CentralAnnealing is CentralAnnealing
 
 
-@parametrize_with_checks([CentralAnnealing(n_clusters=3, n_threads=1)])
+@parametrize_with_checks([CentralAnnealing(n_clusters=3, cooling=0.7, n_threads=1)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
