@@ -352,3 +352,35 @@ def test_scale_invariance_float32(factor):
     np.testing.assert_allclose(m.critical_temperatures_[0], ref_model.critical_temperatures_[0] * factor**2,
                                rtol=1e-4)
     np.testing.assert_allclose(m.inertia_, ref_model.inertia_ * factor**2, rtol=1e-4)
+
+
+def test_baseline_kernel_matches_twin():
+    # the baseline (non-AVX2) translation unit, forced through DANNEAL_DISABLE_AVX2 in a child process
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from danneal import _core
+from danneal.reference import central as ref
+rng = np.random.default_rng(0)
+worst = {}
+for dt in (np.float32, np.float64):
+    X = rng.standard_normal((700, 5)).astype(dt)
+    w = (0.5 + rng.random(700)).astype(dt)
+    Y0 = np.ascontiguousarray(X[:7])
+    lp = np.full(7, -np.log(7))
+    err = 0.0
+    for T in (0.0, 2.0):
+        a = _core.central_fixed_point(X, w, Y0, lp, T, 5, 0.0, 2)
+        b = ref.central_fixed_point(X, w, Y0, lp, T, 5, 0.0)
+        err = max(err, float(np.abs(a[0] - b[0]).max()), float(np.abs(a[2] - b[2]).max() / 700))
+    worst[np.dtype(dt).name] = err
+print(_core.central_isa(), worst["float32"], worst["float64"])
+"""
+    env = dict(os.environ, DANNEAL_DISABLE_AVX2="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    isa, e32, e64 = out.stdout.split()[-3:]
+    assert isa == "baseline"
+    assert float(e32) < 1e-4 and float(e64) < 1e-10

@@ -71,9 +71,16 @@ void central_rows_baseline(const PassArgs<float>&, index_t b, index_t e, float* 
 void central_rows_avx2(const PassArgs<double>&, index_t b, index_t e, double* scratch, const PassOut&);
 void central_rows_avx2(const PassArgs<float>&, index_t b, index_t e, float* scratch, const PassOut&);
 
+// AVX2+FMA when the CPU has it, unless the environment variable DANNEAL_DISABLE_AVX2 is set (read
+// once; lets the tests run the baseline translation unit on an AVX2 machine).
+inline bool use_avx2() {
+  static const bool ok = danneal::simd::cpu_has_avx2() && std::getenv("DANNEAL_DISABLE_AVX2") == nullptr;
+  return ok;
+}
+
 template <class T>
 inline void central_rows(const PassArgs<T>& a, index_t b, index_t e, T* scratch, const PassOut& o) {
-  if (danneal::simd::cpu_has_avx2())
+  if (use_avx2())
     central_rows_avx2(a, b, e, scratch, o);
   else
     central_rows_baseline(a, b, e, scratch, o);
