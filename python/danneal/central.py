@@ -455,6 +455,10 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         a, b = int(min(a, b)), int(max(a, b))
         if not np.isfinite(ward[a, b]):
             return None
+        # splitting c can lower the distortion by at most about p(c) lambda_max(c) (the variance
+        # along its principal axis); a merge that costs more than that cannot pay off: skip the trial
+        if ward[a, b] >= m[c] * evals[c, -1]:
+            return None
         Yn = Yd.copy()
         lp = logp.copy()
         if m[a] + m[b] > 0:
