@@ -1,3 +1,140 @@
 #include "bindings.hpp"
+#include "danneal/central.hpp"
 
-void bind_central(py::module_& m) { (void)m; }
+using namespace danneal;
+using namespace danneal::bind;
+
+namespace {
+
+template <class T>
+const T* weights_ptr(const py::object& w, index_t n) {
+  if (w.is_none()) return nullptr;
+  py::array a = w.cast<py::array>();
+  const T* p = in_ptr<T>(a, "sample_weight", 1);
+  expect_shape(a, "sample_weight", {static_cast<py::ssize_t>(n)});
+  return p;
+}
+
+void check_temperature(double temperature) {
+  if (!(temperature >= 0) || !std::isfinite(temperature))
+    throw py::value_error("temperature=" + std::to_string(temperature) + " must be finite and >= 0");
+}
+
+py::tuple central_fixed_point_py(const py::array& X, const py::object& w, const py::array& Y0,
+                                 const py::array& logp0, double temperature, long long max_iter, double tol,
+                                 int n_threads) {
+  check_threads(n_threads);
+  check_temperature(temperature);
+  if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
+  if (!(tol >= 0)) throw py::value_error("tol=" + std::to_string(tol) + " must be >= 0");
+  return dispatch(X, "X", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* x = in_ptr<T>(X, "X", 2);
+    const T* y0 = in_ptr<T>(Y0, "centers", 2);
+    const double* lp0 = in_ptr<double>(logp0, "log_weights", 1);
+    const index_t n = X.shape(0), d = X.shape(1), k = Y0.shape(0);
+    expect_shape(Y0, "centers", {k, d});
+    expect_shape(logp0, "log_weights", {k});
+    const T* wp = weights_ptr<T>(w, n);
+    auto Y = empty<T>({k, d});
+    auto lp = empty<double>({k});
+    auto mass = empty<double>({k});
+    auto stats = empty<double>({central::kNumStats});
+    Status st;
+    {
+      py::gil_scoped_release nogil;
+      st = central::central_fixed_point<T>(x, n, d, wp, y0, lp0, k, temperature, max_iter, tol, n_threads,
+                                           Y.mutable_data(), lp.mutable_data(), mass.mutable_data(),
+                                           stats.mutable_data());
+    }
+    return py::make_tuple(Y, lp, mass, stats, status_dict(st));
+  });
+}
+
+py::tuple central_posteriors_py(const py::array& X, const py::array& Y, const py::array& logp, double temperature,
+                                int n_threads) {
+  check_threads(n_threads);
+  check_temperature(temperature);
+  return dispatch(X, "X", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* x = in_ptr<T>(X, "X", 2);
+    const T* y = in_ptr<T>(Y, "centers", 2);
+    const double* lp = in_ptr<double>(logp, "log_weights", 1);
+    const index_t n = X.shape(0), d = X.shape(1), k = Y.shape(0);
+    expect_shape(Y, "centers", {k, d});
+    expect_shape(logp, "log_weights", {k});
+    auto P = empty<T>({n, k});
+    auto lz = empty<double>({n});
+    Status st;
+    {
+      py::gil_scoped_release nogil;
+      st = central::central_posteriors<T>(x, n, d, y, lp, k, temperature, n_threads, P.mutable_data(),
+                                          lz.mutable_data());
+    }
+    return py::make_tuple(P, lz, status_dict(st));
+  });
+}
+
+py::tuple central_covariance_py(const py::array& X, const py::object& w, const py::array& Y, const py::array& logp,
+                                double temperature, int n_threads) {
+  check_threads(n_threads);
+  check_temperature(temperature);
+  if (!(temperature > 0)) throw py::value_error("temperature=0 must be > 0 for the covariance pass");
+  return dispatch(X, "X", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* x = in_ptr<T>(X, "X", 2);
+    const T* y = in_ptr<T>(Y, "centers", 2);
+    const double* lp = in_ptr<double>(logp, "log_weights", 1);
+    const index_t n = X.shape(0), d = X.shape(1), k = Y.shape(0);
+    expect_shape(Y, "centers", {k, d});
+    expect_shape(logp, "log_weights", {k});
+    const T* wp = weights_ptr<T>(w, n);
+    auto cov = empty<double>({k, d, d});
+    auto mass = empty<double>({k});
+    auto mean = empty<double>({k, d});
+    Status st;
+    {
+      py::gil_scoped_release nogil;
+      st = central::central_covariance<T>(x, n, d, wp, y, lp, k, temperature, n_threads, cov.mutable_data(),
+                                          mass.mutable_data(), mean.mutable_data());
+    }
+    return py::make_tuple(cov, mass, mean, status_dict(st));
+  });
+}
+
+}  // namespace
+
+void bind_central(py::module_& m) {
+  m.def("central_isa", []() { return std::string(central::simd::use_avx2() ? "avx2" : "baseline"); },
+        "Instruction set the central block kernel runs with ('avx2' or 'baseline').");
+  m.def("central_fixed_point", &central_fixed_point_py, py::arg("X"), py::arg("sample_weight"), py::arg("centers"),
+        py::arg("log_weights"), py::arg("temperature"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads"),
+        R"doc(Mass-constrained DA fixed-point iterations at one temperature (Rose 1998).
+
+Parameters
+----------
+X : (n, d) float32 or float64, C-contiguous
+sample_weight : (n,) same dtype, or None for unit weights
+centers : (k, d) same dtype, the starting centroids
+log_weights : (k,) float64, log p(v) (``-inf`` for a dead cluster)
+temperature : float >= 0 (0: Lloyd iterations with hard assignments)
+max_iter : int >= 0
+tol : float >= 0, stop when the largest centroid shift is < tol (0: run max_iter iterations)
+n_threads : int >= 1
+
+Returns
+-------
+(centers, log_weights, masses, stats, status) with
+``stats = [distortion, free energy, max centroid shift, total weight]``; distortion and free energy
+belong to the posteriors of the centroids that entered the last iteration.)doc");
+  m.def("central_posteriors", &central_posteriors_py, py::arg("X"), py::arg("centers"), py::arg("log_weights"),
+        py::arg("temperature"), py::arg("n_threads"),
+        R"doc(Soft assignments ``p(v|x)`` at one temperature (one-hot at 0).
+
+Returns ``(P, logZ, status)``, ``logZ[i] = LSE_v(log p(v) - |x_i - y_v|^2 / T)`` (float64).)doc");
+  m.def("central_covariance", &central_covariance_py, py::arg("X"), py::arg("sample_weight"), py::arg("centers"),
+        py::arg("log_weights"), py::arg("temperature"), py::arg("n_threads"),
+        R"doc(Posterior-weighted covariances of every cluster (for the critical temperatures 2 lambda_max).
+
+Returns ``(cov (k, d, d), masses (k,), means (k, d), status)``, all float64.)doc");
+}

@@ -1,0 +1,87 @@
+"""Time per iteration of the central DA kernel vs scikit-learn's Lloyd iteration and the numpy twin.
+
+One danneal iteration = the soft (T > 0) mass-constrained DA update: distances by the norm trick,
+log-domain posteriors with masses, masses and weighted sums (one pass over X).  scikit-learn's
+per-iteration time is ``KMeans(algorithm="lloyd", init=<fixed>, n_init=1, tol=0).fit`` time divided
+by ``n_iter_``; both use the same number of threads.  Targets (issue 5), at N = 1e6, d = 16, k = 10,
+float64, 2 threads: no slower than scikit-learn's hard Lloyd iteration, and >= 10x the numpy twin.
+
+    python benchmarks/bench_central.py          # seconds-to-a-minute: 5 iterations, 3 repeats
+    python benchmarks/bench_central.py --full   # 20 iterations, 5 repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import header, median_time, table  # noqa: E402
+
+from danneal import _core  # noqa: E402
+from danneal.reference import central as ref  # noqa: E402
+
+
+def make_data(n, d, k, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((k, d)) * 3.0
+    X = centers[rng.integers(0, k, n)] + rng.standard_normal((n, d))
+    X -= X.mean(0)
+    Y0 = X[rng.choice(n, k, replace=False)].copy()
+    return X, Y0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="more iterations and repeats (minutes)")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    iters, repeat = (20, 5) if args.full else (5, 3)
+    nt = args.threads
+    print(header("central DA iteration vs scikit-learn KMeans(lloyd) and the numpy twin"))
+    print(f"threads={nt}, {iters} iterations per timed call, median of {repeat}; twin: 1 iteration, median of "
+          f"{2 if args.full else 1}\n")
+    rows = []
+    for n, d, k in [(1_000_000, 16, 10), (100_000, 64, 100)]:
+        X64, Y64 = make_data(n, d, k)
+        for dtype in (np.float64, np.float32):
+            X = X64.astype(dtype)
+            Y0 = Y64.astype(dtype)
+            logp = np.full(k, -np.log(k))
+            T = 2.0 * d  # soft assignments: about the within-cluster scale of the data
+
+            def run_da():
+                _core.central_fixed_point(X, None, Y0, logp, T, iters, 0.0, nt)
+
+            t_da = median_time(run_da, repeat=repeat, warmup=1) / iters
+            km = KMeans(k, init=Y0, n_init=1, max_iter=iters, tol=0.0, algorithm="lloyd")
+            with threadpool_limits(nt):
+                km.fit(X)  # warm-up
+                n_it = km.n_iter_
+                t_sk = median_time(lambda: km.fit(X), repeat=repeat, warmup=0) / n_it
+            t_tw = median_time(lambda: ref.central_fixed_point(X, None, Y0, logp, T, 1, 0.0),
+                               repeat=2 if args.full else 1, warmup=0)
+            gb = X.nbytes / t_da / 1e9
+            gflop = 4.0 * n * d * k / t_da / 1e9  # two n x d x k products (multiply + add)
+            target = ""
+            if (n, d, k) == (1_000_000, 16, 10) and dtype == np.float64 and nt == 2:
+                ok_sk = t_da <= t_sk
+                ok_tw = t_tw / t_da >= 10
+                target = (f"sklearn/danneal >= 1: {'met' if ok_sk else 'NOT met'}; "
+                          f"twin/danneal >= 10: {'met' if ok_tw else 'NOT met'}")
+            rows.append({"N x d x k": f"{n}x{d}x{k}", "dtype": np.dtype(dtype).name,
+                         "danneal ms/it": t_da * 1e3, "sklearn lloyd ms/it": t_sk * 1e3,
+                         "twin ms/it": t_tw * 1e3, "sklearn/danneal": t_sk / t_da, "twin/danneal": t_tw / t_da,
+                         "GB/s": gb, "GFLOP/s": gflop, "target": target})
+            print(f"  done {n}x{d}x{k} {np.dtype(dtype).name}", file=sys.stderr, flush=True)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,782 @@
+// Central (vector) clustering by mass-constrained deterministic annealing (Rose 1998), GUIDE §2.2.
+//
+//   p(v|x_i) = p(v) exp(-|x_i - y_v|^2 / T) / Z_i,   p(v) = sum_i w_i p(v|x_i) / sum_i w_i,
+//   y_v = sum_i w_i p(v|x_i) x_i / (sum_i w_i p(v|x_i)).
+//
+// One iteration is one pass over X in fixed-size row chunks.  Per block of rows the kernel forms
+// G = X Y^T with a register-blocked micro-kernel (the norm trick: |x|^2 cancels in the softmax, so
+// the logits are a_v = log p(v) + (2 x.y_v - |y_v|^2)/T), the max-subtracted row log-sum-exp with a
+// vectorised, flushing exp, and the sufficient statistics sum_i w_i p_iv and sum_i w_i p_iv x_i
+// (a second small GEMM, Q^T X) plus sum_i w_i p.g and sum_i w_i LSE_i for the distortion and the
+// free energy.  Per-chunk partials (double) are combined in chunk order, so the result does not
+// depend on the thread count.  The covariances needed for the critical temperatures
+// T_c(v) = 2 lambda_max(C_{x|v}) come from a separate pass (central_covariance), run once per
+// temperature by the annealing driver.
+//
+// The block kernels are written once with GCC/Clang vector extensions and compiled in two
+// translation units (csrc/danneal/simd/central_*.cpp): baseline x86-64 and AVX2+FMA; the driver
+// picks one at run time, as dq.hpp does.
+#pragma once
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "danneal/common.hpp"
+#include "danneal/dq.hpp"  // cpu_has_avx2()
+
+namespace danneal::central {
+
+constexpr index_t kRowsPerChunk = 2048;  // rows per parallel work unit (independent of n_threads)
+constexpr index_t kBlock = 128;          // rows per inner block (distance block and Q stay in L1/L2)
+constexpr index_t kCovChunk = 16384;     // rows per work unit of the covariance pass
+constexpr double kTinyMass = 1e-300;
+
+// Everything one chunk of the pass needs.  Yt is d x kp (centroids transposed, zero padded),
+// bias[v] = log p(v) - |y_v|^2 / T for T > 0 (-|y_v|^2 for the hard pass) and -inf on padding,
+// scale = 2/T (2 for the hard pass).  kp is a multiple of the vector width.
+template <class T>
+struct PassArgs {
+  const T* X;
+  index_t d;
+  const T* w;  // nullptr: unit weights
+  const T* Yt;
+  const T* bias;
+  index_t k, kp;
+  T scale;
+  bool hard;
+};
+
+// Per-chunk outputs (double, zeroed by the caller): St (d x kp) = sum_i q_iv x_ij (transposed),
+// mass (kp), stats[0] unused, stats[1] = sum_i w_i LSE_i (T > 0),
+// stats[2] = number of rows whose logits were not finite.
+struct PassOut {
+  double* St;
+  double* mass;
+  double* stats;
+};
+
+// scratch: at least scratch_size<T>(kp) elements of T, 64-byte aligned.
+template <class T>
+inline index_t scratch_size(index_t kp) {
+  return kBlock * kp + 2 * kBlock + 64;
+}
+
+namespace simd {
+void central_rows_baseline(const PassArgs<double>&, index_t b, index_t e, double* scratch, const PassOut&);
+void central_rows_baseline(const PassArgs<float>&, index_t b, index_t e, float* scratch, const PassOut&);
+void central_rows_avx2(const PassArgs<double>&, index_t b, index_t e, double* scratch, const PassOut&);
+void central_rows_avx2(const PassArgs<float>&, index_t b, index_t e, float* scratch, const PassOut&);
+
+// AVX2+FMA when the CPU has it, unless the environment variable DANNEAL_DISABLE_AVX2 is set (read
+// once; lets the tests run the baseline translation unit on an AVX2 machine).
+inline bool use_avx2() {
+  static const bool ok = danneal::simd::cpu_has_avx2() && std::getenv("DANNEAL_DISABLE_AVX2") == nullptr;
+  return ok;
+}
+
+template <class T>
+inline void central_rows(const PassArgs<T>& a, index_t b, index_t e, T* scratch, const PassOut& o) {
+  if (use_avx2())
+    central_rows_avx2(a, b, e, scratch, o);
+  else
+    central_rows_baseline(a, b, e, scratch, o);
+}
+}  // namespace simd
+
+// Indices into the `stats` output of central_fixed_point.
+enum Stat : int {
+  kDistortion = 0,  // sum_i w_i sum_v p_iv |x_i - y_v|^2 for the centroids entering the last iteration
+  kFreeEnergy = 1,  // -T sum_i w_i LSE_v(log p(v) - |x_i - y_v|^2/T); equals the distortion at T = 0
+  kMaxShift = 2,    // max_v |y_v(new) - y_v(old)| of the last iteration
+  kTotalWeight = 3, // sum_i w_i
+  kNumStats = 4
+};
+
+// Clusters padded to a whole number of 32-byte vectors (4 doubles, 8 floats).
+template <class T>
+inline index_t padded_k(index_t k) {
+  constexpr index_t W = 32 / sizeof(T);
+  return ((k + W - 1) / W) * W;
+}
+
+inline int chunk_threads(int n_threads, index_t nc) { return effective_threads(n_threads, nc); }
+
+inline int thread_id() {
+#ifdef DANNEAL_HAVE_OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+
+template <class T>
+T* aligned_array(index_t count) {
+  const size_t bytes = ((static_cast<size_t>(count) * sizeof(T) + 63) / 64) * 64;
+  void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  return static_cast<T*>(p);
+}
+
+// sum_i w_i |x_i|^2 in double, chunk order.
+template <class T>
+double weighted_sq_norm(const T* X, index_t n, index_t d, const T* w, int n_threads) {
+  const index_t nc = n_chunks(n, kRowsPerChunk);
+  std::vector<double> part(static_cast<size_t>(nc), 0.0);
+  parallel_chunks(n, kRowsPerChunk, n_threads, [&](index_t c, index_t b, index_t e) {
+    double s = 0;
+    for (index_t i = b; i < e; ++i) {
+      double r = 0;
+      for (index_t j = 0; j < d; ++j) r += static_cast<double>(X[i * d + j]) * static_cast<double>(X[i * d + j]);
+      s += (w ? static_cast<double>(w[i]) : 1.0) * r;
+    }
+    part[c] = s;
+  });
+  double s = 0;
+  for (index_t c = 0; c < nc; ++c) s += part[c];
+  return s;
+}
+
+template <class T>
+inline void check_common(index_t n, index_t d, index_t k, double temperature, int n_threads) {
+  if (n < 1) throw std::invalid_argument("X must have at least one row");
+  if (d < 1) throw std::invalid_argument("X must have at least one column");
+  if (k < 1) throw std::invalid_argument("need at least one centroid");
+  if (!(temperature >= 0) || !std::isfinite(temperature))
+    throw std::invalid_argument("temperature must be finite and >= 0");
+  if (temperature > 0 && !std::isfinite(2.0 / temperature))
+    throw std::invalid_argument("temperature is too small (2/T overflows)");
+  if (n_threads < 1) throw std::invalid_argument("n_threads must be >= 1");
+}
+
+// Up to max_iter fixed-point iterations of the mass-constrained DA equations at one temperature
+// (temperature = 0: Lloyd iterations, hard assignments, lowest index on ties), starting from the
+// centroids Y0 (k x d) and log masses logp0 (k, log p(v); -inf for a dead cluster).  Stops early
+// when the largest centroid shift is < tol (tol = 0: exactly max_iter iterations).
+// Outputs: Y (k x d), logp (k), mass (k, sum_i w_i p_iv), stats (kNumStats).
+// A cluster whose mass vanishes keeps its centroid and gets log p = -inf.
+template <class T>
+Status central_fixed_point(const T* X, index_t n, index_t d, const T* w, const T* Y0, const double* logp0, index_t k,
+                           double temperature, index_t max_iter, double tol, int n_threads, T* Y, double* logp,
+                           double* mass, double* stats) {
+  check_common<T>(n, d, k, temperature, n_threads);
+  if (max_iter < 0) throw std::invalid_argument("max_iter must be >= 0");
+  if (!(tol >= 0)) throw std::invalid_argument("tol must be >= 0");
+  const index_t kp = padded_k<T>(k);
+  const bool hard = temperature == 0;
+  const index_t nc = n_chunks(n, kRowsPerChunk);
+  const int nt = chunk_threads(n_threads, nc);
+  const index_t width = d * kp + kp + 3;
+
+  std::unique_ptr<T, AlignedFree> Yt(aligned_array<T>(d * kp));
+  std::unique_ptr<T, AlignedFree> bias(aligned_array<T>(kp));
+  const index_t ss = scratch_size<T>(kp);
+  std::unique_ptr<T, AlignedFree> scratch(aligned_array<T>(ss * nt));
+  std::vector<double> part(static_cast<size_t>(nc * width));
+  std::vector<double> tot(static_cast<size_t>(width));
+  std::vector<double> ynew(static_cast<size_t>(k * d));
+
+  for (index_t t = 0; t < k * d; ++t) Y[t] = Y0[t];
+  for (index_t v = 0; v < k; ++v) logp[v] = logp0[v];
+  for (int s = 0; s < kNumStats; ++s) stats[s] = 0.0;
+  const double sxx = weighted_sq_norm(X, n, d, w, n_threads);
+  double wsum = 0;
+  if (w) {
+    for (index_t i = 0; i < n; ++i) wsum += static_cast<double>(w[i]);
+  } else {
+    wsum = static_cast<double>(n);
+  }
+  stats[kTotalWeight] = wsum;
+  for (index_t v = 0; v < k; ++v) mass[v] = std::exp(logp[v]) * wsum;
+
+  Status st;
+  for (index_t it = 0; it < max_iter; ++it) {
+    // pack Y^T and the biases
+    std::vector<double> yy(static_cast<size_t>(k));
+    for (index_t v = 0; v < kp; ++v) {
+      double s = 0;
+      for (index_t j = 0; j < d; ++j) {
+        const T y = v < k ? Y[v * d + j] : T(0);
+        Yt.get()[j * kp + v] = y;
+        s += static_cast<double>(y) * static_cast<double>(y);
+      }
+      if (v < k) yy[v] = s;
+      double bv;
+      if (v >= k)
+        bv = -std::numeric_limits<double>::infinity();
+      else if (hard)
+        bv = -s;
+      else
+        bv = logp[v] - s / temperature;
+      bias.get()[v] = static_cast<T>(bv);
+    }
+    PassArgs<T> args{X, d, w, Yt.get(), bias.get(), k, kp, static_cast<T>(hard ? 2.0 : 2.0 / temperature), hard};
+    std::fill(part.begin(), part.end(), 0.0);
+    parallel_chunks(n, kRowsPerChunk, nt, [&](index_t c, index_t b, index_t e) {
+      double* p = part.data() + c * width;
+      PassOut o{p, p + d * kp, p + d * kp + kp};
+      simd::central_rows<T>(args, b, e, scratch.get() + ss * thread_id(), o);
+    });
+    reduce_chunks(part, nc, width, tot.data());
+    const double* St = tot.data();
+    const double* M = tot.data() + d * kp;
+    const double* S = M + kp;
+    // statistics of the posteriors computed from the centroids that entered this iteration
+    double sqy = 0, xy = 0;  // sum_v mass_v |y_v|^2 and sum_i sum_v q_iv x_i . y_v = sum_v y_v . St_v
+    for (index_t v = 0; v < k; ++v) {
+      sqy += M[v] * yy[v];
+      for (index_t j = 0; j < d; ++j) xy += static_cast<double>(Y[v * d + j]) * St[j * kp + v];
+    }
+    stats[kDistortion] = std::max(0.0, sxx - 2.0 * xy + sqy);
+    stats[kFreeEnergy] = hard ? stats[kDistortion] : sxx - temperature * S[1];
+    st.numerical_error = st.numerical_error || S[2] > 0;
+    // update
+    double shift = 0;
+    for (index_t v = 0; v < k; ++v) {
+      mass[v] = M[v];
+      if (M[v] > kTinyMass && std::isfinite(M[v])) {
+        double s2 = 0;
+        for (index_t j = 0; j < d; ++j) {
+          // rounded to T first, so that a Lloyd pass whose assignments are stable reports shift 0
+          const double y = static_cast<double>(static_cast<T>(St[j * kp + v] / M[v]));
+          ynew[v * d + j] = y;
+          const double dy = y - static_cast<double>(Y[v * d + j]);
+          s2 += dy * dy;
+        }
+        shift = std::max(shift, std::sqrt(s2));
+        logp[v] = std::log(M[v] / wsum);
+      } else {
+        for (index_t j = 0; j < d; ++j) ynew[v * d + j] = static_cast<double>(Y[v * d + j]);
+        logp[v] = -std::numeric_limits<double>::infinity();
+      }
+    }
+    for (index_t t = 0; t < k * d; ++t) Y[t] = static_cast<T>(ynew[t]);
+    stats[kMaxShift] = shift;
+    st.iterations = it + 1;
+    st.error = shift;
+    if (shift < tol) {
+      st.converged = true;
+      break;
+    }
+  }
+  return st;
+}
+
+// Soft assignments at one temperature (hard, one-hot, at T = 0) for the centroids Y and log
+// masses logp, written to P (n x k), and the per-row log partition function LSE_v(log p(v) -
+// |x - y_v|^2 / T) (at T = 0: minus the smallest squared distance) to logZ (n).  Squared
+// distances are formed directly (not by the norm trick) so that this is exact for prediction.
+template <class T>
+Status central_posteriors(const T* X, index_t n, index_t d, const T* Y, const double* logp, index_t k,
+                          double temperature, int n_threads, T* P, double* logZ) {
+  check_common<T>(n, d, k, temperature, n_threads);
+  const bool hard = temperature == 0;
+  const index_t nc = n_chunks(n);
+  std::vector<char> bad(static_cast<size_t>(nc), 0);
+  std::vector<double> buf(static_cast<size_t>(effective_threads(n_threads, nc) * k));
+  parallel_chunks(n, kChunk, n_threads, [&](index_t c, index_t b, index_t e) {
+    double* a = buf.data() + thread_id() * k;
+    for (index_t i = b; i < e; ++i) {
+      const T* x = X + i * d;
+      double m = -std::numeric_limits<double>::infinity();
+      index_t best = 0;
+      for (index_t v = 0; v < k; ++v) {
+        double s = 0;
+        for (index_t j = 0; j < d; ++j) {
+          const double diff = static_cast<double>(x[j]) - static_cast<double>(Y[v * d + j]);
+          s += diff * diff;
+        }
+        a[v] = hard ? -s : logp[v] - s / temperature;
+        if (a[v] > m) {
+          m = a[v];
+          best = v;
+        }
+      }
+      if (!std::isfinite(m)) {
+        bad[c] = 1;
+        for (index_t v = 0; v < k; ++v) P[i * k + v] = static_cast<T>(1.0 / k);
+        logZ[i] = std::numeric_limits<double>::quiet_NaN();
+        continue;
+      }
+      if (hard) {
+        for (index_t v = 0; v < k; ++v) P[i * k + v] = static_cast<T>(v == best ? 1 : 0);
+        logZ[i] = m;
+        continue;
+      }
+      double s = 0;
+      for (index_t v = 0; v < k; ++v) s += std::exp(a[v] - m);
+      const double lz = m + std::log(s);
+      for (index_t v = 0; v < k; ++v) P[i * k + v] = static_cast<T>(std::exp(a[v] - lz));
+      logZ[i] = lz;
+    }
+  });
+  Status st;
+  st.converged = true;
+  for (char b : bad) st.numerical_error = st.numerical_error || b;
+  return st;
+}
+
+// One pass computing, with the posteriors of (Y, logp) at `temperature` (> 0), the masses
+// mass_v = sum_i w_i p_iv, the means mu_v and the posterior covariances
+// C_v = sum_i w_i p_iv (x_i - mu_v)(x_i - mu_v)^T / mass_v (k x d x d), whose largest eigenvalues
+// give the critical temperatures T_c(v) = 2 lambda_max(C_v).  Terms with p_iv < 1e-12 are skipped
+// (they change C_v by a relative 1e-12 at most per point).  Accumulated as sum q (x - y)(x - y)^T
+// about the given centroids and corrected to the mean afterwards, which is exact and stable.
+template <class T>
+Status central_covariance(const T* X, index_t n, index_t d, const T* w, const T* Y, const double* logp, index_t k,
+                          double temperature, int n_threads, double* cov, double* mass, double* mean) {
+  check_common<T>(n, d, k, temperature, n_threads);
+  if (!(temperature > 0)) throw std::invalid_argument("temperature must be > 0 for the covariance pass");
+  const index_t nc = n_chunks(n, kCovChunk);
+  const int nt = effective_threads(n_threads, nc);
+  const index_t width = k * d * d + k * d + k + 1;
+  std::vector<double> part(static_cast<size_t>(nc * width), 0.0);
+  std::vector<double> buf(static_cast<size_t>(nt * (k + d)));
+  constexpr double kSkip = 1e-12;
+  parallel_chunks(n, kCovChunk, nt, [&](index_t c, index_t b, index_t e) {
+    double* a = buf.data() + thread_id() * (k + d);
+    double* diff = a + k;
+    double* pc = part.data() + c * width;
+    double* pm = pc + k * d * d;  // first moments about y
+    double* pk = pm + k * d;      // masses
+    for (index_t i = b; i < e; ++i) {
+      const T* x = X + i * d;
+      const double wi = w ? static_cast<double>(w[i]) : 1.0;
+      double m = -std::numeric_limits<double>::infinity();
+      for (index_t v = 0; v < k; ++v) {
+        double s = 0;
+        for (index_t j = 0; j < d; ++j) {
+          const double dd = static_cast<double>(x[j]) - static_cast<double>(Y[v * d + j]);
+          s += dd * dd;
+        }
+        a[v] = logp[v] - s / temperature;
+        m = std::max(m, a[v]);
+      }
+      if (!std::isfinite(m)) {
+        pc[width - 1] += 1;
+        continue;
+      }
+      double s = 0;
+      for (index_t v = 0; v < k; ++v) s += std::exp(a[v] - m);
+      const double lz = m + std::log(s);
+      for (index_t v = 0; v < k; ++v) {
+        const double p = std::exp(a[v] - lz);
+        if (p < kSkip) continue;
+        const double q = wi * p;
+        pk[v] += q;
+        for (index_t j = 0; j < d; ++j) diff[j] = static_cast<double>(x[j]) - static_cast<double>(Y[v * d + j]);
+        double* cv = pc + v * d * d;
+        double* mv = pm + v * d;
+        for (index_t j = 0; j < d; ++j) {
+          const double qj = q * diff[j];
+          mv[j] += qj;
+          for (index_t l = 0; l <= j; ++l) cv[j * d + l] += qj * diff[l];
+        }
+      }
+    }
+  });
+  std::vector<double> tot(static_cast<size_t>(width));
+  reduce_chunks(part, nc, width, tot.data());
+  const double* C = tot.data();
+  const double* M1 = C + k * d * d;
+  const double* K = M1 + k * d;
+  for (index_t v = 0; v < k; ++v) {
+    mass[v] = K[v];
+    const double mv = K[v] > kTinyMass ? K[v] : 0.0;
+    for (index_t j = 0; j < d; ++j) {
+      const double off = mv > 0 ? M1[v * d + j] / mv : 0.0;  // mu - y
+      mean[v * d + j] = static_cast<double>(Y[v * d + j]) + off;
+    }
+    for (index_t j = 0; j < d; ++j)
+      for (index_t l = 0; l <= j; ++l) {
+        double c = 0;
+        if (mv > 0) {
+          const double oj = M1[v * d + j] / mv, ol = M1[v * d + l] / mv;
+          c = C[v * d * d + j * d + l] / mv - oj * ol;
+        }
+        cov[v * d * d + j * d + l] = c;
+        cov[v * d * d + l * d + j] = c;
+      }
+  }
+  Status st;
+  st.converged = true;
+  st.numerical_error = K[k] > 0;
+  return st;
+}
+
+// ---- the block kernels, included by the simd/central_*.cpp files only -------------------------
+#ifdef DANNEAL_CENTRAL_IMPL
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+// The 32-byte vector helpers are internal and inlined; the note about their (unused) external ABI
+// without AVX is noise.
+#pragma GCC diagnostic ignored "-Wpsabi"
+// Internal linkage: each simd/*.cpp gets its own copy compiled for its instruction set.
+namespace {
+
+template <class T>
+struct CVec {
+  static constexpr int W = 32 / sizeof(T);
+  typedef T type __attribute__((vector_size(32)));
+};
+template <class T>
+struct IVec;
+template <>
+struct IVec<double> {
+  typedef long long type __attribute__((vector_size(32)));
+};
+template <>
+struct IVec<float> {
+  typedef int type __attribute__((vector_size(32)));
+};
+
+// Broadcast without arithmetic: `V{} + s` is a real addition (-0.0 + 0.0 must give +0.0), which
+// costs an extra add in front of every broadcast of the micro-kernel.
+template <class V, class T>
+inline V splat(T s) {
+  V v;
+  for (int l = 0; l < static_cast<int>(sizeof(V) / sizeof(T)); ++l) v[l] = s;
+  return v;
+}
+
+// Broadcast of one element from memory (a single vbroadcastsd/vbroadcastss under AVX).
+inline CVec<double>::type bcast(const double* p) {
+#if defined(__AVX__)
+  return (CVec<double>::type)_mm256_broadcast_sd(p);
+#else
+  return splat<CVec<double>::type>(*p);
+#endif
+}
+inline CVec<float>::type bcast(const float* p) {
+#if defined(__AVX__)
+  return (CVec<float>::type)_mm256_broadcast_ss(p);
+#else
+  return splat<CVec<float>::type>(*p);
+#endif
+}
+
+template <class V, class T>
+inline V cload(const T* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <class V, class T>
+inline void cstore(T* p, const V& v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// a * b + c, fused where the translation unit has FMA (the AVX2 build), two roundings elsewhere.
+inline CVec<double>::type vfma(CVec<double>::type a, CVec<double>::type b, CVec<double>::type c) {
+#if defined(__FMA__) && defined(__AVX__)
+  return (CVec<double>::type)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+#else
+  return a * b + c;
+#endif
+}
+inline CVec<float>::type vfma(CVec<float>::type a, CVec<float>::type b, CVec<float>::type c) {
+#if defined(__FMA__) && defined(__AVX__)
+  return (CVec<float>::type)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+  return a * b + c;
+#endif
+}
+
+template <class V>
+inline V vmax(const V& a, const V& b) {
+  return a > b ? a : b;
+}
+
+// exp(x) for x <= 0 (the max-subtracted logits), vectorised.  Arguments below the smallest
+// normal result (and -inf) are flushed to exactly 0, so float32 never produces denormals.
+// Range reduction x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), then a Taylor
+// polynomial (degree 11 for double, 6 for float: relative error ~1e-16 / ~1e-7), then 2^n by
+// adding n to the exponent bits.
+inline CVec<double>::type vexp(CVec<double>::type x) {
+  using V = CVec<double>::type;
+  using I = IVec<double>::type;
+  const double lo = -650.0;  // e^-650 ~ 1e-282: products stay normal
+  const V keep = (V)(x > lo);  // all-ones bits where x > lo
+  x = vmax(x, V{} + lo);
+  const V shifter = V{} + 6755399441055744.0;  // 1.5 * 2^52
+  V t = vfma(x, V{} + 1.4426950408889634, shifter);
+  const V nf = t - shifter;
+  V r = vfma(nf, V{} - 6.93145751953125e-1, x);
+  r = vfma(nf, V{} - 1.42860682030941723212e-6, r);
+  V p = V{} + 1.0 / 6227020800.0;
+  p = vfma(p, r, V{} + 1.0 / 479001600.0);
+  p = vfma(p, r, V{} + 1.0 / 39916800.0);
+  p = vfma(p, r, V{} + 1.0 / 3628800.0);
+  p = vfma(p, r, V{} + 1.0 / 362880.0);
+  p = vfma(p, r, V{} + 1.0 / 40320.0);
+  p = vfma(p, r, V{} + 1.0 / 5040.0);
+  p = vfma(p, r, V{} + 1.0 / 720.0);
+  p = vfma(p, r, V{} + 1.0 / 120.0);
+  p = vfma(p, r, V{} + 1.0 / 24.0);
+  p = vfma(p, r, V{} + 1.0 / 6.0);
+  p = vfma(p, r, V{} + 0.5);
+  p = vfma(p, r, V{} + 1.0);
+  p = vfma(p, r, V{} + 1.0);
+  const I n = (I)t - (I)shifter;
+  const I bits = (I)p + (n << 52);
+  return (V)((I)bits & (I)keep);
+}
+
+inline CVec<float>::type vexp(CVec<float>::type x) {
+  using V = CVec<float>::type;
+  using I = IVec<float>::type;
+  const float lo = -70.0f;  // e^-70 ~ 4e-31: products with weights stay normal
+  const V keep = (V)(x > lo);
+  x = vmax(x, V{} + lo);
+  const V shifter = V{} + 12582912.0f;  // 1.5 * 2^23
+  V t = vfma(x, V{} + 1.44269504088896341f, shifter);
+  const V nf = t - shifter;
+  V r = vfma(nf, V{} - 0.693359375f, x);
+  r = vfma(nf, V{} + 2.12194440e-4f, r);
+  V p = V{} + 1.0f / 5040.0f;
+  p = vfma(p, r, V{} + 1.0f / 720.0f);
+  p = vfma(p, r, V{} + 1.0f / 120.0f);
+  p = vfma(p, r, V{} + 1.0f / 24.0f);
+  p = vfma(p, r, V{} + 1.0f / 6.0f);
+  p = vfma(p, r, V{} + 0.5f);
+  p = vfma(p, r, V{} + 1.0f);
+  p = vfma(p, r, V{} + 1.0f);
+  const I n = (I)t - (I)shifter;
+  const I bits = (I)p + (n << 23);
+  return (V)((I)bits & (I)keep);
+}
+
+// log(s) for s >= 1 (row sums of the exps), vectorised: s = 2^e m, m in [sqrt(1/2), sqrt(2)),
+// log m = 2 atanh(f), f = (m - 1)/(m + 1), |f| <= 0.172, odd series to f^19 (double) / f^9 (float).
+inline CVec<double>::type vlog(CVec<double>::type s) {
+  using V = CVec<double>::type;
+  using I = IVec<double>::type;
+  I bits = (I)s;
+  I e = ((bits >> 52) & 0x7ff) - 1023;
+  V m = (V)((bits & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);  // [1, 2)
+  const I big = (I)(m > 1.4142135623730951);
+  m = (V)(((I)m & ~big) | ((I)(m * 0.5) & big));
+  e = e - big;  // big is -1 where true
+  const V f = (m - 1.0) / (m + 1.0);
+  const V f2 = f * f;
+  V p = V{} + 1.0 / 19;
+  p = vfma(p, f2, V{} + 1.0 / 17);
+  p = vfma(p, f2, V{} + 1.0 / 15);
+  p = vfma(p, f2, V{} + 1.0 / 13);
+  p = vfma(p, f2, V{} + 1.0 / 11);
+  p = vfma(p, f2, V{} + 1.0 / 9);
+  p = vfma(p, f2, V{} + 1.0 / 7);
+  p = vfma(p, f2, V{} + 1.0 / 5);
+  p = vfma(p, f2, V{} + 1.0 / 3);
+  p = vfma(p, f2, V{} + 1.0);
+  const V ef = __builtin_convertvector(e, V);
+  return vfma(ef, V{} + 0.6931471805599453, 2.0 * f * p);
+}
+
+inline CVec<float>::type vlog(CVec<float>::type s) {
+  using V = CVec<float>::type;
+  using I = IVec<float>::type;
+  I bits = (I)s;
+  I e = ((bits >> 23) & 0xff) - 127;
+  V m = (V)((bits & 0x007fffff) | 0x3f800000);
+  const I big = (I)(m > 1.41421356f);
+  m = (V)(((I)m & ~big) | ((I)(m * 0.5f) & big));
+  e = e - big;
+  const V f = (m - 1.0f) / (m + 1.0f);
+  const V f2 = f * f;
+  V p = V{} + 1.0f / 9;
+  p = vfma(p, f2, V{} + 1.0f / 7);
+  p = vfma(p, f2, V{} + 1.0f / 5);
+  p = vfma(p, f2, V{} + 1.0f / 3);
+  p = vfma(p, f2, V{} + 1.0f);
+  const V ef = __builtin_convertvector(e, V);
+  return vfma(ef, V{} + 0.693147181f, 2.0f * f * p);
+}
+
+template <class T>
+inline T vhsum(const typename CVec<T>::type& v) {
+  T s = 0;
+  for (int l = 0; l < CVec<T>::W; ++l) s += v[l];
+  return s;
+}
+template <class T>
+inline T vhmax(const typename CVec<T>::type& v) {
+  T s = v[0];
+  for (int l = 1; l < CVec<T>::W; ++l) s = v[l] > s ? v[l] : s;
+  return s;
+}
+
+// Register-blocked micro-kernel: C[a][v] = sum_{l < L} A(a, l) * B[l][v] for a < MA and NV vectors
+// of columns v, with A(a, l) = A[a * sa + l * sl] (broadcast) and B rows of stride ldb.  Serves
+// both the distance block (A = X rows, B = Y^T) and the statistics block (A = X^T, B = Q).
+template <class T, int MA, int NV>
+inline void micro(const T* A, index_t sa, index_t sl, const T* B, index_t ldb, index_t L,
+                  typename CVec<T>::type* out /* MA x NV, row stride NV */) {
+  using V = typename CVec<T>::type;
+  constexpr int W = CVec<T>::W;
+  V c[MA][NV];
+  for (int a = 0; a < MA; ++a)
+    for (int v = 0; v < NV; ++v) c[a][v] = V{};
+#pragma GCC unroll 4
+  for (index_t l = 0; l < L; ++l) {
+    V bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = cload<V>(B + l * ldb + v * W);
+    for (int a = 0; a < MA; ++a) {
+      const V av = bcast(A + a * sa + l * sl);
+      for (int v = 0; v < NV; ++v) c[a][v] = vfma(av, bv[v], c[a][v]);
+    }
+  }
+  for (int a = 0; a < MA; ++a)
+    for (int v = 0; v < NV; ++v) out[a * NV + v] = c[a][v];
+}
+
+// C (ma x kp) = sum_l A(a, l) B[l][:] for all a < ma, in register tiles of up to 4 x 3 vectors
+// (12 accumulators + 3 B vectors + 1 broadcast = the 16 ymm registers); sink(a, col, vector)
+// receives every result vector.
+template <class T, class Sink>
+inline void gemm_tiles(const T* A, index_t sa, index_t sl, index_t ma, const T* B, index_t kp, index_t L,
+                       Sink&& sink) {
+  using V = typename CVec<T>::type;
+  constexpr int W = CVec<T>::W;
+  const index_t nvec = kp / W;
+  V tile[4 * 3];
+  for (index_t v0 = 0; v0 < nvec;) {
+    // 3 vectors wide while at least 3 remain, except split 4 as 2 + 2
+    const index_t left = nvec - v0;
+    const int nv = static_cast<int>(left >= 5 || left == 3 ? 3 : std::min<index_t>(2, left));
+    const T* Bp = B + v0 * W;
+    for (index_t a0 = 0; a0 < ma; a0 += 4) {
+      const int mr = static_cast<int>(std::min<index_t>(4, ma - a0));
+      const T* Ap = A + a0 * sa;
+#define DANNEAL_MK(MR, NVV)                        \
+  case (MR * 4 + NVV):                             \
+    micro<T, MR, NVV>(Ap, sa, sl, Bp, kp, L, tile); \
+    break;
+      switch (mr * 4 + nv) {
+        DANNEAL_MK(4, 3)
+        DANNEAL_MK(4, 2)
+        DANNEAL_MK(4, 1)
+        DANNEAL_MK(3, 3)
+        DANNEAL_MK(3, 2)
+        DANNEAL_MK(3, 1)
+        DANNEAL_MK(2, 3)
+        DANNEAL_MK(2, 2)
+        DANNEAL_MK(2, 1)
+        DANNEAL_MK(1, 3)
+        DANNEAL_MK(1, 2)
+        DANNEAL_MK(1, 1)
+        default: break;
+      }
+#undef DANNEAL_MK
+      for (int a = 0; a < mr; ++a)
+        for (int v = 0; v < nv; ++v) sink(a0 + a, (v0 + v) * W, tile[a * nv + v]);
+    }
+    v0 += nv;
+  }
+}
+
+// One chunk of rows [b, e): per block of kBlock rows, G = X_b Y^T (micro-kernel), logits, row max,
+// exp of the whole block (independent vectors: throughput- rather than latency-bound), row sums,
+// Q = w p, then masses and St += X_b^T Q (micro-kernel again).
+template <class T>
+void central_rows_generic(const PassArgs<T>& g, index_t b, index_t e, T* scratch, const PassOut& o) {
+  using V = typename CVec<T>::type;
+  constexpr int W = CVec<T>::W;
+  const index_t d = g.d, kp = g.kp, k = g.k, nvec = kp / W;
+  T* Q = scratch;                // kBlock x kp: logits, then exps, then w_i p_iv
+  T* svals = Q + kBlock * kp;    // kBlock: row max, then row sums of the exps
+  T* wvals = svals + kBlock;     // kBlock: weights (0 for a non-finite row)
+  double lse = 0, bad = 0;
+  const V scale = splat<V>(g.scale);
+  const V inf = splat<V>(std::numeric_limits<T>::infinity());
+  for (index_t r0 = b; r0 < e; r0 += kBlock) {
+    const index_t nr = std::min(kBlock, e - r0);
+    const T* Xb = g.X + r0 * d;
+    // logits a = scale * (X Y^T) + bias, written straight from the registers
+    gemm_tiles<T>(Xb, d, 1, nr, g.Yt, kp, d, [&](index_t a, index_t col, const V& v) {
+      cstore(Q + a * kp + col, vfma(v, scale, cload<V>(g.bias + col)));
+    });
+    for (index_t r = 0; r < nr; ++r) {
+      const T* qrow = Q + r * kp;
+      V mx = -inf;
+      for (index_t v = 0; v < nvec; ++v) mx = vmax(mx, cload<V>(qrow + v * W));
+      const T m = vhmax<T>(mx);
+      const T wi = g.w ? g.w[r0 + r] : T(1);
+      const bool ok = std::abs(m) <= std::numeric_limits<T>::max();
+      bad += ok ? 0 : 1;
+      svals[r] = ok ? m : T(0);
+      wvals[r] = ok ? wi : T(0);
+    }
+    if (g.hard) {
+      for (index_t r = 0; r < nr; ++r) {
+        T* qrow = Q + r * kp;
+        const T m = svals[r];
+        index_t best = 0;
+        for (index_t v = 0; v < k; ++v)
+          if (qrow[v] == m) {
+            best = v;
+            break;
+          }
+        for (index_t v = 0; v < kp; ++v) qrow[v] = 0;
+        qrow[best] = wvals[r];
+      }
+    } else {
+      for (index_t r = 0; r < nr; ++r) {
+        T* qrow = Q + r * kp;
+        const V mv = splat<V>(svals[r]);
+        for (index_t v = 0; v < nvec; ++v) cstore(qrow + v * W, vexp(cload<V>(qrow + v * W) - mv));
+      }
+      for (index_t r = 0; r < nr; ++r) {
+        T* qrow = Q + r * kp;
+        V sacc = cload<V>(qrow);
+        for (index_t v = 1; v < nvec; ++v) sacc += cload<V>(qrow + v * W);
+        const T s = vhsum<T>(sacc);
+        lse += static_cast<double>(wvals[r]) * static_cast<double>(svals[r]);
+        svals[r] = s;
+        const V f = splat<V>(wvals[r] / s);
+        for (index_t v = 0; v < nvec; ++v) cstore(qrow + v * W, cload<V>(qrow + v * W) * f);
+      }
+      // sum_i w_i log s_i, vectorised over the block
+      index_t r = 0;
+      V lacc = V{};
+      for (; r + W <= nr; r += W) lacc = vfma(cload<V>(wvals + r), vlog(cload<V>(svals + r)), lacc);
+      double ls = static_cast<double>(vhsum<T>(lacc));
+      for (; r < nr; ++r) ls += static_cast<double>(wvals[r]) * std::log(static_cast<double>(svals[r]));
+      lse += ls;
+    }
+    // masses: four independent accumulators per vector of clusters
+    for (index_t v = 0; v < nvec; ++v) {
+      V m0 = V{}, m1 = V{}, m2 = V{}, m3 = V{};
+      index_t r = 0;
+      for (; r + 4 <= nr; r += 4) {
+        m0 += cload<V>(Q + r * kp + v * W);
+        m1 += cload<V>(Q + (r + 1) * kp + v * W);
+        m2 += cload<V>(Q + (r + 2) * kp + v * W);
+        m3 += cload<V>(Q + (r + 3) * kp + v * W);
+      }
+      for (; r < nr; ++r) m0 += cload<V>(Q + r * kp + v * W);
+      const V macc = (m0 + m1) + (m2 + m3);
+      for (int l = 0; l < W; ++l) o.mass[v * W + l] += static_cast<double>(macc[l]);
+    }
+    // St (d x kp) += X_b^T Q_b
+    gemm_tiles<T>(Xb, 1, d, d, Q, kp, nr, [&](index_t a, index_t col, const V& v) {
+      double* dst = o.St + a * kp + col;
+      for (int l = 0; l < W; ++l) dst[l] += static_cast<double>(v[l]);
+    });
+  }
+  o.stats[1] += lse;
+  o.stats[2] += bad;
+}
+
+}  // namespace
+#endif  // DANNEAL_CENTRAL_IMPL
+
+}  // namespace danneal::central

@@ -1,0 +1,386 @@
+"""Central clustering (Rose 1998): kernels vs numpy twins, determinism, annealing properties,
+the scikit-learn estimator and its validation."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import danneal
+from danneal import CentralAnnealing, _core
+from danneal.reference import central as ref
+
+RTOL = {np.float32: 2e-4, np.float64: 1e-9}
+
+
+def _data(dtype, n=600, d=5, k=4, seed=0, weights=False):
+    X, _ = make_blobs(n, n_features=d, centers=k, cluster_std=1.5, random_state=seed)
+    X = (X - X.mean(0)).astype(dtype)
+    rng = np.random.default_rng(seed)
+    w = (0.5 + rng.random(n)).astype(dtype) if weights else None
+    Y0 = np.ascontiguousarray(X[rng.choice(n, k, replace=False)])
+    logp = np.full(k, -np.log(k))
+    return X, w, Y0, logp
+
+
+# ---------------------------------------------------------------- kernels vs twins
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("max_iter", [1, 5, 50])
+@pytest.mark.parametrize("T", [0.0, 0.7, 20.0])
+@pytest.mark.parametrize("weights", [False, True])
+def test_fixed_point_matches_twin(dtype, max_iter, T, weights):
+    X, w, Y0, logp = _data(dtype, weights=weights)
+    Y, lp, mass, stats, st = _core.central_fixed_point(X, w, Y0, logp, T, max_iter, 0.0, 2)
+    Yr, lpr, massr, statsr, str_ = ref.central_fixed_point(X, w, Y0, logp, T, max_iter, 0.0)
+    assert st["iterations"] == str_["iterations"] == max_iter
+    assert Y.dtype == dtype
+    rtol = RTOL[dtype]
+    scale = np.abs(X).max()
+    np.testing.assert_allclose(Y, Yr, rtol=rtol, atol=rtol * scale)
+    np.testing.assert_allclose(mass, massr, rtol=rtol, atol=rtol * len(X))
+    np.testing.assert_allclose(lp, lpr, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(stats[:2], statsr[:2], rtol=rtol * 10)
+    np.testing.assert_allclose(stats[3], statsr[3], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(300, 1, 1), (257, 3, 9), (200, 64, 30), (130, 17, 100)])
+def test_fixed_point_shapes(dtype, shape):
+    n, d, k = shape
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    Y0 = np.ascontiguousarray(X[rng.choice(n, k, replace=False)])
+    logp = np.log(rng.dirichlet(np.ones(k)))
+    for T in (0.0, 0.5 * d):
+        a = _core.central_fixed_point(X, None, Y0, logp, T, 3, 0.0, 1)
+        b = ref.central_fixed_point(X, None, Y0, logp, T, 3, 0.0)
+        rtol = RTOL[dtype] * (10 if dtype == np.float32 else 100)
+        np.testing.assert_allclose(a[0], b[0], rtol=rtol, atol=rtol * 4)
+        np.testing.assert_allclose(a[2], b[2], rtol=rtol, atol=rtol * n)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threads_bit_identical(dtype):
+    X, w, Y0, logp = _data(dtype, n=9000, d=7, k=6, weights=True)  # several 2048-row chunks
+    for T in (0.0, 3.0):
+        a = _core.central_fixed_point(X, w, Y0, logp, T, 5, 0.0, 1)
+        b = _core.central_fixed_point(X, w, Y0, logp, T, 5, 0.0, 2)
+        for x, y in zip(a[:4], b[:4]):
+            np.testing.assert_array_equal(x, y)
+    ca = _core.central_covariance(X, w, Y0, logp, 3.0, 1)
+    cb = _core.central_covariance(X, w, Y0, logp, 3.0, 2)
+    for x, y in zip(ca[:3], cb[:3]):
+        np.testing.assert_array_equal(x, y)
+    pa = _core.central_posteriors(X, Y0, logp, 3.0, 1)
+    pb = _core.central_posteriors(X, Y0, logp, 3.0, 2)
+    np.testing.assert_array_equal(pa[0], pb[0])
+    np.testing.assert_array_equal(pa[1], pb[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("T", [0.0, 1.0])
+def test_posteriors_match_twin(dtype, T):
+    X, _, Y0, logp = _data(dtype)
+    P, lz, st = _core.central_posteriors(X, Y0, logp, T, 2)
+    Pr, lzr, _ = ref.central_posteriors(X, Y0, logp, T)
+    assert P.dtype == dtype and not st["numerical_error"]
+    np.testing.assert_allclose(P, Pr, rtol=RTOL[dtype], atol=RTOL[dtype])
+    np.testing.assert_allclose(lz, lzr, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-9)
+    np.testing.assert_allclose(P.sum(1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_covariance_matches_twin(dtype):
+    X, w, Y0, logp = _data(dtype, weights=True)
+    cov, mass, mean, st = _core.central_covariance(X, w, Y0, logp, 5.0, 2)
+    covr, massr, meanr, _ = ref.central_covariance(X, w, Y0, logp, 5.0)
+    np.testing.assert_allclose(cov, covr, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(mass, massr, rtol=1e-6)
+    np.testing.assert_allclose(mean, meanr, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(cov, np.transpose(cov, (0, 2, 1)))
+
+
+def test_integer_weights_equal_repetition():
+    X, _, Y0, logp = _data(np.float64, n=300)
+    reps = np.random.default_rng(0).integers(0, 4, len(X))
+    a = _core.central_fixed_point(X, reps.astype(np.float64), Y0, logp, 2.0, 10, 0.0, 1)
+    b = _core.central_fixed_point(np.repeat(X, reps, axis=0), None, Y0, logp, 2.0, 10, 0.0, 1)
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a[2], b[2], rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_low_temperature_never_nan(dtype):
+    # huge logits at low T: the exp must flush, never produce NaN/inf or slow denormals
+    X, w, Y0, logp = _data(dtype, n=500)
+    X = X * dtype(100)
+    Y0 = Y0 * dtype(100)
+    for T in (1e-3, 1e-8, 1e-30):
+        Y, lp, mass, stats, st = _core.central_fixed_point(X, w, Y0, logp, T, 5, 0.0, 2)
+        assert np.isfinite(Y).all() and np.isfinite(mass).all() and np.isfinite(stats).all()
+        assert not st["numerical_error"]
+        np.testing.assert_allclose(mass.sum(), len(X), rtol=1e-4)
+
+
+def test_duplicated_centroids_mass_constraint():
+    # two identical copies sharing a cluster's mass behave as the single cluster (Rose 1998, §III.C)
+    X, _, Y0, logp = _data(np.float64)
+    Ydup = np.vstack([Y0, Y0[:1]])
+    lpdup = np.append(logp, logp[0] - np.log(2))
+    lpdup[0] -= np.log(2)
+    a = _core.central_fixed_point(X, None, Y0, logp, 4.0, 20, 0.0, 1)
+    b = _core.central_fixed_point(X, None, Ydup, lpdup, 4.0, 20, 0.0, 1)
+    np.testing.assert_allclose(b[0][:-1], a[0], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(b[0][-1], a[0][0], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(b[2][0] + b[2][-1], a[2][0], rtol=1e-10)
+    np.testing.assert_allclose(b[3][:2], a[3][:2], rtol=1e-10)
+
+
+def test_kernel_validation():
+    X, _, Y0, logp = _data(np.float64)
+    with pytest.raises(TypeError, match="X"):
+        _core.central_fixed_point(X.astype(np.int64), None, Y0, logp, 1.0, 1, 0.0, 1)
+    with pytest.raises(ValueError, match="centers"):
+        _core.central_fixed_point(X, None, Y0[:, :2].copy(), logp, 1.0, 1, 0.0, 1)
+    with pytest.raises(ValueError, match="temperature"):
+        _core.central_fixed_point(X, None, Y0, logp, -1.0, 1, 0.0, 1)
+    with pytest.raises(ValueError, match="n_threads"):
+        _core.central_fixed_point(X, None, Y0, logp, 1.0, 1, 0.0, 0)
+    with pytest.raises(ValueError, match="sample_weight"):
+        _core.central_fixed_point(X, np.ones(3), Y0, logp, 1.0, 1, 0.0, 1)
+    with pytest.raises(ValueError, match="temperature"):
+        _core.central_covariance(X, None, Y0, logp, 0.0, 1)
+
+
+# ---------------------------------------------------------------- annealing properties
+def _blobs(n=400, k=3, seed=0, std=0.6):
+    X, y = make_blobs(n, n_features=2, centers=k, cluster_std=std, random_state=seed)
+    return X, y
+
+
+def test_first_split_within_one_cooling_step():
+    X, _ = _blobs()
+    cooling = 0.9
+    m = CentralAnnealing(3, cooling=cooling, n_threads=1).fit(X)
+    Tc0 = 2 * np.linalg.eigvalsh(np.cov(X.T, bias=True))[-1]
+    T_split = m.splits_[0]["T"]
+    assert cooling * Tc0 <= T_split < Tc0
+    np.testing.assert_allclose(m.critical_temperatures_[0], Tc0, rtol=1e-8)
+    # K = 1 above the critical temperature, 2 right after
+    h = m.history_
+    assert (h["n_clusters"][h["T"] > Tc0] == 1).all()
+    assert h["n_clusters"][h["T"] == T_split][0] == 2
+
+
+def test_zero_temperature_is_lloyd_fixed_point():
+    X, _ = _blobs(k=4, seed=3)
+    m = CentralAnnealing(4, n_threads=1).fit(X)
+    assert m.converged_
+    k = m.n_clusters_
+    Y, _, _, _, _ = ref.central_fixed_point(X, None, m.cluster_centers_, np.full(k, -np.log(k)), 0.0, 1, 0.0)
+    np.testing.assert_allclose(Y, m.cluster_centers_, rtol=1e-12, atol=1e-12)
+    labels = np.argmin(((X[:, None] - m.cluster_centers_[None]) ** 2).sum(-1), axis=1)
+    np.testing.assert_array_equal(labels, m.labels_)
+    np.testing.assert_allclose(m.inertia_, ((X - m.cluster_centers_[labels]) ** 2).sum(), rtol=1e-10)
+
+
+def test_quality_vs_kmeans():
+    from sklearn.cluster import KMeans
+
+    X, _ = make_blobs(1500, n_features=3, centers=6, cluster_std=1.0, random_state=7)
+    m = CentralAnnealing(6, n_threads=2).fit(X)
+    km = KMeans(6, n_init=10, random_state=0).fit(X)
+    assert m.inertia_ <= km.inertia_ * 1.001
+    plain = CentralAnnealing(6, swap_moves=False, n_threads=2).fit(X)
+    assert plain.swaps_ == []
+    assert m.inertia_ <= plain.inertia_ * (1 + 1e-12)  # on this data the moves help (not a theorem)
+
+
+def test_split_merge_moves_recorded():
+    # one wide and several tight groups: the annealing spends splits early, the moves fix it
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 3, (300, 2)), rng.normal([20, 0], 0.3, (100, 2)),
+                   rng.normal([20, 3], 0.3, (100, 2)), rng.normal([23, 1.5], 0.3, (100, 2))])
+    m = CentralAnnealing(5, n_threads=1).fit(X)
+    for s in m.swaps_:
+        assert s["free_energy_gain"] > 0 and s["split"] not in s["merged"]
+    plain = CentralAnnealing(5, swap_moves=False, n_threads=1).fit(X)
+    assert m.inertia_ <= plain.inertia_ * (1 + 1e-9)
+
+
+def test_float32_and_float64_agree():
+    X, _ = _blobs(k=3, seed=5)
+    m64 = CentralAnnealing(3, n_threads=1).fit(X)
+    m32 = CentralAnnealing(3, n_threads=1).fit(X.astype(np.float32))
+    assert m32.cluster_centers_.dtype == np.float32
+    np.testing.assert_array_equal(m32.labels_, m64.labels_)
+    np.testing.assert_allclose(m32.cluster_centers_, m64.cluster_centers_, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(m32.critical_temperatures_[0], m64.critical_temperatures_[0], rtol=1e-4)
+
+
+def test_threads_same_fit():
+    X, _ = make_blobs(4200, n_features=3, centers=3, random_state=2)  # 3 chunks of 2048 rows
+    a = CentralAnnealing(3, n_threads=1).fit(X)
+    b = CentralAnnealing(3, n_threads=2).fit(X)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    np.testing.assert_array_equal(a.history_["free_energy"], b.history_["free_energy"])
+
+
+def test_auto_finds_separated_clusters():
+    X, _ = _blobs(n=600, k=3, seed=1, std=0.3)
+    m = CentralAnnealing("auto", max_clusters=8, n_threads=1).fit(X)
+    assert m.n_clusters_ == 3
+    assert m.cluster_centers_.shape == (3, 2)
+    assert len(np.unique(m.labels_)) == 3
+
+
+def test_sample_weight_integer_equals_repetition_in_fit():
+    X, _ = _blobs(n=200, k=3, seed=4)
+    reps = np.random.default_rng(1).integers(1, 3, len(X))
+    a = CentralAnnealing(3, n_threads=1).fit(X, sample_weight=reps)
+    b = CentralAnnealing(3, n_threads=1).fit(np.repeat(X, reps, axis=0))
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(a.inertia_, b.inertia_, rtol=1e-8)
+
+
+def test_attributes_and_methods():
+    X, _ = _blobs()
+    Xf = np.asfortranarray(X)
+    X_copy = X.copy()
+    seen = []
+    m = CentralAnnealing(3, n_threads=1, callback=lambda info: seen.append(info["T"])).fit(Xf)
+    np.testing.assert_array_equal(X, X_copy)
+    assert len(seen) == len(m.history_["T"])
+    assert set(m.history_) == {"T", "n_clusters", "free_energy", "distortion", "n_iter"}
+    assert np.all(np.diff(m.history_["T"]) < 0)
+    assert m.history_["n_iter"].sum() <= m.n_iter_
+    np.testing.assert_allclose(m.cluster_weights_.sum(), 1.0)
+    assert m.labels_.dtype == np.int64
+    P = m.predict_proba(X)
+    np.testing.assert_allclose(P.sum(1), 1.0, rtol=1e-10)
+    np.testing.assert_array_equal(m.predict_proba(X, T=0).argmax(1), m.predict(X))
+    P_hot = m.predict_proba(X, T=1e3 * m.critical_temperatures_[0])
+    np.testing.assert_allclose(P_hot, np.broadcast_to(m.cluster_weights_, P_hot.shape), atol=0.05)
+    np.testing.assert_allclose(m.transform(X).min(1) ** 2, ((X - m.cluster_centers_[m.labels_]) ** 2).sum(1),
+                               rtol=1e-8, atol=1e-8)
+    ks = [p["n_clusters"] for p in m.path_]
+    assert ks == sorted(ks) and ks[0] == 1 and ks[-1] == 3
+    assert m.centers_at(2).shape == (2, 2)
+    assert set(np.unique(m.partition_at(X, 2))) == {0, 1}
+    with pytest.raises(ValueError, match="n_clusters=7"):
+        m.centers_at(7)
+    # integer input converts to float64
+    mi = CentralAnnealing(2, n_threads=1).fit(np.round(X * 10).astype(np.int32))
+    assert mi.cluster_centers_.dtype == np.float64
+    # stopping early from the callback still leaves a fitted model
+    ms = CentralAnnealing(3, n_threads=1, callback=lambda info: True).fit(X)
+    assert len(ms.history_["T"]) == 1 and ms.cluster_centers_.shape == (3, 2)
+
+
+def test_duplicate_points_fewer_distinct_than_clusters():
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 5, axis=0)
+    m = CentralAnnealing(3, n_threads=1).fit(X)
+    assert m.cluster_centers_.shape == (3, 2)
+    assert np.isfinite(m.cluster_centers_).all()
+    assert m.inertia_ == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "params, fit_kw, err, match",
+    [
+        ({"n_clusters": 0}, {}, ValueError, "n_clusters=0"),
+        ({"n_clusters": 50}, {}, ValueError, "n_clusters=50 must be <= n_samples=20"),
+        ({"n_clusters": "many"}, {}, ValueError, "n_clusters='many'"),
+        ({"n_clusters": 2.5}, {}, TypeError, "n_clusters=2.5"),
+        ({"n_clusters": "auto", "max_clusters": 0}, {}, ValueError, "max_clusters=0"),
+        ({"cooling": 1.0}, {}, ValueError, "cooling=1.0"),
+        ({"cooling": 0}, {}, ValueError, "cooling=0"),
+        ({"T_min": -1.0}, {}, ValueError, "T_min=-1.0"),
+        ({"max_iter": 0}, {}, ValueError, "max_iter=0"),
+        ({"tol": -1.0}, {}, ValueError, "tol=-1.0"),
+        ({"perturbation": 0.0}, {}, ValueError, "perturbation=0.0"),
+        ({"n_threads": 0}, {}, ValueError, "n_threads=0"),
+        ({"callback": 3}, {}, TypeError, "callback=3"),
+        ({"swap_moves": "yes"}, {}, TypeError, "swap_moves='yes'"),
+        ({"final_max_iter": 0}, {}, ValueError, "final_max_iter=0"),
+        ({}, {"sample_weight": -np.ones(20)}, ValueError, "sample_weight"),
+        ({}, {"sample_weight": np.ones(3)}, ValueError, "sample_weight"),
+        ({}, {"sample_weight": np.zeros(20)}, ValueError, "sum to 0"),
+        ({}, {"sample_weight": np.full(20, np.nan)}, ValueError, "NaN"),
+    ],
+)
+def test_estimator_validation(params, fit_kw, err, match):
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    params = {"n_clusters": 2, **params}
+    with pytest.raises(err, match=match):
+        CentralAnnealing(**params).fit(X, **fit_kw)
+
+
+@pytest.mark.parametrize("bad", [np.array([[np.nan, 1.0], [0.0, 1.0]]), np.array([[np.inf, 1.0], [0.0, 1.0]]),
+                                 np.zeros((0, 2)), np.zeros(5)])
+def test_bad_X(bad):
+    with pytest.raises(ValueError):
+        CentralAnnealing(1).fit(bad)
+
+
+def test_predict_proba_validation():
+    X, _ = _blobs(n=50)
+    m = CentralAnnealing(2, n_threads=1).fit(X)
+    with pytest.raises(ValueError, match="T=-1.0"):
+        m.predict_proba(X, T=-1.0)
+    with pytest.raises(ValueError):
+        m.predict(X[:, :1])
+
+
+def test_exported():
+    assert "CentralAnnealing" in danneal.__all__
+    assert danneal.CentralAnnealing is CentralAnnealing
+
+
+@parametrize_with_checks([CentralAnnealing(n_clusters=3, cooling=0.7, n_threads=1)])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("factor", [1e-20, 1e20])
+def test_scale_invariance_float32(factor):
+    X, _ = _blobs(n=200, k=3, seed=6)
+    ref_model = CentralAnnealing(3, n_threads=1).fit(X)
+    m = CentralAnnealing(3, n_threads=1).fit((X * factor).astype(np.float32))
+    assert np.isfinite(m.cluster_centers_).all()
+    np.testing.assert_array_equal(m.labels_, ref_model.labels_)
+    np.testing.assert_allclose(m.critical_temperatures_[0], ref_model.critical_temperatures_[0] * factor**2,
+                               rtol=1e-4)
+    np.testing.assert_allclose(m.inertia_, ref_model.inertia_ * factor**2, rtol=1e-4)
+
+
+def test_baseline_kernel_matches_twin():
+    # the baseline (non-AVX2) translation unit, forced through DANNEAL_DISABLE_AVX2 in a child process
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from danneal import _core
+from danneal.reference import central as ref
+rng = np.random.default_rng(0)
+worst = {}
+for dt in (np.float32, np.float64):
+    X = rng.standard_normal((700, 5)).astype(dt)
+    w = (0.5 + rng.random(700)).astype(dt)
+    Y0 = np.ascontiguousarray(X[:7])
+    lp = np.full(7, -np.log(7))
+    err = 0.0
+    for T in (0.0, 2.0):
+        a = _core.central_fixed_point(X, w, Y0, lp, T, 5, 0.0, 2)
+        b = ref.central_fixed_point(X, w, Y0, lp, T, 5, 0.0)
+        err = max(err, float(np.abs(a[0] - b[0]).max()), float(np.abs(a[2] - b[2]).max() / 700))
+    worst[np.dtype(dt).name] = err
+print(_core.central_isa(), worst["float32"], worst["float64"])
+"""
+    env = dict(os.environ, DANNEAL_DISABLE_AVX2="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    isa, e32, e64 = out.stdout.split()[-3:]
+    assert isa == "baseline"
+    assert float(e32) < 1e-4 and float(e64) < 1e-10
