@@ -166,3 +166,33 @@ def test_ddc_only_H_requires_grad():
     DDCLoss(sigma2=0.5)(A, H).backward()
     res = ddc_loss(A.numpy(), H=H.detach().numpy(), sigma2=0.5)
     np.testing.assert_allclose(H.grad.numpy(), res.grad_H, rtol=1e-12, atol=1e-15)
+
+
+def test_clam_recursion_gradcheck_and_matches_twin():
+    torch = pytest.importorskip("torch")
+    from danneal import reference as ref
+    from danneal.torch import ClAMRecursion
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(5, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    R = torch.randn(4, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    eta = (0.1 * torch.randn(4, dtype=torch.float64, generator=g)).requires_grad_(True)
+    mask = (torch.rand(5, 3, generator=g) > 0.3).to(torch.float64)
+    mod = ClAMRecursion(n_steps=4, step_size=0.3, beta=2.0)
+    out = mod(X, R, eta, mask)
+    V, _ = ref.clam_forward(X.detach().numpy(), mask.numpy(), R.detach().numpy(), eta.detach().numpy(), 1.0, 0.3,
+                            4, False)
+    np.testing.assert_allclose(out.detach().numpy(), V[-1], rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda x, r, e: mod(x, r, e, mask), (X, R, eta), eps=1e-6, atol=1e-7)
+    assert torch.autograd.gradcheck(lambda x, r: mod(x, r), (X, R), eps=1e-6, atol=1e-7)
+
+
+def test_clam_recursion_bad_input():
+    torch = pytest.importorskip("torch")
+    from danneal.torch import ClAMRecursion, clam_recursion
+
+    X = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match="prototypes"):
+        ClAMRecursion()(X, torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="beta"):
+        clam_recursion(X, torch.zeros(2, 2), beta=0.0)

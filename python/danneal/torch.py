@@ -6,8 +6,10 @@ tensors' memory (zero-copy for contiguous float32/float64 CPU tensors) and whose
 returns the closed-form gradients computed alongside the value, through a
 ``torch.autograd.Function``; no autograd graph is built through the n x n matrices.
 
-Only CPU tensors are supported (tensors on another device raise ``ValueError``).  The Sinkhorn and
-ClAM kernels are not wrapped here yet.
+:class:`ClAMRecursion` wraps the compiled ClAM recursion (forward and backpropagation through all
+steps) the same way, so the associative-memory update can sit inside a larger network.
+
+Only CPU tensors are supported (tensors on another device raise ``ValueError``).
 
 This module imports torch; ``import danneal`` does not.
 """
@@ -17,9 +19,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import _core
 from . import losses as _losses
+from ._threads import resolve_n_threads
 
-__all__ = ["DDCLoss", "SpectralClusteringLoss", "ddc_loss", "spectral_clustering_loss"]
+__all__ = ["DDCLoss", "SpectralClusteringLoss", "ClAMRecursion", "ddc_loss", "spectral_clustering_loss",
+           "clam_recursion"]
 
 
 def _as_numpy(t: torch.Tensor, name: str) -> np.ndarray:
@@ -159,3 +164,69 @@ class SpectralClusteringLoss(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"cutoff={self.cutoff}"
+
+
+class _ClAMFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, X0, R, eta, mask, c, alpha, n_steps, spherical, n_threads):
+        x = _as_numpy(X0, "X")
+        dt = x.dtype
+        r = np.ascontiguousarray(_as_numpy(R, "prototypes"), dtype=dt)
+        e = None if eta is None else np.ascontiguousarray(_as_numpy(eta, "log_weights"), dtype=dt)
+        m = None if mask is None else np.ascontiguousarray(_as_numpy(mask, "mask"), dtype=dt)
+        if r.ndim != 2 or x.ndim != 2 or r.shape[1] != x.shape[1]:
+            raise ValueError(f"X {tuple(x.shape)} and prototypes {tuple(r.shape)}: expected (B, d) and (k, d)")
+        nt = resolve_n_threads(n_threads)
+        V, P = _core.clam_forward(x, m, r, e, float(c), float(alpha), int(n_steps), bool(spherical), nt)
+        ctx.state = (V, P, m, r, float(c), float(alpha), bool(spherical), nt, eta is not None)
+        return torch.from_numpy(np.ascontiguousarray(V[-1]))
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, G):
+        V, P, m, r, c, alpha, spherical, nt, has_eta = ctx.state
+        g = np.ascontiguousarray(G.detach().numpy(), dtype=V.dtype)
+        dR, deta, dX0 = _core.clam_backward(V, P, m, r, g, c, alpha, spherical, nt)
+        return (torch.from_numpy(dX0) if ctx.needs_input_grad[0] else None,
+                torch.from_numpy(dR) if ctx.needs_input_grad[1] else None,
+                torch.from_numpy(deta) if has_eta and ctx.needs_input_grad[2] else None,
+                None, None, None, None, None, None)
+
+
+def clam_recursion(X, prototypes, log_weights=None, mask=None, *, beta=1.0, exponent="beta/2", n_steps=10,
+                   step_size=0.1, spherical=False, n_threads=None):
+    """Functional form of :class:`ClAMRecursion`: the states after ``n_steps`` steps (B, d)."""
+    if exponent not in ("beta", "beta/2"):
+        raise ValueError(f"exponent={exponent!r} must be 'beta' or 'beta/2'")
+    if not (float(beta) > 0):
+        raise ValueError(f"beta={beta!r} must be > 0")
+    if int(n_steps) < 1:
+        raise ValueError(f"n_steps={n_steps!r} must be >= 1")
+    c = float(beta) if exponent == "beta" else 0.5 * float(beta)
+    return _ClAMFunction.apply(X, prototypes, log_weights, mask, c, float(step_size), int(n_steps), bool(spherical),
+                               n_threads)
+
+
+class ClAMRecursion(torch.nn.Module):
+    """The ClAM associative-memory recursion (Saha et al. 2023) as a differentiable module.
+
+    ``forward(X, prototypes, log_weights=None, mask=None)`` runs ``n_steps`` steps of
+    ``v <- v + step_size * m * (softmax(-c |prototypes - v|^2 + log_weights) @ prototypes - v)``
+    (``c = beta`` or ``beta/2``, log-domain softmax) on the compiled kernel and returns the final
+    states; the backward pass is the compiled backpropagation through all steps, giving gradients
+    for ``X``, ``prototypes`` and ``log_weights``.
+    """
+
+    def __init__(self, n_steps=10, step_size=0.1, beta=1.0, exponent="beta/2", spherical=False, n_threads=None):
+        super().__init__()
+        self.n_steps = n_steps
+        self.step_size = step_size
+        self.beta = beta
+        self.exponent = exponent
+        self.spherical = spherical
+        self.n_threads = n_threads
+
+    def forward(self, X, prototypes, log_weights=None, mask=None):
+        return clam_recursion(X, prototypes, log_weights, mask, beta=self.beta, exponent=self.exponent,
+                              n_steps=self.n_steps, step_size=self.step_size, spherical=self.spherical,
+                              n_threads=self.n_threads)
