@@ -1,0 +1,20 @@
+// AVX2 build of the fused-Sinkhorn row primitives (see softassign_impl.inc); compiled with
+// -mavx2 -mfma and only called when the CPU reports both features.
+#include "danneal/softassign.hpp"
+#include "softassign_impl.inc"
+
+namespace danneal::simd {
+#if defined(__AVX2__) && defined(__FMA__)
+bool sa_have_avx2_build() { return true; }
+double sa_dot_avx2(const double* K, const double* v, index_t m) { return dot_impl(K, v, m); }
+double sa_dot_avx2(const float* K, const double* v, index_t m) { return dot_impl(K, v, m); }
+void sa_axpy_avx2(double u, const double* K, double* w, index_t m) { axpy_impl(u, K, w, m); }
+void sa_axpy_avx2(double u, const float* K, double* w, index_t m) { axpy_impl(u, K, w, m); }
+#else
+bool sa_have_avx2_build() { return false; }
+double sa_dot_avx2(const double* K, const double* v, index_t m) { return sa_dot_baseline(K, v, m); }
+double sa_dot_avx2(const float* K, const double* v, index_t m) { return sa_dot_baseline(K, v, m); }
+void sa_axpy_avx2(double u, const double* K, double* w, index_t m) { sa_axpy_baseline(u, K, w, m); }
+void sa_axpy_avx2(double u, const float* K, double* w, index_t m) { sa_axpy_baseline(u, K, w, m); }
+#endif
+}  // namespace danneal::simd

@@ -1,0 +1,10 @@
+// Baseline build of the fused-Sinkhorn row primitives (see softassign_impl.inc).
+#include "danneal/softassign.hpp"
+#include "softassign_impl.inc"
+
+namespace danneal::simd {
+double sa_dot_baseline(const double* K, const double* v, index_t m) { return dot_impl(K, v, m); }
+double sa_dot_baseline(const float* K, const double* v, index_t m) { return dot_impl(K, v, m); }
+void sa_axpy_baseline(double u, const double* K, double* w, index_t m) { axpy_impl(u, K, w, m); }
+void sa_axpy_baseline(double u, const float* K, double* w, index_t m) { axpy_impl(u, K, w, m); }
+}  // namespace danneal::simd
