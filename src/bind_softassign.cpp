@@ -69,6 +69,19 @@ py::tuple qap_2opt_py(const py::array& A, const py::array& B, const py::array& p
   });
 }
 
+py::array vexp_py(const py::array& x) {
+  const double* px = in_ptr<double>(x, "x", 1);
+  const index_t n = x.shape(0);
+  auto out = empty<double>({n});
+  double* po = out.mutable_data();
+  for (index_t i = 0; i < n; ++i) po[i] = px[i];
+  {
+    py::gil_scoped_release nogil;
+    simd::sa_exp(po, n);
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_softassign(py::module_& m) {
@@ -80,6 +93,8 @@ void bind_softassign(py::module_& m) {
 Returns ``(P, alpha, beta, status)`` with ``P = exp(scale*C + alpha[:, None] + beta[None, :])`` (dtype of
 ``C``) and float64 log-domain duals.  ``status['error']`` is the row-marginal violation
 (``norm`` 0: max, 2: l2) of the returned plan; its columns are exact.)doc");
+  m.def("vexp", &vexp_py, py::arg("x"),
+        "Vectorised exp used by the Sinkhorn kernel (float64; below -708 gives 0, above 709 is clamped).");
   m.def("qap_2opt", &qap_2opt_py, py::arg("A"), py::arg("B"), py::arg("perm"), py::arg("maximize"),
         py::arg("max_passes"),
         R"doc(First-improvement 2-opt (pairwise swaps) for ``sum_ij A[i,j] B[perm[i], perm[j]]``.

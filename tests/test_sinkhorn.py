@@ -197,3 +197,12 @@ def test_kernel_binding_checks():
         _core.sinkhorn_log(C, 0.0, z + 0.5, z + 0.5, z, z, 1, 0.0, 0, 1)
     with pytest.raises(ValueError, match=r"b: expected shape \(2\)"):
         _core.sinkhorn_log(C, -1.0, z + 0.5, np.ones(3), z, z, 1, 0.0, 0, 1)
+
+
+def test_vectorised_exp_accuracy(rng):
+    x = np.concatenate([np.linspace(-708, 0, 20001), rng.uniform(-50, 50, 1001), [-1e300, -800.0, -708.5, 0.0, 709.0, 1e300]])
+    y = _core.vexp(x)
+    expect = np.exp(np.clip(x, -708, 709))
+    expect[x < -708] = 0
+    np.testing.assert_allclose(y, expect, rtol=4e-16, atol=0)
+    assert np.isfinite(y).all()

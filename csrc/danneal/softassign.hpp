@@ -38,6 +38,8 @@ double sa_dot_avx2(const double* K, const double* v, index_t m);
 double sa_dot_avx2(const float* K, const double* v, index_t m);
 void sa_axpy_avx2(double u, const double* K, double* w, index_t m);
 void sa_axpy_avx2(double u, const float* K, double* w, index_t m);
+void sa_exp_baseline(double* x, index_t m);
+void sa_exp_avx2(double* x, index_t m);
 bool sa_have_avx2_build();
 
 inline bool sa_cpu_has_avx2() {
@@ -58,6 +60,13 @@ inline void sa_axpy(double u, const T* K, double* w, index_t m) {
     sa_axpy_avx2(u, K, w, m);
   else
     sa_axpy_baseline(u, K, w, m);
+}
+// x[j] <- exp(x[j]) (vectorised; see softassign_impl.inc for the accuracy and range)
+inline void sa_exp(double* x, index_t m) {
+  if (sa_cpu_has_avx2())
+    sa_exp_avx2(x, m);
+  else
+    sa_exp_baseline(x, m);
 }
 }  // namespace danneal::simd
 
@@ -125,13 +134,19 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
   // Log-domain row update (alpha_new in un); returns the error of the current state.
   auto row_pass_log = [&]() {
     parallel_chunks(n, kChunk, n_threads, [&](index_t c, index_t rb, index_t re) {
+      std::vector<double> x(static_cast<size_t>(m));
       double e = 0;
       for (index_t i = rb; i < re; ++i) {
         const T* Ci = C + i * m;
         double mx = ninf;
-        for (index_t j = 0; j < m; ++j) mx = std::max(mx, scale * static_cast<double>(Ci[j]) + be[j]);
+        for (index_t j = 0; j < m; ++j) {
+          x[j] = scale * static_cast<double>(Ci[j]) + be[j];
+          mx = std::max(mx, x[j]);
+        }
+        for (index_t j = 0; j < m; ++j) x[j] -= mx;
+        simd::sa_exp(x.data(), m);
         double s = 0;
-        for (index_t j = 0; j < m; ++j) s += std::exp(scale * static_cast<double>(Ci[j]) + be[j] - mx);
+        for (index_t j = 0; j < m; ++j) s += x[j];
         const double lse = mx + std::log(s);
         err_term(e, std::exp(al[i] + lse), a[i]);
         un[i] = std::log(a[i]) - lse;
@@ -159,12 +174,15 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
     parallel_chunks(n, kChunk, n_threads, [&](index_t c, index_t rb, index_t re) {
       double* pc = cm.data() + c * m;
       for (index_t j = 0; j < m; ++j) pc[j] = 0;
+      std::vector<double> x(static_cast<size_t>(m));
       for (index_t i = rb; i < re; ++i) {
         const T* Ci = C + i * m;
         T* Pi = P + i * m;
         const double ai = un[i];
+        for (index_t j = 0; j < m; ++j) x[j] = scale * static_cast<double>(Ci[j]) + ai - colmax[j];
+        simd::sa_exp(x.data(), m);
         for (index_t j = 0; j < m; ++j) {
-          const T k = static_cast<T>(std::exp(scale * static_cast<double>(Ci[j]) + ai - colmax[j]));
+          const T k = static_cast<T>(x[j]);
           Pi[j] = k;
           pc[j] += static_cast<double>(k);
         }
@@ -263,9 +281,12 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
   if (!have_k) {
     // Only reachable with max_iter == 0 or converged before any update: build the plan from the duals.
     parallel_chunks(n, kChunk, n_threads, [&](index_t, index_t rb, index_t re) {
-      for (index_t i = rb; i < re; ++i)
-        for (index_t j = 0; j < m; ++j)
-          P[i * m + j] = static_cast<T>(std::exp(scale * static_cast<double>(C[i * m + j]) + al[i] + be[j]));
+      std::vector<double> x(static_cast<size_t>(m));
+      for (index_t i = rb; i < re; ++i) {
+        for (index_t j = 0; j < m; ++j) x[j] = scale * static_cast<double>(C[i * m + j]) + al[i] + be[j];
+        simd::sa_exp(x.data(), m);
+        for (index_t j = 0; j < m; ++j) P[i * m + j] = static_cast<T>(x[j]);
+      }
     });
     for (index_t i = 0; i < n; ++i) alpha[i] = al[i];
     for (index_t j = 0; j < m; ++j) beta[j] = be[j];

@@ -10,11 +10,13 @@ double sa_dot_avx2(const double* K, const double* v, index_t m) { return dot_imp
 double sa_dot_avx2(const float* K, const double* v, index_t m) { return dot_impl(K, v, m); }
 void sa_axpy_avx2(double u, const double* K, double* w, index_t m) { axpy_impl(u, K, w, m); }
 void sa_axpy_avx2(double u, const float* K, double* w, index_t m) { axpy_impl(u, K, w, m); }
+void sa_exp_avx2(double* x, index_t m) { exp_impl(x, m); }
 #else
 bool sa_have_avx2_build() { return false; }
 double sa_dot_avx2(const double* K, const double* v, index_t m) { return sa_dot_baseline(K, v, m); }
 double sa_dot_avx2(const float* K, const double* v, index_t m) { return sa_dot_baseline(K, v, m); }
 void sa_axpy_avx2(double u, const double* K, double* w, index_t m) { sa_axpy_baseline(u, K, w, m); }
 void sa_axpy_avx2(double u, const float* K, double* w, index_t m) { sa_axpy_baseline(u, K, w, m); }
+void sa_exp_avx2(double* x, index_t m) { sa_exp_baseline(x, m); }
 #endif
 }  // namespace danneal::simd

@@ -7,4 +7,5 @@ double sa_dot_baseline(const double* K, const double* v, index_t m) { return dot
 double sa_dot_baseline(const float* K, const double* v, index_t m) { return dot_impl(K, v, m); }
 void sa_axpy_baseline(double u, const double* K, double* w, index_t m) { axpy_impl(u, K, w, m); }
 void sa_axpy_baseline(double u, const float* K, double* w, index_t m) { axpy_impl(u, K, w, m); }
+void sa_exp_baseline(double* x, index_t m) { exp_impl(x, m); }
 }  // namespace danneal::simd
