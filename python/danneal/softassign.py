@@ -290,8 +290,8 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     ``exponentiated_relaxation``
         ``M <- normalise(M * exp(alpha Q(M)))``, one step per iteration.
 
-    The non-graduated methods stop after ``max_iter`` outer steps or when M is hard (every row has
-    an entry ``> 1 - hard_tol``).  Options (defaults): ``beta0`` 0.5, ``beta_max`` 10, ``beta_rate``
+    Every method stops when M is hard (every row has an entry ``> 1 - hard_tol``; ``hard_tol=0``
+    disables this), the graduated one also at ``beta_max``, the others after ``max_iter`` outer steps.  Options (defaults): ``beta0`` 0.5, ``beta_max`` 10, ``beta_rate``
     1.075, ``inner_max_iter`` 30, ``inner_tol`` 1e-3, ``sinkhorn_max_iter`` 4, ``sinkhorn_tol`` 0,
     ``alpha`` 0.5, ``delta`` -0.5, ``max_iter`` 300, ``hard_tol`` 1e-3, ``callback(M, info)``.
 
@@ -394,6 +394,8 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
                 callback(np.exp(logM), {"beta": beta, "nit": nit})
             prev_beta = beta
             beta *= beta_rate
+            if hard_tol > 0 and is_hard(np.exp(logM)):
+                break
     else:
         kappa = 1.0 / (1.0 + alpha * delta) if method == "self_annihilation" else 1.0
         for _ in range(max_iter):
