@@ -69,6 +69,48 @@ py::tuple qap_2opt_py(const py::array& A, const py::array& B, const py::array& p
   });
 }
 
+py::tuple qap_fixed_point_py(const py::array& A, const py::array& B, const py::object& E, double c, double gamma,
+                             double beta, const py::array& M0, long long max_inner, double inner_tol,
+                             long long sinkhorn_iter, const py::array& alpha0, const py::array& beta0) {
+  if (!(beta > 0) || !std::isfinite(beta)) throw py::value_error("beta=" + std::to_string(beta) + " must be > 0");
+  if (max_inner < 0) throw py::value_error("max_inner=" + std::to_string(max_inner) + " must be >= 0");
+  if (sinkhorn_iter < 1) throw py::value_error("sinkhorn_iter=" + std::to_string(sinkhorn_iter) + " must be >= 1");
+  if (!std::isfinite(c) || !std::isfinite(gamma)) throw py::value_error("c and gamma must be finite");
+  return dispatch(A, "A", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* pa = in_ptr<T>(A, "A", 2);
+    const index_t n = A.shape(0);
+    expect_shape(A, "A", {n, n});
+    const T* pb = in_ptr<T>(B, "B", 2);
+    expect_shape(B, "B", {n, n});
+    const T* pm = in_ptr<T>(M0, "M0", 2);
+    expect_shape(M0, "M0", {n, n});
+    const T* pe = nullptr;
+    py::array Ea;
+    if (!E.is_none()) {
+      Ea = E.cast<py::array>();
+      pe = in_ptr<T>(Ea, "E", 2);
+      expect_shape(Ea, "E", {n, n});
+    }
+    const double* pa0 = in_ptr<double>(alpha0, "alpha0", 1);
+    const double* pb0 = in_ptr<double>(beta0, "beta0", 1);
+    expect_shape(alpha0, "alpha0", {n});
+    expect_shape(beta0, "beta0", {n});
+    auto M = empty<T>({n, n});
+    auto al = empty<double>({n});
+    auto be = empty<double>({n});
+    Status st;
+    try {
+      py::gil_scoped_release nogil;
+      st = softassign::qap_fixed_point<T>(pa, pb, n, pe, c, gamma, beta, pm, max_inner, inner_tol, sinkhorn_iter,
+                                          pa0, pb0, M.mutable_data(), al.mutable_data(), be.mutable_data());
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(e.what());
+    }
+    return py::make_tuple(M, al, be, status_dict(st));
+  });
+}
+
 py::array vexp_py(const py::array& x) {
   const double* px = in_ptr<double>(x, "x", 1);
   const index_t n = x.shape(0);
@@ -93,6 +135,13 @@ void bind_softassign(py::module_& m) {
 Returns ``(P, alpha, beta, status)`` with ``P = exp(scale*C + alpha[:, None] + beta[None, :])`` (dtype of
 ``C``) and float64 log-domain duals.  ``status['error']`` is the row-marginal violation
 (``norm`` 0: max, 2: l2) of the returned plan; its columns are exact.)doc");
+  m.def("qap_fixed_point", &qap_fixed_point_py, py::arg("A"), py::arg("B"), py::arg("E"), py::arg("c"),
+        py::arg("gamma"), py::arg("beta"), py::arg("M0"), py::arg("max_inner"), py::arg("inner_tol"),
+        py::arg("sinkhorn_iter"), py::arg("alpha0"), py::arg("beta0"),
+        R"doc(Softassign fixed point at one beta for Q(M) = c (A M B^T + A^T M B) + gamma M + E (E may be None).
+
+Returns ``(M, alpha, beta, status)``; ``status['iterations']`` counts inner steps, ``status['error']``
+is the last max change of M.  Single-threaded (n <= a few hundred).)doc");
   m.def("vexp", &vexp_py, py::arg("x"),
         "Vectorised exp used by the Sinkhorn kernel (float64; below -708 gives 0, above 709 is clamped).");
   m.def("qap_2opt", &qap_2opt_py, py::arg("A"), py::arg("B"), py::arg("perm"), py::arg("maximize"),

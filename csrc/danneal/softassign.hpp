@@ -40,6 +40,8 @@ void sa_axpy_avx2(double u, const double* K, double* w, index_t m);
 void sa_axpy_avx2(double u, const float* K, double* w, index_t m);
 void sa_exp_baseline(double* x, index_t m);
 void sa_exp_avx2(double* x, index_t m);
+void sa_gemm_baseline(const double* X, const double* Y, double* out, index_t n);
+void sa_gemm_avx2(const double* X, const double* Y, double* out, index_t n);
 bool sa_have_avx2_build();
 
 inline bool sa_cpu_has_avx2() {
@@ -67,6 +69,13 @@ inline void sa_exp(double* x, index_t m) {
     sa_exp_avx2(x, m);
   else
     sa_exp_baseline(x, m);
+}
+// out += X @ Y (n x n, row-major, double)
+inline void sa_gemm(const double* X, const double* Y, double* out, index_t n) {
+  if (sa_cpu_has_avx2())
+    sa_gemm_avx2(X, Y, out, n);
+  else
+    sa_gemm_baseline(X, Y, out, n);
 }
 }  // namespace danneal::simd
 
@@ -301,6 +310,68 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
   }
   st.iterations = it;
   st.error = err;
+  return st;
+}
+
+// Softassign fixed point at one inverse temperature for the QAP benefit (GUIDE §2.3), without the
+// n^4 tensor:  Q(M) = c (A M B^T + A^T M B) + gamma M + E,   M <- Sinkhorn(exp(beta Q(M)))
+// (doubly stochastic, sinkhorn_iter log-stable iterations warm-started from the duals), repeated up
+// to max_inner times or until max |M_new - M| < inner_tol.  c = -1/s minimises trace(A^T M B M^T)
+// (+1/s maximises); E (n x n, may be null) is an additive benefit (restart noise).  Dense products
+// are axpy-order loops (simd::sa_gemm; fixed summation order); everything in double.
+// Outputs M (n x n), duals alpha, beta (n each; warm start in alpha0/beta0).  Status: iterations =
+// inner steps, error = last max change, converged = change < inner_tol.
+template <class T>
+Status qap_fixed_point(const T* A, const T* B, index_t n, const T* E, double c, double gamma, double beta,
+                       const T* M0, index_t max_inner, double inner_tol, index_t sinkhorn_iter,
+                       const double* alpha0, const double* beta0, T* M, double* alpha, double* beta_out) {
+  if (n < 1) throw std::invalid_argument("qap_fixed_point: n must be >= 1");
+  if (!(beta > 0) || !std::isfinite(beta)) throw std::invalid_argument("qap_fixed_point: beta must be > 0");
+  if (max_inner < 0 || sinkhorn_iter < 1) throw std::invalid_argument("qap_fixed_point: bad iteration counts");
+  const size_t nn = static_cast<size_t>(n * n);
+  std::vector<double> Ad(nn), ATd(nn), Bd(nn), BTd(nn), Md(nn), T1(nn), Q(nn), P(nn), ones(static_cast<size_t>(n), 1.0);
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j < n; ++j) {
+      Ad[i * n + j] = ATd[j * n + i] = static_cast<double>(A[i * n + j]);
+      Bd[i * n + j] = BTd[j * n + i] = static_cast<double>(B[i * n + j]);
+      Md[i * n + j] = static_cast<double>(M0[i * n + j]);
+    }
+  std::vector<double> al(alpha0, alpha0 + n), be(beta0, beta0 + n);
+  auto gemm_acc = [&](const double* X, const double* Y, double* out, bool zero) {
+    if (zero) std::fill(out, out + nn, 0.0);
+    simd::sa_gemm(X, Y, out, n);  // out += X @ Y
+  };
+  Status st;
+  double change = std::numeric_limits<double>::infinity();
+  index_t it = 0;
+  for (; it < max_inner; ++it) {
+    // Q = c (A M B^T + A^T M B) + gamma M + E
+    gemm_acc(Ad.data(), Md.data(), T1.data(), true);    // T1 = A M
+    gemm_acc(T1.data(), BTd.data(), Q.data(), true);    // Q = A M B^T
+    gemm_acc(ATd.data(), Md.data(), T1.data(), true);   // T1 = A^T M
+    gemm_acc(T1.data(), Bd.data(), Q.data(), false);    // Q += A^T M B
+    for (size_t t = 0; t < nn; ++t) {
+      Q[t] = c * Q[t] + gamma * Md[t];
+      if (E != nullptr) Q[t] += static_cast<double>(E[t]);
+    }
+    sinkhorn_log<double>(Q.data(), n, n, beta, ones.data(), ones.data(), al.data(), be.data(), sinkhorn_iter, 0.0,
+                         kMax, 1, P.data(), al.data(), be.data());
+    change = 0;
+    for (size_t t = 0; t < nn; ++t) change = std::max(change, std::abs(P[t] - Md[t]));
+    Md.swap(P);
+    if (change < inner_tol) {
+      ++it;
+      st.converged = true;
+      break;
+    }
+  }
+  for (size_t t = 0; t < nn; ++t) M[t] = static_cast<T>(Md[t]);
+  for (index_t i = 0; i < n; ++i) {
+    alpha[i] = al[i];
+    beta_out[i] = be[i];
+  }
+  st.iterations = it;
+  st.error = change;
   return st;
 }
 

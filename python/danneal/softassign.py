@@ -471,7 +471,7 @@ def linear_assignment(cost, *, maximize=False, method="graduated", options=None,
 # quadratic assignment
 _QAP_DEFAULTS = {"maximize": False, "P0": "barycenter", "rng": None, "local_search": "2opt", "n_init": 1,
                  "partial_match": None, "shuffle_input": False, "normalize": True, "gamma": "auto",
-                 "gamma_scale": 0.5}
+                 "gamma_scale": 0.5, "jitter": 0.2, "fast": True}
 
 
 def _qap_fun(A, B, perm):
@@ -487,7 +487,7 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     over permutation matrices (maximised with ``maximize=True``), as
     :func:`scipy.optimize.quadratic_assignment`.  The soft assignments are annealed with ``method``
     (see :func:`assignment_annealing`) on the benefit gradient :math:`Q = -(A M B^T + A^T M B)`
-    (no :math:`n^4` tensor), normalised by the spread of its doubly centred part at random permutations (option ``normalize``) so that
+    (no :math:`n^4` tensor), convexified with ``gamma_scale * gamma`` (gamma from the Hessian's smallest eigenvalue on the constraint subspace) and normalised so that the uniform fixed point turns unstable at β = 1 (option ``normalize``) so that
     the default schedule (β0 = 0.5, βf = 10, β_r = 1.075, 30 fixed-point steps, 4 Sinkhorn
     iterations: the literature's values [1]_) is scale free.  The result is rounded with a
     Hungarian clean-up (:func:`scipy.optimize.linear_sum_assignment`) and, by default, polished
@@ -532,6 +532,7 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     if q["partial_match"] is not None and np.size(q["partial_match"]) > 0:
         raise ValueError("partial_match is not supported by the softassign methods")
     maximize = bool(q["maximize"])
+    jitter = check_float(q["jitter"], "jitter", low=0)
     n_init = check_int(q["n_init"], "n_init", low=1)
     if q["local_search"] not in (None, "2opt"):
         raise ValueError(f"local_search={q['local_search']!r} must be '2opt' or None")
@@ -543,21 +544,28 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         return OptimizeResult(col_ind=np.array([0]), fun=float(A[0, 0] * B[0, 0]), nit=0, n_inner=0,
                               fun_before_local_search=float(A[0, 0] * B[0, 0]), M=np.ones((1, 1)), method=method)
     An, Bn, s = A, B, 1.0
-    if q["normalize"]:
-        s = _qap_scale(A, B)
     sign = 1.0 if maximize else -1.0
     AT, BT = np.ascontiguousarray(An.T), np.ascontiguousarray(Bn.T)
 
+    lam_min, lam_max = _qap_hessian_range(A, B, maximize)
     gamma = q["gamma"]
     if isinstance(gamma, str):
         if gamma != "auto":
             raise ValueError(f"gamma={gamma!r} must be 'auto' or a float >= 0")
-        gamma = check_float(q["gamma_scale"], "gamma_scale", low=0) * _qap_gamma(A, B, maximize) / s
+        gamma = check_float(q["gamma_scale"], "gamma_scale", low=0) * max(-lam_min, 0.0)
     else:
         gamma = check_float(gamma, "gamma", low=0)
+    if q["normalize"]:
+        # critical beta of the uniform fixed point: beta_c = n / lambda_max(Hessian + gamma) -> 1
+        s = max(lam_max + gamma, 1e-300) / n
+        gamma = gamma / s
+
+    cur = {"gamma": gamma, "noise": None}
 
     def qfun(M):
-        Q = (sign / s) * (An @ M @ BT + AT @ M @ Bn) + gamma * M
+        Q = (sign / s) * (An @ M @ BT + AT @ M @ Bn) + cur["gamma"] * M
+        if cur["noise"] is not None:
+            Q = Q + cur["noise"]
         # a constant shift is constant on the feasible set (sum(M) = n): it changes nothing for the
         # exponential methods and keeps 1 + alpha*Q > 0 for relaxation labeling
         return Q - Q.min()
@@ -579,7 +587,14 @@ def quadratic_assignment(A, B, method="graduated", options=None):
             if (M0 < 0).any() or not np.allclose(M0.sum(0), 1, atol=1e-6) or not np.allclose(M0.sum(1), 1, atol=1e-6):
                 raise ValueError("P0: must be doubly stochastic (non-negative, rows and columns summing to 1)")
             M0 = np.maximum(M0, 1e-300)
-        res = assignment_annealing(qfun, (n, n), method=method, M0=M0, options=opts, n_threads=n_threads)
+        run_opts = opts
+        if run > 0 and jitter > 0:  # restarts: perturb the convexification and the benefit a little
+            cur["gamma"] = gamma * float(np.exp(rng.uniform(-jitter, jitter)))
+            cur["noise"] = jitter * rng.standard_normal((n, n))
+        if method == "graduated" and q["fast"]:
+            res = _qap_graduated(A, B, cur["noise"], sign / s, cur["gamma"], M0, run_opts)
+        else:
+            res = assignment_annealing(qfun, (n, n), method=method, M0=M0, options=run_opts, n_threads=n_threads)
         _, perm = linear_sum_assignment(-res.M)
         perm = perm.astype(np.int64)
         f0 = _qap_fun(A, B, perm)
@@ -593,42 +608,65 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     return best
 
 
-def _qap_scale(A, B, n_perm=4):
-    """Typical spread of the QAP gradient: std of the doubly centred A P B^T + A^T P B over random P.
+def _qap_hessian_range(A, B, maximize):
+    """Smallest and largest eigenvalue of the benefit's Hessian on the doubly centred subspace.
 
-    Only the doubly centred part of Q matters to Sinkhorn (row and column constants are absorbed),
-    so dividing by its spread makes the β schedule independent of the units of A and B.
-    """
-    n = A.shape[0]
-    rng = np.random.default_rng(0)
-    vals = []
-    for _ in range(n_perm):
-        p = rng.permutation(n)
-        G = A @ B.T[p, :] + A.T @ B[p, :]  # A P B^T + A^T P B with P[i, p[i]] = 1
-        G = G - G.mean(0) - G.mean(1)[:, None] + G.mean()
-        vals.append(float(G.std()))
-    s = float(np.mean(vals))
-    return s if s > 0 else 1.0
-
-
-def _qap_gamma(A, B, maximize):
-    """Smallest gamma making the benefit + (gamma/2) sum M^2 convex on the constraint subspace.
-
-    The benefit's Hessian on doubly centred X is -+(Bc (x) Ac + Bc^T (x) Ac^T) with Ac = J A J,
-    J = I - 11^T/n.  For symmetric A, B its eigenvalues are -+2 lambda_i(Ac) lambda_j(Bc); otherwise
-    2 ||Ac|| ||Bc|| bounds them.  With a convex benefit every softassign fixed-point step is a
-    minorise-maximise step, so it cannot cycle (Rangarajan 2000, Sec. 7; Gold & Rangarajan 1996).
+    The benefit is -+trace(A^T M B M^T); on doubly centred X its Hessian is -+(Bc (x) Ac + Bc^T (x) Ac^T)
+    with Ac = J A J, J = I - 11^T/n.  For symmetric A, B the eigenvalues are -+2 lambda_i(Ac) lambda_j(Bc);
+    otherwise +-2 ||Ac|| ||Bc|| bound them.  gamma = -lambda_min makes benefit + (gamma/2) sum M^2
+    convex there, so every softassign fixed-point step is a minorise-maximise step and cannot cycle
+    (Rangarajan 2000, Sec. 7); lambda_max + gamma sets the critical beta n / (lambda_max + gamma) of
+    the uniform fixed point, which the default schedule starts just above (in temperature).
     """
     n = A.shape[0]
     J = np.eye(n) - 1.0 / n
     Ac, Bc = J @ A @ J, J @ B @ J
     if np.allclose(A, A.T) and np.allclose(B, B.T):
         la, lb = np.linalg.eigvalsh(Ac), np.linalg.eigvalsh(Bc)
-        prods = np.concatenate([la.max() * lb, la.min() * lb])
-        worst = 2 * (-prods.min() if maximize else prods.max())
-    else:
-        worst = 2 * np.linalg.norm(Ac, 2) * np.linalg.norm(Bc, 2)
-    return max(float(worst), 0.0) * (1 + 1e-6)
+        prods = 2 * np.concatenate([la.max() * lb, la.min() * lb])
+        if not maximize:
+            prods = -prods
+        return float(prods.min()), float(prods.max())
+    bound = 2 * float(np.linalg.norm(Ac, 2) * np.linalg.norm(Bc, 2))
+    return -bound, bound
+
+
+def _qap_graduated(A, B, E, c, gamma, M0, options):
+    """Graduated assignment for the QAP with the compiled fixed point (one call per beta)."""
+    opts = dict(_DEFAULTS)
+    callback = None
+    for k, v in (options or {}).items():
+        if k == "callback":
+            callback = v
+            continue
+        if k not in _DEFAULTS:
+            raise ValueError(f"unknown option {k!r}; valid options: {sorted(_DEFAULTS) + ['callback']}")
+        opts[k] = v
+    beta0 = check_float(opts["beta0"], "beta0", low=0, low_inclusive=False)
+    beta_max = check_float(opts["beta_max"], "beta_max", low=beta0)
+    beta_rate = check_float(opts["beta_rate"], "beta_rate", low=1, low_inclusive=False)
+    inner_max = check_int(opts["inner_max_iter"], "inner_max_iter", low=1)
+    inner_tol = check_float(opts["inner_tol"], "inner_tol", low=0)
+    sk_iter = check_int(opts["sinkhorn_max_iter"], "sinkhorn_max_iter", low=1)
+    hard_tol = check_float(opts["hard_tol"], "hard_tol", low=0, high=1)
+    n = A.shape[0]
+    M = np.full((n, n), 1.0 / n) if M0 is None else np.ascontiguousarray(M0, dtype=np.float64)
+    al, be = np.zeros(n), np.zeros(n)
+    E = None if E is None else np.ascontiguousarray(E, dtype=np.float64)
+    beta, prev, nit, n_inner, betas = beta0, None, 0, 0, []
+    while beta <= beta_max * (1 + 1e-12):
+        if prev is not None:  # the duals scale with beta
+            al, be = al * (beta / prev), be * (beta / prev)
+        M, al, be, st = _core.qap_fixed_point(A, B, E, c, gamma, beta, M, inner_max, inner_tol, sk_iter, al, be)
+        n_inner += int(st["iterations"])
+        nit += 1
+        betas.append(beta)
+        if callback is not None:
+            callback(M, {"beta": beta, "nit": nit})
+        prev, beta = beta, beta * beta_rate
+        if hard_tol > 0 and (M.max(axis=1) > 1 - hard_tol).all():
+            break
+    return OptimizeResult(M=M, nit=nit, n_inner=n_inner, betas=np.array(betas))
 
 
 def _random_ds(n, rng):

@@ -8,4 +8,5 @@ double sa_dot_baseline(const float* K, const double* v, index_t m) { return dot_
 void sa_axpy_baseline(double u, const double* K, double* w, index_t m) { axpy_impl(u, K, w, m); }
 void sa_axpy_baseline(double u, const float* K, double* w, index_t m) { axpy_impl(u, K, w, m); }
 void sa_exp_baseline(double* x, index_t m) { exp_impl(x, m); }
+void sa_gemm_baseline(const double* X, const double* Y, double* out, index_t n) { gemm_impl(X, Y, out, n); }
 }  // namespace danneal::simd

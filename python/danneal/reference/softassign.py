@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sinkhorn_log", "qap_2opt"]
+__all__ = ["sinkhorn_log", "qap_fixed_point", "qap_2opt"]
 
 
 def _lse(x, axis):
@@ -48,6 +48,34 @@ def sinkhorn_log(C, scale, a, b, alpha0, beta0, max_iter, tol, norm, n_threads=1
     P = np.exp(logK + alpha[:, None] + beta[None, :]).astype(np.asarray(C).dtype)
     status = {"converged": converged, "numerical_error": False, "iterations": it, "error": err}
     return P, alpha, beta, status
+
+
+def qap_fixed_point(A, B, E, c, gamma, beta, M0, max_inner, inner_tol, sinkhorn_iter, alpha0, beta0):
+    """Softassign fixed point for the QAP at one ``beta`` (twin of ``_core.qap_fixed_point``).
+
+    ``Q = c (A M B^T + A^T M B) + gamma M + E``; ``M <- sinkhorn_log(Q, beta, ...)`` with ``sinkhorn_iter``
+    iterations warm-started from the duals, until ``max |dM| < inner_tol`` or ``max_inner`` steps.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    M = np.array(M0, dtype=np.float64)
+    n = A.shape[0]
+    ones = np.ones(n)
+    al, be = np.array(alpha0, dtype=np.float64), np.array(beta0, dtype=np.float64)
+    change, it, converged = np.inf, 0, False
+    while it < max_inner:
+        Q = c * (A @ M @ B.T + A.T @ M @ B) + gamma * M
+        if E is not None:
+            Q = Q + E
+        P, al, be, _ = sinkhorn_log(Q, beta, ones, ones, al, be, sinkhorn_iter, 0.0, 0)
+        change = float(np.abs(P - M).max())
+        M = P
+        it += 1
+        if change < inner_tol:
+            converged = True
+            break
+    status = {"converged": converged, "numerical_error": False, "iterations": it, "error": change}
+    return M.astype(np.asarray(M0).dtype), al, be, status
 
 
 def qap_2opt(A, B, perm, maximize, max_passes):
