@@ -48,7 +48,7 @@ def main():
                                           "exponentiated_relaxation")
     ap.add_argument("--options", default="{}", help="JSON options for every danneal method")
     ap.add_argument("--best", default="graduated", help="danneal method for the summary line")
-    ap.add_argument("--best-options", default='{"n_init": 8}', help="JSON options of the 'best' configuration")
+    ap.add_argument("--best-options", default='{"n_init": 10}', help="JSON options of the 'best' configuration")
     ap.add_argument("--instances", default=None, help="comma-separated names (overrides the subset)")
     args = ap.parse_args()
     best_known = {r["name"]: float(r["best_known"]) for r in csv.DictReader(open(DATA / "qaplib_best_known.csv"))}

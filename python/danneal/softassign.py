@@ -258,7 +258,7 @@ def _row_lse(x):
 _DEFAULTS = {
     "beta0": 0.5, "beta_max": 10.0, "beta_rate": 1.075, "inner_max_iter": 30, "inner_tol": 1e-3,
     "sinkhorn_max_iter": 4, "sinkhorn_tol": 0.0, "alpha": 0.5, "delta": -0.5, "max_iter": 300,
-    "hard_tol": 1e-3,
+    "hard_tol": 1e-3, "betas": None,
 }
 
 
@@ -293,7 +293,8 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     Every method stops when M is hard (every row has an entry ``> 1 - hard_tol``; ``hard_tol=0``
     disables this), the graduated one also at ``beta_max``, the others after ``max_iter`` outer steps.  Options (defaults): ``beta0`` 0.5, ``beta_max`` 10, ``beta_rate``
     1.075, ``inner_max_iter`` 30, ``inner_tol`` 1e-3, ``sinkhorn_max_iter`` 4, ``sinkhorn_tol`` 0,
-    ``alpha`` 0.5, ``delta`` -0.5, ``max_iter`` 300, ``hard_tol`` 1e-3, ``callback(M, info)``.
+    ``alpha`` 0.5, ``delta`` -0.5, ``max_iter`` 300, ``hard_tol`` 1e-3, ``betas`` (an explicit
+    increasing schedule for ``graduated``, e.g. ``alpha * arange(1, k)``), ``callback(M, info)``.
 
     Returns an :class:`~scipy.optimize.OptimizeResult` with ``M`` (soft assignments), ``log_M``,
     ``nit`` (outer steps), ``n_inner`` (Q evaluations), ``betas`` (graduated) and ``hard``.
@@ -373,10 +374,18 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     n_inner = 0
     nit = 0
     betas = []
+    schedule = opts["betas"]
+    if schedule is not None:
+        schedule = as_float_array(schedule, "betas", ndim=1, dtype=np.float64)
+        if (schedule <= 0).any():
+            raise ValueError("betas: every inverse temperature must be > 0")
     if method == "graduated":
-        beta = beta0
+        if schedule is None:
+            k = int(np.floor(np.log(beta_max / beta0) / np.log(beta_rate) + 1e-12))
+            schedule = beta0 * beta_rate ** np.arange(k + 1)
         prev_beta = None
-        while beta <= beta_max * (1 + 1e-12):
+        for beta in schedule:
+            beta = float(beta)
             betas.append(beta)
             hint = 1.0 if prev_beta is None else beta / prev_beta
             for _ in range(inner_max):
@@ -393,7 +402,6 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
             if callback is not None:
                 callback(np.exp(logM), {"beta": beta, "nit": nit})
             prev_beta = beta
-            beta *= beta_rate
             if hard_tol > 0 and is_hard(np.exp(logM)):
                 break
     else:
@@ -653,8 +661,17 @@ def _qap_graduated(A, B, E, c, gamma, M0, options):
     M = np.full((n, n), 1.0 / n) if M0 is None else np.ascontiguousarray(M0, dtype=np.float64)
     al, be = np.zeros(n), np.zeros(n)
     E = None if E is None else np.ascontiguousarray(E, dtype=np.float64)
-    beta, prev, nit, n_inner, betas = beta0, None, 0, 0, []
-    while beta <= beta_max * (1 + 1e-12):
+    schedule = opts["betas"]
+    if schedule is None:
+        k = int(np.floor(np.log(beta_max / beta0) / np.log(beta_rate) + 1e-12))
+        schedule = beta0 * beta_rate ** np.arange(k + 1)
+    else:
+        schedule = as_float_array(schedule, "betas", ndim=1, dtype=np.float64)
+        if (schedule <= 0).any():
+            raise ValueError("betas: every inverse temperature must be > 0")
+    prev, nit, n_inner, betas = None, 0, 0, []
+    for beta in schedule:
+        beta = float(beta)
         if prev is not None:  # the duals scale with beta
             al, be = al * (beta / prev), be * (beta / prev)
         M, al, be, st = _core.qap_fixed_point(A, B, E, c, gamma, beta, M, inner_max, inner_tol, sk_iter, al, be)
@@ -663,7 +680,7 @@ def _qap_graduated(A, B, E, c, gamma, M0, options):
         betas.append(beta)
         if callback is not None:
             callback(M, {"beta": beta, "nit": nit})
-        prev, beta = beta, beta * beta_rate
+        prev = beta
         if hard_tol > 0 and (M.max(axis=1) > 1 - hard_tol).all():
             break
     return OptimizeResult(M=M, nit=nit, n_inner=n_inner, betas=np.array(betas))
