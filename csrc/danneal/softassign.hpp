@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "danneal/common.hpp"
@@ -40,6 +41,10 @@ void sa_axpy_avx2(double u, const double* K, double* w, index_t m);
 void sa_axpy_avx2(double u, const float* K, double* w, index_t m);
 void sa_exp_baseline(double* x, index_t m);
 void sa_exp_avx2(double* x, index_t m);
+double sa_dotf_baseline(const float* K, const float* v, index_t m);
+void sa_axpyf_baseline(float u, const float* K, float* w, index_t m);
+double sa_dotf_avx2(const float* K, const float* v, index_t m);
+void sa_axpyf_avx2(float u, const float* K, float* w, index_t m);
 void sa_gemm_baseline(const double* X, const double* Y, double* out, index_t n);
 void sa_gemm_avx2(const double* X, const double* Y, double* out, index_t n);
 bool sa_have_avx2_build();
@@ -70,6 +75,17 @@ inline void sa_exp(double* x, index_t m) {
   else
     sa_exp_baseline(x, m);
 }
+// float32 kernel rows: dot accumulated in float lanes (combined in double), axpy into float partials
+inline double sa_dotf(const float* K, const float* v, index_t m) {
+  return sa_cpu_has_avx2() ? sa_dotf_avx2(K, v, m) : sa_dotf_baseline(K, v, m);
+}
+inline void sa_axpyf(float u, const float* K, float* w, index_t m) {
+  if (sa_cpu_has_avx2())
+    sa_axpyf_avx2(u, K, w, m);
+  else
+    sa_axpyf_baseline(u, K, w, m);
+}
+
 // out += X @ Y (n x n, row-major, double)
 inline void sa_gemm(const double* X, const double* Y, double* out, index_t n) {
   if (sa_cpu_has_avx2())
@@ -118,6 +134,8 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
   std::vector<double> al(alpha0, alpha0 + n), be(beta0, beta0 + m);  // stabilisation duals
   std::vector<double> u(n, 1.0), un(n), v(m, 1.0), vref(m, 1.0), w(m), colmax(m);
   std::vector<double> part(static_cast<size_t>(nc * m));  // per-chunk column partials
+  constexpr bool kF32 = std::is_same<T, float>::value;    // float kernel: float lanes and partials
+  std::vector<float> vf(kF32 ? m : 0), partf(kF32 ? nc * m : 0);
   std::vector<double> errp(static_cast<size_t>(nc));
   std::vector<char> bad(static_cast<size_t>(nc));
   bool have_k = false;
@@ -210,15 +228,26 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
 
   // Fused scaling pass: un = a / (Kt v), w = Kt^T un; returns the error of the current state.
   auto fused_pass = [&](bool accumulate) {
+    if (kF32)
+      for (index_t j = 0; j < m; ++j) vf[j] = static_cast<float>(v[j]);
     parallel_chunks(n, kChunk, n_threads, [&](index_t c, index_t rb, index_t re) {
       double* pc = part.data() + c * m;
-      if (accumulate)
-        for (index_t j = 0; j < m; ++j) pc[j] = 0;
+      float* pcf = kF32 ? partf.data() + c * m : nullptr;
+      if (accumulate) {
+        if (kF32)
+          for (index_t j = 0; j < m; ++j) pcf[j] = 0;
+        else
+          for (index_t j = 0; j < m; ++j) pc[j] = 0;
+      }
       double e = 0;
       char bd = 0;
       for (index_t i = rb; i < re; ++i) {
         const T* Ki = P + i * m;
-        const double s = simd::sa_dot<T>(Ki, v.data(), m);
+        double s;
+        if constexpr (kF32)
+          s = simd::sa_dotf(Ki, vf.data(), m);
+        else
+          s = simd::sa_dot<T>(Ki, v.data(), m);
         err_term(e, u[i] * s, a[i]);
         const double nu = a[i] / s;
         if (!(nu >= lo && nu <= hi)) {  // also catches s = 0, inf, nan
@@ -227,7 +256,12 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
           continue;
         }
         un[i] = nu;
-        if (accumulate) simd::sa_axpy<T>(nu, Ki, pc, m);
+        if (accumulate) {
+          if constexpr (kF32)
+            simd::sa_axpyf(static_cast<float>(nu), Ki, pcf, m);
+          else
+            simd::sa_axpy<T>(nu, Ki, pc, m);
+        }
       }
       errp[c] = e;
       bad[c] = bd;
@@ -270,7 +304,13 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
       absorb();
       continue;
     }
-    reduce_chunks(part, nc, m, w.data());
+    if (kF32) {  // chunk-order reduction of the float partials, in double
+      std::fill(w.begin(), w.end(), 0.0);
+      for (index_t c = 0; c < nc; ++c)
+        for (index_t j = 0; j < m; ++j) w[j] += static_cast<double>(partf[c * m + j]);
+    } else {
+      reduce_chunks(part, nc, m, w.data());
+    }
     bool vbad = false;
     for (index_t j = 0; j < m; ++j) {
       const double nv = b[j] / w[j];
