@@ -206,3 +206,13 @@ def test_vectorised_exp_accuracy(rng):
     expect[x < -708] = 0
     np.testing.assert_allclose(y, expect, rtol=4e-16, atol=0)
     assert np.isfinite(y).all()
+
+
+def test_vectorised_expf_accuracy(rng):
+    x = np.concatenate([np.linspace(-87, 0, 20001), rng.uniform(-20, 20, 1001), [-1e30, -100.0, -87.5, 0.0, 88.0]])
+    x = x.astype(np.float32)
+    y = _core.vexp(x)
+    assert y.dtype == np.float32
+    expect = np.exp(np.clip(x.astype(np.float64), -87, 88))
+    expect[x < -87] = 0
+    np.testing.assert_allclose(y, expect, rtol=3e-7, atol=0)

@@ -41,6 +41,8 @@ void sa_axpy_avx2(double u, const double* K, double* w, index_t m);
 void sa_axpy_avx2(double u, const float* K, double* w, index_t m);
 void sa_exp_baseline(double* x, index_t m);
 void sa_exp_avx2(double* x, index_t m);
+void sa_expf_baseline(float* x, index_t m);
+void sa_expf_avx2(float* x, index_t m);
 double sa_dotf_baseline(const float* K, const float* v, index_t m);
 void sa_axpyf_baseline(float u, const float* K, float* w, index_t m);
 double sa_dotf_avx2(const float* K, const float* v, index_t m);
@@ -75,6 +77,25 @@ inline void sa_exp(double* x, index_t m) {
   else
     sa_exp_baseline(x, m);
 }
+inline void sa_expf(float* x, index_t m) {
+  if (sa_cpu_has_avx2())
+    sa_expf_avx2(x, m);
+  else
+    sa_expf_baseline(x, m);
+}
+// x (double) -> exp(x) in double, through a float exp when the kernel is float32 (xf: scratch)
+template <class T>
+inline void sa_exp_t(double* x, float* xf, index_t m) {
+  if constexpr (std::is_same<T, float>::value) {
+    for (index_t j = 0; j < m; ++j) xf[j] = static_cast<float>(x[j]);
+    sa_expf(xf, m);
+    for (index_t j = 0; j < m; ++j) x[j] = static_cast<double>(xf[j]);
+  } else {
+    (void)xf;
+    sa_exp(x, m);
+  }
+}
+
 // float32 kernel rows: dot accumulated in float lanes (combined in double), axpy into float partials
 inline double sa_dotf(const float* K, const float* v, index_t m) {
   return sa_cpu_has_avx2() ? sa_dotf_avx2(K, v, m) : sa_dotf_baseline(K, v, m);
@@ -162,6 +183,7 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
   auto row_pass_log = [&]() {
     parallel_chunks(n, kChunk, n_threads, [&](index_t c, index_t rb, index_t re) {
       std::vector<double> x(static_cast<size_t>(m));
+      std::vector<float> xf(std::is_same<T, float>::value ? static_cast<size_t>(m) : 0);
       double e = 0;
       for (index_t i = rb; i < re; ++i) {
         const T* Ci = C + i * m;
@@ -171,7 +193,7 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
           mx = std::max(mx, x[j]);
         }
         for (index_t j = 0; j < m; ++j) x[j] -= mx;
-        simd::sa_exp(x.data(), m);
+        simd::sa_exp_t<T>(x.data(), xf.data(), m);
         double s = 0;
         for (index_t j = 0; j < m; ++j) s += x[j];
         const double lse = mx + std::log(s);
@@ -202,12 +224,13 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
       double* pc = cm.data() + c * m;
       for (index_t j = 0; j < m; ++j) pc[j] = 0;
       std::vector<double> x(static_cast<size_t>(m));
+      std::vector<float> xf(std::is_same<T, float>::value ? static_cast<size_t>(m) : 0);
       for (index_t i = rb; i < re; ++i) {
         const T* Ci = C + i * m;
         T* Pi = P + i * m;
         const double ai = un[i];
         for (index_t j = 0; j < m; ++j) x[j] = scale * static_cast<double>(Ci[j]) + ai - colmax[j];
-        simd::sa_exp(x.data(), m);
+        simd::sa_exp_t<T>(x.data(), xf.data(), m);
         for (index_t j = 0; j < m; ++j) {
           const T k = static_cast<T>(x[j]);
           Pi[j] = k;
@@ -331,9 +354,10 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
     // Only reachable with max_iter == 0 or converged before any update: build the plan from the duals.
     parallel_chunks(n, kChunk, n_threads, [&](index_t, index_t rb, index_t re) {
       std::vector<double> x(static_cast<size_t>(m));
+      std::vector<float> xf(std::is_same<T, float>::value ? static_cast<size_t>(m) : 0);
       for (index_t i = rb; i < re; ++i) {
         for (index_t j = 0; j < m; ++j) x[j] = scale * static_cast<double>(C[i * m + j]) + al[i] + be[j];
-        simd::sa_exp(x.data(), m);
+        simd::sa_exp_t<T>(x.data(), xf.data(), m);
         for (index_t j = 0; j < m; ++j) P[i * m + j] = static_cast<T>(x[j]);
       }
     });
