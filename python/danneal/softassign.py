@@ -495,11 +495,18 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     over permutation matrices (maximised with ``maximize=True``), as
     :func:`scipy.optimize.quadratic_assignment`.  The soft assignments are annealed with ``method``
     (see :func:`assignment_annealing`) on the benefit gradient :math:`Q = -(A M B^T + A^T M B)`
-    (no :math:`n^4` tensor), convexified with ``gamma_scale * gamma`` (gamma from the Hessian's smallest eigenvalue on the constraint subspace) and normalised so that the uniform fixed point turns unstable at β = 1 (option ``normalize``) so that
-    the default schedule (β0 = 0.5, βf = 10, β_r = 1.075, 30 fixed-point steps, 4 Sinkhorn
-    iterations: the literature's values [1]_) is scale free.  The result is rounded with a
+    (no :math:`n^4` tensor), plus :math:`\gamma M` with :math:`\gamma` = ``gamma_scale`` times minus the
+    smallest eigenvalue of the benefit's Hessian on the constraint subspace (convexification,
+    Rangarajan [2]_ Sec. 7), and divided by :math:`(\lambda_{max} + \gamma)/n` so that the uniform
+    fixed point turns unstable at β = 1 (option ``normalize``).  The default schedule (β0 = 0.5,
+    βf = 10, β_r = 1.075, 30 fixed-point steps, 4 Sinkhorn iterations: the literature's values [1]_)
+    thus starts above the critical temperature whatever the units of A and B.  ``graduated`` runs
+    one compiled fixed point per β (``_core.qap_fixed_point``).  The result is rounded with a
     Hungarian clean-up (:func:`scipy.optimize.linear_sum_assignment`) and, by default, polished
     with a first-improvement 2-opt local search (pair swaps, C++; ``local_search=None`` disables it).
+    Restarts (``n_init`` > 1) start from randomized P0 and jitter the problem (γ times
+    :math:`e^{U(-j, j)}` and an additive :math:`N(0, j^2)` benefit, ``jitter`` j = 0.2); the best
+    permutation on the original objective is returned.
 
     Parameters
     ----------
@@ -510,7 +517,9 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         ``rng`` (seed or Generator; alias ``random_state``), ``n_init`` (1; restarts from randomized
         starts, the best is kept), ``local_search`` ("2opt" or None), ``normalize`` (True),
         ``partial_match`` (only None/empty), ``shuffle_input`` (ignored, accepted for scipy
-        compatibility), plus the annealing options of :func:`assignment_annealing`.
+        compatibility), ``gamma`` ("auto" or a float in normalised units), ``gamma_scale`` (0.5),
+        ``jitter`` (0.2), ``fast`` (True: compiled per-β fixed point for ``graduated``),
+        ``n_threads`` (1), plus the annealing options of :func:`assignment_annealing`.
 
     Returns
     -------
