@@ -153,7 +153,7 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
   const double hi = std::exp(tau<T>()), lo = std::exp(-tau<T>());
   const index_t nc = n_chunks(n);
   std::vector<double> al(alpha0, alpha0 + n), be(beta0, beta0 + m);  // stabilisation duals
-  std::vector<double> u(n, 1.0), un(n), v(m, 1.0), vref(m, 1.0), w(m), colmax(m);
+  std::vector<double> u(n, 1.0), un(n), uref(n, 1.0), alnew(n), v(m, 1.0), vref(m, 1.0), w(m), colmax(m);
   std::vector<double> part(static_cast<size_t>(nc * m));  // per-chunk column partials
   constexpr bool kF32 = std::is_same<T, float>::value;    // float kernel: float lanes and partials
   std::vector<float> vf(kF32 ? m : 0), partf(kF32 ? nc * m : 0);
@@ -177,32 +177,6 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
     for (char x : bad)
       if (x) return true;
     return false;
-  };
-
-  // Log-domain row update (alpha_new in un); returns the error of the current state.
-  auto row_pass_log = [&]() {
-    parallel_chunks(n, kChunk, n_threads, [&](index_t c, index_t rb, index_t re) {
-      std::vector<double> x(static_cast<size_t>(m));
-      std::vector<float> xf(std::is_same<T, float>::value ? static_cast<size_t>(m) : 0);
-      double e = 0;
-      for (index_t i = rb; i < re; ++i) {
-        const T* Ci = C + i * m;
-        double mx = ninf;
-        for (index_t j = 0; j < m; ++j) {
-          x[j] = scale * static_cast<double>(Ci[j]) + be[j];
-          mx = std::max(mx, x[j]);
-        }
-        for (index_t j = 0; j < m; ++j) x[j] -= mx;
-        simd::sa_exp_t<T>(x.data(), xf.data(), m);
-        double s = 0;
-        for (index_t j = 0; j < m; ++j) s += x[j];
-        const double lse = mx + std::log(s);
-        err_term(e, std::exp(al[i] + lse), a[i]);
-        un[i] = std::log(a[i]) - lse;
-      }
-      errp[c] = e;
-    });
-    return combine_err();
   };
 
   // Log-domain column update given alpha (= un): rewrites Kt into P, sets be = -colmax, v = b / S.
@@ -241,7 +215,7 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
     reduce_chunks(cm, nc, m, w.data());
     for (index_t i = 0; i < n; ++i) {
       al[i] = un[i];
-      u[i] = 1.0;
+      u[i] = uref[i] = 1.0;
     }
     for (index_t j = 0; j < m; ++j) {
       be[j] = -colmax[j];
@@ -273,7 +247,8 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
           s = simd::sa_dot<T>(Ki, v.data(), m);
         err_term(e, u[i] * s, a[i]);
         const double nu = a[i] / s;
-        if (!(nu >= lo && nu <= hi)) {  // also catches s = 0, inf, nan
+        const double rel = nu / uref[i];
+        if (!(rel >= lo && rel <= hi)) {  // also catches s = 0, inf, nan
           bd = 1;
           un[i] = u[i];
           continue;
@@ -300,18 +275,73 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
     have_k = false;
   };
 
+  // Log-domain row update that also writes the row-stabilised kernel into P (one exp pass):
+  // Kt_ij = exp(scale*C_ij + be_j - mx_i) (row maximum 1), alnew_i = -mx_i, un_i = a_i / sum_j Kt_ij,
+  // and the column partials of un_i Kt_ij.  Returns the error of the current state (al, be).
+  auto row_stab_pass = [&]() {
+    parallel_chunks(n, kChunk, n_threads, [&](index_t c, index_t rb, index_t re) {
+      double* pc = part.data() + c * m;
+      for (index_t j = 0; j < m; ++j) pc[j] = 0;
+      std::vector<double> x(static_cast<size_t>(m));
+      std::vector<float> xf(std::is_same<T, float>::value ? static_cast<size_t>(m) : 0);
+      double e = 0;
+      for (index_t i = rb; i < re; ++i) {
+        const T* Ci = C + i * m;
+        T* Pi = P + i * m;
+        double mx = ninf;
+        for (index_t j = 0; j < m; ++j) {
+          x[j] = scale * static_cast<double>(Ci[j]) + be[j];
+          mx = std::max(mx, x[j]);
+        }
+        for (index_t j = 0; j < m; ++j) x[j] -= mx;
+        simd::sa_exp_t<T>(x.data(), xf.data(), m);
+        double s = 0;
+        for (index_t j = 0; j < m; ++j) {
+          const T k = static_cast<T>(x[j]);
+          Pi[j] = k;
+          s += static_cast<double>(k);
+        }
+        err_term(e, std::exp(al[i] + mx + std::log(s)), a[i]);
+        alnew[i] = -mx;
+        un[i] = a[i] / s;  // s >= 1: the maximum contributes exp(0)
+        simd::sa_axpy<T>(un[i], Pi, pc, m);
+      }
+      errp[c] = e;
+    });
+    return combine_err();
+  };
+
   Status st;
   index_t it = 0;
   double err = std::numeric_limits<double>::infinity();
   for (;;) {
     if (!have_k) {
-      err = row_pass_log();
+      err = row_stab_pass();
       if (err < tol) {
         st.converged = true;
         break;
       }
       if (it >= max_iter) break;
-      col_pass_log();
+      reduce_chunks(part, nc, m, w.data());
+      bool vbad = false;
+      for (index_t j = 0; j < m; ++j) {
+        const double nv = b[j] / w[j];
+        if (!(nv >= lo && nv <= hi)) vbad = true;
+        colmax[j] = nv;
+      }
+      if (vbad) {  // some column sums under/overflow: column update in the log domain
+        for (index_t i = 0; i < n; ++i) un[i] = alnew[i] + std::log(un[i]);
+        col_pass_log();
+      } else {
+        for (index_t i = 0; i < n; ++i) {
+          al[i] = alnew[i];
+          u[i] = uref[i] = un[i];
+        }
+        for (index_t j = 0; j < m; ++j) {
+          v[j] = colmax[j];
+          vref[j] = 1.0;
+        }
+      }
       have_k = true;
       ++it;
       continue;
