@@ -479,7 +479,8 @@ def linear_assignment(cost, *, maximize=False, method="graduated", options=None,
 # quadratic assignment
 _QAP_DEFAULTS = {"maximize": False, "P0": "barycenter", "rng": None, "local_search": "2opt", "n_init": 1,
                  "partial_match": None, "shuffle_input": False, "normalize": True, "gamma": "auto",
-                 "gamma_scale": 0.5, "jitter": 0.2, "fast": True}
+                 "gamma_scale": 0.5, "jitter": 0.2, "gamma_jitter": 0.2,
+                 "fast": True}
 
 
 def _qap_fun(A, B, perm):
@@ -518,7 +519,7 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         starts, the best is kept), ``local_search`` ("2opt" or None), ``normalize`` (True),
         ``partial_match`` (only None/empty), ``shuffle_input`` (ignored, accepted for scipy
         compatibility), ``gamma`` ("auto" or a float in normalised units), ``gamma_scale`` (0.5),
-        ``jitter`` (0.2), ``fast`` (True: compiled per-β fixed point for ``graduated``),
+        ``jitter`` (0.2), ``gamma_jitter`` (0.2), ``fast`` (True: compiled per-β fixed point for ``graduated``),
         ``n_threads`` (1), plus the annealing options of :func:`assignment_annealing`.
 
     Returns
@@ -550,6 +551,7 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         raise ValueError("partial_match is not supported by the softassign methods")
     maximize = bool(q["maximize"])
     jitter = check_float(q["jitter"], "jitter", low=0)
+    gamma_jitter = check_float(q["gamma_jitter"], "gamma_jitter", low=0)
     n_init = check_int(q["n_init"], "n_init", low=1)
     if q["local_search"] not in (None, "2opt"):
         raise ValueError(f"local_search={q['local_search']!r} must be '2opt' or None")
@@ -606,7 +608,7 @@ def quadratic_assignment(A, B, method="graduated", options=None):
             M0 = np.maximum(M0, 1e-300)
         run_opts = opts
         if run > 0 and jitter > 0:  # restarts: perturb the convexification and the benefit a little
-            cur["gamma"] = gamma * float(np.exp(rng.uniform(-jitter, jitter)))
+            cur["gamma"] = gamma * float(np.exp(rng.uniform(-gamma_jitter, gamma_jitter)))
             cur["noise"] = jitter * rng.standard_normal((n, n))
         if method == "graduated" and q["fast"]:
             res = _qap_graduated(A, B, cur["noise"], sign / s, cur["gamma"], M0, run_opts)
