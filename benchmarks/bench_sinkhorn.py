@@ -86,7 +86,7 @@ def main():
                     def dan(k):
                         return danneal.sinkhorn(C, reg=reg, tol=0.0, max_iter=k, n_threads=nt)
 
-                    k1, k2 = (10, 110) if n <= 1000 else (10, 40)
+                    k1, k2 = (10, 310) if n <= 1000 else (10, 70)
                     failed = pot_fails(ad, C, reg)
                     t_pot, t_dan = per_iter([pot, dan], k1, k2, 3)
                     t_log, = per_iter([lambda k: pot(k, "sinkhorn_log")], 2, 4 if n > 1000 else 6, 2)
