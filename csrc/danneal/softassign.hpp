@@ -120,6 +120,34 @@ namespace danneal::softassign {
 
 enum Norm : int { kMax = 0, kL2 = 2 };
 
+// Max and sum with four independent accumulators (fixed order: deterministic, but not serial).
+inline double max4(const double* x, index_t m) {
+  const double ninf = -std::numeric_limits<double>::infinity();
+  double a0 = ninf, a1 = ninf, a2 = ninf, a3 = ninf;
+  index_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    a0 = x[j] > a0 ? x[j] : a0;
+    a1 = x[j + 1] > a1 ? x[j + 1] : a1;
+    a2 = x[j + 2] > a2 ? x[j + 2] : a2;
+    a3 = x[j + 3] > a3 ? x[j + 3] : a3;
+  }
+  for (; j < m; ++j) a0 = x[j] > a0 ? x[j] : a0;
+  return std::max(std::max(a0, a1), std::max(a2, a3));
+}
+template <class T>
+inline double sum4(const T* x, index_t m) {
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  index_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    a0 += static_cast<double>(x[j]);
+    a1 += static_cast<double>(x[j + 1]);
+    a2 += static_cast<double>(x[j + 2]);
+    a3 += static_cast<double>(x[j + 3]);
+  }
+  for (; j < m; ++j) a0 += static_cast<double>(x[j]);
+  return (a0 + a1) + (a2 + a3);
+}
+
 // Scaling bound (log units) before a stabilisation: Kt is stored in T, so float keeps it small.
 template <class T>
 constexpr double tau() {
@@ -288,19 +316,12 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
       for (index_t i = rb; i < re; ++i) {
         const T* Ci = C + i * m;
         T* Pi = P + i * m;
-        double mx = ninf;
-        for (index_t j = 0; j < m; ++j) {
-          x[j] = scale * static_cast<double>(Ci[j]) + be[j];
-          mx = std::max(mx, x[j]);
-        }
+        for (index_t j = 0; j < m; ++j) x[j] = scale * static_cast<double>(Ci[j]) + be[j];
+        const double mx = max4(x.data(), m);
         for (index_t j = 0; j < m; ++j) x[j] -= mx;
         simd::sa_exp_t<T>(x.data(), xf.data(), m);
-        double s = 0;
-        for (index_t j = 0; j < m; ++j) {
-          const T k = static_cast<T>(x[j]);
-          Pi[j] = k;
-          s += static_cast<double>(k);
-        }
+        for (index_t j = 0; j < m; ++j) Pi[j] = static_cast<T>(x[j]);
+        const double s = sum4(Pi, m);
         err_term(e, std::exp(al[i] + mx + std::log(s)), a[i]);
         alnew[i] = -mx;
         un[i] = a[i] / s;  // s >= 1: the maximum contributes exp(0)
