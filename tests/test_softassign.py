@@ -1,0 +1,164 @@
+"""softassign, softmax_wta, linear_assignment and the annealing engine (self annealing, annihilation, RL, ER)."""
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+import danneal
+
+
+def test_softassign_doubly_stochastic(rng):
+    B = rng.normal(size=(12, 12))
+    M = danneal.softassign(B, 3.0)
+    np.testing.assert_allclose(M.sum(0), 1, atol=1e-8)
+    np.testing.assert_allclose(M.sum(1), 1, atol=1e-8)
+    M32 = danneal.softassign(B.astype(np.float32), 3.0, tol=1e-6)
+    assert M32.dtype == np.float32
+    np.testing.assert_allclose(M32, M, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_softassign_large_beta_is_lsa(seed):
+    rng = np.random.default_rng(seed)
+    B = rng.random((15, 15))
+    init = None
+    for beta in (10.0, 30.0, 100.0, 300.0):  # epsilon scaling: the duals (benefit units) carry over
+        M, log = danneal.softassign(B, beta, tol=1e-4, max_iter=200000, init=init, log=True)
+        init = (log["f"], log["g"])
+    assert np.isfinite(M).all()
+    _, col = linear_sum_assignment(-B)
+    np.testing.assert_array_equal(M.argmax(1), col)
+    assert M[np.arange(15), col].min() > 0.5
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("maximize", [False, True])
+def test_linear_assignment_equals_hungarian(seed, maximize):
+    rng = np.random.default_rng(seed)
+    C = rng.random((25, 25))
+    row, col = danneal.linear_assignment(C, maximize=maximize)
+    r2, c2 = linear_sum_assignment(C, maximize=maximize)
+    np.testing.assert_array_equal(row, r2)
+    np.testing.assert_array_equal(col, c2)
+    row, col, M = danneal.linear_assignment(C, maximize=maximize, return_plan=True)
+    assert M[row, col].sum() > 0.8 * 25  # the annealed plan is close to the permutation
+
+
+def test_softmax_wta(rng):
+    B = rng.normal(size=(20, 4))
+    M = danneal.softmax_wta(B, 2.0)
+    E = np.exp(2 * B)
+    np.testing.assert_allclose(M, E / E.sum(1, keepdims=True), rtol=1e-12)
+    big = danneal.softmax_wta(B * 1e6, 1e6)  # never overflows
+    assert np.isfinite(big).all()
+    np.testing.assert_array_equal(big.argmax(1), B.argmax(1))
+
+
+@pytest.mark.parametrize("n_steps", [1, 3, 10])
+def test_self_annealing_equals_da_wta(rng, n_steps):
+    # constant benefit: self annealing from the uniform start is DA at beta_n = n * alpha
+    Q = rng.normal(size=(7, 5))
+    alpha = 0.3
+    res = danneal.assignment_annealing(lambda M: Q, Q.shape, constraint="wta", method="self_annealing",
+                                       options={"alpha": alpha, "max_iter": n_steps, "hard_tol": 0.0})
+    assert res.nit == n_steps
+    np.testing.assert_allclose(res.M, danneal.softmax_wta(Q, n_steps * alpha), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("n_steps", [1, 4])
+def test_self_annealing_equals_da_assignment(rng, n_steps):
+    Q = rng.normal(size=(6, 6))
+    alpha = 0.4
+    res = danneal.assignment_annealing(lambda M: Q, Q.shape, method="self_annealing",
+                                       options={"alpha": alpha, "max_iter": n_steps, "hard_tol": 0.0,
+                                                "sinkhorn_max_iter": 5000, "sinkhorn_tol": 1e-13})
+    expect = danneal.softassign(Q, n_steps * alpha, tol=1e-13, max_iter=5000)
+    np.testing.assert_allclose(res.M, expect, atol=1e-9)
+
+
+def test_self_annihilation_breaks_tie_that_self_annealing_keeps():
+    T = np.array([[1.0, 1.0, 0.5]])
+    M0 = np.array([[0.334, 0.333, 0.333]])
+    opts = {"alpha": 0.5, "max_iter": 200, "hard_tol": 1e-6}
+    sa = danneal.assignment_annealing(lambda M: T, T.shape, constraint="wta", method="self_annealing", M0=M0,
+                                      options=opts)
+    sn = danneal.assignment_annealing(lambda M: T, T.shape, constraint="wta", method="self_annihilation", M0=M0,
+                                      options={**opts, "delta": -1.0})
+    # self annealing: the two winners keep their initial ratio, nothing becomes hard
+    np.testing.assert_allclose(sa.M[0, :2], [0.334 / 0.667, 0.333 / 0.667], rtol=1e-6)
+    assert not sa.hard
+    # self annihilation: the (slightly) larger one wins outright
+    assert sn.hard and sn.M[0, 0] > 1 - 1e-6
+    assert np.isfinite(sn.M).all()
+
+
+@pytest.mark.parametrize("constraint", ["wta", "doubly_stochastic"])
+def test_relaxation_labeling_close_to_exponentiated_for_small_alpha(rng, constraint):
+    n = 6
+    C = rng.normal(size=(n * n, n * n))
+    C = (C + C.T) / 2
+    qfun = lambda M: (C @ M.ravel()).reshape(n, n) + 5.0  # noqa: E731 (shift keeps 1 + alpha Q > 0)
+    alpha = 1e-3
+    opts = {"alpha": alpha, "max_iter": 5, "hard_tol": 0.0, "sinkhorn_max_iter": 2000, "sinkhorn_tol": 1e-12}
+    rl = danneal.assignment_annealing(qfun, (n, n), constraint=constraint, method="relaxation_labeling", options=opts)
+    er = danneal.assignment_annealing(qfun, (n, n), constraint=constraint, method="exponentiated_relaxation",
+                                      options=opts)
+    dev = np.abs(rl.M - er.M).max()
+    assert dev < 50 * alpha**2  # they differ at second order in alpha
+    assert np.abs(rl.M - 1.0 / n).max() > 10 * dev  # and both moved
+
+
+def test_relaxation_labeling_requires_positive_factor():
+    Q = np.array([[1.0, -3.0], [0.0, 2.0]])
+    with pytest.raises(ValueError, match=r"1 \+ alpha\*Q > 0"):
+        danneal.assignment_annealing(lambda M: Q, Q.shape, constraint="wta", method="relaxation_labeling",
+                                     options={"alpha": 0.5})
+
+
+def test_quadratic_labeling_dense_and_callable(rng):
+    # two groups: objects 0-2 like to share a label, 3-5 too, and the groups repel
+    N, K = 6, 2
+    W = np.full((N, N), -1.0)
+    W[:3, :3] = W[3:, 3:] = 1.0
+    np.fill_diagonal(W, 0.0)
+    C = np.kron(W, np.eye(K))  # C[(a,i),(b,j)] = W_ab [i == j]
+    for method in ("graduated", "self_annealing", "self_annihilation", "exponentiated_relaxation"):
+        res = danneal.quadratic_labeling(C, K, method=method, M0=np.full((N, K), 0.5) + 0.01 * rng.random((N, K)))
+        lab = res.labels
+        assert len(set(lab[:3])) == 1 and len(set(lab[3:])) == 1 and lab[0] != lab[3], method
+        assert res.fun == pytest.approx(6.0)
+    res2 = danneal.quadratic_labeling(lambda M: (C @ M.ravel()).reshape(N, K), (N, K),
+                                      M0=np.full((N, K), 0.5) + 0.01 * rng.random((N, K)))
+    assert res2.fun == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: danneal.softassign(np.ones((3, 3)), 0.0), ValueError, "beta=0.0"),
+    (lambda: danneal.softassign(np.ones((3, 3)), -2.0), ValueError, "beta=-2.0"),
+    (lambda: danneal.softassign(np.ones((0, 0)), 1.0), ValueError, "benefit: empty"),
+    (lambda: danneal.softmax_wta(np.ones((2, 2)), np.inf), ValueError, "beta=inf"),
+    (lambda: danneal.linear_assignment(np.ones((2, 3))), ValueError, "must be square"),
+    (lambda: danneal.linear_assignment(np.array([[0.0, np.nan], [0.0, 0.0]])), ValueError, "NaN"),
+    (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), method="nope"), ValueError, "method='nope'"),
+    (lambda: danneal.assignment_annealing(lambda M: M, (2, 3)), ValueError, "must be square"),
+    (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), options={"betax": 1}), ValueError, "unknown option"),
+    (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), options={"beta0": 0}), ValueError, "beta0=0"),
+    (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), method="self_annihilation",
+                                          options={"alpha": 1.0, "delta": -2.0}), ValueError, "delta=-2.0"),
+    (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), constraint="rows"), ValueError, "constraint="),
+    (lambda: danneal.quadratic_labeling(np.ones((6, 6)), 4), ValueError, "n_labels=4"),
+    (lambda: danneal.quadratic_labeling(np.ones((6, 5)), 3), ValueError, "must be square"),
+    (lambda: danneal.quadratic_labeling(lambda M: M, 3), ValueError, r"n_labels must be \(N, K\)"),
+])
+def test_validation(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_caller_arrays_untouched(rng):
+    B = rng.normal(size=(5, 5))
+    B0 = B.copy()
+    danneal.softassign(B, 2.0)
+    danneal.linear_assignment(B)
+    danneal.softmax_wta(B, 1.0)
+    np.testing.assert_array_equal(B, B0)
