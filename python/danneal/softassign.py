@@ -262,6 +262,36 @@ _DEFAULTS = {
 }
 
 
+def _engine_options(options):
+    """Merge ``options`` into the defaults and validate them.  Returns ``(opts, callback, values)``
+    with ``values = (beta0, beta_max, beta_rate, inner_max_iter, inner_tol, sinkhorn_max_iter,
+    sinkhorn_tol, alpha, delta, max_iter, hard_tol)``."""
+    opts = dict(_DEFAULTS)
+    callback = None
+    for k, v in (options or {}).items():
+        if k == "callback":
+            callback = v
+            continue
+        if k not in _DEFAULTS:
+            raise ValueError(f"unknown option {k!r}; valid options: {sorted(_DEFAULTS) + ['callback']}")
+        opts[k] = v
+    beta0 = check_float(opts["beta0"], "beta0", low=0, low_inclusive=False)
+    values = (
+        beta0,
+        check_float(opts["beta_max"], "beta_max", low=beta0),
+        check_float(opts["beta_rate"], "beta_rate", low=1, low_inclusive=False),
+        check_int(opts["inner_max_iter"], "inner_max_iter", low=1),
+        check_float(opts["inner_tol"], "inner_tol", low=0),
+        check_int(opts["sinkhorn_max_iter"], "sinkhorn_max_iter", low=1),
+        check_float(opts["sinkhorn_tol"], "sinkhorn_tol", low=0),
+        check_float(opts["alpha"], "alpha", low=0, low_inclusive=False),
+        check_float(opts["delta"], "delta"),
+        check_int(opts["max_iter"], "max_iter", low=0),
+        check_float(opts["hard_tol"], "hard_tol", low=0, high=1),
+    )
+    return opts, callback, values
+
+
 def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method="graduated", M0=None,
                          options=None, n_threads=None):
     r"""Anneal soft assignments M (shape ``(n, m)``) to maximise a benefit whose gradient is ``qfun(M)``.
@@ -308,26 +338,8 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     n, m = (check_int(s, "shape", low=1) for s in shape)
     if constraint == "doubly_stochastic" and n != m:
         raise ValueError(f"shape={tuple(shape)} must be square for constraint='doubly_stochastic'")
-    opts = dict(_DEFAULTS)
-    callback = None
-    for k, v in (options or {}).items():
-        if k == "callback":
-            callback = v
-            continue
-        if k not in _DEFAULTS:
-            raise ValueError(f"unknown option {k!r}; valid options: {sorted(_DEFAULTS) + ['callback']}")
-        opts[k] = v
-    beta0 = check_float(opts["beta0"], "beta0", low=0, low_inclusive=False)
-    beta_max = check_float(opts["beta_max"], "beta_max", low=beta0)
-    beta_rate = check_float(opts["beta_rate"], "beta_rate", low=1, low_inclusive=False)
-    inner_max = check_int(opts["inner_max_iter"], "inner_max_iter", low=1)
-    inner_tol = check_float(opts["inner_tol"], "inner_tol", low=0)
-    sk_iter = check_int(opts["sinkhorn_max_iter"], "sinkhorn_max_iter", low=1)
-    sk_tol = check_float(opts["sinkhorn_tol"], "sinkhorn_tol", low=0)
-    alpha = check_float(opts["alpha"], "alpha", low=0, low_inclusive=False)
-    delta = check_float(opts["delta"], "delta")
-    max_iter = check_int(opts["max_iter"], "max_iter", low=0)
-    hard_tol = check_float(opts["hard_tol"], "hard_tol", low=0, high=1)
+    opts, callback, (beta0, beta_max, beta_rate, inner_max, inner_tol, sk_iter, sk_tol, alpha, delta, max_iter,
+                     hard_tol) = _engine_options(options)
     if method == "self_annihilation" and not (-1.0 / alpha < delta < 0):
         raise ValueError(f"delta={delta} must satisfy -1/alpha={-1.0 / alpha:g} < delta < 0 for self_annihilation")
     nt = resolve_n_threads(n_threads)
@@ -652,22 +664,8 @@ def _qap_hessian_range(A, B, maximize):
 
 def _qap_graduated(A, B, E, c, gamma, M0, options):
     """Graduated assignment for the QAP with the compiled fixed point (one call per beta)."""
-    opts = dict(_DEFAULTS)
-    callback = None
-    for k, v in (options or {}).items():
-        if k == "callback":
-            callback = v
-            continue
-        if k not in _DEFAULTS:
-            raise ValueError(f"unknown option {k!r}; valid options: {sorted(_DEFAULTS) + ['callback']}")
-        opts[k] = v
-    beta0 = check_float(opts["beta0"], "beta0", low=0, low_inclusive=False)
-    beta_max = check_float(opts["beta_max"], "beta_max", low=beta0)
-    beta_rate = check_float(opts["beta_rate"], "beta_rate", low=1, low_inclusive=False)
-    inner_max = check_int(opts["inner_max_iter"], "inner_max_iter", low=1)
-    inner_tol = check_float(opts["inner_tol"], "inner_tol", low=0)
-    sk_iter = check_int(opts["sinkhorn_max_iter"], "sinkhorn_max_iter", low=1)
-    hard_tol = check_float(opts["hard_tol"], "hard_tol", low=0, high=1)
+    opts, callback, (beta0, beta_max, beta_rate, inner_max, inner_tol, sk_iter, _, _, _, _,
+                     hard_tol) = _engine_options(options)
     n = A.shape[0]
     M = np.full((n, n), 1.0 / n) if M0 is None else np.ascontiguousarray(M0, dtype=np.float64)
     al, be = np.zeros(n), np.zeros(n)
