@@ -196,3 +196,22 @@ def test_clam_recursion_bad_input():
         ClAMRecursion()(X, torch.zeros(2, 5))
     with pytest.raises(ValueError, match="beta"):
         clam_recursion(X, torch.zeros(2, 2), beta=0.0)
+
+
+def test_sinkhorn_loss_value_and_gradcheck():
+    torch = pytest.importorskip("torch")
+    from danneal.torch import Sinkhorn
+
+    ot = pytest.importorskip("ot")
+    g = torch.Generator().manual_seed(0)
+    C = torch.rand(4, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    a = np.array([0.1, 0.2, 0.3, 0.4])
+    b = np.array([0.5, 0.25, 0.25])
+    mod = Sinkhorn(reg=0.5, tol=1e-13)
+    W = mod(C, a, b)
+    P = ot.sinkhorn(a, b, C.detach().numpy(), 0.5, stopThr=1e-14, numItermax=100000)
+    expected = (P * C.detach().numpy()).sum() + 0.5 * (P * (np.log(P) - 1)).sum()
+    assert W.item() == pytest.approx(expected, rel=1e-10)
+    W.backward()
+    np.testing.assert_allclose(C.grad.numpy(), P, rtol=1e-8, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda c: mod(c, a, b), (C,), eps=1e-6, atol=1e-7)

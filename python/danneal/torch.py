@@ -6,6 +6,8 @@ tensors' memory (zero-copy for contiguous float32/float64 CPU tensors) and whose
 returns the closed-form gradients computed alongside the value, through a
 ``torch.autograd.Function``; no autograd graph is built through the n x n matrices.
 
+:class:`Sinkhorn` gives the entropic optimal-transport value of a cost matrix with its exact gradient
+(the optimal plan, by the envelope theorem), computed by the log-stable compiled Sinkhorn.
 :class:`ClAMRecursion` wraps the compiled ClAM recursion (forward and backpropagation through all
 steps) the same way, so the associative-memory update can sit inside a larger network.
 
@@ -23,8 +25,8 @@ from . import _core
 from . import losses as _losses
 from ._threads import resolve_n_threads
 
-__all__ = ["DDCLoss", "SpectralClusteringLoss", "ClAMRecursion", "ddc_loss", "spectral_clustering_loss",
-           "clam_recursion"]
+__all__ = ["DDCLoss", "SpectralClusteringLoss", "ClAMRecursion", "Sinkhorn", "ddc_loss", "spectral_clustering_loss",
+           "clam_recursion", "sinkhorn_loss"]
 
 
 def _as_numpy(t: torch.Tensor, name: str) -> np.ndarray:
@@ -230,3 +232,58 @@ class ClAMRecursion(torch.nn.Module):
         return clam_recursion(X, prototypes, log_weights, mask, beta=self.beta, exponent=self.exponent,
                               n_steps=self.n_steps, step_size=self.step_size, spherical=self.spherical,
                               n_threads=self.n_threads)
+
+
+class _SinkhornFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, C, a, b, reg, tol, max_iter, n_threads):
+        from .softassign import sinkhorn as _sinkhorn
+
+        c = _as_numpy(C, "cost")
+        an = None if a is None else np.asarray(a, dtype=np.float64)
+        bn = None if b is None else np.asarray(b, dtype=np.float64)
+        logP = _sinkhorn(c, an, bn, reg=reg, tol=tol, max_iter=max_iter, log_plan=True, n_threads=n_threads)
+        logP = np.asarray(logP, dtype=np.float64)
+        P = np.exp(logP)
+        with np.errstate(invalid="ignore"):
+            ent = np.where(P > 0, P * (logP - 1.0), 0.0)
+        value = float((P * c.astype(np.float64)).sum() + reg * ent.sum())
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(torch.from_numpy(P.astype(c.dtype)))
+        return torch.tensor(value, dtype=C.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        (P,) = ctx.saved_tensors
+        return g * P, None, None, None, None, None, None
+
+
+def sinkhorn_loss(cost, a=None, b=None, *, reg=0.1, tol=1e-9, max_iter=10000, n_threads=None):
+    """Functional form of :class:`Sinkhorn`: ``min_P <P, C> + reg sum P (log P - 1)`` over plans
+    with marginals ``a``, ``b`` (uniform by default), differentiable in ``cost``."""
+    if isinstance(a, torch.Tensor):
+        a = _as_numpy(a, "a")
+    if isinstance(b, torch.Tensor):
+        b = _as_numpy(b, "b")
+    return _SinkhornFunction.apply(cost, a, b, float(reg), float(tol), int(max_iter), n_threads)
+
+
+class Sinkhorn(torch.nn.Module):
+    """Entropic optimal transport value as a differentiable loss of the cost matrix.
+
+    ``forward(cost, a=None, b=None)`` returns ``W = <P*, C> + reg sum P* (log P* - 1)`` for the
+    optimal plan ``P*`` of :func:`danneal.sinkhorn` (same problem as POT's ``ot.sinkhorn``), and
+    its gradient with respect to ``cost`` is ``P*`` (envelope theorem: exact at convergence, so
+    keep ``tol`` small).  The marginals are treated as constants.
+    """
+
+    def __init__(self, reg=0.1, tol=1e-9, max_iter=10000, n_threads=None):
+        super().__init__()
+        self.reg = reg
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_threads = n_threads
+
+    def forward(self, cost, a=None, b=None):
+        return sinkhorn_loss(cost, a, b, reg=self.reg, tol=self.tol, max_iter=self.max_iter, n_threads=self.n_threads)
