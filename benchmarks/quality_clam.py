@@ -64,7 +64,9 @@ def main(argv=None):
     ap.add_argument("--mask-value", default="mean")
     ap.add_argument("--lr", type=float, default=0.03)
     ap.add_argument("--epochs", type=int, default=100)
-    ap.add_argument("--n-init", type=int, default=None)
+    ap.add_argument("--n-init", type=int, default=None, help="ClAM restarts per configuration (default 10)")
+    ap.add_argument("--beta", default="0.25,0.5,1,2", help="ClAM beta grid")
+    ap.add_argument("--mask-prob", default="0.1,0.2,0.3", help="ClAM mask_prob grid")
     ap.add_argument("--kmeans-init", type=int, default=None)
     ap.add_argument("--min-clusters", action="store_true", help="only runs that use all k clusters are eligible")
     args = ap.parse_args(argv)
@@ -72,7 +74,8 @@ def main(argv=None):
     if args.sets:
         names = args.sets.split(",")
     km_init = args.kmeans_init or (1000 if args.full else 100)
-    grid = dict(beta=[0.5, 1.0, 2.0], mask_prob=[0.1, 0.2], n_init=args.n_init or (6 if args.full else 3),
+    grid = dict(beta=[float(b) for b in args.beta.split(",")], mask_prob=[float(m) for m in args.mask_prob.split(",")],
+                n_init=args.n_init or 10,
                 max_epochs=args.epochs, batch_size=8, learning_rate=args.lr, init=args.init,
                 mask_value=args.mask_value, exponent="beta/2")
     print(header("ClAM clustering quality (Silhouette / NMI / ARI, standardised data, k = classes)"))

@@ -107,6 +107,23 @@ def test_estimator_threads_bit_identical():
     np.testing.assert_array_equal(a.labels_, b.labels_)
 
 
+
+def test_parallel_restarts_match_sequential():
+    # batch 8 fills one 16-row chunk, so with 2 threads the restarts run two at a time
+    from danneal.clam import _split_threads
+
+    assert _split_threads(2, 6, 8) == (2, 1)
+    assert _split_threads(2, 6, 256) == (1, 2)
+    assert _split_threads(4, 1, 8) == (1, 4)
+    X, _ = make_blobs(120, n_features=4, centers=3, random_state=1)
+    kw = dict(beta=[0.5, 2.0], mask_prob=[0.1, 0.3], n_init=2, max_epochs=4, random_state=5)
+    a = ClAM(3, n_threads=1, **kw).fit(X)
+    b = ClAM(3, n_threads=2, **kw).fit(X)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.search_results_ == b.search_results_
+    assert len(a.search_results_) == 8
+
 # ---- gradients by central finite differences ----------------------------------------------------
 @pytest.mark.parametrize("spherical", [False, True])
 def test_backward_finite_differences(rng, spherical):

@@ -126,7 +126,9 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         Seeds the initialisation, shuffling and masks (results are reproducible and independent
         of ``n_threads``).
     n_threads : int, optional
-        Threads for the kernels (``None`` or -1: all available cores).
+        Threads for the kernels (``None`` or -1: all available cores).  A run parallelises over
+        chunks of 16 batch rows; when a run has fewer chunks than threads (small batches), the
+        restarts of the search train concurrently instead.  Results do not depend on it.
     verbose : int, default=0
         1: one line per run; 2: one line per epoch.
 
@@ -293,42 +295,64 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         rs = check_random_state(self.random_state)
         nt = p["n_threads"]
         eta0 = np.zeros(k, dt) if self.weighted else None
-        results = []
-        best = None
+        # every run's initial prototypes and seed are drawn up front, in a fixed order, so the
+        # results do not depend on how the runs are spread over threads
+        jobs = []
         for beta, mask_prob in configs:
-            c = self._c(beta)
             n_mask = max(1, min(d, int(np.floor(mask_prob * d + 0.5))))
             for run in range(p["n_init"]):
                 R0 = self._initial(Z, k, p, rs)
                 seed = int(rs.randint(0, 2**63 - 1, dtype=np.int64))
-                cb = self._make_callback(p["verbose"], beta, mask_prob, run)
-                R, eta, curve, lr, status = _core.clam_train(
-                    Z, mv, R0, eta0, c, p["alpha"], p["n_steps"], bool(self.spherical), bool(self.weighted),
-                    p["batch_size"], n_mask, p["max_epochs"], p["lr"], seed, nt, cb)
-                Rp = self._prototypes(R)
-                labels, _, _ = _core.clam_predict(Z, Rp, eta if self.weighted else None, c, p["alpha"],
-                                                  p["n_steps"], bool(self.spherical), nt)
-                loss = float(status["error"])
-                n_found = int(np.unique(labels).size)
-                rec = {"beta": beta, "mask_prob": mask_prob, "run": run, "loss": loss,
-                       "epochs": int(status["iterations"]), "n_clusters": n_found,
-                       "numerical_error": bool(status["numerical_error"])}
-                if selection == "silhouette":
-                    rec["silhouette"] = _silhouette(Z, labels)
-                    score = -rec["silhouette"]
-                else:
-                    score = loss
-                if not np.isfinite(score):
-                    score = np.inf
-                results.append(rec)
-                if p["verbose"]:
-                    print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} #{run}: loss={loss:.6g} "
-                          f"epochs={rec['epochs']}" + (f" silhouette={rec['silhouette']:.4f}"
-                                                        if "silhouette" in rec else ""))
-                eligible = n_found >= p["min_clusters"]
-                key = (0 if eligible else 1, score)
-                if best is None or key < best[0]:
-                    best = (key, R, eta, curve, status, labels, beta, mask_prob)
+                jobs.append((beta, mask_prob, n_mask, run, R0, seed))
+        workers, inner = _split_threads(nt, len(jobs), p["batch_size"])
+        if self.callback is not None or p["verbose"] >= 2:
+            workers, inner = 1, nt  # callbacks and per-epoch lines stay in order
+
+        def train(job):
+            beta, mask_prob, n_mask, run, R0, seed = job
+            c = self._c(beta)
+            cb = self._make_callback(p["verbose"], beta, mask_prob, run)
+            R, eta, curve, lr, status = _core.clam_train(
+                Z, mv, R0, eta0, c, p["alpha"], p["n_steps"], bool(self.spherical), bool(self.weighted),
+                p["batch_size"], n_mask, p["max_epochs"], p["lr"], seed, inner, cb)
+            Rp = self._prototypes(R)
+            labels, _, _ = _core.clam_predict(Z, Rp, eta if self.weighted else None, c, p["alpha"],
+                                              p["n_steps"], bool(self.spherical), inner)
+            sil = _silhouette(Z, labels) if selection == "silhouette" else None
+            return R, eta, curve, status, labels, sil
+
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=workers) as ex:
+                outputs = list(ex.map(train, jobs))
+        else:
+            outputs = [train(job) for job in jobs]
+
+        results = []
+        best = None
+        for (beta, mask_prob, _, run, _, _), (R, eta, curve, status, labels, sil) in zip(jobs, outputs):
+            loss = float(status["error"])
+            n_found = int(np.unique(labels).size)
+            rec = {"beta": beta, "mask_prob": mask_prob, "run": run, "loss": loss,
+                   "epochs": int(status["iterations"]), "n_clusters": n_found,
+                   "numerical_error": bool(status["numerical_error"])}
+            if selection == "silhouette":
+                rec["silhouette"] = sil
+                score = -sil
+            else:
+                score = loss
+            if not np.isfinite(score):
+                score = np.inf
+            results.append(rec)
+            if p["verbose"]:
+                print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} #{run}: loss={loss:.6g} "
+                      f"epochs={rec['epochs']}" + (f" silhouette={rec['silhouette']:.4f}"
+                                                    if "silhouette" in rec else ""))
+            eligible = n_found >= p["min_clusters"]
+            key = (0 if eligible else 1, score)
+            if best is None or key < best[0]:
+                best = (key, R, eta, curve, status, labels, beta, mask_prob)
         _, R, eta, curve, status, labels, beta, mask_prob = best
         if status["numerical_error"]:
             warnings.warn(f"ClAM: the training loss became non-finite after {int(status['iterations'])} epochs; "
@@ -389,6 +413,14 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _split_threads(n_threads, n_runs, batch_size):
+    """(concurrent runs, threads per run).  A run parallelises over chunks of 16 batch rows, so
+    small batches (the paper's 8) leave threads idle; independent restarts fill them instead."""
+    chunks = -(-batch_size // 16)
+    workers = max(1, min(n_runs, n_threads // chunks))
+    return workers, max(1, n_threads // workers)
 
 
 def _silhouette(Z, labels):
