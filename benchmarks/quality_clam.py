@@ -69,10 +69,15 @@ def main(argv=None):
     ap.add_argument("--mask-prob", default="0.1,0.2,0.3", help="ClAM mask_prob grid")
     ap.add_argument("--kmeans-init", type=int, default=None)
     ap.add_argument("--min-clusters", action="store_true", help="only runs that use all k clusters are eligible")
+    ap.add_argument("--ceiling", type=int, default=0, metavar="R",
+                    help="instead: the best Silhouette of R single k-means runs for k' = 2 ... k clusters "
+                         "(how high Silhouette goes when some prototypes stay unused)")
     args = ap.parse_args(argv)
     names = ["iris", "zoo"] + (["movement_libras", "yale", "digits"] if args.full else [])
     if args.sets:
         names = args.sets.split(",")
+    if args.ceiling:
+        return ceiling(names, args.ceiling)
     km_init = args.kmeans_init or (1000 if args.full else 100)
     grid = dict(beta=[float(b) for b in args.beta.split(",")], mask_prob=[float(m) for m in args.mask_prob.split(",")],
                 n_init=args.n_init or 10,
@@ -118,6 +123,29 @@ def main(argv=None):
         print(table(rows[-1:]), flush=True)
     print("## summary\n")
     print(table(rows))
+
+
+def ceiling(names, restarts):
+    print(header(f"Silhouette ceiling by number of clusters: best of {restarts} single k-means++ runs"))
+    rows = []
+    for name in names:
+        data = load(name)
+        if data is None:
+            print(f"{name}: data not found, skipped")
+            continue
+        X, y = data
+        Z = StandardScaler().fit_transform(X)
+        Z = Z[:, Z.std(0) > 0]
+        k = len(np.unique(y))
+        ks = sorted({2, 3, 5, max(2, k // 2), k - 2, k - 1, k} - {0, 1})
+        row = {"data": f"{name} k={k}"}
+        for kk in ks:
+            s = [silhouette_score(Z, KMeans(kk, n_init=1, random_state=r).fit(Z).labels_) for r in range(restarts)]
+            row[f"k'={kk}"] = max(s)
+        paper = PAPER.get(name)
+        row["paper ClAM"] = paper[1] if paper else "-"
+        rows.append(row)
+        print(table(rows[-1:]), flush=True)
 
 
 if __name__ == "__main__":
