@@ -106,7 +106,8 @@ py::tuple clam_train_py(const py::array& X, const py::array& mask_values, const 
                         double c, double alpha, long long n_steps, bool spherical, bool weighted, long long batch_size,
                         long long n_mask, long long max_epochs, double learning_rate, unsigned long long seed,
                         int n_threads, const py::object& callback, double plateau_tol, long long plateau_window,
-                        long long patience, double decay, double min_lr) {
+                        long long patience, double decay, double min_lr, double c_start,
+                        long long anneal_epochs) {
   check_threads(n_threads);
   check_step(c, alpha, n_steps);
   if (batch_size < 1) throw py::value_error("batch_size=" + std::to_string(batch_size) + " must be >= 1");
@@ -118,6 +119,10 @@ py::tuple clam_train_py(const py::array& X, const py::array& mask_values, const 
   if (!(decay > 0 && decay <= 1)) throw py::value_error("decay=" + std::to_string(decay) + " must be in (0, 1]");
   if (!(plateau_tol >= 0)) throw py::value_error("plateau_tol must be >= 0");
   if (!(min_lr >= 0)) throw py::value_error("min_lr must be >= 0");
+  if (!(c_start >= 0) || !std::isfinite(c_start))
+    throw py::value_error("c_start=" + std::to_string(c_start) + " must be finite and >= 0");
+  if (anneal_epochs < 0)
+    throw py::value_error("anneal_epochs=" + std::to_string(anneal_epochs) + " must be >= 0");
   return dispatch(X, "X", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     const T* x = in_ptr<T>(X, "X", 2);
@@ -148,6 +153,8 @@ py::tuple clam_train_py(const py::array& X, const py::array& mask_values, const 
     p.patience = patience;
     p.decay = decay;
     p.min_lr = min_lr;
+    p.c_start = c_start;
+    p.anneal_epochs = anneal_epochs;
     auto Rb = empty<T>({k, d});
     auto eb = empty<T>({k});
     std::vector<double> curve(static_cast<size_t>(std::max<long long>(max_epochs, 1)));
@@ -202,7 +209,12 @@ Returns ``(V, P)``: states ``V`` (n_steps + 1, B, d) with ``V[0] = X0`` and soft
         py::arg("batch_size"), py::arg("n_mask"), py::arg("max_epochs"), py::arg("learning_rate"), py::arg("seed"),
         py::arg("n_threads"), py::arg("callback") = py::none(), py::arg("plateau_tol") = 1e-3,
         py::arg("plateau_window") = 10, py::arg("patience") = 5, py::arg("decay") = 0.8, py::arg("min_lr") = 1e-6,
+        py::arg("c_start") = 0.0, py::arg("anneal_epochs") = 0,
         R"doc(The whole ClAM training loop (shuffled mini-batches, masks, BPTT, Adam, plateau decay).
+
+With ``c_start > 0`` and ``anneal_epochs > 0`` the exponent factor rises geometrically from
+``c_start`` to ``c`` over the first ``anneal_epochs`` epochs; only later epochs count for the best
+loss and the plateau decay.
 
 Returns ``(R_best, eta_best, loss_curve, final_lr, status)``.  ``callback(epoch, loss, lr)`` is
 called after every epoch with the GIL held; returning False stops training.)doc");

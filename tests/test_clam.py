@@ -70,6 +70,60 @@ def test_train_matches_twin(rng, dtype, spherical, weighted, epochs):
     assert lr == lr2 and st["iterations"] == st2["iterations"] == epochs
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("epochs", [3, 8])
+def test_train_annealed_matches_twin(rng, dtype, epochs):
+    # beta ramps up over 4 epochs: with 3 epochs training ends inside the ramp (the latest
+    # prototypes are returned), with 8 the best loss and the plateau decay see epochs 4..7 only
+    n, d, k = 40, 4, 3
+    X = rng.normal(size=(n, d)).astype(dtype)
+    R0 = rng.normal(size=(k, d)).astype(dtype)
+    args = (X, X.mean(0), R0, None, 0.8, 0.1, 5, False, False, 8, 1, epochs, 0.05, 321)
+    kw = dict(c_start=0.008, anneal_epochs=4)
+    R, eta, curve, lr, st = _core.clam_train(*args, 2, None, 1e-3, 2, 1, 0.5, 1e-6, **kw)
+    R2, eta2, curve2, lr2, st2 = ref.clam_train(*args, 1, None, 1e-3, 2, 1, 0.5, 1e-6, **kw)
+    np.testing.assert_allclose(R, R2, rtol=RTOL[dtype], atol=10 * ATOL[dtype])
+    np.testing.assert_allclose(curve, curve2, rtol=RTOL[dtype])
+    assert lr == lr2 and st["iterations"] == st2["iterations"] == epochs
+    np.testing.assert_allclose(st["error"], st2["error"], rtol=RTOL[dtype])
+    if epochs == 3:
+        assert lr == 0.05  # no decay during the ramp
+        assert st["error"] == pytest.approx(curve[-1], rel=1e-12)
+    else:
+        assert lr < 0.05  # patience 1, decay 0.5 after the ramp
+        assert st["error"] == pytest.approx(curve[4:].min(), rel=1e-12)
+    # the ramp changes the result, and c_start = 0 switches it off
+    plain = _core.clam_train(*args, 1, None, 1e-3, 2, 1, 0.5, 1e-6)
+    off = _core.clam_train(*args, 1, None, 1e-3, 2, 1, 0.5, 1e-6, c_start=0.0, anneal_epochs=4)
+    np.testing.assert_array_equal(plain[0], off[0])
+    assert not np.array_equal(plain[2], curve)
+
+
+def test_train_annealed_threads_bit_identical(rng):
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    args = (X, X.mean(0), X[:4].copy(), None, 0.5, 0.1, 6, False, False, 64, 2, 4, 0.02, 9)
+    a = _core.clam_train(*args, 1, c_start=0.01, anneal_epochs=3)
+    b = _core.clam_train(*args, 2, c_start=0.01, anneal_epochs=3)
+    for u, v in zip(a[:3], b[:3]):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_estimator_anneal_grid():
+    X, _ = make_blobs(150, n_features=4, centers=3, random_state=4)
+    m = ClAM(3, beta=2.0, anneal=[1.0, 0.01], n_init=2, max_epochs=6, random_state=0, n_threads=2).fit(X)
+    assert [r["anneal"] for r in m.search_results_] == [1.0, 1.0, 0.01, 0.01]
+    assert all("silhouette" in r for r in m.search_results_)  # a grid selects by Silhouette
+    assert m.best_params_["anneal"] in (1.0, 0.01)
+    one = ClAM(3, beta=2.0, anneal=0.01, anneal_epochs=2, max_epochs=6, random_state=0).fit(X)
+    assert one.n_iter_ == 6 and np.isfinite(one.loss_curve_).all()
+    with pytest.raises(ValueError, match="anneal"):
+        ClAM(3, anneal=0.0).fit(X)
+    with pytest.raises(ValueError, match="anneal"):
+        ClAM(3, anneal=1.5).fit(X)
+    with pytest.raises(ValueError, match="anneal_epochs"):
+        ClAM(3, anneal_epochs=0).fit(X)
+
 # ---- determinism across thread counts ---------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_threads_bit_identical(rng, dtype):
@@ -204,7 +258,7 @@ def test_grid_search_by_silhouette():
     model = ClAM(3, beta=[0.5, 2.0], mask_prob=[0.3, 0.6], n_init=2, max_epochs=10, random_state=0).fit(X)
     assert len(model.search_results_) == 8
     best = max(model.search_results_, key=lambda r: r["silhouette"])
-    assert model.best_params_ == {"beta": best["beta"], "mask_prob": best["mask_prob"]}
+    assert model.best_params_ == {"beta": best["beta"], "mask_prob": best["mask_prob"], "anneal": 1.0}
     assert all(r["n_clusters"] <= 3 for r in model.search_results_)
 
 

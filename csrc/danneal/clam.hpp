@@ -483,6 +483,11 @@ struct TrainParams {
   double plateau_tol = 1e-3;    // relative improvement of the moving average below which an epoch stalls
   double decay = 0.8;           // learning-rate factor per plateau
   double min_lr = 1e-6;         // stop once the learning rate falls below this
+  // Annealing of the inverse temperature: when c_start > 0 and anneal_epochs > 0, epoch e <
+  // anneal_epochs runs at c_start * (c / c_start)^(e / anneal_epochs) (geometric ramp), later
+  // epochs at c.  Only epochs at the final c count for the best loss and the plateau decay.
+  double c_start = 0;
+  index_t anneal_epochs = 0;
   std::uint64_t seed = 0;
 };
 
@@ -504,6 +509,8 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
   if (p.n_mask < 1 || p.n_mask > d) throw std::invalid_argument("n_mask must be in [1, d]");
   if (p.max_epochs < 0) throw std::invalid_argument("max_epochs must be >= 0");
   if (n_threads < 1) throw std::invalid_argument("n_threads must be >= 1");
+  if (p.anneal_epochs < 0) throw std::invalid_argument("anneal_epochs must be >= 0");
+  const index_t n_anneal = (p.c_start > 0 && p.anneal_epochs > 0) ? p.anneal_epochs : 0;
   const index_t B = std::min(p.batch_size, n);
   const index_t T_ = p.n_steps;
   const index_t kd = k * d;
@@ -551,6 +558,10 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
   const T* eta_ptr = p.weighted ? eta.data() : nullptr;
 
   for (index_t epoch = 0; epoch < p.max_epochs; ++epoch) {
+    const bool annealing = epoch < n_anneal;
+    const double c_ep =
+        annealing ? p.c_start * std::pow(p.c / p.c_start, static_cast<double>(epoch) / static_cast<double>(n_anneal))
+                  : p.c;
     for (index_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
     double epoch_loss = 0.0;
     index_t n_batches = 0;
@@ -583,7 +594,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
       const T* Ruse = p.spherical ? rho.data() : R.data();
       const T gscale = static_cast<T>(-2.0 / (static_cast<double>(Bb) * static_cast<double>(d)));
       const index_t nc = n_chunks(Bb, kClamChunk);
-      TrainCtx<T> cx{X, x0.data(), msk.data(), perm.data() + start, Ruse, eta_ptr, k, d, T_, p.c, p.alpha,
+      TrainCtx<T> cx{X, x0.data(), msk.data(), perm.data() + start, Ruse, eta_ptr, k, d, T_, c_ep, p.alpha,
                      p.spherical, p.weighted, gscale};
       parallel_chunks(Bb, kClamChunk, n_threads, [&](index_t ci, index_t b0, index_t b1) {
         Work& w = work[ci];
@@ -632,6 +643,14 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
       st.numerical_error = true;
       break;
     }
+    if (annealing) {  // the latest prototypes stand until an epoch at the final c
+      for (index_t i = 0; i < kd; ++i) R_best[i] = R[i];
+      if (eta_best)
+        for (index_t mu = 0; mu < k; ++mu) eta_best[mu] = eta[mu];
+      st.error = epoch_loss;
+      if (!on_epoch(epoch, epoch_loss, lr)) break;
+      continue;
+    }
     if (epoch_loss < best) {
       best = epoch_loss;
       for (index_t i = 0; i < kd; ++i) R_best[i] = R[i];
@@ -639,7 +658,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
         for (index_t mu = 0; mu < k; ++mu) eta_best[mu] = eta[mu];
     }
     // learning-rate decay on plateaus of the moving average of the epoch loss
-    if (epoch + 1 >= p.plateau_window) {
+    if (epoch + 1 - n_anneal >= p.plateau_window) {
       double mean = 0;
       for (index_t e = epoch + 1 - p.plateau_window; e <= epoch; ++e) mean += loss_curve[e];
       mean /= static_cast<double>(p.plateau_window);
@@ -662,7 +681,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
     }
     if (!go_on) break;
   }
-  st.error = best;
+  if (std::isfinite(best) || n_anneal == 0) st.error = best;
   if (lr_out) *lr_out = lr;
   return st;
 }

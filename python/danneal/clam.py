@@ -86,6 +86,16 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         Fraction of the coordinates of each training point that are masked (replaced by
         ``mask_value``) and must be restored by the recursion; ``max(1, round(mask_prob * d))``
         coordinates per point.  A sequence makes a grid.
+    anneal : float or sequence of floats in (0, 1], default=1.0
+        Annealing of ``beta`` during training (deterministic annealing): ``beta`` starts at
+        ``anneal * beta`` and rises geometrically to ``beta`` over the first ``anneal_epochs``
+        epochs; only epochs at the final ``beta`` count for the kept (best-loss) prototypes and
+        the learning-rate decay.  1 trains at constant ``beta``.  At a low ``beta`` every prototype
+        receives gradient from every point, which keeps one prototype from becoming a hub that
+        captures much of the data in high dimension (e.g. Yale, d = 1024; see docs/clam.md).  A
+        sequence makes a grid.
+    anneal_epochs : int, optional
+        Length of the ramp in epochs (default ``max_epochs // 2``).
     mask_value : {"mean", "min", "max", "zero"}, default="mean"
         Value given to masked coordinates: the feature's mean, minimum, maximum, or 0.
     batch_size : int, default=8
@@ -113,7 +123,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
     selection : {"auto", "loss", "silhouette"}, default="auto"
         How the kept run is chosen among the ``n_init`` runs of every configuration: the lowest
         training loss, or the highest Silhouette score of the training labels (the paper's model
-        selection).  ``"auto"``: Silhouette when ``beta`` or ``mask_prob`` is a grid of more than one
+        selection).  ``"auto"``: Silhouette when ``beta``, ``mask_prob`` or ``anneal`` make a grid of more than one
         configuration (losses at different mask fractions are not comparable), else the loss.
     min_clusters : int, optional
         Only runs whose training labels use at least this many clusters are eligible for the
@@ -148,9 +158,9 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         Whether the kept run stopped on its learning-rate floor (a plateau) before
         ``max_epochs``.
     best_params_ : dict
-        ``beta`` and ``mask_prob`` of the kept run.
+        ``beta``, ``mask_prob`` and ``anneal`` of the kept run.
     search_results_ : list of dict
-        One entry per run: beta, mask_prob, run, loss, silhouette (when computed), epochs,
+        One entry per run: beta, mask_prob, anneal, run, loss, silhouette (when computed), epochs,
         n_clusters (clusters used by its training labels).
     n_features_in_ : int
 
@@ -164,7 +174,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters=8, *, beta=1.0, n_steps=10, step_size=0.1, exponent="beta/2", mask_prob=0.1,
-                 mask_value="mean", batch_size=8, learning_rate=0.03, max_epochs=100, n_init=1, init="k-means++",
+                 anneal=1.0, anneal_epochs=None, mask_value="mean", batch_size=8, learning_rate=0.03, max_epochs=100, n_init=1, init="k-means++",
                  weighted=False, spherical=False, standardize=True, selection="auto", min_clusters=None,
                  callback=None, random_state=None, n_threads=None, verbose=0):
         self.n_clusters = n_clusters
@@ -173,6 +183,8 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         self.step_size = step_size
         self.exponent = exponent
         self.mask_prob = mask_prob
+        self.anneal = anneal
+        self.anneal_epochs = anneal_epochs
         self.mask_value = mask_value
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -195,6 +207,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         p["k"] = check_n_clusters(self.n_clusters, n_samples)
         p["betas"] = _as_grid(self.beta, "beta", 0.0)
         p["mask_probs"] = _as_grid(self.mask_prob, "mask_prob", 0.0, 1.0, low_inclusive=False)
+        p["anneals"] = _as_grid(self.anneal, "anneal", 0.0, 1.0, low_inclusive=False)
         p["n_steps"] = check_int(self.n_steps, "n_steps", low=1)
         p["alpha"] = check_float(self.step_size, "step_size", low=0.0, high=1.0, low_inclusive=False)
         if self.exponent not in _EXPONENTS:
@@ -204,6 +217,8 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         p["batch_size"] = check_int(self.batch_size, "batch_size", low=1)
         p["lr"] = check_float(self.learning_rate, "learning_rate", low=0.0, low_inclusive=False)
         p["max_epochs"] = check_int(self.max_epochs, "max_epochs", low=1)
+        p["anneal_epochs"] = (p["max_epochs"] // 2 if self.anneal_epochs is None
+                              else check_int(self.anneal_epochs, "anneal_epochs", low=1))
         p["n_init"] = check_int(self.n_init, "n_init", low=1)
         for name in ("weighted", "spherical", "standardize"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
@@ -288,7 +303,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         else:
             mv = np.zeros(d)
         mv = np.ascontiguousarray(mv, dtype=dt)
-        configs = list(itertools.product(p["betas"], p["mask_probs"]))
+        configs = list(itertools.product(p["betas"], p["mask_probs"], p["anneals"]))
         selection = self.selection
         if selection == "auto":
             selection = "silhouette" if len(configs) > 1 else "loss"
@@ -298,23 +313,24 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         # every run's initial prototypes and seed are drawn up front, in a fixed order, so the
         # results do not depend on how the runs are spread over threads
         jobs = []
-        for beta, mask_prob in configs:
+        for beta, mask_prob, anneal in configs:
             n_mask = max(1, min(d, int(np.floor(mask_prob * d + 0.5))))
             for run in range(p["n_init"]):
                 R0 = self._initial(Z, k, p, rs)
                 seed = int(rs.randint(0, 2**63 - 1, dtype=np.int64))
-                jobs.append((beta, mask_prob, n_mask, run, R0, seed))
+                jobs.append((beta, mask_prob, anneal, n_mask, run, R0, seed))
         workers, inner = _split_threads(nt, len(jobs), p["batch_size"])
         if self.callback is not None or p["verbose"] >= 2:
             workers, inner = 1, nt  # callbacks and per-epoch lines stay in order
 
         def train(job):
-            beta, mask_prob, n_mask, run, R0, seed = job
+            beta, mask_prob, anneal, n_mask, run, R0, seed = job
             c = self._c(beta)
             cb = self._make_callback(p["verbose"], beta, mask_prob, run)
             R, eta, curve, lr, status = _core.clam_train(
                 Z, mv, R0, eta0, c, p["alpha"], p["n_steps"], bool(self.spherical), bool(self.weighted),
-                p["batch_size"], n_mask, p["max_epochs"], p["lr"], seed, inner, cb)
+                p["batch_size"], n_mask, p["max_epochs"], p["lr"], seed, inner, cb,
+                c_start=c * anneal if anneal < 1 else 0.0, anneal_epochs=p["anneal_epochs"])
             Rp = self._prototypes(R)
             labels, _, _ = _core.clam_predict(Z, Rp, eta if self.weighted else None, c, p["alpha"],
                                               p["n_steps"], bool(self.spherical), inner)
@@ -331,10 +347,10 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
 
         results = []
         best = None
-        for (beta, mask_prob, _, run, _, _), (R, eta, curve, status, labels, sil) in zip(jobs, outputs):
+        for (beta, mask_prob, anneal, _, run, _, _), (R, eta, curve, status, labels, sil) in zip(jobs, outputs):
             loss = float(status["error"])
             n_found = int(np.unique(labels).size)
-            rec = {"beta": beta, "mask_prob": mask_prob, "run": run, "loss": loss,
+            rec = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "run": run, "loss": loss,
                    "epochs": int(status["iterations"]), "n_clusters": n_found,
                    "numerical_error": bool(status["numerical_error"])}
             if selection == "silhouette":
@@ -346,14 +362,14 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
                 score = np.inf
             results.append(rec)
             if p["verbose"]:
-                print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} #{run}: loss={loss:.6g} "
+                print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} #{run}: loss={loss:.6g} "
                       f"epochs={rec['epochs']}" + (f" silhouette={rec['silhouette']:.4f}"
                                                     if "silhouette" in rec else ""))
             eligible = n_found >= p["min_clusters"]
             key = (0 if eligible else 1, score)
             if best is None or key < best[0]:
-                best = (key, R, eta, curve, status, labels, beta, mask_prob)
-        _, R, eta, curve, status, labels, beta, mask_prob = best
+                best = (key, R, eta, curve, status, labels, beta, mask_prob, anneal)
+        _, R, eta, curve, status, labels, beta, mask_prob, anneal = best
         if status["numerical_error"]:
             warnings.warn(f"ClAM: the training loss became non-finite after {int(status['iterations'])} epochs; "
                           "kept the prototypes of the best finite epoch. Lower learning_rate or beta.",
@@ -372,7 +388,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         self.loss_curve_ = np.asarray(curve)
         self.n_iter_ = int(status["iterations"])
         self.converged_ = bool(status["converged"])
-        self.best_params_ = {"beta": beta, "mask_prob": mask_prob}
+        self.best_params_ = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal}
         self.search_results_ = results
         return self
 

@@ -115,8 +115,12 @@ class Xoshiro256:
 
 def clam_train(X, mask_values, R0, eta0, c, alpha, n_steps, spherical, weighted, batch_size, n_mask, max_epochs,
                learning_rate, seed, n_threads=1, callback=None, plateau_tol=1e-3, plateau_window=10, patience=5,
-               decay=0.8, min_lr=1e-6):
-    """Twin of the compiled training loop; returns ``(R_best, eta_best, loss_curve, lr, status)``."""
+               decay=0.8, min_lr=1e-6, c_start=0.0, anneal_epochs=0):
+    """Twin of the compiled training loop; returns ``(R_best, eta_best, loss_curve, lr, status)``.
+
+    With ``c_start > 0`` and ``anneal_epochs > 0`` epoch ``e < anneal_epochs`` runs at
+    ``c_start * (c / c_start) ** (e / anneal_epochs)``; only later epochs (at ``c``) count for the
+    best loss and the plateau decay."""
     dt = X.dtype
     n, d = X.shape
     k = R0.shape[0]
@@ -145,7 +149,10 @@ def clam_train(X, mask_values, R0, eta0, c, alpha, n_steps, spherical, weighted,
         v[...] = vi
         w[...] = w.astype(np.float64) - lr * (mi / bc1) / (np.sqrt(vi / bc2) + eps)
 
+    n_anneal = anneal_epochs if (c_start > 0 and anneal_epochs > 0) else 0
     for epoch in range(max_epochs):
+        annealing = epoch < n_anneal
+        c_ep = c_start * (c / c_start) ** (epoch / n_anneal) if annealing else c
         for i in range(n - 1, 0, -1):
             j = rng.below(i + 1)
             perm[i], perm[j] = perm[j], perm[i]
@@ -168,11 +175,11 @@ def clam_train(X, mask_values, R0, eta0, c, alpha, n_steps, spherical, weighted,
                 rho = (R / rn).astype(dt)
             else:
                 rho = R
-            V, P = clam_forward(x0, m, rho, eta if weighted else None, c, alpha, n_steps, spherical)
+            V, P = clam_forward(x0, m, rho, eta if weighted else None, c_ep, alpha, n_steps, spherical)
             r = m * (x - V[-1])
             losses.append(float((r.astype(np.float64) * (x - V[-1])).sum()) / (Bb * d))
             G = (-2.0 / (Bb * d)) * r
-            dR, deta, _ = clam_backward(V, P, m, rho, G.astype(dt), c, alpha, spherical)
+            dR, deta, _ = clam_backward(V, P, m, rho, G.astype(dt), c_ep, alpha, spherical)
             g = dR.astype(np.float64)
             if spherical:
                 rh = rho.astype(np.float64)
@@ -189,10 +196,16 @@ def clam_train(X, mask_values, R0, eta0, c, alpha, n_steps, spherical, weighted,
         if not np.isfinite(loss):
             status["numerical_error"] = True
             break
+        if annealing:  # the latest prototypes stand until an epoch at the final c
+            R_best, eta_best = R.copy(), eta.copy()
+            status["error"] = loss
+            if callback is not None and callback(epoch, loss, lr) is False:
+                break
+            continue
         if loss < best:
             best = loss
             R_best, eta_best = R.copy(), eta.copy()
-        if epoch + 1 >= plateau_window:
+        if epoch + 1 - n_anneal >= plateau_window:
             mean = float(np.mean(curve[-plateau_window:]))
             if prev_mean is not None:
                 if prev_mean - mean < plateau_tol * abs(prev_mean):
@@ -209,7 +222,8 @@ def clam_train(X, mask_values, R0, eta0, c, alpha, n_steps, spherical, weighted,
             break
         if not go_on:
             break
-    status["error"] = best
+    if np.isfinite(best) or n_anneal == 0:
+        status["error"] = best
     if not weighted:
         eta_best = np.zeros(k, dt) if eta0 is None else eta0.astype(dt).copy()
     return R_best, eta_best, np.array(curve), lr, status
