@@ -69,7 +69,9 @@ def main(argv=None):
     ap.add_argument("--mask-prob", default="0.1,0.2,0.3", help="ClAM mask_prob grid")
     ap.add_argument("--anneal", default="1,0.01", help="ClAM anneal grid (1: constant beta)")
     ap.add_argument("--kmeans-init", type=int, default=None)
-    ap.add_argument("--min-clusters", action="store_true", help="only runs that use all k clusters are eligible")
+    ap.add_argument("--any-clusters", action="store_true",
+                    help="the paper's protocol: runs that leave prototypes unused compete too (min_clusters=1); "
+                         "by default runs that use all k clusters are preferred")
     ap.add_argument("--ceiling", type=int, default=0, metavar="R",
                     help="instead: the best Silhouette of R single k-means runs for k' = 2 ... k clusters "
                          "(how high Silhouette goes when some prototypes stay unused)")
@@ -86,7 +88,8 @@ def main(argv=None):
                 mask_value=args.mask_value, exponent="beta/2")
     print(header("ClAM clustering quality (Silhouette / NMI / ARI, standardised data, k = classes)"))
     print(f"ClAM: built-in search {grid} (selection by Silhouette"
-          f"{', only runs using all k clusters' if args.min_clusters else ''}), float32, random_state=0\n"
+          f"{', any number of clusters used' if args.any_clusters else ', runs using all k clusters preferred'}), "
+          "float32, random_state=0\n"
           f"KMeans: k-means++, n_init={km_init}, random_state=0\n")
     rows = []
     for name in names:
@@ -102,7 +105,7 @@ def main(argv=None):
         km = KMeans(k, init="k-means++", n_init=km_init, random_state=0).fit(Z)
         t_km = time.perf_counter() - t0
         t0 = time.perf_counter()
-        model = ClAM(k, random_state=0, selection="silhouette", min_clusters=k if args.min_clusters else None,
+        model = ClAM(k, random_state=0, selection="silhouette", min_clusters=1 if args.any_clusters else None,
                      **grid).fit(Z.astype(np.float32))
         t_cl = time.perf_counter() - t0
         lab = model.labels_

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
+from sklearn.metrics import silhouette_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import danneal
@@ -264,14 +265,17 @@ def test_grid_search_by_silhouette():
 
 def test_min_clusters_excludes_degenerate_runs():
     X, _ = make_blobs(120, n_features=3, centers=2, random_state=2)
-    # 6 prototypes on 2 blobs: runs may leave prototypes empty; with min_clusters the kept run
-    # uses every prototype whenever some run does
-    free = ClAM(6, beta=[0.5, 4.0], n_init=2, max_epochs=5, init="gaussian", random_state=0).fit(X)
-    strict = ClAM(6, beta=[0.5, 4.0], n_init=2, max_epochs=5, init="gaussian", random_state=0, min_clusters=6).fit(X)
+    # 6 prototypes on 2 blobs: runs may leave prototypes empty.  By default the kept run uses as
+    # many clusters as any run does; min_clusters=1 keeps the best Silhouette whatever it uses.
+    free = ClAM(6, beta=[0.05, 0.5], n_init=3, max_epochs=5, init="gaussian", random_state=0, min_clusters=1).fit(X)
+    strict = ClAM(6, beta=[0.05, 0.5], n_init=3, max_epochs=5, init="gaussian", random_state=0).fit(X)
     found = [r["n_clusters"] for r in strict.search_results_]
     assert [r["n_clusters"] for r in free.search_results_] == found
-    if max(found) == 6:
-        assert np.unique(strict.labels_).size == 6
+    assert len(set(found)) > 1  # the case this test is about
+    assert np.unique(strict.labels_).size == max(found)
+    assert np.unique(free.labels_).size < max(found)  # Silhouette picks the fewer, larger clusters
+    best_sil = max(r["silhouette"] for r in free.search_results_)
+    assert silhouette_score(free._to_internal(X), free.labels_) == pytest.approx(best_sil, rel=1e-6)
 
 
 @pytest.mark.parametrize("kw", [dict(spherical=True), dict(weighted=True), dict(mask_value="min"),

@@ -126,9 +126,11 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         selection).  ``"auto"``: Silhouette when ``beta``, ``mask_prob`` or ``anneal`` make a grid of more than one
         configuration (losses at different mask fractions are not comparable), else the loss.
     min_clusters : int, optional
-        Only runs whose training labels use at least this many clusters are eligible for the
-        selection (when none is, all are).  Silhouette can favour degenerate runs in which some
-        prototypes attract no point; ``min_clusters=n_clusters`` rules them out.
+        Runs whose training labels use at least this many clusters (default: ``n_clusters``, all
+        of them) are preferred by the selection; when no run reaches it, runs that use more
+        clusters are preferred.  Silhouette favours runs in which some prototypes attract no
+        point (fewer, larger clusters); ``min_clusters=1`` lets such runs win, as in the
+        paper's model selection.
     callback : callable, optional
         ``callback(epoch, loss, learning_rate)`` after every epoch (GIL held); returning False
         stops the current run.
@@ -228,7 +230,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback={self.callback!r} must be callable or None")
         p["verbose"] = check_int(self.verbose, "verbose", low=0)
-        p["min_clusters"] = 0 if self.min_clusters is None else check_int(self.min_clusters, "min_clusters", low=1,
+        p["min_clusters"] = p["k"] if self.min_clusters is None else check_int(self.min_clusters, "min_clusters", low=1,
                                                                            high=p["k"])
         if isinstance(self.init, str):
             if self.init not in _INITS:
@@ -365,8 +367,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
                 print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} #{run}: loss={loss:.6g} "
                       f"epochs={rec['epochs']}" + (f" silhouette={rec['silhouette']:.4f}"
                                                     if "silhouette" in rec else ""))
-            eligible = n_found >= p["min_clusters"]
-            key = (0 if eligible else 1, score)
+            key = (-min(n_found, p["min_clusters"]), score)
             if best is None or key < best[0]:
                 best = (key, R, eta, curve, status, labels, beta, mask_prob, anneal)
         _, R, eta, curve, status, labels, beta, mask_prob, anneal = best
