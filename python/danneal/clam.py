@@ -95,7 +95,8 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         captures much of the data in high dimension (e.g. Yale, d = 1024; see docs/clam.md).  A
         sequence makes a grid.
     anneal_epochs : int, optional
-        Length of the ramp in epochs (default ``max_epochs // 2``).
+        Length of the ramp in epochs (default ``max_epochs // 2``).  When it is not shorter than
+        ``max_epochs``, the prototypes of the last epoch are kept.
     mask_value : {"mean", "min", "max", "zero"}, default="mean"
         Value given to masked coordinates: the feature's mean, minimum, maximum, or 0.
     batch_size : int, default=8
@@ -123,8 +124,9 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
     selection : {"auto", "loss", "silhouette"}, default="auto"
         How the kept run is chosen among the ``n_init`` runs of every configuration: the lowest
         training loss, or the highest Silhouette score of the training labels (the paper's model
-        selection).  ``"auto"``: Silhouette when ``beta``, ``mask_prob`` or ``anneal`` make a grid of more than one
-        configuration (losses at different mask fractions are not comparable), else the loss.
+        selection).  ``"auto"``: Silhouette when ``beta``, ``mask_prob`` or ``anneal`` make a grid of
+        more than one configuration (losses at different mask fractions are not comparable), else
+        the loss.
     min_clusters : int, optional
         Runs whose training labels use at least this many clusters (default: ``n_clusters``, all
         of them) are preferred by the selection; when no run reaches it, runs that use more
@@ -176,8 +178,9 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters=8, *, beta=1.0, n_steps=10, step_size=0.1, exponent="beta/2", mask_prob=0.1,
-                 anneal=1.0, anneal_epochs=None, mask_value="mean", batch_size=8, learning_rate=0.03, max_epochs=100, n_init=1, init="k-means++",
-                 weighted=False, spherical=False, standardize=True, selection="auto", min_clusters=None,
+                 anneal=1.0, anneal_epochs=None, mask_value="mean", batch_size=8, learning_rate=0.03,
+                 max_epochs=100, n_init=1, init="k-means++", weighted=False, spherical=False, standardize=True,
+                 selection="auto", min_clusters=None,
                  callback=None, random_state=None, n_threads=None, verbose=0):
         self.n_clusters = n_clusters
         self.beta = beta
