@@ -64,10 +64,11 @@ def main(argv=None):
     ap.add_argument("--mask-value", default="mean")
     ap.add_argument("--lr", type=float, default=0.03)
     ap.add_argument("--epochs", type=int, default=100)
-    ap.add_argument("--n-init", type=int, default=None, help="ClAM restarts per configuration (default 10)")
+    ap.add_argument("--n-init", type=int, default=None, help="ClAM restarts per configuration (default 5)")
     ap.add_argument("--beta", default="0.25,0.5,1,2", help="ClAM beta grid")
     ap.add_argument("--mask-prob", default="0.1,0.2,0.3", help="ClAM mask_prob grid")
     ap.add_argument("--anneal", default="1,0.01", help="ClAM anneal grid (1: constant beta)")
+    ap.add_argument("--step-size", default="0.1,1", help="ClAM step_size grid")
     ap.add_argument("--kmeans-init", type=int, default=None)
     ap.add_argument("--any-clusters", action="store_true",
                     help="the paper's protocol: runs that leave prototypes unused compete too (min_clusters=1); "
@@ -83,7 +84,8 @@ def main(argv=None):
         return ceiling(names, args.ceiling)
     km_init = args.kmeans_init or (1000 if args.full else 100)
     grid = dict(beta=[float(b) for b in args.beta.split(",")], mask_prob=[float(m) for m in args.mask_prob.split(",")],
-                anneal=[float(a) for a in args.anneal.split(",")], n_init=args.n_init or 10,
+                anneal=[float(a) for a in args.anneal.split(",")],
+                step_size=[float(a) for a in args.step_size.split(",")], n_init=args.n_init or 5,
                 max_epochs=args.epochs, batch_size=8, learning_rate=args.lr, init=args.init,
                 mask_value=args.mask_value, exponent="beta/2")
     print(header("ClAM clustering quality (Silhouette / NMI / ARI, standardised data, k = classes)"))
@@ -121,7 +123,8 @@ def main(argv=None):
             "NMI k-means": normalized_mutual_info_score(y, km.labels_), "NMI ClAM": normalized_mutual_info_score(y, lab),
             "ARI k-means": adjusted_rand_score(y, km.labels_), "ARI ClAM": adjusted_rand_score(y, lab),
             "ClAM clusters": int(len(np.unique(lab))),
-            "ClAM best": "beta={beta:g} mask={mask_prob:g} anneal={anneal:g}".format(**model.best_params_),
+            "ClAM best": "beta={beta:g} mask={mask_prob:g} anneal={anneal:g} step={step_size:g}".format(
+                **model.best_params_),
             "time k-means s": t_km, "time ClAM s": t_cl,
         })
         print(table(rows[-1:]), flush=True)

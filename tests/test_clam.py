@@ -125,6 +125,20 @@ def test_estimator_anneal_grid():
     with pytest.raises(ValueError, match="anneal_epochs"):
         ClAM(3, anneal_epochs=0).fit(X)
 
+
+def test_estimator_step_size_grid():
+    X, _ = make_blobs(150, n_features=4, centers=3, random_state=6)
+    m = ClAM(3, beta=2.0, step_size=[0.1, 1.0], n_init=2, max_epochs=6, random_state=0).fit(X)
+    assert [r["step_size"] for r in m.search_results_] == [0.1, 0.1, 1.0, 1.0]
+    best = max(m.search_results_, key=lambda r: r["silhouette"])
+    assert m.best_params_["step_size"] == best["step_size"]
+    # predict uses the kept run's step size: it reproduces the training labels
+    np.testing.assert_array_equal(m.predict(X), m.labels_)
+    single = ClAM(3, beta=2.0, step_size=1.0, max_epochs=6, random_state=0).fit(X)
+    assert np.isfinite(single.transform(X)).all()
+    with pytest.raises(ValueError, match="step_size"):
+        ClAM(3, step_size=[0.5, 1.5]).fit(X)
+
 # ---- determinism across thread counts ---------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_threads_bit_identical(rng, dtype):
@@ -259,7 +273,8 @@ def test_grid_search_by_silhouette():
     model = ClAM(3, beta=[0.5, 2.0], mask_prob=[0.3, 0.6], n_init=2, max_epochs=10, random_state=0).fit(X)
     assert len(model.search_results_) == 8
     best = max(model.search_results_, key=lambda r: r["silhouette"])
-    assert model.best_params_ == {"beta": best["beta"], "mask_prob": best["mask_prob"], "anneal": 1.0}
+    assert model.best_params_ == {"beta": best["beta"], "mask_prob": best["mask_prob"], "anneal": 1.0,
+                                  "step_size": 0.1}
     assert all(r["n_clusters"] <= 3 for r in model.search_results_)
 
 

@@ -78,8 +78,11 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         softer assignments.  A sequence makes a grid (see ``selection``).
     n_steps : int, default=10
         Steps of the recursion (the reference code uses ``1 / step_size``).
-    step_size : float, default=0.1
-        ``alpha`` in the update, in (0, 1].
+    step_size : float or sequence of floats in (0, 1], default=0.1
+        ``alpha`` in the update (the paper's 0.1).  With ``step_size=1`` each step sets the evolving
+        coordinates to the softmax-weighted mean of the prototypes, and ``n_steps`` steps iterate
+        that map towards its fixed point; it often gives better-separated partitions (see
+        docs/clam.md).  A sequence makes a grid.
     exponent : {"beta", "beta/2"}, default="beta/2"
         ``c = beta`` or ``c = beta / 2`` (the reference code uses ``beta / 2``).
     mask_prob : float or sequence of floats, default=0.1
@@ -124,8 +127,8 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
     selection : {"auto", "loss", "silhouette"}, default="auto"
         How the kept run is chosen among the ``n_init`` runs of every configuration: the lowest
         training loss, or the highest Silhouette score of the training labels (the paper's model
-        selection).  ``"auto"``: Silhouette when ``beta``, ``mask_prob`` or ``anneal`` make a grid of
-        more than one configuration (losses at different mask fractions are not comparable), else
+        selection).  ``"auto"``: Silhouette when ``beta``, ``mask_prob``, ``anneal`` or ``step_size`` make
+        a grid of more than one configuration (losses at different mask fractions are not comparable), else
         the loss.
     min_clusters : int, optional
         Runs whose training labels use at least this many clusters (default: ``n_clusters``, all
@@ -162,9 +165,9 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         Whether the kept run stopped on its learning-rate floor (a plateau) before
         ``max_epochs``.
     best_params_ : dict
-        ``beta``, ``mask_prob`` and ``anneal`` of the kept run.
+        ``beta``, ``mask_prob``, ``anneal`` and ``step_size`` of the kept run.
     search_results_ : list of dict
-        One entry per run: beta, mask_prob, anneal, run, loss, silhouette (when computed), epochs,
+        One entry per run: beta, mask_prob, anneal, step_size, run, loss, silhouette (when computed), epochs,
         n_clusters (clusters used by its training labels).
     n_features_in_ : int
 
@@ -214,7 +217,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         p["mask_probs"] = _as_grid(self.mask_prob, "mask_prob", 0.0, 1.0, low_inclusive=False)
         p["anneals"] = _as_grid(self.anneal, "anneal", 0.0, 1.0, low_inclusive=False)
         p["n_steps"] = check_int(self.n_steps, "n_steps", low=1)
-        p["alpha"] = check_float(self.step_size, "step_size", low=0.0, high=1.0, low_inclusive=False)
+        p["alphas"] = _as_grid(self.step_size, "step_size", 0.0, 1.0, low_inclusive=False)
         if self.exponent not in _EXPONENTS:
             raise ValueError(f"exponent={self.exponent!r} must be one of {_EXPONENTS}")
         if self.mask_value not in _MASK_VALUES:
@@ -308,7 +311,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         else:
             mv = np.zeros(d)
         mv = np.ascontiguousarray(mv, dtype=dt)
-        configs = list(itertools.product(p["betas"], p["mask_probs"], p["anneals"]))
+        configs = list(itertools.product(p["betas"], p["mask_probs"], p["anneals"], p["alphas"]))
         selection = self.selection
         if selection == "auto":
             selection = "silhouette" if len(configs) > 1 else "loss"
@@ -318,26 +321,26 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         # every run's initial prototypes and seed are drawn up front, in a fixed order, so the
         # results do not depend on how the runs are spread over threads
         jobs = []
-        for beta, mask_prob, anneal in configs:
+        for beta, mask_prob, anneal, alpha in configs:
             n_mask = max(1, min(d, int(np.floor(mask_prob * d + 0.5))))
             for run in range(p["n_init"]):
                 R0 = self._initial(Z, k, p, rs)
                 seed = int(rs.randint(0, 2**63 - 1, dtype=np.int64))
-                jobs.append((beta, mask_prob, anneal, n_mask, run, R0, seed))
+                jobs.append((beta, mask_prob, anneal, alpha, n_mask, run, R0, seed))
         workers, inner = _split_threads(nt, len(jobs), p["batch_size"])
         if self.callback is not None or p["verbose"] >= 2:
             workers, inner = 1, nt  # callbacks and per-epoch lines stay in order
 
         def train(job):
-            beta, mask_prob, anneal, n_mask, run, R0, seed = job
+            beta, mask_prob, anneal, alpha, n_mask, run, R0, seed = job
             c = self._c(beta)
             cb = self._make_callback(p["verbose"], beta, mask_prob, run)
             R, eta, curve, lr, status = _core.clam_train(
-                Z, mv, R0, eta0, c, p["alpha"], p["n_steps"], bool(self.spherical), bool(self.weighted),
+                Z, mv, R0, eta0, c, alpha, p["n_steps"], bool(self.spherical), bool(self.weighted),
                 p["batch_size"], n_mask, p["max_epochs"], p["lr"], seed, inner, cb,
                 c_start=c * anneal if anneal < 1 else 0.0, anneal_epochs=p["anneal_epochs"])
             Rp = self._prototypes(R)
-            labels, _, _ = _core.clam_predict(Z, Rp, eta if self.weighted else None, c, p["alpha"],
+            labels, _, _ = _core.clam_predict(Z, Rp, eta if self.weighted else None, c, alpha,
                                               p["n_steps"], bool(self.spherical), inner)
             sil = _silhouette(Z, labels) if selection == "silhouette" else None
             return R, eta, curve, status, labels, sil
@@ -352,10 +355,11 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
 
         results = []
         best = None
-        for (beta, mask_prob, anneal, _, run, _, _), (R, eta, curve, status, labels, sil) in zip(jobs, outputs):
+        for (beta, mask_prob, anneal, alpha, _, run, _, _), (R, eta, curve, status, labels, sil) in zip(jobs, outputs):
             loss = float(status["error"])
             n_found = int(np.unique(labels).size)
-            rec = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "run": run, "loss": loss,
+            rec = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "step_size": alpha, "run": run,
+                   "loss": loss,
                    "epochs": int(status["iterations"]), "n_clusters": n_found,
                    "numerical_error": bool(status["numerical_error"])}
             if selection == "silhouette":
@@ -367,13 +371,14 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
                 score = np.inf
             results.append(rec)
             if p["verbose"]:
-                print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} #{run}: loss={loss:.6g} "
+                print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} step_size={alpha:g} "
+                      f"#{run}: loss={loss:.6g} "
                       f"epochs={rec['epochs']}" + (f" silhouette={rec['silhouette']:.4f}"
                                                     if "silhouette" in rec else ""))
             key = (-min(n_found, p["min_clusters"]), score)
             if best is None or key < best[0]:
-                best = (key, R, eta, curve, status, labels, beta, mask_prob, anneal)
-        _, R, eta, curve, status, labels, beta, mask_prob, anneal = best
+                best = (key, R, eta, curve, status, labels, beta, mask_prob, anneal, alpha)
+        _, R, eta, curve, status, labels, beta, mask_prob, anneal, alpha = best
         if status["numerical_error"]:
             warnings.warn(f"ClAM: the training loss became non-finite after {int(status['iterations'])} epochs; "
                           "kept the prototypes of the best finite epoch. Lower learning_rate or beta.",
@@ -381,7 +386,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         self._R = self._prototypes(R)
         self._eta = np.ascontiguousarray(eta, dtype=dt) if self.weighted else None
         self._c_fit = self._c(beta)
-        self._alpha = p["alpha"]
+        self._alpha = alpha
         self._n_steps = p["n_steps"]
         self.cluster_centers_ = (self._R.astype(np.float64) * self.scale_ + self.mean_).astype(dt)
         if self.weighted:
@@ -392,7 +397,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         self.loss_curve_ = np.asarray(curve)
         self.n_iter_ = int(status["iterations"])
         self.converged_ = bool(status["converged"])
-        self.best_params_ = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal}
+        self.best_params_ = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "step_size": alpha}
         self.search_results_ = results
         return self
 
