@@ -56,6 +56,18 @@ def load(name):
     return a[:, :-1], a[:, -1].astype(int)
 
 
+def standardised(names):
+    """(name, standardised data without constant columns, classes, k) for every set found."""
+    for name in names:
+        data = load(name)
+        if data is None:
+            print(f"{name}: data not found, skipped")
+            continue
+        X, y = data
+        Z = StandardScaler().fit_transform(X)
+        yield name, Z[:, Z.std(0) > 0], y, len(np.unique(y))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true")
@@ -94,15 +106,7 @@ def main(argv=None):
           "float32, random_state=0\n"
           f"KMeans: k-means++, n_init={km_init}, random_state=0\n")
     rows = []
-    for name in names:
-        data = load(name)
-        if data is None:
-            print(f"{name}: data not found, skipped")
-            continue
-        X, y = data
-        Z = StandardScaler().fit_transform(X)
-        Z = Z[:, Z.std(0) > 0]
-        k = len(np.unique(y))
+    for name, Z, y, k in standardised(names):
         t0 = time.perf_counter()
         km = KMeans(k, init="k-means++", n_init=km_init, random_state=0).fit(Z)
         t_km = time.perf_counter() - t0
@@ -135,15 +139,7 @@ def main(argv=None):
 def ceiling(names, restarts):
     print(header(f"Silhouette ceiling by number of clusters: best of {restarts} single k-means++ runs"))
     rows = []
-    for name in names:
-        data = load(name)
-        if data is None:
-            print(f"{name}: data not found, skipped")
-            continue
-        X, y = data
-        Z = StandardScaler().fit_transform(X)
-        Z = Z[:, Z.std(0) > 0]
-        k = len(np.unique(y))
+    for name, Z, y, k in standardised(names):
         ks = sorted({2, 3, 5, max(2, k // 2), k - 2, k - 1, k} - {0, 1})
         row = {"data": f"{name} k={k}"}
         for kk in ks:
