@@ -388,6 +388,12 @@ def test_kernel_argument_errors(rng):
         _core.clam_forward(X, m, R.astype(np.float32), eta, 0.5, 0.1, 3, False, 1)
     with pytest.raises(ValueError, match="n_mask=9"):
         _core.clam_train(X, X.mean(0), R, None, 0.5, 0.1, 3, False, False, 8, 9, 2, 0.01, 0, 1)
+    train = (X, X.mean(0), R, None, 0.5, 0.1, 3, False, False, 8, 2, 2, 0.01, 0, 1)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="c_start="):
+            _core.clam_train(*train, c_start=bad, anneal_epochs=2)
+    with pytest.raises(ValueError, match="anneal_epochs=-1"):
+        _core.clam_train(*train, c_start=0.01, anneal_epochs=-1)
     with pytest.raises(ValueError, match="n_threads=0"):
         _core.clam_predict(X, R, eta, 0.5, 0.1, 3, False, 0)
 

@@ -345,17 +345,20 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
             sil = _silhouette(Z, labels) if selection == "silhouette" else None
             return R, eta, curve, status, labels, sil
 
-        if workers > 1:
-            from concurrent.futures import ThreadPoolExecutor
+        def outputs():  # in job order; each run's arrays are dropped unless it becomes the best
+            if workers > 1:
+                from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(max_workers=workers) as ex:
-                outputs = list(ex.map(train, jobs))
-        else:
-            outputs = [train(job) for job in jobs]
+                with ThreadPoolExecutor(max_workers=workers) as ex:
+                    yield from ex.map(train, jobs)
+            else:
+                for job in jobs:
+                    yield train(job)
 
         results = []
         best = None
-        for (beta, mask_prob, anneal, alpha, _, run, _, _), (R, eta, curve, status, labels, sil) in zip(jobs, outputs):
+        for job, (R, eta, curve, status, labels, sil) in zip(jobs, outputs()):
+            beta, mask_prob, anneal, alpha, _, run, _, _ = job
             loss = float(status["error"])
             n_found = int(np.unique(labels).size)
             rec = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "step_size": alpha, "run": run,
@@ -408,7 +411,8 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
 
         def cb(epoch, loss, lr):
             if verbose >= 2:
-                print(f"ClAM beta={beta:g} mask_prob={mask_prob:g} #{run} epoch {epoch + 1}: loss={loss:.6g} lr={lr:.3g}")
+                print(f"ClAM beta={beta:g} mask_prob={mask_prob:g} #{run} epoch {epoch + 1}: "
+                      f"loss={loss:.6g} lr={lr:.3g}")
             if user is not None:
                 return user(epoch, loss, lr) is not False
             return True
