@@ -15,6 +15,24 @@ const T* weights_ptr(const py::object& w, index_t n) {
   return p;
 }
 
+// X (n, d), centers (k, d) of X's dtype and log_weights (k,) float64, checked together.
+template <class T>
+struct Problem {
+  const T* x;
+  const T* y;
+  const double* lp;
+  index_t n, d, k;
+};
+
+template <class T>
+Problem<T> problem(const py::array& X, const py::array& Y, const py::array& logp) {
+  Problem<T> q{in_ptr<T>(X, "X", 2), in_ptr<T>(Y, "centers", 2), in_ptr<double>(logp, "log_weights", 1),
+               X.shape(0), X.shape(1), Y.shape(0)};
+  expect_shape(Y, "centers", {q.k, q.d});
+  expect_shape(logp, "log_weights", {q.k});
+  return q;
+}
+
 void check_temperature(double temperature) {
   if (!(temperature >= 0) || !std::isfinite(temperature))
     throw py::value_error("temperature=" + std::to_string(temperature) + " must be finite and >= 0");
@@ -29,12 +47,7 @@ py::tuple central_fixed_point_py(const py::array& X, const py::object& w, const 
   if (!(tol >= 0)) throw py::value_error("tol=" + std::to_string(tol) + " must be >= 0");
   return dispatch(X, "X", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
-    const T* x = in_ptr<T>(X, "X", 2);
-    const T* y0 = in_ptr<T>(Y0, "centers", 2);
-    const double* lp0 = in_ptr<double>(logp0, "log_weights", 1);
-    const index_t n = X.shape(0), d = X.shape(1), k = Y0.shape(0);
-    expect_shape(Y0, "centers", {k, d});
-    expect_shape(logp0, "log_weights", {k});
+    const auto [x, y0, lp0, n, d, k] = problem<T>(X, Y0, logp0);
     const T* wp = weights_ptr<T>(w, n);
     auto Y = empty<T>({k, d});
     auto lp = empty<double>({k});
@@ -57,12 +70,7 @@ py::tuple central_posteriors_py(const py::array& X, const py::array& Y, const py
   check_temperature(temperature);
   return dispatch(X, "X", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
-    const T* x = in_ptr<T>(X, "X", 2);
-    const T* y = in_ptr<T>(Y, "centers", 2);
-    const double* lp = in_ptr<double>(logp, "log_weights", 1);
-    const index_t n = X.shape(0), d = X.shape(1), k = Y.shape(0);
-    expect_shape(Y, "centers", {k, d});
-    expect_shape(logp, "log_weights", {k});
+    const auto [x, y, lp, n, d, k] = problem<T>(X, Y, logp);
     auto P = empty<T>({n, k});
     auto lz = empty<double>({n});
     Status st;
@@ -82,12 +90,7 @@ py::tuple central_covariance_py(const py::array& X, const py::object& w, const p
   if (!(temperature > 0)) throw py::value_error("temperature=0 must be > 0 for the covariance pass");
   return dispatch(X, "X", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
-    const T* x = in_ptr<T>(X, "X", 2);
-    const T* y = in_ptr<T>(Y, "centers", 2);
-    const double* lp = in_ptr<double>(logp, "log_weights", 1);
-    const index_t n = X.shape(0), d = X.shape(1), k = Y.shape(0);
-    expect_shape(Y, "centers", {k, d});
-    expect_shape(logp, "log_weights", {k});
+    const auto [x, y, lp, n, d, k] = problem<T>(X, Y, logp);
     const T* wp = weights_ptr<T>(w, n);
     auto cov = empty<double>({k, d, d});
     auto mass = empty<double>({k});
