@@ -27,12 +27,8 @@ void dq_rows_avx2(const float*, index_t, index_t, const float*, index_t, index_t
 bool have_avx2_build();
 
 inline bool cpu_has_avx2() {
-#if defined(__x86_64__) || defined(__i386__)
-  static const bool ok = have_avx2_build() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool ok = have_avx2_build() && danneal::cpu_supports_avx2_fma();
   return ok;
-#else
-  return false;
-#endif
 }
 
 template <class T>

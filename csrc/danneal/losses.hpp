@@ -46,12 +46,8 @@ void weight_rows_avx2(const double*, const double*, const double*, index_t, inde
 bool losses_avx2_build();
 
 inline bool use_avx2() {
-#if defined(__x86_64__) || defined(__i386__)
-  static const bool ok = losses_avx2_build() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool ok = losses_avx2_build() && danneal::cpu_supports_avx2_fma();
   return ok;
-#else
-  return false;
-#endif
 }
 
 template <class T>

@@ -52,12 +52,8 @@ void sa_gemm_avx2(const double* X, const double* Y, double* out, index_t n);
 bool sa_have_avx2_build();
 
 inline bool sa_cpu_has_avx2() {
-#if defined(__x86_64__) || defined(__i386__)
-  static const bool ok = sa_have_avx2_build() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool ok = sa_have_avx2_build() && danneal::cpu_supports_avx2_fma();
   return ok;
-#else
-  return false;
-#endif
 }
 template <class T>
 inline double sa_dot(const T* K, const double* v, index_t m) {
