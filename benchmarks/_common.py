@@ -1,4 +1,4 @@
-"""Shared helpers for the benchmark scripts: machine/commit header, median timing, tables."""
+"""Shared helpers for the benchmark scripts: machine/commit header, median timing, tables, plots."""
 
 from __future__ import annotations
 
@@ -47,6 +47,35 @@ def header(title: str) -> str:
 
     return (f"# {title}\nmachine: {machine()}\ncommit: {commit()}  danneal {danneal.__version__} "
             f"(openmp={danneal.openmp})\n")
+
+
+def plot_lines(series, *, name, xlabel, ylabel, title=None, logx=False, logy=False, figsize=(5, 3.5), **style):
+    """Plot ``{label: (x, y)}`` to ``benchmarks/out/<name>.png``; says so and returns without
+    matplotlib (an optional extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover
+        print("(matplotlib not installed: no plot)")
+        return
+    out = ROOT / "benchmarks" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=figsize)
+    for label, (x, y) in series.items():
+        ax.plot(x, y, label=label, **style)
+    ax.set_xscale("log" if logx else "linear")
+    ax.set_yscale("log" if logy else "linear")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / f"{name}.png", dpi=120)
+    plt.close(fig)
+    print(f"plot: {out / f'{name}.png'}")
 
 
 def median_time(fn, *, repeat: int = 5, warmup: int = 1, min_time: float = 0.0) -> float:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from _common import ROOT, header, table  # noqa: E402
+from _common import header, plot_lines, table  # noqa: E402
 
 
 def hungarian_accuracy(y, pred):
@@ -125,25 +125,8 @@ def main(argv=None):
                          "NMI": f"{v[:, 1].mean():.3f} ± {v[:, 1].std():.3f}",
                          "train time (s)": f"{np.mean(t_ddc):.1f}" if method.startswith("DDC") else ""})
     print(table(rows))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        out = ROOT / "benchmarks" / "out"
-        out.mkdir(parents=True, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        for name, c in curves.items():
-            ax.plot(np.arange(1, len(c) + 1), c, label=name)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("DDC loss (mean over batches)")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / "ddc_digits.png", dpi=120)
-        print(f"loss curves: {out / 'ddc_digits.png'}")
-    except ImportError:  # pragma: no cover
-        print("(matplotlib not installed: no plot)")
+    plot_lines({name: (np.arange(1, len(c) + 1), c) for name, c in curves.items()}, name="ddc_digits",
+               xlabel="epoch", ylabel="DDC loss (mean over batches)")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from _common import ROOT, header, table  # noqa: E402
+from _common import header, plot_lines, table  # noqa: E402
 
 
 def make_toy(n_per_sub, rng, centres=None, std=0.2, min_dist=1.5):
@@ -111,25 +111,8 @@ def main(argv=None):
                      "held-out loss": r["test_loss"], "NMI (SVD + row-norm + k-means)": r["nmi"],
                      "NMI k-means raw": r["nmi_raw"], "train time (s)": r["time"]})
     print(table(rows))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        out = ROOT / "benchmarks" / "out"
-        out.mkdir(parents=True, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        for s, c in zip(seeds, curves):
-            ax.semilogy(np.arange(1, len(c) + 1), np.maximum(c, 1e-16), label=f"seed {s}")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("k - tr(F F+ C) (mean over batches)")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / "dscl_toy.png", dpi=120)
-        print(f"loss curve: {out / 'dscl_toy.png'}")
-    except ImportError:  # pragma: no cover
-        print("(matplotlib not installed: no plot)")
+    plot_lines({f"seed {s}": (np.arange(1, len(c) + 1), np.maximum(c, 1e-16)) for s, c in zip(seeds, curves)},
+               name="dscl_toy", xlabel="epoch", ylabel="k - tr(F F+ C) (mean over batches)", logy=True)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from _common import header, table
+from _common import header, plot_lines, table
 
 import danneal
 
@@ -97,24 +97,9 @@ def main():
     print(f"({time.perf_counter() - t0:.1f} s)")
     OUT.mkdir(exist_ok=True)
     (OUT / "rangarajan_fig7.md").write_text(md)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for k in METHODS:
-            ax.semilogx(alphas, np.median(rel[k], axis=0), marker="o", label=k)
-        ax.set_xlabel("alpha")
-        ax.set_ylabel("median energy / best energy found")
-        ax.set_title(f"Random QAP (N={args.N}, {runs} runs), cf. Rangarajan 2000 Fig. 7")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(OUT / "rangarajan_fig7.png", dpi=120)
-        print(f"wrote {OUT / 'rangarajan_fig7.png'}")
-    except ImportError:  # pragma: no cover
-        print("matplotlib not available: no plot")
+    plot_lines({k: (alphas, np.median(rel[k], axis=0)) for k in METHODS}, name="rangarajan_fig7", xlabel="alpha",
+               ylabel="median energy / best energy found", logx=True, figsize=(6, 4), marker="o",
+               title=f"Random QAP (N={args.N}, {runs} runs), cf. Rangarajan 2000 Fig. 7")
 
 
 if __name__ == "__main__":
