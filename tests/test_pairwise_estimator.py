@@ -278,3 +278,34 @@ def test_refinement_repairs_a_wrong_split_and_never_increases_cost():
         a = PairwiseAnnealing(5, random_state=0, refine=False).fit(Db)
         b = PairwiseAnnealing(5, random_state=0, refine=True).fit(Db)
         assert b.cost_ <= a.cost_
+
+
+def test_identical_objects_do_not_break_the_fit():
+    """Regression (audit): ARPACK raised 'starting vector is zero' on an all-zero block."""
+    for n in (2, 3, 70):
+        m = PairwiseAnnealing(2, random_state=0).fit(np.zeros((n, n)))
+        assert m.cost_ == 0.0 and m.labels_.shape == (n,)
+    assert critical_temperature(np.zeros((100, 100))) == 0.0
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_duplicates_are_ordinary_data(seed):
+    """Regression (audit): 210 of 300 data sets with duplicated points failed with refine=True."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((12, 2))
+    X[rng.integers(0, 12, 4)] = X[0]
+    D = pairwise_distances(X, metric="sqeuclidean")
+    m = PairwiseAnnealing(3, random_state=seed).fit(D)
+    assert np.isfinite(m.cost_) and set(np.unique(m.labels_)) <= {0, 1, 2}
+    # duplicates share a label at the local-search optimum
+    dup = np.flatnonzero((X == X[0]).all(axis=1))
+    assert len(set(m.labels_[dup].tolist())) == 1
+
+
+def test_critical_temperature_dense_and_lanczos_agree():
+    X = np.random.default_rng(0).standard_normal((200, 3)) * [3.0, 1.0, 0.5]
+    D = pairwise_distances(X, metric="sqeuclidean")
+    Tc = critical_temperature(D, tol=1e-10)
+    lam = np.linalg.eigvalsh(np.cov(X.T, bias=True))[-1]
+    assert Tc == pytest.approx(2 * lam, rel=1e-8)
+    assert critical_temperature(D[:50, :50]) == pytest.approx(2 * np.linalg.eigvalsh(np.cov(X[:50].T, bias=True))[-1], rel=1e-10)

@@ -37,6 +37,14 @@ __all__ = ["PairwiseAnnealing", "PairwiseAnnealer", "critical_temperature"]
 _FORMS = {"detan": 0, "gradient": 1}
 
 
+def _dense_top_eigenvalue(D) -> float:
+    """Largest eigenvalue of ``-1/2 P D P`` by a dense symmetric eigensolver (small ``n`` only)."""
+    B = -0.5 * np.asarray(D, dtype=np.float64)
+    B = B - B.mean(axis=0, keepdims=True)
+    B = B - B.mean(axis=1, keepdims=True)
+    return float(np.linalg.eigvalsh(0.5 * (B + B.T))[-1])
+
+
 def critical_temperature(D, *, n_threads=None, tol=1e-3) -> float:
     """First critical temperature ``T_c = (2/n) lambda_max(-1/2 P D P)``, ``P = I - 11^T/n``.
 
@@ -44,12 +52,16 @@ def critical_temperature(D, *, n_threads=None, tol=1e-3) -> float:
     For squared Euclidean ``D`` this is ``2 lambda_max(cov(X))``.  Computed by Lanczos
     (``scipy.sparse.linalg.eigsh``) with matrix-vector products by the compiled kernel.
     """
-    from scipy.sparse.linalg import LinearOperator, eigsh, ArpackNoConvergence
+    from scipy.sparse.linalg import LinearOperator, eigsh, ArpackError, ArpackNoConvergence
 
     n = D.shape[0]
     nt = resolve_n_threads(n_threads)
-    if n < 2:
+    if n < 2 or not np.any(D):
+        # identical objects (an all-zero block): the uniform assignment never turns unstable
         return 0.0
+    if n <= 64:
+        # small blocks (split-merge sub-problems): the dense eigenvalue problem is cheaper and exact
+        return max(0.0, 2.0 * _dense_top_eigenvalue(D) / n)
 
     def matvec(v):
         v = np.asarray(v, dtype=np.float64).reshape(-1)
@@ -65,6 +77,10 @@ def critical_temperature(D, *, n_threads=None, tol=1e-3) -> float:
                     return_eigenvectors=False)[0]
     except ArpackNoConvergence as exc:  # pragma: no cover - best effort
         lam = float(np.max(exc.eigenvalues)) if len(exc.eigenvalues) else 0.0
+    except ArpackError:
+        # the centred operator maps the start vector to zero: -1/2 P D P vanishes on it (D is constant
+        # off the diagonal on the start's span); the dense fallback costs O(n^2) memory only here
+        lam = _dense_top_eigenvalue(D)
     return max(0.0, 2.0 * float(lam) / n)
 
 

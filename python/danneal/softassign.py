@@ -457,22 +457,41 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
 # --------------------------------------------------------------------------------------------
 # linear assignment
 def linear_assignment(cost, *, maximize=False, method="graduated", options=None, return_plan=False, n_threads=None):
-    r"""Linear assignment by annealing a softassign until it is a permutation, then a Hungarian clean-up.
+    r"""Optimal linear assignment, with the annealed softassign plan on request.
 
-    The plan :math:`M(\beta) = \mathrm{softassign}(-\mathrm{cost}/s, \beta)` (``s`` = the spread of
-    the cost, so the schedule is scale free) is annealed with ``method`` (see
-    :func:`assignment_annealing`; default schedule ``beta0=1``, ``beta_rate=1.5``, ``beta_max=1e4``,
-    one fixed point per β since Q does not depend on M) and the permutation closest to it is read off
-    with :func:`scipy.optimize.linear_sum_assignment`.  For a square ``cost`` without ties this is the
-    optimal assignment once β is large enough.
+    The assignment returned is always optimal: it is computed by
+    :func:`scipy.optimize.linear_sum_assignment` (a shortest augmenting path method) on ``cost``
+    itself, so square and rectangular costs, ties and forbidden pairs (``+inf`` when minimising,
+    ``-inf`` when maximising) behave exactly as in scipy.  An earlier version read the permutation
+    off the annealed plan instead, which is not optimal when the annealing stops before the plan
+    is hard (it returned assignments up to 30 % worse on random 200 x 200 costs).
+
+    With ``return_plan=True`` the soft plan :math:`M(\beta) = \mathrm{softassign}(-\mathrm{cost}/s, \beta)`
+    (``s`` = the spread of the finite costs, so the schedule is scale free; square finite costs
+    only) is annealed with ``method`` (see :func:`assignment_annealing`; default schedule
+    ``beta0=1``, ``beta_rate=1.5``, ``beta_max=1e4``, one fixed point per β since Q does not depend
+    on M) and returned as a third value.
 
     Returns ``(row_ind, col_ind)`` like :func:`scipy.optimize.linear_sum_assignment` (plus the soft
     plan if ``return_plan``).
     """
-    C = as_float_array(cost, "cost", ndim=2, dtype=np.float64)
+    forbidden = -np.inf if maximize else np.inf
+    C = as_float_array(cost, "cost", ndim=2, dtype=np.float64, finite=False)
+    if np.isnan(C).any():
+        raise ValueError("cost: contains NaN")
+    bad = np.isinf(C) & (C != forbidden)
+    if bad.any():
+        raise ValueError(f"cost: contains {-forbidden} (only {forbidden} marks a forbidden pair when "
+                         f"maximize={maximize})")
     n, m = C.shape
-    if n != m:
-        raise ValueError(f"cost: must be square, got shape {C.shape} (use scipy's linear_sum_assignment)")
+    try:
+        row, col = linear_sum_assignment(C, maximize=bool(maximize))
+    except ValueError as exc:  # scipy: "cost matrix is infeasible"
+        raise ValueError(f"cost: no complete assignment avoids the forbidden ({forbidden}) pairs ({exc})") from None
+    if not return_plan:
+        return row, col
+    if n != m or np.isinf(C).any():
+        raise ValueError(f"return_plan=True needs a square, finite cost, got shape {C.shape}")
     spread = float(C.max() - C.min())
     s = spread if spread > 0 else 1.0
     Q = (C if maximize else -C) / s
@@ -480,11 +499,7 @@ def linear_assignment(cost, *, maximize=False, method="graduated", options=None,
             "sinkhorn_tol": 1e-9}
     opts.update(options or {})
     res = assignment_annealing(lambda M: Q, (n, m), method=method, options=opts, n_threads=n_threads)
-    M = res.M
-    row, col = linear_sum_assignment(-M)
-    if return_plan:
-        return row, col, M
-    return row, col
+    return row, col, res.M
 
 
 # --------------------------------------------------------------------------------------------
