@@ -105,6 +105,27 @@ py::tuple central_covariance_py(const py::array& X, const py::object& w, const p
   });
 }
 
+py::tuple central_statistics_py(const py::array& X, const py::object& w, const py::array& Y, const py::array& logp,
+                                double temperature, int n_threads) {
+  check_threads(n_threads);
+  check_temperature(temperature);
+  return dispatch(X, "X", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const auto [x, y, lp, n, d, k] = problem<T>(X, Y, logp);
+    const T* wp = weights_ptr<T>(w, n);
+    auto sums = empty<double>({k, d});
+    auto mass = empty<double>({k});
+    auto out = empty<double>({central::kNumBlockStats});
+    Status st;
+    {
+      py::gil_scoped_release nogil;
+      st = central::central_statistics<T>(x, n, d, wp, y, lp, k, temperature, n_threads, sums.mutable_data(),
+                                          mass.mutable_data(), out.mutable_data());
+    }
+    return py::make_tuple(sums, mass, out, status_dict(st));
+  });
+}
+
 }  // namespace
 
 void bind_central(py::module_& m) {
@@ -135,6 +156,14 @@ belong to the posteriors of the centroids that entered the last iteration.)doc")
         R"doc(Soft assignments ``p(v|x)`` at one temperature (one-hot at 0).
 
 Returns ``(P, logZ, status)``, ``logZ[i] = LSE_v(log p(v) - |x_i - y_v|^2 / T)`` (float64).)doc");
+  m.def("central_statistics", &central_statistics_py, py::arg("X"), py::arg("sample_weight"), py::arg("centers"),
+        py::arg("log_weights"), py::arg("temperature"), py::arg("n_threads"),
+        R"doc(Sufficient statistics of one pass over a block of rows (for drivers that combine blocks).
+
+Returns ``(sums (k, d), masses (k,), block (4,), status)``, all float64: ``sums[v] = sum_i w_i p_iv x_i``,
+``masses[v] = sum_i w_i p_iv`` and ``block = [sum_i w_i LSE_i, sum_i w_i |x_i|^2, sum_i w_i, non-finite rows]``
+with ``LSE_i = LSE_v(log p(v) + (2 x_i.y_v - |y_v|^2) / T)`` (``|x_i|^2/T`` left out: the free energy is
+``block[1] - T block[0]``; 0 at T = 0, where the assignments are hard, lowest index on ties).)doc");
   m.def("central_covariance", &central_covariance_py, py::arg("X"), py::arg("sample_weight"), py::arg("centers"),
         py::arg("log_weights"), py::arg("temperature"), py::arg("n_threads"),
         R"doc(Posterior-weighted covariances of every cluster (for the critical temperatures 2 lambda_max).

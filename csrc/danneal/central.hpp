@@ -156,50 +156,28 @@ inline void check_common(index_t n, index_t d, index_t k, double temperature, in
   if (n_threads < 1) throw std::invalid_argument("n_threads must be >= 1");
 }
 
-// Up to max_iter fixed-point iterations of the mass-constrained DA equations at one temperature
-// (temperature = 0: Lloyd iterations, hard assignments, lowest index on ties), starting from the
-// centroids Y0 (k x d) and log masses logp0 (k, log p(v); -inf for a dead cluster).  Stops early
-// when the largest centroid shift is < tol (tol = 0: exactly max_iter iterations).
-// Outputs: Y (k x d), logp (k), mass (k, sum_i w_i p_iv), stats (kNumStats).
-// A cluster whose mass vanishes keeps its centroid and gets log p = -inf.
+// Buffers and one pass of the block kernel over X for given centroids: packs Y^T and the biases,
+// runs the row kernel over fixed-size chunks and combines the per-chunk partials in chunk order.
+// After run(), tot holds St (d x kp, sum_i w_i q_iv x_ij transposed), the masses (kp) and the pass
+// statistics (3, see PassOut), and yy the squared centroid norms |y_v|^2.
 template <class T>
-Status central_fixed_point(const T* X, index_t n, index_t d, const T* w, const T* Y0, const double* logp0, index_t k,
-                           double temperature, index_t max_iter, double tol, int n_threads, T* Y, double* logp,
-                           double* mass, double* stats) {
-  check_common<T>(n, d, k, temperature, n_threads);
-  if (max_iter < 0) throw std::invalid_argument("max_iter must be >= 0");
-  if (!(tol >= 0)) throw std::invalid_argument("tol must be >= 0");
-  const index_t kp = padded_k<T>(k);
-  const bool hard = temperature == 0;
-  const index_t nc = n_chunks(n, kRowsPerChunk);
-  const int nt = chunk_threads(n_threads, nc);
-  const index_t width = d * kp + kp + 3;
+struct PassRunner {
+  const T* X;
+  index_t n, d;
+  const T* w;
+  index_t k, kp, nc, width, ss;
+  int nt;
+  std::unique_ptr<T, AlignedFree> Yt, bias, scratch;
+  std::vector<double> part, tot, yy;
 
-  std::unique_ptr<T, AlignedFree> Yt(aligned_array<T>(d * kp));
-  std::unique_ptr<T, AlignedFree> bias(aligned_array<T>(kp));
-  const index_t ss = scratch_size<T>(kp);
-  std::unique_ptr<T, AlignedFree> scratch(aligned_array<T>(ss * nt));
-  std::vector<double> part(static_cast<size_t>(nc * width));
-  std::vector<double> tot(static_cast<size_t>(width));
-  std::vector<double> ynew(static_cast<size_t>(k * d));
+  PassRunner(const T* X_, index_t n_, index_t d_, const T* w_, index_t k_, int n_threads)
+      : X(X_), n(n_), d(d_), w(w_), k(k_), kp(padded_k<T>(k_)), nc(n_chunks(n_, kRowsPerChunk)),
+        width(d_ * kp + kp + 3), ss(scratch_size<T>(kp)), nt(chunk_threads(n_threads, nc)),
+        Yt(aligned_array<T>(d_ * kp)), bias(aligned_array<T>(kp)), scratch(aligned_array<T>(ss * nt)),
+        part(static_cast<size_t>(nc * width)), tot(static_cast<size_t>(width)), yy(static_cast<size_t>(k_)) {}
 
-  for (index_t t = 0; t < k * d; ++t) Y[t] = Y0[t];
-  for (index_t v = 0; v < k; ++v) logp[v] = logp0[v];
-  for (int s = 0; s < kNumStats; ++s) stats[s] = 0.0;
-  const double sxx = weighted_sq_norm(X, n, d, w, n_threads);
-  double wsum = 0;
-  if (w) {
-    for (index_t i = 0; i < n; ++i) wsum += static_cast<double>(w[i]);
-  } else {
-    wsum = static_cast<double>(n);
-  }
-  stats[kTotalWeight] = wsum;
-  for (index_t v = 0; v < k; ++v) mass[v] = std::exp(logp[v]) * wsum;
-
-  Status st;
-  for (index_t it = 0; it < max_iter; ++it) {
-    // pack Y^T and the biases
-    std::vector<double> yy(static_cast<size_t>(k));
+  void run(const T* Y, const double* logp, double temperature) {
+    const bool hard = temperature == 0;
     for (index_t v = 0; v < kp; ++v) {
       double s = 0;
       for (index_t j = 0; j < d; ++j) {
@@ -225,6 +203,45 @@ Status central_fixed_point(const T* X, index_t n, index_t d, const T* w, const T
       simd::central_rows<T>(args, b, e, scratch.get() + ss * thread_id(), o);
     });
     reduce_chunks(part, nc, width, tot.data());
+  }
+};
+
+// Up to max_iter fixed-point iterations of the mass-constrained DA equations at one temperature
+// (temperature = 0: Lloyd iterations, hard assignments, lowest index on ties), starting from the
+// centroids Y0 (k x d) and log masses logp0 (k, log p(v); -inf for a dead cluster).  Stops early
+// when the largest centroid shift is < tol (tol = 0: exactly max_iter iterations).
+// Outputs: Y (k x d), logp (k), mass (k, sum_i w_i p_iv), stats (kNumStats).
+// A cluster whose mass vanishes keeps its centroid and gets log p = -inf.
+template <class T>
+Status central_fixed_point(const T* X, index_t n, index_t d, const T* w, const T* Y0, const double* logp0, index_t k,
+                           double temperature, index_t max_iter, double tol, int n_threads, T* Y, double* logp,
+                           double* mass, double* stats) {
+  check_common<T>(n, d, k, temperature, n_threads);
+  if (max_iter < 0) throw std::invalid_argument("max_iter must be >= 0");
+  if (!(tol >= 0)) throw std::invalid_argument("tol must be >= 0");
+  const bool hard = temperature == 0;
+  PassRunner<T> pass(X, n, d, w, k, n_threads);
+  const index_t kp = pass.kp;
+  std::vector<double> ynew(static_cast<size_t>(k * d));
+
+  for (index_t t = 0; t < k * d; ++t) Y[t] = Y0[t];
+  for (index_t v = 0; v < k; ++v) logp[v] = logp0[v];
+  for (int s = 0; s < kNumStats; ++s) stats[s] = 0.0;
+  const double sxx = weighted_sq_norm(X, n, d, w, n_threads);
+  double wsum = 0;
+  if (w) {
+    for (index_t i = 0; i < n; ++i) wsum += static_cast<double>(w[i]);
+  } else {
+    wsum = static_cast<double>(n);
+  }
+  stats[kTotalWeight] = wsum;
+  for (index_t v = 0; v < k; ++v) mass[v] = std::exp(logp[v]) * wsum;
+
+  Status st;
+  for (index_t it = 0; it < max_iter; ++it) {
+    pass.run(Y, logp, temperature);
+    const std::vector<double>& tot = pass.tot;
+    const std::vector<double>& yy = pass.yy;
     const double* St = tot.data();
     const double* M = tot.data() + d * kp;
     const double* S = M + kp;
@@ -266,6 +283,43 @@ Status central_fixed_point(const T* X, index_t n, index_t d, const T* w, const T
       break;
     }
   }
+  return st;
+}
+
+// The sufficient statistics of one pass, for drivers that combine several blocks of rows
+// themselves (danneal.dask): with the posteriors of (Y, logp) at `temperature` (0: hard, lowest
+// index on ties), sums (k x d) = sum_i w_i p_iv x_i, mass (k) = sum_i w_i p_iv and
+// out[kBlockLSE] = sum_i w_i LSE_v(log p(v) + (2 x_i.y_v - |y_v|^2)/T) (T > 0; |x_i|^2/T is left out as
+// in the pass, so the free energy is out[kBlockSqNorm] - T out[kBlockLSE]), out[kBlockSqNorm] = sum_i w_i |x_i|^2,
+// out[kBlockWeight] = sum_i w_i, out[kBlockNonFinite] = rows whose logits were not finite.
+enum BlockStat : int { kBlockLSE = 0, kBlockSqNorm = 1, kBlockWeight = 2, kBlockNonFinite = 3, kNumBlockStats = 4 };
+
+template <class T>
+Status central_statistics(const T* X, index_t n, index_t d, const T* w, const T* Y, const double* logp, index_t k,
+                          double temperature, int n_threads, double* sums, double* mass, double* out) {
+  check_common<T>(n, d, k, temperature, n_threads);
+  PassRunner<T> pass(X, n, d, w, k, n_threads);
+  pass.run(Y, logp, temperature);
+  const index_t kp = pass.kp;
+  const double* St = pass.tot.data();
+  for (index_t v = 0; v < k; ++v) {
+    mass[v] = St[d * kp + v];
+    for (index_t j = 0; j < d; ++j) sums[v * d + j] = St[j * kp + v];
+  }
+  double wsum = 0;
+  if (w) {
+    for (index_t i = 0; i < n; ++i) wsum += static_cast<double>(w[i]);
+  } else {
+    wsum = static_cast<double>(n);
+  }
+  out[kBlockLSE] = St[d * kp + kp + 1];
+  out[kBlockSqNorm] = weighted_sq_norm(X, n, d, w, n_threads);
+  out[kBlockWeight] = wsum;
+  out[kBlockNonFinite] = St[d * kp + kp + 2];
+  Status st;
+  st.iterations = 1;
+  st.converged = true;
+  st.numerical_error = out[kBlockNonFinite] > 0;
   return st;
 }
 

@@ -49,6 +49,62 @@ def _c(a, dtype):
     return np.ascontiguousarray(np.asarray(a), dtype=dt).view(dt)
 
 
+def _is_dask(X) -> bool:
+    """True for a dask collection (checked without importing dask)."""
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "__dask_graph__")
+
+
+class _MemoryRows:
+    """The rows of an in-memory fit: the data passes that :meth:`CentralAnnealing.fit` needs
+    (moments, fixed points, covariances, the final hard partition), each one compiled call.
+    ``danneal._dask.DaskRows`` is the same interface over the blocks of a dask array."""
+
+    def __init__(self, est, X, sample_weight):
+        X = validate_data(est, X, dtype=[np.float64, np.float32], order="C", copy=False)
+        self.X = X
+        self.n, self.d = X.shape
+        self.dtype = np.dtype(X.dtype.type)
+        w = est._check_sample_weight(sample_weight, self.n, X.dtype)
+        self.w = None if w is None else _c(w, X.dtype)
+        self.wd = np.ones(self.n) if w is None else w.astype(np.float64)
+        self.nt = resolve_n_threads(est.n_threads)
+
+    def moments(self):
+        """Weighted mean, covariance (d x d) and total weight, in float64."""
+        wd = self.wd
+        wsum = float(wd.sum())
+        Xd = np.asarray(self.X, dtype=np.float64)
+        mean = (wd @ Xd) / wsum
+        Xd = Xd - mean
+        self._Xd = Xd
+        return mean, (Xd * wd[:, None]).T @ Xd / wsum, wsum
+
+    def centre(self, mean, scale):
+        """Keep the centred rows divided by ``scale`` (in the input dtype) for the passes."""
+        Xd = self._Xd
+        del self._Xd
+        Xd /= scale
+        self.Xc = _c(Xd, self.dtype)
+
+    def fixed_point(self, Y, logp, T, max_iter, tol):
+        Yn, lp, _, stats, st = _core.central_fixed_point(self.Xc, self.w, Y, logp, float(T), int(max_iter),
+                                                         float(tol), self.nt)
+        return Yn, lp, stats, st["iterations"], bool(st["numerical_error"])
+
+    def covariance(self, Y, logp, T):
+        cov, _, _, _ = _core.central_covariance(self.Xc, self.w, _c(Y, Y.dtype), _c(logp, np.float64), float(T),
+                                                self.nt)
+        return cov
+
+    def hard_partition(self, centers):
+        """``(labels, weight per cluster, inertia)`` of the nearest-centroid partition of the input rows."""
+        P, logZ, _ = _core.central_posteriors(_c(self.X, self.dtype), centers, np.zeros(len(centers)), 0.0,
+                                              self.nt)
+        labels = np.argmax(P, axis=1).astype(np.int64)
+        counts = np.bincount(labels, weights=self.wd, minlength=len(centers))
+        return labels, counts, float(self.wd @ np.maximum(-logZ, 0.0))
+
+
 class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     r"""Soft k-means by mass-constrained deterministic annealing, with phase transitions.
 
@@ -233,31 +289,23 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         sample_weight : array-like (n_samples,) or None
             Non-negative weights (a weight-2 sample counts like two copies of it).
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", copy=False)
-        n, d = X.shape
+        if _is_dask(X):
+            from ._dask import DaskRows
+            rows = DaskRows(self, X, sample_weight)
+        else:
+            rows = _MemoryRows(self, X, sample_weight)
+        n, d, dtype = rows.n, rows.d, rows.dtype
         auto, target = self._check_params(n)
-        w = self._check_sample_weight(sample_weight, n, X.dtype)
-        w = None if w is None else _c(w, X.dtype)
-        nt = resolve_n_threads(self.n_threads)
         rng = check_random_state(self.random_state)
-        dtype = np.dtype(X.dtype.type)
-
-        wd = np.ones(n) if w is None else w.astype(np.float64)
-        wsum = float(wd.sum())
-        Xd = np.asarray(X, dtype=np.float64)
-        mean = (wd @ Xd) / wsum
-        Xd = Xd - mean
         # the kernels work on centred data scaled to unit total variance (temperatures in units of
         # s^2), so that neither tiny nor huge coordinates reach the limits of float32; everything
         # reported is converted back
-        Cx = (Xd * wd[:, None]).T @ Xd / wsum
+        mean, Cx, wsum = rows.moments()
         s2 = float(max(np.trace(Cx), 0.0))
         if not (s2 > 0 and np.isfinite(s2)):
             s2 = 1.0
         sc = np.sqrt(s2)
-        Xd /= sc
-        Xc = _c(Xd, dtype)
-        del Xd
+        rows.centre(mean, sc)
         lam0 = float(np.linalg.eigvalsh(Cx / s2)[-1])
         Tc0 = 2.0 * lam0
         identical = not Tc0 > 0  # all points identical: nothing to anneal
@@ -277,12 +325,12 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         n_iter_total = 0
 
         def fixed_point(Y, logp, T, max_iter, tol):
-            Yn, lp, mass, stats, st = _core.central_fixed_point(Xc, w, _c(Y, dtype), _c(logp, np.float64),
-                                                                float(T), int(max_iter), float(tol), nt)
-            if st["numerical_error"]:
+            Yn, lp, stats, iterations, numerical_error = rows.fixed_point(_c(Y, dtype), _c(logp, np.float64), T,
+                                                                         max_iter, tol)
+            if numerical_error:
                 warnings.warn(f"non-finite values met at T={T * s2:g} (rows skipped)", RuntimeWarning,
                               stacklevel=3)
-            return Yn, lp, stats, st["iterations"]
+            return Yn, lp, stats, iterations
 
         def snapshot(T_start):
             path.append({"n_clusters": len(Y), "T_start": T_start, "T_end": T,
@@ -298,13 +346,13 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                 # only for a cluster that does not share its points) are merged again
                 Y, logp = self._merge_coincident(Y, logp, self.perturbation * 0.5 * np.sqrt(T))
             if len(Y) < target:
-                Y, logp, stats2, it, new = self._split(Xc, w, Y, logp, T, target - len(Y), fixed_point, tol_abs, nt)
+                Y, logp, stats2, it, new = self._split(rows.covariance, Y, logp, T, target - len(Y), fixed_point, tol_abs)
                 stats = stats if stats2 is None else stats2
                 n_it += it
                 for parent, child, Tc in new:
                     splits.append({"T": T, "T_c": Tc, "parent": parent, "child": child})
             if self.swap_moves and not auto and len(Y) == target and target >= 3:
-                moved = self._swap_move(Xc, w, Y, logp, T, float(stats[1]), fixed_point, tol_abs, nt)
+                moved = self._swap_move(rows.covariance, Y, logp, T, float(stats[1]), fixed_point, tol_abs)
                 if moved is not None:
                     Y, logp, stats2, it, info = moved
                     stats = stats if stats2 is None else stats2
@@ -358,7 +406,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         elif len(Y) < target:
             # fewer phase transitions than clusters asked for (e.g. duplicated points): split the
             # widest clusters at the last temperature
-            Y, logp = self._force_splits(Xc, w, Y, logp, T, target - len(Y), rng, nt)
+            Y, logp = self._force_splits(rows.covariance, Y, logp, T, target - len(Y), rng)
 
         # final Lloyd pass at T = 0
         Y, lp, stats, it = fixed_point(Y, logp, 0.0, self.final_max_iter, 1e-300)
@@ -369,12 +417,8 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                           "iterations; increase final_max_iter", ConvergenceWarning, stacklevel=2)
         self.cluster_centers_ = orig(Y)
         self.n_clusters_ = len(Y)
-        P, logZ, _ = _core.central_posteriors(_c(X, dtype), _c(self.cluster_centers_, dtype), np.zeros(len(Y)),
-                                              0.0, nt)
-        self.labels_ = np.argmax(P, axis=1).astype(np.int64)
-        counts = np.bincount(self.labels_, weights=wd, minlength=len(Y))
+        self.labels_, counts, self.inertia_ = rows.hard_partition(_c(self.cluster_centers_, dtype))
         self.cluster_weights_ = counts / counts.sum()
-        self.inertia_ = float(wd @ np.maximum(-logZ, 0.0))
         self.critical_temperatures_ = np.array([s["T_c"] for s in splits], dtype=np.float64)
         self.splits_ = splits
         self.swaps_ = swaps
@@ -384,9 +428,9 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         self._total_weight = wsum
         return self
 
-    def _split(self, Xc, w, Y, logp, T, room, fixed_point, tol_abs, nt):
+    def _split(self, covariance, Y, logp, T, room, fixed_point, tol_abs):
         """Split the clusters whose critical temperature 2 lambda_max(C_{x|v}) exceeds T."""
-        cov, mass, _, _ = _core.central_covariance(Xc, w, _c(Y, Y.dtype), _c(logp, np.float64), float(T), nt)
+        cov = covariance(Y, logp, T)
         evals, evecs = _eigh(cov)
         Tc = 2.0 * evals[:, -1]
         alive = np.isfinite(logp)
@@ -430,11 +474,11 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             accepted = [(v, c, Tc) for v, c, Tc, _ in pairs]
         return Y2, lp2, stats, it, accepted
 
-    def _swap_move(self, Xc, w, Y, logp, T, F, fixed_point, tol_abs, nt):
+    def _swap_move(self, covariance, Y, logp, T, F, fixed_point, tol_abs):
         """Free-energy descent move at a full K: split the cluster most above its critical
         temperature and merge the pair of clusters that is cheapest to merge (Ward cost), keep it if
         the free energy at T drops after re-equilibrating.  Returns None when there is no candidate."""
-        cov, mass, _, _ = _core.central_covariance(Xc, w, _c(Y, Y.dtype), _c(logp, np.float64), float(T), nt)
+        cov = covariance(Y, logp, T)
         evals, evecs = _eigh(cov)
         Tc = 2.0 * evals[:, -1]
         m = np.exp(logp)
@@ -504,9 +548,9 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                     break
         return np.array([Yd[i] for i in alive]).astype(Y.dtype), np.array([lp[i] for i in alive])
 
-    def _force_splits(self, Xc, w, Y, logp, T, room, rng, nt):
+    def _force_splits(self, covariance, Y, logp, T, room, rng):
         """Split the ``room`` clusters with the largest posterior variance (no phase transition left)."""
-        cov, mass, _, _ = _core.central_covariance(Xc, w, _c(Y, Y.dtype), _c(logp, np.float64), float(T), nt)
+        cov = covariance(Y, logp, T)
         evals, evecs = _eigh(cov)
         Yd = Y.astype(np.float64)
         lp = logp.copy()

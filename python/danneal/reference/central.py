@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["central_fixed_point", "central_posteriors", "central_covariance"]
+__all__ = ["central_fixed_point", "central_posteriors", "central_covariance", "central_statistics"]
 
 
 def _logits(X, Y, logp, T):
@@ -117,3 +117,29 @@ def central_covariance(X, sample_weight, centers, log_weights, temperature, n_th
             cov[v] = (Z * Q[:, v, None]).T @ Z / mass[v]
     status = {"converged": True, "numerical_error": False, "iterations": 0, "error": 0.0}
     return cov, mass, mean, status
+
+
+def central_statistics(X, sample_weight, centers, log_weights, temperature, n_threads=1):
+    """``(sums, masses, block, status)``: the sufficient statistics of one pass over ``X``.
+
+    ``sums[v] = sum_i w_i p(v|x_i) x_i``, ``masses[v] = sum_i w_i p(v|x_i)``, ``block = [sum_i w_i
+    L_i, sum_i w_i |x_i|^2, sum_i w_i, 0]`` with L_i = log sum_v p(v) exp((2 x_i.y_v - |y_v|^2)/T)
+    (the norm trick: |x_i|^2/T cancels in the posteriors and is added back by the caller; the free
+    energy is ``sum_i w_i |x_i|^2 - T sum_i w_i L_i``); 0 at T = 0.
+    """
+    Xd = np.asarray(X, dtype=np.float64)
+    n = len(Xd)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    D, A = _logits(Xd, centers, log_weights, temperature)
+    if temperature == 0:
+        P = np.zeros(D.shape)
+        P[np.arange(n), np.argmin(D, axis=1)] = 1.0
+        lse = 0.0
+    else:
+        lz = _lse(A)
+        P = np.exp(A - lz[:, None])
+        lse = float(w @ (lz + (Xd * Xd).sum(1) / temperature))
+    Q = P * w[:, None]
+    block = np.array([lse, float(w @ (Xd * Xd).sum(1)), float(w.sum()), 0.0])
+    status = {"converged": True, "numerical_error": False, "iterations": 1, "error": 0.0}
+    return Q.T @ Xd, Q.sum(0), block, status
