@@ -593,8 +593,15 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     def _centers_like(self, X):
         return _c(self.cluster_centers_, X.dtype)
 
+    def _map_dask(self, method, X, n_out=None, dtype=np.int64, **kwargs):
+        from ._dask import map_rows
+        check_is_fitted(self)
+        return map_rows(lambda block: method(block, **kwargs), X, self.n_features_in_, n_out=n_out, dtype=dtype)
+
     def predict(self, X):
-        """Index of the closest centroid for every sample."""
+        """Index of the closest centroid for every sample (a lazy dask array for dask input)."""
+        if _is_dask(X):
+            return self._map_dask(self.predict, X)
         X = self._check_X(X)
         P, _, _ = _core.central_posteriors(X, self._centers_like(X), np.zeros(self.n_clusters_), 0.0,
                                            resolve_n_threads(self.n_threads))
@@ -608,8 +615,11 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         r"""Soft assignments :math:`p(\nu|x)` at temperature ``T`` with the fitted masses as priors.
 
         ``T=None`` uses ``temperature_`` (the last annealing temperature); ``T=0`` gives one-hot
-        rows (nearest centroid).
+        rows (nearest centroid).  A lazy dask array for dask input.
         """
+        if _is_dask(X):
+            check_is_fitted(self)
+            return self._map_dask(self.predict_proba, X, n_out=self.n_clusters_, dtype=X.dtype, T=T)
         X = self._check_X(X)
         T = self.temperature_ if T is None else check_float(T, "T", low=0)
         with np.errstate(divide="ignore"):
@@ -621,7 +631,11 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         return P
 
     def transform(self, X):
-        """Euclidean distances of every sample to every centroid, shape (n_samples, n_clusters_)."""
+        """Euclidean distances of every sample to every centroid, shape (n_samples, n_clusters_)
+        (a lazy dask array for dask input)."""
+        if _is_dask(X):
+            check_is_fitted(self)
+            return self._map_dask(self.transform, X, n_out=self.n_clusters_, dtype=X.dtype)
         X = self._check_X(X)
         C = self._centers_like(X).astype(np.float64)
         Xd = X.astype(np.float64)
