@@ -16,14 +16,20 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
+    isa = ""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
                     cpu = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
                     break
     except OSError:
         pass
+    if isa:
+        cpu = f"{cpu} ({isa})"
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
