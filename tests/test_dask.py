@@ -78,6 +78,16 @@ def test_predict_transform_are_lazy(client, blobs):
         assert_allclose(out.compute(), getattr(model, method)(blobs), rtol=1e-12, atol=1e-12)
 
 
+def test_clam_predict_transform_on_dask(client, blobs):
+    model = danneal.ClAM(3, random_state=0, max_epochs=5).fit(blobs[:300])
+    Xd = da.from_array(blobs, chunks=(250, -1))
+    lab = model.predict(Xd)
+    dist = model.transform(Xd)
+    assert isinstance(lab, da.Array) and isinstance(dist, da.Array)
+    assert_array_equal(lab.compute(), model.predict(blobs))
+    assert_allclose(dist.compute(), model.transform(blobs), rtol=1e-12)
+
+
 def test_worker_killed_mid_fit(client, blobs):
     """A worker dies at the third temperature: its persisted blocks are recomputed from their
     source, and the fit ends exactly as the undisturbed one (the blocks and the order in which

@@ -26,7 +26,12 @@ import numpy as np
 from . import _core
 from ._threads import resolve_n_threads
 
-__all__ = ["DaskRows"]
+__all__ = ["DaskRows", "is_dask", "map_rows"]
+
+
+def is_dask(X) -> bool:
+    """True for a dask collection (checked without importing dask)."""
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "__dask_graph__")
 
 
 def _require_dask():

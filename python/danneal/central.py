@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
 
 from . import _core
+from ._dask import is_dask as _is_dask
 from ._threads import resolve_n_threads
 from ._validation import check_float, check_int, check_n_clusters
 
@@ -47,11 +48,6 @@ def _c(a, dtype):
     identity, which fails for e.g. unpickled or memory-mapped arrays)."""
     dt = np.dtype(np.dtype(dtype).type)
     return np.ascontiguousarray(np.asarray(a), dtype=dt).view(dt)
-
-
-def _is_dask(X) -> bool:
-    """True for a dask collection (checked without importing dask)."""
-    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "__dask_graph__")
 
 
 class _MemoryRows:

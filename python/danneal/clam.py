@@ -34,6 +34,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
+from ._dask import is_dask, map_rows
 from ._threads import resolve_n_threads
 from ._validation import as_float_array, check_float, check_int, check_n_clusters
 
@@ -430,12 +431,20 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
                                   resolve_n_threads(self.n_threads))
 
     def predict(self, X):
-        """Nearest prototype of each point after ``n_steps`` unmasked steps of the recursion."""
+        """Nearest prototype of each point after ``n_steps`` unmasked steps of the recursion (a lazy
+        dask array for dask input)."""
+        if is_dask(X):
+            check_is_fitted(self, "cluster_centers_")
+            return map_rows(self.predict, X, self.n_features_in_, dtype=np.int64)
         return self._run(X)[0]
 
     def transform(self, X):
         """Euclidean distances (n_samples, n_clusters) from the final states of the recursion to the
-        prototypes, in the standardised (and, if spherical, normalised) space."""
+        prototypes, in the standardised (and, if spherical, normalised) space (a lazy dask array for
+        dask input)."""
+        if is_dask(X):
+            check_is_fitted(self, "cluster_centers_")
+            return map_rows(self.transform, X, self.n_features_in_, n_out=len(self.cluster_centers_), dtype=X.dtype)
         return np.sqrt(np.maximum(self._run(X)[1], 0))
 
     def __sklearn_tags__(self):
