@@ -248,9 +248,11 @@ def softmax_wta(benefit, beta, *, n_threads=None):
     return P
 
 
-def _row_lse(x):
-    m = x.max(axis=1, keepdims=True)
-    return m[:, 0] + np.log(np.exp(x - m).sum(axis=1))
+def _row_log_softmax(x):
+    """``x - LSE(x)`` per row, as ``(x - max) - log s``: subtracting the max first keeps the rows
+    normalised however large it is (``x - (max + log s)`` loses ``log s`` for a large max)."""
+    y = x - x.max(axis=1, keepdims=True)
+    return y - np.log(np.exp(y).sum(axis=1))[:, None]
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,18 +361,24 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     def project(logK, scale_hint=1.0):
         """Normalise exp(logK) (log domain); returns log M."""
         if constraint == "wta":
-            return logK - _row_lse(logK)[:, None]
+            return _row_log_softmax(logK)
         a0 = state["alpha"]
         b0 = state["beta"]
         if a0 is not None:
             a0 = a0 * scale_hint
             b0 = b0 * scale_hint
         K = np.ascontiguousarray(logK)
-        _, al, be, _st = _core.sinkhorn_log(K, 1.0, ones_n, ones_m,
+        P, al, be, _st = _core.sinkhorn_log(K, 1.0, ones_n, ones_m,
                                             np.zeros(n) if a0 is None else a0,
                                             np.zeros(m) if b0 is None else b0, sk_iter, sk_tol, 0, nt)
         state["alpha"], state["beta"] = al, be
-        return K + al[:, None] + be[None, :]
+        # log of the kernel's plan (computed stably as u Kt v) where it is a normal number: K + al + be
+        # cancels catastrophically when K is large (its rounding, not the plan's, decides the sums);
+        # the log-domain sum only where the plan underflows
+        tiny = np.finfo(np.float64).tiny
+        with np.errstate(divide="ignore"):
+            lP = np.log(np.maximum(P, tiny))
+        return np.where(P > tiny, lP, np.minimum(K + al[:, None] + be[None, :], np.log(tiny)))
 
     def Q_of(M):
         Q = np.asarray(qfun(M), dtype=np.float64)
