@@ -245,20 +245,38 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         wd = np.ones(n) if w is None else w.astype(np.float64)
         wsum = float(wd.sum())
         Xd = np.asarray(X, dtype=np.float64)
+        # divided first by a power of two near max |X| (exact: bit-identical for ordinary data), so
+        # that the mean and the covariance neither overflow (|X| ~ 1e300) nor underflow (1e-300)
+        amax = float(np.abs(Xd).max()) if Xd.size else 0.0
+        pre = float(np.exp2(np.floor(np.log2(amax)))) if amax > 0 else 1.0
+        Xd = Xd / pre
         mean = (wd @ Xd) / wsum
         Xd = Xd - mean
+        mean = mean * pre
         # the kernels work on centred data scaled to unit total variance (temperatures in units of
         # s^2), so that neither tiny nor huge coordinates reach the limits of float32; everything
         # reported is converted back
         Cx = (Xd * wd[:, None]).T @ Xd / wsum
-        s2 = float(max(np.trace(Cx), 0.0))
-        if not (s2 > 0 and np.isfinite(s2)):
-            s2 = 1.0
-        sc = np.sqrt(s2)
-        Xd /= sc
+        s2_int = float(max(np.trace(Cx), 0.0))  # total variance in units of pre**2
+        if not (s2_int > 0 and np.isfinite(s2_int)):  # identical points: no scaling (Xd is all zeros)
+            s2_int, s2, sc = 1.0, 1.0, 1.0
+        else:
+            Xd /= np.sqrt(s2_int)
+            sc = np.sqrt(s2_int) * pre
+            with np.errstate(over="ignore", under="ignore"):
+                s2 = s2_int * pre * pre  # total variance in units of X**2
+            # central clustering is scale-covariant (X -> s X, T -> s^2 T) and the fit itself runs on
+            # rescaled data, but temperatures (down to ~1e-6 s2, more with T_min) and distortions (up
+            # to ~ s2 * total weight) are reported in units of X**2: they must stay normal numbers
+            if not (np.isfinite(s2 * max(wsum, 1.0) * 16.0) and s2 >= 1e16 * np.finfo(np.float64).tiny):
+                raise ValueError(f"X: the data's total variance ({s2_int:.6g} * {pre:.6g}**2) is outside the "
+                                 f"range where temperatures and distortions (reported in units of X**2) are "
+                                 f"representable in float64 (about 1e-292 to 1e300 / n_samples); rescale X (e.g. "
+                                 f"divide it by {pre:.3g})")
+            s2 = float(s2)
         Xc = _c(Xd, dtype)
         del Xd
-        lam0 = float(np.linalg.eigvalsh(Cx / s2)[-1])
+        lam0 = float(np.linalg.eigvalsh(Cx / s2_int)[-1])
         Tc0 = 2.0 * lam0
         identical = not Tc0 > 0  # all points identical: nothing to anneal
         if identical:
@@ -549,11 +567,17 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     def _centers_like(self, X):
         return _c(self.cluster_centers_, X.dtype)
 
+    def _posteriors(self, X, C, logp, T):
+        P, _, status = _core.central_posteriors(X, C, logp, T, resolve_n_threads(self.n_threads))
+        if status["numerical_error"]:  # the kernel left such rows uniform: never return them
+            raise ValueError(f"X: squared distances to the centroids overflow float64 (max |X| = "
+                             f"{float(np.abs(X).max()):.3g}); X is far outside the range of the training data")
+        return P
+
     def predict(self, X):
         """Index of the closest centroid for every sample."""
         X = self._check_X(X)
-        P, _, _ = _core.central_posteriors(X, self._centers_like(X), np.zeros(self.n_clusters_), 0.0,
-                                           resolve_n_threads(self.n_threads))
+        P = self._posteriors(X, self._centers_like(X), np.zeros(self.n_clusters_), 0.0)
         return np.argmax(P, axis=1).astype(np.int64)
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -572,9 +596,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             logp = np.log(self.cluster_weights_)
         if T > 0 and not np.isfinite(2.0 / T):
             raise ValueError(f"T={T} is too small (2/T overflows); use T=0 for hard assignments")
-        P, _, _ = _core.central_posteriors(X, self._centers_like(X), _c(logp, np.float64), float(T),
-                                           resolve_n_threads(self.n_threads))
-        return P
+        return self._posteriors(X, self._centers_like(X), _c(logp, np.float64), float(T))
 
     def transform(self, X):
         """Euclidean distances of every sample to every centroid, shape (n_samples, n_clusters_)."""
@@ -598,5 +620,5 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         """Labels of ``X`` (closest centroid) for the partition with ``n_clusters`` clusters on the path."""
         X = self._check_X(X)
         C = _c(self.centers_at(n_clusters), X.dtype)
-        P, _, _ = _core.central_posteriors(X, C, np.zeros(len(C)), 0.0, resolve_n_threads(self.n_threads))
+        P = self._posteriors(X, C, np.zeros(len(C)), 0.0)
         return np.argmax(P, axis=1).astype(np.int64)

@@ -36,6 +36,7 @@ from ._validation import as_float_array, check_dissimilarity, check_float
 __all__ = ["assignment_potential", "assignment_expectations", "assignment_iteration", "AssignmentAnnealing"]
 
 _DETAN_FORM = 0
+_TINY_MASS = 1e-150  # kTinyMass of csrc/danneal/pairwise.hpp: a cluster with less mass is empty
 
 
 def _check_assignments(assignments, n: int, dtype) -> np.ndarray:
@@ -44,6 +45,10 @@ def _check_assignments(assignments, n: int, dtype) -> np.ndarray:
         raise ValueError(f"assignments: expected {n} rows (one per object), got shape {Q.shape}")
     if (Q < 0).any():
         raise ValueError("assignments: entries must be >= 0")
+    if Q.size and not (Q.sum(axis=0, dtype=np.float64) >= _TINY_MASS).any():
+        # every cluster empty: every potential is +inf and no softmax is defined (was NaN)
+        raise ValueError(f"assignments: every column sums to less than {_TINY_MASS:g} (e.g. all zeros); "
+                         "each row must be a probability vector summing to 1")
     return Q
 
 
