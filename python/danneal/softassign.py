@@ -127,15 +127,30 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
             raise ValueError("init cannot be combined with dustbin")
     # duals are reported in the units of M: f = unit * alpha, with alpha the log-domain dual
     alpha0, beta0 = _warm(init, M.shape[0], M.shape[1], 1.0 / unit)
-    P, al, be, st = _run_sinkhorn(M, scale, a, b, alpha0, beta0, max_iter, tol, code, nt)
+    # The kernel solves the problem for the marginals divided by their total mass, so that tol (an
+    # absolute bound on the kernel's marginal error) is relative to the mass: a tiny total mass no
+    # longer lets any plan pass.  P scales with the mass; the mass goes into the row duals.
+    mass = float(a.sum())
+    log_mass = float(np.log(mass))
+    if alpha0 is not None:
+        alpha0 = alpha0 - log_mass
+    P, al, be, st = _run_sinkhorn(M, scale, a / mass, b / mass, alpha0, beta0, max_iter, tol, code, nt)
+    with np.errstate(over="ignore"):
+        P = (P * P.dtype.type(mass)) if mass != 1.0 else P
+    al = al + log_mass
     if warn and not st["converged"] and tol > 0:
         warnings.warn(f"{who}: did not converge in max_iter={max_iter} iterations (marginal error "
-                      f"{st['error']:.3g} >= tol={tol:g}); increase max_iter or reg", ConvergenceWarning,
-                      stacklevel=3)
+                      f"{st['error']:.3g} >= tol={tol:g}, relative to the total mass); increase max_iter or reg",
+                      ConvergenceWarning, stacklevel=3)
     if log_plan:
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             out = (scale * M.astype(np.float64) + al[:, None] + be[None, :])
-        out = np.where(np.isnan(out), -np.inf, out).astype(M.dtype)
+        out = np.where(np.isnan(out), -np.inf, out)
+        # where the plan is a normal number take its log: it was computed stably (u Kt v), while
+        # scale*M + al + be cancels catastrophically when scale*M is large
+        tiny = np.finfo(P.dtype).tiny
+        with np.errstate(divide="ignore"):
+            out = np.where(P > tiny, np.log(np.maximum(P, tiny).astype(np.float64)), out).astype(M.dtype)
     else:
         out = P
     if dustbin is not None and not log:
@@ -175,13 +190,16 @@ def sinkhorn(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=Fal
     reg : float > 0
         Entropic regularisation.
     tol : float >= 0
-        Stop when the marginal violation of the plan is below ``tol`` (``tol=0``: run ``max_iter``
-        iterations).  As in POT, the violation of the marginal not enforced last (here the rows;
-        the columns are then exact) in the ``norm`` given.
+        Stop when the marginal violation of the plan, relative to the total mass, is below ``tol``:
+        ``||P 1 - a|| < tol * sum(a)`` (``tol=0``: run ``max_iter`` iterations).  As in POT, the
+        violation of the marginal not enforced last (here the rows; the columns are then exact) in
+        the ``norm`` given; unlike POT the bound scales with the marginals, so that it means the
+        same for a total mass of 1e-13 as for 1.
     max_iter : int >= 0
     log : bool
         Also return a dict with the duals ``f``, ``g`` (``log_u = f/reg``, ``log_v = g/reg``),
-        ``n_iter``, ``err`` and ``converged``.  Zero-mass rows/columns have ``-inf`` duals.
+        ``n_iter``, ``err`` (the marginal violation relative to the total mass, as ``tol``) and
+        ``converged``.  Zero-mass rows/columns have ``-inf`` duals.
     norm : {"l2", "max"}
         Norm of the marginal violation ("l2" as in POT).
     init : (f, g), optional
