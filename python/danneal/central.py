@@ -268,10 +268,10 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             # central clustering is scale-covariant (X -> s X, T -> s^2 T) and the fit itself runs on
             # rescaled data, but temperatures (down to ~1e-6 s2, more with T_min) and distortions (up
             # to ~ s2 * total weight) are reported in units of X**2: they must stay normal numbers
-            if not (np.isfinite(s2 * max(wsum, 1.0) * 16.0) and s2 >= 1e16 * np.finfo(np.float64).tiny):
+            if not (np.isfinite(s2 * max(wsum, 1.0) * 16.0) and s2 >= 1e8 * np.finfo(np.float64).tiny):
                 raise ValueError(f"X: the data's total variance ({s2_int:.6g} * {pre:.6g}**2) is outside the "
                                  f"range where temperatures and distortions (reported in units of X**2) are "
-                                 f"representable in float64 (about 1e-292 to 1e300 / n_samples); rescale X (e.g. "
+                                 f"representable in float64 (about 1e-300 to 1e300 / n_samples); rescale X (e.g. "
                                  f"divide it by {pre:.3g})")
             s2 = float(s2)
         Xc = _c(Xd, dtype)
