@@ -117,7 +117,7 @@ def test_assignment_annealing_doubly_stochastic_huge_benefit(rng):
     Q = rng.random((5, 5)) * 1e14
     res = danneal.assignment_annealing(lambda M: Q, Q.shape, method="graduated",
                                        options={"sinkhorn_max_iter": 50, "betas": [1e-10, 1e-8]})
-    # the log of the plan was rebuilt as beta Q + alpha + beta, whose rounding (~1e-2 here) decided the sums
+    # guard for the log of the plan (now taken from the kernel's plan, not rebuilt as beta Q + alpha + beta)
     assert_allclose(res.M.sum(axis=0), 1.0, atol=1e-6)
     assert_allclose(res.M.sum(axis=1), 1.0, atol=1e-6)
 
@@ -232,3 +232,13 @@ def test_spectral_loss_huge_embeddings_no_overflow(rng):
         res = danneal.losses.spectral_clustering_loss(F * 1e300, y)
     assert_allclose(res.loss, ref.loss, rtol=1e-9, atol=1e-12)
     assert_allclose(res.grad_F * 1e300, ref.grad_F, rtol=1e-7, atol=1e-12)
+
+
+def test_sinkhorn_float32_plan_out_of_range_mass_raises(rng):
+    C = rng.random((3, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="total mass .* overflows the float32 plan"):
+        danneal.sinkhorn(C, np.full(3, 1e39), np.full(3, 1e39))  # was an inf plan
+    with pytest.raises(ValueError, match="a: marginal .* below the smallest normal float32"):
+        danneal.sinkhorn(C, np.full(3, 1e-42), np.full(3, 1e-42))
+    P = danneal.sinkhorn(C.astype(np.float64), np.full(3, 1e-42), np.full(3, 1e-42))
+    assert_allclose(P.sum(axis=1), 1e-42, rtol=1e-8)

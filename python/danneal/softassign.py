@@ -132,6 +132,16 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
     # longer lets any plan pass.  P scales with the mass; the mass goes into the row duals.
     mass = float(a.sum())
     log_mass = float(np.log(mass))
+    fi = np.finfo(M.dtype)
+    if not mass <= float(fi.max):
+        raise ValueError(f"a, b: total mass {mass:.3g} overflows the {M.dtype} plan (max {float(fi.max):.3g}); "
+                         "rescale the marginals or pass a float64 cost")
+    for name, x in (("a", a), ("b", b)):
+        small = float(x[x > 0].min())
+        if small < float(fi.tiny):
+            raise ValueError(f"{name}: marginal {small:.3g} is below the smallest normal {M.dtype} "
+                             f"({float(fi.tiny):.3g}), where the plan loses its relative precision; rescale the "
+                             "marginals or pass a float64 cost")
     if alpha0 is not None:
         alpha0 = alpha0 - log_mass
     P, al, be, st = _run_sinkhorn(M, scale, a / mass, b / mass, alpha0, beta0, max_iter, tol, code, nt)
