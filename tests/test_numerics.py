@@ -242,3 +242,18 @@ def test_sinkhorn_float32_plan_out_of_range_mass_raises(rng):
         danneal.sinkhorn(C, np.full(3, 1e-42), np.full(3, 1e-42))
     P = danneal.sinkhorn(C.astype(np.float64), np.full(3, 1e-42), np.full(3, 1e-42))
     assert_allclose(P.sum(axis=1), 1e-42, rtol=1e-8)
+
+
+def test_softmax_wta_subnormal_beta_and_overflowing_spread():
+    # 1/beta overflowed to inf, and inf/inf gave NaN
+    B = np.array([[1.7976931348623157e308, -9.97920155e291]])
+    P = danneal.softmax_wta(B, 2.2250738585e-313)
+    _row_sums_one(P)
+    assert P[0, 0] > P[0, 1]
+    # spread beyond DBL_MAX at a huge temperature: kernel and twin agree
+    H = np.array([[-1.7e308, 1.7e308, 0.0]])
+    P, _, _ = _core.softmax_rows(H, 1e306, 1)
+    Pr, _, _ = reference.softmax_rows(H, 1e306)
+    _row_sums_one(P)
+    assert_allclose(P, Pr, rtol=1e-12)
+    assert_allclose(P, np.exp([[170.0, -170.0, 0]]) / np.exp([170.0, -170.0, 0]).sum(), rtol=1e-9)

@@ -55,7 +55,8 @@ double stream_sum(const T* x, index_t n_rows, index_t n_cols, int n_threads) {
 // left as the uniform distribution.
 template <class T>
 Status softmax_rows(const T* H, index_t n, index_t k, double temperature, int n_threads, T* P, T* logZ) {
-  if (!(temperature > 0)) throw std::invalid_argument("temperature must be > 0");
+  if (!(temperature > 0) || !std::isfinite(temperature))
+    throw std::invalid_argument("temperature must be finite and > 0");
   const index_t nc = n_chunks(n);
   std::vector<char> bad(static_cast<size_t>(nc), 0);
   parallel_chunks(n, kChunk, n_threads, [&](index_t c, index_t b, index_t e) {
@@ -77,7 +78,9 @@ Status softmax_rows(const T* H, index_t n, index_t k, double temperature, int n_
       }
       double s = 0;
       for (index_t v = 0; v < k; ++v) {
-        x[v] = std::exp(-(static_cast<double>(h[v]) - hmin) / temperature);
+        const double hv = static_cast<double>(h[v]);
+        const double dv = hv - hmin;  // >= 0; overflows only for a spread beyond DBL_MAX
+        x[v] = std::exp(std::isinf(dv) ? -(hv / temperature - hmin / temperature) : -dv / temperature);
         s += x[v];
       }
       for (index_t v = 0; v < k; ++v) P[i * k + v] = static_cast<T>(x[v] / s);

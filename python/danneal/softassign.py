@@ -272,7 +272,10 @@ def softmax_wta(benefit, beta, *, n_threads=None):
     """
     Bm = as_float_array(benefit, "benefit", ndim=2)
     beta = check_float(beta, "beta", low=0, low_inclusive=False)
-    P, _, _ = _core.softmax_rows(np.ascontiguousarray(-Bm), 1.0 / beta, resolve_n_threads(n_threads))
+    H, T = -Bm, 1.0 / beta
+    if not np.isfinite(T):  # beta < ~5.6e-309: softmax(beta B) = softmax(-(2^-64 B) / (2^-64 / beta))
+        H, T = H * Bm.dtype.type(2.0 ** -64), 2.0 ** -64 / beta
+    P, _, _ = _core.softmax_rows(np.ascontiguousarray(H), T, resolve_n_threads(n_threads))
     return P
 
 

@@ -13,7 +13,8 @@ def softmax_rows(potentials, temperature, n_threads=1):
     h = np.asarray(potentials, dtype=np.float64)
     hmin = h.min(axis=1, keepdims=True)
     with np.errstate(over="ignore"):  # a tiny T: the losing entries go to -inf, then exp() to 0
-        x = -(h - hmin) / temperature  # <= 0, exactly 0 at the row minimum
+        d = h - hmin
+        x = np.where(np.isinf(d), -(h / temperature - hmin / temperature), -d / temperature)  # <= 0, 0 at the min
     E = np.exp(x)
     s = E.sum(axis=1)
     P = E / s[:, None]  # normalised at any T (exp(x - (max + log s)) loses log s for a large max)
