@@ -257,3 +257,23 @@ def test_softmax_wta_subnormal_beta_and_overflowing_spread():
     _row_sums_one(P)
     assert_allclose(P, Pr, rtol=1e-12)
     assert_allclose(P, np.exp([[170.0, -170.0, 0]]) / np.exp([170.0, -170.0, 0]).sum(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("s", [1e-300, 3.0, 1e300])
+def test_central_sample_weight_scale_invariance(rng, s):
+    X = _blobs(rng)
+    w = rng.random(len(X)) + 0.5
+    ref = danneal.CentralAnnealing(3, random_state=0).fit(X, sample_weight=w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # subnormal weight sums met "non-finite values" in every pass
+        m = danneal.CentralAnnealing(3, random_state=0).fit(X, sample_weight=w * s)
+    assert_array_equal(m.labels_, ref.labels_)
+    assert_allclose(m.cluster_centers_, ref.cluster_centers_, rtol=1e-12, atol=1e-12)
+    assert_allclose(m.inertia_ / s, ref.inertia_, rtol=1e-12)
+    assert_allclose(np.asarray(m.history_["distortion"]) / s, ref.history_["distortion"], rtol=1e-9)
+
+
+def test_central_sample_weight_total_overflow_raises(rng):
+    X = _blobs(rng)
+    with pytest.raises(ValueError, match="sample_weight: the total weight inf is too large"):
+        danneal.CentralAnnealing(3).fit(X, sample_weight=np.full(len(X), 1e308))  # centers were NaN

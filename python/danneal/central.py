@@ -220,6 +220,10 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             raise ValueError(f"sample_weight: must be >= 0, got sample_weight[{i}]={w[i]!r}")
         if not w.sum() > 0:
             raise ValueError("sample_weight: all weights are zero (they sum to 0)")
+        total = float(w.sum(dtype=np.float64))
+        if not total * 16.0 <= float(np.finfo(np.float64).max):  # masses and weighted sums would overflow
+            raise ValueError(f"sample_weight: the total weight {total:.3g} is too large to represent in float64 "
+                             "sums; rescale the weights (only their ratios matter)")
         return w
 
     # ------------------------------------------------------------------ fitting
@@ -237,6 +241,12 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         n, d = X.shape
         auto, target = self._check_params(n)
         w = self._check_sample_weight(sample_weight, n, X.dtype)
+        wscale = 1.0
+        if w is not None:
+            # only the ratios of the weights matter: divided by a power of two near the largest (exact),
+            # subnormal or huge weights cluster like any others; weighted sums are scaled back below
+            wscale = float(np.exp2(np.floor(np.log2(float(w.max())))))
+            w = w / w.dtype.type(wscale)
         w = None if w is None else _c(w, X.dtype)
         nt = resolve_n_threads(self.n_threads)
         rng = check_random_state(self.random_state)
@@ -334,7 +344,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                 path[-1]["T_end"] = T
                 snapshot(T)
             path[-1].update(T_end=T, cluster_centers=orig(Y), cluster_weights=np.exp(logp))
-            D, F = float(stats[0]) * s2, float(stats[1]) * s2
+            D, F = float(stats[0]) * s2 * wscale, float(stats[1]) * s2 * wscale
             for key, val in (("T", T * s2), ("n_clusters", len(Y)), ("free_energy", F), ("distortion", D),
                              ("n_iter", n_it)):
                 history[key].append(val)
@@ -351,7 +361,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                 if auto:
                     break
                 # assignments effectively hard: F - D = T * sum_i w_i KL(p_i || p) -> 0
-                if abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * wsum:
+                if abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * wsum * wscale:
                     break
             if T * self.cooling < T_min:
                 break
@@ -365,7 +375,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             entry["T_c"] *= s2
         for entry in swaps:
             entry["T"] *= s2
-            entry["free_energy_gain"] *= s2
+            entry["free_energy_gain"] *= s2 * wscale
 
         if auto:
             K_best = self._choose_k(path)
@@ -392,14 +402,14 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         self.labels_ = np.argmax(P, axis=1).astype(np.int64)
         counts = np.bincount(self.labels_, weights=wd, minlength=len(Y))
         self.cluster_weights_ = counts / counts.sum()
-        self.inertia_ = float(wd @ np.maximum(-logZ, 0.0))
+        self.inertia_ = float(wd @ np.maximum(-logZ, 0.0)) * wscale
         self.critical_temperatures_ = np.array([s["T_c"] for s in splits], dtype=np.float64)
         self.splits_ = splits
         self.swaps_ = swaps
         self.history_ = {key: np.asarray(val) for key, val in history.items()}
         self.path_ = path
         self.n_iter_ = int(n_iter_total)
-        self._total_weight = wsum
+        self._total_weight = wsum * wscale
         return self
 
     def _split(self, Xc, w, Y, logp, T, room, fixed_point, tol_abs, nt):
