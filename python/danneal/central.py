@@ -218,9 +218,10 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         if (w < 0).any():
             i = int(np.flatnonzero(w < 0)[0])
             raise ValueError(f"sample_weight: must be >= 0, got sample_weight[{i}]={w[i]!r}")
-        if not w.sum() > 0:
+        with np.errstate(over="ignore"):
+            total = float(w.sum(dtype=np.float64))
+        if not total > 0:
             raise ValueError("sample_weight: all weights are zero (they sum to 0)")
-        total = float(w.sum(dtype=np.float64))
         if not total * 16.0 <= float(np.finfo(np.float64).max):  # masses and weighted sums would overflow
             raise ValueError(f"sample_weight: the total weight {total:.3g} is too large to represent in float64 "
                              "sums; rescale the weights (only their ratios matter)")
