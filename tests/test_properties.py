@@ -17,7 +17,8 @@ from danneal import _core
 from danneal.detan import assignment_expectations
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-FEW = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomized: the estimators compare two fits, which a rare near-tie could split differently
+FEW = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 DTYPES = st.sampled_from([np.float32, np.float64])
 
 
@@ -171,7 +172,8 @@ def _points(draw, max_n=10):
     pts = draw(hnp.arrays(np.float64, (n, 2), elements=st.integers(-4, 4).map(float)))
     k = draw(st.one_of(st.just(n), st.integers(1, n)))
     e = draw(st.integers(-40, 40))  # power-of-two scales 2^-40 ... 2^40 (about 1e-12 ... 1e12)
-    return pts, k, e
+    e10 = draw(st.integers(-12, 12))  # and decimal ones, 1e-12 ... 1e12
+    return pts, k, e, e10
 
 
 def _central_cost(X, labels, centers):
@@ -193,37 +195,39 @@ def _fit_quiet(est, X):
 @FEW
 @given(data=_points(), dtype=DTYPES)
 def test_central_annealing_properties(data, dtype):
-    pts, k, e = data
-    assume(dtype == np.float64 or abs(e) <= 30)
-    s = 2.0 ** e
+    pts, k, e, e10 = data
+    s, s10 = 2.0 ** e, 10.0 ** e10
     m1 = _fit_quiet(danneal.CentralAnnealing(k, random_state=0), pts.astype(dtype))
     ms = _fit_quiet(danneal.CentralAnnealing(k, random_state=0), (pts * s).astype(dtype))
-    for m, X in ((m1, pts), (ms, pts * s)):
+    m10 = _fit_quiet(danneal.CentralAnnealing(k, random_state=0), (pts * s10).astype(dtype))
+    for m, X, sc in ((m1, pts, 1.0), (ms, pts * s, s), (m10, (pts * s10).astype(dtype).astype(np.float64), s10)):
         C = m.cluster_centers_.astype(np.float64)
         assert np.isfinite(C).all() and np.isfinite(m.inertia_) and np.isfinite(m.temperature_)
         assert m.labels_.shape == (len(X),)
         assert ((m.labels_ >= 0) & (m.labels_ < m.n_clusters_)).all()
         # labels are the nearest centroids, and inertia_ is their cost
         d2 = ((X[:, None, :] - C[None]) ** 2).sum(-1)
-        assert np.allclose(d2[np.arange(len(X)), m.labels_], d2.min(axis=1), rtol=1e-5, atol=1e-12 * s * s)
+        assert np.allclose(d2[np.arange(len(X)), m.labels_], d2.min(axis=1), rtol=1e-5, atol=1e-12 * sc * sc)
         rtol = 1e-5 if dtype == np.float32 else 1e-9
-        assert np.isclose(m.inertia_, _central_cost(X, m.labels_, C), rtol=rtol, atol=1e-9 * s * s + 1e-300)
+        assert np.isclose(m.inertia_, _central_cost(X, m.labels_, C), rtol=rtol, atol=1e-9 * sc * sc + 1e-300)
     # scale covariance (X -> s X, T -> s^2 T): a power-of-two scale gives the same partition
     assert _same_partition(m1.labels_, ms.labels_)
     np.testing.assert_allclose(ms.cluster_centers_.astype(np.float64) / s, m1.cluster_centers_, rtol=1e-5,
                                atol=1e-6)
+    # a decimal scale rounds the data: the same cost up to the scale (a near-tie may flip a label)
+    assert np.isclose(m10.inertia_ / s10 ** 2, m1.inertia_, rtol=1e-4, atol=1e-9)
 
 
 @FEW
 @given(data=_points(), dtype=DTYPES)
 def test_pairwise_annealing_properties(data, dtype):
-    pts, k, e = data
-    assume(dtype == np.float64 or abs(e) <= 30)
-    s = 2.0 ** e
+    pts, k, e, e10 = data
+    s, s10 = 2.0 ** e, 10.0 ** e10
     D = ((pts[:, None] - pts[None]) ** 2).sum(-1)
     m1 = _fit_quiet(danneal.PairwiseAnnealing(k, random_state=0, max_iter=50), D.astype(dtype))
     ms = _fit_quiet(danneal.PairwiseAnnealing(k, random_state=0, max_iter=50), (D * s).astype(dtype))
-    for m, Dm in ((m1, D), (ms, D * s)):
+    m10 = _fit_quiet(danneal.PairwiseAnnealing(k, random_state=0, max_iter=50), (D * s10).astype(dtype))
+    for m, Dm, sc in ((m1, D, 1.0), (ms, D * s, s), (m10, (D * s10).astype(dtype).astype(np.float64), s10)):
         assert np.isfinite(m.cost_) and np.isfinite(m.assignments_).all()
         assert m.labels_.shape == (len(D),)
         assert ((m.labels_ >= 0) & (m.labels_ < k)).all()
@@ -231,6 +235,7 @@ def test_pairwise_annealing_properties(data, dtype):
         cost = sum(Dm[np.ix_(m.labels_ == v, m.labels_ == v)].sum() / (2.0 * (m.labels_ == v).sum())
                    for v in np.unique(m.labels_))
         rtol = 1e-5 if dtype == np.float32 else 1e-9
-        assert np.isclose(m.cost_, cost, rtol=rtol, atol=1e-12 * s)
+        assert np.isclose(m.cost_, cost, rtol=rtol, atol=1e-12 * sc)
     # scale covariance (D -> s D, T -> s T): the same cost up to the scale
     assert np.isclose(ms.cost_ / s, m1.cost_, rtol=1e-5 if dtype == np.float32 else 1e-9, atol=1e-12)
+    assert np.isclose(m10.cost_ / s10, m1.cost_, rtol=1e-4, atol=1e-9)
