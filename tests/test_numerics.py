@@ -277,3 +277,16 @@ def test_central_sample_weight_total_overflow_raises(rng):
     X = _blobs(rng)
     with pytest.raises(ValueError, match="sample_weight: the total weight inf is too large"):
         danneal.CentralAnnealing(3).fit(X, sample_weight=np.full(len(X), 1e308))  # centers were NaN
+
+
+def test_detan_distances_whose_potentials_overflow_raise_value_error(rng):
+    X = _blobs(rng, 4)
+    D = ((X[:, None] - X[None]) ** 2).sum(-1)
+    D /= D.max()
+    Q = rng.dirichlet(np.ones(2), size=len(X))
+    with pytest.raises(ValueError, match="distances: values up to .* make the potentials overflow"):
+        assignment_iteration(D * 1e307)  # FloatingPointError on the first call before
+    with pytest.raises(ValueError, match="distances: values up to"):
+        danneal.assignment_potential(Q, D * 1.7e308)
+    Qn = assignment_iteration(D * 1e300)(Q, 1e300)  # in range: finite
+    _row_sums_one(Qn)
