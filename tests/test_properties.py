@@ -6,7 +6,6 @@ scales 1e-12 ... 1e12.  The whole file runs in well under 20 s."""
 import warnings
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
