@@ -339,21 +339,28 @@ Status central_posteriors(const T* X, index_t n, index_t d, const T* Y, const do
     double* a = buf.data() + thread_id() * k;
     for (index_t i = b; i < e; ++i) {
       const T* x = X + i * d;
-      double m = -std::numeric_limits<double>::infinity();
-      index_t best = 0;
+      // squared distances first; the logits are shifted by the smallest one, a_v = log p(v) -
+      // (d_v - dmin)/T, so that d/T overflowing for a tiny T only flushes the far clusters
+      double dmin = std::numeric_limits<double>::infinity();
       for (index_t v = 0; v < k; ++v) {
         double s = 0;
         for (index_t j = 0; j < d; ++j) {
           const double diff = static_cast<double>(x[j]) - static_cast<double>(Y[v * d + j]);
           s += diff * diff;
         }
-        a[v] = hard ? -s : logp[v] - s / temperature;
+        a[v] = s;
+        dmin = std::min(dmin, s);
+      }
+      double m = -std::numeric_limits<double>::infinity();
+      index_t best = 0;
+      for (index_t v = 0; v < k; ++v) {
+        a[v] = hard ? -a[v] : logp[v] - (a[v] - dmin) / temperature;
         if (a[v] > m) {
           m = a[v];
           best = v;
         }
       }
-      if (!std::isfinite(m)) {
+      if (!std::isfinite(m) || !std::isfinite(dmin)) {
         bad[c] = 1;
         for (index_t v = 0; v < k; ++v) P[i * k + v] = static_cast<T>(1.0 / k);
         logZ[i] = std::numeric_limits<double>::quiet_NaN();
@@ -364,11 +371,15 @@ Status central_posteriors(const T* X, index_t n, index_t d, const T* Y, const do
         logZ[i] = m;
         continue;
       }
+      // p_v = exp(a_v - m) / s: dividing by s (>= 1) keeps the rows normalised whatever the size
+      // of m (exp(a_v - (m + log s)) loses log s when |m| is large)
       double s = 0;
-      for (index_t v = 0; v < k; ++v) s += std::exp(a[v] - m);
-      const double lz = m + std::log(s);
-      for (index_t v = 0; v < k; ++v) P[i * k + v] = static_cast<T>(std::exp(a[v] - lz));
-      logZ[i] = lz;
+      for (index_t v = 0; v < k; ++v) {
+        a[v] = std::exp(a[v] - m);
+        s += a[v];
+      }
+      for (index_t v = 0; v < k; ++v) P[i * k + v] = static_cast<T>(a[v] / s);
+      logZ[i] = (m - dmin / temperature) + std::log(s);
     }
   });
   Status st;
@@ -418,10 +429,12 @@ Status central_covariance(const T* X, index_t n, index_t d, const T* w, const T*
         continue;
       }
       double s = 0;
-      for (index_t v = 0; v < k; ++v) s += std::exp(a[v] - m);
-      const double lz = m + std::log(s);
       for (index_t v = 0; v < k; ++v) {
-        const double p = std::exp(a[v] - lz);
+        a[v] = std::exp(a[v] - m);
+        s += a[v];
+      }
+      for (index_t v = 0; v < k; ++v) {
+        const double p = a[v] / s;  // normalised at any |m| (see central_posteriors)
         if (p < kSkip) continue;
         const double q = wi * p;
         pk[v] += q;

@@ -84,7 +84,9 @@ inline void reduce_chunks(const std::vector<double>& partials, index_t nc, index
     for (index_t j = 0; j < w; ++j) out[j] += partials[c * w + j];
 }
 
-// log(sum(exp(x[i]))) with the max subtracted; -inf for an all -inf row.
+// log(sum(exp(x[i]))) with the max subtracted; -inf for an all -inf row.  A value, not a way to
+// normalise: exp(x - logsumexp(x)) loses log(s) when |max| is large (issue 10); normalise as
+// exp(x - max) / s instead.
 template <class T>
 inline T logsumexp(const T* x, index_t n) {
   T m = -std::numeric_limits<T>::infinity();

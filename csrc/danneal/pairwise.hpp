@@ -46,24 +46,29 @@ double stream_sum(const T* x, index_t n_rows, index_t n_cols, int n_threads) {
   return s;
 }
 
-// Row softmax of -H/T in the log domain: P_iv = exp(-H_iv/T - logZ_i), logZ_i = LSE_v(-H_iv/T).
+// Row softmax of -H/T: P_iv = e_iv / s_i with e_iv = exp(-(H_iv - hmin_i)/T) (<= 1, exactly 1 at
+// the row minimum) and s_i = sum_v e_iv >= 1; logZ_i = LSE_v(-H_iv/T) = -hmin_i/T + log s_i.
+// Shifting by the minimum before dividing by T keeps the normalisation exact at any T > 0: a large
+// common offset never swallows log s (the old exp(x - (max + log s)) did), and -H/T overflowing
+// for a tiny T only flushes the losing entries to 0.  One exp per entry.
 // temperature must be > 0.  Rows containing a non-finite value are flagged in the status and
 // left as the uniform distribution.
 template <class T>
 Status softmax_rows(const T* H, index_t n, index_t k, double temperature, int n_threads, T* P, T* logZ) {
-  if (!(temperature > 0)) throw std::invalid_argument("temperature must be > 0");
+  if (!(temperature > 0) || !std::isfinite(temperature))
+    throw std::invalid_argument("temperature must be finite and > 0");
   const index_t nc = n_chunks(n);
   std::vector<char> bad(static_cast<size_t>(nc), 0);
   parallel_chunks(n, kChunk, n_threads, [&](index_t c, index_t b, index_t e) {
     std::vector<double> x(static_cast<size_t>(k));
     for (index_t i = b; i < e; ++i) {
       const T* h = H + i * k;
-      double m = -std::numeric_limits<double>::infinity();
+      double hmin = std::numeric_limits<double>::infinity();
       bool finite = true;
       for (index_t v = 0; v < k; ++v) {
-        x[v] = -static_cast<double>(h[v]) / temperature;
-        finite = finite && std::isfinite(x[v]);
-        m = std::max(m, x[v]);
+        const double hv = static_cast<double>(h[v]);
+        finite = finite && std::isfinite(hv);
+        hmin = std::min(hmin, hv);
       }
       if (!finite) {
         bad[c] = 1;
@@ -72,10 +77,14 @@ Status softmax_rows(const T* H, index_t n, index_t k, double temperature, int n_
         continue;
       }
       double s = 0;
-      for (index_t v = 0; v < k; ++v) s += std::exp(x[v] - m);
-      const double lz = m + std::log(s);
-      for (index_t v = 0; v < k; ++v) P[i * k + v] = static_cast<T>(std::exp(x[v] - lz));
-      logZ[i] = static_cast<T>(lz);
+      for (index_t v = 0; v < k; ++v) {
+        const double hv = static_cast<double>(h[v]);
+        const double dv = hv - hmin;  // >= 0; overflows only for a spread beyond DBL_MAX
+        x[v] = std::exp(std::isinf(dv) ? -(hv / temperature - hmin / temperature) : -dv / temperature);
+        s += x[v];
+      }
+      for (index_t v = 0; v < k; ++v) P[i * k + v] = static_cast<T>(x[v] / s);
+      logZ[i] = static_cast<T>(-hmin / temperature + std::log(s));
     }
   });
   Status st;
@@ -177,7 +186,7 @@ Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, doubl
     stats[kCost] = cost_from_stats(c.data(), S.data(), k);
     std::fill(part.begin(), part.end(), 0.0);
     parallel_chunks(n, kChunk, n_threads, [&](index_t ch, index_t b, index_t e) {
-      std::vector<double> x(static_cast<size_t>(k));
+      std::vector<double> x(static_cast<size_t>(k)), ex(static_cast<size_t>(k));
       double ent = 0, lzs = 0, md = 0, bad = 0;
       for (index_t i = b; i < e; ++i) {
         T* q = Q + i * k;
@@ -202,18 +211,25 @@ Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, doubl
           }
           continue;
         }
-        double m = -std::numeric_limits<double>::infinity();
-        for (index_t v = 0; v < k; ++v) {
-          x[v] = -x[v] / temperature;
-          m = std::max(m, x[v]);
+        // softmax of -x/T shifted by the row minimum (see softmax_rows): y = -(x - xmin)/T <= 0,
+        // e = exp(y), p = e / s; +inf potentials (empty clusters) give exactly 0
+        double xmin = std::numeric_limits<double>::infinity();
+        for (index_t v = 0; v < k; ++v) xmin = std::min(xmin, x[v]);
+        if (!(xmin < std::numeric_limits<double>::infinity())) {  // every cluster empty: no softmax
+          bad = 1;
+          continue;
         }
         double s = 0;
-        for (index_t v = 0; v < k; ++v) s += std::exp(x[v] - m);
-        const double lz = m + std::log(s);
-        lzs += lz;
         for (index_t v = 0; v < k; ++v) {
-          const double lp = x[v] - lz;
-          const T nv = static_cast<T>(std::exp(lp));
+          x[v] = -(x[v] - xmin) / temperature;
+          ex[v] = std::exp(x[v]);
+          s += ex[v];
+        }
+        const double ls = std::log(s);
+        lzs += -xmin / temperature + ls;
+        for (index_t v = 0; v < k; ++v) {
+          const double lp = x[v] - ls;
+          const T nv = static_cast<T>(ex[v] / s);
           const double pv = static_cast<double>(nv);
           if (pv > 0 && lp < 0) ent -= pv * lp;
           md = std::max(md, std::abs(pv - static_cast<double>(q[v])));

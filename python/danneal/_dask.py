@@ -76,22 +76,30 @@ def check_dask_rows(X, name="X", *, n_features=None):
     return X
 
 
-def _finite_moments(block, w):
-    """Per block: (weight, weighted sum, all finite) -- the first reduction of a fit."""
-    Xd = block.astype(np.float64)
+def _finite_max(block, w):
+    """Per block: (all finite, max |x|, weight) -- the first reduction of a fit."""
+    Xd = np.asarray(block, dtype=np.float64)
     wd = np.ones(len(Xd)) if w is None else np.asarray(w, dtype=np.float64)
-    return float(wd.sum()), wd @ Xd, bool(np.isfinite(Xd).all())
+    finite = bool(np.isfinite(Xd).all())
+    return finite, float(np.abs(Xd).max()) if finite and Xd.size else 0.0, float(wd.sum())
 
 
-def _scatter(block, w, mean):
-    Xd = block.astype(np.float64) - mean
+def _weighted_sum(block, w, pre):
+    Xd = np.asarray(block, dtype=np.float64) / pre
+    wd = np.ones(len(Xd)) if w is None else np.asarray(w, dtype=np.float64)
+    return wd @ Xd
+
+
+def _scatter(block, w, pre, mean):
+    Xd = np.asarray(block, dtype=np.float64) / pre - mean
     wd = np.ones(len(Xd)) if w is None else np.asarray(w, dtype=np.float64)
     return (Xd * wd[:, None]).T @ Xd
 
 
-def _centre_block(block, mean, scale, dtype):
-    Xd = block.astype(np.float64) - mean
-    Xd /= scale
+def _centre_block(block, pre, mean, root, dtype):
+    Xd = np.asarray(block, dtype=np.float64) / pre - mean
+    if root != 1.0:
+        Xd /= root
     return _canonical(Xd, dtype)
 
 
@@ -127,6 +135,7 @@ class DaskRows:
         if hasattr(est, "feature_names_in_"):
             del est.feature_names_in_
         self.w = None
+        self.wscale = 1.0
         if sample_weight is None:
             self.w_blocks = [None] * X.numblocks[0]
         else:
@@ -134,14 +143,17 @@ class DaskRows:
             if w.ndim != 1 or w.shape[0] != self.n:
                 raise ValueError(f"sample_weight: expected shape ({self.n},), got {w.shape}")
             w = w.astype(self.dtype).rechunk((X.chunks[0],))
-            w = w.persist()
-            wmin, wsum, wfin = dask.compute(w.min(), w.sum(), da.isfinite(w).all())
+            wmin, wmax, wfin = dask.compute(w.min(), w.max(), da.isfinite(w).all())
             if not wfin:
                 raise ValueError("sample_weight: contains NaN or inf")
             if wmin < 0:
                 raise ValueError(f"sample_weight: must be >= 0, got a minimum of {float(wmin)!r}")
-            if not wsum > 0:
+            if not wmax > 0:
                 raise ValueError("sample_weight: all weights are zero (they sum to 0)")
+            # only the ratios matter: divided by a power of two near the largest (exact), as in memory
+            self.wscale = float(np.exp2(np.floor(np.log2(float(wmax)))))
+            w = (w / w.dtype.type(self.wscale)).astype(self.dtype)
+            w = w.persist()
             self.w = w
             self.w_blocks = list(w.to_delayed().ravel())
         self.x_blocks = list(X.to_delayed().ravel())
@@ -166,26 +178,32 @@ class DaskRows:
         return self._dask.compute(*[delayed(fn)(b, w, *args) for b, w in zip(self.c_blocks, self.w_blocks)])
 
     def moments(self):
+        """``(mean, covariance, total weight, pre)`` as ``_MemoryRows.moments``: three reductions,
+        each added in block order."""
         delayed = self._dask.delayed
-        parts = self._compute([delayed(_finite_moments)(b, w) for b, w in zip(self.x_blocks, self.w_blocks)])
-        if not all(p[2] for p in parts):
-            bad = next(i for i, p in enumerate(parts) if not p[2])
-            raise ValueError(f"Input X contains NaN or infinity (in row block {bad} of the dask array)")
+        pairs = list(zip(self.x_blocks, self.w_blocks))
+        first = self._compute([delayed(_finite_max)(b, w) for b, w in pairs])
+        for i, (finite, _, _) in enumerate(first):
+            if not finite:
+                raise ValueError(f"Input X contains NaN or infinity (in row block {i} of the dask array)")
+        amax = max(m for _, m, _ in first)
+        pre = float(np.exp2(np.floor(np.log2(amax)))) if amax > 0 else 1.0
         wsum = 0.0
-        total = np.zeros(self.d)
-        for ws, sx, _ in parts:  # block order
+        for _, _, ws in first:  # block order
             wsum += ws
+        total = np.zeros(self.d)
+        for sx in self._compute([delayed(_weighted_sum)(b, w, pre) for b, w in pairs]):
             total += sx
         mean = total / wsum
         cov = np.zeros((self.d, self.d))
-        for c in self._compute([delayed(_scatter)(b, w, mean) for b, w in zip(self.x_blocks, self.w_blocks)]):
+        for c in self._compute([delayed(_scatter)(b, w, pre, mean) for b, w in pairs]):
             cov += c
-        return mean, cov / wsum, wsum
+        return mean, cov / wsum, wsum, pre
 
-    def centre(self, mean, scale):
-        """Persist the centred, scaled rows on the workers (one task per block)."""
+    def centre(self, pre, mean, root):
+        """Persist ``(X / pre - mean) / root`` on the workers (one task per block)."""
         delayed = self._dask.delayed
-        blocks = [delayed(_centre_block)(b, mean, scale, self.dtype) for b in self.x_blocks]
+        blocks = [delayed(_centre_block)(b, pre, mean, root, self.dtype) for b in self.x_blocks]
         if self.client is not None:
             # futures keep their lineage: a block lost with its worker is recomputed from the source
             self.c_blocks = self.client.compute(blocks)

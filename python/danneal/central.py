@@ -61,25 +61,36 @@ class _MemoryRows:
         self.n, self.d = X.shape
         self.dtype = np.dtype(X.dtype.type)
         w = est._check_sample_weight(sample_weight, self.n, X.dtype)
+        self.wscale = 1.0
+        if w is not None:
+            # only the ratios of the weights matter: divided by a power of two near the largest (exact),
+            # subnormal or huge weights cluster like any others; weighted sums are scaled back by the fit
+            self.wscale = float(np.exp2(np.floor(np.log2(float(w.max())))))
+            w = w / w.dtype.type(self.wscale)
         self.w = None if w is None else _c(w, X.dtype)
         self.wd = np.ones(self.n) if w is None else w.astype(np.float64)
         self.nt = resolve_n_threads(est.n_threads)
 
     def moments(self):
-        """Weighted mean, covariance (d x d) and total weight, in float64."""
+        """``(mean, covariance (d x d), total weight, pre)``, float64, mean and covariance in units of
+        ``pre`` (a power of two near max |X|, so that neither overflows or underflows)."""
         wd = self.wd
         wsum = float(wd.sum())
         Xd = np.asarray(self.X, dtype=np.float64)
+        amax = float(np.abs(Xd).max()) if Xd.size else 0.0
+        pre = float(np.exp2(np.floor(np.log2(amax)))) if amax > 0 else 1.0
+        Xd = Xd / pre
         mean = (wd @ Xd) / wsum
         Xd = Xd - mean
         self._Xd = Xd
-        return mean, (Xd * wd[:, None]).T @ Xd / wsum, wsum
+        return mean, (Xd * wd[:, None]).T @ Xd / wsum, wsum, pre
 
-    def centre(self, mean, scale):
-        """Keep the centred rows divided by ``scale`` (in the input dtype) for the passes."""
+    def centre(self, pre, mean, root):
+        """Keep ``(X / pre - mean) / root`` (in the input dtype) for the passes."""
         Xd = self._Xd
         del self._Xd
-        Xd /= scale
+        if root != 1.0:
+            Xd /= root
         self.Xc = _c(Xd, self.dtype)
 
     def fixed_point(self, Y, logp, T, max_iter, tol):
@@ -270,8 +281,13 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         if (w < 0).any():
             i = int(np.flatnonzero(w < 0)[0])
             raise ValueError(f"sample_weight: must be >= 0, got sample_weight[{i}]={w[i]!r}")
-        if not w.sum() > 0:
+        with np.errstate(over="ignore"):
+            total = float(w.sum(dtype=np.float64))
+        if not total > 0:
             raise ValueError("sample_weight: all weights are zero (they sum to 0)")
+        if not total * 16.0 <= float(np.finfo(np.float64).max):  # masses and weighted sums would overflow
+            raise ValueError(f"sample_weight: the total weight {total:.3g} is too large to represent in float64 "
+                             "sums; rescale the weights (only their ratios matter)")
         return w
 
     # ------------------------------------------------------------------ fitting
@@ -293,16 +309,33 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         n, d, dtype = rows.n, rows.d, rows.dtype
         auto, target = self._check_params(n)
         rng = check_random_state(self.random_state)
+        wscale = rows.wscale
         # the kernels work on centred data scaled to unit total variance (temperatures in units of
         # s^2), so that neither tiny nor huge coordinates reach the limits of float32; everything
-        # reported is converted back
-        mean, Cx, wsum = rows.moments()
-        s2 = float(max(np.trace(Cx), 0.0))
-        if not (s2 > 0 and np.isfinite(s2)):
-            s2 = 1.0
-        sc = np.sqrt(s2)
-        rows.centre(mean, sc)
-        lam0 = float(np.linalg.eigvalsh(Cx / s2)[-1])
+        # reported is converted back.  The moments come in units of pre = a power of two near
+        # max |X| (exact), so that they neither overflow (|X| ~ 1e300) nor underflow (1e-300).
+        mean_int, Cx, wsum, pre = rows.moments()
+        mean = mean_int * pre
+        s2_int = float(max(np.trace(Cx), 0.0))  # total variance in units of pre**2
+        if not (s2_int > 0 and np.isfinite(s2_int)):  # identical points: no scaling (all rows equal the mean)
+            s2_int, s2, sc = 1.0, 1.0, 1.0
+            root = 1.0
+        else:
+            root = np.sqrt(s2_int)
+            sc = root * pre
+            with np.errstate(over="ignore", under="ignore"):
+                s2 = s2_int * pre * pre  # total variance in units of X**2
+            # central clustering is scale-covariant (X -> s X, T -> s^2 T) and the fit itself runs on
+            # rescaled data, but temperatures (down to ~1e-6 s2, more with T_min) and distortions (up
+            # to ~ s2 * total weight) are reported in units of X**2: they must stay normal numbers
+            if not (np.isfinite(s2 * max(wsum, 1.0) * 16.0) and s2 >= 1e8 * np.finfo(np.float64).tiny):
+                raise ValueError(f"X: the data's total variance ({s2_int:.6g} * {pre:.6g}**2) is outside the "
+                                 f"range where temperatures and distortions (reported in units of X**2) are "
+                                 f"representable in float64 (about 1e-300 to 1e300 / n_samples); rescale X (e.g. "
+                                 f"divide it by {pre:.3g})")
+            s2 = float(s2)
+        rows.centre(pre, mean_int, root)
+        lam0 = float(np.linalg.eigvalsh(Cx / s2_int)[-1])
         Tc0 = 2.0 * lam0
         identical = not Tc0 > 0  # all points identical: nothing to anneal
         if identical:
@@ -360,7 +393,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                 path[-1]["T_end"] = T
                 snapshot(T)
             path[-1].update(T_end=T, cluster_centers=orig(Y), cluster_weights=np.exp(logp))
-            D, F = float(stats[0]) * s2, float(stats[1]) * s2
+            D, F = float(stats[0]) * s2 * wscale, float(stats[1]) * s2 * wscale
             for key, val in (("T", T * s2), ("n_clusters", len(Y)), ("free_energy", F), ("distortion", D),
                              ("n_iter", n_it)):
                 history[key].append(val)
@@ -377,7 +410,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                 if auto:
                     break
                 # assignments effectively hard: F - D = T * sum_i w_i KL(p_i || p) -> 0
-                if abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * wsum:
+                if abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * wsum * wscale:
                     break
             if T * self.cooling < T_min:
                 break
@@ -391,7 +424,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             entry["T_c"] *= s2
         for entry in swaps:
             entry["T"] *= s2
-            entry["free_energy_gain"] *= s2
+            entry["free_energy_gain"] *= s2 * wscale
 
         if auto:
             K_best = self._choose_k(path)
@@ -415,13 +448,14 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         self.n_clusters_ = len(Y)
         self.labels_, counts, self.inertia_ = rows.hard_partition(_c(self.cluster_centers_, dtype))
         self.cluster_weights_ = counts / counts.sum()
+        self.inertia_ *= wscale
         self.critical_temperatures_ = np.array([s["T_c"] for s in splits], dtype=np.float64)
         self.splits_ = splits
         self.swaps_ = swaps
         self.history_ = {key: np.asarray(val) for key, val in history.items()}
         self.path_ = path
         self.n_iter_ = int(n_iter_total)
-        self._total_weight = wsum
+        self._total_weight = wsum * wscale
         return self
 
     def _split(self, covariance, Y, logp, T, room, fixed_point, tol_abs):
@@ -594,13 +628,19 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         return map_rows(lambda block: method(block, **kwargs), X, self.n_features_in_, n_out=n_out, dtype=dtype)
 
+    def _posteriors(self, X, C, logp, T):
+        P, _, status = _core.central_posteriors(X, C, logp, T, resolve_n_threads(self.n_threads))
+        if status["numerical_error"]:  # the kernel left such rows uniform: never return them
+            raise ValueError(f"X: squared distances to the centroids overflow float64 (max |X| = "
+                             f"{float(np.abs(X).max()):.3g}); X is far outside the range of the training data")
+        return P
+
     def predict(self, X):
         """Index of the closest centroid for every sample (a lazy dask array for dask input)."""
         if _is_dask(X):
             return self._map_dask(self.predict, X)
         X = self._check_X(X)
-        P, _, _ = _core.central_posteriors(X, self._centers_like(X), np.zeros(self.n_clusters_), 0.0,
-                                           resolve_n_threads(self.n_threads))
+        P = self._posteriors(X, self._centers_like(X), np.zeros(self.n_clusters_), 0.0)
         return np.argmax(P, axis=1).astype(np.int64)
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -622,9 +662,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             logp = np.log(self.cluster_weights_)
         if T > 0 and not np.isfinite(2.0 / T):
             raise ValueError(f"T={T} is too small (2/T overflows); use T=0 for hard assignments")
-        P, _, _ = _core.central_posteriors(X, self._centers_like(X), _c(logp, np.float64), float(T),
-                                           resolve_n_threads(self.n_threads))
-        return P
+        return self._posteriors(X, self._centers_like(X), _c(logp, np.float64), float(T))
 
     def transform(self, X):
         """Euclidean distances of every sample to every centroid, shape (n_samples, n_clusters_)
@@ -652,5 +690,5 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         """Labels of ``X`` (closest centroid) for the partition with ``n_clusters`` clusters on the path."""
         X = self._check_X(X)
         C = _c(self.centers_at(n_clusters), X.dtype)
-        P, _, _ = _core.central_posteriors(X, C, np.zeros(len(C)), 0.0, resolve_n_threads(self.n_threads))
+        P = self._posteriors(X, C, np.zeros(len(C)), 0.0)
         return np.argmax(P, axis=1).astype(np.int64)

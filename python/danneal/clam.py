@@ -296,13 +296,13 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         k = p["k"]
         dt = np.dtype(X.dtype.type)
         if self.standardize:
-            self.mean_ = X.mean(axis=0, dtype=np.float64)
-            scale = X.std(axis=0, dtype=np.float64)
+            self.mean_, scale = _column_moments(X)
             self.scale_ = np.where(scale > 0, scale, 1.0)
         else:
             self.mean_ = np.zeros(d)
             self.scale_ = np.ones(d)
         Z = self._to_internal(X)
+        _check_distance_range(Z, "X")
         if self.mask_value == "mean":
             mv = Z.mean(axis=0, dtype=np.float64)
         elif self.mask_value == "min":
@@ -425,6 +425,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         check_is_fitted(self, "cluster_centers_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         Z = self._to_internal(X)
+        _check_distance_range(Z, "X", "X is far outside the range of the training data")
         R = self._R.astype(Z.dtype)
         eta = None if self._eta is None else self._eta.astype(Z.dtype)
         return _core.clam_predict(Z, R, eta, self._c_fit, self._alpha, self._n_steps, bool(self.spherical),
@@ -451,6 +452,31 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _column_moments(X):
+    """Column means and standard deviations (float64) at any finite scale: each column is first
+    divided by a power of two near its largest magnitude (exact), so that neither the sums nor the
+    squares overflow (|X| ~ 1e300) or underflow (|X| ~ 1e-300); for ordinary data the results are
+    bit-identical to ``X.mean(0)``, ``X.std(0)``."""
+    Xd = np.asarray(X, dtype=np.float64)
+    amax = np.abs(Xd).max(axis=0)
+    with np.errstate(divide="ignore"):
+        c = np.where(amax > 0, np.exp2(np.floor(np.log2(np.where(amax > 0, amax, 1.0)))), 1.0)
+    Y = Xd / c
+    return Y.mean(axis=0) * c, Y.std(axis=0) * c
+
+
+def _check_distance_range(Z, name, hint="use standardize=True or rescale X"):
+    """The kernels form squared distances in Z's dtype: refuse data whose squared distances
+    overflow (possible only with ``standardize=False``) instead of returning NaN."""
+    if Z.size == 0:
+        return
+    amax = float(np.abs(Z).max())
+    limit = float(np.sqrt(np.finfo(Z.dtype).max / (4.0 * Z.shape[1])))
+    if not amax <= limit:
+        raise ValueError(f"{name}: values up to {amax:.3g} (after standardisation) make squared distances overflow "
+                         f"{Z.dtype} (limit {limit:.3g} for {Z.shape[1]} features); {hint}")
 
 
 def _split_threads(n_threads, n_runs, batch_size):

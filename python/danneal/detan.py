@@ -36,6 +36,7 @@ from ._validation import as_float_array, check_dissimilarity, check_float
 __all__ = ["assignment_potential", "assignment_expectations", "assignment_iteration", "AssignmentAnnealing"]
 
 _DETAN_FORM = 0
+_TINY_MASS = 1e-150  # kTinyMass of csrc/danneal/pairwise.hpp: a cluster with less mass is empty
 
 
 def _check_assignments(assignments, n: int, dtype) -> np.ndarray:
@@ -44,7 +45,23 @@ def _check_assignments(assignments, n: int, dtype) -> np.ndarray:
         raise ValueError(f"assignments: expected {n} rows (one per object), got shape {Q.shape}")
     if (Q < 0).any():
         raise ValueError("assignments: entries must be >= 0")
+    if Q.size and not (Q.sum(axis=0, dtype=np.float64) >= _TINY_MASS).any():
+        # every cluster empty: every potential is +inf and no softmax is defined (was NaN)
+        raise ValueError(f"assignments: every column sums to less than {_TINY_MASS:g} (e.g. all zeros); "
+                         "each row must be a probability vector summing to 1")
     return Q
+
+
+def _check_range(D):
+    """The potentials sum up to n^2 distances (c = diag(Q^T D Q)): refuse distances whose sums
+    overflow instead of failing on non-finite potentials later."""
+    n = D.shape[0]
+    dmax = float(np.abs(D).max()) if D.size else 0.0
+    if not dmax * n * n <= float(np.finfo(np.float64).max):
+        raise ValueError(f"distances: values up to {dmax:.3g} with n={n} objects make the potentials overflow "
+                         f"float64 (n**2 * max must stay below {float(np.finfo(np.float64).max):.3g}); rescale "
+                         "the distances (the assignments at T only depend on D/T)")
+    return D
 
 
 def assignment_potential(assignments, distances, *, n_threads=None):
@@ -63,7 +80,7 @@ def assignment_potential(assignments, distances, *, n_threads=None):
     -------
     potentials : array (n, k), same dtype as ``distances``.
     """
-    D = check_dissimilarity(distances, "distances", min_samples=1)
+    D = _check_range(check_dissimilarity(distances, "distances", min_samples=1))
     Q = _check_assignments(assignments, D.shape[0], D.dtype)
     return _core.pairwise_potential(D, Q, _DETAN_FORM, resolve_n_threads(n_threads))
 
@@ -82,7 +99,7 @@ def assignment_iteration(distances, *, n_threads=None):
     ``distances`` is validated and converted once, here; each call of the returned closure is one
     synchronous sweep of the compiled kernel (one pass over the distances).
     """
-    D = check_dissimilarity(distances, "distances", min_samples=1)
+    D = _check_range(check_dissimilarity(distances, "distances", min_samples=1))
     nt = resolve_n_threads(n_threads)
 
     def closure(assignments, T):

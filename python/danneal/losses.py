@@ -339,13 +339,20 @@ def _thin_svd(F):
     rank cutoff.
     """
     F64 = F.astype(np.float64, copy=False)
+    # divided by a power of two near max |F| (exact), so that F^T F neither overflows (|F| ~ 1e300)
+    # nor underflows; the singular values are scaled back
+    amax = float(np.abs(F64).max()) if F64.size else 0.0
+    pre = float(np.exp2(np.floor(np.log2(amax)))) if amax > 0 else 1.0
+    if pre != 1.0:
+        F64 = F64 / pre
     lam, V = np.linalg.eigh(F64.T @ F64)
     lam, V = lam[::-1], V[:, ::-1]
     if lam[0] > 0 and lam[-1] >= 1e-6 * lam[0]:
         s = np.sqrt(lam)
         U = (F64 @ V) / s[None, :]
-        return U, s, np.ascontiguousarray(V.T)
-    return np.linalg.svd(F64, full_matrices=False)
+        return U, s * pre, np.ascontiguousarray(V.T)
+    U, s, Vt = np.linalg.svd(F64, full_matrices=False)
+    return U, s * pre, Vt
 
 
 def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLossResult:

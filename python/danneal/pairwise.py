@@ -105,7 +105,12 @@ class PairwiseAnnealer:
         self.rng = check_random_state(random_state)
         self.n_threads = resolve_n_threads(n_threads)
         n = D.shape[0]
-        Q = 1.0 + self.perturbation * self.rng.uniform(-1.0, 1.0, size=(n, n_clusters))
+        u = self.rng.uniform(-1.0, 1.0, size=(n, n_clusters))
+        if self.perturbation < 1:
+            Q = 1.0 + self.perturbation * u
+        else:  # 1 + p u would go negative: log-domain noise instead (finite for any finite p)
+            L = np.clip(self.perturbation * u, -1e300, 1e300)
+            Q = np.exp(L - L.max(axis=1, keepdims=True))
         self.assignments = np.ascontiguousarray(Q / Q.sum(axis=1, keepdims=True), dtype=D.dtype)
         self.history = []
         self.n_sweeps = 0
@@ -130,8 +135,18 @@ class PairwiseAnnealer:
         if self.perturbation <= 0:
             return
         Q = self.assignments.astype(np.float64)
-        Q *= np.exp(self.perturbation * self.rng.standard_normal(Q.shape))
-        Q /= Q.sum(axis=1, keepdims=True)
+        with np.errstate(over="ignore"):
+            noise = self.perturbation * self.rng.standard_normal(Q.shape)
+            F = np.exp(noise)
+        with np.errstate(invalid="ignore", over="ignore"):
+            Qn = Q * F
+            s = Qn.sum(axis=1, keepdims=True)
+        if not (np.isfinite(s).all() and (s > 0).all()):  # a huge perturbation: in the log domain
+            with np.errstate(divide="ignore"):
+                L = np.log(Q) + np.clip(noise, -1e300, 1e300)
+            Qn = np.exp(L - L.max(axis=1, keepdims=True))
+            s = Qn.sum(axis=1, keepdims=True)
+        Q = Qn / s
         self.assignments = np.ascontiguousarray(Q, dtype=self.D.dtype)
 
     def step(self):

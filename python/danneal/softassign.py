@@ -127,15 +127,40 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
             raise ValueError("init cannot be combined with dustbin")
     # duals are reported in the units of M: f = unit * alpha, with alpha the log-domain dual
     alpha0, beta0 = _warm(init, M.shape[0], M.shape[1], 1.0 / unit)
-    P, al, be, st = _run_sinkhorn(M, scale, a, b, alpha0, beta0, max_iter, tol, code, nt)
+    # The kernel solves the problem for the marginals divided by their total mass, so that tol (an
+    # absolute bound on the kernel's marginal error) is relative to the mass: a tiny total mass no
+    # longer lets any plan pass.  P scales with the mass; the mass goes into the row duals.
+    mass = float(a.sum())
+    log_mass = float(np.log(mass))
+    fi = np.finfo(M.dtype)
+    if not mass <= float(fi.max):
+        raise ValueError(f"a, b: total mass {mass:.3g} overflows the {M.dtype} plan (max {float(fi.max):.3g}); "
+                         "rescale the marginals or pass a float64 cost")
+    for name, x in (("a", a), ("b", b)):
+        small = float(x[x > 0].min())
+        if small < float(fi.tiny):
+            raise ValueError(f"{name}: marginal {small:.3g} is below the smallest normal {M.dtype} "
+                             f"({float(fi.tiny):.3g}), where the plan loses its relative precision; rescale the "
+                             "marginals or pass a float64 cost")
+    if alpha0 is not None:
+        alpha0 = alpha0 - log_mass
+    P, al, be, st = _run_sinkhorn(M, scale, a / mass, b / mass, alpha0, beta0, max_iter, tol, code, nt)
+    with np.errstate(over="ignore"):
+        P = (P * P.dtype.type(mass)) if mass != 1.0 else P
+    al = al + log_mass
     if warn and not st["converged"] and tol > 0:
         warnings.warn(f"{who}: did not converge in max_iter={max_iter} iterations (marginal error "
-                      f"{st['error']:.3g} >= tol={tol:g}); increase max_iter or reg", ConvergenceWarning,
-                      stacklevel=3)
+                      f"{st['error']:.3g} >= tol={tol:g}, relative to the total mass); increase max_iter or reg",
+                      ConvergenceWarning, stacklevel=3)
     if log_plan:
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             out = (scale * M.astype(np.float64) + al[:, None] + be[None, :])
-        out = np.where(np.isnan(out), -np.inf, out).astype(M.dtype)
+        out = np.where(np.isnan(out), -np.inf, out)
+        # where the plan is a normal number take its log: it was computed stably (u Kt v), while
+        # scale*M + al + be cancels catastrophically when scale*M is large
+        tiny = np.finfo(P.dtype).tiny
+        with np.errstate(divide="ignore"):
+            out = np.where(P > tiny, np.log(np.maximum(P, tiny).astype(np.float64)), out).astype(M.dtype)
     else:
         out = P
     if dustbin is not None and not log:
@@ -175,13 +200,16 @@ def sinkhorn(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=Fal
     reg : float > 0
         Entropic regularisation.
     tol : float >= 0
-        Stop when the marginal violation of the plan is below ``tol`` (``tol=0``: run ``max_iter``
-        iterations).  As in POT, the violation of the marginal not enforced last (here the rows;
-        the columns are then exact) in the ``norm`` given.
+        Stop when the marginal violation of the plan, relative to the total mass, is below ``tol``:
+        ``||P 1 - a|| < tol * sum(a)`` (``tol=0``: run ``max_iter`` iterations).  As in POT, the
+        violation of the marginal not enforced last (here the rows; the columns are then exact) in
+        the ``norm`` given; unlike POT the bound scales with the marginals, so that it means the
+        same for a total mass of 1e-13 as for 1.
     max_iter : int >= 0
     log : bool
         Also return a dict with the duals ``f``, ``g`` (``log_u = f/reg``, ``log_v = g/reg``),
-        ``n_iter``, ``err`` and ``converged``.  Zero-mass rows/columns have ``-inf`` duals.
+        ``n_iter``, ``err`` (the marginal violation relative to the total mass, as ``tol``) and
+        ``converged``.  Zero-mass rows/columns have ``-inf`` duals.
     norm : {"l2", "max"}
         Norm of the marginal violation ("l2" as in POT).
     init : (f, g), optional
@@ -244,13 +272,18 @@ def softmax_wta(benefit, beta, *, n_threads=None):
     """
     Bm = as_float_array(benefit, "benefit", ndim=2)
     beta = check_float(beta, "beta", low=0, low_inclusive=False)
-    P, _, _ = _core.softmax_rows(np.ascontiguousarray(-Bm), 1.0 / beta, resolve_n_threads(n_threads))
+    H, T = -Bm, 1.0 / beta
+    if not np.isfinite(T):  # beta < ~5.6e-309: softmax(beta B) = softmax(-(2^-64 B) / (2^-64 / beta))
+        H, T = H * Bm.dtype.type(2.0 ** -64), 2.0 ** -64 / beta
+    P, _, _ = _core.softmax_rows(np.ascontiguousarray(H), T, resolve_n_threads(n_threads))
     return P
 
 
-def _row_lse(x):
-    m = x.max(axis=1, keepdims=True)
-    return m[:, 0] + np.log(np.exp(x - m).sum(axis=1))
+def _row_log_softmax(x):
+    """``x - LSE(x)`` per row, as ``(x - max) - log s``: subtracting the max first keeps the rows
+    normalised however large it is (``x - (max + log s)`` loses ``log s`` for a large max)."""
+    y = x - x.max(axis=1, keepdims=True)
+    return y - np.log(np.exp(y).sum(axis=1))[:, None]
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,18 +392,24 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     def project(logK, scale_hint=1.0):
         """Normalise exp(logK) (log domain); returns log M."""
         if constraint == "wta":
-            return logK - _row_lse(logK)[:, None]
+            return _row_log_softmax(logK)
         a0 = state["alpha"]
         b0 = state["beta"]
         if a0 is not None:
             a0 = a0 * scale_hint
             b0 = b0 * scale_hint
         K = np.ascontiguousarray(logK)
-        _, al, be, _st = _core.sinkhorn_log(K, 1.0, ones_n, ones_m,
+        P, al, be, _st = _core.sinkhorn_log(K, 1.0, ones_n, ones_m,
                                             np.zeros(n) if a0 is None else a0,
                                             np.zeros(m) if b0 is None else b0, sk_iter, sk_tol, 0, nt)
         state["alpha"], state["beta"] = al, be
-        return K + al[:, None] + be[None, :]
+        # log of the kernel's plan (computed stably as u Kt v) where it is a normal number: K + al + be
+        # cancels catastrophically when K is large (its rounding, not the plan's, decides the sums);
+        # the log-domain sum only where the plan underflows
+        tiny = np.finfo(np.float64).tiny
+        with np.errstate(divide="ignore"):
+            lP = np.log(np.maximum(P, tiny))
+        return np.where(P > tiny, lP, np.minimum(K + al[:, None] + be[None, :], np.log(tiny)))
 
     def Q_of(M):
         Q = np.asarray(qfun(M), dtype=np.float64)

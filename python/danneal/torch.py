@@ -178,6 +178,11 @@ class _ClAMFunction(torch.autograd.Function):
         m = None if mask is None else np.ascontiguousarray(_as_numpy(mask, "mask"), dtype=dt)
         if r.ndim != 2 or x.ndim != 2 or r.shape[1] != x.shape[1]:
             raise ValueError(f"X {tuple(x.shape)} and prototypes {tuple(r.shape)}: expected (B, d) and (k, d)")
+        for name, arr in (("X", x), ("prototypes", r), ("log_weights", e), ("mask", m)):
+            if arr is not None and not np.isfinite(arr).all():
+                bad = np.unravel_index(int(np.flatnonzero(~np.isfinite(arr))[0]), arr.shape)
+                raise ValueError(f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+                                 "the recursion needs finite inputs")
         nt = resolve_n_threads(n_threads)
         V, P = _core.clam_forward(x, m, r, e, float(c), float(alpha), int(n_steps), bool(spherical), nt)
         ctx.state = (V, P, m, r, float(c), float(alpha), bool(spherical), nt, eta is not None)
@@ -200,8 +205,10 @@ def clam_recursion(X, prototypes, log_weights=None, mask=None, *, beta=1.0, expo
     """Functional form of :class:`ClAMRecursion`: the states after ``n_steps`` steps (B, d)."""
     if exponent not in ("beta", "beta/2"):
         raise ValueError(f"exponent={exponent!r} must be 'beta' or 'beta/2'")
-    if not (float(beta) > 0):
-        raise ValueError(f"beta={beta!r} must be > 0")
+    if not (0 < float(beta) < np.inf):
+        raise ValueError(f"beta={beta!r} must be finite and > 0")
+    if not np.isfinite(float(step_size)):
+        raise ValueError(f"step_size={step_size!r} must be finite")
     if int(n_steps) < 1:
         raise ValueError(f"n_steps={n_steps!r} must be >= 1")
     c = float(beta) if exponent == "beta" else 0.5 * float(beta)

@@ -28,6 +28,12 @@ def _lse(A):
     return (m + np.log(np.exp(A - m).sum(axis=1, keepdims=True)))[:, 0]
 
 
+def _softmax(A):
+    """Row softmax as the kernels take it: exp(A - max) / sum (normalised however large max is)."""
+    E = np.exp(A - A.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
 def central_posteriors(X, centers, log_weights, temperature, n_threads=1):
     """``(P, logZ, status)``: p(v|x) ∝ p(v) exp(-|x - y_v|^2/T); one-hot argmin at T = 0."""
     X = np.asarray(X)
@@ -39,7 +45,7 @@ def central_posteriors(X, centers, log_weights, temperature, n_threads=1):
         logZ = -D[np.arange(len(X)), best]
     else:
         logZ = _lse(A)
-        P = np.exp(A - logZ[:, None])
+        P = _softmax(A)
     status = {"converged": True, "numerical_error": False, "iterations": 0, "error": 0.0}
     return P.astype(X.dtype), logZ, status
 
@@ -73,7 +79,7 @@ def central_fixed_point(X, sample_weight, centers, log_weights, temperature, max
             stats[1] = stats[0]
         else:
             lz = _lse(A)
-            P = np.exp(A - lz[:, None])
+            P = _softmax(A)
             stats[0] = float(w @ (P * D).sum(1))
             stats[1] = float(-temperature * (w @ lz))
         Q = P * w[:, None]
@@ -104,7 +110,7 @@ def central_covariance(X, sample_weight, centers, log_weights, temperature, n_th
     n, d = Xd.shape
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     _, A = _logits(Xd, centers, log_weights, temperature)
-    P = np.exp(A - _lse(A)[:, None])
+    P = _softmax(A)
     Q = P * w[:, None]
     mass = Q.sum(0)
     k = Q.shape[1]

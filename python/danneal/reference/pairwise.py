@@ -10,10 +10,16 @@ DETAN, GRADIENT = 0, 1
 
 def softmax_rows(potentials, temperature, n_threads=1):
     """``P = softmax(-potentials / T)`` per row, and the row log-partition ``logZ``."""
-    x = -np.asarray(potentials, dtype=np.float64) / temperature
-    m = x.max(axis=1, keepdims=True)
-    logZ = m[:, 0] + np.log(np.exp(x - m).sum(axis=1))
-    P = np.exp(x - logZ[:, None])
+    h = np.asarray(potentials, dtype=np.float64)
+    hmin = h.min(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):  # a tiny T: the losing entries go to -inf, then exp() to 0
+        d = h - hmin
+        x = np.where(np.isinf(d), -(h / temperature - hmin / temperature), -d / temperature)  # <= 0, 0 at the min
+    E = np.exp(x)
+    s = E.sum(axis=1)
+    P = E / s[:, None]  # normalised at any T (exp(x - (max + log s)) loses log s for a large max)
+    with np.errstate(over="ignore"):
+        logZ = -hmin[:, 0] / temperature + np.log(s)
     dt = np.asarray(potentials).dtype
     return P.astype(dt), logZ.astype(dt), {"converged": True, "numerical_error": False, "iterations": 0,
                                           "error": 0.0}
@@ -62,15 +68,17 @@ def pairwise_fixed_point(distances, assignments, temperature, form, max_iter, to
             Qn = np.eye(k, dtype=Q.dtype)[np.argmin(h, axis=1)]
             ent = lzs = 0.0
         else:
-            x = -h / temperature
-            m = x.max(axis=1, keepdims=True)
-            lz = m[:, 0] + np.log(np.exp(x - m).sum(axis=1))
-            lp = x - lz[:, None]
-            Qn = np.exp(lp).astype(Q.dtype)
+            hmin = h.min(axis=1, keepdims=True)
+            with np.errstate(over="ignore", invalid="ignore"):
+                x = -(h - hmin) / temperature  # as softmax_rows: <= 0, 0 at the row minimum
+            E = np.exp(x)
+            s = E.sum(axis=1)
+            lp = x - np.log(s)[:, None]
+            Qn = (E / s[:, None]).astype(Q.dtype)
             p = Qn.astype(np.float64)
             with np.errstate(invalid="ignore"):
                 ent = -(np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
-            lzs = lz.sum()
+            lzs = (-hmin[:, 0] / temperature + np.log(s)).sum()
         md = float(np.abs(Qn.astype(np.float64) - Q.astype(np.float64)).max())
         Q = Qn
         stats[1:] = ent, lzs, md

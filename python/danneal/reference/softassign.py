@@ -23,6 +23,10 @@ def sinkhorn_log(C, scale, a, b, alpha0, beta0, max_iter, tol, norm, n_threads=1
     The error of a state is the row-marginal violation (``norm`` 0: max, 2: l2); the loop stops as soon
     as it is ``< tol`` (checked before each iteration and at the end), or after ``max_iter`` iterations.
     Returns ``(P, alpha, beta, status)``.
+
+    Written for clarity, not range: the plan is ``exp(scale C + alpha + beta)``, whose rounding grows
+    with ``|scale C|`` (the duals then cancel it), so compare it with the kernel for ``|scale C|`` well
+    below ``1/eps`` (the kernel keeps the scalings apart from the duals and has no such limit).
     """
     logK = scale * np.asarray(C, dtype=np.float64)
     loga, logb = np.log(a), np.log(b)
