@@ -198,6 +198,10 @@ Status central_fixed_point(const T* X, index_t n, index_t d, const T* w, const T
 
   Status st;
   for (index_t it = 0; it < max_iter; ++it) {
+    if (should_stop()) {
+      st.interrupted = true;
+      return st;
+    }
     // pack Y^T and the biases
     std::vector<double> yy(static_cast<size_t>(k));
     for (index_t v = 0; v < kp; ++v) {
