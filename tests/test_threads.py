@@ -97,6 +97,10 @@ def test_threadpool_limits_is_honoured():
     (lambda: danneal.ClAM(2, batch_size=10**30).fit(np.eye(4)), "batch_size=10+ exceeds"),
     (lambda: danneal.PairwiseAnnealing(2, n_threads=2**31).fit(np.ones((4, 4)) - np.eye(4)),
      "n_threads=2147483648 exceeds"),
+    (lambda: danneal.PairwiseAnnealing(2, max_iter=2**63).fit(np.ones((4, 4)) - np.eye(4)),
+     "max_iter.* range \\[1, 9223372036854775807\\]. Got 9223372036854775808"),
+    (lambda: danneal.quadratic_assignment(np.eye(3), np.eye(3), options={"n_threads": 2**31}),
+     "n_threads=2147483648 exceeds"),
     (lambda: danneal.CentralAnnealing(2, max_iter=2**63).fit(np.eye(4)), "max_iter=9223372036854775808 exceeds"),
     (lambda: danneal.CentralAnnealing(2, n_threads=2**31).fit(np.eye(4)), "n_threads=2147483648 exceeds"),
 ])
