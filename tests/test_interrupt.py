@@ -117,3 +117,51 @@ def test_ctrl_c_raises_keyboard_interrupt(case):
     assert out == "INTERRUPTED", (out, err)
     assert rc == 0, err
     assert latency < BOUND, f"{case}: KeyboardInterrupt {latency:.2f} s after SIGINT"
+
+
+HANDLER_CHILD = """
+import signal, sys
+import numpy as np
+import danneal
+calls = []
+def handler(signum, frame):
+    calls.append(signum)
+    if {raise_custom}:
+        raise LookupError("raised by the handler")
+signal.signal(signal.SIGINT, handler)
+rng = np.random.default_rng(0)
+C = rng.random((100, 100))
+n_iter = 20000  # about a second: long enough to be running when the signal comes
+ref = danneal.sinkhorn(C, reg=1e-2, tol=0.0, max_iter=n_iter, warn=False)
+print("START", flush=True)
+try:
+    out = danneal.sinkhorn(C, reg=1e-2, tol=0.0, max_iter=n_iter, warn=False)
+except LookupError as exc:
+    print("RAISED", exc, len(calls), flush=True)
+    sys.exit(0)
+print("DONE", len(calls), bool(np.array_equal(out, ref)), flush=True)
+"""
+
+
+@pytest.mark.parametrize("raise_custom", [False, True])
+def test_signal_handlers_run_and_their_exception_is_kept(raise_custom):
+    # a handler that returns lets the kernel finish with the exact result; a handler's own
+    # exception (not KeyboardInterrupt) is the one raised
+    code = HANDLER_CHILD.format(raise_custom=raise_custom)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in p.stdout:
+            if line.strip() == "START":
+                break
+        time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=600)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    if raise_custom:
+        assert out.strip() == "RAISED raised by the handler 1", (out, err)
+    else:
+        assert out.strip() == "DONE 1 True", (out, err)
