@@ -159,7 +159,8 @@ py::tuple clam_train_py(const py::array& X, const py::array& mask_values, const 
     p.anneal_epochs = anneal_epochs;
     auto Rb = empty<T>({k, d});
     auto eb = empty<T>({k});
-    check_alloc(static_cast<double>(max_epochs), sizeof(double), "loss curve for max_epochs=" + std::to_string(max_epochs));
+    check_alloc(static_cast<double>(max_epochs), sizeof(double),
+                "loss curve for max_epochs=" + std::to_string(max_epochs));
     std::vector<double> curve(static_cast<size_t>(std::max<long long>(max_epochs, 1)));
     double lr = learning_rate;
     Status st;

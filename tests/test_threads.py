@@ -59,7 +59,8 @@ def test_omp_num_threads_is_respected():
     out = _run("""
         import danneal
         from danneal import _core
-        print(danneal.resolve_n_threads(None), danneal.resolve_n_threads(2), _core.max_threads() if danneal.openmp else 1)
+        omp = _core.max_threads() if danneal.openmp else 1
+        print(danneal.resolve_n_threads(None), danneal.resolve_n_threads(2), omp)
     """, OMP_NUM_THREADS="1")
     assert out == "1 2 1"
 
