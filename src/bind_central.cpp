@@ -54,12 +54,14 @@ py::tuple central_fixed_point_py(const py::array& X, const py::object& w, const 
     auto mass = empty<double>({k});
     auto stats = empty<double>({central::kNumStats});
     Status st;
+    Interruptible intr;
     {
       py::gil_scoped_release nogil;
       st = central::central_fixed_point<T>(x, n, d, wp, y0, lp0, k, temperature, max_iter, tol, n_threads,
                                            Y.mutable_data(), lp.mutable_data(), mass.mutable_data(),
                                            stats.mutable_data());
     }
+    intr.raise_if_interrupted();
     return py::make_tuple(Y, lp, mass, stats, status_dict(st));
   });
 }

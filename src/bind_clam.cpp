@@ -39,6 +39,8 @@ py::tuple clam_forward_py(const py::array& X0, const py::object& mask, const py:
     expect_shape(R, "R", {k, d});
     const T* m = opt_ptr<T>(mask, "mask", {B, d});
     const T* e = opt_ptr<T>(eta, "eta", {k});
+    check_alloc((n_steps + 1.0) * static_cast<double>(B) * static_cast<double>(d + k), sizeof(T),
+                "clam_forward outputs for n_steps=" + std::to_string(n_steps));
     auto V = empty<T>({n_steps + 1, B, d});
     auto P = empty<T>({n_steps, B, k});
     {
@@ -157,6 +159,8 @@ py::tuple clam_train_py(const py::array& X, const py::array& mask_values, const 
     p.anneal_epochs = anneal_epochs;
     auto Rb = empty<T>({k, d});
     auto eb = empty<T>({k});
+    check_alloc(static_cast<double>(max_epochs), sizeof(double),
+                "loss curve for max_epochs=" + std::to_string(max_epochs));
     std::vector<double> curve(static_cast<size_t>(std::max<long long>(max_epochs, 1)));
     double lr = learning_rate;
     Status st;
@@ -173,11 +177,13 @@ py::tuple clam_train_py(const py::array& X, const py::array& mask_values, const 
         return false;
       }
     };
+    Interruptible intr;
     {
       py::gil_scoped_release nogil;
       st = clam::clam_train<T>(x, n, d, mv, r0, e0, k, p, n_threads, on_epoch, Rb.mutable_data(), eb.mutable_data(),
                                curve.data(), &lr);
     }
+    intr.raise_if_interrupted();
     if (err) std::rethrow_exception(err);
     auto loss_curve = empty<double>({static_cast<py::ssize_t>(st.iterations)});
     for (index_t e = 0; e < st.iterations; ++e) loss_curve.mutable_data()[e] = curve[e];

@@ -81,11 +81,13 @@ py::tuple pairwise_fixed_point_py(const py::array& D, const py::array& Q0, doubl
     auto Q = empty<T>({n, k});
     auto stats = empty<double>({pairwise::kNumStats});
     Status st;
+    Interruptible intr;
     {
       py::gil_scoped_release nogil;
       st = pairwise::pairwise_fixed_point<T>(d, n, q0, k, temperature, form, max_iter, tol, n_threads,
                                             Q.mutable_data(), stats.mutable_data());
     }
+    intr.raise_if_interrupted();
     return py::make_tuple(Q, stats, status_dict(st));
   });
 }
@@ -106,10 +108,12 @@ py::tuple pairwise_local_search_py(const py::array& D, const py::array& labels, 
     std::copy(lab_in, lab_in + n, out.mutable_data());
     double cost = 0;
     Status st;
+    Interruptible intr;
     {
       py::gil_scoped_release nogil;
       st = pairwise::pairwise_local_search<T>(d, n, k, max_passes, n_threads, out.mutable_data(), &cost);
     }
+    intr.raise_if_interrupted();
     return py::make_tuple(out, cost, status_dict(st));
   });
 }

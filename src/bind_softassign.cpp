@@ -32,6 +32,7 @@ py::tuple sinkhorn_log_py(const py::array& C, double scale, const py::array& a, 
     auto al = empty<double>({n});
     auto be = empty<double>({m});
     Status st;
+    Interruptible intr;
     try {
       py::gil_scoped_release nogil;
       st = softassign::sinkhorn_log<T>(c, n, m, scale, pa, pb, pa0, pb0, max_iter, tol, norm, n_threads,
@@ -39,6 +40,7 @@ py::tuple sinkhorn_log_py(const py::array& C, double scale, const py::array& a, 
     } catch (const std::invalid_argument& e) {
       throw py::value_error(e.what());
     }
+    intr.raise_if_interrupted();
     return py::make_tuple(P, al, be, status_dict(st));
   });
 }
@@ -59,12 +61,14 @@ py::tuple qap_2opt_py(const py::array& A, const py::array& B, const py::array& p
     std::int64_t* po = out.mutable_data();
     for (index_t i = 0; i < n; ++i) po[i] = pp[i];
     index_t swaps = 0;
+    Interruptible intr;
     try {
       py::gil_scoped_release nogil;
       swaps = softassign::qap_2opt<T>(pa, pb, n, maximize, max_passes, po);
     } catch (const std::invalid_argument& e) {
       throw py::value_error(e.what());
     }
+    intr.raise_if_interrupted();
     return py::make_tuple(out, swaps);
   });
 }
@@ -100,6 +104,7 @@ py::tuple qap_fixed_point_py(const py::array& A, const py::array& B, const py::o
     auto al = empty<double>({n});
     auto be = empty<double>({n});
     Status st;
+    Interruptible intr;
     try {
       py::gil_scoped_release nogil;
       st = softassign::qap_fixed_point<T>(pa, pb, n, pe, c, gamma, beta, pm, max_inner, inner_tol, sinkhorn_iter,
@@ -107,6 +112,7 @@ py::tuple qap_fixed_point_py(const py::array& A, const py::array& B, const py::o
     } catch (const std::invalid_argument& e) {
       throw py::value_error(e.what());
     }
+    intr.raise_if_interrupted();
     return py::make_tuple(M, al, be, status_dict(st));
   });
 }

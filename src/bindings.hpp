@@ -5,7 +5,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "danneal/common.hpp"
@@ -76,6 +80,84 @@ inline auto dispatch(const py::array& a, const char* name, F&& f) {
   throw py::type_error(std::string(name) + ": unsupported dtype " + std::string(py::str(a.dtype())) +
                        " (float32 or float64)");
 }
+
+// ---- Ctrl-C and stop requests (the C++ side is danneal::should_stop in common.hpp) -------------
+// Python threads whose running kernels must return (python/danneal/_threads.py asks for the worker
+// threads of a pool when the main thread is interrupted).  Keyed by threading.get_ident().
+struct ThreadStops {
+  std::mutex mu;
+  std::unordered_set<unsigned long> ids;
+  std::atomic<int> count{0};
+};
+inline ThreadStops& thread_stops() {
+  static ThreadStops s;
+  return s;
+}
+inline void request_thread_stop(unsigned long ident, bool on) {
+  auto& s = thread_stops();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (on) s.ids.insert(ident); else s.ids.erase(ident);
+  s.count.store(static_cast<int>(s.ids.size()));
+}
+inline bool thread_stop_requested(unsigned long ident) {
+  auto& s = thread_stops();
+  if (s.count.load() == 0) return false;
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.ids.count(ident) != 0;
+}
+// threading.main_thread().ident, recorded when the module is imported (module.cpp).
+inline unsigned long& main_thread_ident() {
+  static unsigned long id = 0;
+  return id;
+}
+
+// Declare one before releasing the GIL around a long kernel, and call raise_if_interrupted() as
+// soon as the GIL is held again:
+//   Interruptible intr;
+//   { py::gil_scoped_release nogil; st = kernel(...); }
+//   intr.raise_if_interrupted();
+// While it lives, danneal::should_stop() on this thread briefly takes the GIL and runs
+// PyErr_CheckSignals() (main thread only: Python runs signal handlers there), or reports a stop
+// requested for this thread.  The exception of the signal handler (KeyboardInterrupt for Ctrl-C)
+// is kept and raised by raise_if_interrupted(); the kernel's partial outputs are never returned.
+class Interruptible {
+ public:
+  Interruptible() : ident_(PyThread_get_thread_ident()), main_(ident_ == main_thread_ident()) {
+    hook_.fn = &Interruptible::check;
+    hook_.ctx = this;
+    scope_ = std::make_unique<StopScope>(&hook_);
+  }
+  Interruptible(const Interruptible&) = delete;
+  Interruptible& operator=(const Interruptible&) = delete;
+
+  bool interrupted() const { return hook_.stopped; }
+
+  // Call with the GIL held.
+  void raise_if_interrupted() {
+    scope_.reset();
+    if (!hook_.stopped) return;
+    if (error_) throw py::error_already_set(*error_);
+    PyErr_SetString(PyExc_KeyboardInterrupt, "danneal kernel stopped: its thread was asked to stop");
+    throw py::error_already_set();
+  }
+
+ private:
+  static bool check(void* ctx) {  // called without the GIL, from should_stop()
+    auto* self = static_cast<Interruptible*>(ctx);
+    if (thread_stop_requested(self->ident_)) return true;
+    if (!self->main_) return false;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() == 0) return false;
+    self->error_ = std::make_unique<py::error_already_set>();  // fetches the handler's exception
+    return true;
+  }
+
+  StopHook hook_;
+  unsigned long ident_;
+  bool main_;
+  std::unique_ptr<StopScope> scope_;
+  std::unique_ptr<py::error_already_set> error_;
+};
 
 }  // namespace danneal::bind
 

@@ -239,6 +239,10 @@ Status central_fixed_point(const T* X, index_t n, index_t d, const T* w, const T
 
   Status st;
   for (index_t it = 0; it < max_iter; ++it) {
+    if (should_stop()) {
+      st.interrupted = true;
+      return st;
+    }
     pass.run(Y, logp, temperature);
     const std::vector<double>& tot = pass.tot;
     const std::vector<double>& yy = pass.yy;

@@ -335,6 +335,8 @@ inline bool use_avx2() { return simd::cpu_has_avx2(); }
 inline void check_sizes(index_t B, index_t d, index_t k, index_t n_steps) {
   if (B < 0 || d < 1 || k < 1) throw std::invalid_argument("clam: empty problem (need d >= 1, k >= 1)");
   if (n_steps < 0) throw std::invalid_argument("n_steps must be >= 0");
+  check_alloc((static_cast<double>(n_steps) + 1) * (2.0 * static_cast<double>(d) + static_cast<double>(k)), 8.0,
+              "ClAM recursion buffers for n_steps=" + std::to_string(n_steps));
 }
 
 // ---- kernel: batch forward --------------------------------------------------------------------
@@ -516,6 +518,9 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
   const index_t kd = k * d;
   const index_t ncmax = n_chunks(B, kClamChunk);
   const index_t pw = kd + k + 1;  // partial width: dR, deta, loss
+  check_alloc(static_cast<double>(ncmax) * (static_cast<double>(T_) + 1) *
+                  (2.0 * static_cast<double>(d) + static_cast<double>(k)),
+              sizeof(T), "ClAM training buffers for n_steps=" + std::to_string(T_));
 
   std::vector<T> R(R0, R0 + kd), rho(static_cast<size_t>(kd)), eta(static_cast<size_t>(k), T(0));
   if (p.weighted && eta0)
@@ -566,6 +571,10 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
     double epoch_loss = 0.0;
     index_t n_batches = 0;
     for (index_t start = 0; start < n; start += B) {
+      if (should_stop()) {
+        st.interrupted = true;
+        return st;
+      }
       const index_t Bb = std::min(B, n - start);
       // masked inputs, drawn serially so that they do not depend on the thread count
       for (index_t b = 0; b < Bb; ++b) {

@@ -182,6 +182,10 @@ Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, doubl
   std::vector<double> part(static_cast<size_t>(nc * 4));
   Status st;
   for (index_t it = 0; it < max_iter; ++it) {
+    if (should_stop()) {
+      st.interrupted = true;
+      return st;
+    }
     pairwise_dq(D, n, Q, k, n_threads, DQ.data(), c.data(), S.data());
     stats[kCost] = cost_from_stats(c.data(), S.data(), k);
     std::fill(part.begin(), part.end(), 0.0);
@@ -290,6 +294,10 @@ Status pairwise_local_search(const T* D, index_t n, index_t k, index_t max_passe
   for (index_t pass = 0; pass < max_passes; ++pass) {
     index_t moved = 0;
     for (index_t i = 0; i < n; ++i) {
+      if ((i & 63) == 0 && should_stop()) {
+        st.interrupted = true;
+        return st;
+      }
       const index_t a = labels[i];
       if (S[a] <= 1.5) continue;  // never empty a cluster
       const double* di = dq.data() + i * k;

@@ -332,6 +332,10 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
   index_t it = 0;
   double err = std::numeric_limits<double>::infinity();
   for (;;) {
+    if (should_stop()) {
+      st.interrupted = true;
+      return st;
+    }
     if (!have_k) {
       err = row_stab_pass();
       if (err < tol) {
@@ -456,6 +460,10 @@ Status qap_fixed_point(const T* A, const T* B, index_t n, const T* E, double c, 
   double change = std::numeric_limits<double>::infinity();
   index_t it = 0;
   for (; it < max_inner; ++it) {
+    if (should_stop()) {
+      st.interrupted = true;
+      return st;
+    }
     // Q = c (A M B^T + A^T M B) + gamma M + E
     gemm_acc(Ad.data(), Md.data(), T1.data(), true);    // T1 = A M
     gemm_acc(T1.data(), BTd.data(), Q.data(), true);    // Q = A M B^T
@@ -467,6 +475,10 @@ Status qap_fixed_point(const T* A, const T* B, index_t n, const T* E, double c, 
     }
     sinkhorn_log<double>(Q.data(), n, n, beta, ones.data(), ones.data(), al.data(), be.data(), sinkhorn_iter, 0.0,
                          kMax, 1, P.data(), al.data(), be.data());
+    if (should_stop()) {
+      st.interrupted = true;
+      return st;
+    }
     change = 0;
     for (size_t t = 0; t < nn; ++t) change = std::max(change, std::abs(P[t] - Md[t]));
     Md.swap(P);
@@ -518,12 +530,14 @@ index_t qap_2opt(const T* A, const T* B, index_t n, bool maximize, index_t max_p
   index_t swaps = 0;
   for (index_t pass = 0; pass < max_passes; ++pass) {  // first improvement, full scans
     index_t made = 0;
-    for (index_t r = 0; r < n; ++r)
+    for (index_t r = 0; r < n; ++r) {
+      if (should_stop()) return swaps + made;  // the binding raises; perm is still a permutation
       for (index_t s = r + 1; s < n; ++s)
         if (delta(r, s) < thr) {
           std::swap(perm[r], perm[s]);
           ++made;
         }
+    }
     swaps += made;
     if (made == 0) break;
   }

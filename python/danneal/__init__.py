@@ -10,13 +10,9 @@ Families (see the README):
 - deep clustering losses: :mod:`danneal.losses`
 """
 
-import os as _os
-
-# Idle OpenMP threads should sleep rather than spin: users run danneal on shared, often
-# oversubscribed machines (GUIDE §1, "Shared machines").  Set before the runtime starts; an
-# explicit OMP_WAIT_POLICY from the user wins.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
+# Importing danneal leaves os.environ alone.  On shared, oversubscribed machines set
+# OMP_WAIT_POLICY=PASSIVE before starting Python (README, "Threads"): the OpenMP runtime reads it
+# once, when it is loaded, and has no run-time setter for it.
 from . import _core  # noqa: E402
 from ._threads import resolve_n_threads  # noqa: E402
 from . import schedules  # noqa: E402

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 FLOAT_DTYPES = (np.float64, np.float32)
+INT64_MAX = 2**63 - 1
 
 
 def as_float_array(x, name: str, *, ndim: int | None = None, dtype=None, allow_empty: bool = False,
@@ -93,6 +94,8 @@ def check_int(value, name: str, *, low=None, high=None) -> int:
     value = int(value)
     if low is not None and value < low:
         raise ValueError(f"{name}={value} must be >= {low}")
+    if high is None and value > INT64_MAX:  # the compiled kernels take 64-bit integers
+        raise ValueError(f"{name}={value} exceeds the largest supported integer 2**63 - 1 = {INT64_MAX}")
     if high is not None and value > high:
         raise ValueError(f"{name}={value} must be <= {high}")
     return value

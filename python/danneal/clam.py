@@ -35,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
 from ._dask import is_dask, map_rows
-from ._threads import resolve_n_threads
+from ._threads import map_interruptible, resolve_n_threads
 from ._validation import as_float_array, check_float, check_int, check_n_clusters
 
 __all__ = ["ClAM"]
@@ -228,7 +228,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         p["max_epochs"] = check_int(self.max_epochs, "max_epochs", low=1)
         p["anneal_epochs"] = (p["max_epochs"] // 2 if self.anneal_epochs is None
                               else check_int(self.anneal_epochs, "anneal_epochs", low=1))
-        p["n_init"] = check_int(self.n_init, "n_init", low=1)
+        p["n_init"] = check_int(self.n_init, "n_init", low=1, high=10**6)  # every run's start is drawn up front
         for name in ("weighted", "spherical", "standardize"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name}={getattr(self, name)!r} must be a bool")
@@ -347,41 +347,42 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
             return R, eta, curve, status, labels, sil
 
         def outputs():  # in job order; each run's arrays are dropped unless it becomes the best
-            if workers > 1:
-                from concurrent.futures import ThreadPoolExecutor
-
-                with ThreadPoolExecutor(max_workers=workers) as ex:
-                    yield from ex.map(train, jobs)
+            if workers > 1:  # Ctrl-C or an error stops the other runs too
+                yield from map_interruptible(train, jobs, workers)
             else:
                 for job in jobs:
                     yield train(job)
 
         results = []
         best = None
-        for job, (R, eta, curve, status, labels, sil) in zip(jobs, outputs()):
-            beta, mask_prob, anneal, alpha, _, run, _, _ = job
-            loss = float(status["error"])
-            n_found = int(np.unique(labels).size)
-            rec = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "step_size": alpha, "run": run,
-                   "loss": loss,
-                   "epochs": int(status["iterations"]), "n_clusters": n_found,
-                   "numerical_error": bool(status["numerical_error"])}
-            if selection == "silhouette":
-                rec["silhouette"] = sil
-                score = -sil
-            else:
-                score = loss
-            if not np.isfinite(score):
-                score = np.inf
-            results.append(rec)
-            if p["verbose"]:
-                print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} step_size={alpha:g} "
-                      f"#{run}: loss={loss:.6g} "
-                      f"epochs={rec['epochs']}" + (f" silhouette={rec['silhouette']:.4f}"
-                                                    if "silhouette" in rec else ""))
-            key = (-min(n_found, p["min_clusters"]), score)
-            if best is None or key < best[0]:
-                best = (key, R, eta, curve, status, labels, beta, mask_prob, anneal, alpha)
+        runs = outputs()
+        try:
+            for job, (R, eta, curve, status, labels, sil) in zip(jobs, runs):
+                beta, mask_prob, anneal, alpha, _, run, _, _ = job
+                loss = float(status["error"])
+                n_found = int(np.unique(labels).size)
+                rec = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "step_size": alpha, "run": run,
+                       "loss": loss,
+                       "epochs": int(status["iterations"]), "n_clusters": n_found,
+                       "numerical_error": bool(status["numerical_error"])}
+                if selection == "silhouette":
+                    rec["silhouette"] = sil
+                    score = -sil
+                else:
+                    score = loss
+                if not np.isfinite(score):
+                    score = np.inf
+                results.append(rec)
+                if p["verbose"]:
+                    print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} step_size={alpha:g} "
+                          f"#{run}: loss={loss:.6g} "
+                          f"epochs={rec['epochs']}" + (f" silhouette={rec['silhouette']:.4f}"
+                                                        if "silhouette" in rec else ""))
+                key = (-min(n_found, p["min_clusters"]), score)
+                if best is None or key < best[0]:
+                    best = (key, R, eta, curve, status, labels, beta, mask_prob, anneal, alpha)
+        finally:
+            runs.close()  # stops the pool's other runs at once if the loop body raised
         _, R, eta, curve, status, labels, beta, mask_prob, anneal, alpha = best
         if status["numerical_error"]:
             warnings.warn(f"ClAM: the training loss became non-finite after {int(status['iterations'])} epochs; "

@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
 from ._threads import resolve_n_threads
-from ._validation import check_dissimilarity, check_n_clusters
+from ._validation import check_dissimilarity, check_int, check_n_clusters
 
 __all__ = ["PairwiseAnnealing", "PairwiseAnnealer", "critical_temperature"]
 
@@ -99,7 +99,7 @@ class PairwiseAnnealer:
         self.T = float(T0)
         self.cooling = float(cooling)
         self.form = _FORMS[potential]
-        self.max_iter = int(max_iter)
+        self.max_iter = check_int(max_iter, "max_iter", low=0)
         self.tol = float(tol)
         self.perturbation = float(perturbation)
         self.rng = check_random_state(random_state)
@@ -455,7 +455,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         "T0": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "cooling": [Interval(Real, 0, 1, closed="neither")],
         "T_min": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, 2**63 - 1, closed="both")],  # the kernels take int64
         "tol": [Interval(Real, 0, None, closed="left")],
         "perturbation": [Interval(Real, 0, None, closed="left")],
         "hard_tol": [Interval(Real, 0, 1, closed="neither")],

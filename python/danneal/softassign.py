@@ -612,7 +612,7 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     qopts = {k: opts.pop(k) for k in list(opts) if k in _QAP_DEFAULTS}
     q = dict(_QAP_DEFAULTS)
     q.update(qopts)
-    n_threads = opts.pop("n_threads", 1)
+    n_threads = resolve_n_threads(opts.pop("n_threads", 1))
     if q["partial_match"] is not None and np.size(q["partial_match"]) > 0:
         raise ValueError("partial_match is not supported by the softassign methods")
     maximize = bool(q["maximize"])
