@@ -99,9 +99,11 @@ class SpectralLossResult(NamedTuple):
 # ---------------------------------------------------------------------------------------------
 
 def _check_weights(weights):
+    if isinstance(weights, (str, bytes)):
+        raise TypeError(f"weights={weights!r} must be a sequence of 3 real numbers")
     try:
         w = [float(x) for x in weights]
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"weights={weights!r} must be a sequence of 3 real numbers") from None
     if len(w) != 3:
         raise ValueError(f"weights={weights!r} must have 3 entries (one per DDC term)")
@@ -295,6 +297,8 @@ def _ddc_loss(A, H, K, sigma2, weights, grad_A, grad_H, rel_sigma, simplex_tol, 
 def _check_targets(Y, n, dtype):
     """Y as an (n, c) float matrix (labels become a one-hot matrix) and (Y^T Y)^-1 (c x c)."""
     Yarr = np.asarray(Y)
+    if Yarr.dtype.kind == "c":
+        raise TypeError(f"Y: complex dtype {Yarr.dtype} is not supported (labels, or a real (n, c) target matrix)")
     if Yarr.ndim == 1:
         if Yarr.shape[0] != n:
             raise ValueError(f"Y: expected {n} labels (one per row of F), got {Yarr.shape[0]}")
@@ -339,13 +343,20 @@ def _thin_svd(F):
     rank cutoff.
     """
     F64 = F.astype(np.float64, copy=False)
+    # the Gram matrix squares the entries: F with entries near the limits of float64 (|F| ~ 1e300
+    # or 1e-300) is scaled by a power of two first (exact), and the singular values back
+    amax = float(np.abs(F64).max()) if F64.size else 0.0
+    e = int(np.frexp(amax)[1]) if amax > 0 and not 1e-150 < amax < 1e150 else 0
+    if e:
+        F64 = np.ldexp(F64, -e)
     lam, V = np.linalg.eigh(F64.T @ F64)
     lam, V = lam[::-1], V[:, ::-1]
     if lam[0] > 0 and lam[-1] >= 1e-6 * lam[0]:
         s = np.sqrt(lam)
         U = (F64 @ V) / s[None, :]
-        return U, s, np.ascontiguousarray(V.T)
-    return np.linalg.svd(F64, full_matrices=False)
+        return U, np.ldexp(s, e), np.ascontiguousarray(V.T)
+    U, s, Vt = np.linalg.svd(F64, full_matrices=False)
+    return U, np.ldexp(s, e), Vt
 
 
 def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLossResult:

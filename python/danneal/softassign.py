@@ -262,12 +262,24 @@ _DEFAULTS = {
 }
 
 
+def _check_options(options):
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(f"options={options!r} must be a dict or None")
+
+
+def _check_shape(shape):
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
+        raise ValueError(f"shape={shape!r} must be a pair (n, m) of positive ints")
+    return tuple(check_int(s, "shape", low=1) for s in shape)
+
+
 def _engine_options(options):
     """Merge ``options`` into the defaults and validate them.  Returns ``(opts, callback, values)``
     with ``values = (beta0, beta_max, beta_rate, inner_max_iter, inner_tol, sinkhorn_max_iter,
     sinkhorn_tol, alpha, delta, max_iter, hard_tol)``."""
     opts = dict(_DEFAULTS)
     callback = None
+    _check_options(options)
     for k, v in (options or {}).items():
         if k == "callback":
             callback = v
@@ -335,7 +347,7 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         raise ValueError(f"method={method!r} must be one of {METHODS}")
     if not callable(qfun):
         raise TypeError("qfun must be callable: qfun(M) -> Q of the same shape as M")
-    n, m = (check_int(s, "shape", low=1) for s in shape)
+    n, m = _check_shape(shape)
     if constraint == "doubly_stochastic" and n != m:
         raise ValueError(f"shape={tuple(shape)} must be square for constraint='doubly_stochastic'")
     opts, callback, (beta0, beta_max, beta_rate, inner_max, inner_tol, sk_iter, sk_tol, alpha, delta, max_iter,
@@ -565,6 +577,7 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         raise ValueError(f"B: must be square, got shape {B.shape}")
     if A.shape != B.shape:
         raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    _check_options(options)
     opts = dict(options or {})
     if "random_state" in opts:
         if "rng" in opts:
@@ -582,7 +595,10 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     n_init = check_int(q["n_init"], "n_init", low=1)
     if q["local_search"] not in (None, "2opt"):
         raise ValueError(f"local_search={q['local_search']!r} must be '2opt' or None")
-    rng = np.random.default_rng(q["rng"])
+    try:
+        rng = np.random.default_rng(q["rng"])
+    except (TypeError, ValueError):
+        raise ValueError(f"rng={q['rng']!r} must be None, a non-negative int or a numpy.random.Generator") from None
     n = A.shape[0]
     if n == 0:
         raise ValueError("A: empty matrices")
