@@ -25,10 +25,11 @@ def as_float_array(x, name: str, *, ndim: int | None = None, dtype=None, allow_e
     if arr.dtype == object:
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: dtype=object could not be converted to float64") from None
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name}: dtype=object could not be converted to float64 ({exc}); expected a "
+                            "float32 or float64 array") from None
     if np.issubdtype(arr.dtype, np.complexfloating):
-        raise TypeError(f"{name}: complex dtype {arr.dtype} is not supported")
+        raise TypeError(f"{name}: complex dtype {arr.dtype} is not supported; expected a float32 or float64 array")
     if dtype is not None:
         target = np.dtype(dtype)
     elif arr.dtype in (np.float32, np.float64):
@@ -40,7 +41,7 @@ def as_float_array(x, name: str, *, ndim: int | None = None, dtype=None, allow_e
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-d array, got ndim={arr.ndim} with shape {arr.shape}")
     if not allow_empty and arr.size == 0:
-        raise ValueError(f"{name}: empty array with shape {arr.shape}")
+        raise ValueError(f"{name}: empty array with shape {arr.shape}; expected at least one element")
     out = np.ascontiguousarray(arr, dtype=target)
     if copy and np.shares_memory(out, arr):
         out = out.copy()
