@@ -69,13 +69,13 @@ def check_dissimilarity(D, name: str = "D", *, dtype=None, check_symmetric: bool
         if not allow_negative and (rows < 0).any():
             i, j = np.argwhere(rows < 0)[0]
             i += i0
-            raise ValueError(f"{name}: dissimilarities must be >= 0, got {name}[{i}, {j}]={D[i, j]!r}")
+            raise ValueError(f"{name}: dissimilarities must be >= 0, got {name}[{i}, {j}]={float(D[i, j])!r}")
         scale = max(scale, float(np.abs(rows).max()))
     if check_diagonal:
         diag = np.diagonal(D)
         if (diag != 0).any():
             i = int(np.flatnonzero(diag != 0)[0])
-            raise ValueError(f"{name}: diagonal must be zero, got {name}[{i}, {i}]={diag[i]!r}")
+            raise ValueError(f"{name}: diagonal must be zero, got {name}[{i}, {i}]={float(diag[i])!r}")
     if check_symmetric:
         tol = (1e-5 if D.dtype == np.float32 else 1e-10) * (scale or 1.0)
         for i0 in range(0, n, block):
@@ -83,8 +83,8 @@ def check_dissimilarity(D, name: str = "D", *, dtype=None, check_symmetric: bool
             if (diff > tol).any():
                 i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
                 i += i0
-                raise ValueError(f"{name}: must be symmetric, but {name}[{i}, {j}]={D[i, j]!r} != "
-                                 f"{name}[{j}, {i}]={D[j, i]!r}")
+                raise ValueError(f"{name}: must be symmetric, but {name}[{i}, {j}]={float(D[i, j])!r} != "
+                                 f"{name}[{j}, {i}]={float(D[j, i])!r}")
     return D
 
 
@@ -182,7 +182,7 @@ def precheck_X(X, name: str = "X", *, min_samples: int = 1, what: str = "(n_samp
     if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)}: "
-                         f"{arr[tuple(bad)]!r})")
+                         f"{float(arr[tuple(bad)])!r})")
 
 
 def validate_X(estimator, X, name: str = "X", *, reset: bool = True, min_samples: int = 1,

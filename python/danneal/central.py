@@ -216,7 +216,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             raise ValueError("sample_weight: contains NaN or inf")
         if (w < 0).any():
             i = int(np.flatnonzero(w < 0)[0])
-            raise ValueError(f"sample_weight: must be >= 0, got sample_weight[{i}]={w[i]!r}")
+            raise ValueError(f"sample_weight: must be >= 0, got sample_weight[{i}]={float(w[i])!r}")
         if not w.sum() > 0:
             raise ValueError("sample_weight: all weights are zero (they sum to 0)")
         return w

@@ -554,7 +554,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
             X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32], what="(n_new, n_train)")
             if (X < 0).any():
                 i, j = np.argwhere(X < 0)[0]
-                raise ValueError(f"X: dissimilarities must be >= 0, got X[{i}, {j}]={X[i, j]!r}")
+                raise ValueError(f"X: dissimilarities must be >= 0, got X[{i}, {j}]={float(X[i, j])!r}")
             Dn = X
         else:
             X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])

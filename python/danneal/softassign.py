@@ -48,9 +48,9 @@ def _marginal(x, name, size, default_total):
         raise ValueError(f"{name}: expected shape ({size},), got {x.shape}")
     if (x < 0).any():
         i = int(np.flatnonzero(x < 0)[0])
-        raise ValueError(f"{name}: marginals must be >= 0, got {name}[{i}]={x[i]!r}")
+        raise ValueError(f"{name}: marginals must be >= 0, got {name}[{i}]={float(x[i])!r}")
     if not x.sum() > 0:
-        raise ValueError(f"{name}: marginals must have a positive sum, got sum={x.sum()!r}")
+        raise ValueError(f"{name}: marginals must have a positive sum, got sum={float(x.sum())!r}")
     return x
 
 

@@ -186,7 +186,7 @@ class _ClAMFunction(torch.autograd.Function):
             raise ValueError(f"mask: expected shape {x.shape} (as X), got {m.shape}")
         if m is not None and not ((m >= 0) & (m <= 1)).all():
             i, j = np.argwhere(~((m >= 0) & (m <= 1)))[0]
-            raise ValueError(f"mask: entries must be in [0, 1], got mask[{i}, {j}]={m[i, j]!r}")
+            raise ValueError(f"mask: entries must be in [0, 1], got mask[{i}, {j}]={float(m[i, j])!r}")
         nt = resolve_n_threads(n_threads)
         V, P = _core.clam_forward(x, m, r, e, float(c), float(alpha), int(n_steps), bool(spherical), nt)
         ctx.state = (V, P, m, r, float(c), float(alpha), bool(spherical), nt, eta is not None)
