@@ -363,7 +363,8 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         if M0.shape != (n, m):
             raise ValueError(f"M0: expected shape {(n, m)}, got {M0.shape}")
         if (M0 <= 0).any():
-            raise ValueError("M0: entries must be > 0")
+            i, j = np.argwhere(M0 <= 0)[0]
+            raise ValueError(f"M0: entries must be > 0, got M0[{i}, {j}]={float(M0[i, j])!r}")
         logM = np.log(M0)
     ones_n, ones_m = np.ones(n), np.ones(m)
     state = {"alpha": None, "beta": None, "scale": 1.0}
