@@ -1,4 +1,5 @@
 #include "bindings.hpp"
+#include "format.hpp"
 #include "danneal/central.hpp"
 
 using namespace danneal;
@@ -35,7 +36,7 @@ Problem<T> problem(const py::array& X, const py::array& Y, const py::array& logp
 
 void check_temperature(double temperature) {
   if (!(temperature >= 0) || !std::isfinite(temperature))
-    throw py::value_error("temperature=" + std::to_string(temperature) + " must be finite and >= 0");
+    throw py::value_error("temperature=" + num(temperature) + " must be finite and >= 0");
 }
 
 py::tuple central_fixed_point_py(const py::array& X, const py::object& w, const py::array& Y0,
@@ -44,7 +45,7 @@ py::tuple central_fixed_point_py(const py::array& X, const py::object& w, const 
   check_threads(n_threads);
   check_temperature(temperature);
   if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
-  if (!(tol >= 0)) throw py::value_error("tol=" + std::to_string(tol) + " must be >= 0");
+  if (!(tol >= 0)) throw py::value_error("tol=" + num(tol) + " must be >= 0");
   return dispatch(X, "X", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     const auto [x, y0, lp0, n, d, k] = problem<T>(X, Y0, logp0);

@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "bindings.hpp"
+#include "format.hpp"
 #include "danneal/clam.hpp"
 
 using namespace danneal;
@@ -20,9 +21,9 @@ const T* opt_ptr(const py::object& a, const char* name, std::vector<py::ssize_t>
 }
 
 void check_step(double c, double alpha, long long n_steps) {
-  if (!(c >= 0) || !std::isfinite(c)) throw py::value_error("c=" + std::to_string(c) + " must be finite and >= 0");
+  if (!(c >= 0) || !std::isfinite(c)) throw py::value_error("c=" + num(c) + " must be finite and >= 0");
   if (!(alpha > 0) || !std::isfinite(alpha))
-    throw py::value_error("alpha=" + std::to_string(alpha) + " must be finite and > 0");
+    throw py::value_error("alpha=" + num(alpha) + " must be finite and > 0");
   if (n_steps < 0) throw py::value_error("n_steps=" + std::to_string(n_steps) + " must be >= 0");
 }
 
@@ -115,14 +116,14 @@ py::tuple clam_train_py(const py::array& X, const py::array& mask_values, const 
   if (batch_size < 1) throw py::value_error("batch_size=" + std::to_string(batch_size) + " must be >= 1");
   if (max_epochs < 0) throw py::value_error("max_epochs=" + std::to_string(max_epochs) + " must be >= 0");
   if (!(learning_rate > 0) || !std::isfinite(learning_rate))
-    throw py::value_error("learning_rate=" + std::to_string(learning_rate) + " must be finite and > 0");
+    throw py::value_error("learning_rate=" + num(learning_rate) + " must be finite and > 0");
   if (plateau_window < 1) throw py::value_error("plateau_window=" + std::to_string(plateau_window) + " must be >= 1");
   if (patience < 1) throw py::value_error("patience=" + std::to_string(patience) + " must be >= 1");
-  if (!(decay > 0 && decay <= 1)) throw py::value_error("decay=" + std::to_string(decay) + " must be in (0, 1]");
+  if (!(decay > 0 && decay <= 1)) throw py::value_error("decay=" + num(decay) + " must be in (0, 1]");
   if (!(plateau_tol >= 0)) throw py::value_error("plateau_tol must be >= 0");
   if (!(min_lr >= 0)) throw py::value_error("min_lr must be >= 0");
   if (!(c_start >= 0) || !std::isfinite(c_start))
-    throw py::value_error("c_start=" + std::to_string(c_start) + " must be finite and >= 0");
+    throw py::value_error("c_start=" + num(c_start) + " must be finite and >= 0");
   if (anneal_epochs < 0)
     throw py::value_error("anneal_epochs=" + std::to_string(anneal_epochs) + " must be >= 0");
   return dispatch(X, "X", [&](auto tag) -> py::tuple {

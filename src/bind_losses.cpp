@@ -1,4 +1,5 @@
 #include "bindings.hpp"
+#include "format.hpp"
 #include "danneal/losses.hpp"
 
 using namespace danneal;
@@ -22,7 +23,7 @@ py::tuple ddc_gaussian_kernel_py(const py::array& gram, double rel_sigma, double
                                  const py::object& out) {
   check_threads(n_threads);
   if (!(sigma2 > 0) && !(rel_sigma > 0))
-    throw py::value_error("rel_sigma=" + std::to_string(rel_sigma) + " must be > 0 when sigma2 is not given");
+    throw py::value_error("rel_sigma=" + num(rel_sigma) + " must be > 0 when sigma2 is not given");
   return dispatch(gram, "gram", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     const T* g = in_ptr<T>(gram, "gram", 2);

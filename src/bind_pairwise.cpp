@@ -1,4 +1,5 @@
 #include "bindings.hpp"
+#include "format.hpp"
 #include "danneal/pairwise.hpp"
 
 using namespace danneal;
@@ -66,9 +67,9 @@ py::array pairwise_potential_py(const py::array& D, const py::array& Q, int form
 py::tuple pairwise_fixed_point_py(const py::array& D, const py::array& Q0, double temperature, int form,
                                   long long max_iter, double tol, int n_threads) {
   check_threads(n_threads);
-  if (!(temperature >= 0)) throw py::value_error("temperature=" + std::to_string(temperature) + " must be >= 0");
+  if (!(temperature >= 0)) throw py::value_error("temperature=" + num(temperature) + " must be >= 0");
   if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
-  if (!(tol >= 0)) throw py::value_error("tol=" + std::to_string(tol) + " must be >= 0");
+  if (!(tol >= 0)) throw py::value_error("tol=" + num(tol) + " must be >= 0");
   if (form != pairwise::kDetan && form != pairwise::kGradient)
     throw py::value_error("form=" + std::to_string(form) + " must be 0 (detan) or 1 (gradient)");
   return dispatch(D, "distances", [&](auto tag) -> py::tuple {

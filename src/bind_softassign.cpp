@@ -1,4 +1,5 @@
 #include "bindings.hpp"
+#include "format.hpp"
 #include "danneal/softassign.hpp"
 
 using namespace danneal;
@@ -11,10 +12,10 @@ py::tuple sinkhorn_log_py(const py::array& C, double scale, const py::array& a, 
                           int n_threads) {
   check_threads(n_threads);
   if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
-  if (!(tol >= 0)) throw py::value_error("tol=" + std::to_string(tol) + " must be >= 0");
+  if (!(tol >= 0)) throw py::value_error("tol=" + num(tol) + " must be >= 0");
   if (norm != softassign::kMax && norm != softassign::kL2)
     throw py::value_error("norm=" + std::to_string(norm) + " must be 0 (max) or 2 (l2)");
-  if (!std::isfinite(scale) || scale == 0) throw py::value_error("scale=" + std::to_string(scale) + " must be finite and nonzero");
+  if (!std::isfinite(scale) || scale == 0) throw py::value_error("scale=" + num(scale) + " must be finite and nonzero");
   return dispatch(C, "C", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     const T* c = in_ptr<T>(C, "C", 2);
@@ -76,7 +77,7 @@ py::tuple qap_2opt_py(const py::array& A, const py::array& B, const py::array& p
 py::tuple qap_fixed_point_py(const py::array& A, const py::array& B, const py::object& E, double c, double gamma,
                              double beta, const py::array& M0, long long max_inner, double inner_tol,
                              long long sinkhorn_iter, const py::array& alpha0, const py::array& beta0) {
-  if (!(beta > 0) || !std::isfinite(beta)) throw py::value_error("beta=" + std::to_string(beta) + " must be > 0");
+  if (!(beta > 0) || !std::isfinite(beta)) throw py::value_error("beta=" + num(beta) + " must be > 0");
   if (max_inner < 0) throw py::value_error("max_inner=" + std::to_string(max_inner) + " must be >= 0");
   if (sinkhorn_iter < 1) throw py::value_error("sinkhorn_iter=" + std::to_string(sinkhorn_iter) + " must be >= 1");
   if (!std::isfinite(c) || !std::isfinite(gamma)) throw py::value_error("c and gamma must be finite");

@@ -372,9 +372,10 @@ def test_invalid_parameters(kw, exc, msg):
 
 
 @pytest.mark.parametrize("X,msg", [(np.array([[0.0, np.nan], [1, 2]]), "NaN"),
-                                   (np.array([[0.0, np.inf], [1, 2]]), "infinity"),
-                                   (np.zeros((0, 3)), "0 sample"),
-                                   (np.zeros(5), "2D array")])
+                                   (np.array([[0.0, np.inf], [1, 2]]), "X: contains NaN or inf"),
+                                   (np.zeros((0, 3)), "X: got 0 sample"),
+                                   (np.zeros(5), r"X: expected a 2-d array of shape \(n_samples, n_features\), got "
+                                                 r"shape \(5,\)")])
 def test_invalid_data(X, msg):
     with pytest.raises(ValueError, match=msg):
         ClAM(1, max_epochs=2).fit(X)

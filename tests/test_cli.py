@@ -1,5 +1,6 @@
 """The danneal command line."""
 
+import os
 import subprocess
 import sys
 
@@ -54,3 +55,136 @@ def test_demo_runs_as_console_script():
     r = subprocess.run([sys.executable, "-m", "danneal.cli", "demo"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "PairwiseAnnealing" in r.stdout and "KMeans(n_init=10)" in r.stdout and "ARI" in r.stdout
+
+
+# ---- errors: one line on stderr, a documented exit status, never a traceback (issue 10, section 4)
+# an editable development install (rebuild on import) would print its cmake log; silence it
+ENV = {**os.environ, "SKBUILD_EDITABLE_VERBOSE": "0"}
+
+
+def _danneal(args, **kw):
+    return subprocess.run([sys.executable, "-m", "danneal.cli", *args], capture_output=True, text=True, timeout=300,
+                          env=ENV, **kw)
+
+
+def _in_process(argv, capsys):
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # argparse
+        status = exc.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(argv, status, captured.out, captured.err)
+
+
+def _one_line_error(r, status, *needles):
+    assert r.returncode == status, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("danneal"), lines[0]
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+@pytest.fixture
+def blobs_npy(tmp_path):
+    X, _ = make_blobs(40, centers=2, cluster_std=0.5, random_state=0)
+    f = tmp_path / "x.npy"
+    np.save(f, X)
+    return f
+
+
+def _bad_file(tmp_path, kind):
+    if kind == "malformed_csv":
+        f = tmp_path / "bad.csv"
+        f.write_text("1,2,3\n4,five,6\n")
+    elif kind == "ragged_csv":
+        f = tmp_path / "ragged.csv"
+        f.write_text("1,2,3\n4,5\n")
+    elif kind == "empty_csv":
+        f = tmp_path / "empty.csv"
+        f.write_text("")
+    elif kind == "corrupt_npy":
+        f = tmp_path / "corrupt.npy"
+        f.write_bytes(b"\x93NUMPY\x01\x00garbage")
+    elif kind == "pickled_npy":
+        f = tmp_path / "objects.npy"
+        np.save(f, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    elif kind == "directory":
+        f = tmp_path / "adir.csv"
+        f.mkdir()
+    elif kind == "missing":
+        f = tmp_path / "missing.npy"
+    elif kind == "wrong_suffix":
+        f = tmp_path / "x.json"
+        f.write_text("[]")
+    elif kind == "nan":
+        f = tmp_path / "nan.csv"
+        f.write_text("1,2\nnan,3\n4,5\n")
+    return f
+
+
+@pytest.mark.parametrize("kind, needle", [("malformed_csv", "five"), ("ragged_csv", "ragged.csv"),
+                                          ("empty_csv", "empty.csv"), ("corrupt_npy", "not a valid .npy"),
+                                          ("pickled_npy", "objects.npy"), ("directory", "is a directory"),
+                                          ("missing", "does not exist"), ("wrong_suffix", "expected a .npy"),
+                                          ("nan", "NaN")])
+def test_cli_bad_file_is_one_line_and_status_2(tmp_path, kind, needle, capsys):
+    # in process (main() is what the console script runs); the process boundary is tested below
+    _one_line_error(_in_process(["cluster", str(_bad_file(tmp_path, kind)), "-k", "2"], capsys), 2, needle)
+
+
+def test_cli_bad_file_in_a_subprocess(tmp_path):
+    r = _danneal(["cluster", str(_bad_file(tmp_path, "malformed_csv")), "-k", "2"])
+    _one_line_error(r, 2, "bad.csv", "five")
+
+
+def test_cli_unwritable_output_is_refused_before_the_fit(tmp_path, blobs_npy):
+    # --progress prints a line per temperature: none may appear, the check comes first
+    r = _danneal(["cluster", str(blobs_npy), "-k", "2", "--progress", "-o", str(tmp_path / "no" / "dir" / "l.csv")])
+    _one_line_error(r, 2, "does not exist")
+    r = _danneal(["cluster", str(blobs_npy), "-k", "2", "--progress", "-o", str(tmp_path)])
+    _one_line_error(r, 2, "is a directory")
+
+
+@pytest.mark.parametrize("args, needle", [(["--threads", "0"], "--threads"), (["--threads", "-3"], "--threads"),
+                                          (["--threads", "two"], "--threads"), (["-k", "0"], "-k"),
+                                          (["--seed", "-1"], "--seed"), (["-k", "5"], "n_clusters=5")])
+def test_cli_bad_options_are_one_line_and_status_2(tmp_path, args, needle, capsys):
+    f = tmp_path / "x.csv"
+    np.savetxt(f, np.arange(8.0).reshape(4, 2), delimiter=",")
+    _one_line_error(_in_process(["cluster", str(f), *(["-k", "2"] if "-k" not in args else []), *args], capsys), 2,
+                    needle)
+
+
+def test_cli_threads_0_in_a_subprocess(blobs_npy):
+    _one_line_error(_danneal(["cluster", str(blobs_npy), "-k", "2", "--threads", "0"]), 2, "--threads", ">= 1")
+
+
+def test_cli_closed_stdout(blobs_npy):
+    # `danneal cluster ... | head -0`: the reader is gone before the labels are written
+    p = subprocess.Popen([sys.executable, "-m", "danneal.cli", "cluster", str(blobs_npy), "-k", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    p.stdout.close()
+    err = p.stderr.read()
+    p.stderr.close()
+    assert p.wait(timeout=300) == 1, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert err.strip().splitlines() == ["danneal: error: standard output was closed before the labels were written"]
+
+
+def test_cli_no_stdout_at_all(blobs_npy):
+    # stdout closed outright (`danneal ... >&-`): refused before the fit
+    r = subprocess.run([sys.executable, "-m", "danneal.cli", "cluster", str(blobs_npy), "-k", "2"],
+                       stderr=subprocess.PIPE, text=True, timeout=300, env=ENV, preexec_fn=lambda: os.close(1))
+    assert r.returncode == 2, r.stderr
+    assert "standard output is closed" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_help_documents_exit_status(capsys):
+    for argv in (["--help"], ["cluster", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        out = capsys.readouterr().out
+        assert "exit status" in out and "130" in out and "usage or input error" in out

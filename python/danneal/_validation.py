@@ -26,10 +26,11 @@ def as_float_array(x, name: str, *, ndim: int | None = None, dtype=None, allow_e
     if arr.dtype == object:
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: dtype=object could not be converted to float64") from None
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name}: dtype=object could not be converted to float64 ({exc}); expected a "
+                            "float32 or float64 array") from None
     if np.issubdtype(arr.dtype, np.complexfloating):
-        raise TypeError(f"{name}: complex dtype {arr.dtype} is not supported")
+        raise TypeError(f"{name}: complex dtype {arr.dtype} is not supported; expected a float32 or float64 array")
     if dtype is not None:
         target = np.dtype(dtype)
     elif arr.dtype in (np.float32, np.float64):
@@ -41,7 +42,7 @@ def as_float_array(x, name: str, *, ndim: int | None = None, dtype=None, allow_e
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-d array, got ndim={arr.ndim} with shape {arr.shape}")
     if not allow_empty and arr.size == 0:
-        raise ValueError(f"{name}: empty array with shape {arr.shape}")
+        raise ValueError(f"{name}: empty array with shape {arr.shape}; expected at least one element")
     out = np.ascontiguousarray(arr, dtype=target)
     if copy and np.shares_memory(out, arr):
         out = out.copy()
@@ -69,13 +70,13 @@ def check_dissimilarity(D, name: str = "D", *, dtype=None, check_symmetric: bool
         if not allow_negative and (rows < 0).any():
             i, j = np.argwhere(rows < 0)[0]
             i += i0
-            raise ValueError(f"{name}: dissimilarities must be >= 0, got {name}[{i}, {j}]={D[i, j]!r}")
+            raise ValueError(f"{name}: dissimilarities must be >= 0, got {name}[{i}, {j}]={float(D[i, j])!r}")
         scale = max(scale, float(np.abs(rows).max()))
     if check_diagonal:
         diag = np.diagonal(D)
         if (diag != 0).any():
             i = int(np.flatnonzero(diag != 0)[0])
-            raise ValueError(f"{name}: diagonal must be zero, got {name}[{i}, {i}]={diag[i]!r}")
+            raise ValueError(f"{name}: diagonal must be zero, got {name}[{i}, {i}]={float(diag[i])!r}")
     if check_symmetric:
         tol = (1e-5 if D.dtype == np.float32 else 1e-10) * (scale or 1.0)
         for i0 in range(0, n, block):
@@ -83,8 +84,8 @@ def check_dissimilarity(D, name: str = "D", *, dtype=None, check_symmetric: bool
             if (diff > tol).any():
                 i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
                 i += i0
-                raise ValueError(f"{name}: must be symmetric, but {name}[{i}, {j}]={D[i, j]!r} != "
-                                 f"{name}[{j}, {i}]={D[j, i]!r}")
+                raise ValueError(f"{name}: must be symmetric, but {name}[{i}, {j}]={float(D[i, j])!r} != "
+                                 f"{name}[{j}, {i}]={float(D[j, i])!r}")
     return D
 
 
@@ -121,3 +122,84 @@ def check_n_clusters(n_clusters, n_samples: int, name: str = "n_clusters") -> in
     if k > n_samples:
         raise ValueError(f"{name}={k} must be <= n_samples={n_samples}")
     return k
+
+
+def fmt(value) -> str:
+    """One number style for every message: repr precision (``tol=-1e-07``, never ``-0.000000``)."""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return repr(value)
+
+
+def check_random_state(seed, name: str = "random_state"):
+    """scikit-learn's ``check_random_state`` with an error that names the parameter."""
+    from sklearn.utils import check_random_state as _crs
+
+    try:
+        return _crs(seed)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name}={seed!r} must be None, an int in [0, 2**32 - 1] or a "
+                         "numpy.random.RandomState instance") from None
+
+
+def _describe(arr) -> str:
+    return "a scalar" if arr.ndim == 0 else f"shape {arr.shape}"
+
+
+def precheck_X(X, name: str = "X", *, min_samples: int = 1, what: str = "(n_samples, n_features)"):
+    """Checks of a 2-d data array whose errors name the parameter, its shape/dtype and what is
+    expected (scikit-learn's own messages do not name the parameter).  Returns nothing; the
+    caller converts with ``validate_data`` afterwards.  The phrases scikit-learn's estimator checks
+    look for ("Reshape your data", "0 feature(s) (shape=...) while a minimum of 1 is required",
+    "Complex data not supported", "NaN"/"inf") are kept."""
+    if X is None:
+        raise TypeError(f"{name}=None: expected an array of shape {what}")
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):  # sparse: scikit-learn's message names X
+        return
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:
+        raise ValueError(f"{name}: cannot be converted to an array of shape {what} ({exc})") from None
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name}: Complex data not supported, got dtype {arr.dtype}; expected a real "
+                         f"array of shape {what}")
+    if arr.ndim != 2:
+        hint = (". Reshape your data either using X.reshape(-1, 1) if your data has a single feature or "
+                "X.reshape(1, -1) if it contains a single sample") if arr.ndim == 1 else ""
+        raise ValueError(f"{name}: expected a 2-d array of shape {what}, got {_describe(arr)}{hint}")
+    n, d = arr.shape
+    if n < min_samples:
+        raise ValueError(f"{name}: got {n} sample(s) (shape={arr.shape}) while a minimum of {min_samples} is "
+                         f"required; expected shape {what}")
+    if d < 1:
+        raise ValueError(f"{name}: got 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required; "
+                         f"expected shape {what}")
+    if arr.dtype.kind in "OUS":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name}: dtype={arr.dtype} could not be converted to float64 ({exc}); expected "
+                            f"a numeric array of shape {what}") from None
+    elif arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: unsupported dtype {arr.dtype}; expected a numeric array of shape {what}")
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)}: "
+                         f"{float(arr[tuple(bad)])!r})")
+
+
+def validate_X(estimator, X, name: str = "X", *, reset: bool = True, min_samples: int = 1,
+               what: str = "(n_samples, n_features)", **kwargs):
+    """scikit-learn's ``validate_data`` (feature counts, feature names, dtype conversion) after
+    :func:`precheck_X`; any error it still raises is prefixed with the parameter name."""
+    from sklearn.utils.validation import validate_data
+
+    precheck_X(X, name, min_samples=min_samples, what=what)
+    try:
+        return validate_data(estimator, X, reset=reset, ensure_min_samples=min_samples, ensure_all_finite=False,
+                             **kwargs)
+    except (ValueError, TypeError) as exc:
+        msg = str(exc)
+        if msg.startswith(name + " ") or msg.startswith(name + ":"):
+            raise
+        raise type(exc)(f"{name}: {msg}") from None

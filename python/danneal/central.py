@@ -16,14 +16,13 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
 
 from . import _core
 from ._dask import is_dask as _is_dask
 from ._threads import resolve_n_threads
-from ._validation import check_float, check_int, check_n_clusters
+from ._validation import check_float, check_int, check_n_clusters, check_random_state, validate_X
 
 __all__ = ["CentralAnnealing"]
 
@@ -56,7 +55,7 @@ class _MemoryRows:
     ``danneal._dask.DaskRows`` is the same interface over the blocks of a dask array."""
 
     def __init__(self, est, X, sample_weight):
-        X = validate_data(est, X, dtype=[np.float64, np.float32], order="C", copy=False)
+        X = validate_X(est, X, dtype=[np.float64, np.float32], order="C", copy=False)
         self.X = X
         self.n, self.d = X.shape
         self.dtype = np.dtype(X.dtype.type)
@@ -271,8 +270,8 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         if isinstance(sample_weight, numbers.Number):
             sample_weight = np.full(n, sample_weight)
         w = np.asarray(sample_weight)
-        if w.dtype == object or not (np.issubdtype(w.dtype, np.number) or w.dtype == np.bool_):
-            raise TypeError(f"sample_weight: unsupported dtype {w.dtype}")
+        if w.dtype.kind not in "biuf":
+            raise TypeError(f"sample_weight: unsupported dtype {w.dtype}; expected real weights of shape ({n},)")
         w = np.ascontiguousarray(w, dtype=dtype)
         if w.shape != (n,):
             raise ValueError(f"sample_weight: expected shape ({n},), got {w.shape}")
@@ -280,7 +279,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
             raise ValueError("sample_weight: contains NaN or inf")
         if (w < 0).any():
             i = int(np.flatnonzero(w < 0)[0])
-            raise ValueError(f"sample_weight: must be >= 0, got sample_weight[{i}]={w[i]!r}")
+            raise ValueError(f"sample_weight: must be >= 0, got sample_weight[{i}]={float(w[i])!r}")
         with np.errstate(over="ignore"):
             total = float(w.sum(dtype=np.float64))
         if not total > 0:
@@ -617,7 +616,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     # ------------------------------------------------------------------ prediction
     def _check_X(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+        X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
         return _c(X, X.dtype)
 
     def _centers_like(self, X):
@@ -673,8 +672,13 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         X = self._check_X(X)
         C = self._centers_like(X).astype(np.float64)
         Xd = X.astype(np.float64)
+        # the squares overflow for |X| beyond ~1e154: scale by a power of two (exact), then back
+        amax = max(float(np.abs(Xd).max(initial=0.0)), float(np.abs(C).max(initial=0.0)))
+        e = int(np.frexp(amax)[1]) if amax > 1e150 else 0
+        if e:
+            Xd, C = np.ldexp(Xd, -e), np.ldexp(C, -e)
         D = (Xd * Xd).sum(1)[:, None] - 2.0 * Xd @ C.T + (C * C).sum(1)[None, :]
-        return np.sqrt(np.maximum(D, 0.0)).astype(X.dtype)
+        return np.ldexp(np.sqrt(np.maximum(D, 0.0)), e).astype(X.dtype)
 
     def centers_at(self, n_clusters):
         """Centroids of the annealing path when it had ``n_clusters`` clusters (soft, at the last

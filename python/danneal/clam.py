@@ -30,13 +30,13 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import _core
 from ._dask import is_dask, map_rows
 from ._threads import map_interruptible, resolve_n_threads
-from ._validation import as_float_array, check_float, check_int, check_n_clusters
+from ._validation import (as_float_array, check_float, check_int, check_n_clusters, check_random_state,
+                          validate_X)
 
 __all__ = ["ClAM"]
 
@@ -290,7 +290,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
     # ---- fitting ------------------------------------------------------------------------------
     def fit(self, X, y=None):
         """Train the prototypes on ``X`` (n_samples, n_features)."""
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
+        X = validate_X(self, X, dtype=[np.float64, np.float32])
         n, d = X.shape
         p = self._check_params(n, d)
         k = p["k"]
@@ -424,7 +424,7 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
     # ---- inference ----------------------------------------------------------------------------
     def _run(self, X):
         check_is_fitted(self, "cluster_centers_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])
         Z = self._to_internal(X)
         _check_distance_range(Z, "X", "X is far outside the range of the training data")
         R = self._R.astype(Z.dtype)

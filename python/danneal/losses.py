@@ -99,9 +99,11 @@ class SpectralLossResult(NamedTuple):
 # ---------------------------------------------------------------------------------------------
 
 def _check_weights(weights):
+    if isinstance(weights, (str, bytes)):
+        raise TypeError(f"weights={weights!r} must be a sequence of 3 real numbers")
     try:
         w = [float(x) for x in weights]
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"weights={weights!r} must be a sequence of 3 real numbers") from None
     if len(w) != 3:
         raise ValueError(f"weights={weights!r} must have 3 entries (one per DDC term)")
@@ -120,13 +122,13 @@ def _check_assignments(A, name, simplex_tol):
         raise ValueError(f"{name}: need at least 2 clusters (columns), got k={k}")
     if (A < 0).any():
         i, j = np.argwhere(A < 0)[0]
-        raise ValueError(f"{name}: soft assignments must be >= 0, got {name}[{i}, {j}]={A[i, j]!r}")
+        raise ValueError(f"{name}: soft assignments must be >= 0, got {name}[{i}, {j}]={float(A[i, j])!r}")
     if simplex_tol is not None:
         err = np.abs(A.sum(axis=1, dtype=np.float64) - 1.0)
         if (err > simplex_tol).any():
             i = int(np.argmax(err))
             raise ValueError(f"{name}: rows must sum to 1 (soft assignments on the simplex), but row {i} sums "
-                             f"to {A[i].sum(dtype=np.float64)!r} (simplex_tol={simplex_tol})")
+                             f"to {float(A[i].sum(dtype=np.float64))!r} (simplex_tol={simplex_tol})")
     return A
 
 
@@ -279,8 +281,8 @@ def _ddc_loss(A, H, K, sigma2, weights, grad_A, grad_H, rel_sigma, simplex_tol, 
         diff = np.abs(K - K.T)
         if (diff > tol).any():
             i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
-            raise ValueError(f"K: kernel matrix must be symmetric, but K[{i}, {j}]={K[i, j]!r} != "
-                             f"K[{j}, {i}]={K[j, i]!r}")
+            raise ValueError(f"K: kernel matrix must be symmetric, but K[{i}, {j}]={float(K[i, j])!r} != "
+                             f"K[{j}, {i}]={float(K[j, i])!r}")
         dtype = np.result_type(A.dtype, K.dtype)
         A, K = A.astype(dtype, copy=False), K.astype(dtype, copy=False)
     with _single_threaded_blas():
@@ -295,6 +297,8 @@ def _ddc_loss(A, H, K, sigma2, weights, grad_A, grad_H, rel_sigma, simplex_tol, 
 def _check_targets(Y, n, dtype):
     """Y as an (n, c) float matrix (labels become a one-hot matrix) and (Y^T Y)^-1 (c x c)."""
     Yarr = np.asarray(Y)
+    if Yarr.dtype.kind == "c":
+        raise TypeError(f"Y: complex dtype {Yarr.dtype} is not supported (labels, or a real (n, c) target matrix)")
     if Yarr.ndim == 1:
         if Yarr.shape[0] != n:
             raise ValueError(f"Y: expected {n} labels (one per row of F), got {Yarr.shape[0]}")

@@ -26,11 +26,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import _core
 from ._threads import resolve_n_threads
-from ._validation import check_dissimilarity, check_int, check_n_clusters
+from ._validation import check_dissimilarity, check_int, check_n_clusters, validate_X
 
 __all__ = ["PairwiseAnnealing", "PairwiseAnnealer", "critical_temperature"]
 
@@ -495,18 +495,19 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
     # -- input ----------------------------------------------------------------------------------
     def _dissimilarities(self, X):
         if self.metric == "precomputed":
-            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+            X = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2, what="(n_samples, n_samples)")
             return check_dissimilarity(X, "X", min_samples=2)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2)
         self._fit_X = X
         D = pairwise_distances(X, metric=self.metric)
         D = np.ascontiguousarray(D, dtype=X.dtype)
         D = 0.5 * (D + D.T)
         np.fill_diagonal(D, 0)
         if not np.isfinite(D).all():
-            raise ValueError(f"metric={self.metric!r} produced non-finite dissimilarities")
+            raise ValueError(f"X: metric={self.metric!r} produced non-finite dissimilarities (max |X| = "
+                             f"{float(np.abs(X).max())!r}); rescale X")
         if (D < 0).any():
-            raise ValueError(f"metric={self.metric!r} produced negative dissimilarities")
+            raise ValueError(f"X: metric={self.metric!r} produced negative dissimilarities")
         return np.ascontiguousarray(D)
 
     # -- fit ------------------------------------------------------------------------------------
@@ -565,13 +566,17 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
     def _potentials_new(self, X):
         check_is_fitted(self, "labels_")
         if self.metric == "precomputed":
-            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32], what="(n_new, n_train)")
             if (X < 0).any():
-                raise ValueError("X: dissimilarities must be >= 0")
+                i, j = np.argwhere(X < 0)[0]
+                raise ValueError(f"X: dissimilarities must be >= 0, got X[{i}, {j}]={float(X[i, j])!r}")
             Dn = X
         else:
-            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])
             Dn = pairwise_distances(X, self._fit_X, metric=self.metric)
+            if not np.isfinite(Dn).all():
+                raise ValueError(f"X: metric={self.metric!r} produced non-finite dissimilarities (max |X| = "
+                                 f"{float(np.abs(X).max())!r}); rescale X")
         k = self.assignments_.shape[1]
         n_train = self.labels_.shape[0]
         if Dn.shape[1] != n_train:

@@ -48,9 +48,9 @@ def _marginal(x, name, size, default_total):
         raise ValueError(f"{name}: expected shape ({size},), got {x.shape}")
     if (x < 0).any():
         i = int(np.flatnonzero(x < 0)[0])
-        raise ValueError(f"{name}: marginals must be >= 0, got {name}[{i}]={x[i]!r}")
+        raise ValueError(f"{name}: marginals must be >= 0, got {name}[{i}]={float(x[i])!r}")
     if not x.sum() > 0:
-        raise ValueError(f"{name}: marginals must have a positive sum, got sum={x.sum()!r}")
+        raise ValueError(f"{name}: marginals must have a positive sum, got sum={float(x.sum())!r}")
     return x
 
 
@@ -295,12 +295,24 @@ _DEFAULTS = {
 }
 
 
+def _check_options(options):
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(f"options={options!r} must be a dict or None")
+
+
+def _check_shape(shape):
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
+        raise ValueError(f"shape={shape!r} must be a pair (n, m) of positive ints")
+    return tuple(check_int(s, "shape", low=1) for s in shape)
+
+
 def _engine_options(options):
     """Merge ``options`` into the defaults and validate them.  Returns ``(opts, callback, values)``
     with ``values = (beta0, beta_max, beta_rate, inner_max_iter, inner_tol, sinkhorn_max_iter,
     sinkhorn_tol, alpha, delta, max_iter, hard_tol)``."""
     opts = dict(_DEFAULTS)
     callback = None
+    _check_options(options)
     for k, v in (options or {}).items():
         if k == "callback":
             callback = v
@@ -368,7 +380,7 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         raise ValueError(f"method={method!r} must be one of {METHODS}")
     if not callable(qfun):
         raise TypeError("qfun must be callable: qfun(M) -> Q of the same shape as M")
-    n, m = (check_int(s, "shape", low=1) for s in shape)
+    n, m = _check_shape(shape)
     if constraint == "doubly_stochastic" and n != m:
         raise ValueError(f"shape={tuple(shape)} must be square for constraint='doubly_stochastic'")
     opts, callback, (beta0, beta_max, beta_rate, inner_max, inner_tol, sk_iter, sk_tol, alpha, delta, max_iter,
@@ -384,7 +396,8 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         if M0.shape != (n, m):
             raise ValueError(f"M0: expected shape {(n, m)}, got {M0.shape}")
         if (M0 <= 0).any():
-            raise ValueError("M0: entries must be > 0")
+            i, j = np.argwhere(M0 <= 0)[0]
+            raise ValueError(f"M0: entries must be > 0, got M0[{i}, {j}]={float(M0[i, j])!r}")
         logM = np.log(M0)
     ones_n, ones_m = np.ones(n), np.ones(m)
     state = {"alpha": None, "beta": None, "scale": 1.0}
@@ -604,6 +617,7 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         raise ValueError(f"B: must be square, got shape {B.shape}")
     if A.shape != B.shape:
         raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    _check_options(options)
     opts = dict(options or {})
     if "random_state" in opts:
         if "rng" in opts:
@@ -621,7 +635,10 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     n_init = check_int(q["n_init"], "n_init", low=1)
     if q["local_search"] not in (None, "2opt"):
         raise ValueError(f"local_search={q['local_search']!r} must be '2opt' or None")
-    rng = np.random.default_rng(q["rng"])
+    try:
+        rng = np.random.default_rng(q["rng"])
+    except (TypeError, ValueError):
+        raise ValueError(f"rng={q['rng']!r} must be None, a non-negative int or a numpy.random.Generator") from None
     n = A.shape[0]
     if n == 0:
         raise ValueError("A: empty matrices")

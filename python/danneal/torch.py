@@ -24,6 +24,7 @@ import torch
 from . import _core
 from . import losses as _losses
 from ._threads import resolve_n_threads
+from ._validation import as_float_array, check_float, check_int
 
 __all__ = ["DDCLoss", "SpectralClusteringLoss", "ClAMRecursion", "Sinkhorn", "ddc_loss", "spectral_clustering_loss",
            "clam_recursion", "sinkhorn_loss"]
@@ -171,13 +172,21 @@ class SpectralClusteringLoss(torch.nn.Module):
 class _ClAMFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, X0, R, eta, mask, c, alpha, n_steps, spherical, n_threads):
-        x = _as_numpy(X0, "X")
+        x = as_float_array(_as_numpy(X0, "X"), "X", ndim=2)
         dt = x.dtype
-        r = np.ascontiguousarray(_as_numpy(R, "prototypes"), dtype=dt)
-        e = None if eta is None else np.ascontiguousarray(_as_numpy(eta, "log_weights"), dtype=dt)
-        m = None if mask is None else np.ascontiguousarray(_as_numpy(mask, "mask"), dtype=dt)
-        if r.ndim != 2 or x.ndim != 2 or r.shape[1] != x.shape[1]:
-            raise ValueError(f"X {tuple(x.shape)} and prototypes {tuple(r.shape)}: expected (B, d) and (k, d)")
+        r = as_float_array(_as_numpy(R, "prototypes"), "prototypes", ndim=2, dtype=dt)
+        if r.shape[1] != x.shape[1]:
+            raise ValueError(f"prototypes: expected shape (k, {x.shape[1]}) (as many columns as X, shape "
+                             f"{x.shape}), got {r.shape}")
+        e = None if eta is None else as_float_array(_as_numpy(eta, "log_weights"), "log_weights", ndim=1, dtype=dt)
+        if e is not None and e.shape != (r.shape[0],):
+            raise ValueError(f"log_weights: expected shape ({r.shape[0]},) (one per prototype), got {e.shape}")
+        m = None if mask is None else as_float_array(_as_numpy(mask, "mask"), "mask", ndim=2, dtype=dt)
+        if m is not None and m.shape != x.shape:
+            raise ValueError(f"mask: expected shape {x.shape} (as X), got {m.shape}")
+        if m is not None and not ((m >= 0) & (m <= 1)).all():
+            i, j = np.argwhere(~((m >= 0) & (m <= 1)))[0]
+            raise ValueError(f"mask: entries must be in [0, 1], got mask[{i}, {j}]={float(m[i, j])!r}")
         for name, arr in (("X", x), ("prototypes", r), ("log_weights", e), ("mask", m)):
             if arr is not None and not np.isfinite(arr).all():
                 bad = np.unravel_index(int(np.flatnonzero(~np.isfinite(arr))[0]), arr.shape)
@@ -205,15 +214,11 @@ def clam_recursion(X, prototypes, log_weights=None, mask=None, *, beta=1.0, expo
     """Functional form of :class:`ClAMRecursion`: the states after ``n_steps`` steps (B, d)."""
     if exponent not in ("beta", "beta/2"):
         raise ValueError(f"exponent={exponent!r} must be 'beta' or 'beta/2'")
-    if not (0 < float(beta) < np.inf):
-        raise ValueError(f"beta={beta!r} must be finite and > 0")
-    if not np.isfinite(float(step_size)):
-        raise ValueError(f"step_size={step_size!r} must be finite")
-    if int(n_steps) < 1:
-        raise ValueError(f"n_steps={n_steps!r} must be >= 1")
-    c = float(beta) if exponent == "beta" else 0.5 * float(beta)
-    return _ClAMFunction.apply(X, prototypes, log_weights, mask, c, float(step_size), int(n_steps), bool(spherical),
-                               n_threads)
+    beta = check_float(beta, "beta", low=0, low_inclusive=False)
+    n_steps = check_int(n_steps, "n_steps", low=1)
+    step_size = check_float(step_size, "step_size", low=0, low_inclusive=False)
+    c = beta if exponent == "beta" else 0.5 * beta
+    return _ClAMFunction.apply(X, prototypes, log_weights, mask, c, step_size, n_steps, bool(spherical), n_threads)
 
 
 class ClAMRecursion(torch.nn.Module):
@@ -247,9 +252,7 @@ class _SinkhornFunction(torch.autograd.Function):
         from .softassign import sinkhorn as _sinkhorn
 
         c = _as_numpy(C, "cost")
-        an = None if a is None else np.asarray(a, dtype=np.float64)
-        bn = None if b is None else np.asarray(b, dtype=np.float64)
-        logP = _sinkhorn(c, an, bn, reg=reg, tol=tol, max_iter=max_iter, log_plan=True, n_threads=n_threads)
+        logP = _sinkhorn(c, a, b, reg=reg, tol=tol, max_iter=max_iter, log_plan=True, n_threads=n_threads)
         logP = np.asarray(logP, dtype=np.float64)
         P = np.exp(logP)
         with np.errstate(invalid="ignore"):
@@ -273,7 +276,10 @@ def sinkhorn_loss(cost, a=None, b=None, *, reg=0.1, tol=1e-9, max_iter=10000, n_
         a = _as_numpy(a, "a")
     if isinstance(b, torch.Tensor):
         b = _as_numpy(b, "b")
-    return _SinkhornFunction.apply(cost, a, b, float(reg), float(tol), int(max_iter), n_threads)
+    reg = check_float(reg, "reg", low=0, low_inclusive=False)
+    tol = check_float(tol, "tol", low=0)
+    max_iter = check_int(max_iter, "max_iter", low=0)
+    return _SinkhornFunction.apply(cost, a, b, reg, tol, max_iter, n_threads)
 
 
 class Sinkhorn(torch.nn.Module):
