@@ -288,13 +288,14 @@ def _hard_cost(D, labels, k, nt):
 
 
 def _anneal(D, k, *, T0, T_min, cooling, potential, max_iter, tol, perturbation, hard_tol, local_search, nt, rng,
-            log=None, callback=None, patience=0, settle_tol=1e-3):
+            log=None, callback=None, patience=0, settle_tol=1e-3, populated=True):
     """One annealing run to hard labels: the schedule, the zero-temperature sweeps and the local
     search.  ``D`` is a dissimilarity matrix or a problem (:class:`_DenseProblem`,
     :class:`_FeatureProblem`).
 
-    With ``patience > 0`` cooling also stops once the hard labels (row argmax) have not changed
-    (at most one in a thousand, boundary objects of large problems keep flipping) for
+    With ``patience > 0`` cooling also stops once the hard labels (row argmax) of the rows assigned
+    with probability > 2/3 have not changed (at most one in a thousand: boundary objects of large
+    problems keep flipping; and at least half of the rows are such rows) for
     ``patience`` consecutive temperatures, every cluster has members, and the cost moved by
     less than ``settle_tol`` (relative) at each of those temperatures: the remaining temperatures
     would only harden assignments the zero-temperature finish fixes anyway.  (An empty hard
@@ -317,9 +318,13 @@ def _anneal(D, k, *, T0, T_min, cooling, potential, max_iter, tol, perturbation,
             break
         if patience:
             lab = np.argmax(ann.assignments, axis=1)
-            settled = (prev_labels is not None and np.count_nonzero(lab != prev_labels) <= lab.size // 1000
+            # flips are counted among confidently assigned rows only: within a pair of coincident
+            # columns the argmax follows the symmetry-breaking noise
+            confident = ann.assignments.max(axis=1) > 2.0 / 3.0
+            settled = (prev_labels is not None and 2 * np.count_nonzero(confident) >= lab.size
+                       and np.count_nonzero((lab != prev_labels) & confident) <= lab.size // 1000
                        and abs(rec["cost"] - prev_cost) <= settle_tol * abs(rec["cost"])
-                       and np.bincount(lab, minlength=k).min() > 0)
+                       and (not populated or np.bincount(lab, minlength=k).min() > 0))
             stable = stable + 1 if settled else 0
             prev_labels, prev_cost = lab, rec["cost"]
             if stable >= patience:
@@ -370,6 +375,12 @@ def _top_eigvecs(D, m, nt, n_iter=30):
     return (V @ U)[:, ::-1][:, :m]
 
 
+# Feature-space clusters larger than this are split by annealing a random sample of this many of
+# their objects; the split is extended to all by the nearer of its two centroids and finished by
+# the local search on the whole cluster (the annealing's cost stays bounded as n grows).
+_SPLIT_SAMPLE = 4096
+
+
 def _best_split(D, opts, rng, n_directions=3):
     """Best two-way split of the objects in ``D``: the annealed one, or the sign split along one
     of the top principal directions (each finished by the local search).  Annealing follows the
@@ -377,12 +388,23 @@ def _best_split(D, opts, rng, n_directions=3):
     lesser direction can give the better partition.  Returns ``(cost, labels, work)`` (work in
     passes over ``D``) or None when ``D`` is all zeros."""
     prob = _as_problem(D, opts["nt"])
-    Tc = prob.critical_temperature()
+    big = prob.features and prob.n > _SPLIT_SAMPLE
+    sample = prob.subset(np.sort(rng.choice(prob.n, _SPLIT_SAMPLE, replace=False))) if big else prob
+    Tc = sample.critical_temperature()
     if Tc <= 0:
         return None
-    labels, cost, ann, _ = _anneal(prob, 2, T0=1.5 * Tc, T_min=1.5e-4 * Tc, rng=rng, **opts)
+    labels, cost, ann, _ = _anneal(sample, 2, T0=1.5 * Tc, T_min=1.5e-4 * Tc, rng=rng, **opts)
+    work = ann.n_sweeps * sample.n / prob.n + 31
+    if big:
+        C, S = sample.centroids(labels, 2)
+        w = C[0] - C[1]
+        # |x - c0|^2 < |x - c1|^2  <=>  2 x.(c0 - c1) > |c0|^2 - |c1|^2
+        labels = np.ascontiguousarray(2.0 * (prob.X @ w) <= (C[0] @ C[0] - C[1] @ C[1]), dtype=np.int64)
+        if labels.min() == labels.max():
+            labels[0] = 1 - labels[0]
+        labels, cost, st = prob.local_search(labels, 2, 100)
+        work += 1 + st["iterations"]
     best = (cost, labels)
-    work = ann.n_sweeps + 31
     for v in prob.top_eigvecs(n_directions).T:
         cand = np.ascontiguousarray(v > np.median(v), dtype=np.int64)
         if cand.min() == cand.max():
@@ -754,7 +776,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
                     perturbation=self.perturbation, hard_tol=self.hard_tol, local_search=self.local_search, nt=nt,
                     patience=self.patience)
         labels, cost, ann, not_converged = _anneal(prob, k, T0=T0, T_min=T_min, rng=rng, log=log,
-                                                   callback=self.callback, **opts)
+                                                   callback=self.callback, populated=not self.refine, **opts)
         self.assignments_ = ann.assignments_annealed
         self.n_refinements_ = 0
         if self.refine and k > 1:
@@ -773,7 +795,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         self.history_ = ann.history
         self.n_iter_ = ann.n_sweeps
         self.converged_ = not_converged == 0
-        if self.history_ and not self.history_[-1]["converged"]:
+        if self.history_ and not self.history_[-1]["converged"] and not self.history_[-1].get("early_stop"):
             warnings.warn(f"the fixed point at the last temperature T={self.history_[-1]['T']:.4g} did not converge "
                           f"within max_iter={self.max_iter} sweeps", ConvergenceWarning, stacklevel=2)
         return self
