@@ -228,7 +228,7 @@ Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const dou
     stats[kCost] = md.cost;
     std::fill(part.begin(), part.end(), 0.0);
     parallel_chunks(n, ch, n_threads, [&](index_t c, index_t b, index_t e) {
-      std::vector<double> xc(static_cast<size_t>(d)), x(static_cast<size_t>(k));
+      std::vector<double> xc(static_cast<size_t>(d)), x(static_cast<size_t>(k)), ev(static_cast<size_t>(k));
       double* p = part.data() + c * (w + kExtra);
       double* px = p + w;
       double ent = 0, lzs = 0, mdel = 0, bad = 0;
@@ -261,13 +261,20 @@ Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const dou
             x[v] = -x[v] / temperature;
             m = std::max(m, x[v]);
           }
+          // one exp per entry: q = exp(x - m) / s (never exp(x - (m + log s)): that loses log s
+          // when |m| is huge); below -746 the exp is exactly 0 in double and is not evaluated
           double s = 0;
-          for (index_t v = 0; v < k; ++v) s += std::exp(x[v] - m);
+          for (index_t v = 0; v < k; ++v) {
+            const double z = x[v] - m;
+            x[v] = z;
+            ev[v] = z < -746.0 ? 0.0 : std::exp(z);
+            s += ev[v];
+          }
           const double ls = std::log(s);
           lzs += m + ls;
           for (index_t v = 0; v < k; ++v) {
-            const double lp = (x[v] - m) - ls;  // never m + log s: that loses log s when |m| is huge
-            const T nv = static_cast<T>(std::exp(lp));
+            const double lp = x[v] - ls;
+            const T nv = static_cast<T>(ev[v] / s);
             const double pv = static_cast<double>(nv);
             if (pv > 0 && lp < 0) ent -= pv * lp;
             mdel = std::max(mdel, std::abs(pv - static_cast<double>(q[v])));

@@ -202,9 +202,11 @@ def pairwise_features_fixed_point(X, center, assignments, temperature, form, max
         else:
             x = -h / temperature
             m = x.max(axis=1, keepdims=True)
-            ls = np.log(np.exp(x - m).sum(axis=1, keepdims=True))
+            e = np.exp(x - m)
+            s = e.sum(axis=1, keepdims=True)
+            ls = np.log(s)
             lp = (x - m) - ls
-            Qn = np.exp(lp).astype(Q.dtype)
+            Qn = (e / s).astype(Q.dtype)
             p = Qn.astype(np.float64)
             with np.errstate(invalid="ignore"):
                 ent = -(np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
