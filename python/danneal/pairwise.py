@@ -389,6 +389,8 @@ def _best_split(D, opts, rng, n_directions=3):
     passes over ``D``) or None when ``D`` is all zeros."""
     prob = _as_problem(D, opts["nt"])
     big = prob.features and prob.n > _SPLIT_SAMPLE
+    if big:
+        n_directions = 1  # each candidate costs local-search passes over the whole cluster
     sample = prob.subset(np.sort(rng.choice(prob.n, _SPLIT_SAMPLE, replace=False))) if big else prob
     Tc = sample.critical_temperature()
     if Tc <= 0:
@@ -439,12 +441,17 @@ def _split_merge(D, labels, k, cost, *, rng, opts, budget=64.0):
         work += 1
         # split gains
         split = {}
-        for u in range(k):
+        # feature space: costliest clusters first, and new splits only while the budget lasts
+        # (there a split's work grows with n; on D the whole first round is cheap next to a sweep)
+        order = np.argsort(-cl_cost, kind="stable") if prob.features else range(k)
+        for u in order:
             idx = np.flatnonzero(labels == u)
             if idx.size < 2:
                 continue
             key = (u, idx.size, hash(idx.tobytes()))
             if key not in split_cache:
+                if prob.features and work >= budget and split:
+                    continue
                 res = _best_split(prob.subset(idx), opts, rng)
                 if res is not None:
                     work += res[2] * prob.work(idx.size)
