@@ -342,7 +342,8 @@ def _anneal(D, k, *, T0, T_min, cooling, potential, max_iter, tol, perturbation,
                                  "large to represent; rescale them")
     swept_labels = np.argmax(ann.assignments, axis=1)
     best = None
-    for labels in (swept_labels, soft_labels):
+    starts = (swept_labels,) if np.array_equal(swept_labels, soft_labels) else (swept_labels, soft_labels)
+    for labels in starts:
         labels = np.ascontiguousarray(labels, dtype=np.int64)
         labels, cost, _ = prob.local_search(labels, k, 100 if local_search else 0)
         if best is None or cost < best[0]:
