@@ -1,6 +1,7 @@
 #include "bindings.hpp"
 #include "format.hpp"
 #include "danneal/pairwise.hpp"
+#include "danneal/pairwise_features.hpp"
 
 using namespace danneal;
 using namespace danneal::bind;
@@ -129,6 +130,126 @@ double stream_sum_py(const py::array& X, int n_threads) {
   });
 }
 
+
+// ---- feature-space kernels (squared Euclidean D never formed) ---------------------------------
+
+// Checks X (n x d, dtype T) and the centre (float64, length d); returns (n, d).
+template <class T>
+std::pair<index_t, index_t> features_shape(const py::array& X, const py::array& center) {
+  in_ptr<T>(X, "X", 2);
+  in_ptr<double>(center, "center", 1);
+  const index_t n = X.shape(0), d = X.shape(1);
+  expect_shape(center, "center", {d});
+  if (n < 1 || d < 1) throw py::value_error("X: expected at least one row and one column");
+  return {n, d};
+}
+
+void check_form(int form) {
+  if (form != pairwise::kDetan && form != pairwise::kGradient)
+    throw py::value_error("form=" + std::to_string(form) + " must be 0 (detan) or 1 (gradient)");
+}
+
+py::tuple pairwise_features_dq_py(const py::array& X, const py::array& center, const py::array& Q, int n_threads) {
+  check_threads(n_threads);
+  return dispatch(X, "X", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const auto [n, d] = features_shape<T>(X, center);
+    const T* q = in_ptr<T>(Q, "assignments", 2);
+    const index_t k = Q.shape(1);
+    expect_shape(Q, "assignments", {n, k});
+    if (k < 1) throw py::value_error("assignments: expected at least one column");
+    auto DQ = empty<T>({n, k});
+    auto c = empty<double>({k});
+    auto S = empty<double>({k});
+    {
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_features_dq<T>(static_cast<const T*>(X.data()), n, d,
+                                        static_cast<const double*>(center.data()), q, k, n_threads,
+                                        DQ.mutable_data(), c.mutable_data(), S.mutable_data());
+    }
+    return py::make_tuple(DQ, c, S);
+  });
+}
+
+py::array pairwise_features_potential_py(const py::array& X, const py::array& center, const py::array& Q, int form,
+                                         int n_threads) {
+  check_threads(n_threads);
+  check_form(form);
+  return dispatch(X, "X", [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    const auto [n, d] = features_shape<T>(X, center);
+    const T* q = in_ptr<T>(Q, "assignments", 2);
+    const index_t k = Q.shape(1);
+    expect_shape(Q, "assignments", {n, k});
+    if (k < 1) throw py::value_error("assignments: expected at least one column");
+    auto H = empty<T>({n, k});
+    {
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_features_potential<T>(static_cast<const T*>(X.data()), n, d,
+                                               static_cast<const double*>(center.data()), q, k, form, n_threads,
+                                               H.mutable_data());
+    }
+    return H;
+  });
+}
+
+py::tuple pairwise_features_fixed_point_py(const py::array& X, const py::array& center, const py::array& Q0,
+                                           double temperature, int form, long long max_iter, double tol,
+                                           int n_threads) {
+  check_threads(n_threads);
+  if (!(temperature >= 0)) throw py::value_error("temperature=" + std::to_string(temperature) + " must be >= 0");
+  if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
+  if (!(tol >= 0)) throw py::value_error("tol=" + std::to_string(tol) + " must be >= 0");
+  check_form(form);
+  return dispatch(X, "X", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const auto [n, d] = features_shape<T>(X, center);
+    const T* q0 = in_ptr<T>(Q0, "assignments", 2);
+    const index_t k = Q0.shape(1);
+    expect_shape(Q0, "assignments", {n, k});
+    if (k < 1) throw py::value_error("assignments: expected at least one column");
+    auto Q = empty<T>({n, k});
+    auto stats = empty<double>({pairwise::kNumStats});
+    Status st;
+    Interruptible intr;
+    {
+      py::gil_scoped_release nogil;
+      st = pairwise::pairwise_features_fixed_point<T>(static_cast<const T*>(X.data()), n, d,
+                                                      static_cast<const double*>(center.data()), q0, k, temperature,
+                                                      form, max_iter, tol, n_threads, Q.mutable_data(),
+                                                      stats.mutable_data());
+    }
+    intr.raise_if_interrupted();
+    return py::make_tuple(Q, stats, status_dict(st));
+  });
+}
+
+py::tuple pairwise_features_local_search_py(const py::array& X, const py::array& center, const py::array& labels,
+                                            long long k, long long max_passes, int n_threads) {
+  check_threads(n_threads);
+  if (max_passes < 0) throw py::value_error("max_passes=" + std::to_string(max_passes) + " must be >= 0");
+  if (k < 1) throw py::value_error("n_clusters=" + std::to_string(k) + " must be >= 1");
+  const std::int64_t* lab_in = in_ptr<std::int64_t>(labels, "labels", 1);
+  return dispatch(X, "X", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const auto [n, d] = features_shape<T>(X, center);
+    expect_shape(labels, "labels", {n});
+    auto out = empty<std::int64_t>({n});
+    std::copy(lab_in, lab_in + n, out.mutable_data());
+    double cost = 0;
+    Status st;
+    Interruptible intr;
+    {
+      py::gil_scoped_release nogil;
+      st = pairwise::pairwise_features_local_search<T>(static_cast<const T*>(X.data()), n, d,
+                                                       static_cast<const double*>(center.data()), k, max_passes,
+                                                       n_threads, out.mutable_data(), &cost);
+    }
+    intr.raise_if_interrupted();
+    return py::make_tuple(out, cost, status_dict(st));
+  });
+}
+
 }  // namespace
 
 void bind_pairwise(py::module_& m) {
@@ -150,6 +271,19 @@ Returns ``(Q, stats, status)``; ``stats = [cost of the last input Q, entropy of 
         R"doc(Sequential exact single-object moves on a hard partition (Hartigan-style).
 
 Returns ``(labels, cost, status)``; ``status["error"]`` is the number of moves of the last pass.)doc");
+  m.def("pairwise_features_dq", &pairwise_features_dq_py, py::arg("X"), py::arg("center"), py::arg("assignments"),
+        py::arg("n_threads"),
+        R"doc(``(D @ Q, c, S)`` for ``D_ij = |x_i - x_j|^2`` computed from X (about ``center``) without forming D.)doc");
+  m.def("pairwise_features_potential", &pairwise_features_potential_py, py::arg("X"), py::arg("center"),
+        py::arg("assignments"), py::arg("form"), py::arg("n_threads"),
+        "Mean-field potentials for squared Euclidean D computed from X (form 0: detan, 1: gradient).");
+  m.def("pairwise_features_fixed_point", &pairwise_features_fixed_point_py, py::arg("X"), py::arg("center"),
+        py::arg("assignments"), py::arg("temperature"), py::arg("form"), py::arg("max_iter"), py::arg("tol"),
+        py::arg("n_threads"),
+        R"doc(``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` from X: one pass over X per sweep, D never formed.)doc");
+  m.def("pairwise_features_local_search", &pairwise_features_local_search_py, py::arg("X"), py::arg("center"),
+        py::arg("labels"), py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"),
+        R"doc(``pairwise_local_search`` for ``D_ij = |x_i - x_j|^2`` from X (Hartigan's k-means moves).)doc");
   m.def("stream_sum", &stream_sum_py, py::arg("x"), py::arg("n_threads"),
         "Sum of a 2-d array in one streaming read (the benchmarks' read-bandwidth probe).");
 }

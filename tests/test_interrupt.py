@@ -42,6 +42,12 @@ CASES = {
         call = lambda: danneal.PairwiseAnnealing(4, cooling=0.9999, max_iter=10**6, tol=0.0,
                                                  random_state=0).fit(D)
     """,
+    "PairwiseAnnealing features": """
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(20000, 4))
+        call = lambda: danneal.PairwiseAnnealing(4, metric="sqeuclidean", cooling=0.9999, max_iter=10**6,
+                                                 tol=0.0, random_state=0).fit(X)
+    """,
     "CentralAnnealing": """
         rng = np.random.default_rng(0)
         X = rng.normal(size=(20000, 4))

@@ -15,6 +15,7 @@ References
 
 from __future__ import annotations
 
+import os
 import sys
 from numbers import Integral, Real
 import time
@@ -25,6 +26,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -84,6 +86,127 @@ def critical_temperature(D, *, n_threads=None, tol=1e-3) -> float:
     return max(0.0, 2.0 * float(lam) / n)
 
 
+def _features_top_eigenvalue(X, center) -> float:
+    """Largest eigenvalue of the (population) covariance of ``X`` about ``center``, accumulated in
+    row blocks (no copy of ``X``)."""
+    n, d = X.shape
+    C = np.zeros((d, d))
+    for b in range(0, n, 65536):
+        B = X[b:b + 65536].astype(np.float64) - center
+        C += B.T @ B
+    return float(np.linalg.eigvalsh(C / n)[-1]) if n else 0.0
+
+
+class _DenseProblem:
+    """The dissimilarity matrix ``D`` and the kernels that read it (one pass over ``D`` per sweep)."""
+
+    features = False
+
+    def __init__(self, D, nt):
+        self.D = D
+        self.n = D.shape[0]
+        self.dtype = D.dtype
+        self.nt = nt
+
+    def fixed_point(self, Q, T, form, max_iter, tol):
+        return _core.pairwise_fixed_point(self.D, Q, float(T), form, int(max_iter), float(tol), self.nt)
+
+    def local_search(self, labels, k, max_passes):
+        return _core.pairwise_local_search(self.D, labels, k, max_passes, self.nt)
+
+    def hard_potentials(self, labels, k):
+        """Gradient potentials of the hard partition (+inf for empty clusters), cluster costs, sizes."""
+        DQ, c, S = _core.pairwise_dq(self.D, _onehot(labels, k, self.dtype), self.nt)
+        cl_cost = np.where(S > 0, c / (2.0 * np.maximum(S, 1)), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = np.where(S > 0, DQ / S - c / (2.0 * S ** 2), np.inf)
+        return h, cl_cost, S
+
+    def critical_temperature(self):
+        return critical_temperature(self.D, n_threads=self.nt)
+
+    def top_eigvecs(self, m):
+        return _top_eigvecs(self.D, m, self.nt)
+
+    def subset(self, idx):
+        return _DenseProblem(np.ascontiguousarray(self.D[np.ix_(idx, idx)]), self.nt)
+
+    def work(self, size):
+        """Work of a sub-problem on ``size`` objects, in passes over the whole problem."""
+        return (size / self.n) ** 2
+
+    def scale(self):
+        return float(self.D.max()) if self.D.size else 1.0
+
+
+class _FeatureProblem:
+    """Squared Euclidean dissimilarities of the rows of ``X``, never formed: every kernel works
+    from ``X`` about ``center`` (one pass over ``X`` per sweep, O(n (d + k)) memory)."""
+
+    features = True
+
+    def __init__(self, X, nt, center=None):
+        self.X = X = np.ascontiguousarray(X)
+        self.n = X.shape[0]
+        self.dtype = X.dtype
+        self.nt = nt
+        self.center = np.ascontiguousarray(X.mean(axis=0, dtype=np.float64) if center is None else center,
+                                           dtype=np.float64)
+
+    def fixed_point(self, Q, T, form, max_iter, tol):
+        return _core.pairwise_features_fixed_point(self.X, self.center, Q, float(T), form, int(max_iter), float(tol),
+                                                   self.nt)
+
+    def local_search(self, labels, k, max_passes):
+        return _core.pairwise_features_local_search(self.X, self.center, labels, k, max_passes, self.nt)
+
+    def hard_potentials(self, labels, k):
+        # gradient potentials are the squared distances to the centroids; a cluster's cost is the
+        # sum of its members' own potentials
+        h = _core.pairwise_features_potential(self.X, self.center, _onehot(labels, k, self.dtype), 1, self.nt)
+        h = h.astype(np.float64)
+        S = np.bincount(labels, minlength=k).astype(np.float64)
+        cl_cost = np.bincount(labels, weights=h[np.arange(self.n), labels], minlength=k)
+        return h, cl_cost, S
+
+    def critical_temperature(self):
+        """``2 lambda_max(cov(X))``: the first critical temperature of squared Euclidean ``D``."""
+        if self.n < 2:
+            return 0.0
+        return max(0.0, 2.0 * _features_top_eigenvalue(self.X, self.center))
+
+    def top_eigvecs(self, m):
+        """Scores of the objects on the top ``m`` principal directions (exact: ``d x d`` eigenproblem);
+        they span the same space as the top eigenvectors of ``-1/2 P D P``."""
+        n, d = self.X.shape
+        m = min(m, n - 1, d)
+        if m < 1:
+            return np.zeros((n, 0))
+        Xc = self.X.astype(np.float64) - self.center
+        w, U = np.linalg.eigh(Xc.T @ Xc)
+        return Xc @ U[:, ::-1][:, :m]
+
+    def subset(self, idx):
+        return _FeatureProblem(np.ascontiguousarray(self.X[idx]), self.nt)
+
+    def work(self, size):
+        return size / self.n
+
+    def scale(self):
+        return 1.0
+
+    def centroids(self, labels, k):
+        """Centroids (k x d, float64, about the original origin) of the hard partition."""
+        M = np.zeros((k, self.X.shape[1]))
+        np.add.at(M, labels, self.X.astype(np.float64) - self.center)
+        S = np.bincount(labels, minlength=k).astype(np.float64)
+        return np.where(S[:, None] > 0, M / np.maximum(S, 1)[:, None], 0.0) + self.center, S
+
+
+def _as_problem(D, nt):
+    return D if isinstance(D, (_DenseProblem, _FeatureProblem)) else _DenseProblem(D, nt)
+
+
 class PairwiseAnnealer:
     """Annealing state for pairwise clustering: owns ``D``, the assignments and the history.
 
@@ -94,6 +217,8 @@ class PairwiseAnnealer:
 
     def __init__(self, D, n_clusters, *, T0, cooling=0.9, potential="gradient", max_iter=100, tol=1e-4,
                  perturbation=1e-3, random_state=None, n_threads=None):
+        self.n_threads = resolve_n_threads(n_threads)
+        self.problem = _as_problem(D, self.n_threads)
         self.D = D
         self.n_clusters = n_clusters
         self.T = float(T0)
@@ -103,15 +228,14 @@ class PairwiseAnnealer:
         self.tol = float(tol)
         self.perturbation = float(perturbation)
         self.rng = check_random_state(random_state)
-        self.n_threads = resolve_n_threads(n_threads)
-        n = D.shape[0]
+        n = self.problem.n
         u = self.rng.uniform(-1.0, 1.0, size=(n, n_clusters))
         if self.perturbation < 1:
             Q = 1.0 + self.perturbation * u
         else:  # 1 + p u would go negative: log-domain noise instead (finite for any finite p)
             L = np.clip(self.perturbation * u, -1e300, 1e300)
             Q = np.exp(L - L.max(axis=1, keepdims=True))
-        self.assignments = np.ascontiguousarray(Q / Q.sum(axis=1, keepdims=True), dtype=D.dtype)
+        self.assignments = np.ascontiguousarray(Q / Q.sum(axis=1, keepdims=True), dtype=self.problem.dtype)
         self.history = []
         self.n_sweeps = 0
         self.numerical_error = False
@@ -120,8 +244,7 @@ class PairwiseAnnealer:
         """Fixed point at temperature ``T`` from the current assignments; returns the record."""
         max_iter = self.max_iter if max_iter is None else max_iter
         tol = self.tol if tol is None else tol
-        Q, stats, status = _core.pairwise_fixed_point(self.D, self.assignments, float(T), self.form, int(max_iter),
-                                                     float(tol), self.n_threads)
+        Q, stats, status = self.problem.fixed_point(self.assignments, T, self.form, max_iter, tol)
         self.assignments = Q
         self.n_sweeps += status["iterations"]
         self.numerical_error |= bool(status["numerical_error"])
@@ -131,23 +254,27 @@ class PairwiseAnnealer:
                 "max_change": float(stats[3])}
 
     def perturb(self):
-        """Multiply the assignments by ``exp(eps * noise)`` and renormalise (breaks symmetry)."""
+        """Multiply the assignments by ``exp(eps * noise)`` and renormalise (breaks symmetry).
+        Done in row blocks (the same random stream), so large problems need no n x k temporaries."""
         if self.perturbation <= 0:
             return
-        Q = self.assignments.astype(np.float64)
-        with np.errstate(over="ignore"):
-            noise = self.perturbation * self.rng.standard_normal(Q.shape)
-            F = np.exp(noise)
-        with np.errstate(invalid="ignore", over="ignore"):
-            Qn = Q * F
-            s = Qn.sum(axis=1, keepdims=True)
-        if not (np.isfinite(s).all() and (s > 0).all()):  # a huge perturbation: in the log domain
-            with np.errstate(divide="ignore"):
-                L = np.log(Q) + np.clip(noise, -1e300, 1e300)
-            Qn = np.exp(L - L.max(axis=1, keepdims=True))
-            s = Qn.sum(axis=1, keepdims=True)
-        Q = Qn / s
-        self.assignments = np.ascontiguousarray(Q, dtype=self.D.dtype)
+        Q = self.assignments
+        out = np.empty_like(Q)
+        for b in range(0, Q.shape[0], 65536):
+            B = Q[b:b + 65536].astype(np.float64)
+            with np.errstate(over="ignore"):
+                noise = self.perturbation * self.rng.standard_normal(B.shape)
+                F = np.exp(noise)
+            with np.errstate(invalid="ignore", over="ignore"):
+                Bn = B * F
+                s = Bn.sum(axis=1, keepdims=True)
+            if not (np.isfinite(s).all() and (s > 0).all()):  # a huge perturbation: in the log domain
+                with np.errstate(divide="ignore"):
+                    L = np.log(B) + np.clip(noise, -1e300, 1e300)
+                Bn = np.exp(L - L.max(axis=1, keepdims=True))
+                s = Bn.sum(axis=1, keepdims=True)
+            out[b:b + 65536] = Bn / s
+        self.assignments = out
 
     def step(self):
         """Fixed point at the current temperature, record, perturb, cool.  Returns the record."""
@@ -175,12 +302,24 @@ def _hard_cost(D, labels, k, nt):
 
 
 def _anneal(D, k, *, T0, T_min, cooling, potential, max_iter, tol, perturbation, hard_tol, local_search, nt, rng,
-            log=None, callback=None):
+            log=None, callback=None, patience=0, settle_tol=1e-3, populated=True):
     """One annealing run to hard labels: the schedule, the zero-temperature sweeps and the local
-    search.  Returns ``(labels, cost, annealer, n_unconverged_temperatures)``."""
-    ann = PairwiseAnnealer(D, k, T0=T0, cooling=cooling, potential=potential, max_iter=max_iter, tol=tol,
+    search.  ``D`` is a dissimilarity matrix or a problem (:class:`_DenseProblem`,
+    :class:`_FeatureProblem`).
+
+    With ``patience > 0`` cooling also stops once the hard labels (row argmax) of the rows assigned
+    with probability > 2/3 have not changed (at most one in a thousand: boundary objects of large
+    problems keep flipping; and at least half of the rows are such rows) for
+    ``patience`` consecutive temperatures, every cluster has members, and the cost moved by
+    less than ``settle_tol`` (relative) at each of those temperatures: the remaining temperatures
+    would only harden assignments the zero-temperature finish fixes anyway.  (An empty hard
+    cluster means two columns still coincide, i.e. a split is pending: cooling goes on.)
+    Returns ``(labels, cost, annealer, n_unconverged_temperatures)``."""
+    prob = _as_problem(D, nt)
+    ann = PairwiseAnnealer(prob, k, T0=T0, cooling=cooling, potential=potential, max_iter=max_iter, tol=tol,
                            perturbation=perturbation, random_state=rng, n_threads=nt)
     not_converged = 0
+    prev_labels, prev_cost, stable = None, None, 0
     while k > 1 and ann.T >= T_min:
         rec = ann.step()
         rec["hardness"] = ann.hardness()
@@ -191,21 +330,36 @@ def _anneal(D, k, *, T0, T_min, cooling, potential, max_iter, tol, perturbation,
             break
         if rec["hardness"] >= 1.0 - hard_tol:
             break
+        if patience:
+            lab = np.argmax(ann.assignments, axis=1)
+            # flips are counted among confidently assigned rows only: within a pair of coincident
+            # columns the argmax follows the symmetry-breaking noise
+            confident = ann.assignments.max(axis=1) > 2.0 / 3.0
+            settled = (prev_labels is not None and 2 * np.count_nonzero(confident) >= lab.size
+                       and np.count_nonzero((lab != prev_labels) & confident) <= lab.size // 1000
+                       and abs(rec["cost"] - prev_cost) <= settle_tol * abs(rec["cost"])
+                       and (not populated or np.bincount(lab, minlength=k).min() > 0))
+            stable = stable + 1 if settled else 0
+            prev_labels, prev_cost = lab, rec["cost"]
+            if stable >= patience:
+                rec["early_stop"] = True
+                break
     ann.assignments_annealed = ann.assignments.copy()
     # Zero temperature: hard sweeps until no label changes (Lloyd iterations for the gradient
     # potentials on squared Euclidean D).  Synchronous hard sweeps can cycle on general D, so the
     # cheaper of the annealed argmax and the swept partition is kept.
     soft_labels = np.argmax(ann.assignments, axis=1)
-    ann.assignments = _onehot(soft_labels, k, D.dtype)
+    ann.assignments = _onehot(soft_labels, k, prob.dtype)
     ann.run_fixed_point(0.0, max_iter=max(max_iter, 100), tol=0.5)
     if ann.numerical_error:
         raise FloatingPointError("non-finite potentials met during annealing: the dissimilarities are too "
                                  "large to represent; rescale them")
     swept_labels = np.argmax(ann.assignments, axis=1)
     best = None
-    for labels in (swept_labels, soft_labels):
+    starts = (swept_labels,) if np.array_equal(swept_labels, soft_labels) else (swept_labels, soft_labels)
+    for labels in starts:
         labels = np.ascontiguousarray(labels, dtype=np.int64)
-        labels, cost, _ = _core.pairwise_local_search(D, labels, k, 100 if local_search else 0, nt)
+        labels, cost, _ = prob.local_search(labels, k, 100 if local_search else 0)
         if best is None or cost < best[0]:
             best = (cost, labels)
     return best[1], best[0], ann, not_converged
@@ -236,24 +390,43 @@ def _top_eigvecs(D, m, nt, n_iter=30):
     return (V @ U)[:, ::-1][:, :m]
 
 
+# Feature-space clusters larger than this are split by annealing a random sample of this many of
+# their objects; the split is extended to all by the nearer of its two centroids and finished by
+# the local search on the whole cluster (the annealing's cost stays bounded as n grows).
+_SPLIT_SAMPLE = 4096
+
+
 def _best_split(D, opts, rng, n_directions=3):
     """Best two-way split of the objects in ``D``: the annealed one, or the sign split along one
     of the top principal directions (each finished by the local search).  Annealing follows the
     leading direction only; when the top eigenvalues are close (e.g. standardised data) a
     lesser direction can give the better partition.  Returns ``(cost, labels, work)`` (work in
     passes over ``D``) or None when ``D`` is all zeros."""
-    nt = opts["nt"]
-    Tc = critical_temperature(D, n_threads=nt)
+    prob = _as_problem(D, opts["nt"])
+    big = prob.features and prob.n > _SPLIT_SAMPLE
+    if big:
+        n_directions = 1  # each candidate costs local-search passes over the whole cluster
+    sample = prob.subset(np.sort(rng.choice(prob.n, _SPLIT_SAMPLE, replace=False))) if big else prob
+    Tc = sample.critical_temperature()
     if Tc <= 0:
         return None
-    labels, cost, ann, _ = _anneal(D, 2, T0=1.5 * Tc, T_min=1.5e-4 * Tc, rng=rng, **opts)
+    labels, cost, ann, _ = _anneal(sample, 2, T0=1.5 * Tc, T_min=1.5e-4 * Tc, rng=rng, **opts)
+    work = ann.n_sweeps * sample.n / prob.n + 31
+    if big:
+        C, S = sample.centroids(labels, 2)
+        w = C[0] - C[1]
+        # |x - c0|^2 < |x - c1|^2  <=>  2 x.(c0 - c1) > |c0|^2 - |c1|^2
+        labels = np.ascontiguousarray(2.0 * (prob.X @ w) <= (C[0] @ C[0] - C[1] @ C[1]), dtype=np.int64)
+        if labels.min() == labels.max():
+            labels[0] = 1 - labels[0]
+        labels, cost, st = prob.local_search(labels, 2, 100)
+        work += 1 + st["iterations"]
     best = (cost, labels)
-    work = ann.n_sweeps + 31
-    for v in _top_eigvecs(D, n_directions, nt).T:
+    for v in prob.top_eigvecs(n_directions).T:
         cand = np.ascontiguousarray(v > np.median(v), dtype=np.int64)
         if cand.min() == cand.max():
             continue
-        cand, c, st = _core.pairwise_local_search(D, cand, 2, 100, nt)
+        cand, c, st = prob.local_search(cand, 2, 100)
         work += 1 + st["iterations"]
         if c < best[0] * (1 - 1e-12):
             best = (c, cand)
@@ -274,30 +447,29 @@ def _split_merge(D, labels, k, cost, *, rng, opts, budget=64.0):
     when no move helps or when the work reaches ``budget`` passes over ``D`` (work is counted,
     not timed, so results stay deterministic).  Returns ``(labels, cost, n_moves)``.
     """
-    nt = opts["nt"]
-    n = D.shape[0]
+    prob = _as_problem(D, opts["nt"])
     split_cache = {}
     moves = 0
     work = 0.0
     while work < budget:
-        Q = _onehot(labels, k, D.dtype)
-        DQ, c, S = _core.pairwise_dq(D, Q, nt)
+        h, cl_cost, S = prob.hard_potentials(labels, k)
         work += 1
-        cl_cost = np.where(S > 0, c / (2.0 * np.maximum(S, 1)), 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            h = np.where(S > 0, DQ / S - c / (2.0 * S ** 2), np.inf)
         # split gains
         split = {}
-        for u in range(k):
+        # feature space: costliest clusters first, and new splits only while the budget lasts
+        # (there a split's work grows with n; on D the whole first round is cheap next to a sweep)
+        order = np.argsort(-cl_cost, kind="stable") if prob.features else range(k)
+        for u in order:
             idx = np.flatnonzero(labels == u)
             if idx.size < 2:
                 continue
             key = (u, idx.size, hash(idx.tobytes()))
             if key not in split_cache:
-                sub = np.ascontiguousarray(D[np.ix_(idx, idx)])
-                res = _best_split(sub, opts, rng)
+                if prob.features and work >= budget and split:
+                    continue
+                res = _best_split(prob.subset(idx), opts, rng)
                 if res is not None:
-                    work += res[2] * (idx.size / n) ** 2
+                    work += res[2] * prob.work(idx.size)
                 split_cache[key] = None if res is None else (cl_cost[u] - res[0], res[1])
             if split_cache[key] is not None:
                 split[u] = (split_cache[key][0], idx, split_cache[key][1])
@@ -321,14 +493,14 @@ def _split_merge(D, labels, k, cost, *, rng, opts, budget=64.0):
             gain, idx, sl = split[u]
             new[idx[sl == 1]] = v
             new = np.ascontiguousarray(new, dtype=np.int64)
-            new, new_cost, st = _core.pairwise_local_search(D, new, k, 100, nt)
+            new, new_cost, st = prob.local_search(new, k, 100)
             work += 1 + st["iterations"]
             if new_cost < cost * (1 - 1e-12) - 1e-300:
                 labels, cost, improved = new, new_cost, True
                 moves += 1
                 break
         if not improved:
-            improved, labels, cost, w = _pair_resplit(D, labels, k, cost, cl_cost, nt)
+            improved, labels, cost, w = _pair_resplit(prob, labels, k, cost, cl_cost, opts["nt"])
             work += w
             moves += improved
         if not improved:
@@ -342,32 +514,61 @@ def _pair_resplit(D, labels, k, cost, cl_cost, nt, budget=64.0):
     Pairs (costliest first) are tried while the work stays within ``budget`` passes over ``D``
     (the direction finding makes 31 passes over the union's dissimilarities).
     Returns ``(improved, labels, cost, work)``."""
-    n = D.shape[0]
+    prob = _as_problem(D, nt)
     work = 0.0
     pairs = sorted(((cl_cost[u] + cl_cost[v], u, v) for u in range(k) for v in range(u + 1, k)), reverse=True)
     for _, u, v in pairs:
         idx = np.flatnonzero((labels == u) | (labels == v))
         if idx.size < 3:
             continue
-        if work + 31.0 * (idx.size / n) ** 2 > budget:
+        if work + 31.0 * prob.work(idx.size) > budget:
             break
-        work += 31.0 * (idx.size / n) ** 2
-        sub = np.ascontiguousarray(D[np.ix_(idx, idx)])
+        work += 31.0 * prob.work(idx.size)
+        sub = prob.subset(idx)
         current = cl_cost[u] + cl_cost[v]
-        for vec in _top_eigvecs(sub, 3, nt).T:
+        for vec in sub.top_eigvecs(3).T:
             cand = np.ascontiguousarray(vec > np.median(vec), dtype=np.int64)
             if cand.min() == cand.max():
                 continue
-            cand, c, _ = _core.pairwise_local_search(sub, cand, 2, 100, nt)
+            cand, c, _ = sub.local_search(cand, 2, 100)
             if c < current * (1 - 1e-9):
                 new = labels.copy()
                 new[idx] = np.where(cand == 0, u, v)
                 new = np.ascontiguousarray(new, dtype=np.int64)
-                new, new_cost, st = _core.pairwise_local_search(D, new, k, 100, nt)
+                new, new_cost, st = prob.local_search(new, k, 100)
                 work += 1 + st["iterations"]
                 if new_cost < cost * (1 - 1e-12):
                     return True, new, new_cost, work
     return False, labels, cost, work
+
+
+def _available_memory():
+    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        pass
+    try:  # pragma: no cover - not Linux
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_dense_memory(n, metric):
+    """Raise MemoryError before forming an ``n x n`` dissimilarity matrix that would not fit
+    (``pairwise_distances`` and the symmetrisation hold about three float64 copies)."""
+    need = 3 * 8 * n * n
+    avail = _available_memory()
+    if avail is not None and need > avail:
+        raise MemoryError(
+            f"PairwiseAnnealing(metric={metric!r}) on n_samples={n} would form the {n} x {n} dissimilarity matrix "
+            f"(about {need / 2 ** 30:.1f} GiB with its temporaries) but only {avail / 2 ** 30:.1f} GiB are available. "
+            "Ways out: metric='sqeuclidean' or metric='cosine' never form it (algorithm='auto' or 'features': "
+            "one pass over X per sweep); or compute the matrix yourself in float32 and pass it with "
+            "metric='precomputed' (half the memory, no temporaries); or cluster a subsample.")
 
 
 class PairwiseAnnealing(ClusterMixin, BaseEstimator):
@@ -398,11 +599,13 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         leave-one-out form.
     T0 : "auto" or float, default="auto"
         Starting temperature; "auto" is 1.5 x the estimated critical temperature.
-    cooling : float in (0, 1), default=0.9
-        Geometric cooling factor.
+    cooling : float in (0, 1), default=0.8
+        Geometric cooling factor.  (0.8 and ``max_iter=30`` since issue 11: on the 31 sets of
+        ``benchmarks/quality_pairwise.py --full`` every cost stayed the same as with 0.9 and
+        100, for 2.6x fewer sweeps.)
     T_min : "auto" or float, default="auto"
         Lowest temperature; "auto" is ``1e-4 * T0``.
-    max_iter : int, default=100
+    max_iter : int, default=30
         Cap on sweeps per temperature.
     tol : float, default=1e-4
         A temperature's fixed point is reached when no assignment changes by more than ``tol``.
@@ -420,6 +623,17 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         split while that lowers the cost (each move ends with the local search).  Repairs the
         one thing a fixed-k annealing path can get wrong: how many clusters follow each branch
         at a phase transition.
+    algorithm : {"auto", "features", "dense"}, default="auto"
+        ``"features"``: for ``metric="sqeuclidean"`` or ``"cosine"`` on feature vectors, never
+        form ``D``: every sweep, the local search and the refinement work from ``X`` (one pass
+        over ``X`` per sweep, O(n (d + k)) memory; exact, the same potentials as the dense path).
+        Cosine dissimilarity is half the squared distance of the unit-normalised rows.
+        ``"dense"``: form the ``n x n`` matrix.  ``"auto"``: ``"features"`` where it applies
+        (not for cosine with all-zero rows), else ``"dense"``.
+    patience : int, default=5
+        Stop cooling once the hard labels have not changed (up to one in a thousand) for ``patience`` consecutive
+        temperatures (with every cluster populated and the cost settled to 1e-3 relative); 0
+        cools until the assignments are hard or ``T_min``.
     random_state : int, RandomState or None
     n_threads : int or None
         Threads for the kernels (None or -1: all available cores).
@@ -445,6 +659,11 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         One record per temperature: ``T``, ``cost``, ``free_energy``, ``entropy``, ``n_iter``,
         ``converged``, ``hardness``.
     T0_, critical_temperature_ : float
+    algorithm_ : str
+        The path taken: ``"features"`` or ``"dense"``.
+    cluster_centers_ : ndarray (n_clusters, n_features)
+        Only for ``algorithm_ == "features"``: the centroids (for cosine, of the rows normalised
+        to norm ``1/sqrt(2)``).
     n_features_in_ : int
     """
 
@@ -461,15 +680,18 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         "hard_tol": [Interval(Real, 0, 1, closed="neither")],
         "local_search": ["boolean"],
         "refine": ["boolean"],
+        "algorithm": [StrOptions({"auto", "features", "dense"})],
+        "patience": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
         "n_threads": [None, Interval(Integral, -1, None, closed="left")],
         "verbose": ["verbose"],
         "callback": [None, callable],
     }
 
-    def __init__(self, n_clusters=8, *, metric="precomputed", potential="gradient", T0="auto", cooling=0.9,
-                 T_min="auto", max_iter=100, tol=1e-4, perturbation=1e-3, hard_tol=1e-3, local_search=True,
-                 refine=True, random_state=None, n_threads=None, verbose=0, callback=None):
+    def __init__(self, n_clusters=8, *, metric="precomputed", potential="gradient", T0="auto", cooling=0.8,
+                 T_min="auto", max_iter=30, tol=1e-4, perturbation=1e-3, hard_tol=1e-3, local_search=True,
+                 refine=True, algorithm="auto", patience=5, random_state=None, n_threads=None, verbose=0,
+                 callback=None):
         self.n_clusters = n_clusters
         self.metric = metric
         self.potential = potential
@@ -482,6 +704,8 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         self.hard_tol = hard_tol
         self.local_search = local_search
         self.refine = refine
+        self.algorithm = algorithm
+        self.patience = patience
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -499,6 +723,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
             return check_dissimilarity(X, "X", min_samples=2)
         X = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2)
         self._fit_X = X
+        _check_dense_memory(X.shape[0], self.metric)
         D = pairwise_distances(X, metric=self.metric)
         D = np.ascontiguousarray(D, dtype=X.dtype)
         D = 0.5 * (D + D.T)
@@ -510,19 +735,58 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
             raise ValueError(f"X: metric={self.metric!r} produced negative dissimilarities")
         return np.ascontiguousarray(D)
 
+    def _feature_rows(self, X):
+        """Rows whose squared Euclidean distances are the dissimilarities, or None (cosine with an
+        all-zero row, whose cosine dissimilarity is not a distance of normalised rows)."""
+        if self.metric == "sqeuclidean":
+            return X
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+        if not (norms > 0).all():
+            return None
+        # 1 - cos(x, y) = |u - w|^2 / 2 for unit u, w: rows of norm 1/sqrt(2)
+        return np.ascontiguousarray(X / (np.sqrt(2.0) * norms)[:, None], dtype=X.dtype)
+
+    def _problem(self, X, nt):
+        """The problem to anneal: feature space where it applies (see ``algorithm``), else ``D``."""
+        if self.metric in ("sqeuclidean", "cosine") and self.algorithm != "dense":
+            Xv = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2)
+            amax = float(np.abs(Xv).max())
+            with np.errstate(over="ignore"):
+                big = not np.isfinite(4.0 * amax * amax * Xv.shape[1])
+            if big:  # as on the dense path, where pairwise_distances would return inf
+                raise ValueError(f"X: squared distances overflow float64 (max |X| = {amax!r}); rescale X")
+            Xf = self._feature_rows(Xv)
+            if Xf is not None:
+                self.algorithm_ = "features"
+                return _FeatureProblem(Xf, nt)
+            if self.algorithm == "features":
+                raise ValueError("algorithm='features' with metric='cosine' needs rows of nonzero norm: X has an "
+                                 "all-zero row (use algorithm='dense' or 'auto')")
+        elif self.algorithm == "features":
+            raise ValueError(f"algorithm='features' needs metric='sqeuclidean' or 'cosine', got metric={self.metric!r}")
+        self.algorithm_ = "dense"
+        return _DenseProblem(self._dissimilarities(X), nt)
+
     # -- fit ------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Cluster ``X`` (dissimilarities if ``metric="precomputed"``, else feature vectors)."""
-        D = self._dissimilarities(X)
-        n = D.shape[0]
-        k = check_n_clusters(self.n_clusters, n)
+        # the small dense linear algebra of the schedule and the refinement (d x d and block
+        # eigenproblems) runs between kernel calls: BLAS threads only contend with the kernels'
+        # OpenMP threads there (a 64 x 64 eigh took 60x longer with them on 2 busy cores)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(X)
+
+    def _fit(self, X):
         nt = resolve_n_threads(self.n_threads)
+        prob = self._problem(X, nt)
+        n = prob.n
+        k = check_n_clusters(self.n_clusters, n)
         t_start = time.perf_counter()
 
-        self.critical_temperature_ = critical_temperature(D, n_threads=nt)
+        self.critical_temperature_ = prob.critical_temperature()
         if self.T0 == "auto":
-            scale = float(D.max()) if D.size else 1.0
+            scale = prob.scale()
             T0 = 1.5 * self.critical_temperature_ if self.critical_temperature_ > 0 else max(scale, 1.0)
         else:
             T0 = float(self.T0)
@@ -537,17 +801,21 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
                       f"elapsed={time.perf_counter() - t_start:.1f}s", file=sys.stderr)
         rng = check_random_state(self.random_state)
         opts = dict(cooling=self.cooling, potential=self.potential, max_iter=self.max_iter, tol=self.tol,
-                    perturbation=self.perturbation, hard_tol=self.hard_tol, local_search=self.local_search, nt=nt)
-        labels, cost, ann, not_converged = _anneal(D, k, T0=T0, T_min=T_min, rng=rng, log=log,
-                                                   callback=self.callback, **opts)
+                    perturbation=self.perturbation, hard_tol=self.hard_tol, local_search=self.local_search, nt=nt,
+                    patience=self.patience)
+        labels, cost, ann, not_converged = _anneal(prob, k, T0=T0, T_min=T_min, rng=rng, log=log,
+                                                   callback=self.callback, populated=not self.refine, **opts)
         self.assignments_ = ann.assignments_annealed
         self.n_refinements_ = 0
         if self.refine and k > 1:
             # refinement may cost as much work as the annealing did (and at least 64 passes)
-            labels, cost, self.n_refinements_ = _split_merge(D, labels, k, cost, rng=rng, opts=opts,
+            labels, cost, self.n_refinements_ = _split_merge(prob, labels, k, cost, rng=rng, opts=opts,
                                                              budget=max(64.0, float(ann.n_sweeps)))
         self.cost_ = cost
-        _, self._cluster_c, self.cluster_sizes_ = _core.pairwise_dq(D, _onehot(labels, k, D.dtype), nt)
+        if prob.features:
+            self.cluster_centers_, self.cluster_sizes_ = prob.centroids(labels, k)
+        else:
+            _, self._cluster_c, self.cluster_sizes_ = _core.pairwise_dq(prob.D, _onehot(labels, k, prob.dtype), nt)
         self.labels_ = labels.astype(np.intp)
         if not_converged and self.verbose:
             print(f"[PairwiseAnnealing] {not_converged} temperature(s) hit max_iter={self.max_iter}; "
@@ -555,7 +823,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         self.history_ = ann.history
         self.n_iter_ = ann.n_sweeps
         self.converged_ = not_converged == 0
-        if self.history_ and not self.history_[-1]["converged"]:
+        if self.history_ and not self.history_[-1]["converged"] and not self.history_[-1].get("early_stop"):
             warnings.warn(f"the fixed point at the last temperature T={self.history_[-1]['T']:.4g} did not converge "
                           f"within max_iter={self.max_iter} sweeps", ConvergenceWarning, stacklevel=2)
         return self
@@ -565,6 +833,23 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
     # -- predict --------------------------------------------------------------------------------
     def _potentials_new(self, X):
         check_is_fitted(self, "labels_")
+        if getattr(self, "algorithm_", "dense") == "features":
+            # gradient potentials of squared Euclidean D: squared distances to the centroids
+            X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])
+            if self.metric == "cosine":
+                norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+                X = X / (np.sqrt(2.0) * np.where(norms > 0, norms, 1.0))[:, None]
+            X = np.asarray(X, dtype=np.float64)
+            C = self.cluster_centers_
+            h = np.empty((X.shape[0], C.shape[0]))
+            with np.errstate(over="ignore", invalid="ignore"):
+                for v in range(C.shape[0]):
+                    h[:, v] = ((X - C[v]) ** 2).sum(axis=1)
+            if not np.isfinite(h).all():
+                raise ValueError(f"X: squared distances to the centroids overflow float64 (max |X| = "
+                                 f"{float(np.abs(X).max())!r}); rescale X")
+            h[:, self.cluster_sizes_ == 0] = np.inf
+            return h
         if self.metric == "precomputed":
             X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32], what="(n_new, n_train)")
             if (X < 0).any():

@@ -2,7 +2,9 @@
 
 import numpy as np
 
-__all__ = ["softmax_rows", "pairwise_dq", "pairwise_potential", "pairwise_fixed_point", "pairwise_local_search", "stream_sum"]
+__all__ = ["softmax_rows", "pairwise_dq", "pairwise_potential", "pairwise_fixed_point", "pairwise_local_search", "stream_sum",
+           "pairwise_features_dq", "pairwise_features_potential", "pairwise_features_fixed_point",
+           "pairwise_features_local_search"]
 
 TINY_MASS = 1e-150
 DETAN, GRADIENT = 0, 1
@@ -148,3 +150,140 @@ def pairwise_local_search(distances, labels, n_clusters, max_passes, n_threads=1
 def stream_sum(x, n_threads=1):
     """Sum of all entries, accumulated in float64."""
     return float(np.sum(x, dtype=np.float64))
+
+
+# ---- feature-space twins (csrc/danneal/pairwise_features.hpp): D_ij = |x_i - x_j|^2, never formed ----
+
+def _features_model(Xc, Q):
+    """Centroids ``Y`` (k x d), scatter ``W``, ``c = 2 S W`` and ``S`` of the assignments."""
+    Q = Q.astype(np.float64)
+    S = Q.sum(axis=0)
+    m = Q.T @ Xc
+    t = Q.T @ (Xc * Xc).sum(axis=1)
+    ok = S >= TINY_MASS
+    Sg = np.where(ok, S, 1.0)
+    Y = np.where(ok[:, None], m / Sg[:, None], 0.0)
+    W = np.where(ok, np.maximum(0.0, t - (m * m).sum(axis=1) / Sg), 0.0)
+    return Y, W, 2.0 * S * W, S
+
+
+def _sqdist(Xc, Y):
+    return ((Xc[:, None, :] - Y[None, :, :]) ** 2).sum(axis=2)
+
+
+def pairwise_features_dq(X, center, assignments, n_threads=1):
+    """``(D @ Q, c, S)`` for ``D_ij = |x_i - x_j|^2`` from ``X``: ``(DQ)_iv = S_v |x_i - y_v|^2 + W_v``."""
+    Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
+    Y, W, c, S = _features_model(Xc, assignments)
+    DQ = np.where(S >= TINY_MASS, S * _sqdist(Xc, Y) + W, 0.0)
+    return DQ.astype(assignments.dtype), c, S
+
+
+def _features_potential(form, Xc, Q, Y, W, c, S):
+    e = _sqdist(Xc, Y)
+    if form == GRADIENT:
+        return np.where((S >= TINY_MASS)[None, :], e, np.inf)
+    return _potential(DETAN, S * e + W, Q, c, S)
+
+
+def pairwise_features_potential(X, center, assignments, form, n_threads=1):
+    """Mean-field potentials for squared Euclidean ``D`` from ``X`` (gradient form: ``|x_i - y_v|^2``)."""
+    Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
+    Y, W, c, S = _features_model(Xc, assignments)
+    return _features_potential(form, Xc, assignments, Y, W, c, S).astype(assignments.dtype)
+
+
+def pairwise_features_fixed_point(X, center, assignments, temperature, form, max_iter, tol, n_threads=1):
+    """``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` computed from ``X``."""
+    Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
+    Q = np.array(assignments, copy=True)
+    k = Q.shape[1]
+    stats = np.zeros(4)
+    status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
+    for it in range(max_iter):
+        Y, W, c, S = _features_model(Xc, Q)
+        stats[0] = W[S > TINY_MASS].sum()
+        h = _features_potential(form, Xc, Q, Y, W, c, S)
+        if temperature == 0:
+            Qn = np.eye(k, dtype=Q.dtype)[np.argmin(h, axis=1)]
+            ent = lzs = 0.0
+        else:
+            x = -h / temperature
+            m = x.max(axis=1, keepdims=True)
+            e = np.exp(x - m)
+            s = e.sum(axis=1, keepdims=True)
+            ls = np.log(s)
+            lp = (x - m) - ls
+            Qn = (e / s).astype(Q.dtype)
+            p = Qn.astype(np.float64)
+            with np.errstate(invalid="ignore"):
+                ent = -(np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
+            lzs = (m + ls).sum()
+        md = float(np.abs(Qn.astype(np.float64) - Q.astype(np.float64)).max())
+        Q = Qn
+        stats[1:] = ent, lzs, md
+        status["iterations"] = it + 1
+        status["error"] = md
+        if md < tol:
+            status["converged"] = True
+            break
+    return Q, stats, status
+
+
+def pairwise_features_local_search(X, center, labels, n_clusters, max_passes, n_threads=1):
+    """Sequential exact single-object moves (Hartigan's k-means moves) for ``D_ij = |x_i - x_j|^2``.
+
+    Moving object i from a to b changes the cost by ``S_b e_b/(S_b+1) - S_a e_a/(S_a-1)`` with
+    ``e_v = |x_i - y_v|^2`` (the add term is 0 for an empty b); the same rule as
+    :func:`pairwise_local_search` on the dense matrix.
+    """
+    Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
+    labels = np.array(labels, dtype=np.int64, copy=True)
+    n, k = Xc.shape[0], n_clusters
+    status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
+
+    def stats():
+        M = np.zeros((k, Xc.shape[1]))
+        np.add.at(M, labels, Xc)
+        return M, np.bincount(labels, minlength=k).astype(np.float64)
+
+    def centroids(M, S):
+        return np.where(S[:, None] > 0.5, M / np.maximum(S, 1)[:, None], 0.0)
+
+    M, S = stats()
+    for p in range(max_passes):
+        moved = 0
+        Y = centroids(M, S)
+        for i in range(n):
+            a = labels[i]
+            if S[a] <= 1.5:
+                continue
+            e = ((Xc[i] - Y) ** 2).sum(axis=1)
+            rem = S[a] * e[a] / (S[a] - 1)
+            best, best_delta = a, 0.0
+            for b in range(k):
+                if b == a:
+                    continue
+                add = S[b] * e[b] / (S[b] + 1) if S[b] > 0.5 else 0.0
+                delta = add - rem
+                if delta < best_delta - 1e-12 * (abs(add) + abs(rem)):
+                    best, best_delta = b, delta
+            if best != a:
+                b = best
+                M[a] -= Xc[i]
+                M[b] += Xc[i]
+                S[a] -= 1
+                S[b] += 1
+                Y[a] = M[a] / S[a]
+                Y[b] = M[b] / S[b]
+                labels[i] = b
+                moved += 1
+        status["iterations"] = p + 1
+        status["error"] = float(moved)
+        if moved == 0:
+            status["converged"] = True
+            break
+        M, S = stats()
+    M, S = stats()
+    Y = centroids(M, S)
+    return labels, float(((Xc - Y[labels]) ** 2).sum()), status

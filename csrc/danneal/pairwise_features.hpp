@@ -1,0 +1,435 @@
+// Pairwise clustering on squared Euclidean dissimilarities without forming D (issue 11 §1).
+//
+// With D_ij = |x_i - x_j|^2 and the cluster statistics (about a centre mu, usually the mean of X)
+//   S_v = sum_j q_jv,  m_v = sum_j q_jv (x_j - mu),  t_v = sum_j q_jv |x_j - mu|^2,
+// the quantities the dense kernels of pairwise.hpp form from D are, exactly,
+//   (DQ)_iv = S_v |x_i - y_v|^2 + W_v,   c_v = (Q^T D Q)_vv = 2 S_v W_v,
+// with the centroid y_v = m_v / S_v and the scatter W_v = t_v - |m_v|^2 / S_v.  So the gradient
+// potentials are h_iv = (DQ)_iv/S_v - c_v/(2 S_v^2) = |x_i - y_v|^2 (soft k-means without mass
+// prior) and detan's leave-one-out form follows from the same numbers.  One sweep is one pass over
+// X: O(n k d) work and O(n (d + k)) memory.  Squared distances to the centroids are formed
+// directly (not by the norm trick), in double, with the centroids transposed so that the loop over
+// clusters vectorises without reassociation.  Per-chunk partials (double) are summed in chunk
+// order: results do not depend on the thread count.
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "danneal/common.hpp"
+#include "danneal/pairwise.hpp"
+
+namespace danneal::pairwise {
+
+// Rows per work unit of the feature-space passes: 256 for small n (parallel even on digits),
+// 2048 beyond 2^16 rows (bounded memory for the k x d partials).  Depends on n only.
+inline index_t features_chunk(index_t n) { return n <= 65536 ? 256 : 2048; }
+
+// Statistics of the assignments: St (d x k, transposed m), t (k), S (k).
+struct FeatureStats {
+  index_t k = 0, d = 0;
+  std::vector<double> St, t, S;
+  void resize(index_t k_, index_t d_) {
+    k = k_;
+    d = d_;
+    St.assign(static_cast<size_t>(d * k), 0.0);
+    t.assign(static_cast<size_t>(k), 0.0);
+    S.assign(static_cast<size_t>(k), 0.0);
+  }
+  index_t width() const { return d * k + 2 * k; }
+  void from(const double* tot) {
+    for (index_t j = 0; j < d * k; ++j) St[j] = tot[j];
+    for (index_t v = 0; v < k; ++v) {
+      t[v] = tot[d * k + v];
+      S[v] = tot[d * k + k + v];
+    }
+  }
+};
+
+// Per-cluster numbers derived from the statistics: transposed centroids Yt (d x k), scatter W,
+// c = 2 S W, and the cost H = sum_v W_v over non-empty clusters.
+struct FeatureModel {
+  std::vector<double> Yt, W, c;
+  double cost = 0;
+  void from(const FeatureStats& s) {
+    const index_t k = s.k, d = s.d;
+    Yt.assign(static_cast<size_t>(d * k), 0.0);
+    W.assign(static_cast<size_t>(k), 0.0);
+    c.assign(static_cast<size_t>(k), 0.0);
+    cost = 0;
+    for (index_t v = 0; v < k; ++v) {
+      const double Sv = s.S[v];
+      if (!(Sv >= kTinyMass)) continue;
+      double mm = 0;
+      for (index_t j = 0; j < d; ++j) {
+        const double m = s.St[j * k + v];
+        Yt[j * k + v] = m / Sv;
+        mm += m * m;
+      }
+      W[v] = std::max(0.0, s.t[v] - mm / Sv);
+      c[v] = 2.0 * Sv * W[v];
+      if (Sv > kTinyMass) cost += W[v];
+    }
+  }
+};
+
+// xc = x - mu (double) and its squared norm.
+template <class T>
+inline double centred_row(const T* x, const double* mu, index_t d, double* xc) {
+  double r = 0;
+  for (index_t j = 0; j < d; ++j) {
+    xc[j] = static_cast<double>(x[j]) - mu[j];
+    r += xc[j] * xc[j];
+  }
+  return r;
+}
+
+// e_v = |xc - y_v|^2 for all v (loop over v innermost: vectorises, fixed summation order over j).
+inline void sq_dists(const double* xc, const double* Yt, index_t d, index_t k, double* e) {
+  for (index_t v = 0; v < k; ++v) e[v] = 0.0;
+  for (index_t j = 0; j < d; ++j) {
+    const double xj = xc[j];
+    const double* y = Yt + j * k;
+    for (index_t v = 0; v < k; ++v) {
+      const double diff = xj - y[v];
+      e[v] += diff * diff;
+    }
+  }
+}
+
+// Adds row i's contribution (weights q, centred row xc with squared norm r) to the partials p
+// laid out as FeatureStats::width().
+template <class Q>
+inline void add_stats(const Q* q, const double* xc, double r, index_t d, index_t k, double* p) {
+  double* pt = p + d * k;
+  double* ps = pt + k;
+  for (index_t j = 0; j < d; ++j) {
+    const double xj = xc[j];
+    double* row = p + j * k;
+    for (index_t v = 0; v < k; ++v) row[v] += static_cast<double>(q[v]) * xj;
+  }
+  for (index_t v = 0; v < k; ++v) {
+    const double qv = static_cast<double>(q[v]);
+    pt[v] += qv * r;
+    ps[v] += qv;
+  }
+}
+
+template <class T>
+inline void check_features(index_t n, index_t d, index_t k) {
+  if (n < 1) throw std::invalid_argument("X must have at least one row");
+  if (d < 1) throw std::invalid_argument("X must have at least one column");
+  if (k < 1) throw std::invalid_argument("need at least one cluster");
+}
+
+// Statistics (about mu) of the assignments Q (n x k).
+template <class T>
+void features_stats(const T* X, index_t n, index_t d, const double* mu, const T* Q, index_t k, int n_threads,
+                    FeatureStats& out) {
+  out.resize(k, d);
+  const index_t ch = features_chunk(n), nc = n_chunks(n, ch), w = out.width();
+  std::vector<double> part(static_cast<size_t>(nc * w), 0.0);
+  parallel_chunks(n, ch, n_threads, [&](index_t c, index_t b, index_t e) {
+    std::vector<double> xc(static_cast<size_t>(d));
+    double* p = part.data() + c * w;
+    for (index_t i = b; i < e; ++i) {
+      const double r = centred_row(X + i * d, mu, d, xc.data());
+      add_stats(Q + i * k, xc.data(), r, d, k, p);
+    }
+  });
+  std::vector<double> tot(static_cast<size_t>(w));
+  reduce_chunks(part, nc, w, tot.data());
+  out.from(tot.data());
+}
+
+// DQ (n x k) = D @ Q for D_ij = |x_i - x_j|^2, c_v = (Q^T D Q)_vv and S_v, computed from X (the
+// feature-space twin of pairwise_dq; for tests and small problems: it writes n x k numbers).
+template <class T>
+void pairwise_features_dq(const T* X, index_t n, index_t d, const double* mu, const T* Q, index_t k, int n_threads,
+                          T* DQ, double* c, double* S) {
+  check_features<T>(n, d, k);
+  FeatureStats st;
+  features_stats(X, n, d, mu, Q, k, n_threads, st);
+  FeatureModel md;
+  md.from(st);
+  parallel_chunks(n, features_chunk(n), n_threads, [&](index_t, index_t b, index_t e) {
+    std::vector<double> xc(static_cast<size_t>(d)), ev(static_cast<size_t>(k));
+    for (index_t i = b; i < e; ++i) {
+      centred_row(X + i * d, mu, d, xc.data());
+      sq_dists(xc.data(), md.Yt.data(), d, k, ev.data());
+      for (index_t v = 0; v < k; ++v) {
+        // an empty cluster: (DQ)_iv = 0 exactly as sum_j q_jv D_ij is
+        const double dq = st.S[v] >= kTinyMass ? st.S[v] * ev[v] + md.W[v] : 0.0;
+        DQ[i * k + v] = static_cast<T>(dq);
+      }
+    }
+  });
+  for (index_t v = 0; v < k; ++v) {
+    c[v] = md.c[v];
+    S[v] = st.S[v];
+  }
+}
+
+// Potential of row i for cluster v from its squared distance e to the centroid (see header).
+inline double features_potential(int form, double e, double q, const FeatureModel& md, const FeatureStats& st,
+                                 index_t v) {
+  const double S = st.S[v];
+  if (!(S >= kTinyMass)) return std::numeric_limits<double>::infinity();
+  if (form == kGradient) return e;
+  return potential(kDetan, S * e + md.W[v], q, md.c[v], S);
+}
+
+// Potentials H (n x k) of the assignments Q (feature-space twin of pairwise_potential).
+template <class T>
+void pairwise_features_potential(const T* X, index_t n, index_t d, const double* mu, const T* Q, index_t k, int form,
+                                 int n_threads, T* H) {
+  check_features<T>(n, d, k);
+  if (form != kDetan && form != kGradient) throw std::invalid_argument("unknown potential form");
+  FeatureStats st;
+  features_stats(X, n, d, mu, Q, k, n_threads, st);
+  FeatureModel md;
+  md.from(st);
+  parallel_chunks(n, features_chunk(n), n_threads, [&](index_t, index_t b, index_t e) {
+    std::vector<double> xc(static_cast<size_t>(d)), ev(static_cast<size_t>(k));
+    for (index_t i = b; i < e; ++i) {
+      centred_row(X + i * d, mu, d, xc.data());
+      sq_dists(xc.data(), md.Yt.data(), d, k, ev.data());
+      for (index_t v = 0; v < k; ++v)
+        H[i * k + v] = static_cast<T>(features_potential(form, ev[v], Q[i * k + v], md, st, v));
+    }
+  });
+}
+
+// Feature-space twin of pairwise_fixed_point (same sweeps, same statistics in `stats`): up to
+// max_iter synchronous sweeps Q <- softmax(-h(Q)/T), stopping when the largest change is < tol;
+// temperature 0 gives hard assignments (lowest index on ties).  Each sweep is one pass over X that
+// also accumulates the statistics of the new assignments for the next sweep.
+template <class T>
+Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const double* mu, const T* Q0, index_t k,
+                                     double temperature, int form, index_t max_iter, double tol, int n_threads, T* Q,
+                                     double* stats) {
+  check_features<T>(n, d, k);
+  if (!(temperature >= 0)) throw std::invalid_argument("temperature must be >= 0");
+  if (form != kDetan && form != kGradient) throw std::invalid_argument("unknown potential form");
+  for (index_t t = 0; t < n * k; ++t) Q[t] = Q0[t];
+  for (int s = 0; s < kNumStats; ++s) stats[s] = 0.0;
+  FeatureStats st;
+  features_stats(X, n, d, mu, Q, k, n_threads, st);
+  FeatureModel md;
+  const index_t ch = features_chunk(n), nc = n_chunks(n, ch), w = st.width();
+  constexpr index_t kExtra = 4;  // entropy, logZ, max delta, bad flag
+  std::vector<double> part(static_cast<size_t>(nc * (w + kExtra)));
+  std::vector<double> tot(static_cast<size_t>(w + kExtra));
+  Status status;
+  for (index_t it = 0; it < max_iter; ++it) {
+    if (should_stop()) {
+      status.interrupted = true;
+      return status;
+    }
+    md.from(st);
+    stats[kCost] = md.cost;
+    std::fill(part.begin(), part.end(), 0.0);
+    parallel_chunks(n, ch, n_threads, [&](index_t c, index_t b, index_t e) {
+      std::vector<double> xc(static_cast<size_t>(d)), x(static_cast<size_t>(k)), ev(static_cast<size_t>(k));
+      double* p = part.data() + c * (w + kExtra);
+      double* px = p + w;
+      double ent = 0, lzs = 0, mdel = 0, bad = 0;
+      for (index_t i = b; i < e; ++i) {
+        T* q = Q + i * k;
+        const double r = centred_row(X + i * d, mu, d, xc.data());
+        sq_dists(xc.data(), md.Yt.data(), d, k, x.data());
+        bool finite = true;
+        for (index_t v = 0; v < k; ++v) {
+          x[v] = features_potential(form, x[v], q[v], md, st, v);
+          finite = finite && potential_ok(x[v], st.S[v]);
+        }
+        if (!finite) {  // keep the row as it is; the caller is told
+          bad = 1;
+          add_stats(q, xc.data(), r, d, k, p);
+          continue;
+        }
+        if (temperature == 0) {
+          index_t best = 0;
+          for (index_t v = 1; v < k; ++v)
+            if (x[v] < x[best]) best = v;
+          for (index_t v = 0; v < k; ++v) {
+            const T nv = static_cast<T>(v == best ? 1 : 0);
+            mdel = std::max(mdel, std::abs(static_cast<double>(nv) - static_cast<double>(q[v])));
+            q[v] = nv;
+          }
+        } else {
+          double m = -std::numeric_limits<double>::infinity();
+          for (index_t v = 0; v < k; ++v) {
+            x[v] = -x[v] / temperature;
+            m = std::max(m, x[v]);
+          }
+          // one exp per entry: q = exp(x - m) / s (never exp(x - (m + log s)): that loses log s
+          // when |m| is huge); below -746 the exp is exactly 0 in double and is not evaluated
+          double s = 0;
+          for (index_t v = 0; v < k; ++v) {
+            const double z = x[v] - m;
+            x[v] = z;
+            ev[v] = z < -746.0 ? 0.0 : std::exp(z);
+            s += ev[v];
+          }
+          const double ls = std::log(s);
+          lzs += m + ls;
+          for (index_t v = 0; v < k; ++v) {
+            const double lp = x[v] - ls;
+            const T nv = static_cast<T>(ev[v] / s);
+            const double pv = static_cast<double>(nv);
+            if (pv > 0 && lp < 0) ent -= pv * lp;
+            mdel = std::max(mdel, std::abs(pv - static_cast<double>(q[v])));
+            q[v] = nv;
+          }
+        }
+        add_stats(q, xc.data(), r, d, k, p);
+      }
+      px[0] = ent;
+      px[1] = lzs;
+      px[2] = mdel;
+      px[3] = bad;
+    });
+    // statistics of the new assignments in chunk order; entropy etc. likewise (max is order-free)
+    std::fill(tot.begin(), tot.end(), 0.0);
+    double mdel = 0;
+    for (index_t c = 0; c < nc; ++c) {
+      const double* p = part.data() + c * (w + kExtra);
+      for (index_t j = 0; j < w + 2; ++j) tot[j] += p[j];
+      mdel = std::max(mdel, p[w + 2]);
+      status.numerical_error = status.numerical_error || p[w + 3] != 0;
+    }
+    st.from(tot.data());
+    stats[kEntropy] = tot[w];
+    stats[kLogZ] = tot[w + 1];
+    stats[kMaxDelta] = mdel;
+    status.iterations = it + 1;
+    status.error = mdel;
+    if (mdel < tol) {
+      status.converged = true;
+      break;
+    }
+  }
+  return status;
+}
+
+// Sum of squared distances of the rows to the centroids of their labels (the k-means cost, equal
+// to the pairwise cost H of the hard partition), given the transposed centroids Yt (d x k).
+template <class T>
+double features_hard_cost(const T* X, index_t n, index_t d, const double* mu, const std::int64_t* labels,
+                          const double* Yt, index_t k, int n_threads) {
+  const index_t ch = features_chunk(n), nc = n_chunks(n, ch);
+  std::vector<double> part(static_cast<size_t>(nc), 0.0);
+  parallel_chunks(n, ch, n_threads, [&](index_t c, index_t b, index_t e) {
+    std::vector<double> xc(static_cast<size_t>(d));
+    double s = 0;
+    for (index_t i = b; i < e; ++i) {
+      centred_row(X + i * d, mu, d, xc.data());
+      const index_t a = labels[i];
+      double r = 0;
+      for (index_t j = 0; j < d; ++j) {
+        const double diff = xc[j] - Yt[j * k + a];
+        r += diff * diff;
+      }
+      s += r;
+    }
+    part[c] = s;
+  });
+  double s = 0;
+  for (double p : part) s += p;
+  return s;
+}
+
+// Feature-space twin of pairwise_local_search: sequential exact single-object moves on a hard
+// partition.  For squared Euclidean D the dense rule's terms are
+//   remove i from a: S_a |x_i - y_a|^2 / (S_a - 1),   add i to b: S_b |x_i - y_b|^2 / (S_b + 1)
+// (0 for an empty b): Hartigan's k-means moves.  Centroids are updated incrementally (O(d) per
+// move) and recomputed from scratch after every pass.  Labels are updated in place; *cost gets
+// the k-means cost of the final partition, computed afresh.
+template <class T>
+Status pairwise_features_local_search(const T* X, index_t n, index_t d, const double* mu, index_t k,
+                                      index_t max_passes, int n_threads, std::int64_t* labels, double* cost) {
+  check_features<T>(n, d, k);
+  for (index_t i = 0; i < n; ++i)
+    if (labels[i] < 0 || labels[i] >= k) throw std::invalid_argument("labels must lie in [0, n_clusters)");
+  std::vector<double> M(static_cast<size_t>(d * k)), S(static_cast<size_t>(k)), Yt(static_cast<size_t>(d * k));
+  auto set_centroid = [&](index_t v) {
+    for (index_t j = 0; j < d; ++j) Yt[j * k + v] = S[v] > 0.5 ? M[j * k + v] / S[v] : 0.0;
+  };
+  auto refresh = [&]() {
+    const index_t ch = features_chunk(n), nc = n_chunks(n, ch), w = d * k + k;
+    std::vector<double> part(static_cast<size_t>(nc * w), 0.0);
+    parallel_chunks(n, ch, n_threads, [&](index_t c, index_t b, index_t e) {
+      std::vector<double> xc(static_cast<size_t>(d));
+      double* p = part.data() + c * w;
+      for (index_t i = b; i < e; ++i) {
+        centred_row(X + i * d, mu, d, xc.data());
+        const index_t a = labels[i];
+        for (index_t j = 0; j < d; ++j) p[j * k + a] += xc[j];
+        p[d * k + a] += 1.0;
+      }
+    });
+    std::vector<double> tot(static_cast<size_t>(w));
+    reduce_chunks(part, nc, w, tot.data());
+    for (index_t j = 0; j < d * k; ++j) M[j] = tot[j];
+    for (index_t v = 0; v < k; ++v) {
+      S[v] = tot[d * k + v];
+      set_centroid(v);
+    }
+  };
+  Status st;
+  refresh();
+  std::vector<double> xc(static_cast<size_t>(d)), ev(static_cast<size_t>(k));
+  for (index_t pass = 0; pass < max_passes; ++pass) {
+    index_t moved = 0;
+    for (index_t i = 0; i < n; ++i) {
+      if ((i & 1023) == 0 && should_stop()) {
+        st.interrupted = true;
+        return st;
+      }
+      const index_t a = labels[i];
+      if (S[a] <= 1.5) continue;  // never empty a cluster
+      centred_row(X + i * d, mu, d, xc.data());
+      sq_dists(xc.data(), Yt.data(), d, k, ev.data());
+      const double rem = S[a] * ev[a] / (S[a] - 1.0);
+      index_t best = a;
+      double best_delta = 0.0;
+      for (index_t b = 0; b < k; ++b) {
+        if (b == a) continue;
+        const double add = S[b] > 0.5 ? S[b] * ev[b] / (S[b] + 1.0) : 0.0;
+        const double delta = add - rem;
+        const double eps = 1e-12 * (std::abs(add) + std::abs(rem));
+        if (delta < best_delta - eps) {
+          best_delta = delta;
+          best = b;
+        }
+      }
+      if (best == a) continue;
+      const index_t b = best;
+      for (index_t j = 0; j < d; ++j) {
+        M[j * k + a] -= xc[j];
+        M[j * k + b] += xc[j];
+      }
+      S[a] -= 1.0;
+      S[b] += 1.0;
+      set_centroid(a);
+      set_centroid(b);
+      labels[i] = b;
+      ++moved;
+    }
+    st.iterations = pass + 1;
+    st.error = static_cast<double>(moved);
+    if (moved == 0) {
+      st.converged = true;
+      break;
+    }
+    refresh();  // no drift from the incremental updates
+  }
+  if (!st.converged) refresh();
+  *cost = features_hard_cost(X, n, d, mu, labels, Yt.data(), k, n_threads);
+  return st;
+}
+
+}  // namespace danneal::pairwise
