@@ -45,6 +45,9 @@ def _check_assignments(assignments, n: int, dtype) -> np.ndarray:
         raise ValueError(f"assignments: expected {n} rows (one per object), got shape {Q.shape}")
     if (Q < 0).any():
         raise ValueError("assignments: entries must be >= 0")
+    if Q.size and not float(Q.max()) <= 1.0 + 1e-6:
+        raise ValueError(f"assignments: entries are probabilities and must be <= 1, got a maximum of "
+                         f"{float(Q.max())!r}; each row must sum to 1")
     if Q.size and not (Q.sum(axis=0, dtype=np.float64) >= _TINY_MASS).any():
         # every cluster empty: every potential is +inf and no softmax is defined (was NaN)
         raise ValueError(f"assignments: every column sums to less than {_TINY_MASS:g} (e.g. all zeros); "
@@ -107,8 +110,8 @@ def assignment_iteration(distances, *, n_threads=None):
         T = check_float(T, "T", low=0, low_inclusive=False)
         Qn, _, status = _core.pairwise_fixed_point(D, Q, T, _DETAN_FORM, 1, 0.0, nt)
         if status["numerical_error"]:
-            raise FloatingPointError("non-finite potentials: the distances are too large to represent; "
-                                     "rescale them")
+            raise ValueError("distances: the potentials are not finite (the distances are too large to "
+                             "represent); rescale them")
         return Qn
 
     return closure
