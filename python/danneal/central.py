@@ -50,6 +50,66 @@ def _c(a, dtype):
     return np.ascontiguousarray(np.asarray(a), dtype=dt).view(dt)
 
 
+def _squarem(step, Y, logp, T, max_iter, tol):
+    """The fixed point at one temperature accelerated by squared extrapolation (SQUAREM, Varadhan
+    and Roland, Scand. J. Stat. 35(2), 2008) on ``(Y, log p)``, with a free-energy guard.
+
+    ``step(Y, logp, T, 1, tol)`` is one plain iteration (one pass over X) and reports the free
+    energy at its input.  A cycle takes two plain steps ``θ0 → θ1 → θ2``, extrapolates
+    ``θ' = θ0 - 2αr + α²v`` (``r = θ1 - θ0``, ``v = θ2 - 2θ1 + θ0``, ``α = -|r|/|v|`` clipped to
+    ``[-step_max, -1]``; ``α = -1`` is ``θ2``) and takes one plain step from ``θ'``.  The
+    extrapolation is kept only when ``F(θ') <= F(θ1)``; otherwise the cycle continues from ``θ2``,
+    so the free energy never rises above what the plain iteration reaches (each plain step lowers
+    it: it is an EM step).  Returns what ``step`` returns, the iterations summed (``<= max_iter``
+    plain passes, the extrapolated ones included)."""
+    dtype = Y.dtype
+    it = 0
+    step_max = 4.0
+    Y0, lp0 = Y, np.asarray(logp, dtype=np.float64)
+    while True:
+        Y1, lp1, st1, i = step(Y0, lp0, T, 1, tol)
+        it += i
+        if st1[2] < tol or it >= max_iter:
+            return Y1, lp1, st1, it
+        Y2, lp2, st2, i = step(Y1, lp1, T, 1, tol)
+        it += i
+        if st2[2] < tol or it >= max_iter:
+            return Y2, lp2, st2, it
+        F1 = float(st2[1])
+        fin = np.isfinite(lp0) & np.isfinite(lp1) & np.isfinite(lp2)
+        a0 = np.concatenate([np.asarray(Y0, dtype=np.float64).ravel(), lp0[fin]])
+        a1 = np.concatenate([np.asarray(Y1, dtype=np.float64).ravel(), lp1[fin]])
+        a2 = np.concatenate([np.asarray(Y2, dtype=np.float64).ravel(), lp2[fin]])
+        r = a1 - a0
+        v = a2 - 2.0 * a1 + a0
+        nr, nv = float(np.linalg.norm(r)), float(np.linalg.norm(v))
+        alpha = -nr / nv if nv > 0 else -1.0
+        alpha = max(min(alpha, -1.0), -step_max) if np.isfinite(alpha) else -1.0
+        if alpha == -1.0:
+            Y0, lp0 = Y2, lp2
+            continue
+        ap = a0 - 2.0 * alpha * r + alpha * alpha * v
+        Yp = ap[:Y0.size].reshape(Y0.shape).astype(dtype)
+        lpp = lp2.copy()
+        lpp[fin] = ap[Y0.size:]
+        top = float(lpp[fin].max())
+        lpp[fin] -= top + np.log(np.exp(lpp[fin] - top).sum())
+        Y3, lp3, st3, i = step(Yp, lpp, T, 1, tol)
+        it += i
+        F3 = float(st3[1])
+        if np.isfinite(F3) and F3 <= F1 and np.isfinite(np.asarray(Y3, dtype=np.float64)).all():
+            if alpha == -step_max:
+                step_max *= 4.0
+            if st3[2] < tol or it >= max_iter:
+                return Y3, lp3, st3, it
+            Y0, lp0 = Y3, lp3
+        else:
+            step_max = max(1.0, step_max / 4.0)
+            if it >= max_iter:
+                return Y2, lp2, st2, it
+            Y0, lp0 = Y2, lp2
+
+
 class _MemoryRows:
     """The rows of an in-memory fit: the data passes that :meth:`CentralAnnealing.fit` needs
     (moments, fixed points, covariances, the final hard partition), each one compiled call.
@@ -221,8 +281,8 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters=8, *, T_min=None, cooling=0.9, max_iter=100, tol=1e-5, max_clusters=None,
-                 perturbation=1e-3, swap_moves=True, final_max_iter=300, random_state=None, n_threads=None,
-                 verbose=0, callback=None):
+                 perturbation=1e-3, swap_moves=True, final_max_iter=300, accelerate=True, adaptive_cooling=True,
+                 random_state=None, n_threads=None, verbose=0, callback=None):
         self.n_clusters = n_clusters
         self.T_min = T_min
         self.cooling = cooling
@@ -232,6 +292,8 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         self.perturbation = perturbation
         self.swap_moves = swap_moves
         self.final_max_iter = final_max_iter
+        self.accelerate = accelerate
+        self.adaptive_cooling = adaptive_cooling
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -257,8 +319,9 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         check_float(self.tol, "tol", low=0)
         check_float(self.perturbation, "perturbation", low=0, low_inclusive=False)
         check_int(self.final_max_iter, "final_max_iter", low=1)
-        if not isinstance(self.swap_moves, (bool, np.bool_)):
-            raise TypeError(f"swap_moves={self.swap_moves!r} must be a bool")
+        for name in ("swap_moves", "accelerate", "adaptive_cooling"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name}={getattr(self, name)!r} must be a bool")
         check_int(self.verbose, "verbose", low=0)
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback={self.callback!r} must be callable or None")
@@ -353,22 +416,31 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         splits, path, swaps = [], [], []
         n_iter_total = 0
 
-        def fixed_point(Y, logp, T, max_iter, tol):
+        def plain_fixed_point(Y, logp, T, max_iter, tol):
             Yn, lp, stats, iterations, numerical_error = rows.fixed_point(_c(Y, dtype), _c(logp, np.float64), T,
                                                                          max_iter, tol)
             if numerical_error:
                 warnings.warn(f"non-finite values met at T={T * s2:g} (rows skipped)", RuntimeWarning,
-                              stacklevel=3)
+                              stacklevel=4)
             return Yn, lp, stats, iterations
+
+        def fixed_point(Y, logp, T, max_iter, tol):
+            if not self.accelerate or T == 0:
+                return plain_fixed_point(Y, logp, T, max_iter, tol)
+            return _squarem(plain_fixed_point, Y, logp, T, max_iter, tol)
 
         def snapshot(T_start):
             path.append({"n_clusters": len(Y), "T_start": T_start, "T_end": T,
                          "cluster_centers": orig(Y), "cluster_weights": np.exp(logp)})
 
         snapshot(T)
+        stride = 1  # adaptive cooling: T <- cooling**stride * T
         while True:
             Y, logp, stats, it = fixed_point(Y, logp, T, self.max_iter, tol_abs)
             n_it = it
+            K_in = len(Y)
+            self._tc_max = None
+            n_swaps = len(swaps)
             K = len(Y)
             if K > 1:
                 # copies that fell back together (the split was premature: T_c = 2 lambda_max is exact
@@ -412,9 +484,21 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                 # assignments effectively hard: F - D = T * sum_i w_i KL(p_i || p) -> 0
                 if abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * wsum * wscale:
                     break
-            if T * self.cooling < T_min:
-                break
-            T *= self.cooling
+            T_next = T * self.cooling
+            if self.adaptive_cooling:
+                # quiet temperature (no split, no accepted move, the fixed point settled within a few
+                # passes): double the stride, else start again with one step; never jump past the
+                # highest critical temperature of the current clusters while K can still grow
+                quiet = len(Y) == K_in and len(swaps) == n_swaps and n_it <= 4
+                stride = min(2 * stride, 16) if quiet else 1
+                T_next = T * self.cooling**stride
+                if self._tc_max is not None and len(Y) < target:
+                    T_next = min(T * self.cooling, max(T_next, self.cooling * self._tc_max))
+            if T_next < T_min:
+                if T <= T_min or T * self.cooling < T_min:
+                    break
+                T_next = T_min
+            T = T_next
         self.temperature_ = float(T * s2)
         for entry in path:
             entry["T_start"] *= s2
@@ -465,6 +549,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         Tc = 2.0 * evals[:, -1]
         alive = np.isfinite(logp)
         cand = [int(v) for v in np.argsort(-Tc, kind="stable") if alive[v] and Tc[v] > T][:room]
+        self._tc_max = float(np.max(Tc[alive])) if alive.any() else 0.0
         if not cand:
             return Y, logp, None, 0, []
         dtype = Y.dtype
