@@ -30,6 +30,7 @@ __all__ = ["CentralAnnealing"]
 
 
 _BLAS_CONTROLLER = None
+_RETRY = 0.8
 
 
 def _eigh(cov):
@@ -435,6 +436,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
 
         snapshot(T)
         stride = 1  # adaptive cooling: T <- cooling**stride * T
+        self._rejected = {}  # trial moves rejected (key -> temperature), see _swap_move
         while True:
             Y, logp, stats, it = fixed_point(Y, logp, T, self.max_iter, tol_abs)
             n_it = it
@@ -452,6 +454,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                 n_it += it
                 for parent, child, Tc in new:
                     splits.append({"T": T, "T_c": Tc, "parent": parent, "child": child})
+            n_settle = n_it  # passes of the fixed point and the splits (a rejected trial move is not counted)
             if self.swap_moves and not auto and len(Y) == target and target >= 3:
                 moved = self._swap_move(rows.covariance, Y, logp, T, float(stats[1]), fixed_point, tol_abs)
                 if moved is not None:
@@ -489,7 +492,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                 # quiet temperature (no split, no accepted move, the fixed point settled within a few
                 # passes): double the stride, else start again with one step; never jump past the
                 # highest critical temperature of the current clusters while K can still grow
-                quiet = len(Y) == K_in and len(swaps) == n_swaps and n_it <= 4
+                quiet = len(Y) == K_in and len(swaps) == n_swaps and n_settle <= 4
                 stride = min(2 * stride, 16) if quiet else 1
                 T_next = T * self.cooling**stride
                 if self._tc_max is not None and len(Y) < target:
@@ -618,6 +621,11 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         # along its principal axis); a merge that costs more than that cannot pay off: skip the trial
         if ward[a, b] >= m[c] * evals[c, -1]:
             return None
+        # the same move, rejected at a temperature less than twice as high, is not tried again
+        # (with frozen assignments it is rejected at every temperature; a fresh trial costs a fixed point)
+        key = (c, a, b)
+        if key in self._rejected and T > _RETRY * self._rejected[key]:
+            return None
         Yn = Yd.copy()
         lp = logp.copy()
         if m[a] + m[b] > 0:
@@ -631,7 +639,9 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         lp[b] = lp[c]
         Y2, lp2, stats, it = fixed_point(Yn.astype(Y.dtype), lp, T, self.max_iter, tol_abs)
         if float(stats[1]) < F - 1e-9 * abs(F):
+            self._rejected = {}
             return Y2, lp2, stats, it, {"split": c, "merged": (a, b), "free_energy_gain": F - float(stats[1])}
+        self._rejected[key] = T
         return Y, logp, None, it, None
 
     @staticmethod
