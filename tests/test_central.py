@@ -264,6 +264,26 @@ def test_squarem_fewer_passes_to_converge():
     assert _free_energy(X, Ya, lpa, 0.2) <= Fp + 1e-10 * abs(Fp)
 
 
+def test_squarem_free_energy_stall_stops_earlier():
+    from danneal.central import _squarem
+
+    X = np.random.default_rng(1).standard_normal((3000, 4))
+    X /= np.sqrt(X.var(0).sum())
+    Y0, logp = X[:6].copy(), np.full(6, -np.log(6))
+    step = _plain_step(X)
+    Yf, lpf, _, it_f = _squarem(step, Y0, logp, 0.1, 300, 1e-9, ftol=1e-6)
+    Ys, lps, _, it_s = _squarem(step, Y0, logp, 0.1, 300, 1e-9)
+    assert it_f < it_s
+    F0 = _free_energy(X, Y0, logp, 0.1)
+    assert _free_energy(X, Ys, lps, 0.1) <= _free_energy(X, Yf, lpf, 0.1) <= F0
+
+
+def test_plain_schedule_without_adaptive_cooling():
+    X, _ = _blobs(k=3, seed=2)
+    m = CentralAnnealing(3, accelerate=False, adaptive_cooling=False, n_threads=1).fit(X)
+    np.testing.assert_allclose(m.history_["T"][1:] / m.history_["T"][:-1], 0.9, rtol=1e-12)
+
+
 def test_adaptive_cooling_stops_early_and_same_partition():
     X, _ = make_blobs(3000, n_features=3, centers=5, cluster_std=0.8, random_state=11)
     fast = CentralAnnealing(5, n_threads=1).fit(X)

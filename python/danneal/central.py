@@ -30,7 +30,13 @@ __all__ = ["CentralAnnealing"]
 
 
 _BLAS_CONTROLLER = None
-_RETRY = 0.8
+# fit schedule (issue 15; measured with benchmarks/fit_central.py, see docs/central.md)
+_RETRY = 0.8        # a rejected split-merge move is tried again once T fell below _RETRY x its T
+_SQ_STEP0 = 4.0     # first bound on the SQUAREM step length |alpha| (grows x4 while accepted)
+_SQ_FTOL = 3e-9     # K full: a temperature ends when F drops by < _SQ_FTOL x total weight per pass
+_QUIET = 4          # adaptive cooling: <= _QUIET passes at a temperature doubles the stride
+_STEADY = 10        # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
+_MAX_STRIDE = 16    # at most cooling**16 per temperature
 
 
 def _eigh(cov):
@@ -51,7 +57,7 @@ def _c(a, dtype):
     return np.ascontiguousarray(np.asarray(a), dtype=dt).view(dt)
 
 
-def _squarem(step, Y, logp, T, max_iter, tol):
+def _squarem(step, Y, logp, T, max_iter, tol, ftol=0.0):
     """The fixed point at one temperature accelerated by squared extrapolation (SQUAREM, Varadhan
     and Roland, Scand. J. Stat. 35(2), 2008) on ``(Y, log p)``, with a free-energy guard.
 
@@ -65,13 +71,19 @@ def _squarem(step, Y, logp, T, max_iter, tol):
     plain passes, the extrapolated ones included)."""
     dtype = Y.dtype
     it = 0
-    step_max = 4.0
+    step_max = _SQ_STEP0
     Y0, lp0 = Y, np.asarray(logp, dtype=np.float64)
+    F_prev, it_prev = None, 0
     while True:
         Y1, lp1, st1, i = step(Y0, lp0, T, 1, tol)
         it += i
         if st1[2] < tol or it >= max_iter:
             return Y1, lp1, st1, it
+        if ftol > 0:
+            F0 = float(st1[1])
+            if F_prev is not None and F_prev - F0 <= ftol * float(st1[3]) * (it - it_prev):
+                return Y1, lp1, st1, it
+            F_prev, it_prev = F0, it
         Y2, lp2, st2, i = step(Y1, lp1, T, 1, tol)
         it += i
         if st2[2] < tol or it >= max_iter:
@@ -210,7 +222,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     cooling : float in (0, 1), default=0.9
         Geometric cooling factor, ``T <- cooling * T``.
     max_iter : int, default=100
-        Maximum fixed-point iterations per temperature.
+        Maximum fixed-point iterations (passes over X) per temperature.
     tol : float, default=1e-5
         A temperature's fixed point is reached when no centroid moves by more than
         ``tol * sqrt(trace(C_x))``.
@@ -226,9 +238,27 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         smallest Ward cost :math:`p_a p_b/(p_a + p_b) \|y_a - y_b\|^2`; the move is kept when the
         free energy at :math:`T` is lower after re-equilibrating.  A cluster split too early can so
         give its centroid back to a region that splits later (annealing with a fixed budget of K
-        otherwise cannot undo a split).  About 2-4x the fit time; ``False`` gives plain DA.
+        otherwise cannot undo a split).  With ``adaptive_cooling``, a rejected move is tried again
+        only once the temperature fell below 0.8 times the one of its rejection.  ``False`` gives
+        plain DA.
     final_max_iter : int, default=300
         Maximum Lloyd iterations of the final :math:`T = 0` pass.
+    accelerate : bool, default=True
+        Accelerate the fixed point at every temperature :math:`T > 0` by squared extrapolation
+        (SQUAREM, Varadhan and Roland 2008) on the centroids and log-masses: two plain iterations,
+        one extrapolated point, one plain iteration from it; the extrapolation is kept only when
+        the free energy there is not above the one reached by the plain iterations, so the free
+        energy never rises.  ``max_iter`` counts the passes over X, the extrapolated ones included.
+    adaptive_cooling : bool, default=True
+        Spend temperatures where the phase transitions are: after a quiet temperature (no split,
+        no accepted split-merge move, the fixed point settled within 4 passes) the next step is
+        ``cooling**stride`` with the stride doubled (at most 16), kept after a steady one (within
+        10 passes), reset to 1 otherwise; while K can grow, the temperature never jumps below
+        ``cooling`` times the highest critical temperature of the current clusters, so every
+        split is still met within one cooling step.  Once K is full a temperature also ends when
+        the free energy falls by less than ``3e-9`` times the total weight (data scaled to unit
+        total variance) per pass.  ``False``: plain geometric cooling, every fixed point run to
+        ``tol``.
     random_state : int, RandomState or None, default=None
         Only used to pick a split direction for a cluster whose covariance is zero.
     n_threads : int or None, default=None
@@ -267,7 +297,8 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     inertia_ : float
         Weighted sum of squared distances to the closest centroid after the final pass.
     n_iter_ : int
-        Fixed-point iterations over the whole run, the final pass included.
+        Fixed-point iterations (passes over X) over the whole run, the final pass included
+        (covariance passes for the critical temperatures are not counted).
     converged_ : bool
         Whether the final Lloyd pass converged within ``final_max_iter``.
 
@@ -425,10 +456,10 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                               stacklevel=4)
             return Yn, lp, stats, iterations
 
-        def fixed_point(Y, logp, T, max_iter, tol):
+        def fixed_point(Y, logp, T, max_iter, tol, ftol=0.0):
             if not self.accelerate or T == 0:
                 return plain_fixed_point(Y, logp, T, max_iter, tol)
-            return _squarem(plain_fixed_point, Y, logp, T, max_iter, tol)
+            return _squarem(plain_fixed_point, Y, logp, T, max_iter, tol, ftol)
 
         def snapshot(T_start):
             path.append({"n_clusters": len(Y), "T_start": T_start, "T_end": T,
@@ -438,7 +469,10 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         stride = 1  # adaptive cooling: T <- cooling**stride * T
         self._rejected = {}  # trial moves rejected (key -> temperature), see _swap_move
         while True:
-            Y, logp, stats, it = fixed_point(Y, logp, T, self.max_iter, tol_abs)
+            # once K is full, a temperature also ends when the free energy stalls (no split left to
+            # resolve: near a phase transition a slow descent is the transition, not convergence)
+            Y, logp, stats, it = fixed_point(Y, logp, T, self.max_iter, tol_abs,
+                                             _SQ_FTOL if self.adaptive_cooling and len(Y) >= target else 0.0)
             n_it = it
             K_in = len(Y)
             self._tc_max = None
@@ -485,15 +519,20 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                 if auto:
                     break
                 # assignments effectively hard: F - D = T * sum_i w_i KL(p_i || p) -> 0
-                if abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * wsum * wscale:
+                # (not right after a split: copies that have not yet moved apart also give F = D)
+                if len(Y) == K_in and (abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * wsum * wscale):
                     break
             T_next = T * self.cooling
             if self.adaptive_cooling:
                 # quiet temperature (no split, no accepted move, the fixed point settled within a few
-                # passes): double the stride, else start again with one step; never jump past the
-                # highest critical temperature of the current clusters while K can still grow
-                quiet = len(Y) == K_in and len(swaps) == n_swaps and n_settle <= 4
-                stride = min(2 * stride, 16) if quiet else 1
+                # passes): double the stride; steady (a few more passes): keep it; else start again
+                # with one cooling step.  Never jump past the highest critical temperature of the
+                # current clusters while K can still grow
+                calm = len(Y) == K_in and len(swaps) == n_swaps
+                if calm and n_settle <= _QUIET:
+                    stride = min(2 * stride, _MAX_STRIDE)
+                elif not (calm and n_settle <= _STEADY):
+                    stride = 1
                 T_next = T * self.cooling**stride
                 if self._tc_max is not None and len(Y) < target:
                     T_next = min(T * self.cooling, max(T_next, self.cooling * self._tc_max))
@@ -624,7 +663,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         # the same move, rejected at a temperature less than twice as high, is not tried again
         # (with frozen assignments it is rejected at every temperature; a fresh trial costs a fixed point)
         key = (c, a, b)
-        if key in self._rejected and T > _RETRY * self._rejected[key]:
+        if self.adaptive_cooling and key in self._rejected and T > _RETRY * self._rejected[key]:
             return None
         Yn = Yd.copy()
         lp = logp.copy()
