@@ -33,6 +33,7 @@ _BLAS_CONTROLLER = None
 # fit schedule (issue 15; measured with benchmarks/fit_central.py, see docs/central.md)
 _RETRY = 0.8        # a rejected split-merge move is tried again once T fell below _RETRY x its T
 _SQ_STEP0 = 4.0     # first bound on the SQUAREM step length |alpha| (grows x4 while accepted)
+_SQ_STEP_MAX = 16.0  # ... up to this bound
 _SQ_FTOL = 3e-9     # K full: a temperature ends when F drops by < _SQ_FTOL x total weight per pass
 _QUIET = 4          # adaptive cooling: <= _QUIET passes at a temperature doubles the stride
 _STEADY = 10        # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
@@ -64,7 +65,8 @@ def _squarem(step, Y, logp, T, max_iter, tol, ftol=0.0):
     ``step(Y, logp, T, 1, tol)`` is one plain iteration (one pass over X) and reports the free
     energy at its input.  A cycle takes two plain steps ``θ0 → θ1 → θ2``, extrapolates
     ``θ' = θ0 - 2αr + α²v`` (``r = θ1 - θ0``, ``v = θ2 - 2θ1 + θ0``, ``α = -|r|/|v|`` clipped to
-    ``[-step_max, -1]``; ``α = -1`` is ``θ2``) and takes one plain step from ``θ'``.  The
+    ``[-step_max, -1]``, ``step_max`` from 4 up to 16: longer steps amplify the last bits of the
+    input; ``α = -1`` is ``θ2``) and takes one plain step from ``θ'``.  The
     extrapolation is kept only when ``F(θ') <= F(θ1)``; otherwise the cycle continues from ``θ2``,
     so the free energy never rises above what the plain iteration reaches (each plain step lowers
     it: it is an EM step).  Returns what ``step`` returns, the iterations summed (``<= max_iter``
@@ -110,9 +112,11 @@ def _squarem(step, Y, logp, T, max_iter, tol, ftol=0.0):
         Y3, lp3, st3, i = step(Yp, lpp, T, 1, tol)
         it += i
         F3 = float(st3[1])
-        if np.isfinite(F3) and F3 <= F1 and np.isfinite(np.asarray(Y3, dtype=np.float64)).all():
+        # a clear descent only (a tie within the rounding of the sums would make the path depend on
+        # the last bits of the data, e.g. of sample weights scaled by a non-power of two)
+        if np.isfinite(F3) and F3 <= F1 - 1e-12 * abs(F1) and np.isfinite(np.asarray(Y3, dtype=np.float64)).all():
             if alpha == -step_max:
-                step_max *= 4.0
+                step_max = min(4.0 * step_max, _SQ_STEP_MAX)
             if st3[2] < tol or it >= max_iter:
                 return Y3, lp3, st3, it
             Y0, lp0 = Y3, lp3
