@@ -208,6 +208,97 @@ def test_split_merge_moves_recorded():
     assert m.inertia_ <= plain.inertia_ * (1 + 1e-9)
 
 
+def _plain_step(X):
+    """One plain fixed-point step as the fit's closure sees it: (Y, logp, stats, iterations)."""
+    def step(Y, logp, T, max_iter, tol):
+        Yn, lp, _, stats, st = _core.central_fixed_point(X, None, np.ascontiguousarray(Y), np.asarray(logp, float),
+                                                         float(T), int(max_iter), float(tol), 1)
+        return Yn, lp, stats, st["iterations"]
+    return step
+
+
+def _free_energy(X, Y, logp, T):
+    return float(_core.central_fixed_point(X, None, np.ascontiguousarray(Y), np.asarray(logp, float), float(T), 1,
+                                           0.0, 1)[3][1])
+
+
+@pytest.mark.parametrize("T", [0.3, 1.0, 3.0])
+@pytest.mark.parametrize("passes", [3, 7, 30])
+def test_squarem_never_worse_than_plain_fixed_point(T, passes):
+    from danneal.central import _squarem
+
+    X, _, Y0, logp = _data(np.float64, k=6, seed=4)
+    X /= np.sqrt(X.var(0).sum())
+    step = _plain_step(X)
+    seen = []
+
+    def recording(Y, logp, T, max_iter, tol):
+        out = step(Y, logp, T, max_iter, tol)
+        seen.append(float(out[2][1]))
+        return out
+
+    Ya, lpa, _, it_a = _squarem(recording, Y0, logp, T, passes, 0.0)
+    Yp, lpp, _, it_p = step(Y0, logp, T, passes, 0.0)
+    assert it_a == it_p == passes
+    Fa, Fp, F0 = _free_energy(X, Ya, lpa, T), _free_energy(X, Yp, lpp, T), seen[0]
+    assert Fa <= F0
+    # the extrapolation is kept only when it does not raise the free energy: never above the plain
+    # iteration with as many passes (a small tolerance for the last bits of the sums)
+    assert Fa <= Fp + 1e-12 * abs(Fp)
+    np.testing.assert_allclose(np.exp(lpa).sum(), 1.0, rtol=1e-12)
+
+
+def test_squarem_fewer_passes_to_converge():
+    from danneal.central import _squarem
+
+    X = np.random.default_rng(0).standard_normal((3000, 4))
+    X /= np.sqrt(X.var(0).sum())
+    Y0 = X[:5].copy()
+    logp = np.full(5, -np.log(5))
+    step = _plain_step(X)
+    Ya, lpa, _, it_a = _squarem(step, Y0, logp, 0.2, 500, 1e-7)
+    Yp, lpp, _, it_p = step(Y0, logp, 0.2, 500, 1e-7)
+    assert it_a < it_p
+    Fp = _free_energy(X, Yp, lpp, 0.2)
+    # both stop within tol of the same fixed point: equal free energies up to the last bits of the sums
+    assert _free_energy(X, Ya, lpa, 0.2) <= Fp + 1e-10 * abs(Fp)
+
+
+def test_squarem_free_energy_stall_stops_earlier():
+    from danneal.central import _squarem
+
+    X = np.random.default_rng(1).standard_normal((3000, 4))
+    X /= np.sqrt(X.var(0).sum())
+    Y0, logp = X[:6].copy(), np.full(6, -np.log(6))
+    step = _plain_step(X)
+    Yf, lpf, _, it_f = _squarem(step, Y0, logp, 0.1, 300, 1e-9, ftol=1e-6)
+    Ys, lps, _, it_s = _squarem(step, Y0, logp, 0.1, 300, 1e-9)
+    assert it_f < it_s
+    F0 = _free_energy(X, Y0, logp, 0.1)
+    assert _free_energy(X, Ys, lps, 0.1) <= _free_energy(X, Yf, lpf, 0.1) <= F0
+
+
+def test_plain_schedule_without_adaptive_cooling():
+    X, _ = _blobs(k=3, seed=2)
+    m = CentralAnnealing(3, accelerate=False, adaptive_cooling=False, n_threads=1).fit(X)
+    np.testing.assert_allclose(m.history_["T"][1:] / m.history_["T"][:-1], 0.9, rtol=1e-12)
+
+
+def test_adaptive_cooling_stops_early_and_same_partition():
+    X, _ = make_blobs(3000, n_features=3, centers=5, cluster_std=0.8, random_state=11)
+    fast = CentralAnnealing(5, n_threads=1).fit(X)
+    slow = CentralAnnealing(5, accelerate=False, adaptive_cooling=False, n_threads=1).fit(X)
+    # once K is full and the fixed point settles at once, the stride doubles: far fewer temperatures
+    assert len(fast.history_["T"]) < len(slow.history_["T"]) / 2
+    assert fast.n_iter_ < slow.n_iter_
+    steps = fast.history_["T"][1:] / fast.history_["T"][:-1]
+    assert steps.min() < 0.9**4 and (steps < 1).all()
+    assert fast.inertia_ <= slow.inertia_ * (1 + 1e-9)
+    # the first split is still met within one cooling step below the first critical temperature
+    Tc0 = fast.critical_temperatures_[0]
+    assert 0.9 * Tc0 <= fast.splits_[0]["T"] < Tc0
+
+
 def test_float32_and_float64_agree():
     X, _ = _blobs(k=3, seed=5)
     m64 = CentralAnnealing(3, n_threads=1).fit(X)
@@ -302,6 +393,8 @@ def test_duplicate_points_fewer_distinct_than_clusters():
         ({"n_threads": 0}, {}, ValueError, "n_threads=0"),
         ({"callback": 3}, {}, TypeError, "callback=3"),
         ({"swap_moves": "yes"}, {}, TypeError, "swap_moves='yes'"),
+        ({"accelerate": 1}, {}, TypeError, "accelerate=1"),
+        ({"adaptive_cooling": None}, {}, TypeError, "adaptive_cooling=None"),
         ({"final_max_iter": 0}, {}, ValueError, "final_max_iter=0"),
         ({}, {"sample_weight": -np.ones(20)}, ValueError, "sample_weight"),
         ({}, {"sample_weight": np.ones(3)}, ValueError, "sample_weight"),

@@ -29,6 +29,14 @@ __all__ = ["CentralAnnealing"]
 
 
 _BLAS_CONTROLLER = None
+# fit schedule (issue 15; measured with benchmarks/fit_central.py, see docs/central.md)
+_RETRY = 0.8        # a rejected split-merge move is tried again once T fell below _RETRY x its T
+_SQ_STEP0 = 4.0     # first bound on the SQUAREM step length |alpha| (grows x4 while accepted)
+_SQ_STEP_MAX = 16.0  # ... up to this bound
+_SQ_FTOL = 3e-9     # K full: a temperature ends when F drops by < _SQ_FTOL x total weight per pass
+_QUIET = 4          # adaptive cooling: <= _QUIET passes at a temperature doubles the stride
+_STEADY = 10        # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
+_MAX_STRIDE = 16    # at most cooling**16 per temperature
 
 
 def _eigh(cov):
@@ -47,6 +55,75 @@ def _c(a, dtype):
     identity, which fails for e.g. unpickled or memory-mapped arrays)."""
     dt = np.dtype(np.dtype(dtype).type)
     return np.ascontiguousarray(np.asarray(a), dtype=dt).view(dt)
+
+
+def _squarem(step, Y, logp, T, max_iter, tol, ftol=0.0):
+    """The fixed point at one temperature accelerated by squared extrapolation (SQUAREM, Varadhan
+    and Roland, Scand. J. Stat. 35(2), 2008) on ``(Y, log p)``, with a free-energy guard.
+
+    ``step(Y, logp, T, 1, tol)`` is one plain iteration (one pass over X) and reports the free
+    energy at its input.  A cycle takes two plain steps ``θ0 → θ1 → θ2``, extrapolates
+    ``θ' = θ0 - 2αr + α²v`` (``r = θ1 - θ0``, ``v = θ2 - 2θ1 + θ0``, ``α = -|r|/|v|`` clipped to
+    ``[-step_max, -1]``, ``step_max`` from 4 up to 16: longer steps amplify the last bits of the
+    input; ``α = -1`` is ``θ2``) and takes one plain step from ``θ'``.  The
+    extrapolation is kept only when ``F(θ') <= F(θ1)``; otherwise the cycle continues from ``θ2``,
+    so the free energy never rises above what the plain iteration reaches (each plain step lowers
+    it: it is an EM step).  Returns what ``step`` returns, the iterations summed (``<= max_iter``
+    plain passes, the extrapolated ones included)."""
+    dtype = Y.dtype
+    it = 0
+    step_max = _SQ_STEP0
+    Y0, lp0 = Y, np.asarray(logp, dtype=np.float64)
+    F_prev, it_prev = None, 0
+    while True:
+        Y1, lp1, st1, i = step(Y0, lp0, T, 1, tol)
+        it += i
+        if st1[2] < tol or it >= max_iter:
+            return Y1, lp1, st1, it
+        if ftol > 0:
+            F0 = float(st1[1])
+            if F_prev is not None and F_prev - F0 <= ftol * float(st1[3]) * (it - it_prev):
+                return Y1, lp1, st1, it
+            F_prev, it_prev = F0, it
+        Y2, lp2, st2, i = step(Y1, lp1, T, 1, tol)
+        it += i
+        if st2[2] < tol or it >= max_iter:
+            return Y2, lp2, st2, it
+        F1 = float(st2[1])
+        fin = np.isfinite(lp0) & np.isfinite(lp1) & np.isfinite(lp2)
+        a0 = np.concatenate([np.asarray(Y0, dtype=np.float64).ravel(), lp0[fin]])
+        a1 = np.concatenate([np.asarray(Y1, dtype=np.float64).ravel(), lp1[fin]])
+        a2 = np.concatenate([np.asarray(Y2, dtype=np.float64).ravel(), lp2[fin]])
+        r = a1 - a0
+        v = a2 - 2.0 * a1 + a0
+        nr, nv = float(np.linalg.norm(r)), float(np.linalg.norm(v))
+        alpha = -nr / nv if nv > 0 else -1.0
+        alpha = max(min(alpha, -1.0), -step_max) if np.isfinite(alpha) else -1.0
+        if alpha == -1.0:
+            Y0, lp0 = Y2, lp2
+            continue
+        ap = a0 - 2.0 * alpha * r + alpha * alpha * v
+        Yp = ap[:Y0.size].reshape(Y0.shape).astype(dtype)
+        lpp = lp2.copy()
+        lpp[fin] = ap[Y0.size:]
+        top = float(lpp[fin].max())
+        lpp[fin] -= top + np.log(np.exp(lpp[fin] - top).sum())
+        Y3, lp3, st3, i = step(Yp, lpp, T, 1, tol)
+        it += i
+        F3 = float(st3[1])
+        # a clear descent only (a tie within the rounding of the sums would make the path depend on
+        # the last bits of the data, e.g. of sample weights scaled by a non-power of two)
+        if np.isfinite(F3) and F3 <= F1 - 1e-12 * abs(F1) and np.isfinite(np.asarray(Y3, dtype=np.float64)).all():
+            if alpha == -step_max:
+                step_max = min(4.0 * step_max, _SQ_STEP_MAX)
+            if st3[2] < tol or it >= max_iter:
+                return Y3, lp3, st3, it
+            Y0, lp0 = Y3, lp3
+        else:
+            step_max = max(1.0, step_max / 4.0)
+            if it >= max_iter:
+                return Y2, lp2, st2, it
+            Y0, lp0 = Y2, lp2
 
 
 class _MemoryRows:
@@ -148,7 +225,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     cooling : float in (0, 1), default=0.9
         Geometric cooling factor, ``T <- cooling * T``.
     max_iter : int, default=100
-        Maximum fixed-point iterations per temperature.
+        Maximum fixed-point iterations (passes over X) per temperature.
     tol : float, default=1e-5
         A temperature's fixed point is reached when no centroid moves by more than
         ``tol * sqrt(trace(C_x))``.
@@ -164,9 +241,27 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         smallest Ward cost :math:`p_a p_b/(p_a + p_b) \|y_a - y_b\|^2`; the move is kept when the
         free energy at :math:`T` is lower after re-equilibrating.  A cluster split too early can so
         give its centroid back to a region that splits later (annealing with a fixed budget of K
-        otherwise cannot undo a split).  About 2-4x the fit time; ``False`` gives plain DA.
+        otherwise cannot undo a split).  With ``adaptive_cooling``, a rejected move is tried again
+        only once the temperature fell below 0.8 times the one of its rejection.  ``False`` gives
+        plain DA.
     final_max_iter : int, default=300
         Maximum Lloyd iterations of the final :math:`T = 0` pass.
+    accelerate : bool, default=True
+        Accelerate the fixed point at every temperature :math:`T > 0` by squared extrapolation
+        (SQUAREM, Varadhan and Roland 2008) on the centroids and log-masses: two plain iterations,
+        one extrapolated point, one plain iteration from it; the extrapolation is kept only when
+        the free energy there is not above the one reached by the plain iterations, so the free
+        energy never rises.  ``max_iter`` counts the passes over X, the extrapolated ones included.
+    adaptive_cooling : bool, default=True
+        Spend temperatures where the phase transitions are: after a quiet temperature (no split,
+        no accepted split-merge move, the fixed point settled within 4 passes) the next step is
+        ``cooling**stride`` with the stride doubled (at most 16), kept after a steady one (within
+        10 passes), reset to 1 otherwise; while K can grow, the temperature never jumps below
+        ``cooling`` times the highest critical temperature of the current clusters, so every
+        split is still met within one cooling step.  Once K is full a temperature also ends when
+        the free energy falls by less than ``3e-9`` times the total weight (data scaled to unit
+        total variance) per pass.  ``False``: plain geometric cooling, every fixed point run to
+        ``tol``.
     random_state : int, RandomState or None, default=None
         Only used to pick a split direction for a cluster whose covariance is zero.
     n_threads : int or None, default=None
@@ -205,7 +300,8 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     inertia_ : float
         Weighted sum of squared distances to the closest centroid after the final pass.
     n_iter_ : int
-        Fixed-point iterations over the whole run, the final pass included.
+        Fixed-point iterations (passes over X) over the whole run, the final pass included
+        (covariance passes for the critical temperatures are not counted).
     converged_ : bool
         Whether the final Lloyd pass converged within ``final_max_iter``.
 
@@ -220,8 +316,8 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters=8, *, T_min=None, cooling=0.9, max_iter=100, tol=1e-5, max_clusters=None,
-                 perturbation=1e-3, swap_moves=True, final_max_iter=300, random_state=None, n_threads=None,
-                 verbose=0, callback=None):
+                 perturbation=1e-3, swap_moves=True, final_max_iter=300, accelerate=True, adaptive_cooling=True,
+                 random_state=None, n_threads=None, verbose=0, callback=None):
         self.n_clusters = n_clusters
         self.T_min = T_min
         self.cooling = cooling
@@ -231,6 +327,8 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         self.perturbation = perturbation
         self.swap_moves = swap_moves
         self.final_max_iter = final_max_iter
+        self.accelerate = accelerate
+        self.adaptive_cooling = adaptive_cooling
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -256,8 +354,9 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         check_float(self.tol, "tol", low=0)
         check_float(self.perturbation, "perturbation", low=0, low_inclusive=False)
         check_int(self.final_max_iter, "final_max_iter", low=1)
-        if not isinstance(self.swap_moves, (bool, np.bool_)):
-            raise TypeError(f"swap_moves={self.swap_moves!r} must be a bool")
+        for name in ("swap_moves", "accelerate", "adaptive_cooling"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name}={getattr(self, name)!r} must be a bool")
         check_int(self.verbose, "verbose", low=0)
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback={self.callback!r} must be callable or None")
@@ -352,22 +451,35 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         splits, path, swaps = [], [], []
         n_iter_total = 0
 
-        def fixed_point(Y, logp, T, max_iter, tol):
+        def plain_fixed_point(Y, logp, T, max_iter, tol):
             Yn, lp, stats, iterations, numerical_error = rows.fixed_point(_c(Y, dtype), _c(logp, np.float64), T,
                                                                          max_iter, tol)
             if numerical_error:
                 warnings.warn(f"non-finite values met at T={T * s2:g} (rows skipped)", RuntimeWarning,
-                              stacklevel=3)
+                              stacklevel=4)
             return Yn, lp, stats, iterations
+
+        def fixed_point(Y, logp, T, max_iter, tol, ftol=0.0):
+            if not self.accelerate or T == 0:
+                return plain_fixed_point(Y, logp, T, max_iter, tol)
+            return _squarem(plain_fixed_point, Y, logp, T, max_iter, tol, ftol)
 
         def snapshot(T_start):
             path.append({"n_clusters": len(Y), "T_start": T_start, "T_end": T,
                          "cluster_centers": orig(Y), "cluster_weights": np.exp(logp)})
 
         snapshot(T)
+        stride = 1  # adaptive cooling: T <- cooling**stride * T
+        self._rejected = {}  # trial moves rejected (key -> temperature), see _swap_move
         while True:
-            Y, logp, stats, it = fixed_point(Y, logp, T, self.max_iter, tol_abs)
+            # once K is full, a temperature also ends when the free energy stalls (no split left to
+            # resolve: near a phase transition a slow descent is the transition, not convergence)
+            Y, logp, stats, it = fixed_point(Y, logp, T, self.max_iter, tol_abs,
+                                             _SQ_FTOL if self.adaptive_cooling and len(Y) >= target else 0.0)
             n_it = it
+            K_in = len(Y)
+            self._tc_max = None
+            n_swaps = len(swaps)
             K = len(Y)
             if K > 1:
                 # copies that fell back together (the split was premature: T_c = 2 lambda_max is exact
@@ -379,6 +491,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                 n_it += it
                 for parent, child, Tc in new:
                     splits.append({"T": T, "T_c": Tc, "parent": parent, "child": child})
+            n_settle = n_it  # passes of the fixed point and the splits (a rejected trial move is not counted)
             if self.swap_moves and not auto and len(Y) == target and target >= 3:
                 moved = self._swap_move(rows.covariance, Y, logp, T, float(stats[1]), fixed_point, tol_abs)
                 if moved is not None:
@@ -409,11 +522,28 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
                 if auto:
                     break
                 # assignments effectively hard: F - D = T * sum_i w_i KL(p_i || p) -> 0
-                if abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * wsum * wscale:
+                # (not right after a split: copies that have not yet moved apart also give F = D)
+                if len(Y) == K_in and (abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * wsum * wscale):
                     break
-            if T * self.cooling < T_min:
-                break
-            T *= self.cooling
+            T_next = T * self.cooling
+            if self.adaptive_cooling:
+                # quiet temperature (no split, no accepted move, the fixed point settled within a few
+                # passes): double the stride; steady (a few more passes): keep it; else start again
+                # with one cooling step.  Never jump past the highest critical temperature of the
+                # current clusters while K can still grow
+                calm = len(Y) == K_in and len(swaps) == n_swaps
+                if calm and n_settle <= _QUIET:
+                    stride = min(2 * stride, _MAX_STRIDE)
+                elif not (calm and n_settle <= _STEADY):
+                    stride = 1
+                T_next = T * self.cooling**stride
+                if self._tc_max is not None and len(Y) < target:
+                    T_next = min(T * self.cooling, max(T_next, self.cooling * self._tc_max))
+            if T_next < T_min:
+                if T <= T_min or T * self.cooling < T_min:
+                    break
+                T_next = T_min
+            T = T_next
         self.temperature_ = float(T * s2)
         for entry in path:
             entry["T_start"] *= s2
@@ -464,6 +594,7 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         Tc = 2.0 * evals[:, -1]
         alive = np.isfinite(logp)
         cand = [int(v) for v in np.argsort(-Tc, kind="stable") if alive[v] and Tc[v] > T][:room]
+        self._tc_max = float(np.max(Tc[alive])) if alive.any() else 0.0
         if not cand:
             return Y, logp, None, 0, []
         dtype = Y.dtype
@@ -532,6 +663,11 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         # along its principal axis); a merge that costs more than that cannot pay off: skip the trial
         if ward[a, b] >= m[c] * evals[c, -1]:
             return None
+        # the same move, rejected at a temperature less than twice as high, is not tried again
+        # (with frozen assignments it is rejected at every temperature; a fresh trial costs a fixed point)
+        key = (c, a, b)
+        if self.adaptive_cooling and key in self._rejected and T > _RETRY * self._rejected[key]:
+            return None
         Yn = Yd.copy()
         lp = logp.copy()
         if m[a] + m[b] > 0:
@@ -545,7 +681,9 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         lp[b] = lp[c]
         Y2, lp2, stats, it = fixed_point(Yn.astype(Y.dtype), lp, T, self.max_iter, tol_abs)
         if float(stats[1]) < F - 1e-9 * abs(F):
+            self._rejected = {}
             return Y2, lp2, stats, it, {"split": c, "merged": (a, b), "free_energy_gain": F - float(stats[1])}
+        self._rejected[key] = T
         return Y, logp, None, it, None
 
     @staticmethod
