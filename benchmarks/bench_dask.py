@@ -77,7 +77,7 @@ def peak_worker_memory(client):
 def run(n, n_workers, memory_limit, chunk, repeat, fit):
     rows = []
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-                      dashboard_address=None, silence_logs=40) as cluster, Client(cluster) as client:
+                      dashboard_address=":0", silence_logs=40) as cluster, Client(cluster) as client:
         X = make_data(n, chunk)
         est = danneal.CentralAnnealing(K, random_state=0)
         store = DaskRows(est, X, None)
