@@ -81,8 +81,8 @@ def run(n, n_workers, memory_limit, chunk, repeat, fit):
         X = make_data(n, chunk)
         est = danneal.CentralAnnealing(K, random_state=0)
         store = DaskRows(est, X, None)
-        mean, cov, _ = store.moments()
-        store.centre(mean, float(np.sqrt(np.trace(cov))))
+        mean, cov, _, pre = store.moments()
+        store.centre(pre, mean, float(np.sqrt(np.trace(cov))))
         rng = np.random.default_rng(0)
         Y = rng.standard_normal((K, D)) * 0.3
         logp = np.full(K, -np.log(K))
