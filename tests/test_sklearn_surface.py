@@ -95,8 +95,10 @@ def test_get_feature_names_out(blobs, cls):
 def test_set_output_pandas(blobs, cls):
     pd = pytest.importorskip("pandas")  # in the test extra (pyproject.toml)
     X, _ = blobs
-    m = cls(3, random_state=0, n_threads=1).set_output(transform="pandas").fit(X)
-    out = m.transform(pd.DataFrame(X, columns=["a", "b"]))
+    df = pd.DataFrame(X, columns=["a", "b"])
+    m = cls(3, random_state=0, n_threads=1).set_output(transform="pandas").fit(df)
+    out = m.transform(df)
     assert isinstance(out, pd.DataFrame)
     assert list(out.columns) == list(m.get_feature_names_out())
     assert out.shape == (len(X), len(out.columns))
+    np.testing.assert_array_equal(out.to_numpy(), m.set_output(transform="default").transform(df))
