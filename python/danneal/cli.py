@@ -180,7 +180,7 @@ def _demo(args) -> int:
     beaten = int((inertia > da_cost).sum())
     claims.append(f"one CentralAnnealing run: cost {da_cost:.2f}, {_cmp(da_cost, inertia.min())} than the best of "
                   f"{n_starts} k-means++ starts ({inertia.min():.2f}; ratio {_ratio(da_cost, inertia.min())}; "
-                  f"lower than {beaten} of {n_starts} starts) in {_ratio(t_da, t_km)}x their total time "
+                  f"lower than {beaten} of {n_starts} starts) in {t_da / max(t_km, 1e-9):.2f}x their total time "
                   f"({t_da:.2f} s vs {t_km:.2f} s)")
 
     # 2. dissimilarities k-means cannot use ----------------------------------------------------
