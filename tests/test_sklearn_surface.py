@@ -102,3 +102,13 @@ def test_set_output_pandas(blobs, cls):
     assert list(out.columns) == list(m.get_feature_names_out())
     assert out.shape == (len(X), len(out.columns))
     np.testing.assert_array_equal(out.to_numpy(), m.set_output(transform="default").transform(df))
+
+
+def test_grid_search_precomputed(blobs):
+    # GridSearchCV splits a precomputed matrix as D[test][:, train] (the pairwise tag): exactly the
+    # dissimilarities to the training objects that ``score`` expects
+    X, _ = blobs
+    D = pairwise_distances(X, metric="cityblock")
+    gs = GridSearchCV(PairwiseAnnealing(random_state=0, n_threads=1), {"n_clusters": [1, 3]}, cv=3).fit(D)
+    assert gs.best_params_ == {"n_clusters": 3}
+    assert np.isfinite(gs.cv_results_["mean_test_score"]).all()
