@@ -112,3 +112,14 @@ def test_grid_search_precomputed(blobs):
     gs = GridSearchCV(PairwiseAnnealing(random_state=0, n_threads=1), {"n_clusters": [1, 3]}, cv=3).fit(D)
     assert gs.best_params_ == {"n_clusters": 3}
     assert np.isfinite(gs.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.parametrize("cls", [CentralAnnealing, ClAM])
+def test_score_of_a_dask_array_equals_in_memory(blobs, cls):
+    da = pytest.importorskip("dask.array", reason="the dask extra is part of the test extra")
+    X, _ = blobs
+    m = cls(3, random_state=0, n_threads=1).fit(X)
+    s = m.score(da.from_array(X, chunks=50))
+    assert isinstance(s, float)
+    # the dask path squares transform's distances (the in-memory one sums squares directly)
+    np.testing.assert_allclose(s, m.score(X), rtol=1e-12)
