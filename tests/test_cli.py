@@ -1,6 +1,7 @@
 """The danneal command line."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -50,11 +51,43 @@ def test_cluster_bad_input_is_a_clear_error(tmp_path, capsys):
     assert "n_clusters=5" in capsys.readouterr().err
 
 
-def test_demo_runs_as_console_script():
-    # the entry point declared in pyproject.toml
-    r = subprocess.run([sys.executable, "-m", "danneal.cli", "demo"], capture_output=True, text=True, timeout=600)
+def test_demo_runs_as_console_script(tmp_path):
+    # the entry point declared in pyproject.toml; --quick: the same claims on smaller problems
+    fig = tmp_path / "demo.png"
+    r = subprocess.run([sys.executable, "-m", "danneal.cli", "demo", "--quick", "-o", str(fig)], capture_output=True,
+                       text=True, timeout=600, env={**os.environ, "SKBUILD_EDITABLE_VERBOSE": "0"})
     assert r.returncode == 0, r.stderr
-    assert "PairwiseAnnealing" in r.stdout and "KMeans(n_init=10)" in r.stdout and "ARI" in r.stdout
+    out = r.stdout
+    for needle in ("CentralAnnealing, one run", "KMeans(n_init=1), best of 3 seeds", "AgglomerativeClustering(average)",
+                   "danneal.sinkhorn: plan mass 1.000000", 'CentralAnnealing(n_clusters="auto")', "ARI", "claims"):
+        assert needle in out, needle
+    claims = out[out.index("claims"):].splitlines()[1:]
+    assert len(claims) >= 4 and all("ratio" in c or "ARI" in c or "mass" in c for c in claims)
+    assert not re.search(r"\bnan\b", out) and "NaN: False" in out  # no NaN among the numbers (Python prints nan)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "matplotlib is not installed" in out and not fig.exists()
+    else:
+        assert fig.stat().st_size > 0 and str(fig) in out
+
+
+def test_demo_without_optional_packages(tmp_path, monkeypatch, capsys):
+    # only the runtime dependencies (numpy, scikit-learn): the figure and the POT line are skipped
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "ot", None)
+    fig = tmp_path / "demo.png"
+    assert main(["demo", "--quick", "--threads", "1", "-o", str(fig)]) == 0
+    out = capsys.readouterr().out
+    assert "matplotlib is not installed" in out and "POT is not installed" in out
+    assert not fig.exists()
+    assert "chosen K=" in out
+
+
+def test_demo_figure_path_is_checked_first(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert main(["demo", "--quick", "-o", str(tmp_path / "missing" / "demo.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 # ---- errors: one line on stderr, a documented exit status, never a traceback (issue 10, section 4)

@@ -14,7 +14,7 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
@@ -188,7 +188,7 @@ class _MemoryRows:
         return labels, counts, float(self.wd @ np.maximum(-logZ, 0.0))
 
 
-class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
+class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     r"""Soft k-means by mass-constrained deterministic annealing, with phase transitions.
 
     The model is Rose's mass-constrained deterministic annealing [1]_ [2]_: at temperature
@@ -834,3 +834,32 @@ class CentralAnnealing(TransformerMixin, ClusterMixin, BaseEstimator):
         C = _c(self.centers_at(n_clusters), X.dtype)
         P = self._posteriors(X, C, np.zeros(len(C)), 0.0)
         return np.argmax(P, axis=1).astype(np.int64)
+
+    # -- scikit-learn surface (issue 17) ---------------------------------------------------------
+    def score(self, X, y=None, sample_weight=None):
+        """Minus the (weighted) sum of squared distances of ``X`` to the closest centroid, as
+        ``KMeans.score`` (higher is better), so that ``GridSearchCV`` works without a scorer."""
+        if _is_dask(X):
+            check_is_fitted(self)
+            d2 = self.transform(X).astype(np.float64) ** 2
+            d2 = np.asarray(d2.min(axis=1).compute())
+        else:
+            X = self._check_X(X)
+            Xd = X.astype(np.float64)
+            C = self.cluster_centers_.astype(np.float64)
+            d2 = np.full(Xd.shape[0], np.inf)
+            with np.errstate(over="ignore", invalid="ignore"):
+                for v in range(C.shape[0]):
+                    d2 = np.minimum(d2, ((Xd - C[v]) ** 2).sum(axis=1))
+            if not np.isfinite(d2).all():
+                raise ValueError(f"X: squared distances to the centroids overflow float64 (max |X| = "
+                                 f"{float(np.abs(Xd).max()):.3g}); rescale X")
+        if sample_weight is None:
+            return -float(d2.sum())
+        w = self._check_sample_weight(sample_weight, d2.shape[0], np.float64)
+        return -float(np.dot(w, d2))
+
+    @property
+    def _n_features_out(self):
+        """Number of columns of ``transform`` (for ``get_feature_names_out``)."""
+        return self.cluster_centers_.shape[0]

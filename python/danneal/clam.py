@@ -26,7 +26,7 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
@@ -62,7 +62,7 @@ def _as_grid(value, name, low, high=None, low_inclusive=True):
     return [check_float(v, name, low=low, high=high, low_inclusive=low_inclusive) for v in values]
 
 
-class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
+class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """Clustering with associative memories (ClAM), trained end to end in C++.
 
     Parameters
@@ -453,6 +453,24 @@ class ClAM(TransformerMixin, ClusterMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+    # -- scikit-learn surface (issue 17) ---------------------------------------------------------
+    def score(self, X, y=None):
+        """Minus the sum of squared distances from the final states of the recursion to the nearest
+        prototype, in ClAM's internal space (standardised and, if ``spherical``, normalised: the
+        space of ``transform``), higher is better, so that ``GridSearchCV`` works without a scorer.
+        Scores of models fitted with different ``standardize``/``spherical`` are not comparable."""
+        if is_dask(X):
+            check_is_fitted(self, "cluster_centers_")
+            d2 = self.transform(X).astype(np.float64) ** 2
+            return -float(d2.min(axis=1).sum().compute())
+        d2 = np.maximum(self._run(X)[1].astype(np.float64), 0)
+        return -float(d2.min(axis=1).sum())
+
+    @property
+    def _n_features_out(self):
+        """Number of columns of ``transform`` (for ``get_feature_names_out``)."""
+        return self.cluster_centers_.shape[0]
 
 
 def _column_moments(X):

@@ -884,3 +884,48 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         dissimilarity (for squared Euclidean ``D``: the squared distance to its centroid).
         """
         return np.argmin(self._potentials_new(X), axis=1).astype(np.intp)
+
+    # -- scikit-learn surface (issue 17) ---------------------------------------------------------
+    def score(self, X, y=None):
+        """Minus the pairwise cost of the partition that ``predict`` gives ``X`` (higher is better),
+        as ``KMeans.score``, so that ``GridSearchCV`` works without a scorer.
+
+        Feature vectors (any ``metric`` but ``"precomputed"``): ``-H`` with
+        ``H = sum_nu sum_{i,j in nu} D_ij / (2 S_nu)`` over the objects of ``X`` alone, ``D`` their
+        dissimilarities under ``metric`` and ``S_nu`` the cluster sizes (for ``"sqeuclidean"``, the
+        within-cluster sum of squares of ``X``; computed from ``X`` without forming ``D`` for
+        ``"sqeuclidean"`` and ``"cosine"``).  On the training data this is ``-cost_`` whenever
+        ``predict`` reproduces ``labels_``.
+
+        ``metric="precomputed"``: ``X`` holds dissimilarities to the *training* objects, shape
+        ``(n_new, n_train)``, so the new objects' mutual dissimilarities are unknown; the score is
+        minus the sum over the new objects of the potential of the cluster ``predict`` chooses (mean
+        dissimilarity to its training members minus half its mean within-cluster dissimilarity):
+        the cost each object adds to the fitted partition.  For the training matrix these
+        potentials sum to ``cost_`` when ``predict`` reproduces ``labels_``.
+        """
+        h = self._potentials_new(X)
+        labels = np.argmin(h, axis=1)
+        if self.metric == "precomputed":
+            return -float(h[np.arange(h.shape[0]), labels].sum())
+        X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])
+        k = self.assignments_.shape[1]
+        Xd = np.asarray(X, dtype=np.float64)
+        if self.metric == "cosine":
+            norms = np.sqrt(np.einsum("ij,ij->i", Xd, Xd))
+        if self.metric == "sqeuclidean" or (self.metric == "cosine" and (norms > 0).all()):
+            if self.metric == "cosine":  # 1 - cos(x, y) = |u - w|^2 / 2 for unit rows u, w
+                Xd = Xd / (np.sqrt(2.0) * norms)[:, None]
+            cost = 0.0
+            for v in range(k):
+                rows = Xd[labels == v]
+                if len(rows):
+                    cost += float(((rows - rows.mean(axis=0)) ** 2).sum())
+            return -cost
+        D = pairwise_distances(Xd, metric=self.metric)
+        cost = 0.0
+        for v in range(k):
+            idx = np.flatnonzero(labels == v)
+            if len(idx):
+                cost += float(D[np.ix_(idx, idx)].sum()) / (2.0 * len(idx))
+        return -cost
