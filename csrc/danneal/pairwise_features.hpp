@@ -86,16 +86,48 @@ inline double centred_row(const T* x, const double* mu, index_t d, double* xc) {
   return r;
 }
 
-// e_v = |xc - y_v|^2 for all v (loop over v innermost: vectorises, fixed summation order over j).
-inline void sq_dists(const double* xc, const double* Yt, index_t d, index_t k, double* e) {
-  for (index_t v = 0; v < k; ++v) e[v] = 0.0;
+// e_v = |xc - y_v|^2 for L clusters v0..v0+L-1, accumulated in registers; each e_v is summed
+// over j in order, exactly as a plain loop would (results do not depend on the blocking).
+template <int L>
+inline void sq_dists_lanes(const double* __restrict xc, const double* __restrict Yt, index_t d, index_t k,
+                           index_t v0, double* __restrict e) {
+  double acc[L];
+  for (int l = 0; l < L; ++l) acc[l] = 0.0;
   for (index_t j = 0; j < d; ++j) {
     const double xj = xc[j];
-    const double* y = Yt + j * k;
-    for (index_t v = 0; v < k; ++v) {
-      const double diff = xj - y[v];
-      e[v] += diff * diff;
+    const double* y = Yt + j * k + v0;
+    for (int l = 0; l < L; ++l) {
+      const double diff = xj - y[l];
+      acc[l] += diff * diff;
     }
+  }
+  for (int l = 0; l < L; ++l) e[v0 + l] = acc[l];
+}
+
+// e_v = |xc - y_v|^2 for all v (Yt is d x k): blocks of 8, 4, 2, 1 clusters.
+inline void sq_dists(const double* xc, const double* Yt, index_t d, index_t k, double* e) {
+  index_t v = 0;
+  for (; v + 8 <= k; v += 8) sq_dists_lanes<8>(xc, Yt, d, k, v, e);
+  if (v + 4 <= k) {
+    sq_dists_lanes<4>(xc, Yt, d, k, v, e);
+    v += 4;
+  }
+  if (v + 2 <= k) {
+    sq_dists_lanes<2>(xc, Yt, d, k, v, e);
+    v += 2;
+  }
+  if (v < k) sq_dists_lanes<1>(xc, Yt, d, k, v, e);
+}
+
+template <int L>
+inline void add_stats_lanes(const double* __restrict qd, const double* __restrict xc, index_t d, index_t k, index_t v0,
+                            double* __restrict p) {
+  double q[L];
+  for (int l = 0; l < L; ++l) q[l] = qd[v0 + l];
+  for (index_t j = 0; j < d; ++j) {
+    const double xj = xc[j];
+    double* row = p + j * k + v0;
+    for (int l = 0; l < L; ++l) row[l] += q[l] * xj;
   }
 }
 
@@ -103,13 +135,30 @@ inline void sq_dists(const double* xc, const double* Yt, index_t d, index_t k, d
 // laid out as FeatureStats::width().
 template <class Q>
 inline void add_stats(const Q* q, const double* xc, double r, index_t d, index_t k, double* p) {
+  constexpr index_t kMaxLocal = 64;
+  double qbuf[kMaxLocal];
+  if (k > kMaxLocal) {
+    for (index_t j = 0; j < d; ++j) {
+      const double xj = xc[j];
+      double* row = p + j * k;
+      for (index_t v = 0; v < k; ++v) row[v] += static_cast<double>(q[v]) * xj;
+    }
+  } else {
+    for (index_t v = 0; v < k; ++v) qbuf[v] = static_cast<double>(q[v]);
+    index_t v = 0;
+    for (; v + 8 <= k; v += 8) add_stats_lanes<8>(qbuf, xc, d, k, v, p);
+    if (v + 4 <= k) {
+      add_stats_lanes<4>(qbuf, xc, d, k, v, p);
+      v += 4;
+    }
+    if (v + 2 <= k) {
+      add_stats_lanes<2>(qbuf, xc, d, k, v, p);
+      v += 2;
+    }
+    if (v < k) add_stats_lanes<1>(qbuf, xc, d, k, v, p);
+  }
   double* pt = p + d * k;
   double* ps = pt + k;
-  for (index_t j = 0; j < d; ++j) {
-    const double xj = xc[j];
-    double* row = p + j * k;
-    for (index_t v = 0; v < k; ++v) row[v] += static_cast<double>(q[v]) * xj;
-  }
   for (index_t v = 0; v < k; ++v) {
     const double qv = static_cast<double>(q[v]);
     pt[v] += qv * r;
