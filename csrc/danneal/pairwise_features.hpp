@@ -166,6 +166,14 @@ inline void add_stats(const Q* q, const double* xc, double r, index_t d, index_t
   }
 }
 
+// add_stats for a one-hot row (q_v = [v == a]): the same sums, as adding q_v x = +-0 to a partial
+// leaves it unchanged (partials are never -0: they start at +0 and the inputs are finite).
+inline void add_stats_onehot(index_t a, const double* xc, double r, index_t d, index_t k, double* p) {
+  for (index_t j = 0; j < d; ++j) p[j * k + a] += xc[j];
+  p[d * k + a] += r;
+  p[d * k + k + a] += 1.0;
+}
+
 template <class T>
 inline void check_features(index_t n, index_t d, index_t k) {
   if (n < 1) throw std::invalid_argument("X must have at least one row");
@@ -308,6 +316,8 @@ Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const dou
             mdel = std::max(mdel, std::abs(static_cast<double>(nv) - static_cast<double>(q[v])));
             q[v] = nv;
           }
+          add_stats_onehot(best, xc.data(), r, d, k, p);
+          continue;
         } else {
           double m = -std::numeric_limits<double>::infinity();
           for (index_t v = 0; v < k; ++v) {
