@@ -144,6 +144,18 @@ def test_features_local_search_pruned_equals_twin(dtype, spread):
             assert s1["iterations"] == sr["iterations"] and s1["error"] == sr["error"]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_features_zero_temperature_statistics_exact(dtype):
+    # the zero-temperature sweep accumulates the statistics of its one-hot rows in O(d); the cost
+    # it reports for them must be bit-identical to the one from the general accumulation
+    X, Q0 = _big(5000, 5, dtype)
+    mu = X.astype(np.float64).mean(0)
+    Q1, _, _ = _core.pairwise_features_fixed_point(X, mu, Q0, 0.0, 1, 1, 0.0, 2)
+    _, s2, _ = _core.pairwise_features_fixed_point(X, mu, Q0, 0.0, 1, 2, 0.0, 2)
+    _, s1, _ = _core.pairwise_features_fixed_point(X, mu, Q1, 0.0, 1, 1, 0.0, 2)
+    assert s2[0] == s1[0]
+
+
 def test_features_empty_cluster_attracts_nobody_and_no_nan():
     X, mu, D, Q = problem(50, 3, np.float64)
     Q[:, 2] = 0
