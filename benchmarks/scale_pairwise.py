@@ -5,6 +5,7 @@ Usage::
 
     python benchmarks/scale_pairwise.py          # digits and blobs N=20,000 (seconds)
     python benchmarks/scale_pairwise.py --full   # + blobs N=1,000,000 x 16 and sipu/a3 (minutes)
+    python benchmarks/scale_pairwise.py --n 200000   # blobs N=200,000 x 16 only
 
 Every row runs in its own subprocess, so "peak RSS" (``resource.getrusage``) is that fit's own
 peak (the interpreter, numpy and scikit-learn included; "base RSS" is the same process before the
@@ -83,6 +84,7 @@ def run_row(name: str, method: str, n: int | None) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true", help="add blobs N=1,000,000 x 16 and sipu/a3")
+    ap.add_argument("--n", type=int, action="append", help="only blobs with N rows x 16 (repeatable)")
     ap.add_argument("--row", nargs=3, help=argparse.SUPPRESS)  # internal: NAME METHOD N
     args = ap.parse_args(argv)
     if args.row:
@@ -92,6 +94,8 @@ def main(argv=None):
     work = [("digits", None), ("blobs", 20_000)]
     if args.full:
         work += [("blobs", 1_000_000), ("sipu/a3", None)]
+    if args.n:
+        work = [("blobs", n) for n in args.n]
     print(header("PairwiseAnnealing(metric='sqeuclidean') from X vs KMeans(n_init=10): whole fits"))
     rows = []
     for name, n in work:

@@ -119,6 +119,43 @@ def test_features_local_search_matches_twin_and_dense(dtype, rng):
     assert s1["converged"] and s1["iterations"] == sr["iterations"]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spread", [0.6, 3.0])
+def test_features_local_search_pruned_equals_twin(dtype, spread):
+    # near-converged labels on overlapping blobs: most rows are skipped by the bounds of the
+    # compiled search, the rest move; the moves must be exactly those of the plain sequential twin
+    rng = np.random.default_rng(7)
+    n, k = 3000, 6
+    C = rng.standard_normal((k, 4)) * 3.0
+    X = np.ascontiguousarray(C[rng.integers(0, k, n)] + spread * rng.standard_normal((n, 4)), dtype=dtype)
+    mu = X.astype(np.float64).mean(0)
+    lab = np.argmin(((X[:, None, :] - C[None]) ** 2).sum(-1), axis=1).astype(np.int64)
+    flip = rng.random(n) < 0.05
+    lab[flip] = rng.integers(0, k, flip.sum())
+    lab[:2] = k - 1  # a tiny cluster: two members only
+    lab[lab == k - 1] = 0
+    lab[:2] = k - 1
+    for passes in (1, 100):
+        for nt in (1, 2):
+            l1, c1, s1 = _core.pairwise_features_local_search(X, mu, lab, k, passes, nt)
+            lr, cr, sr = ref.pairwise_features_local_search(X, mu, lab, k, passes)
+            assert_array_equal(l1, lr)
+            assert c1 == pytest.approx(cr, rel=1e-6 if dtype == np.float32 else 1e-12)
+            assert s1["iterations"] == sr["iterations"] and s1["error"] == sr["error"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_features_zero_temperature_statistics_exact(dtype):
+    # the zero-temperature sweep accumulates the statistics of its one-hot rows in O(d); the cost
+    # it reports for them must be bit-identical to the one from the general accumulation
+    X, Q0 = _big(5000, 5, dtype)
+    mu = X.astype(np.float64).mean(0)
+    Q1, _, _ = _core.pairwise_features_fixed_point(X, mu, Q0, 0.0, 1, 1, 0.0, 2)
+    _, s2, _ = _core.pairwise_features_fixed_point(X, mu, Q0, 0.0, 1, 2, 0.0, 2)
+    _, s1, _ = _core.pairwise_features_fixed_point(X, mu, Q1, 0.0, 1, 1, 0.0, 2)
+    assert s2[0] == s1[0]
+
+
 def test_features_empty_cluster_attracts_nobody_and_no_nan():
     X, mu, D, Q = problem(50, 3, np.float64)
     Q[:, 2] = 0

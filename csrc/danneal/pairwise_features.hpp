@@ -86,16 +86,48 @@ inline double centred_row(const T* x, const double* mu, index_t d, double* xc) {
   return r;
 }
 
-// e_v = |xc - y_v|^2 for all v (loop over v innermost: vectorises, fixed summation order over j).
-inline void sq_dists(const double* xc, const double* Yt, index_t d, index_t k, double* e) {
-  for (index_t v = 0; v < k; ++v) e[v] = 0.0;
+// e_v = |xc - y_v|^2 for L clusters v0..v0+L-1, accumulated in registers; each e_v is summed
+// over j in order, exactly as a plain loop would (results do not depend on the blocking).
+template <int L>
+inline void sq_dists_lanes(const double* __restrict xc, const double* __restrict Yt, index_t d, index_t k,
+                           index_t v0, double* __restrict e) {
+  double acc[L];
+  for (int l = 0; l < L; ++l) acc[l] = 0.0;
   for (index_t j = 0; j < d; ++j) {
     const double xj = xc[j];
-    const double* y = Yt + j * k;
-    for (index_t v = 0; v < k; ++v) {
-      const double diff = xj - y[v];
-      e[v] += diff * diff;
+    const double* y = Yt + j * k + v0;
+    for (int l = 0; l < L; ++l) {
+      const double diff = xj - y[l];
+      acc[l] += diff * diff;
     }
+  }
+  for (int l = 0; l < L; ++l) e[v0 + l] = acc[l];
+}
+
+// e_v = |xc - y_v|^2 for all v (Yt is d x k): blocks of 8, 4, 2, 1 clusters.
+inline void sq_dists(const double* xc, const double* Yt, index_t d, index_t k, double* e) {
+  index_t v = 0;
+  for (; v + 8 <= k; v += 8) sq_dists_lanes<8>(xc, Yt, d, k, v, e);
+  if (v + 4 <= k) {
+    sq_dists_lanes<4>(xc, Yt, d, k, v, e);
+    v += 4;
+  }
+  if (v + 2 <= k) {
+    sq_dists_lanes<2>(xc, Yt, d, k, v, e);
+    v += 2;
+  }
+  if (v < k) sq_dists_lanes<1>(xc, Yt, d, k, v, e);
+}
+
+template <int L>
+inline void add_stats_lanes(const double* __restrict qd, const double* __restrict xc, index_t d, index_t k, index_t v0,
+                            double* __restrict p) {
+  double q[L];
+  for (int l = 0; l < L; ++l) q[l] = qd[v0 + l];
+  for (index_t j = 0; j < d; ++j) {
+    const double xj = xc[j];
+    double* row = p + j * k + v0;
+    for (int l = 0; l < L; ++l) row[l] += q[l] * xj;
   }
 }
 
@@ -103,18 +135,43 @@ inline void sq_dists(const double* xc, const double* Yt, index_t d, index_t k, d
 // laid out as FeatureStats::width().
 template <class Q>
 inline void add_stats(const Q* q, const double* xc, double r, index_t d, index_t k, double* p) {
+  constexpr index_t kMaxLocal = 64;
+  double qbuf[kMaxLocal];
+  if (k > kMaxLocal) {
+    for (index_t j = 0; j < d; ++j) {
+      const double xj = xc[j];
+      double* row = p + j * k;
+      for (index_t v = 0; v < k; ++v) row[v] += static_cast<double>(q[v]) * xj;
+    }
+  } else {
+    for (index_t v = 0; v < k; ++v) qbuf[v] = static_cast<double>(q[v]);
+    index_t v = 0;
+    for (; v + 8 <= k; v += 8) add_stats_lanes<8>(qbuf, xc, d, k, v, p);
+    if (v + 4 <= k) {
+      add_stats_lanes<4>(qbuf, xc, d, k, v, p);
+      v += 4;
+    }
+    if (v + 2 <= k) {
+      add_stats_lanes<2>(qbuf, xc, d, k, v, p);
+      v += 2;
+    }
+    if (v < k) add_stats_lanes<1>(qbuf, xc, d, k, v, p);
+  }
   double* pt = p + d * k;
   double* ps = pt + k;
-  for (index_t j = 0; j < d; ++j) {
-    const double xj = xc[j];
-    double* row = p + j * k;
-    for (index_t v = 0; v < k; ++v) row[v] += static_cast<double>(q[v]) * xj;
-  }
   for (index_t v = 0; v < k; ++v) {
     const double qv = static_cast<double>(q[v]);
     pt[v] += qv * r;
     ps[v] += qv;
   }
+}
+
+// add_stats for a one-hot row (q_v = [v == a]): the same sums, as adding q_v x = +-0 to a partial
+// leaves it unchanged (partials are never -0: they start at +0 and the inputs are finite).
+inline void add_stats_onehot(index_t a, const double* xc, double r, index_t d, index_t k, double* p) {
+  for (index_t j = 0; j < d; ++j) p[j * k + a] += xc[j];
+  p[d * k + a] += r;
+  p[d * k + k + a] += 1.0;
 }
 
 template <class T>
@@ -259,6 +316,8 @@ Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const dou
             mdel = std::max(mdel, std::abs(static_cast<double>(nv) - static_cast<double>(q[v])));
             q[v] = nv;
           }
+          add_stats_onehot(best, xc.data(), r, d, k, p);
+          continue;
         } else {
           double m = -std::numeric_limits<double>::infinity();
           for (index_t v = 0; v < k; ++v) {
@@ -348,6 +407,16 @@ double features_hard_cost(const T* X, index_t n, index_t d, const double* mu, co
 // (0 for an empty b): Hartigan's k-means moves.  Centroids are updated incrementally (O(d) per
 // move) and recomputed from scratch after every pass.  Labels are updated in place; *cost gets
 // the k-means cost of the final partition, computed afresh.
+//
+// Pruning (same moves as the plain sequential rule, in the same order): one parallel pass stores
+// for every row an upper bound u_i on its distance to its own reference centroid and a lower bound
+// l_i on its distance to every other reference centroid (the reference centroids Yr are the
+// centroids at that pass).  With the drift g_v = |y_v - Yr_v| of the current centroids, row i
+// cannot move while  min_b S_b/(S_b+1) (l_i - max_v g_v)^2 > S_a/(S_a-1) (u_i + g_a)^2  (triangle
+// inequality; checked with a relative margin of 1e-9 that covers all rounding), so it is skipped;
+// every other row is evaluated exactly as without pruning and its bounds are renewed.  The
+// reference pass is redone at the start of a pass when the previous one evaluated more than an
+// eighth of the rows.
 template <class T>
 Status pairwise_features_local_search(const T* X, index_t n, index_t d, const double* mu, index_t k,
                                       index_t max_passes, int n_threads, std::int64_t* labels, double* cost) {
@@ -379,10 +448,60 @@ Status pairwise_features_local_search(const T* X, index_t n, index_t d, const do
       set_centroid(v);
     }
   };
+  constexpr double kUp = 1.0 + 1e-12, kDown = 1.0 - 1e-12;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  // bounds (see above); l_i = +inf when k == 1
+  std::vector<double> ub(static_cast<size_t>(max_passes > 0 ? n : 0)), lb(ub.size());
+  std::vector<double> Yr(static_cast<size_t>(d * k)), drift(static_cast<size_t>(k), 0.0);
+  double max_drift = 0.0, f_min = 0.0;
+  auto set_drift = [&](index_t v) {
+    double r = 0;
+    for (index_t j = 0; j < d; ++j) {
+      const double diff = Yt[j * k + v] - Yr[j * k + v];
+      r += diff * diff;
+    }
+    drift[v] = std::sqrt(r) * kUp;
+  };
+  auto set_globals = [&]() {  // largest drift and min_v S_v/(S_v+1) (0 when a cluster is empty)
+    max_drift = 0.0;
+    double s_min = kInf;
+    for (index_t v = 0; v < k; ++v) {
+      max_drift = std::max(max_drift, drift[v]);
+      s_min = std::min(s_min, S[v]);
+    }
+    f_min = s_min > 0.5 ? s_min / (s_min + 1.0) : 0.0;
+  };
+  // bounds of a row relative to Yr from its squared distances ev to the current centroids
+  auto renew = [&](index_t i, index_t a, const double* ev) {
+    double lo = kInf;
+    for (index_t v = 0; v < k; ++v)
+      if (v != a) {
+        const double s = std::sqrt(ev[v]) * kDown;
+        lo = std::min(lo, s - drift[v] - 1e-12 * (s + drift[v]));  // the subtraction rounded down
+      }
+    ub[i] = (std::sqrt(ev[a]) + drift[a]) * kUp;
+    lb[i] = lo;
+  };
+  auto reference = [&]() {
+    Yr = Yt;
+    std::fill(drift.begin(), drift.end(), 0.0);
+    parallel_chunks(n, features_chunk(n), n_threads, [&](index_t, index_t b, index_t e) {
+      std::vector<double> xr(static_cast<size_t>(d)), er(static_cast<size_t>(k));
+      for (index_t i = b; i < e; ++i) {
+        centred_row(X + i * d, mu, d, xr.data());
+        sq_dists(xr.data(), Yt.data(), d, k, er.data());
+        renew(i, labels[i], er.data());
+      }
+    });
+    set_globals();
+  };
   Status st;
   refresh();
   std::vector<double> xc(static_cast<size_t>(d)), ev(static_cast<size_t>(k));
+  index_t evaluated = n;
   for (index_t pass = 0; pass < max_passes; ++pass) {
+    if (8 * evaluated > n) reference();
+    evaluated = 0;
     index_t moved = 0;
     for (index_t i = 0; i < n; ++i) {
       if ((i & 1023) == 0 && should_stop()) {
@@ -391,6 +510,11 @@ Status pairwise_features_local_search(const T* X, index_t n, index_t d, const do
       }
       const index_t a = labels[i];
       if (S[a] <= 1.5) continue;  // never empty a cluster
+      {
+        const double lo = lb[i] - max_drift - 1e-12 * (std::abs(lb[i]) + max_drift), hi = ub[i] + drift[a];
+        if (lo > 0 && f_min * lo * lo > S[a] / (S[a] - 1.0) * hi * hi * (1.0 + 1e-9)) continue;  // cannot move
+      }
+      ++evaluated;
       centred_row(X + i * d, mu, d, xc.data());
       sq_dists(xc.data(), Yt.data(), d, k, ev.data());
       const double rem = S[a] * ev[a] / (S[a] - 1.0);
@@ -406,6 +530,7 @@ Status pairwise_features_local_search(const T* X, index_t n, index_t d, const do
           best = b;
         }
       }
+      renew(i, best, ev.data());  // from the centroids ev was computed with
       if (best == a) continue;
       const index_t b = best;
       for (index_t j = 0; j < d; ++j) {
@@ -416,6 +541,9 @@ Status pairwise_features_local_search(const T* X, index_t n, index_t d, const do
       S[b] += 1.0;
       set_centroid(a);
       set_centroid(b);
+      set_drift(a);
+      set_drift(b);
+      set_globals();
       labels[i] = b;
       ++moved;
     }
@@ -426,6 +554,8 @@ Status pairwise_features_local_search(const T* X, index_t n, index_t d, const do
       break;
     }
     refresh();  // no drift from the incremental updates
+    for (index_t v = 0; v < k; ++v) set_drift(v);
+    set_globals();
   }
   if (!st.converged) refresh();
   *cost = features_hard_cost(X, n, d, mu, labels, Yt.data(), k, n_threads);
