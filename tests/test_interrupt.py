@@ -137,10 +137,10 @@ def handler(signum, frame):
 signal.signal(signal.SIGINT, handler)
 rng = np.random.default_rng(0)
 C = rng.random((300, 300))
-# reg=1e-3 never meets tol=0 exactly, so all n_iter iterations run (a second or more): long enough
-# to be running when the signal comes (at reg=1e-2 the marginal error reaches exactly 0 and the
-# call stops early, before the signal)
-n_iter = 6000
+# reg=1e-3 never meets tol=0 exactly, so all n_iter iterations run (about 2 s on an idle core, more
+# when loaded): long enough to be running when the signal comes 0.2 s after START (at reg=1e-2 the
+# marginal error reaches exactly 0 and the call stops early; 6000 iterations took only 0.2 s idle)
+n_iter = 60000
 ref = danneal.sinkhorn(C, reg=1e-3, tol=0.0, max_iter=n_iter, warn=False)
 print("START", flush=True)
 try:

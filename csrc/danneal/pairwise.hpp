@@ -136,6 +136,21 @@ inline double potential(int form, double dq, double q, double c, double S) {
 inline bool potential_ok(double h, double S) { return std::isfinite(h) || (h > 0 && !(S >= kTinyMass)); }
 
 // Cost H(Q) = sum_v c_v / (2 S_v) (empty clusters contribute 0).
+// Zero temperature: the row q becomes one-hot at its lowest potential x (lowest index on ties);
+// md is raised to the largest change of an entry.  Returns the chosen cluster.
+template <class T>
+inline index_t harden_row(const double* x, T* q, index_t k, double& md) {
+  index_t best = 0;
+  for (index_t v = 1; v < k; ++v)
+    if (x[v] < x[best]) best = v;
+  for (index_t v = 0; v < k; ++v) {
+    const T nv = static_cast<T>(v == best ? 1 : 0);
+    md = std::max(md, std::abs(static_cast<double>(nv) - static_cast<double>(q[v])));
+    q[v] = nv;
+  }
+  return best;
+}
+
 inline double cost_from_stats(const double* c, const double* S, index_t k) {
   double h = 0;
   for (index_t v = 0; v < k; ++v)
@@ -205,14 +220,7 @@ Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, doubl
           continue;
         }
         if (temperature == 0) {
-          index_t best = 0;
-          for (index_t v = 1; v < k; ++v)
-            if (x[v] < x[best]) best = v;
-          for (index_t v = 0; v < k; ++v) {
-            const T nv = static_cast<T>(v == best ? 1 : 0);
-            md = std::max(md, std::abs(static_cast<double>(nv) - static_cast<double>(q[v])));
-            q[v] = nv;
-          }
+          harden_row(x.data(), q, k, md);
           continue;
         }
         // softmax of -x/T shifted by the row minimum (see softmax_rows): y = -(x - xmin)/T <= 0,

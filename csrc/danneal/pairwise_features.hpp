@@ -308,14 +308,7 @@ Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const dou
           continue;
         }
         if (temperature == 0) {
-          index_t best = 0;
-          for (index_t v = 1; v < k; ++v)
-            if (x[v] < x[best]) best = v;
-          for (index_t v = 0; v < k; ++v) {
-            const T nv = static_cast<T>(v == best ? 1 : 0);
-            mdel = std::max(mdel, std::abs(static_cast<double>(nv) - static_cast<double>(q[v])));
-            q[v] = nv;
-          }
+          const index_t best = harden_row(x.data(), q, k, mdel);
           add_stats_onehot(best, xc.data(), r, d, k, p);
           continue;
         } else {
