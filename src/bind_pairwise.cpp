@@ -1,3 +1,5 @@
+#include <utility>
+
 #include "bindings.hpp"
 #include "format.hpp"
 #include "danneal/pairwise.hpp"
@@ -144,6 +146,16 @@ std::pair<index_t, index_t> features_shape(const py::array& X, const py::array& 
   return {n, d};
 }
 
+// The (n, k) assignments of a feature-space kernel, k >= 1, of X's dtype.
+template <class T>
+std::pair<const T*, index_t> features_assignments(const py::array& Q, index_t n) {
+  const T* q = in_ptr<T>(Q, "assignments", 2);
+  const index_t k = Q.shape(1);
+  expect_shape(Q, "assignments", {n, k});
+  if (k < 1) throw py::value_error("assignments: expected at least one column");
+  return {q, k};
+}
+
 void check_form(int form) {
   if (form != pairwise::kDetan && form != pairwise::kGradient)
     throw py::value_error("form=" + std::to_string(form) + " must be 0 (detan) or 1 (gradient)");
@@ -154,10 +166,7 @@ py::tuple pairwise_features_dq_py(const py::array& X, const py::array& center, c
   return dispatch(X, "X", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     const auto [n, d] = features_shape<T>(X, center);
-    const T* q = in_ptr<T>(Q, "assignments", 2);
-    const index_t k = Q.shape(1);
-    expect_shape(Q, "assignments", {n, k});
-    if (k < 1) throw py::value_error("assignments: expected at least one column");
+    const auto [q, k] = features_assignments<T>(Q, n);
     auto DQ = empty<T>({n, k});
     auto c = empty<double>({k});
     auto S = empty<double>({k});
@@ -178,10 +187,7 @@ py::array pairwise_features_potential_py(const py::array& X, const py::array& ce
   return dispatch(X, "X", [&](auto tag) -> py::array {
     using T = decltype(tag);
     const auto [n, d] = features_shape<T>(X, center);
-    const T* q = in_ptr<T>(Q, "assignments", 2);
-    const index_t k = Q.shape(1);
-    expect_shape(Q, "assignments", {n, k});
-    if (k < 1) throw py::value_error("assignments: expected at least one column");
+    const auto [q, k] = features_assignments<T>(Q, n);
     auto H = empty<T>({n, k});
     {
       py::gil_scoped_release nogil;
@@ -204,10 +210,7 @@ py::tuple pairwise_features_fixed_point_py(const py::array& X, const py::array& 
   return dispatch(X, "X", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     const auto [n, d] = features_shape<T>(X, center);
-    const T* q0 = in_ptr<T>(Q0, "assignments", 2);
-    const index_t k = Q0.shape(1);
-    expect_shape(Q0, "assignments", {n, k});
-    if (k < 1) throw py::value_error("assignments: expected at least one column");
+    const auto [q0, k] = features_assignments<T>(Q0, n);
     auto Q = empty<T>({n, k});
     auto stats = empty<double>({pairwise::kNumStats});
     Status st;
