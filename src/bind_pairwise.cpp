@@ -227,6 +227,47 @@ py::tuple pairwise_features_fixed_point_py(const py::array& X, const py::array& 
   });
 }
 
+py::array pairwise_features_block_stats_py(const py::array& X, const py::array& center, const py::array& Q,
+                                           int n_threads) {
+  check_threads(n_threads);
+  return dispatch(X, "X", [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    const auto [n, d] = features_shape<T>(X, center);
+    const auto [q, k] = features_assignments<T>(Q, n);
+    auto out = empty<double>({d * k + 2 * k});
+    {
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_features_block_stats<T>(static_cast<const T*>(X.data()), n, d,
+                                                 static_cast<const double*>(center.data()), q, k, n_threads,
+                                                 out.mutable_data());
+    }
+    return out;
+  });
+}
+
+py::tuple pairwise_features_block_sweep_py(const py::array& X, const py::array& center, const py::array& Q0,
+                                           const py::array& total, double temperature, int form, int n_threads) {
+  check_threads(n_threads);
+  if (!(temperature >= 0)) throw py::value_error("temperature=" + std::to_string(temperature) + " must be >= 0");
+  check_form(form);
+  return dispatch(X, "X", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const auto [n, d] = features_shape<T>(X, center);
+    const auto [q0, k] = features_assignments<T>(Q0, n);
+    const double* tot = in_ptr<double>(total, "total", 1);
+    expect_shape(total, "total", {d * k + 2 * k});
+    auto Q = empty<T>({n, k});
+    auto out = empty<double>({d * k + 2 * k + 4});
+    {
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_features_block_sweep<T>(static_cast<const T*>(X.data()), n, d,
+                                                 static_cast<const double*>(center.data()), q0, k, tot, temperature,
+                                                 form, n_threads, Q.mutable_data(), out.mutable_data());
+    }
+    return py::make_tuple(Q, out);
+  });
+}
+
 py::tuple pairwise_features_local_search_py(const py::array& X, const py::array& center, const py::array& labels,
                                             long long k, long long max_passes, int n_threads) {
   check_threads(n_threads);
@@ -287,6 +328,14 @@ Returns ``(labels, cost, status)``; ``status["error"]`` is the number of moves o
   m.def("pairwise_features_local_search", &pairwise_features_local_search_py, py::arg("X"), py::arg("center"),
         py::arg("labels"), py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"),
         R"doc(``pairwise_local_search`` for ``D_ij = |x_i - x_j|^2`` from X (Hartigan's k-means moves).)doc");
+  m.def("pairwise_features_block_stats", &pairwise_features_block_stats_py, py::arg("X"), py::arg("center"),
+        py::arg("assignments"), py::arg("n_threads"),
+        R"doc(Statistics ``(S^T, t, S)`` (flat, width ``d k + 2 k``) of the assignments of a block of rows, summed in chunk order.)doc");
+  m.def("pairwise_features_block_sweep", &pairwise_features_block_sweep_py, py::arg("X"), py::arg("center"),
+        py::arg("assignments"), py::arg("total"), py::arg("temperature"), py::arg("form"), py::arg("n_threads"),
+        R"doc(One sweep of ``pairwise_features_fixed_point`` over a block of rows, with the whole problem's statistics
+``total`` given; returns the new assignments and the block's statistics followed by entropy, sum of logZ, largest
+change and a non-finite flag.)doc");
   m.def("stream_sum", &stream_sum_py, py::arg("x"), py::arg("n_threads"),
         "Sum of a 2-d array in one streaming read (the benchmarks' read-bandwidth probe).");
 }

@@ -259,6 +259,70 @@ void pairwise_features_potential(const T* X, index_t n, index_t d, const double*
   });
 }
 
+// One sweep over the rows [b, e) of X: their assignments Q (updated in place) from the model of
+// the statistics `st` of the current assignments; the new rows' statistics are added to p (width
+// FeatureStats::width()) and p[w..w+3] receive the rows' entropy, sum of logZ, largest change and
+// a flag for non-finite potentials.  Shared by the whole-problem fixed point and the row-block
+// sweep of the dask driver (the same arithmetic row by row).
+template <class T>
+inline void features_sweep_rows(const T* X, index_t b, index_t e, index_t d, const double* mu, T* Q, index_t k,
+                                double temperature, int form, const FeatureModel& md, const FeatureStats& st,
+                                double* p) {
+  std::vector<double> xc(static_cast<size_t>(d)), x(static_cast<size_t>(k)), ev(static_cast<size_t>(k));
+  double* px = p + st.width();
+  double ent = 0, lzs = 0, mdel = 0, bad = 0;
+  for (index_t i = b; i < e; ++i) {
+    T* q = Q + i * k;
+    const double r = centred_row(X + i * d, mu, d, xc.data());
+    sq_dists(xc.data(), md.Yt.data(), d, k, x.data());
+    bool finite = true;
+    for (index_t v = 0; v < k; ++v) {
+      x[v] = features_potential(form, x[v], q[v], md, st, v);
+      finite = finite && potential_ok(x[v], st.S[v]);
+    }
+    if (!finite) {  // keep the row as it is; the caller is told
+      bad = 1;
+      add_stats(q, xc.data(), r, d, k, p);
+      continue;
+    }
+    if (temperature == 0) {
+      const index_t best = harden_row(x.data(), q, k, mdel);
+      add_stats_onehot(best, xc.data(), r, d, k, p);
+      continue;
+    } else {
+      double m = -std::numeric_limits<double>::infinity();
+      for (index_t v = 0; v < k; ++v) {
+        x[v] = -x[v] / temperature;
+        m = std::max(m, x[v]);
+      }
+      // one exp per entry: q = exp(x - m) / s (never exp(x - (m + log s)): that loses log s
+      // when |m| is huge); below -746 the exp is exactly 0 in double and is not evaluated
+      double s = 0;
+      for (index_t v = 0; v < k; ++v) {
+        const double z = x[v] - m;
+        x[v] = z;
+        ev[v] = z < -746.0 ? 0.0 : std::exp(z);
+        s += ev[v];
+      }
+      const double ls = std::log(s);
+      lzs += m + ls;
+      for (index_t v = 0; v < k; ++v) {
+        const double lp = x[v] - ls;
+        const T nv = static_cast<T>(ev[v] / s);
+        const double pv = static_cast<double>(nv);
+        if (pv > 0 && lp < 0) ent -= pv * lp;
+        mdel = std::max(mdel, std::abs(pv - static_cast<double>(q[v])));
+        q[v] = nv;
+      }
+    }
+    add_stats(q, xc.data(), r, d, k, p);
+  }
+  px[0] = ent;
+  px[1] = lzs;
+  px[2] = mdel;
+  px[3] = bad;
+}
+
 // Feature-space twin of pairwise_fixed_point (same sweeps, same statistics in `stats`): up to
 // max_iter synchronous sweeps Q <- softmax(-h(Q)/T), stopping when the largest change is < tol;
 // temperature 0 gives hard assignments (lowest index on ties).  Each sweep is one pass over X that
@@ -289,60 +353,7 @@ Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const dou
     stats[kCost] = md.cost;
     std::fill(part.begin(), part.end(), 0.0);
     parallel_chunks(n, ch, n_threads, [&](index_t c, index_t b, index_t e) {
-      std::vector<double> xc(static_cast<size_t>(d)), x(static_cast<size_t>(k)), ev(static_cast<size_t>(k));
-      double* p = part.data() + c * (w + kExtra);
-      double* px = p + w;
-      double ent = 0, lzs = 0, mdel = 0, bad = 0;
-      for (index_t i = b; i < e; ++i) {
-        T* q = Q + i * k;
-        const double r = centred_row(X + i * d, mu, d, xc.data());
-        sq_dists(xc.data(), md.Yt.data(), d, k, x.data());
-        bool finite = true;
-        for (index_t v = 0; v < k; ++v) {
-          x[v] = features_potential(form, x[v], q[v], md, st, v);
-          finite = finite && potential_ok(x[v], st.S[v]);
-        }
-        if (!finite) {  // keep the row as it is; the caller is told
-          bad = 1;
-          add_stats(q, xc.data(), r, d, k, p);
-          continue;
-        }
-        if (temperature == 0) {
-          const index_t best = harden_row(x.data(), q, k, mdel);
-          add_stats_onehot(best, xc.data(), r, d, k, p);
-          continue;
-        } else {
-          double m = -std::numeric_limits<double>::infinity();
-          for (index_t v = 0; v < k; ++v) {
-            x[v] = -x[v] / temperature;
-            m = std::max(m, x[v]);
-          }
-          // one exp per entry: q = exp(x - m) / s (never exp(x - (m + log s)): that loses log s
-          // when |m| is huge); below -746 the exp is exactly 0 in double and is not evaluated
-          double s = 0;
-          for (index_t v = 0; v < k; ++v) {
-            const double z = x[v] - m;
-            x[v] = z;
-            ev[v] = z < -746.0 ? 0.0 : std::exp(z);
-            s += ev[v];
-          }
-          const double ls = std::log(s);
-          lzs += m + ls;
-          for (index_t v = 0; v < k; ++v) {
-            const double lp = x[v] - ls;
-            const T nv = static_cast<T>(ev[v] / s);
-            const double pv = static_cast<double>(nv);
-            if (pv > 0 && lp < 0) ent -= pv * lp;
-            mdel = std::max(mdel, std::abs(pv - static_cast<double>(q[v])));
-            q[v] = nv;
-          }
-        }
-        add_stats(q, xc.data(), r, d, k, p);
-      }
-      px[0] = ent;
-      px[1] = lzs;
-      px[2] = mdel;
-      px[3] = bad;
+      features_sweep_rows(X, b, e, d, mu, Q, k, temperature, form, md, st, part.data() + c * (w + kExtra));
     });
     // statistics of the new assignments in chunk order; entropy etc. likewise (max is order-free)
     std::fill(tot.begin(), tot.end(), 0.0);
@@ -365,6 +376,57 @@ Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const dou
     }
   }
   return status;
+}
+
+// The row-block pieces of the dask driver (python/danneal/_dask.py): the fixed point above, one
+// sweep at a time, over one block of the rows, with the statistics of the WHOLE problem's
+// assignments given.  The driver adds the blocks' outputs in block order.
+
+// Statistics of the assignments Q of a block of rows: out (width = d k + 2 k) = St, t, S summed
+// over the block's chunks in chunk order.
+template <class T>
+void pairwise_features_block_stats(const T* X, index_t n, index_t d, const double* mu, const T* Q, index_t k,
+                                   int n_threads, double* out) {
+  check_features<T>(n, d, k);
+  FeatureStats st;
+  features_stats(X, n, d, mu, Q, k, n_threads, st);
+  for (index_t j = 0; j < d * k; ++j) out[j] = st.St[j];
+  for (index_t v = 0; v < k; ++v) {
+    out[d * k + v] = st.t[v];
+    out[d * k + k + v] = st.S[v];
+  }
+}
+
+// One sweep over a block of rows: Q (block, from Q0) <- softmax(-h/T) with the potentials h of
+// the whole problem's statistics `total` (width d k + 2 k, as pairwise_features_block_stats sums
+// them); out (width + 4) = the block's statistics of the new assignments, then entropy, sum of
+// logZ (both summed in chunk order), largest change and a non-finite flag (both maxima).
+template <class T>
+void pairwise_features_block_sweep(const T* X, index_t n, index_t d, const double* mu, const T* Q0, index_t k,
+                                   const double* total, double temperature, int form, int n_threads, T* Q,
+                                   double* out) {
+  check_features<T>(n, d, k);
+  if (!(temperature >= 0)) throw std::invalid_argument("temperature must be >= 0");
+  if (form != kDetan && form != kGradient) throw std::invalid_argument("unknown potential form");
+  for (index_t t = 0; t < n * k; ++t) Q[t] = Q0[t];
+  FeatureStats st;
+  st.resize(k, d);
+  st.from(total);
+  FeatureModel md;
+  md.from(st);
+  const index_t ch = features_chunk(n), nc = n_chunks(n, ch), w = st.width();
+  constexpr index_t kExtra = 4;
+  std::vector<double> part(static_cast<size_t>(nc * (w + kExtra)), 0.0);
+  parallel_chunks(n, ch, n_threads, [&](index_t c, index_t b, index_t e) {
+    features_sweep_rows(X, b, e, d, mu, Q, k, temperature, form, md, st, part.data() + c * (w + kExtra));
+  });
+  for (index_t j = 0; j < w + kExtra; ++j) out[j] = 0.0;
+  for (index_t c = 0; c < nc; ++c) {
+    const double* p = part.data() + c * (w + kExtra);
+    for (index_t j = 0; j < w + 2; ++j) out[j] += p[j];
+    out[w + 2] = std::max(out[w + 2], p[w + 2]);
+    out[w + 3] = std::max(out[w + 3], p[w + 3]);
+  }
 }
 
 // Sum of squared distances of the rows to the centroids of their labels (the k-means cost, equal

@@ -4,7 +4,7 @@ import numpy as np
 
 __all__ = ["softmax_rows", "pairwise_dq", "pairwise_potential", "pairwise_fixed_point", "pairwise_local_search", "stream_sum",
            "pairwise_features_dq", "pairwise_features_potential", "pairwise_features_fixed_point",
-           "pairwise_features_local_search"]
+           "pairwise_features_local_search", "pairwise_features_block_stats", "pairwise_features_block_sweep"]
 
 TINY_MASS = 1e-150
 DETAN, GRADIENT = 0, 1
@@ -228,6 +228,56 @@ def pairwise_features_fixed_point(X, center, assignments, temperature, form, max
             status["converged"] = True
             break
     return Q, stats, status
+
+
+def _features_model_from_total(total, k, d):
+    """``_features_model`` from flat statistics ``(S^T (d x k), t, S)``."""
+    total = np.asarray(total, dtype=np.float64)
+    m = total[:d * k].reshape(d, k).T
+    t = total[d * k:d * k + k]
+    S = total[d * k + k:]
+    ok = S >= TINY_MASS
+    Sg = np.where(ok, S, 1.0)
+    Y = np.where(ok[:, None], m / Sg[:, None], 0.0)
+    W = np.where(ok, np.maximum(0.0, t - (m * m).sum(axis=1) / Sg), 0.0)
+    return Y, W, 2.0 * S * W, S
+
+
+def pairwise_features_block_stats(X, center, assignments, n_threads=1):
+    """Flat statistics ``(S^T, t, S)`` (width ``d k + 2 k``) of the assignments of a block of rows:
+    ``m = Q^T (X - center)`` stored transposed, ``t = Q^T |x - center|^2``, ``S = Q^T 1``."""
+    Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
+    Q = np.asarray(assignments).astype(np.float64)
+    return np.concatenate([(Q.T @ Xc).T.ravel(), Q.T @ (Xc * Xc).sum(axis=1), Q.sum(axis=0)])
+
+
+def pairwise_features_block_sweep(X, center, assignments, total, temperature, form, n_threads=1):
+    """One sweep of :func:`pairwise_features_fixed_point` over a block of rows with the whole
+    problem's statistics ``total`` given; returns the new assignments and the block's statistics
+    of them followed by entropy, sum of logZ, largest change and a non-finite flag."""
+    Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
+    Q = np.array(assignments, copy=True)
+    k = Q.shape[1]
+    Y, W, c, S = _features_model_from_total(total, k, Xc.shape[1])
+    h = _features_potential(form, Xc, Q, Y, W, c, S)
+    ent = lzs = 0.0
+    if temperature == 0:
+        Qn = np.eye(k, dtype=Q.dtype)[np.argmin(h, axis=1)]
+    else:
+        x = -h / temperature
+        m = x.max(axis=1, keepdims=True)
+        e = np.exp(x - m)
+        s = e.sum(axis=1, keepdims=True)
+        ls = np.log(s)
+        lp = (x - m) - ls
+        Qn = (e / s).astype(Q.dtype)
+        p = Qn.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            ent = -(np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
+        lzs = (m + ls).sum()
+    md = float(np.abs(Qn.astype(np.float64) - Q.astype(np.float64)).max())
+    out = np.concatenate([pairwise_features_block_stats(X, center, Qn), [ent, lzs, md, 0.0]])
+    return Qn, out
 
 
 def pairwise_features_local_search(X, center, labels, n_clusters, max_passes, n_threads=1):
