@@ -31,6 +31,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._rownoise import draw_key, row_normal, row_uniform
 from ._threads import resolve_n_threads
 from ._validation import check_dissimilarity, check_int, check_n_clusters, validate_X
 
@@ -207,6 +208,35 @@ def _as_problem(D, nt):
     return D if isinstance(D, (_DenseProblem, _FeatureProblem)) else _DenseProblem(D, nt)
 
 
+def _initial_rows(key, row0, n, k, perturbation, dtype):
+    """Initial assignments of rows ``row0 .. row0 + n - 1``: ``1 + p u`` (u uniform in [-1, 1),
+    noise stream 0), normalised; for ``p >= 1`` the noise enters in the log domain instead."""
+    u = 2.0 * row_uniform(key, 0, row0, n, k) - 1.0
+    if perturbation < 1:
+        Q = 1.0 + perturbation * u
+    else:  # 1 + p u would go negative: log-domain noise instead (finite for any finite p)
+        L = np.clip(perturbation * u, -1e300, 1e300)
+        Q = np.exp(L - L.max(axis=1, keepdims=True))
+    return np.ascontiguousarray(Q / Q.sum(axis=1, keepdims=True), dtype=dtype)
+
+
+def _perturb_rows(Q, key, index, row0, perturbation):
+    """Rows ``row0 ..`` of ``Q`` times ``exp(eps * noise)`` (noise stream ``1 + index``), renormalised."""
+    B = Q.astype(np.float64)
+    with np.errstate(over="ignore"):
+        noise = perturbation * row_normal(key, 1 + index, row0, B.shape[0], B.shape[1])
+        F = np.exp(noise)
+    with np.errstate(invalid="ignore", over="ignore"):
+        Bn = B * F
+        s = Bn.sum(axis=1, keepdims=True)
+    if not (np.isfinite(s).all() and (s > 0).all()):  # a huge perturbation: in the log domain
+        with np.errstate(divide="ignore"):
+            L = np.log(B) + np.clip(noise, -1e300, 1e300)
+        Bn = np.exp(L - L.max(axis=1, keepdims=True))
+        s = Bn.sum(axis=1, keepdims=True)
+    return Bn / s
+
+
 class PairwiseAnnealer:
     """Annealing state for pairwise clustering: owns ``D``, the assignments and the history.
 
@@ -229,13 +259,10 @@ class PairwiseAnnealer:
         self.perturbation = float(perturbation)
         self.rng = check_random_state(random_state)
         n = self.problem.n
-        u = self.rng.uniform(-1.0, 1.0, size=(n, n_clusters))
-        if self.perturbation < 1:
-            Q = 1.0 + self.perturbation * u
-        else:  # 1 + p u would go negative: log-domain noise instead (finite for any finite p)
-            L = np.clip(self.perturbation * u, -1e300, 1e300)
-            Q = np.exp(L - L.max(axis=1, keepdims=True))
-        self.assignments = np.ascontiguousarray(Q / Q.sum(axis=1, keepdims=True), dtype=self.problem.dtype)
+        # noise indexed by row (danneal._rownoise): the dask driver draws the same numbers block by block
+        self.noise_key = draw_key(self.rng)
+        self.n_perturbed = 0
+        self.assignments = _initial_rows(self.noise_key, 0, n, n_clusters, self.perturbation, self.problem.dtype)
         self.history = []
         self.n_sweeps = 0
         self.numerical_error = False
@@ -255,25 +282,15 @@ class PairwiseAnnealer:
 
     def perturb(self):
         """Multiply the assignments by ``exp(eps * noise)`` and renormalise (breaks symmetry).
-        Done in row blocks (the same random stream), so large problems need no n x k temporaries."""
+        Done in row blocks with noise indexed by row, so large problems need no n x k temporaries
+        and the dask driver reproduces it block by block."""
         if self.perturbation <= 0:
             return
         Q = self.assignments
         out = np.empty_like(Q)
         for b in range(0, Q.shape[0], 65536):
-            B = Q[b:b + 65536].astype(np.float64)
-            with np.errstate(over="ignore"):
-                noise = self.perturbation * self.rng.standard_normal(B.shape)
-                F = np.exp(noise)
-            with np.errstate(invalid="ignore", over="ignore"):
-                Bn = B * F
-                s = Bn.sum(axis=1, keepdims=True)
-            if not (np.isfinite(s).all() and (s > 0).all()):  # a huge perturbation: in the log domain
-                with np.errstate(divide="ignore"):
-                    L = np.log(B) + np.clip(noise, -1e300, 1e300)
-                Bn = np.exp(L - L.max(axis=1, keepdims=True))
-                s = Bn.sum(axis=1, keepdims=True)
-            out[b:b + 65536] = Bn / s
+            out[b:b + 65536] = _perturb_rows(Q[b:b + 65536], self.noise_key, self.n_perturbed, b, self.perturbation)
+        self.n_perturbed += 1
         self.assignments = out
 
     def step(self):
