@@ -295,3 +295,353 @@ def map_rows(fn, X, n_features, *, n_out=None, dtype):
     if n_out is None:
         return X.map_blocks(fn, drop_axis=1, dtype=dtype)
     return X.map_blocks(fn, dtype=dtype, chunks=(X.chunks[0], (n_out,)))
+
+
+# ---- PairwiseAnnealing on dask (feature-space metrics) ---------------------------------------------
+#
+# The state of a feature-space pairwise fit with gradient potentials is small: the assignments of
+# every row are a function of the previous sweep's statistics (S^T, t, S: O(k d) numbers), of the
+# temperature, and of row-indexed noise (danneal._rownoise).  So the rows' assignments are never
+# stored anywhere: a task rebuilds the block's current assignments from their description (a
+# "spec": nested tuples of statistics, temperatures and noise keys), runs one compiled sweep and
+# returns the block's statistics.  A lost worker loses nothing but its persisted input blocks,
+# which dask recomputes from their source.  Each sweep rebuilds the previous assignments (one
+# extra potential evaluation per row) to measure the largest change, as the in-memory fixed point
+# does; its cost is one more pass of the same kernel.
+
+def _pw_feature_block(block, metric, dtype):
+    """The rows whose squared Euclidean distances are the dissimilarities (as
+    ``PairwiseAnnealing._feature_rows``), and (finite, max |x|, min row norm) of the input."""
+    X = _canonical(block, dtype)
+    finite = bool(np.isfinite(X).all())
+    amax = float(np.abs(X).max()) if finite and X.size else 0.0
+    if metric == "cosine" and finite:
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+        nmin = float(norms.min()) if norms.size else 1.0
+        if nmin > 0:
+            X = _canonical(X / (np.sqrt(2.0) * norms)[:, None], dtype)
+    else:
+        nmin = 1.0
+    return X, (finite, amax, nmin)
+
+
+def _pw_sum(block):
+    return np.asarray(block, dtype=np.float64).sum(axis=0)
+
+
+def _pw_scatter(block, mu):
+    B = np.asarray(block, dtype=np.float64) - mu
+    return B.T @ B
+
+
+def _pw_materialise(block, row0, mu, spec, nt):
+    """The current assignments of one block of rows, rebuilt from their description ``spec``."""
+    from .pairwise import _initial_rows, _perturb_rows
+    kind = spec[0]
+    if kind == "init":
+        _, key, k, perturbation = spec
+        return _initial_rows(key, row0, len(block), k, perturbation, block.dtype)
+    if kind == "soft":  # softmax(-h / T) of the statistics `total` (hard at T = 0)
+        _, total, T, form, k = spec
+        Q0 = np.full((len(block), k), 1.0 / k, dtype=block.dtype)
+        return _core.pairwise_features_block_sweep(block, mu, Q0, total, T, form, nt)[0]
+    if kind == "perturbed":
+        _, base, key, index, perturbation = spec
+        Q = _pw_materialise(block, row0, mu, base, nt)
+        return _perturb_rows(Q, key, index, row0, perturbation).astype(Q.dtype)
+    if kind == "onehot":
+        Q = _pw_materialise(block, row0, mu, spec[1], nt)
+        out = np.zeros_like(Q)
+        out[np.arange(len(Q)), np.argmax(Q, axis=1)] = 1
+        return out
+    raise ValueError(f"unknown assignment spec {kind!r}")  # pragma: no cover
+
+
+def _pw_stats_task(block, row0, mu, spec, summary, prev, nt):
+    """Statistics of the block's current assignments and, on request, the numbers the schedule's
+    stopping rules read: (smallest row maximum, confident rows, label flips among them against
+    the assignments ``prev``, label counts)."""
+    Q = _pw_materialise(block, row0, mu, spec, nt)
+    total = _core.pairwise_features_block_stats(block, mu, Q, nt)
+    if not summary:
+        return total, None
+    rowmax = Q.max(axis=1)
+    lab = np.argmax(Q, axis=1)
+    confident = rowmax > 2.0 / 3.0
+    flips = 0
+    if prev is not None:
+        flips = int(np.count_nonzero((lab != np.argmax(_pw_materialise(block, row0, mu, prev, nt), axis=1))
+                                     & confident))
+    counts = np.bincount(lab, minlength=Q.shape[1])
+    return total, (float(rowmax.min()), int(np.count_nonzero(confident)), flips, counts)
+
+
+def _pw_sweep_task(block, row0, mu, spec, total, T, form, nt):
+    Q = _pw_materialise(block, row0, mu, spec, nt)
+    return _core.pairwise_features_block_sweep(block, mu, Q, total, T, form, nt)[1]
+
+
+def _pw_labels_block(block, row0, mu, spec, nt):
+    return np.argmax(_pw_materialise(block, row0, mu, spec, nt), axis=1).astype(np.intp)
+
+
+def _features_cost(total, k, d):
+    """``H = sum_v W_v`` over non-empty clusters (``FeatureModel::cost`` of pairwise_features.hpp)."""
+    m = total[:d * k].reshape(d, k)
+    t = total[d * k:d * k + k]
+    S = total[d * k + k:]
+    cost = 0.0
+    for v in range(k):
+        if S[v] > 1e-150:  # kTinyMass of pairwise.hpp
+            cost += max(0.0, t[v] - float(m[:, v] @ m[:, v]) / S[v])
+    return cost
+
+
+class PairwiseRows:
+    """The rows of a dask fit of :class:`danneal.PairwiseAnnealing` with ``metric="sqeuclidean"`` or
+    ``"cosine"``: the feature rows persisted on the workers, one round of tasks per data pass."""
+
+    def __init__(self, est, X, nt):
+        dask, da = _require_dask()
+        self._dask = dask
+        X = check_dask_rows(X)
+        self.n, self.d = X.shape
+        self.dtype = np.dtype(X.dtype.type)
+        self.nt = nt
+        est.n_features_in_ = self.d
+        if hasattr(est, "feature_names_in_"):
+            del est.feature_names_in_
+        self.chunks = X.chunks[0]
+        self.row0 = [int(r) for r in np.concatenate([[0], np.cumsum(self.chunks)[:-1]])]
+        delayed = dask.delayed
+        pairs = [delayed(_pw_feature_block, nout=2)(b, est.metric, self.dtype) for b in X.to_delayed().ravel()]
+        try:
+            from distributed import get_client
+            self.client = get_client()
+        except (ImportError, ValueError):
+            self.client = None
+        if self.client is not None:
+            self.blocks = self.client.compute([p[0] for p in pairs])
+        else:
+            self.blocks = list(dask.persist(*[p[0] for p in pairs]))
+        checks = self._compute([p[1] for p in pairs])
+        for i, (finite, _, _) in enumerate(checks):
+            if not finite:
+                raise ValueError(f"Input X contains NaN or infinity (in row block {i} of the dask array)")
+        amax = max(a for _, a, _ in checks)
+        with np.errstate(over="ignore"):
+            big = not np.isfinite(4.0 * amax * amax * self.d)
+        if big:
+            raise ValueError(f"X: squared distances overflow float64 (max |X| = {amax!r}); rescale X")
+        if est.metric == "cosine" and min(m for _, _, m in checks) <= 0:
+            raise ValueError("X: metric='cosine' on a dask array needs rows of nonzero norm (X has an all-zero row)")
+        total = np.zeros(self.d)
+        for s in self._map(_pw_sum):
+            total += s
+        self.mu = total / self.n
+
+    def _compute(self, tasks):
+        if self.client is not None:
+            return self.client.gather(self.client.compute(list(tasks)))
+        return self._dask.compute(*tasks)
+
+    def _map(self, fn, *args, rows=False):
+        """``[fn(block, [row0,] *args) for each block]`` on the workers, in block order."""
+        if self.client is not None:
+            futures = [self.client.submit(fn, b, *((r,) if rows else ()), *args, pure=False)
+                       for b, r in zip(self.blocks, self.row0)]
+            return self.client.gather(futures)
+        delayed = self._dask.delayed
+        return self._dask.compute(*[delayed(fn)(b, *((r,) if rows else ()), *args)
+                                    for b, r in zip(self.blocks, self.row0)])
+
+    def critical_temperature(self):
+        """``2 lambda_max(cov(X))`` of the feature rows, as ``_FeatureProblem.critical_temperature``."""
+        if self.n < 2:
+            return 0.0
+        C = np.zeros((self.d, self.d))
+        for c in self._map(_pw_scatter, self.mu):
+            C += c
+        return max(0.0, 2.0 * float(np.linalg.eigvalsh(C / self.n)[-1]))
+
+    def stats(self, spec, summary=False, prev=None):
+        parts = self._map(_pw_stats_task, self.mu, spec, summary, prev, self.nt, rows=True)
+        total = np.zeros_like(parts[0][0])
+        for t, _ in parts:
+            total += t
+        if not summary:
+            return total, None
+        summ = parts[0][1]
+        hardness = min(s[0] for _, s in parts)
+        counts = np.zeros_like(summ[3])
+        conf = flips = 0
+        for _, s in parts:
+            conf += s[1]
+            flips += s[2]
+            counts += s[3]
+        return total, (hardness, conf, flips, counts)
+
+    def sweep(self, spec, total, T, form):
+        outs = self._map(_pw_sweep_task, self.mu, spec, total, float(T), form, self.nt, rows=True)
+        acc = np.zeros_like(outs[0])
+        for o in outs:  # block order; the largest change and the error flag are maxima
+            acc[:-2] += o[:-2]
+            acc[-2] = max(acc[-2], o[-2])
+            acc[-1] = max(acc[-1], o[-1])
+        return acc
+
+    def lazy(self, fn, spec, n_out=None, dtype=None):
+        """A dask array of ``fn(block, row0, mu, spec, nt)`` over the blocks (left on the workers)."""
+        _, da = _require_dask()
+        delayed = self._dask.delayed
+        parts = []
+        for b, r, c in zip(self.blocks, self.row0, self.chunks):
+            shape = (c,) if n_out is None else (c, n_out)
+            parts.append(da.from_delayed(delayed(fn)(b, r, self.mu, spec, self.nt), shape=shape, dtype=dtype))
+        return da.concatenate(parts)
+
+
+def fit_pairwise(est, X, nt):
+    """``PairwiseAnnealing.fit`` on a dask array: the schedule of ``pairwise._anneal`` on the client,
+    every sweep one round of tasks over the row blocks (see the comment above ``PairwiseRows``).
+
+    The annealing, its stopping rules and the zero-temperature sweeps are those of the in-memory
+    fit; the sequential local search and the split-merge refinement need all rows in one process
+    and are not run (``local_search`` and ``refine`` are ignored): the result equals the in-memory
+    fit with ``local_search=False, refine=False`` to about 1e-12 relative (sums in another order).
+    """
+    import sys
+    import time
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils import check_random_state
+
+    from ._rownoise import draw_key
+    from ._validation import check_n_clusters
+    from .pairwise import _FORMS
+
+    if est.metric not in ("sqeuclidean", "cosine") or est.algorithm == "dense":
+        raise ValueError(f"PairwiseAnnealing on a dask array needs the feature-space path: metric='sqeuclidean' or "
+                         f"'cosine' with algorithm='auto' or 'features', got metric={est.metric!r}, "
+                         f"algorithm={est.algorithm!r}")
+    if est.potential != "gradient":
+        raise ValueError(f"PairwiseAnnealing on a dask array needs potential='gradient', got "
+                         f"potential={est.potential!r} (detan's leave-one-out potentials depend on each row's own "
+                         f"assignments, which the dask fit does not store)")
+    rows = PairwiseRows(est, X, nt)
+    n, d = rows.n, rows.d
+    k = check_n_clusters(est.n_clusters, n)
+    if n < 2:
+        raise ValueError(f"X: expected at least 2 samples, got {n}")
+    t_start = time.perf_counter()
+    form = _FORMS[est.potential]
+    est.algorithm_ = "features"
+    est.critical_temperature_ = Tc = rows.critical_temperature()
+    T0 = (1.5 * Tc if Tc > 0 else 1.0) if est.T0 == "auto" else float(est.T0)
+    T_min = 1e-4 * T0 if est.T_min == "auto" else float(est.T_min)
+    est.T0_ = T0
+    rng = check_random_state(est.random_state)
+    key = draw_key(rng)
+    pert, max_iter, tol = float(est.perturbation), int(est.max_iter), float(est.tol)
+    patience, settle_tol, populated = int(est.patience), 1e-3, not est.refine
+
+    def log(rec):
+        if est.verbose:
+            print(f"[PairwiseAnnealing] T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
+                  f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f} "
+                  f"elapsed={time.perf_counter() - t_start:.1f}s", file=sys.stderr)
+
+    state = {"not_converged": 0, "prev_cost": None, "stable": 0, "decided": 0}
+
+    def decide(rec, summ):
+        """The in-memory loop's checks after a temperature (``pairwise._anneal``); True to stop."""
+        hardness, conf, flips, counts = summ
+        rec["hardness"] = hardness
+        state["not_converged"] += not rec["converged"]
+        first = state["decided"] == 0
+        state["decided"] += 1
+        log(rec)
+        if est.callback is not None and est.callback(dict(rec)) is True:
+            return True
+        if hardness >= 1.0 - est.hard_tol:
+            return True
+        if patience:
+            prev_cost = state["prev_cost"]
+            settled = (not first and 2 * conf >= n and flips <= n // 1000
+                       and abs(rec["cost"] - prev_cost) <= settle_tol * abs(rec["cost"])
+                       and (not populated or counts.min() > 0))
+            state["stable"] = state["stable"] + 1 if settled else 0
+            state["prev_cost"] = rec["cost"]
+            if state["stable"] >= patience:
+                rec["early_stop"] = True
+                return True
+        return False
+
+    def fixed_point(spec, total, T, iters, tol_):
+        """Up to ``iters`` sweeps from the assignments ``spec`` with statistics ``total``."""
+        cost = ent = mdel = 0.0
+        it, converged, bad = 0, False, False
+        for it in range(1, iters + 1):
+            cost = float(_features_cost(total, k, d))
+            out = rows.sweep(spec, total, T, form)
+            spec = ("soft", total, float(T), form, k)
+            total = out[:-4]
+            ent, mdel, bad = float(out[-4]), float(out[-2]), bad or out[-1] > 0
+            if mdel < tol_:
+                converged = True
+                break
+        return spec, total, {"T": float(T), "cost": cost, "free_energy": cost - float(T) * ent, "entropy": ent,
+                             "n_iter": it, "converged": converged, "max_change": mdel}, bad
+
+    spec = ("init", key, k, pert)
+    history, n_sweeps, numerical_error = [], 0, False
+    prev_spec, pending, n_perturbed, T = None, None, 0, T0
+    stopped = False
+    while k > 1 and T >= T_min:
+        total, summ = rows.stats(spec, summary=pending is not None, prev=prev_spec if patience else None)
+        if pending is not None and decide(pending, summ):
+            stopped = True
+            break
+        new, _, rec, bad = fixed_point(spec, total, T, max_iter, tol)
+        numerical_error |= bad
+        n_sweeps += rec["n_iter"]
+        history.append(rec)
+        if pert > 0:
+            new = ("perturbed", new, key, n_perturbed, pert)
+            n_perturbed += 1
+        prev_spec, spec, pending = spec, new, rec
+        T *= est.cooling
+    if pending is not None and not stopped:
+        _, summ = rows.stats(spec, summary=True, prev=prev_spec if patience else None)
+        decide(pending, summ)
+    annealed = spec
+    # zero temperature: hard sweeps from the annealed argmax; the cheaper of the two partitions
+    soft = ("onehot", annealed)
+    total_soft, _ = rows.stats(soft)
+    swept, total_swept, rec0, bad = fixed_point(soft, total_soft, 0.0, max(max_iter, 100), 0.5)
+    n_sweeps += rec0["n_iter"]
+    numerical_error |= bad
+    if numerical_error:
+        raise FloatingPointError("non-finite potentials met during annealing: the dissimilarities are too "
+                                 "large to represent; rescale them")
+    best = (_features_cost(total_swept, k, d), swept, total_swept)
+    c_soft = _features_cost(total_soft, k, d)
+    if c_soft < best[0]:
+        best = (c_soft, soft, total_soft)
+    cost, chosen, total = best
+    m = total[:d * k].reshape(d, k).T
+    S = total[d * k + k:].copy()
+    est.cost_ = cost
+    est.cluster_centers_ = np.where(S[:, None] > 0, m / np.maximum(S, 1)[:, None], 0.0) + rows.mu
+    est.cluster_sizes_ = S
+    est.labels_ = rows.lazy(_pw_labels_block, chosen, dtype=np.intp)
+    est.assignments_ = rows.lazy(_pw_materialise, annealed, n_out=k, dtype=rows.dtype)
+    est.n_refinements_ = 0
+    est.history_ = history
+    est.n_iter_ = n_sweeps
+    est.converged_ = state["not_converged"] == 0
+    if history and not history[-1]["converged"] and not history[-1].get("early_stop"):
+        warnings.warn(f"the fixed point at the last temperature T={history[-1]['T']:.4g} did not converge "
+                      f"within max_iter={max_iter} sweeps", ConvergenceWarning, stacklevel=3)
+    return est

@@ -31,6 +31,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._dask import is_dask
 from ._rownoise import draw_key, row_normal, row_uniform
 from ._threads import resolve_n_threads
 from ._validation import check_dissimilarity, check_int, check_n_clusters, validate_X
@@ -588,6 +589,32 @@ def _check_dense_memory(n, metric):
             "metric='precomputed' (half the memory, no temporaries); or cluster a subsample.")
 
 
+def _features_potentials(X, centers, sizes, metric):
+    """Gradient potentials of new rows for a feature-space fit: squared distances to the centroids
+    (+inf for empty clusters); cosine rows are first scaled to norm 1/sqrt(2)."""
+    if metric == "cosine":
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+        X = X / (np.sqrt(2.0) * np.where(norms > 0, norms, 1.0))[:, None]
+    X = np.asarray(X, dtype=np.float64)
+    h = np.empty((X.shape[0], centers.shape[0]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for v in range(centers.shape[0]):
+            h[:, v] = ((X - centers[v]) ** 2).sum(axis=1)
+    if not np.isfinite(h).all():
+        raise ValueError(f"X: squared distances to the centroids overflow float64 (max |X| = "
+                         f"{float(np.abs(X).max())!r}); rescale X")
+    h[:, sizes == 0] = np.inf
+    return h
+
+
+def _features_labels(X, centers, sizes, metric):
+    """``predict`` of a feature-space fit on one block of rows (the dask path's task)."""
+    X = np.asarray(X)
+    if not np.isfinite(X).all():
+        raise ValueError("Input X contains NaN or infinity")
+    return np.argmin(_features_potentials(X, centers, sizes, metric), axis=1).astype(np.intp)
+
+
 class PairwiseAnnealing(ClusterMixin, BaseEstimator):
     """Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997).
 
@@ -796,6 +823,9 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
 
     def _fit(self, X):
         nt = resolve_n_threads(self.n_threads)
+        if is_dask(X):  # feature-space fit on the blocks of a dask array (danneal._dask.fit_pairwise)
+            from ._dask import fit_pairwise
+            return fit_pairwise(self, X, nt)
         prob = self._problem(X, nt)
         n = prob.n
         k = check_n_clusters(self.n_clusters, n)
@@ -853,20 +883,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         if getattr(self, "algorithm_", "dense") == "features":
             # gradient potentials of squared Euclidean D: squared distances to the centroids
             X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])
-            if self.metric == "cosine":
-                norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
-                X = X / (np.sqrt(2.0) * np.where(norms > 0, norms, 1.0))[:, None]
-            X = np.asarray(X, dtype=np.float64)
-            C = self.cluster_centers_
-            h = np.empty((X.shape[0], C.shape[0]))
-            with np.errstate(over="ignore", invalid="ignore"):
-                for v in range(C.shape[0]):
-                    h[:, v] = ((X - C[v]) ** 2).sum(axis=1)
-            if not np.isfinite(h).all():
-                raise ValueError(f"X: squared distances to the centroids overflow float64 (max |X| = "
-                                 f"{float(np.abs(X).max())!r}); rescale X")
-            h[:, self.cluster_sizes_ == 0] = np.inf
-            return h
+            return _features_potentials(X, self.cluster_centers_, self.cluster_sizes_, self.metric)
         if self.metric == "precomputed":
             X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32], what="(n_new, n_train)")
             if (X < 0).any():
@@ -900,6 +917,17 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         of a cluster is the mean dissimilarity to its members minus half its mean within-cluster
         dissimilarity (for squared Euclidean ``D``: the squared distance to its centroid).
         """
+        if is_dask(X):
+            check_is_fitted(self, "labels_")
+            if getattr(self, "algorithm_", "dense") != "features":
+                raise ValueError("predict on a dask array needs a feature-space fit (metric='sqeuclidean' or "
+                                 f"'cosine'), got algorithm_={self.algorithm_!r}")
+            from functools import partial
+
+            from ._dask import map_rows
+            fn = partial(_features_labels, centers=self.cluster_centers_, sizes=self.cluster_sizes_,
+                         metric=self.metric)
+            return map_rows(fn, X, self.n_features_in_, dtype=np.intp)
         return np.argmin(self._potentials_new(X), axis=1).astype(np.intp)
 
     # -- scikit-learn surface (issue 17) ---------------------------------------------------------
