@@ -216,3 +216,20 @@ def test_caller_arrays_untouched(rng):
     danneal.linear_assignment(B)
     danneal.softmax_wta(B, 1.0)
     np.testing.assert_array_equal(B, B0)
+
+
+def test_family_modules_and_doctests():
+    # issue 16 §2: the family lives in private modules; danneal.softassign is only the function,
+    # so doctest.testmod finds the family's examples and "import danneal.softassign" is no module
+    import doctest
+    import importlib
+    import sys
+
+    assert callable(danneal.softassign) and "danneal.softassign" not in sys.modules
+    for name in ("_sinkhorn", "_softassign_engine", "_linear", "_qap"):
+        mod = importlib.import_module(f"danneal.{name}")
+        for pub in mod.__all__:
+            assert getattr(danneal, pub) is getattr(mod, pub)
+        assert doctest.testmod(mod).failed == 0
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("danneal.softassign")

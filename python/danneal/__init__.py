@@ -24,7 +24,10 @@ from .detan import (  # noqa: E402
     assignment_potential,
 )
 from .pairwise import PairwiseAnnealing  # noqa: E402
-from .softassign import *  # noqa: E402,F401,F403
+from ._sinkhorn import *  # noqa: E402,F401,F403
+from ._softassign_engine import *  # noqa: E402,F401,F403
+from ._linear import *  # noqa: E402,F401,F403
+from ._qap import *  # noqa: E402,F401,F403
 from .clam import *  # noqa: E402,F401,F403
 from .central import *  # noqa: E402,F401,F403
 from . import losses  # noqa: E402,F401
@@ -44,7 +47,9 @@ __all__ = [
     "resolve_n_threads",
 ]
 from . import clam as _cl, central as _ce  # noqa: E402
-# danneal.softassign is the function (issue 3); the module is reached through sys.modules.
-_sa = __import__("sys").modules[__name__ + ".softassign"]
+# The softassign family lives in private modules (_sinkhorn, _softassign_engine, _linear, _qap), so
+# that danneal.softassign is only the function (there is no danneal.softassign module to shadow).
+from . import _sinkhorn as _sk, _softassign_engine as _se, _linear as _li, _qap as _qa  # noqa: E402
 
-__all__ += list(_sa.__all__) + list(_cl.__all__) + list(_ce.__all__)
+__all__ += (list(_sk.__all__) + list(_se.__all__) + list(_li.__all__) + list(_qa.__all__) + list(_cl.__all__)
+            + list(_ce.__all__))

@@ -141,7 +141,7 @@ def _demo(args) -> int:
 
     from .central import CentralAnnealing
     from .pairwise import PairwiseAnnealing
-    from .softassign import sinkhorn
+    from ._sinkhorn import sinkhorn
 
     out = args.out or "danneal-demo.png"
     try:

@@ -249,7 +249,7 @@ class ClAMRecursion(torch.nn.Module):
 class _SinkhornFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, C, a, b, reg, tol, max_iter, n_threads):
-        from .softassign import sinkhorn as _sinkhorn
+        from ._sinkhorn import sinkhorn as _sinkhorn
 
         c = _as_numpy(C, "cost")
         logP = _sinkhorn(c, a, b, reg=reg, tol=tol, max_iter=max_iter, log_plan=True, n_threads=n_threads)
