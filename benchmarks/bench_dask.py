@@ -7,7 +7,10 @@ Rows:
 - ``dask Lloyd``: one hard Lloyd iteration written with dask futures and numpy/BLAS per block
   (distances by the norm trick, argmin, per-cluster sums) -- the same pass a k-means on dask makes;
 - ``dask-ml KMeans``: fit time / n_iter_ of ``dask_ml.cluster.KMeans`` (if installed);
-- ``danneal fit``: the whole ``CentralAnnealing(10).fit`` on the dask array.
+- ``danneal fit``: the whole ``CentralAnnealing(10).fit`` on the dask array;
+- ``danneal pairwise sweep``: one round of ``PairwiseAnnealing(metric="sqeuclidean")`` on dask
+  (``PairwiseRows.sweep``: each block rebuilds its previous assignments from the O(k d)
+  statistics, sweeps, and returns the new statistics), and its whole fit.
 Each with 1 and 2 worker processes (1 thread each); worker ``memory_limit`` is set below the data
 size so that no single worker could hold it.
 
@@ -32,7 +35,7 @@ import dask.array as da  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
 import danneal  # noqa: E402
-from danneal._dask import DaskRows  # noqa: E402
+from danneal._dask import DaskRows, PairwiseRows  # noqa: E402
 
 K, D = 10, 16
 
@@ -106,11 +109,29 @@ def run(n, n_workers, memory_limit, chunk, repeat, fit):
         except ImportError:
             pass
         del store
+        pest = danneal.PairwiseAnnealing(K, metric="sqeuclidean", random_state=0)
+        prow = PairwiseRows(pest, X, 1)
+        total, _ = prow.stats(("init", 1, K, 1e-3))
+        T = 0.5 * prow.critical_temperature()
+        spec = ("soft", total, T, 1, K)
+        prow.sweep(spec, total, T, 1)  # warm-up
+        ts = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            prow.sweep(spec, total, T, 1)
+            ts.append(time.perf_counter() - t)
+        rows.append({"workers": n_workers, "what": "danneal pairwise sweep (rebuild + sweep)", "s": float(np.median(ts))})
+        del prow
         if fit:
             t = time.perf_counter()
             model = danneal.CentralAnnealing(K, random_state=0).fit(X)
             total = time.perf_counter() - t
             rows.append({"workers": n_workers, "what": f"danneal whole fit ({model.n_iter_} sweeps)", "s": total})
+            t = time.perf_counter()
+            model = danneal.PairwiseAnnealing(K, metric="sqeuclidean", random_state=0).fit(X)
+            total = time.perf_counter() - t
+            rows.append({"workers": n_workers, "what": f"danneal pairwise whole fit ({model.n_iter_} sweeps)",
+                         "s": total})
         peak = peak_worker_memory(client)
         for r in rows:
             r["peak worker RSS GB"] = peak / 1e9
