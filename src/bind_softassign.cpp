@@ -1,6 +1,7 @@
 #include "bindings.hpp"
 #include "format.hpp"
 #include "danneal/softassign.hpp"
+#include "danneal/qap.hpp"
 
 using namespace danneal;
 using namespace danneal::bind;
@@ -137,6 +138,56 @@ py::array vexp_py(const py::array& x) {
   });
 }
 
+py::tuple qap_local_search_py(const py::array& A, const py::array& B, const py::array& perms, const py::object& movable,
+                              bool maximize, long long max_moves, long long n_kicks, long long kick_size,
+                              const py::object& seeds, int n_threads) {
+  check_threads(n_threads);
+  if (max_moves < 0) throw py::value_error("max_moves=" + std::to_string(max_moves) + " must be >= 0");
+  if (n_kicks < 0) throw py::value_error("n_kicks=" + std::to_string(n_kicks) + " must be >= 0");
+  if (kick_size < 1) throw py::value_error("kick_size=" + std::to_string(kick_size) + " must be >= 1");
+  return dispatch(A, "A", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* pa = in_ptr<T>(A, "A", 2);
+    const T* pb = in_ptr<T>(B, "B", 2);
+    const index_t n = A.shape(0);
+    if (n < 1) throw py::value_error("A: empty matrix");
+    expect_shape(A, "A", {n, n});
+    expect_shape(B, "B", {n, n});
+    const std::int64_t* pp = in_ptr<std::int64_t>(perms, "perms", 2);
+    const index_t R = perms.shape(0);
+    expect_shape(perms, "perms", {R, n});
+    const unsigned char* pm = nullptr;
+    py::array mva;
+    if (!movable.is_none()) {
+      mva = movable.cast<py::array>();
+      pm = reinterpret_cast<const unsigned char*>(in_ptr<bool>(mva, "movable", 1));
+      expect_shape(mva, "movable", {n});
+    }
+    const std::uint64_t* ps = nullptr;
+    py::array sda;
+    if (!seeds.is_none()) {
+      sda = seeds.cast<py::array>();
+      ps = in_ptr<std::uint64_t>(sda, "seeds", 1);
+      expect_shape(sda, "seeds", {R});
+    }
+    auto out = empty<std::int64_t>({R, n});
+    auto mv = empty<std::int64_t>({R});
+    std::int64_t* po = out.mutable_data();
+    for (index_t t = 0; t < R * n; ++t) po[t] = pp[t];
+    Status st;
+    Interruptible intr;
+    try {
+      py::gil_scoped_release nogil;
+      st = qap::local_search<T>(pa, pb, n, pm, maximize, max_moves, n_kicks, kick_size, ps, R, n_threads, po,
+                                mv.mutable_data());
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(e.what());
+    }
+    intr.raise_if_interrupted();
+    return py::make_tuple(out, mv);
+  });
+}
+
 }  // namespace
 
 void bind_softassign(py::module_& m) {
@@ -162,4 +213,14 @@ is the last max change of M.  Single-threaded (n <= a few hundred).)doc");
         R"doc(First-improvement 2-opt (pairwise swaps) for ``sum_ij A[i,j] B[perm[i], perm[j]]``.
 
 Returns ``(perm, n_swaps)``; ``perm`` is int64 and a new array.)doc");
+  m.def("qap_local_search", &qap_local_search_py, py::arg("A"), py::arg("B"), py::arg("perms"), py::arg("movable"),
+        py::arg("maximize"), py::arg("max_moves"), py::arg("n_kicks"), py::arg("kick_size"), py::arg("seeds"),
+        py::arg("n_threads"),
+        R"doc(Best-improvement swap local search for ``sum_ij A[i,j] B[p[i], p[j]]`` from each row of ``perms``.
+
+``perms`` (R x n, int64) are the starts; ``movable`` (n, bool, or None) the positions allowed to move.
+After the descent, ``n_kicks`` perturbation restarts per start (``kick_size`` random swaps drawn
+from ``seeds[q]`` (uint64, R, or None: q), a descent, kept only if better).  Returns
+``(perms, moves)``: R local optima (new array) and the descent swaps kept per start.  Parallel over
+starts; the result does not depend on ``n_threads``.)doc");
 }

@@ -211,9 +211,14 @@ def _entries():
     E.append(Entry("quadratic_assignment",
                    lambda kw: danneal.quadratic_assignment(kw["A"], kw["B"], options=kw["options"]).col_ind,
                    {"A": A6, "B": B6, "options": {"rng": 0}}, {"A": "2d", "B": "2d"},
-                   {"options": [{"rng": "x"}, {"n_init": 0}, {"bogus": 1}, "x", {"P0": "x"}, {"jitter": -1.0}]},
+                   {"options": [{"rng": "x"}, {"n_init": 0}, {"bogus": 1}, "x", {"P0": "x"}, {"jitter": -1.0},
+                                {"partial_match": [[0, 6]]}, {"partial_match": [[0, 1], [2, 1]]},
+                                {"partial_match": [[0, 1, 2]]}, {"partial_match": [[0.5, 1]]}, {"n_kicks": -1},
+                                {"kick_size": 0}, {"max_moves": -1}, {"n_threads": 0}]},
                    lambda perm, kw: np.testing.assert_array_equal(np.sort(perm), np.arange(6)),
-                   names={"options": ["rng", "n_init", "bogus", "P0", "jitter"]}))
+                   names={"options": ["rng", "n_init", "bogus", "P0", "jitter", "partial_match", "partial_match",
+                                      "partial_match", "partial_match", "n_kicks", "kick_size", "max_moves",
+                                      "n_threads"]}))
     E.append(Entry("quadratic_labeling",
                    lambda kw: danneal.quadratic_labeling(kw["C"], kw["n_labels"], M0=kw["M0"],
                                                          n_threads=kw["n_threads"]).labels,
