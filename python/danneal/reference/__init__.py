@@ -10,3 +10,4 @@ from .clam import *  # noqa: F401,F403
 from .central import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .qap import *  # noqa: F401,F403
+from .sinkhorn_batch import *  # noqa: F401,F403
