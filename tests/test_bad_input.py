@@ -188,6 +188,37 @@ def _entries():
                     "n_threads": BAD_THREADS}, _sinkhorn_check,
                    # a (n, 0) cost with (n,) marginals, ...: any of the three names is fine
                    {("a", "tiny"): EITHER, ("b", "tiny"): EITHER}))
+    E.append(Entry("sinkhorn_unbalanced",
+                   lambda kw: danneal.sinkhorn_unbalanced(kw["cost"], kw["a"], kw["b"], kw["reg"], kw["reg_m"],
+                                                          tol=kw["tol"], max_iter=kw["max_iter"],
+                                                          n_threads=kw["n_threads"]),
+                   {"cost": C, "a": U5, "b": U5, "reg": 0.1, "reg_m": 1.0, "tol": 1e-9, "max_iter": 1000,
+                    "n_threads": 1},
+                   {"cost": "2d", "a": "marg", "b": "marg"},
+                   {"reg": BAD_POSITIVE, "reg_m": [0.0, -1.0, float("nan"), "1", None],
+                    "tol": [-1.0, float("nan"), "x"], "max_iter": [-1, 1.5, "x", None], "n_threads": BAD_THREADS},
+                   _sinkhorn_check, {("a", "tiny"): EITHER, ("b", "tiny"): EITHER}))
+    E.append(Entry("ot.sinkhorn", lambda kw: danneal.ot.sinkhorn(kw["a"], kw["b"], kw["cost"], kw["reg"],
+                                                                 numItermax=kw["max_iter"], stopThr=kw["tol"]),
+                   {"cost": C, "a": U5, "b": U5, "reg": 0.1, "tol": 1e-9, "max_iter": 1000},
+                   {"cost": "2d", "a": "marg", "b": "marg"},
+                   {"reg": BAD_POSITIVE, "tol": [-1.0, float("nan"), "x"], "max_iter": [-1, 1.5, "x", None]},
+                   # POT's convention: empty marginals mean uniform ones
+                   _sinkhorn_check, {("a", "tiny"): EITHER, ("b", "tiny"): EITHER, ("a", "empty"): OK,
+                                     ("b", "empty"): OK},
+                   names={"cost": ["M"], "max_iter": ["numItermax", "max_iter"], "tol": ["stopThr", "tol"]}))
+    E.append(Entry("sinkhorn_batch",
+                   lambda kw: danneal.sinkhorn_batch(np.stack([kw["cost"], kw["cost"]]) if np.ndim(kw["cost"]) == 2
+                                                     else kw["cost"], kw["a"], kw["b"], kw["reg"], tol=kw["tol"],
+                                                     max_iter=kw["max_iter"], n_threads=kw["n_threads"]),
+                   {"cost": C, "a": U5, "b": U5, "reg": 0.1, "tol": 1e-9, "max_iter": 1000, "n_threads": 1},
+                   {"cost": "2d", "a": "marg", "b": "marg"},
+                   {"reg": BAD_POSITIVE, "tol": [-1.0, float("nan"), "x"], "max_iter": [-1, 1.5, "x", None],
+                    "n_threads": BAD_THREADS},
+                   lambda P, kw: np.testing.assert_array_less(-1e-300, np.asarray(P, dtype=np.float64)),
+                   # zero-mass entries are an error for batches (each marginal must be > 0); a 3-d cost
+                   # is a batch, which is what this entry point takes
+                   {("cost", "ndim3"): OK, ("a", "tiny"): EITHER, ("b", "tiny"): EITHER, ("a", "zeros"): EITHER, ("b", "zeros"): EITHER}))
     E.append(Entry("softassign", lambda kw: danneal.softassign(kw["benefit"], kw["beta"], kw["a"], kw["b"],
                                                                n_threads=kw["n_threads"]),
                    {"benefit": C, "beta": 5.0, "a": np.ones(5), "b": np.ones(5), "n_threads": 1},
@@ -211,9 +242,14 @@ def _entries():
     E.append(Entry("quadratic_assignment",
                    lambda kw: danneal.quadratic_assignment(kw["A"], kw["B"], options=kw["options"]).col_ind,
                    {"A": A6, "B": B6, "options": {"rng": 0}}, {"A": "2d", "B": "2d"},
-                   {"options": [{"rng": "x"}, {"n_init": 0}, {"bogus": 1}, "x", {"P0": "x"}, {"jitter": -1.0}]},
+                   {"options": [{"rng": "x"}, {"n_init": 0}, {"bogus": 1}, "x", {"P0": "x"}, {"jitter": -1.0},
+                                {"partial_match": [[0, 6]]}, {"partial_match": [[0, 1], [2, 1]]},
+                                {"partial_match": [[0, 1, 2]]}, {"partial_match": [[0.5, 1]]}, {"n_kicks": -1},
+                                {"kick_size": 0}, {"max_moves": -1}, {"n_threads": 0}]},
                    lambda perm, kw: np.testing.assert_array_equal(np.sort(perm), np.arange(6)),
-                   names={"options": ["rng", "n_init", "bogus", "P0", "jitter"]}))
+                   names={"options": ["rng", "n_init", "bogus", "P0", "jitter", "partial_match", "partial_match",
+                                      "partial_match", "partial_match", "n_kicks", "kick_size", "max_moves",
+                                      "n_threads"]}))
     E.append(Entry("quadratic_labeling",
                    lambda kw: danneal.quadratic_labeling(kw["C"], kw["n_labels"], M0=kw["M0"],
                                                          n_threads=kw["n_threads"]).labels,

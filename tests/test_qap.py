@@ -8,6 +8,7 @@ from scipy.optimize import OptimizeResult
 
 import danneal
 from danneal import _core
+from danneal.reference import qap_local_search as ref_local_search
 from danneal.reference import softassign as ref
 
 METHODS = ["graduated", "self_annealing", "self_annihilation", "relaxation_labeling", "exponentiated_relaxation"]
@@ -123,7 +124,6 @@ def test_graduated_fast_path_matches_engine_on_hard_instances():
 
 
 @pytest.mark.parametrize("call,exc,match", [
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((4, 4))), ValueError, "same shape"),
     (lambda: danneal.quadratic_assignment(np.ones((3, 2)), np.ones((3, 2))), ValueError, "A: must be square"),
     (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 2))), ValueError, "B: must be square"),
     (lambda: danneal.quadratic_assignment(np.ones((0, 0)), np.ones((0, 0))), ValueError, "A: empty"),
@@ -138,8 +138,16 @@ def test_graduated_fast_path_matches_engine_on_hard_instances():
      "unknown option"),
     (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"local_search": "3opt"}),
      ValueError, "local_search="),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"partial_match": [[0, 1]]}),
-     ValueError, "partial_match"),
+    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"partial_match": [[0, 3]]}),
+     ValueError, r"partial_match\[0, 1\]=3"),
+    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"partial_match": [[0, 1], [0, 2]]}),
+     ValueError, "partial_match: column 0"),
+    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"n_kicks": -1}), ValueError,
+     "n_kicks=-1"),
+    (lambda: _core.qap_local_search(np.ones((3, 3)), np.ones((3, 3)), np.zeros((1, 3), dtype=np.int64), None, False, 10,
+                                    0, 1, None, 1), ValueError, "not a permutation"),
+    (lambda: _core.qap_local_search(np.ones((3, 3)), np.ones((3, 3)), np.zeros((1, 3), dtype=np.int64), None, False, 10,
+                                    0, 0, None, 1), ValueError, "kick_size=0"),
     (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"rng": 1, "random_state": 1}),
      ValueError, "only one of"),
     (lambda: _core.qap_fixed_point(np.ones((2, 2)), np.ones((2, 2)), None, -1.0, 0.0, 0.0, np.ones((2, 2)) / 2, 1, 0.0, 1,
@@ -148,3 +156,119 @@ def test_graduated_fast_path_matches_engine_on_hard_instances():
 def test_validation(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def is_local_optimum(A, B, p, movable=None, maximize=False):
+    f = float(np.sum(A * B[np.ix_(p, p)]))
+    idx = np.arange(len(p)) if movable is None else np.flatnonzero(movable)
+    tol = 1e-9 * max(abs(f), 1.0)
+    for r, s in itertools.combinations(idx, 2):
+        q = p.copy()
+        q[r], q[s] = q[s], q[r]
+        g = float(np.sum(A * B[np.ix_(q, q)]))
+        if (g > f + tol) if maximize else (g < f - tol):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(3))
+def test_local_search_matches_twin_and_is_local_optimum(dtype, seed):
+    rng = np.random.default_rng(seed)
+    n = 9
+    A = rng.random((n, n)).astype(dtype)
+    B = rng.random((n, n)).astype(dtype)
+    if seed == 1:
+        A, B = A + A.T, B + B.T
+    P = np.array([rng.permutation(n) for _ in range(3)], dtype=np.int64)
+    movable = rng.random(n) > 0.25
+    seeds = rng.integers(0, 2 ** 63, size=3, dtype=np.uint64)
+    for maximize in (False, True):
+        for kicks in (0, 6):
+            p1, m1 = _core.qap_local_search(A, B, P, movable, maximize, 1000, kicks, 3, seeds, 1)
+            p2, m2 = ref_local_search(A, B, P, movable, maximize, 1000, kicks, 3, seeds)
+            np.testing.assert_array_equal(p1, p2)
+            np.testing.assert_array_equal(m1, m2)
+            p3, m3 = _core.qap_local_search(A, B, P, movable, maximize, 1000, kicks, 3, seeds, 2)
+            np.testing.assert_array_equal(p1, p3)  # 1 vs 2 threads: identical
+            np.testing.assert_array_equal(m1, m3)
+            A64, B64 = A.astype(np.float64), B.astype(np.float64)
+            for p, p0 in zip(p1, P):
+                np.testing.assert_array_equal(p[~movable], p0[~movable])  # fixed positions stay put
+                assert is_local_optimum(A64, B64, p, movable, maximize)
+
+
+def test_local_search_kicks_improve_and_max_moves():
+    rng = np.random.default_rng(5)
+    n = 20
+    A, B = rng.random((n, n)), rng.random((n, n))
+    P = np.array([rng.permutation(n) for _ in range(4)], dtype=np.int64)
+    f = lambda p: float(np.sum(A * B[np.ix_(p, p)]))  # noqa: E731
+    p0, _ = _core.qap_local_search(A, B, P, None, False, 10 ** 6, 0, 3, None, 1)
+    p1, _ = _core.qap_local_search(A, B, P, None, False, 10 ** 6, 50, 3, None, 1)
+    assert all(f(b) <= f(a) + 1e-12 for a, b in zip(p0, p1))
+    assert sum(f(b) < f(a) - 1e-9 for a, b in zip(p0, p1)) >= 1
+    pz, mz = _core.qap_local_search(A, B, P, None, False, 0, 0, 3, None, 1)
+    np.testing.assert_array_equal(pz, P)
+    assert (mz == 0).all()
+
+
+def test_quadratic_assignment_threads_identical_and_local_optimum():
+    rng = np.random.default_rng(2)
+    n = 14
+    A, B = rng.random((n, n)), rng.random((n, n))
+    r1 = danneal.quadratic_assignment(A, B, options={"n_init": 4, "rng": 1, "n_threads": 1})
+    r2 = danneal.quadratic_assignment(A, B, options={"n_init": 4, "rng": 1, "n_threads": 2})
+    np.testing.assert_array_equal(r1.col_ind, r2.col_ind)
+    assert r1.fun == r2.fun and r1.restart == r2.restart
+    assert is_local_optimum(A, B, r1.col_ind)
+    rx = danneal.quadratic_assignment(A, B, options={"maximize": True, "rng": 0})
+    assert is_local_optimum(A, B, rx.col_ind, maximize=True)
+    for method in ("self_annealing", "exponentiated_relaxation"):
+        r = danneal.quadratic_assignment(A, B, method=method, options={"n_init": 3, "rng": 0, "n_threads": 2})
+        r1 = danneal.quadratic_assignment(A, B, method=method, options={"n_init": 3, "rng": 0, "n_threads": 1})
+        np.testing.assert_array_equal(r.col_ind, r1.col_ind)
+        assert is_local_optimum(A, B, r.col_ind)
+
+
+def test_partial_match_honoured():
+    rng = np.random.default_rng(4)
+    n = 7
+    for trial in range(3):
+        A, B = random_instance(rng, n, symmetric=trial != 1)
+        seeds = np.array([[0, 3], [4, 1]])
+        free_a, free_b = [1, 2, 3, 5, 6], [0, 2, 4, 5, 6]
+        best = None
+        for q in itertools.permutations(free_b):
+            p = np.empty(n, dtype=int)
+            p[seeds[:, 0]] = seeds[:, 1]
+            p[free_a] = q
+            val = float(np.sum(A * B[np.ix_(p, p)]))
+            best = val if best is None else min(best, val)
+        for method in ("graduated", "self_annealing"):
+            res = danneal.quadratic_assignment(A, B, method=method, options={"partial_match": seeds, "rng": 0,
+                                                                             "n_init": 3})
+            np.testing.assert_array_equal(res.col_ind[seeds[:, 0]], seeds[:, 1])
+            assert sorted(res.col_ind) == list(range(n))
+            assert res.fun == pytest.approx(float(np.sum(A * B[np.ix_(res.col_ind, res.col_ind)])))
+            assert res.fun == pytest.approx(best)  # 5 free nodes: restarts and kicks find the optimum
+    # every node seeded: the seeds are the answer
+    res = danneal.quadratic_assignment(A, B, options={"partial_match": np.c_[np.arange(n), np.arange(n)[::-1]]})
+    np.testing.assert_array_equal(res.col_ind, np.arange(n)[::-1])
+
+
+def test_unequal_sizes_padded():
+    rng = np.random.default_rng(8)
+    A, _ = random_instance(rng, 5)
+    _, B = random_instance(rng, 7)
+    f = lambda Ax, Bx, p: float(sum(Ax[i, j] * Bx[p[i], p[j]] for i in range(len(p)) for j in range(len(p))  # noqa: E731
+                                    if p[i] >= 0 and p[j] >= 0))
+    r = danneal.quadratic_assignment(A, B, options={"rng": 0})  # A smaller: every node of A matched
+    assert r.col_ind.shape == (5,) and len(set(r.col_ind)) == 5 and r.col_ind.max() < 7
+    assert r.fun == pytest.approx(f(A, B, r.col_ind))
+    best = min(f(A, B, p) for p in itertools.permutations(range(7), 5))
+    assert r.fun == pytest.approx(best)
+    r2 = danneal.quadratic_assignment(B, A, options={"rng": 0})  # A larger: two nodes unmatched (-1)
+    assert r2.col_ind.shape == (7,) and (r2.col_ind == -1).sum() == 2
+    assert sorted(r2.col_ind[r2.col_ind >= 0]) == list(range(5))
+    assert r2.fun == pytest.approx(f(B, A, r2.col_ind))

@@ -31,6 +31,7 @@ from ._qap import *  # noqa: E402,F401,F403
 from .clam import *  # noqa: E402,F401,F403
 from .central import *  # noqa: E402,F401,F403
 from . import losses  # noqa: E402,F401
+from . import ot  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.optimize import OptimizeResult, linear_sum_assignment
 
 from . import _core
-from ._threads import resolve_n_threads
+from ._threads import map_interruptible, resolve_n_threads
 from ._validation import as_float_array, check_float, check_int
 from ._softassign_engine import METHODS, _check_options, _engine_options, assignment_annealing
 
@@ -26,15 +26,38 @@ __all__ = ["quadratic_assignment", "quadratic_labeling"]
 _QAP_DEFAULTS = {"maximize": False, "P0": "barycenter", "rng": None, "local_search": "2opt", "n_init": 1,
                  "partial_match": None, "shuffle_input": False, "normalize": True, "gamma": "auto",
                  "gamma_scale": 0.5, "jitter": 0.2, "gamma_jitter": 0.2,
-                 "fast": True}
+                 "fast": True, "max_moves": None, "n_kicks": None, "kick_size": None}
 
 
 def _qap_fun(A, B, perm):
     return float(np.sum(A * B[np.ix_(perm, perm)]))
 
 
+def _check_partial_match(pm, nA, nB):
+    """Seeds as an int64 (k, 2) array [node of A, node of B] (scipy's ``partial_match``)."""
+    if pm is None:
+        return np.zeros((0, 2), dtype=np.int64)
+    arr = np.asarray(pm)
+    if arr.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    if not (np.issubdtype(arr.dtype, np.integer) or (np.issubdtype(arr.dtype, np.floating)
+                                                     and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))):
+        raise ValueError(f"partial_match: expected integer node indices, got dtype {arr.dtype}")
+    arr = np.atleast_2d(arr).astype(np.int64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"partial_match: expected shape (k, 2) (pairs [node of A, node of B]), got {arr.shape}")
+    for col, name, size in ((0, "A", nA), (1, "B", nB)):
+        bad = (arr[:, col] < 0) | (arr[:, col] >= size)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"partial_match[{i}, {col}]={int(arr[i, col])} is not a node of {name} (0 <= i < {size})")
+        if len(np.unique(arr[:, col])) != arr.shape[0]:
+            raise ValueError(f"partial_match: column {col} (nodes of {name}) has repeated entries")
+    return arr
+
+
 def quadratic_assignment(A, B, method="graduated", options=None):
-    r"""Approximate the quadratic assignment problem by softassign annealing (scipy conventions).
+    r"""Approximate the quadratic assignment problem by softassign annealing and local search (scipy conventions).
 
     .. math::
         \min_P \ \mathrm{trace}(A^T P B P^T) = \sum_{ij} A_{ij} B_{\pi(i)\pi(j)}
@@ -48,31 +71,47 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     fixed point turns unstable at β = 1 (option ``normalize``).  The default schedule (β0 = 0.5,
     βf = 10, β_r = 1.075, 30 fixed-point steps, 4 Sinkhorn iterations: the literature's values [1]_)
     thus starts above the critical temperature whatever the units of A and B.  ``graduated`` runs
-    one compiled fixed point per β (``_core.qap_fixed_point``).  The result is rounded with a
-    Hungarian clean-up (:func:`scipy.optimize.linear_sum_assignment`) and, by default, polished
-    with a first-improvement 2-opt local search (pair swaps, C++; ``local_search=None`` disables it).
-    Restarts (``n_init`` > 1) start from randomized P0 and jitter the problem (γ times
-    :math:`e^{U(-j, j)}` and an additive :math:`N(0, j^2)` benefit, ``jitter`` j = 0.2); the best
-    permutation on the original objective is returned.
+    one compiled fixed point per β (``_core.qap_fixed_point``).  Every run is rounded with a
+    Hungarian clean-up (:func:`scipy.optimize.linear_sum_assignment`) and finished with a
+    best-improvement swap local search (C++, each swap evaluated in O(n) from a maintained table of
+    all swap deltas; the result is a local optimum: no swap improves it; ``local_search=None``
+    disables it), then ``n_kicks`` perturbation restarts of the local search (iterated local
+    search: ``kick_size`` random swaps, a descent, kept only if better; the random swaps are drawn
+    from ``rng``).  Restarts (``n_init`` > 1) start from randomized P0 and jitter the problem (γ
+    times :math:`e^{U(-j, j)}` and an additive :math:`N(0, j^2)` benefit, ``jitter`` j = 0.2); they run
+    concurrently on ``n_threads`` threads, and the best permutation on the original objective is
+    returned (ties: the earliest restart), identical for any thread count.
+
+    Seeds (``partial_match``, as scipy) are honoured exactly: the annealing runs on the unseeded
+    nodes with the seeds' contribution as a linear benefit, and the local search never moves them.
+    A and B of different sizes are matched by padding the smaller with zeros (isolated dummy nodes,
+    the "naive padding" of graph matching); then ``col_ind`` has one entry per node of A, and -1
+    marks a node of A left unmatched (A larger than B).  scipy itself requires equal sizes.
 
     Parameters
     ----------
-    A, B : square arrays of the same shape
+    A, B : square arrays
     method : {"graduated", "self_annealing", "self_annihilation", "relaxation_labeling", "exponentiated_relaxation"}
     options : dict
-        ``maximize`` (False), ``P0`` ("barycenter", "randomized" or a doubly stochastic array),
-        ``rng`` (seed or Generator; alias ``random_state``), ``n_init`` (1; restarts from randomized
-        starts, the best is kept), ``local_search`` ("2opt" or None), ``normalize`` (True),
-        ``partial_match`` (only None/empty), ``shuffle_input`` (ignored, accepted for scipy
+        ``maximize`` (False), ``P0`` ("barycenter", "randomized" or a doubly stochastic array over
+        the unseeded nodes), ``rng`` (seed or Generator; alias ``random_state``), ``n_init`` (1;
+        restarts from randomized starts, the best is kept), ``local_search`` ("2opt" or None),
+        ``max_moves`` (swaps per descent, default 100 n), ``n_kicks`` (perturbation restarts of the
+        local search per run, default 10 n), ``kick_size`` (random swaps per kick, default
+        max(3, n // 8)), ``normalize`` (True),
+        ``partial_match`` ((k, 2) ints: node ``partial_match[i, 0]`` of A is matched to node
+        ``partial_match[i, 1]`` of B), ``shuffle_input`` (ignored, accepted for scipy
         compatibility), ``gamma`` ("auto" or a float in normalised units), ``gamma_scale`` (0.5),
         ``jitter`` (0.2), ``gamma_jitter`` (0.2), ``fast`` (True: compiled per-β fixed point for ``graduated``),
-        ``n_threads`` (1), plus the annealing options of :func:`assignment_annealing`.
+        ``n_threads`` (1; threads over restarts and local searches), plus the annealing options of
+        :func:`assignment_annealing`.
 
     Returns
     -------
     OptimizeResult
         ``col_ind`` (the permutation), ``fun`` (objective), ``nit`` (outer steps), ``n_inner``,
-        ``fun_before_local_search``, ``M`` (final soft assignments), ``method``.
+        ``fun_before_local_search``, ``M`` (final soft assignments over the unseeded nodes),
+        ``method``, ``restart`` (index of the restart kept).
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} must be one of {METHODS}")
@@ -82,8 +121,6 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         raise ValueError(f"A: must be square, got shape {A.shape}")
     if B.shape[0] != B.shape[1]:
         raise ValueError(f"B: must be square, got shape {B.shape}")
-    if A.shape != B.shape:
-        raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
     _check_options(options)
     opts = dict(options or {})
     if "random_state" in opts:
@@ -94,8 +131,7 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     q = dict(_QAP_DEFAULTS)
     q.update(qopts)
     n_threads = resolve_n_threads(opts.pop("n_threads", 1))
-    if q["partial_match"] is not None and np.size(q["partial_match"]) > 0:
-        raise ValueError("partial_match is not supported by the softassign methods")
+    _engine_options(opts)  # unknown or bad annealing options fail before any work
     maximize = bool(q["maximize"])
     jitter = check_float(q["jitter"], "jitter", low=0)
     gamma_jitter = check_float(q["gamma_jitter"], "gamma_jitter", low=0)
@@ -106,17 +142,40 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         rng = np.random.default_rng(q["rng"])
     except (TypeError, ValueError):
         raise ValueError(f"rng={q['rng']!r} must be None, a non-negative int or a numpy.random.Generator") from None
-    n = A.shape[0]
-    if n == 0:
-        raise ValueError("A: empty matrices")
-    if n == 1:
-        return OptimizeResult(col_ind=np.array([0]), fun=float(A[0, 0] * B[0, 0]), nit=0, n_inner=0,
-                              fun_before_local_search=float(A[0, 0] * B[0, 0]), M=np.ones((1, 1)), method=method)
-    An, Bn, s = A, B, 1.0
-    sign = 1.0 if maximize else -1.0
-    AT, BT = np.ascontiguousarray(An.T), np.ascontiguousarray(Bn.T)
+    nA, nB = A.shape[0], B.shape[0]
+    if nA == 0 or nB == 0:
+        raise ValueError(f"A: empty matrices (A has {nA} nodes, B has {nB})")
+    seeds = _check_partial_match(q["partial_match"], nA, nB)
+    n = max(nA, nB)
+    if nA != nB:  # naive padding: the smaller graph gets isolated dummy nodes
+        A = np.pad(A, (0, n - nA)) if nA < n else A
+        B = np.pad(B, (0, n - nB)) if nB < n else B
+    max_moves = 100 * n if q["max_moves"] is None else check_int(q["max_moves"], "max_moves", low=0)
+    n_kicks = 10 * n if q["n_kicks"] is None else check_int(q["n_kicks"], "n_kicks", low=0)
+    kick_size = max(3, n // 8) if q["kick_size"] is None else check_int(q["kick_size"], "kick_size", low=1)
 
-    lam_min, lam_max = _qap_hessian_range(A, B, maximize)
+    def finish(perm):
+        col = perm[:nA].copy()
+        col[col >= nB] = -1
+        return col
+
+    sa, sb = seeds[:, 0], seeds[:, 1]
+    free_a = np.setdiff1d(np.arange(n), sa)
+    free_b = np.setdiff1d(np.arange(n), sb)
+    nf = free_a.size
+    if nf <= 1:
+        perm = np.empty(n, dtype=np.int64)
+        perm[sa], perm[free_a] = sb, free_b
+        f = _qap_fun(A, B, perm)
+        return OptimizeResult(col_ind=finish(perm), fun=f, nit=0, n_inner=0, fun_before_local_search=f,
+                              M=np.ones((nf, nf)), method=method, restart=0)
+    Af = np.ascontiguousarray(A[np.ix_(free_a, free_a)])
+    Bf = np.ascontiguousarray(B[np.ix_(free_b, free_b)])
+    # the seeds' part of the objective that depends on the free nodes: a linear term <L, M>
+    L = A[np.ix_(free_a, sa)] @ B[np.ix_(free_b, sb)].T + A[np.ix_(sa, free_a)].T @ B[np.ix_(sb, free_b)]
+    sign = 1.0 if maximize else -1.0
+
+    lam_min, lam_max = _qap_hessian_range(Af, Bf, maximize)
     gamma = q["gamma"]
     if isinstance(gamma, str):
         if gamma != "auto":
@@ -124,57 +183,77 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         gamma = check_float(q["gamma_scale"], "gamma_scale", low=0) * max(-lam_min, 0.0)
     else:
         gamma = check_float(gamma, "gamma", low=0)
+    s = 1.0
     if q["normalize"]:
         # critical beta of the uniform fixed point: beta_c = n / lambda_max(Hessian + gamma) -> 1
-        s = max(lam_max + gamma, 1e-300) / n
+        s = max(lam_max + gamma, 1e-300) / nf
         gamma = gamma / s
+    lin = (sign / s) * L if seeds.shape[0] else None
 
-    cur = {"gamma": gamma, "noise": None}
-
-    def qfun(M):
-        Q = (sign / s) * (An @ M @ BT + AT @ M @ Bn) + cur["gamma"] * M
-        if cur["noise"] is not None:
-            Q = Q + cur["noise"]
-        # a constant shift is constant on the feasible set (sum(M) = n): it changes nothing for the
-        # exponential methods and keeps 1 + alpha*Q > 0 for relaxation labeling
-        return Q - Q.min()
-
+    # every restart's random draws are made here, in order, so that the result never depends on
+    # how the restarts are spread over threads
     P0 = q["P0"]
-    best = None
+    plans = []
     for run in range(n_init):
         if isinstance(P0, str):
             if P0 == "barycenter":
-                M0 = None if run == 0 else _random_ds(n, rng)
+                M0 = None if run == 0 else _random_ds(nf, rng)
             elif P0 == "randomized":
-                M0 = _random_ds(n, rng)
+                M0 = _random_ds(nf, rng)
             else:
                 raise ValueError(f"P0={P0!r} must be 'barycenter', 'randomized' or an array")
         else:
             M0 = as_float_array(P0, "P0", ndim=2, dtype=np.float64)
-            if M0.shape != (n, n):
-                raise ValueError(f"P0: expected shape {(n, n)}, got {M0.shape}")
+            if M0.shape != (nf, nf):
+                raise ValueError(f"P0: expected shape {(nf, nf)} (the unseeded nodes), got {M0.shape}")
             if (M0 < 0).any() or not np.allclose(M0.sum(0), 1, atol=1e-6) or not np.allclose(M0.sum(1), 1, atol=1e-6):
                 raise ValueError("P0: must be doubly stochastic (non-negative, rows and columns summing to 1)")
             M0 = np.maximum(M0, 1e-300)
-        run_opts = opts
+        g, E = gamma, lin
         if run > 0 and jitter > 0:  # restarts: perturb the convexification and the benefit a little
-            cur["gamma"] = gamma * float(np.exp(rng.uniform(-gamma_jitter, gamma_jitter)))
-            cur["noise"] = jitter * rng.standard_normal((n, n))
+            g = gamma * float(np.exp(rng.uniform(-gamma_jitter, gamma_jitter)))
+            noise = jitter * rng.standard_normal((nf, nf))
+            E = noise if E is None else E + noise
+        plans.append((M0, g, E))
+    kick_seeds = rng.integers(0, 2 ** 63, size=n_init, dtype=np.uint64)
+    AfT, BfT = np.ascontiguousarray(Af.T), np.ascontiguousarray(Bf.T)
+    parallel = n_threads > 1 and n_init > 1 and "callback" not in opts
+
+    def anneal(run):
+        M0, g, E = plans[run]
         if method == "graduated" and q["fast"]:
-            res = _qap_graduated(A, B, cur["noise"], sign / s, cur["gamma"], M0, run_opts)
-        else:
-            res = assignment_annealing(qfun, (n, n), method=method, M0=M0, options=run_opts, n_threads=n_threads)
-        _, perm = linear_sum_assignment(-res.M)
-        perm = perm.astype(np.int64)
-        f0 = _qap_fun(A, B, perm)
-        if q["local_search"] == "2opt":
-            perm, _ = _core.qap_2opt(A, B, perm, maximize, 10 * n * n)
-        f = _qap_fun(A, B, perm)
-        better = best is None or (f > best.fun if maximize else f < best.fun)
-        if better:
-            best = OptimizeResult(col_ind=perm, fun=f, nit=res.nit, n_inner=res.n_inner, fun_before_local_search=f0,
-                                  M=res.M, method=method)
-    return best
+            return _qap_graduated(Af, Bf, E, sign / s, g, M0, opts)
+
+        def qfun(M):
+            Q = (sign / s) * (Af @ M @ BfT + AfT @ M @ Bf) + g * M
+            if E is not None:
+                Q = Q + E
+            # a constant shift is constant on the feasible set (sum(M) = n): it changes nothing for the
+            # exponential methods and keeps 1 + alpha*Q > 0 for relaxation labeling
+            return Q - Q.min()
+        return assignment_annealing(qfun, (nf, nf), method=method, M0=M0, options=opts,
+                                    n_threads=1 if parallel else n_threads)
+
+    if parallel:
+        runs = list(map_interruptible(anneal, range(n_init), min(n_threads, n_init)))
+    else:
+        runs = [anneal(run) for run in range(n_init)]
+    perms = np.empty((n_init, n), dtype=np.int64)
+    perms[:, sa] = sb
+    for run, res in enumerate(runs):
+        _, pf = linear_sum_assignment(-res.M)
+        perms[run, free_a] = free_b[pf]
+    f0 = np.array([_qap_fun(A, B, p) for p in perms])
+    if q["local_search"] == "2opt":
+        movable = np.ones(n, dtype=bool)
+        movable[sa] = False
+        perms, _ = _core.qap_local_search(A, B, perms, movable, maximize, max_moves, n_kicks, kick_size, kick_seeds,
+                                          n_threads)
+    f = np.array([_qap_fun(A, B, p) for p in perms])
+    k = int(np.argmax(f) if maximize else np.argmin(f))  # the earliest restart on ties
+    res = runs[k]
+    return OptimizeResult(col_ind=finish(perms[k]), fun=float(f[k]), nit=res.nit, n_inner=res.n_inner,
+                          fun_before_local_search=float(f0[k]), M=res.M, method=method, restart=k)
 
 
 def _qap_hessian_range(A, B, maximize):

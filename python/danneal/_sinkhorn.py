@@ -14,6 +14,7 @@ References
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -23,7 +24,7 @@ from . import _core
 from ._threads import resolve_n_threads
 from ._validation import as_float_array, check_float, check_int
 
-__all__ = ["sinkhorn", "softassign", "softmax_wta"]
+__all__ = ["sinkhorn", "sinkhorn_batch", "sinkhorn_unbalanced", "softassign", "softmax_wta"]
 
 _NORMS = {"max": 0, "l2": 2}
 
@@ -100,8 +101,23 @@ def _warm(init, n, m, scale):
     return f * scale, g * scale
 
 
+def _eps_schedule(M, unit, eps_scaling):
+    """Regularisations (in the units of M) of the ε-scaling stages before the requested ``unit``:
+    from the spread of the finite costs down by ``eps_scaling`` per stage (empty: no scaling)."""
+    if eps_scaling is None or eps_scaling is False:
+        return []
+    factor = 4.0 if eps_scaling is True else check_float(eps_scaling, "eps_scaling", low=1, low_inclusive=False)
+    finite = M[np.isfinite(M)]
+    spread = float(finite.max() - finite.min()) if finite.size else 0.0
+    stages, r = [], spread
+    while r > unit * factor and len(stages) < 200:
+        stages.append(r)
+        r /= factor
+    return stages
+
+
 def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin, n_threads, warn, log_plan,
-                   who):
+                   who, eps_scaling=None):
     n, m = M.shape
     a = _marginal(a, "a", n, 1.0)
     b = _marginal(b, "b", m, 1.0 if a is None else float(a.sum()))
@@ -134,7 +150,23 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
                              "marginals or pass a float64 cost")
     if alpha0 is not None:
         alpha0 = alpha0 - log_mass
-    P, al, be, st = _run_sinkhorn(M, scale, a / mass, b / mass, alpha0, beta0, max_iter, tol, code, nt)
+    # ε-scaling: solve at larger regularisations first, each stage warm-starting the next one's
+    # log-domain duals (alpha = f / reg: the potentials f are kept, alpha is rescaled)
+    used, prev = 0, unit
+    sign = 1.0 if scale > 0 else -1.0
+    for r in _eps_schedule(M, unit, eps_scaling):
+        if used >= max_iter:
+            break
+        if alpha0 is not None:
+            alpha0, beta0 = alpha0 * (prev / r), beta0 * (prev / r)
+        _, alpha0, beta0, st0 = _run_sinkhorn(M, sign / r, a / mass, b / mass, alpha0, beta0, max_iter - used,
+                                              max(tol, 1e-3), code, nt)
+        used += int(st0["iterations"])
+        prev = r
+    if used:
+        alpha0, beta0 = alpha0 * (prev / unit), beta0 * (prev / unit)
+    P, al, be, st = _run_sinkhorn(M, scale, a / mass, b / mass, alpha0, beta0, max_iter - used, tol, code, nt)
+    st = dict(st, iterations=int(st["iterations"]) + used)
     with np.errstate(over="ignore"):
         P = (P * P.dtype.type(mass)) if mass != 1.0 else P
     al = al + log_mass
@@ -168,7 +200,7 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
 # --------------------------------------------------------------------------------------------
 # Sinkhorn and softassign
 def sinkhorn(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=False, norm="l2", init=None,
-             dustbin=None, log_plan=False, warn=True, n_threads=None):
+             dustbin=None, log_plan=False, warn=True, eps_scaling=None, n_threads=None):
     r"""Entropic optimal transport by log-stable Sinkhorn iterations.
 
     Solves (same problem and meaning as POT's ``ot.sinkhorn(a, b, M, reg)``)
@@ -212,6 +244,12 @@ def sinkhorn(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=Fal
         Return ``log(P)`` (``-inf`` where the plan is zero) instead of ``P``.
     warn : bool
         Emit a :class:`~sklearn.exceptions.ConvergenceWarning` when ``tol`` is not reached.
+    eps_scaling : None, True or float > 1
+        ε-scaling (deterministic annealing of the regulariser): solve first at ``reg`` = the spread of
+        the costs, then at ``reg`` divided by ``eps_scaling`` (True: 4) per stage, each stage to a
+        marginal error of ``max(tol, 1e-3)`` and warm-starting the next one's duals, and finally at
+        the requested ``reg`` to ``tol``.  Far fewer iterations at small ``reg``.  ``max_iter`` and
+        ``n_iter`` count the iterations of all stages.
     n_threads : int or None
         Threads (None or -1: all available cores).
 
@@ -231,7 +269,7 @@ def sinkhorn(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=Fal
     C = as_float_array(cost, "cost", ndim=2)
     reg = check_float(reg, "reg", low=0, low_inclusive=False)
     return _sinkhorn_core(C, -1.0 / reg, reg, a, b, tol, max_iter, log, norm, init, dustbin, n_threads, warn,
-                          log_plan, "sinkhorn")
+                          log_plan, "sinkhorn", eps_scaling)
 
 
 def softassign(benefit, beta, a=None, b=None, *, tol=1e-9, max_iter=1000, log=False, norm="max", init=None,
@@ -274,3 +312,113 @@ def _row_log_softmax(x):
     normalised however large it is (``x - (max + log s)`` loses ``log s`` for a large max)."""
     y = x - x.max(axis=1, keepdims=True)
     return y - np.log(np.exp(y).sum(axis=1))[:, None]
+
+
+def _batch_marginal(x, name, B, size):
+    if x is None:
+        return np.full((B, size), 1.0 / size)
+    x = as_float_array(x, name, dtype=np.float64)
+    if x.ndim == 1:
+        x = np.broadcast_to(x, (B, x.shape[0]))
+    if x.shape != (B, size):
+        raise ValueError(f"{name}: expected shape ({size},) or ({B}, {size}), got {x.shape}")
+    if not (x > 0).all():
+        k, i = np.argwhere(~(x > 0))[0]
+        raise ValueError(f"{name}: batched marginals must be > 0, got {name}[{k}, {i}]={float(x[k, i])!r}")
+    return np.ascontiguousarray(x)
+
+
+def sinkhorn_batch(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=False, norm="l2", warn=True,
+                   n_threads=None):
+    r"""A stack of entropic OT problems (``cost`` of shape (B, n, m)) solved in one call.
+
+    Each problem is :func:`sinkhorn`'s (same kernel, same stopping rule), solved on one thread; the
+    problems are spread over ``n_threads`` threads, so a service answering many small requests pays
+    one Python call.  A problem's result does not depend on the thread count.
+
+    ``a``: (n,) or (B, n) positive marginals (uniform by default), ``b`` likewise; each problem's
+    ``a`` and ``b`` must have the same sum.  Returns ``P`` (B, n, m) and, with ``log=True``, a dict
+    with ``f`` (B, n), ``g`` (B, m) (duals in the units of ``cost``), ``n_iter``, ``err``, ``converged``
+    (one per problem).
+    """
+    C = as_float_array(cost, "cost", ndim=3)
+    reg = check_float(reg, "reg", low=0, low_inclusive=False)
+    tol = check_float(tol, "tol", low=0)
+    max_iter = check_int(max_iter, "max_iter", low=0)
+    code = _norm_code(norm)
+    nt = resolve_n_threads(n_threads)
+    B, n, m = C.shape
+    if n == 0 or m == 0:
+        raise ValueError(f"cost: empty problems of shape ({n}, {m})")
+    A = _batch_marginal(a, "a", B, n)
+    Bm = _batch_marginal(b, "b", B, m)
+    ma, mb = A.sum(1), Bm.sum(1)
+    bad = np.abs(ma - mb) > 1e-6 * np.maximum(ma, mb)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"a and b must have the same sum in every problem, got sum(a[{k}])={ma[k]!r} and "
+                         f"sum(b[{k}])={mb[k]!r}")
+    P, al, be, its, errs, conv = _core.sinkhorn_batch(C, -1.0 / reg, A / ma[:, None], Bm / ma[:, None], max_iter,
+                                                      tol, code, nt)
+    if not np.all(ma == 1.0):
+        with np.errstate(over="ignore"):
+            P = P * ma[:, None, None].astype(P.dtype)
+        al = al + np.log(ma)[:, None]
+    if warn and tol > 0 and not conv.all():
+        k = int(np.flatnonzero(~conv)[0])
+        warnings.warn(f"sinkhorn_batch: {int((~conv).sum())} of {B} problems did not converge in max_iter={max_iter} "
+                      f"iterations (problem {k}: marginal error {errs[k]:.3g} >= tol={tol:g})", ConvergenceWarning,
+                      stacklevel=2)
+    if not log:
+        return P
+    return P, {"f": reg * al, "g": reg * be, "n_iter": its, "err": errs, "converged": conv}
+
+
+def sinkhorn_unbalanced(cost, a=None, b=None, reg=1e-1, reg_m=1.0, *, tol=1e-9, max_iter=1000, log=False, init=None,
+                        reference="product", warn=True, n_threads=None):
+    r"""Unbalanced entropic OT: marginals relaxed by KL penalties (POT's ``reg_m`` meaning), log domain.
+
+    .. math::
+        \min_{P \ge 0} \langle P, C\rangle + \mathrm{reg}\,\mathrm{KL}(P\,|\,R)
+        + \mathrm{reg\_m}\,\mathrm{KL}(P 1\,|\,a) + \mathrm{reg\_m}\,\mathrm{KL}(P^T 1\,|\,b)
+
+    with the reference measure :math:`R = a b^T` (``reference="product"``, POT's default ``c=None``)
+    or :math:`R = 1` (``reference="uniform"``), as POT's
+    ``ot.unbalanced.sinkhorn_unbalanced(a, b, M, reg, reg_m)``; solved (with :math:`C - \mathrm{reg}\log R`
+    in place of C) by the
+    log-domain iteration :math:`f_i \leftarrow \phi\,(\log a_i - \mathrm{LSE}_j(-C_{ij}/\mathrm{reg} + g_j))`
+    (and the same for g) with :math:`\phi = \mathrm{reg\_m} / (\mathrm{reg\_m} + \mathrm{reg})`
+    (``reg_m = inf``: balanced).  Finite at any ``reg``; ``a``, ``b`` need not have equal sums.
+    Stops when the largest change of the log-domain duals in one iteration is below ``tol``.
+    Returns the plan and, with ``log=True``, a dict with ``f``, ``g`` (duals in the units of
+    ``cost``), ``log_u``, ``log_v`` (f / reg, g / reg), ``n_iter``, ``err``, ``converged``.
+    """
+    C = as_float_array(cost, "cost", ndim=2)
+    n, m = C.shape
+    reg = check_float(reg, "reg", low=0, low_inclusive=False)
+    if not (isinstance(reg_m, numbers.Real) and not isinstance(reg_m, bool) and reg_m == np.inf):
+        reg_m = check_float(reg_m, "reg_m", low=0, low_inclusive=False)
+    tol = check_float(tol, "tol", low=0)
+    max_iter = check_int(max_iter, "max_iter", low=0)
+    nt = resolve_n_threads(n_threads)
+    a = _marginal(a, "a", n, 1.0)
+    b = _marginal(b, "b", m, 1.0)
+    fi = 1.0 if reg_m == np.inf else reg_m / (reg_m + reg)
+    if reference == "product":
+        with np.errstate(divide="ignore"):
+            lr = np.log(a)[:, None] + np.log(b)[None, :]
+        C = np.where(np.isfinite(lr), C - reg * lr, C).astype(C.dtype)
+    elif reference != "uniform":
+        raise ValueError(f"reference={reference!r} must be 'product' or 'uniform'")
+    alpha0, beta0 = _warm(init, n, m, 1.0 / reg)
+    if alpha0 is None:
+        alpha0, beta0 = np.zeros(n), np.zeros(m)
+    P, al, be, st = _core.sinkhorn_unbalanced_log(C, -1.0 / reg, a, b, float(fi), np.ascontiguousarray(alpha0),
+                                                  np.ascontiguousarray(beta0), max_iter, tol, nt)
+    if warn and tol > 0 and not st["converged"]:
+        warnings.warn(f"sinkhorn_unbalanced: did not converge in max_iter={max_iter} iterations (dual change "
+                      f"{st['error']:.3g} >= tol={tol:g})", ConvergenceWarning, stacklevel=2)
+    if not log:
+        return P
+    return P, {"f": reg * al, "g": reg * be, "log_u": al, "log_v": be, "n_iter": int(st["iterations"]),
+               "err": float(st["error"]), "converged": bool(st["converged"])}

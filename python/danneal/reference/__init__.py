@@ -9,3 +9,5 @@ from .softassign import *  # noqa: F401,F403
 from .clam import *  # noqa: F401,F403
 from .central import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
+from .qap import *  # noqa: F401,F403
+from .sinkhorn_batch import *  # noqa: F401,F403
