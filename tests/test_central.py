@@ -566,3 +566,47 @@ def test_frozen_assignments_stop_the_annealing():
     assert abs(D[-1] - D[-2]) <= 1e-9 * D[-1]
     assert m.temperature_ > 1e-6 * m.critical_temperatures_[0]
     assert m.inertia_ <= plain.inertia_ * (1 + 1e-9)
+
+
+# -- issue 15 §4: partial_fit ---------------------------------------------------------------------
+def _match_error(A, B):
+    """Largest distance between the centroids of A and their closest centroids in B."""
+    D = ((A[:, None, :] - B[None]) ** 2).sum(-1)
+    return float(np.sqrt(D.min(1)).max())
+
+
+@pytest.mark.parametrize("T", [None, 0.5])
+def test_partial_fit_approaches_batch_fit_on_stationary_data(T):
+    X, _ = make_blobs(8000, n_features=3, centers=4, cluster_std=1.2, random_state=4)
+    rng = np.random.default_rng(0)
+    X = X[rng.permutation(len(X))]
+    batch = CentralAnnealing(4, n_threads=1).fit(X)
+    online = CentralAnnealing(4, n_threads=1)
+    errors = []
+    for b in range(20):
+        online.partial_fit(X[b * 400:(b + 1) * 400], T=T)
+        errors.append(_match_error(online.cluster_centers_, batch.cluster_centers_))
+    assert online.n_batches_ == 20 and online.labels_.shape == (400,)
+    # the first batch (400 rows) lands near the batch fit; the stream of 20 batches closer still
+    assert errors[-1] < errors[0] and errors[-1] < 0.1
+    np.testing.assert_allclose(online.cluster_weights_.sum(), 1.0)
+    assert -online.score(X) <= 1.01 * -batch.score(X)
+
+
+def test_partial_fit_weights_and_temperature():
+    X, _ = make_blobs(1200, n_features=2, centers=3, random_state=5)
+    m = CentralAnnealing(3, n_threads=1).partial_fit(X[:600])
+    # integer weights count like repeated rows
+    a = CentralAnnealing(3, n_threads=1).partial_fit(X[:600])
+    a.partial_fit(X[600:700], sample_weight=np.full(100, 2.0))
+    b = CentralAnnealing(3, n_threads=1).partial_fit(X[:600])
+    b.partial_fit(np.vstack([X[600:700], X[600:700]]))
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-10, atol=1e-10)
+    m.partial_fit(X[600:], T=2.0)
+    assert m.temperature_ == 2.0 and m.n_batches_ == 2
+    # a new fit starts the running sums again
+    m.fit(X)
+    m.partial_fit(X[:10])
+    assert m.n_batches_ == 1
+    with pytest.raises(ValueError, match="features"):
+        m.partial_fit(X[:, :1])

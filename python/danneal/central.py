@@ -733,6 +733,85 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         self.path_ = path
         self.n_iter_ = int(n_iter_total)
         self._total_weight = wsum * wscale
+        self._unit = (np.asarray(mean, dtype=np.float64), float(sc), float(s2))  # for partial_fit
+        self._online = None
+        return self
+
+    def partial_fit(self, X, y=None, sample_weight=None, T=None):
+        r"""Update the model with one mini-batch (online mass-constrained DA at a fixed temperature).
+
+        The first call (on an unfitted model) runs :meth:`fit` on the batch.  Every call then adds
+        the batch's sufficient statistics at temperature ``T``, :math:`\sum_i w_i p(\nu|x_i)` and
+        :math:`\sum_i w_i p(\nu|x_i) x_i` under the current centroids and masses, to running sums
+        over all batches seen, and sets the centroids and masses to their ratios (a stochastic
+        approximation of the fixed point, each batch weighted by its total sample weight; on
+        stationary data it approaches the fixed point of the whole stream at ``T``).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like (n_samples,) or None
+        T : float >= 0 or None
+            Temperature of this update, in units of X**2.  ``None``: ``temperature_`` (after the
+            first call, the last annealing temperature; effectively hard assignments, i.e. online
+            k-means).  A value is kept as ``temperature_``, so that a slowly falling schedule is
+            one value per call.
+
+        ``labels_`` and ``inertia_`` then describe the last batch; ``n_batches_`` counts the
+        calls.  Not for dask input (pass the blocks as batches).
+        """
+        if _is_dask(X):
+            raise TypeError("partial_fit: dask arrays are not supported; pass the blocks as numpy batches")
+        if T is not None:
+            T = check_float(T, "T", low=0)
+        if not hasattr(self, "cluster_centers_"):
+            self.fit(X, sample_weight=sample_weight)
+        check_is_fitted(self)
+        X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
+        Xb = _c(X, X.dtype)
+        w = self._check_sample_weight(sample_weight, Xb.shape[0], Xb.dtype)
+        mean, sc, s2 = self._unit
+        if T is not None:
+            if T > 0 and not np.isfinite(2.0 * s2 / T):
+                raise ValueError(f"T={T} is too small (2/T overflows); use T=0 for hard assignments")
+            self.temperature_ = float(T)
+        Tu = self.temperature_ / s2
+        dtype = Xb.dtype
+        Xc = _c((Xb.astype(np.float64) - mean) / sc, dtype)
+        if self._online is None:  # the first update since fit
+            self._online = (np.zeros(self.n_clusters_), np.zeros((self.n_clusters_, Xc.shape[1])))
+            self.n_batches_ = 0
+        mass, sums = self._online
+        Y = _c((self.cluster_centers_.astype(np.float64) - mean) / sc, dtype)
+        with np.errstate(divide="ignore"):
+            logp = np.log(self.cluster_weights_.astype(np.float64))
+        wscale = 1.0
+        wk = None
+        if w is not None:  # only ratios matter within a batch: scaled as in fit, scaled back below
+            wscale = float(np.exp2(np.floor(np.log2(float(w.max())))))
+            wk = _c(w / w.dtype.type(wscale), dtype)
+        Yn, lp, _, stats, st = _core.central_fixed_point(Xc, wk, Y, _c(logp, np.float64), float(Tu), 1, 0.0,
+                                                         resolve_n_threads(self.n_threads))
+        if st["numerical_error"]:
+            raise ValueError(f"X: squared distances to the centroids overflow (max |X| = "
+                             f"{float(np.abs(Xb).max()):.3g}); X is far outside the range of the training data")
+        with np.errstate(invalid="ignore"):
+            m_b = np.where(np.isfinite(lp), np.exp(lp), 0.0) * float(stats[3]) * wscale
+        mass = mass + m_b
+        sums = sums + m_b[:, None] * Yn.astype(np.float64)
+        self._online = (mass, sums)
+        alive = mass > 0
+        Ynew = (self.cluster_centers_.astype(np.float64) - mean) / sc
+        Ynew[alive] = sums[alive] / mass[alive, None]
+        self.cluster_centers_ = (Ynew * sc + mean).astype(self.cluster_centers_.dtype)
+        self.cluster_weights_ = mass / mass.sum()
+        P, logZ, _ = _core.central_posteriors(Xb, _c(self.cluster_centers_, dtype), np.zeros(self.n_clusters_), 0.0,
+                                              resolve_n_threads(self.n_threads))
+        wd = np.ones(len(Xb)) if w is None else w.astype(np.float64)
+        self.labels_ = np.argmax(P, axis=1).astype(np.int64)
+        self.inertia_ = float(wd @ np.maximum(-logZ, 0.0))
+        self.n_batches_ += 1
         return self
 
     def _anneal_rows(self, n, target):
