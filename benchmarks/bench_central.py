@@ -8,6 +8,12 @@ float64, 2 threads: no slower than scikit-learn's hard Lloyd iteration, and >= 1
 
     python benchmarks/bench_central.py          # seconds-to-a-minute: 5 iterations, 3 repeats
     python benchmarks/bench_central.py --full   # 20 iterations, 5 repeats
+    python benchmarks/bench_central.py --fit    # whole fits vs KMeans(n_init=10) (issue 15; minutes)
+    python benchmarks/bench_central.py --fit --n 200000   # the first row at 200,000 x 16 instead
+
+``--fit``: one whole ``CentralAnnealing(k).fit`` against ``KMeans(k, n_init=10)`` (both with the
+same threads) on a mixture of k Gaussians, 1,000,000 x 16, k = 10 and 100,000 x 64, k = 100,
+float64; target at the first: time ratio <= 1.0 and distortion <= 1.001 x the KMeans inertia.
 """
 
 from __future__ import annotations
@@ -37,11 +43,48 @@ def make_data(n, d, k, seed=0):
     return X, Y0
 
 
+def mixture(n, d, k, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((k, d)) * 3.0
+    return centers[rng.integers(0, k, n)] + rng.standard_normal((n, d))
+
+
+def fit_rows(args):
+    from danneal import CentralAnnealing
+    nt = args.threads
+    print(header("central DA whole fit vs scikit-learn KMeans(n_init=10)"))
+    print(f"threads={nt}, one fit each, float64, mixture of k Gaussians (centres N(0, 9 I), unit noise)\n")
+    rows = []
+    sizes = [(args.n or 1_000_000, 16, 10), (args.n2 or 100_000, 64, 100)]
+    for n, d, k in sizes:
+        X = mixture(n, d, k)
+        with threadpool_limits(nt):
+            t0 = time.perf_counter()
+            km = KMeans(k, n_init=10, random_state=0).fit(X)
+            t_km = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        da = CentralAnnealing(k, n_threads=nt).fit(X)
+        t_da = time.perf_counter() - t0
+        ratio = da.inertia_ / km.inertia_
+        rows.append({"N x d x k": f"{n}x{d}x{k}", "DA s": t_da, "KMeans(n_init=10) s": t_km,
+                     "time DA/KMeans": t_da / t_km, "DA passes": da.n_iter_,
+                     "temperatures": len(da.history_["T"]), "polish accepted": da.polish_["accepted"],
+                     "cost DA/KMeans": ratio, "KMeans iterations": int(km.n_iter_)})
+        print(f"  done {n}x{d}x{k}: {t_da:.1f} s vs {t_km:.1f} s, cost ratio {ratio:.5f}", file=sys.stderr,
+              flush=True)
+    print(table(rows))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="more iterations and repeats (minutes)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--fit", action="store_true", help="whole fits vs KMeans(n_init=10)")
+    ap.add_argument("--n", type=int, default=None, help="rows of the first --fit set (default 1,000,000)")
+    ap.add_argument("--n2", type=int, default=None, help="rows of the second --fit set (default 100,000)")
     args = ap.parse_args(argv)
+    if args.fit:
+        return fit_rows(args)
     iters, repeat = (20, 5) if args.full else (5, 3)
     nt = args.threads
     print(header("central DA iteration vs scikit-learn KMeans(lloyd) and the numpy twin"))

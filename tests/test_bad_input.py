@@ -313,8 +313,17 @@ def _entries():
                    {"X": "2d", "sample_weight": "marg"},
                    {"n_clusters": [0, -1, 13, 2.5, "3", None], "random_state": BAD_SEEDS, "n_threads": BAD_THREADS,
                     "cooling": [0.0, 1.0, "x"], "tol": [-1.0, "x"], "max_iter": [0, 1.5],
+                    "n_polish": [-1, 1.5, "x", None], "anneal_rows": [0, -5, 1.5, "x"],
                     "sample_weight": [np.ones(11), -W12, np.zeros(12), "x"]},
                    # a scalar sample_weight is valid (every sample gets that weight)
+                   _labels_check(3), {("X", "huge"): EITHER, ("sample_weight", "ndim0"): EITHER}))
+    E.append(Entry("CentralAnnealing.partial_fit",
+                   lambda kw: _summary(_est(danneal.CentralAnnealing, {k: v for k, v in kw.items() if k != "T"})
+                                       .partial_fit(kw["X"], sample_weight=kw["sample_weight"], T=kw["T"])),
+                   {"X": X, "sample_weight": W12, "T": None, "n_clusters": 3, "random_state": 0, "n_threads": 1},
+                   {"X": "2d", "sample_weight": "marg"},
+                   {"T": [-1.0, float("nan"), "x"], "n_polish": [-1],
+                    "sample_weight": [np.ones(11), -W12, np.zeros(12), "x"]},
                    _labels_check(3), {("X", "huge"): EITHER, ("sample_weight", "ndim0"): EITHER}))
     for method in ("predict", "transform", "partition_at"):
         extra = {"n_clusters": 3} if method == "partition_at" else None

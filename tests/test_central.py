@@ -503,3 +503,110 @@ def test_statistics_match_twin_and_threads(dtype, T, weights):
     Yn, _, mass, _, _ = _core.central_fixed_point(X, w, Y, lp, T, 1, 0.0, 2)
     np.testing.assert_array_equal(mass, got[1])
     np.testing.assert_allclose(Yn, (got[0] / got[1][:, None]).astype(dtype), rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+# -- issue 15: final polish, annealing on a sample, frozen stop ------------------------------------
+def _atom():
+    from pathlib import Path
+    return np.loadtxt(Path(__file__).parent / "data" / "fcps_atom.data.gz", ndmin=2)
+
+
+def test_polish_recovers_kmeans_optimum_on_atom():
+    from sklearn.cluster import KMeans
+
+    X = _atom()
+    km = KMeans(2, n_init=10, random_state=0).fit(X).inertia_
+    plain = CentralAnnealing(2, n_polish=0, n_threads=1).fit(X)
+    assert plain.polish_["trials"] == 0
+    assert plain.inertia_ > 1.001 * km  # the annealing path alone ends 0.26 % above (measured)
+    m = CentralAnnealing(2, n_threads=1).fit(X)
+    assert m.inertia_ <= 1.001 * km
+    assert m.polish_["accepted"] >= 1 and m.polish_["sample_size"] == len(X)
+    np.testing.assert_allclose(m.polish_["gain"], 1.0 - m.inertia_ / plain.inertia_, rtol=1e-6)
+    # the labels are the nearest-centroid partition of the polished centroids
+    np.testing.assert_array_equal(m.labels_, m.predict(X))
+
+
+def test_polish_never_raises_inertia_and_is_deterministic():
+    X, _ = make_blobs(1200, n_features=2, centers=7, cluster_std=1.5, random_state=3)
+    base = CentralAnnealing(7, n_polish=0, n_threads=1).fit(X)
+    a = CentralAnnealing(7, n_threads=1).fit(X)
+    b = CentralAnnealing(7, n_threads=2).fit(X)
+    assert a.inertia_ <= base.inertia_ * (1 + 1e-12)
+    assert a.polish_["trials"] == 24
+    # random_state=None: a fixed seed for the polish, so that the fit stays deterministic
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+
+
+def test_anneal_rows_sample_then_all_rows():
+    X, _ = make_blobs(3000, n_features=3, centers=4, cluster_std=0.7, random_state=8)
+    full = CentralAnnealing(4, anneal_rows=None, n_threads=1).fit(X)
+    sub = CentralAnnealing(4, anneal_rows=500, n_threads=1).fit(X)
+    assert full.n_anneal_rows_ == 3000 and sub.n_anneal_rows_ == 500
+    assert sub.n_iter_ > 0 and sub.labels_.shape == (3000,)
+    # separated groups: the same partition of all rows after the final Lloyd pass on all rows
+    np.testing.assert_allclose(sub.inertia_, full.inertia_, rtol=1e-9)
+    # the history is reported in units of the whole data set (the sample's weight scaled up); at the
+    # first temperature (one cluster) the distortion is the total sum of squares, estimated from 500 rows
+    tss = ((X - X.mean(0)) ** 2).sum()
+    np.testing.assert_allclose(sub.history_["distortion"][0], tss, rtol=0.1)
+    # "auto" uses all rows below 32,768 rows
+    assert CentralAnnealing(4, n_threads=1).fit(X).n_anneal_rows_ == 3000
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    ws = CentralAnnealing(4, anneal_rows=400, n_threads=1).fit(X, sample_weight=w)
+    assert np.isfinite(ws.inertia_) and ws.n_anneal_rows_ == 400
+
+
+def test_frozen_assignments_stop_the_annealing():
+    X, _ = make_blobs(2000, n_features=4, centers=5, cluster_std=0.5, random_state=1)
+    m = CentralAnnealing(5, n_threads=1).fit(X)
+    plain = CentralAnnealing(5, adaptive_cooling=False, accelerate=False, n_threads=1).fit(X)
+    # the last two temperatures have the same distortion: the fit stopped there, well above T_min
+    D = m.history_["distortion"]
+    assert abs(D[-1] - D[-2]) <= 1e-9 * D[-1]
+    assert m.temperature_ > 1e-6 * m.critical_temperatures_[0]
+    assert m.inertia_ <= plain.inertia_ * (1 + 1e-9)
+
+
+# -- issue 15 §4: partial_fit ---------------------------------------------------------------------
+def _match_error(A, B):
+    """Largest distance between the centroids of A and their closest centroids in B."""
+    D = ((A[:, None, :] - B[None]) ** 2).sum(-1)
+    return float(np.sqrt(D.min(1)).max())
+
+
+@pytest.mark.parametrize("T", [None, 0.5])
+def test_partial_fit_approaches_batch_fit_on_stationary_data(T):
+    X, _ = make_blobs(8000, n_features=3, centers=4, cluster_std=1.2, random_state=4)
+    rng = np.random.default_rng(0)
+    X = X[rng.permutation(len(X))]
+    batch = CentralAnnealing(4, n_threads=1).fit(X)
+    online = CentralAnnealing(4, n_threads=1)
+    errors = []
+    for b in range(20):
+        online.partial_fit(X[b * 400:(b + 1) * 400], T=T)
+        errors.append(_match_error(online.cluster_centers_, batch.cluster_centers_))
+    assert online.n_batches_ == 20 and online.labels_.shape == (400,)
+    # the first batch (400 rows) lands near the batch fit; the stream of 20 batches closer still
+    assert errors[-1] < errors[0] and errors[-1] < 0.1
+    np.testing.assert_allclose(online.cluster_weights_.sum(), 1.0)
+    assert -online.score(X) <= 1.01 * -batch.score(X)
+
+
+def test_partial_fit_weights_and_temperature():
+    X, _ = make_blobs(1200, n_features=2, centers=3, random_state=5)
+    m = CentralAnnealing(3, n_threads=1).partial_fit(X[:600])
+    # integer weights count like repeated rows
+    a = CentralAnnealing(3, n_threads=1).partial_fit(X[:600])
+    a.partial_fit(X[600:700], sample_weight=np.full(100, 2.0))
+    b = CentralAnnealing(3, n_threads=1).partial_fit(X[:600])
+    b.partial_fit(np.vstack([X[600:700], X[600:700]]))
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-10, atol=1e-10)
+    m.partial_fit(X[600:], T=2.0)
+    assert m.temperature_ == 2.0 and m.n_batches_ == 2
+    # a new fit starts the running sums again
+    m.fit(X)
+    m.partial_fit(X[:10])
+    assert m.n_batches_ == 1
+    with pytest.raises(ValueError, match="features"):
+        m.partial_fit(X[:, :1])

@@ -32,3 +32,31 @@ def test_phase_diagram_needs_fitted_model():
 
     with pytest.raises(ValueError, match="fitted"):
         phase_diagram(CentralAnnealing(2))
+
+
+def test_phase_diagram_marks_chosen_k_and_readable_ticks():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from danneal.plot import phase_diagram
+
+    X, _ = make_blobs(300, centers=4, cluster_std=0.4, random_state=2)
+    m = CentralAnnealing("auto", max_clusters=6, n_threads=1).fit(X)
+    ax, _ = phase_diagram(m)
+    ax.figure.canvas.draw()
+    entry = next(e for e in m.path_ if e["n_clusters"] == m.n_clusters_)
+    bands = [p for p in ax.patches if p.get_label() == f"K = {m.n_clusters_}"]
+    assert len(bands) == 1
+    band = bands[0]  # a Rectangle (matplotlib >= 3.9) or a Polygon (older)
+    xs = np.array([band.get_x(), band.get_x() + band.get_width()]) if hasattr(band, "get_width") else \
+        np.asarray(band.get_xy())[:, 0]
+    np.testing.assert_allclose([xs.min(), xs.max()], sorted([entry["T_end"], entry["T_start"]]), rtol=0.03)
+    assert any(t.get_text() == f"K = {m.n_clusters_}" for t in ax.texts)
+    # tick labels are plain numbers (no mathtext), at least two of them in the visible range
+    lo, hi = sorted(ax.get_xlim())
+    labels = [t.get_text() for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi and t.get_text()]
+    assert len(labels) >= 2
+    for text in labels:
+        float(text)  # parses as a number
+    plt.close("all")

@@ -37,6 +37,11 @@ _SQ_FTOL = 3e-9     # K full: a temperature ends when F drops by < _SQ_FTOL x to
 _QUIET = 4          # adaptive cooling: <= _QUIET passes at a temperature doubles the stride
 _STEADY = 10        # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
 _MAX_STRIDE = 16    # at most cooling**16 per temperature
+_FROZEN = 1e-9      # K full: stop when D changed by < _FROZEN relative at a temperature settled in one pass
+_ANNEAL_ROWS = 32768  # anneal_rows="auto": the annealing runs on max(_ANNEAL_ROWS, 256 K) rows at most
+_ANNEAL_ROWS_PER_CLUSTER = 256
+_POLISH_TOL = 1e-4  # ... and stop once no centroid moves by this much (unit total variance)
+_POLISH_SAMPLE = 16384  # the final polish restarts run on at most this many rows (drawn uniformly)
 
 
 def _eigh(cov):
@@ -126,6 +131,80 @@ def _squarem(step, Y, logp, T, max_iter, tol, ftol=0.0):
             Y0, lp0 = Y2, lp2
 
 
+def _lloyd(Xs, ws, Y, n_threads, max_iter, tol=1e-300):
+    """Lloyd iterations (the compiled fixed point at T = 0) until no centroid moves by ``tol`` or
+    more: ``(centres, distortion at the last input centres, passes)``."""
+    Yn, _, _, stats, st = _core.central_fixed_point(Xs, ws, _c(Y, Xs.dtype), np.zeros(len(Y)), 0.0, int(max_iter),
+                                                    float(tol), n_threads)
+    return Yn, float(stats[0]), int(st["iterations"])
+
+
+def _sq_dist(Xd, xx, C):
+    return np.maximum(xx[:, None] - 2.0 * (Xd @ C.T) + (C * C).sum(1)[None, :], 0.0)
+
+
+def _kmeanspp(Xd, xx, wd, k, rng):
+    """k-means++ seeds (Arthur and Vassilvitskii 2007): each next seed drawn with probability
+    proportional to its weight times its squared distance to the closest seed so far."""
+    n = len(Xd)
+    C = np.empty((k, Xd.shape[1]))
+    i = int(rng.choice(n, p=wd / wd.sum()))
+    C[0] = Xd[i]
+    d2 = np.maximum(xx - 2.0 * (Xd @ C[0]) + xx[i], 0.0)
+    for j in range(1, k):
+        pr = wd * d2
+        tot = float(pr.sum())
+        i = int(rng.choice(n, p=pr / tot)) if tot > 0 else int(rng.choice(n, p=wd / wd.sum()))
+        C[j] = Xd[i]
+        d2 = np.minimum(d2, np.maximum(xx - 2.0 * (Xd @ C[j]) + xx[i], 0.0))
+    return C
+
+
+def _polish(Xs, ws, Y, D, trials, rng, n_threads, max_iter):
+    """Final multi-start polish at T = 0 on the rows ``Xs`` (weights ``ws``) from the annealed
+    centres ``Y`` (distortion ``D`` there): ``trials`` Lloyd runs, alternately
+
+    * a relocation (J-means-like): the centre whose removal costs least (its rows go to their
+      second-closest centre; the i-th relocation takes the i-th cheapest) moves to a row drawn with
+      probability proportional to weight x squared distance to the other centres, then Lloyd;
+    * a fresh k-means++ start, then Lloyd;
+
+    a run that lowers the distortion (by more than 1e-9 relative) becomes the incumbent.  The runs
+    stop once no centroid moves by ``_POLISH_TOL`` (the rows have unit total variance), the
+    incumbent is then run to a fixed point.  Returns ``(centres, distortion, accepted runs, passes)``."""
+    Xd = Xs.astype(np.float64)
+    xx = (Xd * Xd).sum(1)
+    wd = np.ones(len(Xd)) if ws is None else ws.astype(np.float64)
+    k = len(Y)
+    best_Y, best_D = Y, D
+    accepted = passes = n_reloc = 0
+    for t in range(trials):
+        if t % 2 == 0:
+            C = best_Y.astype(np.float64)
+            D2 = _sq_dist(Xd, xx, C)
+            part = np.partition(D2, 1, axis=1)
+            cost = np.bincount(np.argmin(D2, axis=1), weights=wd * (part[:, 1] - part[:, 0]), minlength=k)
+            r = int(np.argsort(cost, kind="stable")[n_reloc % k])
+            n_reloc += 1
+            pr = wd * np.delete(D2, r, axis=1).min(axis=1)
+            tot = float(pr.sum())
+            if not tot > 0:
+                continue
+            C[r] = Xd[int(rng.choice(len(Xd), p=pr / tot))]
+        else:
+            C = _kmeanspp(Xd, xx, wd, k, rng)
+        Yn, Dn, it = _lloyd(Xs, ws, C, n_threads, max_iter, _POLISH_TOL)
+        passes += it
+        if np.isfinite(Dn) and Dn < best_D * (1.0 - 1e-9):
+            best_Y, best_D = Yn, Dn
+            accepted += 1
+    if accepted:
+        best_Y, Dn, it = _lloyd(Xs, ws, best_Y, n_threads, max_iter)
+        passes += it
+        best_D = min(best_D, Dn)
+    return best_Y, best_D, accepted, passes
+
+
 class _MemoryRows:
     """The rows of an in-memory fit: the data passes that :meth:`CentralAnnealing.fit` needs
     (moments, fixed points, covariances, the final hard partition), each one compiled call.
@@ -178,6 +257,26 @@ class _MemoryRows:
         cov, _, _, _ = _core.central_covariance(self.Xc, self.w, _c(Y, Y.dtype), _c(logp, np.float64), float(T),
                                                 self.nt)
         return cov
+
+    def subset(self, m, rng):
+        """The same rows object over ``m`` of the centred rows, drawn uniformly (in row order), and
+        their total weight."""
+        idx = np.sort(rng.choice(self.n, m, replace=False))
+        sub = object.__new__(type(self))
+        sub.n, sub.d, sub.dtype, sub.nt, sub.wscale = m, self.d, self.dtype, self.nt, self.wscale
+        sub.X = self.X[idx]
+        sub.Xc = _c(self.Xc[idx], self.dtype)
+        sub.w = None if self.w is None else _c(self.w[idx], self.dtype)
+        sub.wd = self.wd[idx]
+        return sub, float(sub.wd.sum())
+
+    def sample(self, m, rng):
+        """``(Xs, ws, full)``: at most ``m`` of the centred rows (uniformly drawn, in row order) and
+        their weights (``None``: unit); ``full`` when they are all the rows (no copy)."""
+        if self.n <= m:
+            return self.Xc, self.w, True
+        idx = np.sort(rng.choice(self.n, m, replace=False))
+        return _c(self.Xc[idx], self.dtype), None if self.w is None else _c(self.w[idx], self.dtype), False
 
     def hard_partition(self, centers):
         """``(labels, weight per cluster, inertia)`` of the nearest-centroid partition of the input rows."""
@@ -262,8 +361,23 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         the free energy falls by less than ``3e-9`` times the total weight (data scaled to unit
         total variance) per pass.  ``False``: plain geometric cooling, every fixed point run to
         ``tol``.
+    n_polish : int >= 0, default=24
+        Final multi-start polish after the Lloyd pass (so that the fit is never worse than a
+        multi-start k-means): ``n_polish`` Lloyd runs at :math:`T = 0`, alternately a relocation
+        of the centroid whose removal costs least to a row drawn with probability proportional to
+        its squared distance to the other centroids, and a fresh k-means++ start; a run that lowers
+        the distortion becomes the incumbent.  On more than 16,384 rows the runs use a uniform
+        sample of 16,384 rows and an improvement found there is confirmed by a Lloyd pass on all
+        rows.  ``0``: none.  Not done for dask input.
+    anneal_rows : int, None or "auto", default="auto"
+        The annealing runs on a uniform sample of at most this many rows (drawn without
+        replacement, weights kept); the final Lloyd pass and the polish then run on all rows.
+        ``"auto"``: ``max(32768, 256 * K)`` (K = ``n_clusters``, or ``max_clusters`` for
+        ``"auto"``), so that on large data the annealing costs about as much as on 32,768 rows;
+        ``None``: all rows.  The dask path always anneals on all rows.
     random_state : int, RandomState or None, default=None
-        Only used to pick a split direction for a cluster whose covariance is zero.
+        Picks a split direction for a cluster whose covariance is zero, the annealing sample and
+        the rows of the polish (``None``: a fixed seed, so that a fit is deterministic).
     n_threads : int or None, default=None
         Threads for the compiled kernels (``None``/``-1``: all available cores).
     verbose : int, default=0
@@ -304,6 +418,12 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         (covariance passes for the critical temperatures are not counted).
     converged_ : bool
         Whether the final Lloyd pass converged within ``final_max_iter``.
+    n_anneal_rows_ : int
+        Rows the annealing ran on (see ``anneal_rows``).
+    polish_ : dict
+        The final polish: ``trials``, ``accepted`` (runs that became the incumbent),
+        ``sample_size`` (rows it ran on), ``n_iter`` (its Lloyd passes over those rows, not in
+        ``n_iter_``) and ``gain`` (relative drop of the distortion it gave, 0 if none).
 
     Examples
     --------
@@ -317,7 +437,7 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
 
     def __init__(self, n_clusters=8, *, T_min=None, cooling=0.9, max_iter=100, tol=1e-5, max_clusters=None,
                  perturbation=1e-3, swap_moves=True, final_max_iter=300, accelerate=True, adaptive_cooling=True,
-                 random_state=None, n_threads=None, verbose=0, callback=None):
+                 n_polish=24, anneal_rows="auto", random_state=None, n_threads=None, verbose=0, callback=None):
         self.n_clusters = n_clusters
         self.T_min = T_min
         self.cooling = cooling
@@ -329,6 +449,8 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         self.final_max_iter = final_max_iter
         self.accelerate = accelerate
         self.adaptive_cooling = adaptive_cooling
+        self.n_polish = n_polish
+        self.anneal_rows = anneal_rows
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -354,6 +476,12 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         check_float(self.tol, "tol", low=0)
         check_float(self.perturbation, "perturbation", low=0, low_inclusive=False)
         check_int(self.final_max_iter, "final_max_iter", low=1)
+        check_int(self.n_polish, "n_polish", low=0)
+        if isinstance(self.anneal_rows, str):
+            if self.anneal_rows != "auto":
+                raise ValueError(f"anneal_rows={self.anneal_rows!r} must be an int >= 1, None or 'auto'")
+        elif self.anneal_rows is not None:
+            check_int(self.anneal_rows, "anneal_rows", low=1)
         for name in ("swap_moves", "accelerate", "adaptive_cooling"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name}={getattr(self, name)!r} must be a bool")
@@ -433,6 +561,15 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
                                  f"divide it by {pre:.3g})")
             s2 = float(s2)
         rows.centre(pre, mean_int, root)
+        # the annealing runs on a uniform sample of the rows when there are many (see anneal_rows);
+        # the final Lloyd pass and the polish on all rows
+        arows, wfac = rows, 1.0
+        m = self._anneal_rows(n, target)
+        if m < n and hasattr(rows, "subset"):
+            rs = np.random.RandomState(0) if self.random_state is None else check_random_state(self.random_state)
+            arows, wsub = rows.subset(m, rs)
+            wfac = wsum / wsub
+        self.n_anneal_rows_ = int(arows.n)
         lam0 = float(np.linalg.eigvalsh(Cx / s2_int)[-1])
         Tc0 = 2.0 * lam0
         identical = not Tc0 > 0  # all points identical: nothing to anneal
@@ -451,13 +588,16 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         splits, path, swaps = [], [], []
         n_iter_total = 0
 
-        def plain_fixed_point(Y, logp, T, max_iter, tol):
+        def plain_fixed_point(Y, logp, T, max_iter, tol, rows=arows):
             Yn, lp, stats, iterations, numerical_error = rows.fixed_point(_c(Y, dtype), _c(logp, np.float64), T,
                                                                          max_iter, tol)
             if numerical_error:
                 warnings.warn(f"non-finite values met at T={T * s2:g} (rows skipped)", RuntimeWarning,
                               stacklevel=4)
             return Yn, lp, stats, iterations
+
+        def full_fixed_point(Y, logp, T, max_iter, tol):
+            return plain_fixed_point(Y, logp, T, max_iter, tol, rows)
 
         def fixed_point(Y, logp, T, max_iter, tol, ftol=0.0):
             if not self.accelerate or T == 0:
@@ -477,6 +617,7 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
             Y, logp, stats, it = fixed_point(Y, logp, T, self.max_iter, tol_abs,
                                              _SQ_FTOL if self.adaptive_cooling and len(Y) >= target else 0.0)
             n_it = it
+            it_first = it
             K_in = len(Y)
             self._tc_max = None
             n_swaps = len(swaps)
@@ -486,14 +627,14 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
                 # only for a cluster that does not share its points) are merged again
                 Y, logp = self._merge_coincident(Y, logp, self.perturbation * 0.5 * np.sqrt(T))
             if len(Y) < target:
-                Y, logp, stats2, it, new = self._split(rows.covariance, Y, logp, T, target - len(Y), fixed_point, tol_abs)
+                Y, logp, stats2, it, new = self._split(arows.covariance, Y, logp, T, target - len(Y), fixed_point, tol_abs)
                 stats = stats if stats2 is None else stats2
                 n_it += it
                 for parent, child, Tc in new:
                     splits.append({"T": T, "T_c": Tc, "parent": parent, "child": child})
             n_settle = n_it  # passes of the fixed point and the splits (a rejected trial move is not counted)
             if self.swap_moves and not auto and len(Y) == target and target >= 3:
-                moved = self._swap_move(rows.covariance, Y, logp, T, float(stats[1]), fixed_point, tol_abs)
+                moved = self._swap_move(arows.covariance, Y, logp, T, float(stats[1]), fixed_point, tol_abs)
                 if moved is not None:
                     Y, logp, stats2, it, info = moved
                     stats = stats if stats2 is None else stats2
@@ -505,7 +646,7 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
                 path[-1]["T_end"] = T
                 snapshot(T)
             path[-1].update(T_end=T, cluster_centers=orig(Y), cluster_weights=np.exp(logp))
-            D, F = float(stats[0]) * s2 * wscale, float(stats[1]) * s2 * wscale
+            D, F = float(stats[0]) * s2 * wscale * wfac, float(stats[1]) * s2 * wscale * wfac
             for key, val in (("T", T * s2), ("n_clusters", len(Y)), ("free_energy", F), ("distortion", D),
                              ("n_iter", n_it)):
                 history[key].append(val)
@@ -524,6 +665,12 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
                 # assignments effectively hard: F - D = T * sum_i w_i KL(p_i || p) -> 0
                 # (not right after a split: copies that have not yet moved apart also give F = D)
                 if len(Y) == K_in and (abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * wsum * wscale):
+                    break
+                # frozen: the centroids did not move at this temperature (one pass) and the distortion
+                # is that of the previous temperature: the assignments no longer change
+                if (self.adaptive_cooling and len(Y) == K_in and it_first <= 1 and len(swaps) == n_swaps
+                        and len(history["distortion"]) > 1
+                        and abs(D - history["distortion"][-2]) <= _FROZEN * max(D, 1e-300)):
                     break
             T_next = T * self.cooling
             if self.adaptive_cooling:
@@ -564,15 +711,16 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         elif len(Y) < target:
             # fewer phase transitions than clusters asked for (e.g. duplicated points): split the
             # widest clusters at the last temperature
-            Y, logp = self._force_splits(rows.covariance, Y, logp, T, target - len(Y), rng)
+            Y, logp = self._force_splits(arows.covariance, Y, logp, T, target - len(Y), rng)
 
-        # final Lloyd pass at T = 0
-        Y, lp, stats, it = fixed_point(Y, logp, 0.0, self.final_max_iter, 1e-300)
+        # final Lloyd pass at T = 0 (on all rows)
+        Y, lp, stats, it = full_fixed_point(Y, logp, 0.0, self.final_max_iter, 1e-300)
         n_iter_total += it
         self.converged_ = it < self.final_max_iter or float(stats[2]) == 0.0
         if not self.converged_:
             warnings.warn(f"the final Lloyd pass did not converge in final_max_iter={self.final_max_iter} "
                           "iterations; increase final_max_iter", ConvergenceWarning, stacklevel=2)
+        Y, n_iter_total = self._final_polish(rows, Y, stats, full_fixed_point, n_iter_total)
         self.cluster_centers_ = orig(Y)
         self.n_clusters_ = len(Y)
         self.labels_, counts, self.inertia_ = rows.hard_partition(_c(self.cluster_centers_, dtype))
@@ -585,7 +733,119 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         self.path_ = path
         self.n_iter_ = int(n_iter_total)
         self._total_weight = wsum * wscale
+        self._unit = (np.asarray(mean, dtype=np.float64), float(sc), float(s2))  # for partial_fit
+        self._online = None
         return self
+
+    def partial_fit(self, X, y=None, sample_weight=None, T=None):
+        r"""Update the model with one mini-batch (online mass-constrained DA at a fixed temperature).
+
+        The first call (on an unfitted model) runs :meth:`fit` on the batch.  Every call then adds
+        the batch's sufficient statistics at temperature ``T``, :math:`\sum_i w_i p(\nu|x_i)` and
+        :math:`\sum_i w_i p(\nu|x_i) x_i` under the current centroids and masses, to running sums
+        over all batches seen, and sets the centroids and masses to their ratios (a stochastic
+        approximation of the fixed point, each batch weighted by its total sample weight; on
+        stationary data it approaches the fixed point of the whole stream at ``T``).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like (n_samples,) or None
+        T : float >= 0 or None
+            Temperature of this update, in units of X**2.  ``None``: ``temperature_`` (after the
+            first call, the last annealing temperature; effectively hard assignments, i.e. online
+            k-means).  A value is kept as ``temperature_``, so that a slowly falling schedule is
+            one value per call.
+
+        ``labels_`` and ``inertia_`` then describe the last batch; ``n_batches_`` counts the
+        calls.  Not for dask input (pass the blocks as batches).
+        """
+        if _is_dask(X):
+            raise TypeError("partial_fit: dask arrays are not supported; pass the blocks as numpy batches")
+        if T is not None:
+            T = check_float(T, "T", low=0)
+        if not hasattr(self, "cluster_centers_"):
+            self.fit(X, sample_weight=sample_weight)
+        check_is_fitted(self)
+        X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
+        Xb = _c(X, X.dtype)
+        w = self._check_sample_weight(sample_weight, Xb.shape[0], Xb.dtype)
+        mean, sc, s2 = self._unit
+        if T is not None:
+            if T > 0 and not np.isfinite(2.0 * s2 / T):
+                raise ValueError(f"T={T} is too small (2/T overflows); use T=0 for hard assignments")
+            self.temperature_ = float(T)
+        Tu = self.temperature_ / s2
+        dtype = Xb.dtype
+        Xc = _c((Xb.astype(np.float64) - mean) / sc, dtype)
+        if self._online is None:  # the first update since fit
+            self._online = (np.zeros(self.n_clusters_), np.zeros((self.n_clusters_, Xc.shape[1])))
+            self.n_batches_ = 0
+        mass, sums = self._online
+        Y = _c((self.cluster_centers_.astype(np.float64) - mean) / sc, dtype)
+        with np.errstate(divide="ignore"):
+            logp = np.log(self.cluster_weights_.astype(np.float64))
+        wscale = 1.0
+        wk = None
+        if w is not None:  # only ratios matter within a batch: scaled as in fit, scaled back below
+            wscale = float(np.exp2(np.floor(np.log2(float(w.max())))))
+            wk = _c(w / w.dtype.type(wscale), dtype)
+        Yn, lp, _, stats, st = _core.central_fixed_point(Xc, wk, Y, _c(logp, np.float64), float(Tu), 1, 0.0,
+                                                         resolve_n_threads(self.n_threads))
+        if st["numerical_error"]:
+            raise ValueError(f"X: squared distances to the centroids overflow (max |X| = "
+                             f"{float(np.abs(Xb).max()):.3g}); X is far outside the range of the training data")
+        with np.errstate(invalid="ignore"):
+            m_b = np.where(np.isfinite(lp), np.exp(lp), 0.0) * float(stats[3]) * wscale
+        mass = mass + m_b
+        sums = sums + m_b[:, None] * Yn.astype(np.float64)
+        self._online = (mass, sums)
+        alive = mass > 0
+        Ynew = (self.cluster_centers_.astype(np.float64) - mean) / sc
+        Ynew[alive] = sums[alive] / mass[alive, None]
+        self.cluster_centers_ = (Ynew * sc + mean).astype(self.cluster_centers_.dtype)
+        self.cluster_weights_ = mass / mass.sum()
+        P, logZ, _ = _core.central_posteriors(Xb, _c(self.cluster_centers_, dtype), np.zeros(self.n_clusters_), 0.0,
+                                              resolve_n_threads(self.n_threads))
+        wd = np.ones(len(Xb)) if w is None else w.astype(np.float64)
+        self.labels_ = np.argmax(P, axis=1).astype(np.int64)
+        self.inertia_ = float(wd @ np.maximum(-logZ, 0.0))
+        self.n_batches_ += 1
+        return self
+
+    def _anneal_rows(self, n, target):
+        """Rows the annealing runs on (see ``anneal_rows``)."""
+        if self.anneal_rows is None:
+            return n
+        if isinstance(self.anneal_rows, str):
+            return min(n, max(_ANNEAL_ROWS, _ANNEAL_ROWS_PER_CLUSTER * target))
+        return min(n, int(self.anneal_rows))
+
+    def _final_polish(self, rows, Y, stats, fixed_point, n_iter_total):
+        """Multi-start polish after the final Lloyd pass (see ``n_polish``); sets ``polish_``."""
+        self.polish_ = {"trials": 0, "accepted": 0, "sample_size": 0, "n_iter": 0, "gain": 0.0}
+        if not self.n_polish or len(Y) < 2 or not hasattr(rows, "sample"):
+            return Y, n_iter_total
+        rng = np.random.RandomState(0) if self.random_state is None else check_random_state(self.random_state)
+        Xs, ws, full = rows.sample(_POLISH_SAMPLE, rng)
+        D0 = float(stats[0])
+        Y_s, D_s, passes0 = (Y, D0, 0) if full else _lloyd(Xs, ws, Y, rows.nt, self.final_max_iter)
+        Yp, Dp, accepted, passes = _polish(Xs, ws, Y_s, D_s, int(self.n_polish), rng, rows.nt, self.final_max_iter)
+        passes += passes0
+        self.polish_.update(trials=int(self.n_polish), accepted=accepted, sample_size=len(Xs), n_iter=passes)
+        if not accepted:
+            return Y, n_iter_total
+        if full:
+            D1 = Dp
+        else:  # a better start on the sample: Lloyd on all rows decides
+            Yp, _, st, it = fixed_point(Yp, np.zeros(len(Yp)), 0.0, self.final_max_iter, 1e-300)
+            n_iter_total += it
+            D1 = float(st[0])
+        if D1 < D0 * (1.0 - 1e-9):
+            self.polish_["gain"] = 1.0 - D1 / D0
+            return _c(Yp, Y.dtype), n_iter_total
+        return Y, n_iter_total
 
     def _split(self, covariance, Y, logp, T, room, fixed_point, tol_abs):
         """Split the clusters whose critical temperature 2 lambda_max(C_{x|v}) exceeds T."""
