@@ -237,6 +237,11 @@ def sinkhorn(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=Fal
     >>> np.round(P, 4)
     array([[0.5, 0. ],
            [0. , 0.5]])
+
+    References
+    ----------
+    .. [4] B. Schmitzer, "Stabilized sparse scaling algorithms for entropy regularized transport
+           problems", SIAM J. Sci. Comput. 41(3), 2019.
     """
     C = as_float_array(cost, "cost", ndim=2)
     reg = check_float(reg, "reg", low=0, low_inclusive=False)
@@ -255,6 +260,11 @@ def softassign(benefit, beta, a=None, b=None, *, tol=1e-9, max_iter=1000, log=Fa
     and columns to ``n/m``.
 
     Returns the plan (and, with ``log=True``, a dict whose duals are in benefit units).
+
+    References
+    ----------
+    .. [1] S. Gold and A. Rangarajan, "A graduated assignment algorithm for graph matching",
+           IEEE TPAMI 18(4):377-388, 1996.
     """
     Bm = as_float_array(benefit, "benefit", ndim=2)
     beta = check_float(beta, "beta", low=0, low_inclusive=False)
@@ -352,7 +362,7 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     ``graduated``
         deterministic annealing: for :math:`\beta = \beta_0, \beta_0 \beta_r, \dots \le \beta_{max}`,
         iterate ``M <- normalise(exp(beta Q(M)))`` (at most ``inner_max_iter`` times, or until
-        max |ΔM| < ``inner_tol``), Sinkhorn with ``sinkhorn_max_iter`` iterations warm-started.
+        ``max |ΔM|`` < ``inner_tol``), Sinkhorn with ``sinkhorn_max_iter`` iterations warm-started.
     ``self_annealing``
         ``M <- normalise(sigma * exp(alpha Q(M)))`` to a fixed point, then ``sigma <- M``; no schedule.
         From a uniform start and a constant Q this equals ``graduated`` at :math:`\beta_n = n\alpha`.
@@ -373,6 +383,13 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
 
     Returns an :class:`~scipy.optimize.OptimizeResult` with ``M`` (soft assignments), ``log_M``,
     ``nit`` (outer steps), ``n_inner`` (Q evaluations), ``betas`` (graduated) and ``hard``.
+
+    References
+    ----------
+    .. [1] S. Gold and A. Rangarajan, "A graduated assignment algorithm for graph matching",
+           IEEE TPAMI 18(4):377-388, 1996.
+    .. [2] A. Rangarajan, "Self-annealing and self-annihilation: unifying deterministic annealing
+           and relaxation labeling", Pattern Recognition 33(4):635-649, 2000.
     """
     if constraint not in ("doubly_stochastic", "wta"):
         raise ValueError(f"constraint={constraint!r} must be 'doubly_stochastic' or 'wta'")
@@ -606,6 +623,13 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     OptimizeResult
         ``col_ind`` (the permutation), ``fun`` (objective), ``nit`` (outer steps), ``n_inner``,
         ``fun_before_local_search``, ``M`` (final soft assignments), ``method``.
+
+    References
+    ----------
+    .. [1] S. Gold and A. Rangarajan, "A graduated assignment algorithm for graph matching",
+           IEEE TPAMI 18(4):377-388, 1996.
+    .. [2] A. Rangarajan, "Self-annealing and self-annihilation: unifying deterministic annealing
+           and relaxation labeling", Pattern Recognition 33(4):635-649, 2000.
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} must be one of {METHODS}")
