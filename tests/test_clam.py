@@ -317,12 +317,12 @@ def test_callback_stops_and_reports():
     X, _ = make_blobs(60, n_features=3, centers=2, random_state=0)
     seen = []
 
-    def cb(epoch, loss, lr):
-        seen.append((epoch, loss, lr))
-        return epoch < 2
+    def cb(info):  # the convention of every estimator: returning True stops early
+        seen.append((info["epoch"], info["loss"], info["learning_rate"], info["run"]))
+        return info["epoch"] >= 2
 
-    model = ClAM(2, max_epochs=50, random_state=0, callback=cb).fit(X)
-    assert [s[0] for s in seen] == [0, 1, 2]
+    model = ClAM(2, max_epochs=50, n_init=3, random_state=0, callback=cb).fit(X)
+    assert [s[0] for s in seen] == [0, 1, 2] and {s[3] for s in seen} == {0}  # the other runs are skipped
     assert model.n_iter_ == 3
     np.testing.assert_allclose(model.loss_curve_, [s[1] for s in seen])
 
@@ -330,7 +330,7 @@ def test_callback_stops_and_reports():
 def test_callback_exception_propagates():
     X, _ = make_blobs(30, n_features=2, centers=2, random_state=0)
 
-    def cb(epoch, loss, lr):
+    def cb(info):
         raise KeyError("boom")
 
     with pytest.raises(KeyError, match="boom"):

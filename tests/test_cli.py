@@ -221,3 +221,75 @@ def test_cli_help_documents_exit_status(capsys):
             main(argv)
         out = capsys.readouterr().out
         assert "exit status" in out and "130" in out and "usage or input error" in out
+
+
+def test_version_and_python_m(tmp_path):
+    import danneal
+
+    r = subprocess.run([sys.executable, "-m", "danneal", "--version"], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "SKBUILD_EDITABLE_VERBOSE": "0"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"danneal {danneal.__version__}"
+
+
+@pytest.mark.parametrize("method", ["pairwise", "central", "clam"])
+def test_cluster_every_method(tmp_path, method):
+    X, y = make_blobs(90, centers=3, cluster_std=0.5, random_state=0)
+    f = tmp_path / "x.csv"
+    np.savetxt(f, X, delimiter=",")
+    out = tmp_path / "labels.txt"
+    assert main(["cluster", str(f), "-k", "3", "--method", method, "-o", str(out), "--threads", "1"]) == 0
+    assert adjusted_rand_score(y, np.loadtxt(out, dtype=int)) > 0.9
+
+
+def test_cluster_central_auto(tmp_path, capsys):
+    X, y = make_blobs(120, centers=3, cluster_std=0.4, random_state=2)
+    f = tmp_path / "x.npy"
+    np.save(f, X)
+    assert main(["cluster", str(f), "-k", "auto", "--method", "central", "--progress"]) == 0
+    cap = capsys.readouterr()
+    labels = np.array(cap.out.split(), dtype=int)
+    assert adjusted_rand_score(y, labels) == 1.0
+    assert "T=" in cap.err and "K=" in cap.err  # --progress: one line per temperature
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--method", "central", "--precomputed"], "--precomputed needs --method pairwise"),
+    (["--method", "clam", "--metric", "cityblock"], "--metric needs --method pairwise"),
+    (["--method", "pairwise", "-k", "auto"], "-k auto needs --method central"),
+])
+def test_cluster_option_conflicts(tmp_path, capsys, argv, needle):
+    f = tmp_path / "x.npy"
+    np.save(f, np.random.default_rng(0).normal(size=(20, 2)))
+    args = ["cluster", str(f)] + (argv if "-k" in argv else argv + ["-k", "2"])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name, content, needle", [
+    ("ragged.csv", "1,2,3\n4,5\n", "is not a numeric table"),
+    ("words.csv", "a,b\nc,d\n", "is not a numeric table"),
+    ("empty.csv", "", "is not a numeric table"),
+    ("nan.csv", "1,2\nnan,3\n4,5\n", "NaN"),
+    ("bad.npy", b"\x93NUMPY garbage", "is not a valid .npy file"),
+    ("x.json", "[1, 2]", "expected a .npy or .csv"),
+])
+def test_cluster_malformed_files(tmp_path, capsys, name, content, needle):
+    f = tmp_path / name
+    f.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert main(["cluster", str(f), "-k", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("danneal: error:") and needle in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("array, needle", [
+    (np.zeros((2, 3, 4)), "3-D array"),
+    (np.arange(6.0), "1-D array"),
+    (np.array([["a", "b"], ["c", "d"]]), "expected numbers"),
+])
+def test_cluster_wrong_shape_or_type(tmp_path, capsys, array, needle):
+    f = tmp_path / "x.npy"
+    np.save(f, array)
+    assert main(["cluster", str(f), "-k", "2"]) == 2
+    assert needle in capsys.readouterr().err

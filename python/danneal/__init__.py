@@ -33,7 +33,7 @@ from .central import *  # noqa: E402,F401,F403
 from . import losses  # noqa: E402,F401
 from . import ot  # noqa: E402,F401
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402  (the one place the version is written)
 
 #: True when the compiled kernels were built with OpenMP.
 openmp = bool(_core.openmp)

@@ -112,6 +112,13 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         ``col_ind`` (the permutation), ``fun`` (objective), ``nit`` (outer steps), ``n_inner``,
         ``fun_before_local_search``, ``M`` (final soft assignments over the unseeded nodes),
         ``method``, ``restart`` (index of the restart kept).
+
+    References
+    ----------
+    .. [1] S. Gold and A. Rangarajan, "A graduated assignment algorithm for graph matching",
+           IEEE TPAMI 18(4):377-388, 1996.
+    .. [2] A. Rangarajan, "Self-annealing and self-annihilation: unifying deterministic annealing
+           and relaxation labeling", Pattern Recognition 33(4):635-649, 2000.
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} must be one of {METHODS}")

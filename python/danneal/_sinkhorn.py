@@ -265,6 +265,11 @@ def sinkhorn(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=Fal
     >>> np.round(P, 4)
     array([[0.5, 0. ],
            [0. , 0.5]])
+
+    References
+    ----------
+    .. [4] B. Schmitzer, "Stabilized sparse scaling algorithms for entropy regularized transport
+           problems", SIAM J. Sci. Comput. 41(3), 2019.
     """
     C = as_float_array(cost, "cost", ndim=2)
     reg = check_float(reg, "reg", low=0, low_inclusive=False)
@@ -283,6 +288,11 @@ def softassign(benefit, beta, a=None, b=None, *, tol=1e-9, max_iter=1000, log=Fa
     and columns to ``n/m``.
 
     Returns the plan (and, with ``log=True``, a dict whose duals are in benefit units).
+
+    References
+    ----------
+    .. [1] S. Gold and A. Rangarajan, "A graduated assignment algorithm for graph matching",
+           IEEE TPAMI 18(4):377-388, 1996.
     """
     Bm = as_float_array(benefit, "benefit", ndim=2)
     beta = check_float(beta, "beta", low=0, low_inclusive=False)

@@ -90,7 +90,7 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     ``graduated``
         deterministic annealing: for :math:`\beta = \beta_0, \beta_0 \beta_r, \dots \le \beta_{max}`,
         iterate ``M <- normalise(exp(beta Q(M)))`` (at most ``inner_max_iter`` times, or until
-        max |ΔM| < ``inner_tol``), Sinkhorn with ``sinkhorn_max_iter`` iterations warm-started.
+        ``max |ΔM|`` < ``inner_tol``), Sinkhorn with ``sinkhorn_max_iter`` iterations warm-started.
     ``self_annealing``
         ``M <- normalise(sigma * exp(alpha Q(M)))`` to a fixed point, then ``sigma <- M``; no schedule.
         From a uniform start and a constant Q this equals ``graduated`` at :math:`\beta_n = n\alpha`.
@@ -111,6 +111,13 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
 
     Returns an :class:`~scipy.optimize.OptimizeResult` with ``M`` (soft assignments), ``log_M``,
     ``nit`` (outer steps), ``n_inner`` (Q evaluations), ``betas`` (graduated) and ``hard``.
+
+    References
+    ----------
+    .. [1] S. Gold and A. Rangarajan, "A graduated assignment algorithm for graph matching",
+           IEEE TPAMI 18(4):377-388, 1996.
+    .. [2] A. Rangarajan, "Self-annealing and self-annihilation: unifying deterministic annealing
+           and relaxation labeling", Pattern Recognition 33(4):635-649, 2000.
     """
     if constraint not in ("doubly_stochastic", "wta"):
         raise ValueError(f"constraint={constraint!r} must be 'doubly_stochastic' or 'wta'")

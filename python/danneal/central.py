@@ -13,13 +13,17 @@ from __future__ import annotations
 import numbers
 import warnings
 
+from typing import Any, Optional
+
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
 
 from . import _core
+from ._callbacks import CallbackSupport, FitMonitor, n_geometric_steps, with_callbacks
 from ._dask import is_dask as _is_dask
 from ._threads import resolve_n_threads
 from ._validation import check_float, check_int, check_n_clusters, check_random_state, validate_X
@@ -287,7 +291,7 @@ class _MemoryRows:
         return labels, counts, float(self.wd @ np.maximum(-logZ, 0.0))
 
 
-class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     r"""Soft k-means by mass-constrained deterministic annealing, with phase transitions.
 
     The model is Rose's mass-constrained deterministic annealing [1]_ [2]_: at temperature
@@ -389,9 +393,9 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
 
     Attributes
     ----------
-    cluster_centers_ : ndarray (n_clusters_, n_features)
+    cluster_centers_ : ndarray of shape (``n_clusters_``, n_features)
     labels_ : ndarray of int (n_samples,)
-    cluster_weights_ : ndarray (n_clusters_,)
+    cluster_weights_ : ndarray of shape (``n_clusters_``,)
         Cluster masses :math:`p(\nu)` after the final pass (they sum to 1).
     n_clusters_ : int
         Number of clusters found (``n_clusters`` unless ``"auto"``).
@@ -433,6 +437,13 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
     >>> model = CentralAnnealing(n_clusters=2, n_threads=1).fit(X)
     >>> sorted(model.cluster_centers_[:, 0].round(2).tolist())
     [0.05, 5.05]
+
+    References
+    ----------
+    .. [1] K. Rose, "Deterministic annealing for clustering, compression, classification,
+           regression, and related optimization problems", Proc. IEEE 86(11):2210-2239, 1998.
+    .. [2] K. Rose, E. Gurewitz and G. C. Fox, "Statistical mechanics and phase transitions in
+           clustering", Phys. Rev. Lett. 65(8):945-948, 1990.
     """
 
     def __init__(self, n_clusters=8, *, T_min=None, cooling=0.9, max_iter=100, tol=1e-5, max_clusters=None,
@@ -517,7 +528,8 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         return w
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None):
+    @with_callbacks
+    def fit(self, X: ArrayLike, y: Any = None, sample_weight: Optional[ArrayLike] = None) -> CentralAnnealing:
         """Anneal from one cluster down to ``n_clusters`` clusters, then run a Lloyd pass.
 
         Parameters
@@ -570,6 +582,9 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
             arows, wsub = rows.subset(m, rs)
             wfac = wsum / wsub
         self.n_anneal_rows_ = int(arows.n)
+        mon = FitMonitor(self, X, y, callback=self.callback, verbose=self.verbose,
+                         max_steps=n_geometric_steps(None, self.T_min, self.cooling, 1e-6 / 1.2))
+        mon.phase("annealing", f"n={n}, d={d}, from 1 to {'auto' if auto else target} clusters")
         lam0 = float(np.linalg.eigvalsh(Cx / s2_int)[-1])
         Tc0 = 2.0 * lam0
         identical = not Tc0 > 0  # all points identical: nothing to anneal
@@ -650,13 +665,13 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
             for key, val in (("T", T * s2), ("n_clusters", len(Y)), ("free_energy", F), ("distortion", D),
                              ("n_iter", n_it)):
                 history[key].append(val)
-            if self.verbose:
-                print(f"[CentralAnnealing] T={T * s2:.6g} K={len(Y)} F={F:.6g} D={D:.6g} iterations={n_it}")
-            if self.callback is not None:
-                info = {"T": T * s2, "n_clusters": len(Y), "free_energy": F, "distortion": D, "n_iter": n_it,
-                        "cluster_centers": orig(Y)}
-                if self.callback(info) is True:
-                    break
+            info = {"T": T * s2, "n_clusters": len(Y), "free_energy": F, "distortion": D, "n_iter": n_it,
+                    "cluster_centers": orig(Y)}
+            if mon.step(info, progress=np.log(1.2 * Tc0 / T) / np.log(1.2 * Tc0 / T_min) if T_min < 1.2 * Tc0 else None,
+                        line=f"T={T * s2:.6g} K={len(Y)} F={F:.6g} D={D:.6g} iterations={n_it}",
+                        reconstruction=lambda: {"cluster_centers_": info["cluster_centers"],
+                                                "n_clusters_": info["n_clusters"]}):
+                break
             if identical:
                 break
             if len(Y) >= target:
@@ -714,6 +729,7 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
             Y, logp = self._force_splits(arows.covariance, Y, logp, T, target - len(Y), rng)
 
         # final Lloyd pass at T = 0 (on all rows)
+        mon.phase("final Lloyd pass")
         Y, lp, stats, it = full_fixed_point(Y, logp, 0.0, self.final_max_iter, 1e-300)
         n_iter_total += it
         self.converged_ = it < self.final_max_iter or float(stats[2]) == 0.0
@@ -735,6 +751,7 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         self._total_weight = wsum * wscale
         self._unit = (np.asarray(mean, dtype=np.float64), float(sc), float(s2))  # for partial_fit
         self._online = None
+        mon.finish()
         return self
 
     def partial_fit(self, X, y=None, sample_weight=None, T=None):
@@ -1032,7 +1049,7 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
                              f"{float(np.abs(X).max()):.3g}); X is far outside the range of the training data")
         return P
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Index of the closest centroid for every sample (a lazy dask array for dask input)."""
         if _is_dask(X):
             return self._map_dask(self.predict, X)
@@ -1040,11 +1057,11 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         P = self._posteriors(X, self._centers_like(X), np.zeros(self.n_clusters_), 0.0)
         return np.argmax(P, axis=1).astype(np.int64)
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: ArrayLike, y: Any = None, sample_weight: Optional[ArrayLike] = None) -> np.ndarray:
         """Fit and return ``labels_``."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def predict_proba(self, X, T=None):
+    def predict_proba(self, X: ArrayLike, T: Optional[float] = None) -> np.ndarray:
         r"""Soft assignments :math:`p(\nu|x)` at temperature ``T`` with the fitted masses as priors.
 
         ``T=None`` uses ``temperature_`` (the last annealing temperature); ``T=0`` gives one-hot
@@ -1061,8 +1078,8 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
             raise ValueError(f"T={T} is too small (2/T overflows); use T=0 for hard assignments")
         return self._posteriors(X, self._centers_like(X), _c(logp, np.float64), float(T))
 
-    def transform(self, X):
-        """Euclidean distances of every sample to every centroid, shape (n_samples, n_clusters_)
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        """Euclidean distances of every sample to every centroid, shape (n_samples, ``n_clusters_``)
         (a lazy dask array for dask input)."""
         if _is_dask(X):
             check_is_fitted(self)
@@ -1096,7 +1113,7 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         return np.argmax(P, axis=1).astype(np.int64)
 
     # -- scikit-learn surface (issue 17) ---------------------------------------------------------
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: Any = None, sample_weight: Optional[ArrayLike] = None) -> float:
         """Minus the (weighted) sum of squared distances of ``X`` to the closest centroid, as
         ``KMeans.score`` (higher is better), so that ``GridSearchCV`` works without a scorer."""
         if _is_dask(X):

@@ -25,7 +25,10 @@ import itertools
 import numbers
 import warnings
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
@@ -33,6 +36,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._callbacks import CallbackSupport, FitMonitor, with_callbacks
 from ._dask import is_dask, map_rows
 from ._threads import map_interruptible, resolve_n_threads
 from ._validation import (as_float_array, check_float, check_int, check_n_clusters, check_random_state,
@@ -62,7 +66,7 @@ def _as_grid(value, name, low, high=None, low_inclusive=True):
     return [check_float(v, name, low=low, high=high, low_inclusive=low_inclusive) for v in values]
 
 
-class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """Clustering with associative memories (ClAM), trained end to end in C++.
 
     Parameters
@@ -138,8 +142,10 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
         point (fewer, larger clusters); ``min_clusters=1`` lets such runs win, as in the
         paper's model selection.
     callback : callable, optional
-        ``callback(epoch, loss, learning_rate)`` after every epoch (GIL held); returning False
-        stops the current run.
+        ``callback(info)`` after every epoch (GIL held; the runs then train one after the other)
+        with a dict ``run``, ``epoch``, ``loss``, ``learning_rate``, ``beta``, ``mask_prob`` (and
+        ``step``, ``elapsed``, ``progress``); returning ``True`` ends the current run and skips the
+        remaining ones (the best run so far is kept).  The convention of every danneal estimator.
     random_state : int, RandomState or None, default=None
         Seeds the initialisation, shuffling and masks (results are reproducible and independent
         of ``n_threads``).
@@ -288,7 +294,8 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
         return np.ascontiguousarray(R)
 
     # ---- fitting ------------------------------------------------------------------------------
-    def fit(self, X, y=None):
+    @with_callbacks
+    def fit(self, X: ArrayLike, y: Any = None) -> ClAM:
         """Train the prototypes on ``X`` (n_samples, n_features)."""
         X = validate_X(self, X, dtype=[np.float64, np.float32])
         n, d = X.shape
@@ -329,13 +336,20 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
                 seed = int(rs.randint(0, 2**63 - 1, dtype=np.int64))
                 jobs.append((beta, mask_prob, anneal, alpha, n_mask, run, R0, seed))
         workers, inner = _split_threads(nt, len(jobs), p["batch_size"])
-        if self.callback is not None or p["verbose"] >= 2:
+        mon = FitMonitor(self, X, y, callback=self.callback, verbose=p["verbose"], step_verbosity=2,
+                         max_steps=len(jobs) * p["max_epochs"])
+        watched = self.callback is not None or p["verbose"] >= 2 or getattr(self, "_skl_callbacks", None)
+        if watched:
             workers, inner = 1, nt  # callbacks and per-epoch lines stay in order
+        mon.phase("training", f"{len(jobs)} run(s) of at most {p['max_epochs']} epochs, {workers} at a time")
+        job_index = {id(job): i for i, job in enumerate(jobs)}
+        stopped = []  # a callback asked to stop: the current run ends, the remaining runs are skipped
 
         def train(job):
             beta, mask_prob, anneal, alpha, n_mask, run, R0, seed = job
             c = self._c(beta)
-            cb = self._make_callback(p["verbose"], beta, mask_prob, run)
+            cb = self._make_callback(p["verbose"], beta, mask_prob, run, mon, job_index[id(job)], len(jobs),
+                                     p["max_epochs"], stopped) if watched else None
             R, eta, curve, lr, status = _core.clam_train(
                 Z, mv, R0, eta0, c, alpha, p["n_steps"], bool(self.spherical), bool(self.weighted),
                 p["batch_size"], n_mask, p["max_epochs"], p["lr"], seed, inner, cb,
@@ -351,6 +365,8 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
                 yield from map_interruptible(train, jobs, workers)
             else:
                 for job in jobs:
+                    if stopped and results:
+                        break
                     yield train(job)
 
         results = []
@@ -373,11 +389,10 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
                 if not np.isfinite(score):
                     score = np.inf
                 results.append(rec)
-                if p["verbose"]:
-                    print(f"ClAM run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} step_size={alpha:g} "
-                          f"#{run}: loss={loss:.6g} "
-                          f"epochs={rec['epochs']}" + (f" silhouette={rec['silhouette']:.4f}"
-                                                        if "silhouette" in rec else ""))
+                mon.note(f"run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} step_size={alpha:g} "
+                         f"#{run}: loss={loss:.6g} epochs={rec['epochs']}"
+                         + (f" silhouette={rec['silhouette']:.4f}" if "silhouette" in rec else ""),
+                         progress=len(results) / len(jobs))
                 key = (-min(n_found, p["min_clusters"]), score)
                 if best is None or key < best[0]:
                     best = (key, R, eta, curve, status, labels, beta, mask_prob, anneal, alpha)
@@ -404,19 +419,21 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
         self.converged_ = bool(status["converged"])
         self.best_params_ = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "step_size": alpha}
         self.search_results_ = results
+        mon.finish()
         return self
 
-    def _make_callback(self, verbose, beta, mask_prob, run):
-        user = self.callback
-        if user is None and verbose < 2:
-            return None
+    def _make_callback(self, verbose, beta, mask_prob, run, mon, job, n_jobs, max_epochs, stopped):
+        """The per-epoch hook of one run: the verbose line, then the callbacks (danneal/_callbacks.py);
+        returns False to the training loop to end the run."""
 
         def cb(epoch, loss, lr):
-            if verbose >= 2:
-                print(f"ClAM beta={beta:g} mask_prob={mask_prob:g} #{run} epoch {epoch + 1}: "
-                      f"loss={loss:.6g} lr={lr:.3g}")
-            if user is not None:
-                return user(epoch, loss, lr) is not False
+            info = {"run": job, "epoch": epoch, "loss": loss, "learning_rate": lr, "beta": beta,
+                    "mask_prob": mask_prob}
+            if mon.step(info, progress=(job * max_epochs + epoch + 1) / (n_jobs * max_epochs),
+                        line=f"beta={beta:g} mask_prob={mask_prob:g} #{run} epoch {epoch + 1}: loss={loss:.6g} "
+                             f"lr={lr:.3g}"):
+                stopped.append(job)
+                return False
             return True
 
         return cb
@@ -432,7 +449,7 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
         return _core.clam_predict(Z, R, eta, self._c_fit, self._alpha, self._n_steps, bool(self.spherical),
                                   resolve_n_threads(self.n_threads))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Nearest prototype of each point after ``n_steps`` unmasked steps of the recursion (a lazy
         dask array for dask input)."""
         if is_dask(X):
@@ -440,7 +457,7 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
             return map_rows(self.predict, X, self.n_features_in_, dtype=np.int64)
         return self._run(X)[0]
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Euclidean distances (n_samples, n_clusters) from the final states of the recursion to the
         prototypes, in the standardised (and, if spherical, normalised) space (a lazy dask array for
         dask input)."""
@@ -455,7 +472,7 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
         return tags
 
     # -- scikit-learn surface (issue 17) ---------------------------------------------------------
-    def score(self, X, y=None):
+    def score(self, X: ArrayLike, y: Any = None) -> float:
         """Minus the sum of squared distances from the final states of the recursion to the nearest
         prototype, in ClAM's internal space (standardised and, if ``spherical``, normalised: the
         space of ``transform``), higher is better, so that ``GridSearchCV`` works without a scorer.

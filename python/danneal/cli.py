@@ -1,10 +1,11 @@
-"""Command line: ``danneal demo`` and ``danneal cluster``."""
+"""Command line: ``danneal demo`` and ``danneal cluster`` (also ``python -m danneal``)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import textwrap
 import time
 import warnings
 from pathlib import Path
@@ -18,8 +19,10 @@ commands:
   demo      where annealing beats the usual tools, on built-in data (~15 s): one annealing run vs
             the best of 20 k-means++ starts; L1/cosine clustering vs agglomerative; Sinkhorn vs POT
             at a small regularisation; the phase diagram (saved as a figure with matplotlib)
-  cluster   cluster the objects in FILE (.npy or .csv): feature vectors with --metric, or a
-            square dissimilarity matrix with --precomputed; writes one label per line
+  cluster   cluster the objects in FILE (.npy or .csv) with --method pairwise (default: feature
+            vectors with --metric, or a square dissimilarity matrix with --precomputed), central
+            (k-means cost; -k auto picks the number from the phase diagram) or clam; writes one
+            label per line
 """
 
 EXIT_CODES = """\
@@ -291,28 +294,50 @@ def _demo(args) -> int:
 
 
 def _cluster(args) -> int:
+    from .central import CentralAnnealing
+    from .clam import ClAM
     from .pairwise import PairwiseAnnealing
 
+    method = args.method
+    if method != "pairwise":
+        if args.precomputed:
+            raise UsageError(f"--precomputed needs --method pairwise (--method {method} clusters feature vectors)")
+        if args.metric is not None:
+            raise UsageError(f"--metric needs --method pairwise (--method {method} uses squared Euclidean distances)")
+    if args.k == "auto" and method != "central":
+        raise UsageError(f"-k auto needs --method central, got --method {method}")
     if args.output:
         _check_output(args.output)
     elif sys.stdout is None:
         raise UsageError("standard output is closed; write the labels with -o FILE")
     X = _read_matrix(args.file)
-    metric = "precomputed" if args.precomputed else args.metric
+    if X.ndim != 2:
+        raise UsageError(f"FILE {args.file!r} holds a {X.ndim}-D array of shape {X.shape}; expected a 2-D table "
+                         "(one row per object)")
+    if X.dtype.kind not in "biuf":
+        raise UsageError(f"FILE {args.file!r} holds {X.dtype} values; expected numbers")
+    metric = "precomputed" if args.precomputed else (args.metric or "sqeuclidean")
     n = X.shape[0]
     verbose = args.verbose
     if not verbose and n >= 2000 and sys.stderr.isatty():
         verbose = 1
 
-    def progress(rec):
+    def progress(rec):  # one line per temperature (the callback convention: never asks to stop)
         if args.progress:
-            print(f"T={rec['T']:.4g} cost={rec['cost']:.6g} hardness={rec['hardness']:.4f}", file=sys.stderr,
-                  flush=True)
+            cost = rec["cost"] if "cost" in rec else rec["distortion"]
+            extra = f" hardness={rec['hardness']:.4f}" if "hardness" in rec else f" K={rec['n_clusters']}"
+            print(f"T={rec['T']:.4g} cost={cost:.6g}{extra}", file=sys.stderr, flush=True)
         return False
 
     try:
-        model = PairwiseAnnealing(args.k, metric=metric, random_state=args.seed, n_threads=args.threads,
-                                  verbose=verbose, callback=progress)
+        if method == "pairwise":
+            model = PairwiseAnnealing(args.k, metric=metric, random_state=args.seed, n_threads=args.threads,
+                                      verbose=verbose, callback=progress)
+        elif method == "central":
+            model = CentralAnnealing(args.k, random_state=args.seed, n_threads=args.threads, verbose=verbose,
+                                     callback=progress)
+        else:
+            model = ClAM(args.k, random_state=args.seed, n_threads=args.threads, verbose=verbose)
         model.fit(X)
     except (ValueError, TypeError) as exc:  # the data were rejected: an input error
         raise UsageError(" ".join(str(exc).split())) from None
@@ -323,16 +348,35 @@ def _cluster(args) -> int:
         except OSError as exc:
             print(f"danneal: error: could not write {args.output!r}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_FAILURE
-        print(f"wrote {n} labels to {args.output} (cost {model.cost_:.6g}, {len(model.history_)} temperatures)",
-              file=sys.stderr)
+        print(f"wrote {n} labels to {args.output} ({_summary(model)})", file=sys.stderr)
     else:
         np.savetxt(sys.stdout, labels, fmt="%d")
     return 0
 
 
+def _summary(model) -> str:
+    """One line about a fitted model for ``danneal cluster -o``."""
+    name = type(model).__name__
+    if name == "PairwiseAnnealing":
+        return f"cost {model.cost_:.6g}, {len(model.history_)} temperatures"
+    if name == "CentralAnnealing":
+        n_temperatures = len(model.history_["T"])
+        return f"{model.n_clusters_} clusters, k-means cost {model.inertia_:.6g}, {n_temperatures} temperatures"
+    return f"loss {model.loss_curve_[-1]:.6g}, {model.n_iter_} epochs" if len(model.loss_curve_) else name
+
+
+def _k_arg(text: str):
+    if text == "auto":
+        return "auto"
+    return _positive_int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="danneal", description=DESCRIPTION, epilog=EXIT_CODES,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ._version import __version__
+
+    parser.add_argument("-V", "--version", action="version", version=f"danneal {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="why danneal: a short comparison on built-in data, and a figure", epilog=EXIT_CODES,
@@ -347,21 +391,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     cl = sub.add_parser("cluster", help="cluster the objects in FILE and write their labels",
-                        description="Cluster FILE (.npy or .csv) with PairwiseAnnealing. Rows are objects: "
-                                    "feature vectors compared with --metric (default sqeuclidean, the k-means "
-                                    "cost), or a square dissimilarity matrix with --precomputed.",
+                        description=textwrap.fill("Cluster FILE (.npy or .csv). Rows are objects. --method pairwise "
+                                    "(PairwiseAnnealing, the default): feature vectors compared with --metric "
+                                    "(default sqeuclidean, the k-means cost), or a square dissimilarity matrix "
+                                    "with --precomputed. --method central (CentralAnnealing): feature vectors, "
+                                    "k-means cost; -k auto chooses the number of clusters. --method clam (ClAM): "
+                                    "feature vectors, prototypes trained by associative-memory dynamics.", 100),
                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     cl.add_argument("file", metavar="FILE", help=".npy or .csv file")
-    cl.add_argument("-k", "--n-clusters", dest="k", type=_positive_int, required=True, help="number of clusters")
+    cl.add_argument("-k", "--n-clusters", dest="k", type=_k_arg, required=True,
+                    help="number of clusters ('auto' with --method central)")
+    cl.add_argument("--method", choices=("pairwise", "central", "clam"), default="pairwise",
+                    help="PairwiseAnnealing (default), CentralAnnealing or ClAM")
     g = cl.add_mutually_exclusive_group()
-    g.add_argument("--metric", default="sqeuclidean",
-                   help="any metric of sklearn.metrics.pairwise_distances (default sqeuclidean)")
+    g.add_argument("--metric", default=None,
+                   help="--method pairwise: any metric of sklearn.metrics.pairwise_distances (default sqeuclidean)")
     g.add_argument("--precomputed", action="store_true", help="FILE holds a square dissimilarity matrix")
     cl.add_argument("-o", "--output", help="write labels here (one per line); default: standard output")
     cl.add_argument("--seed", type=_seed_arg, default=0, help="random seed (default 0)")
     cl.add_argument("--threads", type=_threads_arg, default=None, help="threads (default: all cores)")
-    cl.add_argument("--progress", action="store_true", help="print one line per temperature")
-    cl.add_argument("-v", "--verbose", action="count", default=0, help="verbose annealing log")
+    cl.add_argument("--progress", action="store_true", help="print one line per temperature (pairwise, central)")
+    cl.add_argument("-v", "--verbose", action="count", default=0,
+                    help="progress on standard error: phases and steps with the time left")
     cl.set_defaults(func=_cluster)
     return parser
 

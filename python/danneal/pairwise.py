@@ -18,10 +18,12 @@ from __future__ import annotations
 import os
 import sys
 from numbers import Integral, Real
-import time
 import warnings
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
@@ -31,6 +33,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._callbacks import CallbackSupport, FitMonitor, n_geometric_steps
 from ._dask import is_dask
 from ._rownoise import draw_key, row_normal, row_uniform
 from ._threads import resolve_n_threads
@@ -615,7 +618,7 @@ def _features_labels(X, centers, sizes, metric):
     return np.argmin(_features_potentials(X, centers, sizes, metric), axis=1).astype(np.intp)
 
 
-class PairwiseAnnealing(ClusterMixin, BaseEstimator):
+class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
     """Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997).
 
     Minimises the pairwise clustering cost ``H = sum_v (Q^T D Q)_vv / (2 S_v)`` over
@@ -709,6 +712,25 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         Only for ``algorithm_ == "features"``: the centroids (for cosine, of the rows normalised
         to norm ``1/sqrt(2)``).
     n_features_in_ : int
+
+    Examples
+    --------
+    Feature vectors under any metric of :func:`sklearn.metrics.pairwise_distances` (here L1,
+    where k-means does not apply), or a precomputed dissimilarity matrix:
+
+    >>> import numpy as np
+    >>> from sklearn.metrics import pairwise_distances
+    >>> from danneal import PairwiseAnnealing
+    >>> X = np.array([[0.0, 0.0], [0.2, 0.1], [0.1, 0.3], [4.0, 4.0], [4.2, 3.9], [3.9, 4.3]])
+    >>> model = PairwiseAnnealing(n_clusters=2, metric="cityblock", random_state=0, n_threads=1).fit(X)
+    >>> model.labels_[:3].tolist() == [model.labels_[0]] * 3 and model.labels_[0] != model.labels_[3]
+    True
+    >>> D = pairwise_distances(X, metric="cityblock")
+    >>> pre = PairwiseAnnealing(n_clusters=2, metric="precomputed", random_state=0, n_threads=1).fit(D)
+    >>> bool(np.isclose(pre.cost_, model.cost_))
+    True
+    >>> model.predict([[0.1, 0.1], [4.1, 4.1]]).tolist() == [model.labels_[0], model.labels_[3]]
+    True
     """
 
     _parameter_constraints = {
@@ -813,15 +835,15 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
 
     # -- fit ------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: Any = None) -> PairwiseAnnealing:
         """Cluster ``X`` (dissimilarities if ``metric="precomputed"``, else feature vectors)."""
         # the small dense linear algebra of the schedule and the refinement (d x d and block
         # eigenproblems) runs between kernel calls: BLAS threads only contend with the kernels'
         # OpenMP threads there (a 64 x 64 eigh took 60x longer with them on 2 busy cores)
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(X)
+            return self._fit(X, y)
 
-    def _fit(self, X):
+    def _fit(self, X, y=None):
         nt = resolve_n_threads(self.n_threads)
         if is_dask(X):  # feature-space fit on the blocks of a dask array (danneal._dask.fit_pairwise)
             from ._dask import fit_pairwise
@@ -829,8 +851,9 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         prob = self._problem(X, nt)
         n = prob.n
         k = check_n_clusters(self.n_clusters, n)
-        t_start = time.perf_counter()
-
+        mon = FitMonitor(self, X, y, callback=self.callback, verbose=self.verbose,
+                         max_steps=n_geometric_steps(self.T0, self.T_min, self.cooling, 1e-4))
+        mon.phase("critical temperature", f"n={n}, {self.algorithm_}")
         self.critical_temperature_ = prob.critical_temperature()
         if self.T0 == "auto":
             scale = prob.scale()
@@ -840,22 +863,23 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         T_min = 1e-4 * T0 if self.T_min == "auto" else float(self.T_min)
         self.T0_ = T0
 
-        log = None
-        if self.verbose:
-            def log(rec):
-                print(f"[PairwiseAnnealing] T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
-                      f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f} "
-                      f"elapsed={time.perf_counter() - t_start:.1f}s", file=sys.stderr)
+        mon.phase("annealing", f"T0={T0:.4g} down to at most T_min={T_min:.4g}")
+
+        def step(rec):  # progress: the share of the log-temperature range covered (an upper bound on the rest)
+            return mon.step(rec, progress=np.log(T0 / rec["T"]) / np.log(T0 / T_min) if T_min < T0 else None,
+                            line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
+                                 f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}")
         rng = check_random_state(self.random_state)
         opts = dict(cooling=self.cooling, potential=self.potential, max_iter=self.max_iter, tol=self.tol,
                     perturbation=self.perturbation, hard_tol=self.hard_tol, local_search=self.local_search, nt=nt,
                     patience=self.patience)
-        labels, cost, ann, not_converged = _anneal(prob, k, T0=T0, T_min=T_min, rng=rng, log=log,
-                                                   callback=self.callback, populated=not self.refine, **opts)
+        labels, cost, ann, not_converged = _anneal(prob, k, T0=T0, T_min=T_min, rng=rng, callback=step,
+                                                   populated=not self.refine, **opts)
         self.assignments_ = ann.assignments_annealed
         self.n_refinements_ = 0
         if self.refine and k > 1:
             # refinement may cost as much work as the annealing did (and at least 64 passes)
+            mon.phase("split-merge refinement", f"at most {max(64, ann.n_sweeps)} sweeps")
             labels, cost, self.n_refinements_ = _split_merge(prob, labels, k, cost, rng=rng, opts=opts,
                                                              budget=max(64.0, float(ann.n_sweeps)))
         self.cost_ = cost
@@ -873,6 +897,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         if self.history_ and not self.history_[-1]["converged"] and not self.history_[-1].get("early_stop"):
             warnings.warn(f"the fixed point at the last temperature T={self.history_[-1]['T']:.4g} did not converge "
                           f"within max_iter={self.max_iter} sweeps", ConvergenceWarning, stacklevel=2)
+        mon.finish()
         return self
 
 
@@ -909,7 +934,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
             h = np.where(S > 0, DQ / S - c / (2.0 * S ** 2), np.inf)
         return h
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Assign new objects to the cluster of lowest potential.
 
         With ``metric="precomputed"``, ``X`` holds the dissimilarities of the new objects to the
@@ -931,7 +956,7 @@ class PairwiseAnnealing(ClusterMixin, BaseEstimator):
         return np.argmin(self._potentials_new(X), axis=1).astype(np.intp)
 
     # -- scikit-learn surface (issue 17) ---------------------------------------------------------
-    def score(self, X, y=None):
+    def score(self, X: ArrayLike, y: Any = None) -> float:
         """Minus the pairwise cost of the partition that ``predict`` gives ``X`` (higher is better),
         as ``KMeans.score``, so that ``GridSearchCV`` works without a scorer.
 
