@@ -8,6 +8,13 @@ for scikit-learn ``KMeans`` (k-means++, many restarts, best inertia).
 Target (issue 4): ClAM Silhouette >= the paper's Table 1 value for ClAM (Zoo 0.412, Movement
 Libras 0.260, Yale 0.129) and above k-means on every set.
 
+Held-out sets (issue 13 §1), fixed on 2026-11-30 08:30 UTC *before* any measurement of the new
+defaults and never used to tune them: five sets of the clustering benchmark suite of Gagolewski
+(``../shared/data/clustering``, labels0 gives k): ``fcps/hepta`` (212 x 3, k = 7), ``fcps/tetra``
+(400 x 3, k = 4), ``sipu/r15`` (600 x 2, k = 15), ``sipu/aggregation`` (788 x 2, k = 7) and
+``sipu/s1`` (5000 x 2, k = 15).  The defaults are tuned on iris, wine, breast_cancer, digits and
+the three ClAM sets only.
+
 Run: ``python benchmarks/quality_clam.py`` (iris and Zoo, seconds); ``--full`` adds Movement
 Libras, Yale and digits and more restarts (minutes).  The paper's sets are read from
 ``../shared/data/clam`` and skipped when absent.
