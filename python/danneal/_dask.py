@@ -501,7 +501,7 @@ class PairwiseRows:
         return da.concatenate(parts)
 
 
-def fit_pairwise(est, X, nt):
+def fit_pairwise(est, X, nt, y=None):
     """``PairwiseAnnealing.fit`` on a dask array: the schedule of ``pairwise._anneal`` on the client,
     every sweep one round of tasks over the row blocks (see the comment above ``PairwiseRows``).
 
@@ -510,13 +510,12 @@ def fit_pairwise(est, X, nt):
     and are not run (``local_search`` and ``refine`` are ignored): the result equals the in-memory
     fit with ``local_search=False, refine=False`` to about 1e-12 relative (sums in another order).
     """
-    import sys
-    import time
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils import check_random_state
 
+    from ._callbacks import FitMonitor, n_geometric_steps
     from ._rownoise import draw_key
     from ._validation import check_n_clusters
     from .pairwise import _FORMS
@@ -534,7 +533,9 @@ def fit_pairwise(est, X, nt):
     k = check_n_clusters(est.n_clusters, n)
     if n < 2:
         raise ValueError(f"X: expected at least 2 samples, got {n}")
-    t_start = time.perf_counter()
+    mon = FitMonitor(est, X, y, callback=est.callback, verbose=est.verbose,
+                     max_steps=n_geometric_steps(est.T0, est.T_min, est.cooling, 1e-4))
+    mon.phase("critical temperature", f"n={n}, features on dask ({len(rows.blocks)} blocks)")
     form = _FORMS[est.potential]
     est.algorithm_ = "features"
     est.critical_temperature_ = Tc = rows.critical_temperature()
@@ -546,11 +547,7 @@ def fit_pairwise(est, X, nt):
     pert, max_iter, tol = float(est.perturbation), int(est.max_iter), float(est.tol)
     patience, settle_tol, populated = int(est.patience), 1e-3, not est.refine
 
-    def log(rec):
-        if est.verbose:
-            print(f"[PairwiseAnnealing] T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
-                  f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f} "
-                  f"elapsed={time.perf_counter() - t_start:.1f}s", file=sys.stderr)
+    mon.phase("annealing", f"T0={T0:.4g} down to at most T_min={T_min:.4g}")
 
     state = {"not_converged": 0, "prev_cost": None, "stable": 0, "decided": 0}
 
@@ -561,8 +558,9 @@ def fit_pairwise(est, X, nt):
         state["not_converged"] += not rec["converged"]
         first = state["decided"] == 0
         state["decided"] += 1
-        log(rec)
-        if est.callback is not None and est.callback(dict(rec)) is True:
+        progress = np.log(T0 / rec["T"]) / np.log(T0 / T_min) if T_min < T0 else None
+        if mon.step(rec, progress=progress, line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} "
+                    f"F={rec['free_energy']:.6g} sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}"):
             return True
         if hardness >= 1.0 - est.hard_tol:
             return True
@@ -616,6 +614,7 @@ def fit_pairwise(est, X, nt):
         _, summ = rows.stats(spec, summary=True, prev=prev_spec if patience else None)
         decide(pending, summ)
     annealed = spec
+    mon.phase("zero-temperature sweeps")
     # zero temperature: hard sweeps from the annealed argmax; the cheaper of the two partitions
     soft = ("onehot", annealed)
     total_soft, _ = rows.stats(soft)
@@ -644,4 +643,5 @@ def fit_pairwise(est, X, nt):
     if history and not history[-1]["converged"] and not history[-1].get("early_stop"):
         warnings.warn(f"the fixed point at the last temperature T={history[-1]['T']:.4g} did not converge "
                       f"within max_iter={max_iter} sweeps", ConvergenceWarning, stacklevel=3)
+    mon.finish()
     return est

@@ -847,7 +847,7 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
         nt = resolve_n_threads(self.n_threads)
         if is_dask(X):  # feature-space fit on the blocks of a dask array (danneal._dask.fit_pairwise)
             from ._dask import fit_pairwise
-            return fit_pairwise(self, X, nt)
+            return fit_pairwise(self, X, nt, y)
         prob = self._problem(X, nt)
         n = prob.n
         k = check_n_clusters(self.n_clusters, n)
