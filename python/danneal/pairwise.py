@@ -558,6 +558,18 @@ def _available_memory():
         return None
 
 
+def _check_scale(X, power):
+    """ValueError unless the kernels' intermediate sums stay finite: ``d (2 max|X|)^power`` (one
+    distance, accumulated in X's dtype) and ``n^2`` distances summed in float64."""
+    n, d = X.shape
+    amax = float(np.abs(X).max())
+    with np.errstate(over="ignore"):
+        one = np.float64(d) * np.power(np.float64(2.0 * amax), power)
+        ok = bool(one < np.finfo(X.dtype).max and np.float64(n) * n * max(one, 2.0 * amax) < 1e300)
+    if not ok:
+        raise ValueError(f"X: dissimilarities overflow (max |X| = {amax!r}); rescale X")
+
+
 def _check_dense_memory(n, metric):
     """Raise MemoryError before forming an ``n x n`` dissimilarity matrix that would not fit
     (``pairwise_distances`` and the symmetrisation hold about three float64 copies)."""
@@ -792,6 +804,7 @@ class PairwiseAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Clust
             if self.metric == "precomputed":
                 raise ValueError("n_neighbors needs feature vectors: with metric='precomputed' pass a sparse X instead")
             Xv = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2)
+            _check_scale(Xv, 2.0)  # the neighbour search squares distances (sklearn's euclidean)
             G = _large.knn_graph(Xv, self.n_neighbors, self.metric, method=self.neighbors, n_threads=nt,
                                  metric_params=self.metric_params)
             self._fit_X = Xv
@@ -800,15 +813,12 @@ class PairwiseAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Clust
         if self.metric in _large.TILE_METRICS and self.algorithm in ("auto", "tiles"):
             Xv = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2)
             self._fit_X = Xv
-            amax = float(np.abs(Xv).max())
             p = float((self.metric_params or {}).get("p", 2.0)) if self.metric == "minkowski" else 2.0
             if not (np.isfinite(p) and p >= 1):
                 raise ValueError(f"metric_params['p']={p!r} must be finite and >= 1")
-            with np.errstate(over="ignore"):
-                big = not np.isfinite(float(Xv.shape[1]) * (2.0 * amax) ** max(p, 2.0))
-            if big:
-                raise ValueError(f"X: dissimilarities overflow (max |X| = {amax!r}); rescale X")
-            tiles = _large._TilesProblem(Xv, _large.TILE_METRICS[self.metric], p, nt)
+            metric_code = _large.TILE_METRICS[self.metric]
+            _check_scale(Xv, {0: 1.0, 1: 2.0, 2: 1.0, 3: p}[metric_code])
+            tiles = _large._TilesProblem(Xv, metric_code, p, nt)
             n = Xv.shape[0]
             budget = self._memory_budget()
             if self.algorithm == "auto" and 3.0 * Xv.itemsize * n * n <= budget:
