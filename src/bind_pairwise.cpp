@@ -366,6 +366,30 @@ py::tuple pairwise_tiles_dq_py(const py::array& X, int metric, double p, const p
   });
 }
 
+py::array pairwise_tiles_dq_cols_py(const py::array& X, int metric, double p, const py::array& cols,
+                                    const py::array& W, int n_threads) {
+  check_threads(n_threads);
+  check_tile_args(metric, p);
+  const std::int64_t* cl = in_ptr<std::int64_t>(cols, "cols", 1);
+  const double* w = in_ptr<double>(W, "weights", 2);
+  const index_t m = cols.shape(0), k = W.shape(1);
+  expect_shape(W, "weights", {m, k});
+  if (k < 1) throw py::value_error("weights: expected at least one column");
+  return dispatch(X, "X", [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    const auto [n, d] = tiles_shape<T>(X);
+    auto out = empty<double>({n, k});
+    Interruptible intr;
+    {
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_tiles_dq_cols<T>(static_cast<const T*>(X.data()), n, d, metric, p, cl, m, w, k, n_threads,
+                                          out.mutable_data());
+    }
+    intr.raise_if_interrupted();
+    return out;
+  });
+}
+
 void pairwise_tiles_matrix_py(const py::array& X, int metric, double p, py::array& out, int n_threads) {
   check_threads(n_threads);
   check_tile_args(metric, p);
@@ -462,6 +486,10 @@ known-pair mass, 1: unknown pairs count as ``fill``).  Returns ``(labels, cost, 
         py::arg("assignments"), py::arg("n_threads"),
         R"doc(``(D @ Q, c, S)`` (float64) with ``D_ij = dist(x_i, x_j)`` formed in tiles from X, never stored
 (metric 0 cityblock, 1 euclidean, 2 chebyshev, 3 minkowski with ``p``, 4 sqeuclidean).)doc");
+  m.def("pairwise_tiles_dq_cols", &pairwise_tiles_dq_cols_py, py::arg("X"), py::arg("metric"), py::arg("p"),
+        py::arg("cols"), py::arg("weights"), py::arg("n_threads"),
+        R"doc(``D[:, cols] @ weights`` (n x k, float64) with D formed in tiles from X: the update of ``D @ Q``
+when only the rows ``cols`` of Q changed (``weights = Q_new[cols] - Q_old[cols]``, float64).)doc");
   m.def("pairwise_tiles_matrix", &pairwise_tiles_matrix_py, py::arg("X"), py::arg("metric"), py::arg("p"),
         py::arg("out"), py::arg("n_threads"), "Writes ``D_ij = dist(x_i, x_j)`` into ``out`` (n x n, float32 or float64).");
   m.def("pairwise_tiles_local_search", &pairwise_tiles_local_search_py, py::arg("X"), py::arg("metric"),

@@ -286,3 +286,24 @@ def test_predict_proba_and_transform(kind):
             m.predict_proba(Xn, temperature=bad)
     with pytest.raises(TypeError, match="temperature"):
         m.predict_proba(Xn, temperature="x")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tiles_dq_cols_matches_twin_and_incremental_products_match_full(dtype):
+    X, _ = _data(700, d=3, seed=15)
+    X = X.astype(dtype)
+    cols = np.array([5, 0, 699, 300, 301], dtype=np.int64)
+    W = np.random.default_rng(2).standard_normal((5, 3))
+    got = _core.pairwise_tiles_dq_cols(X, 0, 2.0, cols, W, 1)
+    assert_array_equal(got, _core.pairwise_tiles_dq_cols(X, 0, 2.0, cols, W, 2))
+    want = ref.pairwise_tiles_dq_cols(X, 0, 2.0, cols, W)
+    # float32: distances accumulate in float32 (relative 1e-7 each); sums of terms of both signs
+    assert_allclose(got, want, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-6 * np.abs(want).max())
+    prob = large._TilesProblem(X, 0, 2.0, 1)
+    Q = np.eye(3, dtype=dtype)[np.random.default_rng(3).integers(0, 3, 700)]
+    prob.cached_dq(Q)
+    Q2 = Q.copy()
+    Q2[[3, 7, 650]] = np.eye(3, dtype=dtype)[[2, 0, 1]]
+    inc = prob.cached_dq(Q2)
+    assert prob.n_incremental == 1
+    assert_allclose(inc, prob.dq(Q2)[0], rtol=1e-12, atol=1e-9 * np.abs(inc).max())

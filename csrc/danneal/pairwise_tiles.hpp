@@ -92,6 +92,25 @@ inline double lane_dot(const T* w, const double* q, index_t nj) {
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+// out = D[:, cols] W (n x k, float64) for m columns given by their transposed features XT (d x m)
+// and weights WT (k x m): the rows in fixed chunks, the columns in tiles of kTileCols, each tile's
+// dot products in fixed lanes.  Each output row depends only on its own row: thread independent.
+template <class T>
+void tiles_product(const T* X, index_t n, index_t d, int metric, double p, const T* XT, index_t m, const double* WT,
+                   index_t k, int n_threads, double* out) {
+  parallel_chunks(n, kChunk, n_threads, [&](index_t, index_t b, index_t e) {
+    std::vector<T> dist(static_cast<size_t>(kTileCols));
+    for (index_t t = b * k; t < e * k; ++t) out[t] = 0.0;
+    for (index_t j0 = 0; j0 < m; j0 += kTileCols) {
+      const index_t nj = std::min(kTileCols, m - j0);
+      for (index_t i = b; i < e; ++i) {
+        tile_row_dist<T>(metric, p, X + i * d, XT, m, d, j0, nj, dist.data());
+        for (index_t v = 0; v < k; ++v) out[i * k + v] += lane_dot<T>(dist.data(), WT + v * m + j0, nj);
+      }
+    }
+  });
+}
+
 // DQ = D Q (n x k, float64) with D_ij = dist(x_i, x_j) formed in tiles, c_v = sum_i q_iv (DQ)_iv and
 // S_v = sum_i q_iv (float64, chunk order).  Q may hold any real values (the eigensolvers use it).
 template <class T>
@@ -102,18 +121,10 @@ void pairwise_tiles_dq(const T* X, index_t n, index_t d, int metric, double p, c
   std::vector<double> QT(static_cast<size_t>(n * k));
   for (index_t i = 0; i < n; ++i)
     for (index_t v = 0; v < k; ++v) QT[v * n + i] = static_cast<double>(Q[i * k + v]);
+  tiles_product<T>(X, n, d, metric, p, XT.data(), n, QT.data(), k, n_threads, DQ);
   const index_t nc = n_chunks(n);
   std::vector<double> part(static_cast<size_t>(nc * 2 * k), 0.0);
   parallel_chunks(n, kChunk, n_threads, [&](index_t ch, index_t b, index_t e) {
-    std::vector<T> dist(static_cast<size_t>(kTileCols));
-    for (index_t t = b * k; t < e * k; ++t) DQ[t] = 0.0;
-    for (index_t j0 = 0; j0 < n; j0 += kTileCols) {
-      const index_t nj = std::min(kTileCols, n - j0);
-      for (index_t i = b; i < e; ++i) {
-        tile_row_dist<T>(metric, p, X + i * d, XT.data(), n, d, j0, nj, dist.data());
-        for (index_t v = 0; v < k; ++v) DQ[i * k + v] += lane_dot<T>(dist.data(), QT.data() + v * n + j0, nj);
-      }
-    }
     double* pc = part.data() + ch * 2 * k;
     double* ps = pc + k;
     for (index_t i = b; i < e; ++i)
@@ -129,6 +140,23 @@ void pairwise_tiles_dq(const T* X, index_t n, index_t d, int metric, double p, c
     c[v] = both[v];
     S[v] = both[k + v];
   }
+}
+
+// out = D[:, cols] W (n x k, float64) for m column indices cols and weights W (m x k): the update of
+// D Q when only the rows cols of Q changed, by W = Q_new[cols] - Q_old[cols] (O(n m d) work).
+template <class T>
+void pairwise_tiles_dq_cols(const T* X, index_t n, index_t d, int metric, double p, const std::int64_t* cols,
+                            index_t m, const double* W, index_t k, int n_threads, double* out) {
+  check_tile_metric(metric, p);
+  for (index_t t = 0; t < m; ++t)
+    if (cols[t] < 0 || cols[t] >= n) throw std::invalid_argument("cols must lie in [0, n)");
+  std::vector<T> XT(static_cast<size_t>(m * d));
+  std::vector<double> WT(static_cast<size_t>(m * k));
+  for (index_t t = 0; t < m; ++t) {
+    for (index_t f = 0; f < d; ++f) XT[f * m + t] = X[cols[t] * d + f];
+    for (index_t v = 0; v < k; ++v) WT[v * m + t] = W[t * k + v];
+  }
+  tiles_product<T>(X, n, d, metric, p, XT.data(), m, WT.data(), k, n_threads, out);
 }
 
 // The whole matrix D (n x n, dtype U), e.g. a float32 cache when it fits the memory budget.

@@ -353,9 +353,36 @@ class _TilesProblem:
     def dq(self, Q):
         return _core.pairwise_tiles_dq(self.X, self.metric, self.p, np.ascontiguousarray(Q, dtype=self.dtype), self.nt)
 
+    # Incremental D.Q (issue 11 §4): once most assignments stop moving (at low temperature rows are
+    # exactly one-hot and the symmetry-breaking noise leaves them unchanged), D.Q is updated from the
+    # rows that changed, D[:, changed] (Q - Q_prev)[changed], at O(n |changed| d) instead of O(n^2 d).
+    # A full product every _REFRESH incremental sweeps bounds the rounding drift.
+    _REFRESH = 16
+    _MAX_CHANGED = 0.25
+
+    def cached_dq(self, Q):
+        """``D Q`` from the last product and the rows of ``Q`` that changed since (or afresh)."""
+        cache = getattr(self, "_cache", None)
+        if cache is not None and cache[0].shape == Q.shape:
+            Qp, DQ, age = cache
+            changed = np.flatnonzero((Q != Qp).any(axis=1))
+            if changed.size <= self._MAX_CHANGED * self.n and age < self._REFRESH:
+                if changed.size:
+                    W = np.ascontiguousarray(Q[changed], dtype=np.float64) - Qp[changed].astype(np.float64)
+                    DQ = DQ + _core.pairwise_tiles_dq_cols(self.X, self.metric, self.p, changed.astype(np.int64),
+                                                           W, self.nt)
+                self._cache = (Q.copy(), DQ, age + 1)
+                self.n_incremental = getattr(self, "n_incremental", 0) + 1
+                return DQ
+        DQ = self.dq(Q)[0]
+        self._cache = (Q.copy(), DQ, 0)
+        return DQ
+
     def potentials_form(self, form):
         def pot(Q):
-            DQ, c, S = self.dq(Q)
+            DQ = self.cached_dq(Q)
+            Qd = Q.astype(np.float64)
+            c, S = (Qd * DQ).sum(axis=0), Qd.sum(axis=0)
             return _gradient_form(form, DQ, Q, c, S), _dense_cost(c, S)
         return pot
 

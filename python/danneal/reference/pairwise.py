@@ -5,7 +5,7 @@ import numpy as np
 __all__ = ["softmax_rows", "pairwise_dq", "pairwise_potential", "pairwise_fixed_point", "pairwise_local_search", "stream_sum",
            "pairwise_features_dq", "pairwise_features_potential", "pairwise_features_fixed_point",
            "pairwise_features_local_search", "pairwise_sparse_dq", "pairwise_sparse_local_search",
-           "sparse_cost", "pairwise_tiles_dq", "pairwise_tiles_matrix", "pairwise_tiles_local_search"]
+           "sparse_cost", "pairwise_tiles_dq", "pairwise_tiles_dq_cols", "pairwise_tiles_matrix", "pairwise_tiles_local_search"]
 
 TINY_MASS = 1e-150
 DETAN, GRADIENT = 0, 1
@@ -394,6 +394,11 @@ def pairwise_tiles_dq(X, metric, p, assignments, n_threads=1):
     Q = np.asarray(assignments, dtype=np.float64)
     DQ = D @ Q
     return DQ, (Q * DQ).sum(0), Q.sum(0)
+
+
+def pairwise_tiles_dq_cols(X, metric, p, cols, weights, n_threads=1):
+    """``D[:, cols] @ weights`` in float64."""
+    return _tile_matrix(X, metric, p)[:, np.asarray(cols)] @ np.asarray(weights, dtype=np.float64)
 
 
 def pairwise_tiles_matrix(X, metric, p, out, n_threads=1):
