@@ -792,7 +792,6 @@ class PairwiseAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Clust
         it applies (see ``algorithm``), D formed in tiles, else ``D``."""
         import scipy.sparse as sp
 
-        self._sparse_new = None
         if self.metric == "precomputed" and sp.issparse(X):
             if self.algorithm not in ("auto",):
                 raise ValueError(f"algorithm={self.algorithm!r}: a sparse X (metric='precomputed') takes the sparse "
