@@ -6,6 +6,9 @@ Usage::
     python benchmarks/scale_pairwise.py          # digits and blobs N=20,000 (seconds)
     python benchmarks/scale_pairwise.py --full   # + blobs N=1,000,000 x 16 and sipu/a3 (minutes)
     python benchmarks/scale_pairwise.py --n 200000   # blobs N=200,000 x 16 only
+    python benchmarks/scale_pairwise.py --tiles      # cityblock from X: D in tiles vs dense (seconds)
+    python benchmarks/scale_pairwise.py --tiles --full   # + one sweep at N=100,000 x 16 (minutes)
+    python benchmarks/scale_pairwise.py --knn 100000 # kNN graph: exact/approximate build, fit (separately)
 
 Every row runs in its own subprocess, so "peak RSS" (``resource.getrusage``) is that fit's own
 peak (the interpreter, numpy and scikit-learn included; "base RSS" is the same process before the
@@ -81,12 +84,144 @@ def run_row(name: str, method: str, n: int | None) -> dict:
             "n": X.shape[0], "d": X.shape[1], "k": k, **extra}
 
 
+def blobs16(n, k=10):
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(n, centers=k, n_features=16, cluster_std=2.0, random_state=0)
+    return X
+
+
+def l1_cost(X, labels):
+    """Pairwise cost of labels under cityblock D, cluster by cluster (O(n_v^2) per cluster)."""
+    from sklearn.metrics import pairwise_distances
+
+    cost = 0.0
+    for v in np.unique(labels):
+        Xv = X[labels == v]
+        for b in range(0, len(Xv), 4096):
+            cost += float(pairwise_distances(Xv[b:b + 4096], Xv, metric="cityblock").sum()) / (2.0 * len(Xv))
+    return cost
+
+
+def run_tiles_row(method: str, n: int) -> dict:
+    """cityblock, k=10: a whole fit (``fit-tiles``, ``fit-dense``) or one sweep of the tile kernel
+    (``sweep-tiles``: D.Q, potentials and softmax as in a fit)."""
+    warnings.simplefilter("ignore")
+    X = blobs16(n)
+    base = rss_mib()
+    t0 = time.perf_counter()
+    extra = {}
+    if method == "sweep-tiles":
+        from danneal import _pairwise_large as large
+
+        prob = large._TilesProblem(X, 0, 2.0, 2)
+        Q = np.random.default_rng(0).dirichlet(np.ones(10), n)
+        prob.fixed_point(Q, 1.0, 1, 1, 0.0)
+        t = time.perf_counter() - t0
+        extra = {"sweeps": 1, "time / sweep": t, "cost": float("nan")}
+    else:
+        from danneal import PairwiseAnnealing
+
+        m = PairwiseAnnealing(10, metric="cityblock", algorithm=method.split("-")[1], random_state=0).fit(X)
+        t = time.perf_counter() - t0
+        extra = {"sweeps": m.n_iter_, "time / sweep": t / max(m.n_iter_, 1), "cost": m.cost_, "path": m.algorithm_}
+    return {"time": t, "peak": rss_mib(), "base": base, "X MiB": X.nbytes / 2 ** 20, "n": n, **extra}
+
+
+def run_knn_row(method: str, n: int, path: str) -> dict:
+    """kNN graph of blobs N x 16 (n_neighbors=10, euclidean): ``build-exact`` / ``build-approximate``
+    (saved to ``path``), or ``fit`` on the saved exact graph (memory and time of the fit alone)."""
+    warnings.simplefilter("ignore")
+    import scipy.sparse as sp
+
+    from danneal import _pairwise_large as large
+
+    if method.startswith("build"):
+        X = blobs16(n)
+        base = rss_mib()
+        t0 = time.perf_counter()
+        G = large.knn_graph(X, 10, "euclidean", method=method.split("-")[1], n_threads=2)
+        t = time.perf_counter() - t0
+        if method == "build-exact":
+            sp.save_npz(path, G)
+        return {"time": t, "peak": rss_mib(), "base": base, "nnz": G.nnz, "n": n, "cost": float("nan"), "sweeps": ""}
+    from danneal import PairwiseAnnealing
+
+    G = sp.load_npz(path)
+    base = rss_mib()
+    t0 = time.perf_counter()
+    m = PairwiseAnnealing(10, metric="precomputed", random_state=0).fit(G)
+    t = time.perf_counter() - t0
+    return {"time": t, "peak": rss_mib(), "base": base, "nnz": G.nnz, "n": n, "cost": m.cost_, "sweeps": m.n_iter_}
+
+
+def _sub(args):
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        print(out.stderr[-2000:], file=sys.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main_tiles(full: bool):
+    print(header("PairwiseAnnealing(metric='cityblock') from X, k=10: D formed in tiles vs the dense matrix"))
+    rows = []
+    work = [("fit-dense", 2000), ("fit-tiles", 2000)]
+    if full:
+        work += [("fit-dense", 5000), ("fit-tiles", 5000), ("sweep-tiles", 20_000), ("sweep-tiles", 100_000)]
+    dense_t = {}
+    for method, n in work:
+        r = _sub(["--tiles-row", method, str(n)])
+        if r is None:
+            continue
+        if method == "fit-dense":
+            dense_t[n] = r["time"]
+        rows.append({"workload": f"cityblock {n}x16 k=10", "method": method, "path": r.get("path", "tiles"),
+                     "time [s]": r["time"], "time / dense": r["time"] / dense_t[n] if n in dense_t else "",
+                     "sweeps": r["sweeps"], "time / sweep [s]": r["time / sweep"], "cost": r["cost"],
+                     "peak RSS [MiB]": r["peak"], "base RSS [MiB]": r["base"]})
+        print(rows[-1], file=sys.stderr, flush=True)
+    print(table(rows))
+
+
+def main_knn(n: int):
+    import tempfile
+
+    print(header(f"kNN graph (n_neighbors=10, euclidean) of blobs {n}x16, k=10: build and fit separately"))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "graph.npz")
+        for method in ("build-exact", "build-approximate", "fit"):
+            r = _sub(["--knn-row", method, str(n), path])
+            if r is None:
+                continue
+            rows.append({"workload": f"blobs {n}x16", "step": method, "time [s]": r["time"], "nnz": r["nnz"],
+                         "sweeps": r["sweeps"], "cost": r["cost"], "peak RSS [MiB]": r["peak"],
+                         "base RSS [MiB]": r["base"]})
+            print(rows[-1], file=sys.stderr, flush=True)
+    print(table(rows))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true", help="add blobs N=1,000,000 x 16 and sipu/a3")
     ap.add_argument("--n", type=int, action="append", help="only blobs with N rows x 16 (repeatable)")
     ap.add_argument("--row", nargs=3, help=argparse.SUPPRESS)  # internal: NAME METHOD N
+    ap.add_argument("--tiles", action="store_true", help="cityblock from X: tiles vs dense")
+    ap.add_argument("--knn", type=int, help="kNN graph of blobs N x 16: build (exact, approximate) and fit")
+    ap.add_argument("--tiles-row", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--knn-row", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.tiles_row:
+        print(json.dumps(run_tiles_row(args.tiles_row[0], int(args.tiles_row[1]))))
+        return
+    if args.knn_row:
+        print(json.dumps(run_knn_row(args.knn_row[0], int(args.knn_row[1]), args.knn_row[2])))
+        return
+    if args.tiles:
+        return main_tiles(args.full)
+    if args.knn:
+        return main_knn(args.knn)
     if args.row:
         name, method, n = args.row
         print(json.dumps(run_row(name, method, int(n) if n != "-" else None)))

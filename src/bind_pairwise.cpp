@@ -4,6 +4,8 @@
 #include "format.hpp"
 #include "danneal/pairwise.hpp"
 #include "danneal/pairwise_features.hpp"
+#include "danneal/pairwise_sparse.hpp"
+#include "danneal/pairwise_tiles.hpp"
 
 using namespace danneal;
 using namespace danneal::bind;
@@ -294,6 +296,188 @@ py::tuple pairwise_features_local_search_py(const py::array& X, const py::array&
   });
 }
 
+// ---- sparse dissimilarities (CSR, only stored pairs known) -----------------------------------
+
+struct Csr {
+  const std::int64_t* indptr;
+  const std::int64_t* indices;
+  index_t n, nnz;
+};
+
+Csr csr_checked(const py::array& indptr, const py::array& indices, const py::array& data, index_t n) {
+  Csr m{in_ptr<std::int64_t>(indptr, "indptr", 1), in_ptr<std::int64_t>(indices, "indices", 1), n, 0};
+  expect_shape(indptr, "indptr", {n + 1});
+  m.nnz = indices.shape(0);
+  expect_shape(data, "data", {m.nnz});
+  pairwise::check_csr(m.indptr, m.indices, n, m.nnz);
+  return m;
+}
+
+void check_sparse_mode(int mode, double fill) {
+  if (mode != pairwise::kSparseMean && mode != pairwise::kSparseFill)
+    throw py::value_error("mode=" + std::to_string(mode) + " must be 0 (mean) or 1 (fill)");
+  if (!std::isfinite(fill) || fill < 0) throw py::value_error("fill=" + num(fill) + " must be finite and >= 0");
+}
+
+py::tuple pairwise_sparse_dq_py(const py::array& indptr, const py::array& indices, const py::array& data,
+                                const py::array& Q, int n_threads) {
+  check_threads(n_threads);
+  return dispatch(data, "data", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* dt = in_ptr<T>(data, "data", 1);
+    const T* q = in_ptr<T>(Q, "assignments", 2);
+    const index_t n = Q.shape(0), k = Q.shape(1);
+    if (k < 1) throw py::value_error("assignments: expected at least one column");
+    const Csr m = csr_checked(indptr, indices, data, n);
+    auto WQ = empty<double>({n, k});
+    auto AQ = empty<double>({n, k});
+    auto stats = empty<double>({3, k});
+    {
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_sparse_dq<T>(m.indptr, m.indices, dt, n, q, k, n_threads, WQ.mutable_data(),
+                                      AQ.mutable_data(), stats.mutable_data());
+    }
+    return py::make_tuple(WQ, AQ, stats);
+  });
+}
+
+py::tuple pairwise_sparse_local_search_py(const py::array& indptr, const py::array& indices, const py::array& data,
+                                          const py::array& labels, long long k, int mode, double fill,
+                                          long long max_passes, int n_threads) {
+  check_threads(n_threads);
+  check_sparse_mode(mode, fill);
+  if (max_passes < 0) throw py::value_error("max_passes=" + std::to_string(max_passes) + " must be >= 0");
+  if (k < 1) throw py::value_error("n_clusters=" + std::to_string(k) + " must be >= 1");
+  const std::int64_t* lab_in = in_ptr<std::int64_t>(labels, "labels", 1);
+  return dispatch(data, "data", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* dt = in_ptr<T>(data, "data", 1);
+    const index_t n = labels.shape(0);
+    const Csr m = csr_checked(indptr, indices, data, n);
+    auto out = empty<std::int64_t>({n});
+    std::copy(lab_in, lab_in + n, out.mutable_data());
+    double cost = 0;
+    Status st;
+    Interruptible intr;
+    {
+      py::gil_scoped_release nogil;
+      st = pairwise::pairwise_sparse_local_search<T>(m.indptr, m.indices, dt, n, k, mode, fill, max_passes,
+                                                     n_threads, out.mutable_data(), &cost);
+    }
+    intr.raise_if_interrupted();
+    return py::make_tuple(out, cost, status_dict(st));
+  });
+}
+
+// ---- dissimilarities formed in tiles from X (cityblock, euclidean, chebyshev, minkowski) -------
+
+void check_tile_args(int metric, double p) {
+  if (metric < pairwise::kCityblock || metric > pairwise::kSqEuclidean)
+    throw py::value_error("metric=" + std::to_string(metric) + " must be in [0, 4]");
+  if (metric == pairwise::kMinkowski && !(p >= 1 && std::isfinite(p)))
+    throw py::value_error("p=" + num(p) + " must be finite and >= 1");
+}
+
+template <class T>
+std::pair<index_t, index_t> tiles_shape(const py::array& X) {
+  in_ptr<T>(X, "X", 2);
+  const index_t n = X.shape(0), d = X.shape(1);
+  if (n < 1 || d < 1) throw py::value_error("X: expected at least one row and one column");
+  return {n, d};
+}
+
+py::tuple pairwise_tiles_dq_py(const py::array& X, int metric, double p, const py::array& Q, int n_threads) {
+  check_threads(n_threads);
+  check_tile_args(metric, p);
+  return dispatch(X, "X", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const auto [n, d] = tiles_shape<T>(X);
+    const auto [q, k] = features_assignments<T>(Q, n);
+    auto DQ = empty<double>({n, k});
+    auto c = empty<double>({k});
+    auto S = empty<double>({k});
+    Interruptible intr;
+    {
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_tiles_dq<T>(static_cast<const T*>(X.data()), n, d, metric, p, q, k, n_threads,
+                                     DQ.mutable_data(), c.mutable_data(), S.mutable_data());
+    }
+    intr.raise_if_interrupted();
+    return py::make_tuple(DQ, c, S);
+  });
+}
+
+py::array pairwise_tiles_dq_cols_py(const py::array& X, int metric, double p, const py::array& cols,
+                                    const py::array& W, int n_threads) {
+  check_threads(n_threads);
+  check_tile_args(metric, p);
+  const std::int64_t* cl = in_ptr<std::int64_t>(cols, "cols", 1);
+  const double* w = in_ptr<double>(W, "weights", 2);
+  const index_t m = cols.shape(0), k = W.shape(1);
+  expect_shape(W, "weights", {m, k});
+  if (k < 1) throw py::value_error("weights: expected at least one column");
+  return dispatch(X, "X", [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    const auto [n, d] = tiles_shape<T>(X);
+    auto out = empty<double>({n, k});
+    Interruptible intr;
+    {
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_tiles_dq_cols<T>(static_cast<const T*>(X.data()), n, d, metric, p, cl, m, w, k, n_threads,
+                                          out.mutable_data());
+    }
+    intr.raise_if_interrupted();
+    return out;
+  });
+}
+
+void pairwise_tiles_matrix_py(const py::array& X, int metric, double p, py::array& out, int n_threads) {
+  check_threads(n_threads);
+  check_tile_args(metric, p);
+  dispatch(X, "X", [&](auto tag) -> int {
+    using T = decltype(tag);
+    const auto [n, d] = tiles_shape<T>(X);
+    expect_shape(out, "out", {n, n});
+    const T* x = static_cast<const T*>(X.data());
+    if (is_f32(out)) {
+      float* o = out_ptr<float>(out, "out", 2);
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_tiles_matrix<T, float>(x, n, d, metric, p, n_threads, o);
+    } else {
+      double* o = out_ptr<double>(out, "out", 2);
+      py::gil_scoped_release nogil;
+      pairwise::pairwise_tiles_matrix<T, double>(x, n, d, metric, p, n_threads, o);
+    }
+    return 0;
+  });
+}
+
+py::tuple pairwise_tiles_local_search_py(const py::array& X, int metric, double p, const py::array& labels,
+                                         long long k, long long max_passes, int n_threads) {
+  check_threads(n_threads);
+  check_tile_args(metric, p);
+  if (max_passes < 0) throw py::value_error("max_passes=" + std::to_string(max_passes) + " must be >= 0");
+  if (k < 1) throw py::value_error("n_clusters=" + std::to_string(k) + " must be >= 1");
+  const std::int64_t* lab_in = in_ptr<std::int64_t>(labels, "labels", 1);
+  return dispatch(X, "X", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const auto [n, d] = tiles_shape<T>(X);
+    expect_shape(labels, "labels", {n});
+    auto out = empty<std::int64_t>({n});
+    std::copy(lab_in, lab_in + n, out.mutable_data());
+    double cost = 0;
+    Status st;
+    Interruptible intr;
+    {
+      py::gil_scoped_release nogil;
+      st = pairwise::pairwise_tiles_local_search<T>(static_cast<const T*>(X.data()), n, d, metric, p, k, max_passes,
+                                                    n_threads, out.mutable_data(), &cost);
+    }
+    intr.raise_if_interrupted();
+    return py::make_tuple(out, cost, status_dict(st));
+  });
+}
+
 }  // namespace
 
 void bind_pairwise(py::module_& m) {
@@ -336,6 +520,30 @@ Returns ``(labels, cost, status)``; ``status["error"]`` is the number of moves o
         R"doc(One sweep of ``pairwise_features_fixed_point`` over a block of rows, with the whole problem's statistics
 ``total`` given; returns the new assignments and the block's statistics followed by entropy, sum of logZ, largest
 change and a non-finite flag.)doc");
+  m.def("pairwise_sparse_dq", &pairwise_sparse_dq_py, py::arg("indptr"), py::arg("indices"), py::arg("data"),
+        py::arg("assignments"), py::arg("n_threads"),
+        R"doc(One pass over a symmetric CSR matrix W (only stored pairs known; the diagonal is known and 0).
+
+Returns ``(W @ Q, A @ Q, stats)`` (float64) with A the stored pattern plus the diagonal and
+``stats = [diag(Q.T W Q), diag(Q.T A Q), Q.sum(0)]`` (3 x k).)doc");
+  m.def("pairwise_sparse_local_search", &pairwise_sparse_local_search_py, py::arg("indptr"), py::arg("indices"),
+        py::arg("data"), py::arg("labels"), py::arg("n_clusters"), py::arg("mode"), py::arg("fill"),
+        py::arg("max_passes"), py::arg("n_threads"),
+        R"doc(Sequential exact single-object moves for the sparse pairwise cost (mode 0: normalised by the
+known-pair mass, 1: unknown pairs count as ``fill``).  Returns ``(labels, cost, status)``.)doc");
+  m.def("pairwise_tiles_dq", &pairwise_tiles_dq_py, py::arg("X"), py::arg("metric"), py::arg("p"),
+        py::arg("assignments"), py::arg("n_threads"),
+        R"doc(``(D @ Q, c, S)`` (float64) with ``D_ij = dist(x_i, x_j)`` formed in tiles from X, never stored
+(metric 0 cityblock, 1 euclidean, 2 chebyshev, 3 minkowski with ``p``, 4 sqeuclidean).)doc");
+  m.def("pairwise_tiles_dq_cols", &pairwise_tiles_dq_cols_py, py::arg("X"), py::arg("metric"), py::arg("p"),
+        py::arg("cols"), py::arg("weights"), py::arg("n_threads"),
+        R"doc(``D[:, cols] @ weights`` (n x k, float64) with D formed in tiles from X: the update of ``D @ Q``
+when only the rows ``cols`` of Q changed (``weights = Q_new[cols] - Q_old[cols]``, float64).)doc");
+  m.def("pairwise_tiles_matrix", &pairwise_tiles_matrix_py, py::arg("X"), py::arg("metric"), py::arg("p"),
+        py::arg("out"), py::arg("n_threads"), "Writes ``D_ij = dist(x_i, x_j)`` into ``out`` (n x n, float32 or float64).");
+  m.def("pairwise_tiles_local_search", &pairwise_tiles_local_search_py, py::arg("X"), py::arg("metric"),
+        py::arg("p"), py::arg("labels"), py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"),
+        R"doc(``pairwise_local_search`` with the rows of D computed from X.  Returns ``(labels, cost, status)``.)doc");
   m.def("stream_sum", &stream_sum_py, py::arg("x"), py::arg("n_threads"),
         "Sum of a 2-d array in one streaming read (the benchmarks' read-bandwidth probe).");
 }

@@ -292,6 +292,23 @@ def _entries():
                    lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="sqeuclidean").fit(kw["X"])),
                    {"X": X, **pair_params}, {"X": "2d"},
                    {"n_clusters": [13], "random_state": ["x", -1], "n_threads": [0, "2"]}, _labels_check(3)))
+    E.append(Entry("PairwiseAnnealing(cityblock, tiles).fit",
+                   lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="cityblock").fit(kw["X"])),
+                   {"X": X, **pair_params, "algorithm": "tiles", "memory_budget": "auto"}, {"X": "2d"},
+                   {"n_clusters": [13], "algorithm": ["x", None], "memory_budget": [-1.0, "x", None]},
+                   _labels_check(3)))
+    E.append(Entry("PairwiseAnnealing(n_neighbors).fit",
+                   lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="euclidean").fit(kw["X"])),
+                   {"X": X, **pair_params, "n_neighbors": 4, "missing": "max"}, {"X": "2d"},
+                   {"n_clusters": [13], "n_neighbors": [0, -1, 2.5, "3"], "missing": [-1.0, "x", None]},
+                   _labels_check(3)))
+    for method in ("predict_proba", "transform"):
+        extra = {"temperature": 0.5} if method == "predict_proba" else None
+        scalars = {"temperature": [0.0, -1.0, float("nan"), float("inf"), "x"]} if method == "predict_proba" else None
+        check = (lambda P, kw: _rows_sum_to_one(P)) if method == "predict_proba" else None
+        E.append(_predict_entry("pairwise_pre", method, kind="2d", base_X=DN, extra=extra, scalars=scalars,
+                                check=check))
+        E.append(_predict_entry("pairwise_sq", method, extra=extra, scalars=scalars, check=check))
     E.append(_predict_entry("pairwise_pre", "predict", kind="2d", base_X=DN,
                             check=lambda out, kw: np.testing.assert_array_less(out, 3)))
     E.append(_predict_entry("pairwise_sq", "predict", check=lambda out, kw: np.testing.assert_array_less(out, 3)))

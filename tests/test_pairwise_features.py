@@ -245,8 +245,12 @@ def test_algorithm_choice_and_errors():
 def test_dense_memory_check_names_the_way_out(monkeypatch):
     X, _ = blobs(60, 3)
     monkeypatch.setattr(pw, "_available_memory", lambda: 1000)
-    with pytest.raises(MemoryError, match=r"60 x 60.*metric='sqeuclidean'.*float32"):
-        PairwiseAnnealing(3, metric="cityblock").fit(X)
+    with pytest.raises(MemoryError, match=r"60 x 60.*metric='sqeuclidean'.*tiles.*memory_budget.*n_neighbors.*float32"):
+        PairwiseAnnealing(3, metric="cityblock", algorithm="dense").fit(X)
+    with pytest.raises(MemoryError, match=r"60 x 60"):
+        PairwiseAnnealing(3, metric="correlation").fit(X)
+    # cityblock forms D in tiles when it does not fit
+    assert PairwiseAnnealing(3, metric="cityblock", random_state=0).fit(X).algorithm_ == "tiles"
     with pytest.raises(MemoryError, match="metric='sqeuclidean'"):
         PairwiseAnnealing(3, metric="sqeuclidean", algorithm="dense").fit(X)
     # the feature path never forms the matrix

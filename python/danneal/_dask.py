@@ -524,6 +524,9 @@ def fit_pairwise(est, X, nt, y=None):
         raise ValueError(f"PairwiseAnnealing on a dask array needs the feature-space path: metric='sqeuclidean' or "
                          f"'cosine' with algorithm='auto' or 'features', got metric={est.metric!r}, "
                          f"algorithm={est.algorithm!r}")
+    if getattr(est, "n_neighbors", None) is not None:
+        raise ValueError(f"PairwiseAnnealing on a dask array runs the feature-space path on all pairs; "
+                         f"n_neighbors={est.n_neighbors!r} (a kNN graph) needs the data in memory")
     if est.potential != "gradient":
         raise ValueError(f"PairwiseAnnealing on a dask array needs potential='gradient', got "
                          f"potential={est.potential!r} (detan's leave-one-out potentials depend on each row's own "

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
@@ -38,6 +38,7 @@ from ._dask import is_dask
 from ._rownoise import draw_key, row_normal, row_uniform
 from ._threads import resolve_n_threads
 from ._validation import check_dissimilarity, check_int, check_n_clusters, validate_X
+from . import _pairwise_large as _large
 
 __all__ = ["PairwiseAnnealing", "PairwiseAnnealer", "critical_temperature"]
 
@@ -209,7 +210,7 @@ class _FeatureProblem:
 
 
 def _as_problem(D, nt):
-    return D if isinstance(D, (_DenseProblem, _FeatureProblem)) else _DenseProblem(D, nt)
+    return _DenseProblem(D, nt) if isinstance(D, np.ndarray) else D
 
 
 def _initial_rows(key, row0, n, k, perturbation, dtype):
@@ -578,6 +579,18 @@ def _available_memory():
         return None
 
 
+def _check_scale(X, power):
+    """ValueError unless the kernels' intermediate sums stay finite: ``d (2 max|X|)^power`` (one
+    distance, accumulated in X's dtype) and ``n^2`` distances summed in float64."""
+    n, d = X.shape
+    amax = float(np.abs(X).max())
+    with np.errstate(over="ignore"):
+        one = np.float64(d) * np.power(np.float64(2.0 * amax), power)
+        ok = bool(one < np.finfo(X.dtype).max and np.float64(n) * n * max(one, 2.0 * amax) < 1e300)
+    if not ok:
+        raise ValueError(f"X: dissimilarities overflow (max |X| = {amax!r}); rescale X")
+
+
 def _check_dense_memory(n, metric):
     """Raise MemoryError before forming an ``n x n`` dissimilarity matrix that would not fit
     (``pairwise_distances`` and the symmetrisation hold about three float64 copies)."""
@@ -588,8 +601,11 @@ def _check_dense_memory(n, metric):
             f"PairwiseAnnealing(metric={metric!r}) on n_samples={n} would form the {n} x {n} dissimilarity matrix "
             f"(about {need / 2 ** 30:.1f} GiB with its temporaries) but only {avail / 2 ** 30:.1f} GiB are available. "
             "Ways out: metric='sqeuclidean' or metric='cosine' never form it (algorithm='auto' or 'features': "
-            "one pass over X per sweep); or compute the matrix yourself in float32 and pass it with "
-            "metric='precomputed' (half the memory, no temporaries); or cluster a subsample.")
+            "one pass over X per sweep); metric='cityblock', 'euclidean', 'chebyshev' or 'minkowski' with "
+            "algorithm='auto' or 'tiles' form it in tiles inside every sweep (a float32 copy is cached when it fits "
+            "memory_budget); n_neighbors=... clusters the sparse k-nearest-neighbour graph (O(n n_neighbors) "
+            "memory); or compute the matrix yourself in float32 and pass it with metric='precomputed' (half the "
+            "memory, no temporaries), or a scipy.sparse matrix of the known pairs; or cluster a subsample.")
 
 
 def _features_potentials(X, centers, sizes, metric):
@@ -618,7 +634,8 @@ def _features_labels(X, centers, sizes, metric):
     return np.argmin(_features_potentials(X, centers, sizes, metric), axis=1).astype(np.intp)
 
 
-class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
+class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
+                        BaseEstimator):
     """Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997).
 
     Minimises the pairwise clustering cost ``H = sum_v (Q^T D Q)_vv / (2 S_v)`` over
@@ -746,18 +763,24 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
         "hard_tol": [Interval(Real, 0, 1, closed="neither")],
         "local_search": ["boolean"],
         "refine": ["boolean"],
-        "algorithm": [StrOptions({"auto", "features", "dense"})],
+        "algorithm": [StrOptions({"auto", "features", "dense", "tiles"})],
         "patience": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
         "n_threads": [None, Interval(Integral, -1, None, closed="left")],
         "verbose": ["verbose"],
         "callback": [None, callable],
+        "n_neighbors": [None, Interval(Integral, 1, None, closed="left")],
+        "neighbors": [StrOptions({"exact", "approximate"})],
+        "missing": [StrOptions({"max", "mean"}), Interval(Real, 0, None, closed="left")],
+        "memory_budget": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
+        "metric_params": [None, dict],
     }
 
     def __init__(self, n_clusters=8, *, metric="precomputed", potential="gradient", T0="auto", cooling=0.8,
                  T_min="auto", max_iter=30, tol=1e-4, perturbation=1e-3, hard_tol=1e-3, local_search=True,
                  refine=True, algorithm="auto", patience=5, random_state=None, n_threads=None, verbose=0,
-                 callback=None):
+                 callback=None, n_neighbors=None, neighbors="exact", missing="max", memory_budget="auto",
+                 metric_params=None):
         self.n_clusters = n_clusters
         self.metric = metric
         self.potential = potential
@@ -776,10 +799,16 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
         self.n_threads = n_threads
         self.verbose = verbose
         self.callback = callback
+        self.n_neighbors = n_neighbors
+        self.neighbors = neighbors
+        self.missing = missing
+        self.memory_budget = memory_budget
+        self.metric_params = metric_params
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.pairwise = self.metric == "precomputed"
+        tags.input_tags.sparse = self.metric == "precomputed"
         return tags
 
     # -- input ----------------------------------------------------------------------------------
@@ -790,7 +819,7 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
         X = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2)
         self._fit_X = X
         _check_dense_memory(X.shape[0], self.metric)
-        D = pairwise_distances(X, metric=self.metric)
+        D = pairwise_distances(X, metric=self.metric, **(self.metric_params or {}))
         D = np.ascontiguousarray(D, dtype=X.dtype)
         D = 0.5 * (D + D.T)
         np.fill_diagonal(D, 0)
@@ -812,8 +841,63 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
         # 1 - cos(x, y) = |u - w|^2 / 2 for unit u, w: rows of norm 1/sqrt(2)
         return np.ascontiguousarray(X / (np.sqrt(2.0) * norms)[:, None], dtype=X.dtype)
 
+    def _sparse_mode(self, data):
+        if self.missing == "mean":
+            return _large.SPARSE_MEAN, 0.0
+        fill = float(data.max()) if (self.missing == "max" and data.size) else (
+            0.0 if self.missing == "max" else float(self.missing))
+        return _large.SPARSE_FILL, fill
+
+    def _memory_budget(self):
+        if self.memory_budget == "auto":
+            avail = _available_memory()
+            return 0.5 * avail if avail is not None else 2.0 ** 31
+        return float(self.memory_budget)
+
     def _problem(self, X, nt):
-        """The problem to anneal: feature space where it applies (see ``algorithm``), else ``D``."""
+        """The problem to anneal: sparse (a scipy.sparse ``X`` or ``n_neighbors``), feature space where
+        it applies (see ``algorithm``), D formed in tiles, else ``D``."""
+        import scipy.sparse as sp
+
+        if self.metric == "precomputed" and sp.issparse(X):
+            if self.algorithm not in ("auto",):
+                raise ValueError(f"algorithm={self.algorithm!r}: a sparse X (metric='precomputed') takes the sparse "
+                                 "path; use algorithm='auto'")
+            indptr, indices, data = _large.check_sparse_dissimilarity(X, "X")
+            self.n_features_in_ = X.shape[1]
+            return self._sparse_problem(indptr, indices, data, nt)
+        if self.n_neighbors is not None:
+            if self.metric == "precomputed":
+                raise ValueError("n_neighbors needs feature vectors: with metric='precomputed' pass a sparse X instead")
+            Xv = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2)
+            _check_scale(Xv, 2.0)  # the neighbour search squares distances (sklearn's euclidean)
+            G = _large.knn_graph(Xv, self.n_neighbors, self.metric, method=self.neighbors, n_threads=nt,
+                                 metric_params=self.metric_params)
+            self._fit_X = Xv
+            indptr, indices, data = _large.check_sparse_dissimilarity(G, "X")
+            return self._sparse_problem(indptr, indices, data, nt)
+        if self.metric in _large.TILE_METRICS and self.algorithm in ("auto", "tiles"):
+            Xv = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2)
+            self._fit_X = Xv
+            p = float((self.metric_params or {}).get("p", 2.0)) if self.metric == "minkowski" else 2.0
+            if not (np.isfinite(p) and p >= 1):
+                raise ValueError(f"metric_params['p']={p!r} must be finite and >= 1")
+            metric_code = _large.TILE_METRICS[self.metric]
+            _check_scale(Xv, {0: 1.0, 1: 2.0, 2: 1.0, 3: p}[metric_code])
+            tiles = _large._TilesProblem(Xv, metric_code, p, nt)
+            n = Xv.shape[0]
+            budget = self._memory_budget()
+            if self.algorithm == "auto" and 3.0 * Xv.itemsize * n * n <= budget:
+                self.algorithm_ = "dense"  # small: the matrix as before (pairwise_distances and its copies)
+                return _DenseProblem(self._dissimilarities(X), nt)
+            if self.algorithm == "auto" and 4.0 * n * n <= budget:
+                self.algorithm_ = "dense-float32"  # cached once in float32, formed by the tile kernel
+                return _DenseProblem(tiles.matrix(dtype=np.float32), nt)
+            self.algorithm_ = "tiles"
+            return tiles
+        if self.algorithm == "tiles":
+            raise ValueError(f"algorithm='tiles' needs metric in {sorted(set(_large.TILE_METRICS))}, got "
+                             f"metric={self.metric!r}")
         if self.metric in ("sqeuclidean", "cosine") and self.algorithm != "dense":
             Xv = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2)
             amax = float(np.abs(Xv).max())
@@ -832,6 +916,15 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
             raise ValueError(f"algorithm='features' needs metric='sqeuclidean' or 'cosine', got metric={self.metric!r}")
         self.algorithm_ = "dense"
         return _DenseProblem(self._dissimilarities(X), nt)
+
+    def _sparse_problem(self, indptr, indices, data, nt):
+        if self.potential != "gradient":
+            raise ValueError(f"potential={self.potential!r}: sparse dissimilarities take the gradient potentials "
+                             "only (potential='gradient')")
+        mode, fill = self._sparse_mode(data)
+        self.algorithm_ = "sparse"
+        self.missing_fill_ = fill if mode == _large.SPARSE_FILL else None
+        return _large._SparseProblem(indptr, indices, data, nt, mode, fill)
 
     # -- fit ------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -883,8 +976,13 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
             labels, cost, self.n_refinements_ = _split_merge(prob, labels, k, cost, rng=rng, opts=opts,
                                                              budget=max(64.0, float(ann.n_sweeps)))
         self.cost_ = cost
+        self._problem_ = None
         if prob.features:
             self.cluster_centers_, self.cluster_sizes_ = prob.centroids(labels, k)
+        elif not isinstance(prob, _DenseProblem):
+            self._cluster_c, self.cluster_sizes_ = prob.cluster_stats(labels, k)
+            if isinstance(prob, _large._SparseProblem):
+                self._problem_ = prob
         else:
             _, self._cluster_c, self.cluster_sizes_ = _core.pairwise_dq(prob.D, _onehot(labels, k, prob.dtype), nt)
         self.labels_ = labels.astype(np.intp)
@@ -905,6 +1003,8 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
     # -- predict --------------------------------------------------------------------------------
     def _potentials_new(self, X):
         check_is_fitted(self, "labels_")
+        if getattr(self, "algorithm_", "dense") == "sparse":
+            return self._sparse_potentials_new(X)
         if getattr(self, "algorithm_", "dense") == "features":
             # gradient potentials of squared Euclidean D: squared distances to the centroids
             X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])
@@ -917,7 +1017,7 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
             Dn = X
         else:
             X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])
-            Dn = pairwise_distances(X, self._fit_X, metric=self.metric)
+            Dn = pairwise_distances(X, self._fit_X, metric=self.metric, **(self.metric_params or {}))
             if not np.isfinite(Dn).all():
                 raise ValueError(f"X: metric={self.metric!r} produced non-finite dissimilarities (max |X| = "
                                  f"{float(np.abs(X).max())!r}); rescale X")
@@ -933,6 +1033,75 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
         with np.errstate(divide="ignore", invalid="ignore"):
             h = np.where(S > 0, DQ / S - c / (2.0 * S ** 2), np.inf)
         return h
+
+    def _sparse_potentials_new(self, X):
+        """Potentials of new objects under the sparse cost: ``X`` holds their known dissimilarities to
+        the training objects (``metric="precomputed"``: sparse or dense ``(n_new, n_train)``, every
+        entry of a dense ``X`` known) or feature vectors (their ``n_neighbors`` nearest training
+        objects are the known pairs)."""
+        import scipy.sparse as sp
+
+        prob = self._problem_
+        n_train = self.labels_.shape[0]
+        k = self.assignments_.shape[1]
+        if self.metric == "precomputed":
+            if sp.issparse(X):
+                if X.ndim != 2 or X.shape[1] != n_train:
+                    raise ValueError(f"X: expected dissimilarities to the {n_train} training objects, got shape "
+                                     f"{X.shape}")
+                Wn = sp.csr_matrix(X, dtype=np.float64)
+            else:
+                Xd = validate_X(self, X, reset=False, dtype=[np.float64, np.float32], what="(n_new, n_train)")
+                rows, cols = np.indices(Xd.shape)
+                Wn = sp.csr_matrix((Xd.ravel().astype(np.float64), (rows.ravel(), cols.ravel())), shape=Xd.shape)
+            if Wn.data.size and not np.isfinite(Wn.data).all():
+                raise ValueError("X: the stored dissimilarities contain NaN or inf")
+            if Wn.data.size and (Wn.data < 0).any():
+                raise ValueError(f"X: dissimilarities must be >= 0, got a stored value {float(Wn.data.min())!r}")
+        else:
+            from sklearn.neighbors import NearestNeighbors
+
+            Xn = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])
+            kq = min(int(self.n_neighbors), n_train)
+            nn = NearestNeighbors(n_neighbors=kq, metric=self.metric, metric_params=self.metric_params).fit(self._fit_X)
+            dist, ind = nn.kneighbors(Xn)
+            if not np.isfinite(dist).all():
+                raise ValueError(f"X: metric={self.metric!r} produced non-finite dissimilarities; rescale X")
+            Wn = sp.csr_matrix((dist.ravel(), ind.ravel(), np.arange(0, dist.size + 1, kq)),
+                               shape=(Xn.shape[0], n_train))
+        return prob.new_potentials(Wn, self.labels_, k, self._cluster_c, self.cluster_sizes_)
+
+    @property
+    def _n_features_out(self):
+        """Number of columns of ``transform`` (for ``get_feature_names_out``)."""
+        return self.assignments_.shape[1]
+
+    def transform(self, X):
+        """Potentials of ``X`` for every cluster, shape ``(n_new, n_clusters)`` (lower is closer; +inf
+        for an empty cluster): the mean-field potentials of the fitted hard partition, the same numbers
+        ``predict`` takes the argmin of (for squared Euclidean ``D``: squared distances to the
+        centroids).  ``X`` is what ``predict`` takes."""
+        return self._potentials_new(X)
+
+    def predict_proba(self, X, temperature=None):
+        """Soft memberships ``softmax(-transform(X) / T)`` (rows sum to 1).
+
+        ``temperature``: the temperature ``T`` (> 0); None takes the last annealing temperature of the
+        fit (``history_[-1]["T"]``).  As ``T`` falls they harden to ``predict``'s one-hot labels."""
+        check_is_fitted(self, "labels_")
+        if temperature is None:
+            T = float(self.history_[-1]["T"]) if self.history_ else float(self.T0_)
+        else:
+            if isinstance(temperature, bool) or not isinstance(temperature, Real):
+                raise TypeError(f"temperature={temperature!r} must be a positive float or None")
+            T = float(temperature)
+            if not (np.isfinite(T) and T > 0):
+                raise ValueError(f"temperature={temperature!r} must be finite and > 0")
+        h = np.asarray(self._potentials_new(X), dtype=np.float64)
+        hmin = h.min(axis=1, keepdims=True)
+        with np.errstate(over="ignore", invalid="ignore"):
+            E = np.exp(-(h - hmin) / T)  # <= 1, exactly 1 at the row minimum, 0 for +inf (empty clusters)
+        return E / E.sum(axis=1, keepdims=True)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Assign new objects to the cluster of lowest potential.

@@ -4,7 +4,9 @@ import numpy as np
 
 __all__ = ["softmax_rows", "pairwise_dq", "pairwise_potential", "pairwise_fixed_point", "pairwise_local_search", "stream_sum",
            "pairwise_features_dq", "pairwise_features_potential", "pairwise_features_fixed_point",
-           "pairwise_features_local_search", "pairwise_features_block_stats", "pairwise_features_block_sweep"]
+           "pairwise_features_local_search", "pairwise_features_block_stats", "pairwise_features_block_sweep",
+           "pairwise_sparse_dq", "pairwise_sparse_local_search",
+           "sparse_cost", "pairwise_tiles_dq", "pairwise_tiles_dq_cols", "pairwise_tiles_matrix", "pairwise_tiles_local_search"]
 
 TINY_MASS = 1e-150
 DETAN, GRADIENT = 0, 1
@@ -337,3 +339,124 @@ def pairwise_features_local_search(X, center, labels, n_clusters, max_passes, n_
     M, S = stats()
     Y = centroids(M, S)
     return labels, float(((Xc - Y[labels]) ** 2).sum()), status
+
+
+# ---- sparse twins (csrc/danneal/pairwise_sparse.hpp): only the stored pairs of a CSR matrix known ----
+
+SPARSE_MEAN, SPARSE_FILL = 0, 1
+
+
+def _csr_dense(indptr, indices, data, n):
+    """Dense W (stored values, diagonal dropped) and A (stored pattern plus the diagonal)."""
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    off = rows != np.asarray(indices)
+    W = np.zeros((n, n))
+    A = np.eye(n)
+    W[rows[off], np.asarray(indices)[off]] = np.asarray(data, dtype=np.float64)[off]
+    A[rows[off], np.asarray(indices)[off]] = 1.0
+    return W, A
+
+
+def pairwise_sparse_dq(indptr, indices, data, assignments, n_threads=1):
+    """``(W @ Q, A @ Q, [diag(Q.T W Q), diag(Q.T A Q), Q.sum(0)])`` in float64."""
+    Q = np.asarray(assignments, dtype=np.float64)
+    W, A = _csr_dense(indptr, indices, data, Q.shape[0])
+    WQ, AQ = W @ Q, A @ Q
+    return WQ, AQ, np.stack([(Q * WQ).sum(0), (Q * AQ).sum(0), Q.sum(0)])
+
+
+def sparse_cost(mode, fill, P, M, S):
+    """Cost per cluster: ``S P / (2 M)`` (mode 0) or ``(P + fill (S^2 - M)) / (2 S)`` (mode 1); 0 if empty."""
+    P, M, S = (np.asarray(a, dtype=np.float64) for a in (P, M, S))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if mode == SPARSE_MEAN:
+            out = np.where(M > 0, S * P / (2.0 * M), 0.0)
+        else:
+            out = (P + fill * (S * S - M)) / (2.0 * S)
+    return np.where(S > 0, out, 0.0)
+
+
+def pairwise_sparse_local_search(indptr, indices, data, labels, n_clusters, mode, fill, max_passes, n_threads=1):
+    """Sequential exact single-object moves for the sparse cost (the kernel's rule, with the cluster
+    statistics recomputed from scratch for every candidate move)."""
+    labels = np.array(labels, dtype=np.int64, copy=True)
+    n, k = labels.shape[0], n_clusters
+    W, A = _csr_dense(indptr, indices, data, n)
+    status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
+
+    def stats():
+        Q = np.zeros((n, k))
+        Q[np.arange(n), labels] = 1
+        WQ, AQ = W @ Q, A @ Q
+        return WQ, AQ, (Q * WQ).sum(0), (Q * AQ).sum(0), Q.sum(0)
+
+    f = lambda p, m, s: float(sparse_cost(mode, fill, p, m, s))  # noqa: E731
+    for p in range(max_passes):
+        moved = 0
+        for i in range(n):
+            WQ, AQ, P, M, S = stats()
+            a = labels[i]
+            if S[a] <= 1.5:
+                continue
+            fa, fa_new = f(P[a], M[a], S[a]), f(P[a] - 2 * WQ[i, a], M[a] - 2 * AQ[i, a] + 1, S[a] - 1)
+            rem = fa - fa_new
+            best, best_delta = a, 0.0
+            for b in range(k):
+                if b == a:
+                    continue
+                fb = f(P[b], M[b], S[b])
+                add = f(P[b] + 2 * WQ[i, b], M[b] + 2 * AQ[i, b] + 1, S[b] + 1) - fb
+                if add - rem < best_delta - 1e-12 * (abs(fa) + abs(fa_new) + abs(fb) + abs(add)):
+                    best, best_delta = b, add - rem
+            if best != a:
+                labels[i] = best
+                moved += 1
+        status["iterations"] = p + 1
+        status["error"] = float(moved)
+        if moved == 0:
+            status["converged"] = True
+            break
+    _, _, P, M, S = stats()
+    return labels, float(sparse_cost(mode, fill, P, M, S).sum()), status
+
+
+# ---- tile twins (csrc/danneal/pairwise_tiles.hpp): D formed from X on the fly ----
+
+_TILE_METRICS = {0: "cityblock", 1: "euclidean", 2: "chebyshev", 3: "minkowski", 4: "sqeuclidean"}
+
+
+def _tile_matrix(X, metric, p):
+    X = np.asarray(X, dtype=np.float64)
+    diff = np.abs(X[:, None, :] - X[None, :, :])
+    if metric == 0:
+        return diff.sum(-1)
+    if metric in (1, 4):
+        s = (diff ** 2).sum(-1)
+        return np.sqrt(s) if metric == 1 else s
+    if metric == 2:
+        return diff.max(-1)
+    return ((diff ** p).sum(-1)) ** (1.0 / p)
+
+
+def pairwise_tiles_dq(X, metric, p, assignments, n_threads=1):
+    """``(D @ Q, c, S)`` in float64 with ``D_ij = dist(x_i, x_j)`` (metric 0 cityblock, 1 euclidean,
+    2 chebyshev, 3 minkowski with ``p``, 4 sqeuclidean)."""
+    D = _tile_matrix(X, metric, p)
+    Q = np.asarray(assignments, dtype=np.float64)
+    DQ = D @ Q
+    return DQ, (Q * DQ).sum(0), Q.sum(0)
+
+
+def pairwise_tiles_dq_cols(X, metric, p, cols, weights, n_threads=1):
+    """``D[:, cols] @ weights`` in float64."""
+    return _tile_matrix(X, metric, p)[:, np.asarray(cols)] @ np.asarray(weights, dtype=np.float64)
+
+
+def pairwise_tiles_matrix(X, metric, p, out, n_threads=1):
+    """Writes ``D_ij = dist(x_i, x_j)`` into ``out``."""
+    out[...] = _tile_matrix(X, metric, p)
+
+
+def pairwise_tiles_local_search(X, metric, p, labels, n_clusters, max_passes, n_threads=1):
+    """``pairwise_local_search`` on the matrix of ``X`` under ``metric``."""
+    return pairwise_local_search(_tile_matrix(X, metric, p), labels, n_clusters, max_passes)
