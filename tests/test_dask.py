@@ -152,3 +152,17 @@ def test_local_scheduler_without_client():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok")
+
+
+def test_dask_fit_anneals_on_the_same_sample(client, blobs):
+    """With ``anneal_rows`` below n the annealing runs on a uniform sample: the dask fit fetches the
+    same rows (the same draw) to the client, anneals there, and runs the final Lloyd pass and the
+    polish on all blocks, so it still equals the in-memory fit."""
+    p = {**PARAMS, "anneal_rows": 500}
+    mem = danneal.CentralAnnealing(**p).fit(blobs)
+    dsk = danneal.CentralAnnealing(**p).fit(da.from_array(blobs, chunks=(300, -1)))
+    assert mem.n_anneal_rows_ == dsk.n_anneal_rows_ == 500
+    assert dsk.n_iter_ == mem.n_iter_ and dsk.polish_ == mem.polish_
+    assert_allclose(dsk.cluster_centers_, mem.cluster_centers_, rtol=1e-12, atol=1e-12)
+    assert_allclose(dsk.inertia_, mem.inertia_, rtol=1e-10)
+    assert_array_equal(dsk.labels_.compute(), mem.labels_)

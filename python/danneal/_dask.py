@@ -113,6 +113,10 @@ def _block_covariance(block, w, Y, logp, T):
     return cov, mass, mean
 
 
+def _take_rows(block, w, idx):
+    return np.asarray(block)[idx], None if w is None else np.asarray(w)[idx]
+
+
 def _block_hard(block, centers):
     """Labels and -logZ (squared distance to the nearest centroid) of one block of input rows."""
     P, logZ, _ = _core.central_posteriors(_canonical(block, centers.dtype), centers, np.zeros(len(centers)), 0.0,
@@ -157,6 +161,7 @@ class DaskRows:
             self.w = w
             self.w_blocks = list(w.to_delayed().ravel())
         self.x_blocks = list(X.to_delayed().ravel())
+        self.nt = resolve_n_threads(est.n_threads)  # for the client-side passes over a sample
         try:  # a distributed client: work on futures (less overhead per sweep than a collection graph)
             from distributed import get_client
             self.client = get_client()
@@ -272,6 +277,45 @@ class DaskRows:
             dm = mu - mean
             scatter += m[:, None, None] * (c + dm[:, :, None] * dm[:, None, :])
         return scatter / safe[:, None, None]
+
+    def _gather(self, idx):
+        """The centred rows ``idx`` (sorted) and their weights (None: unit), fetched block by block."""
+        bounds = np.concatenate([[0], np.cumsum(self.X.chunks[0])])
+        parts = []
+        for i, (b, w) in enumerate(zip(self.c_blocks, self.w_blocks)):
+            lo, hi = np.searchsorted(idx, [bounds[i], bounds[i + 1]])
+            if hi > lo:
+                parts.append((b, w, idx[lo:hi] - bounds[i]))
+        if self.client is not None:
+            got = self.client.gather([self.client.submit(_take_rows, b, w, j, pure=False) for b, w, j in parts])
+        else:
+            delayed = self._dask.delayed
+            got = self._dask.compute(*[delayed(_take_rows)(b, w, j) for b, w, j in parts])
+        Xc = _canonical(np.concatenate([g[0] for g in got]), self.dtype)
+        w = None if self.w is None else _canonical(np.concatenate([g[1] for g in got]), self.dtype)
+        return Xc, w
+
+    def subset(self, m, rng):
+        """As ``_MemoryRows.subset``: an in-memory rows object over ``m`` uniformly drawn centred rows
+        (the same draw from ``rng``, so the same rows as in memory) and their total weight.  Only a
+        sample of fixed size travels to the client; the annealing then runs there."""
+        from .central import _MemoryRows
+        idx = np.sort(rng.choice(self.n, m, replace=False))
+        Xc, w = self._gather(idx)
+        sub = object.__new__(_MemoryRows)
+        sub.n, sub.d, sub.dtype, sub.nt, sub.wscale = m, self.d, self.dtype, self.nt, self.wscale
+        sub.X = None  # the input rows: only hard_partition reads them, and a subset is never partitioned
+        sub.Xc, sub.w = Xc, w
+        sub.wd = np.ones(m) if w is None else w.astype(np.float64)
+        return sub, float(sub.wd.sum())
+
+    def sample(self, m, rng):
+        """As ``_MemoryRows.sample``: ``(Xs, ws, full)`` with at most ``m`` centred rows."""
+        if self.n <= m:
+            Xc, w = self._gather(np.arange(self.n))
+            return Xc, w, True
+        Xc, w = self._gather(np.sort(rng.choice(self.n, m, replace=False)))
+        return Xc, w, False
 
     def hard_partition(self, centers):
         """Labels (a dask array, left on the workers), weight per cluster and inertia."""
