@@ -77,7 +77,7 @@ def peak_worker_memory(client):
                           * 1024).values())
 
 
-def run(n, n_workers, memory_limit, chunk, repeat, fit):
+def run(n, n_workers, memory_limit, chunk, repeat, fit, dask_ml=True, pairwise_fit=True):
     rows = []
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
                       dashboard_address=":0", silence_logs=40) as cluster, Client(cluster) as client:
@@ -100,6 +100,8 @@ def run(n, n_workers, memory_limit, chunk, repeat, fit):
         rows.append({"workers": n_workers, "what": "dask Lloyd iteration (numpy per block)",
                      "s": lloyd_iteration_time(client, store.c_blocks, C, repeat)})
         try:
+            if not dask_ml:
+                raise ImportError
             from dask_ml.cluster import KMeans as DKMeans
             t = time.perf_counter()
             km = DKMeans(n_clusters=K, random_state=0, max_iter=20, tol=0).fit(X)
@@ -126,7 +128,9 @@ def run(n, n_workers, memory_limit, chunk, repeat, fit):
             t = time.perf_counter()
             model = danneal.CentralAnnealing(K, random_state=0).fit(X)
             total = time.perf_counter() - t
-            rows.append({"workers": n_workers, "what": f"danneal whole fit ({model.n_iter_} sweeps)", "s": total})
+            rows.append({"workers": n_workers, "what": f"danneal whole fit ({model.n_iter_} sweeps, annealing on "
+                                                       f"{model.n_anneal_rows_:,} rows)", "s": total})
+        if fit and pairwise_fit:
             t = time.perf_counter()
             model = danneal.PairwiseAnnealing(K, metric="sqeuclidean", random_state=0).fit(X)
             total = time.perf_counter() - t
@@ -144,6 +148,9 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=None)
     p.add_argument("--no-fit", action="store_true", help="skip the whole fit")
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to run")
+    p.add_argument("--no-dask-ml", action="store_true", help="skip dask-ml's KMeans")
+    p.add_argument("--no-pairwise-fit", action="store_true", help="skip the whole PairwiseAnnealing fit")
     args = p.parse_args(argv)
     n = args.n or (20_000_000 if args.full else 1_000_000)
     size = n * D * 8
@@ -152,8 +159,9 @@ def main(argv=None):
     print(header(f"CentralAnnealing on dask: n={n:,} x {D} float64 ({size / 1e9:.2f} GB), k={K}, "
                  f"chunks of {chunk:,} rows, worker memory_limit {memory_limit / 1e9:.2f} GB"))
     rows = []
-    for workers in (1, 2):
-        rows += run(n, workers, memory_limit, chunk, args.repeat, fit=not args.no_fit)
+    for workers in args.workers:
+        rows += run(n, workers, memory_limit, chunk, args.repeat, fit=not args.no_fit, dask_ml=not args.no_dask_ml,
+                    pairwise_fit=not args.no_pairwise_fit)
     base = {r["workers"]: r["s"] for r in rows if r["what"].startswith("dask Lloyd")}
     for r in rows:
         r["ratio to dask Lloyd"] = r["s"] / base[r["workers"]]
