@@ -113,7 +113,7 @@ def main():
                         "danneal s": sum(r["danneal s"] for r in rows), "FAQ s": sum(r["FAQ s"] for r in rows),
                         "target": "lower mean gap: " + str(bool(gd.mean() < gf.mean()))})
     for label, gen in (("uniform", uniform), ("structured", structured)):
-        for n in map(int, args.sizes.split(",")):
+        for n in map(int, args.sizes.split(",")) if n_seeds > 0 else ():
             wins, td_all, tf_all, rel = 0, 0.0, 0.0, []
             for seed in range(n_seeds):
                 A, B = gen(n, 1000 + seed)
