@@ -91,7 +91,8 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     Parameters
     ----------
     A, B : square arrays
-    method : {"graduated", "self_annealing", "self_annihilation", "relaxation_labeling", "exponentiated_relaxation"}
+    method : {"graduated", "self_annealing", "self_annihilation", "relaxation_labeling", "exponentiated_relaxation", \
+              "relaxation_labeling_annihilation"}
     options : dict
         ``maximize`` (False), ``P0`` ("barycenter", "randomized" or a doubly stochastic array over
         the unseeded nodes), ``rng`` (seed or Generator; alias ``random_state``), ``n_init`` (1;
