@@ -8,6 +8,12 @@ a marginal error of 1e-6 uses each library's own criterion (POT: l2 column viola
 
 Targets (issue 3): per iteration >= 10x faster than POT sinkhorn_log and no slower than POT sinkhorn;
 time to 1e-6 no slower than POT sinkhorn; every failure case converges without NaN.
+
+Issue 14 §3 sections: ε-scaling (danneal.sinkhorn(eps_scaling=True)) against the plain iteration and
+POT's sinkhorn / sinkhorn_epsilon_scaling at reg 1e-3 and 1e-4 (iterations and time to 1e-6; N = 500,
+--full 1000), and batched problems: B = 256 problems of 64 x 64 in one danneal.sinkhorn_batch call
+against a Python loop over ot.sinkhorn and POT's batched solver ot.solve_batch.
+``--only`` picks sections (iter, conv, fail, eps, batch).
 """
 
 from __future__ import annotations
@@ -64,7 +70,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sizes", default=None, help="comma-separated N values (overrides the default/--full sizes)")
     ap.add_argument("--regs", default="1e-1,1e-2,1e-3", help="comma-separated regularisations")
+    ap.add_argument("--only", default="iter,conv,fail,eps,batch", help="sections to run")
     args = ap.parse_args()
+    only = set(args.only.split(","))
     import ot
     from threadpoolctl import threadpool_limits
 
@@ -78,7 +86,7 @@ def main():
     rows_it, rows_conv, rows_fail = [], [], []
     with threadpool_limits(limits=nt), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for n in sizes:
+        for n in sizes if only & {"iter", "conv", "fail"} else ():
             a = np.full(n, 1.0 / n)
             for dtype in (np.float64, np.float32):
                 for reg in regs:
@@ -93,15 +101,18 @@ def main():
 
                     k1, k2 = (10, 310) if n <= 1000 else (10, 70)
                     failed = pot_fails(ad, C, reg)
-                    t_pot, t_dan = per_iter([pot, dan], k1, k2, 3)
-                    t_log, = per_iter([lambda k: pot(k, "sinkhorn_log")], 2, 4 if n > 1000 else 6, 2)
-                    rows_it.append({"N": n, "dtype": np.dtype(dtype).name, "reg": reg,
-                                    "POT sinkhorn ms/it": "fails" if failed else 1e3 * t_pot,
-                                    "POT sinkhorn_log ms/it": 1e3 * t_log,
-                                    "danneal ms/it": 1e3 * t_dan,
-                                    "vs sinkhorn": "-" if failed else t_pot / t_dan,
-                                    "vs sinkhorn_log": t_log / t_dan,
-                                    "danneal GB/s": n * n * np.dtype(dtype).itemsize / t_dan / 1e9})
+                    if "iter" in only:
+                        t_pot, t_dan = per_iter([pot, dan], k1, k2, 3)
+                        t_log, = per_iter([lambda k: pot(k, "sinkhorn_log")], 2, 4 if n > 1000 else 6, 2)
+                        rows_it.append({"N": n, "dtype": np.dtype(dtype).name, "reg": reg,
+                                        "POT sinkhorn ms/it": "fails" if failed else 1e3 * t_pot,
+                                        "POT sinkhorn_log ms/it": 1e3 * t_log,
+                                        "danneal ms/it": 1e3 * t_dan,
+                                        "vs sinkhorn": "-" if failed else t_pot / t_dan,
+                                        "vs sinkhorn_log": t_log / t_dan,
+                                        "danneal GB/s": n * n * np.dtype(dtype).itemsize / t_dan / 1e9})
+                    if "conv" not in only:
+                        continue
                     # time to marginal error 1e-6
                     cap = 20000 if n <= 1000 else 5000
                     t0 = time.perf_counter()
@@ -117,7 +128,7 @@ def main():
                                       "danneal ok": ld["converged"] and bool(np.isfinite(Pd).all()),
                                       "speedup": tp / td})
             # failure cases of POT (N <= 1000 only: POT's log-domain solvers take minutes beyond)
-            for name, dtype, reg, shift in () if n > 1000 else (("cost+1, reg=1e-3", np.float64, 1e-3, 1.0),
+            for name, dtype, reg, shift in () if n > 1000 or "fail" not in only else (("cost+1, reg=1e-3", np.float64, 1e-3, 1.0),
                                             ("float32, reg=1e-2", np.float32, 1e-2, 0.0)):
                 C = cost(n, dtype, shift=shift)
                 ad = a.astype(dtype)
@@ -135,12 +146,86 @@ def main():
                                   f"{lg['n_iter']} it, err {lg['err']:.1e}, finite={np.isfinite(P).all()}, "
                                   f"{time.perf_counter() - t0:.2f}s")
                 rows_fail.append(res)
-    print("## Time per iteration (k-difference of medians of 3 interleaved runs)\n")
-    print(table(rows_it))
-    print("## Time to marginal error 1e-6 (each library's own criterion)\n")
-    print(table(rows_conv))
-    print("## POT failure cases (max_iter 20000, tol 1e-6)\n")
-    print(table(rows_fail))
+        rows_eps = eps_section(ot, 1000 if args.full else 500, nt) if "eps" in only else []
+        rows_batch = batch_section(ot, nt, args.full) if "batch" in only else []
+    for title, rows in (("Time per iteration (k-difference of medians of 3 interleaved runs)", rows_it),
+                        ("Time to marginal error 1e-6 (each library's own criterion)", rows_conv),
+                        ("POT failure cases (max_iter 20000, tol 1e-6)", rows_fail),
+                        ("ε-scaling: iterations and time to marginal error 1e-6 (float64)", rows_eps),
+                        ("Batched: B = 256 problems of 64 x 64, reg 1e-2, to 1e-6 (float64)", rows_batch)):
+        if rows:
+            print(f"## {title}\n")
+            print(table(rows))
+
+
+def eps_section(ot, n, nt):
+    """danneal plain vs eps_scaling vs POT sinkhorn / sinkhorn_epsilon_scaling, to 1e-6."""
+    rows = []
+    C = cost(n, np.float64)
+    a = np.full(n, 1.0 / n)
+    cap = 20000
+    for reg in (1e-3, 1e-4):
+        row = {"N": n, "reg": reg}
+        for label, eps in (("danneal plain", None), ("danneal eps_scaling", True)):
+            t0 = time.perf_counter()
+            P, lg = danneal.sinkhorn(C, reg=reg, tol=1e-6, max_iter=cap, log=True, eps_scaling=eps, n_threads=nt)
+            row[f"{label} s"] = time.perf_counter() - t0
+            row[f"{label} it"] = lg["n_iter"] if lg["converged"] and np.isfinite(P).all() else f"{lg['n_iter']} (not conv.)"
+        for label, meth, kw in (("POT sinkhorn", "sinkhorn", {}),
+                                ("POT eps_scaling", "sinkhorn_epsilon_scaling", {"numInnerItermax": 100})):
+            t0 = time.perf_counter()
+            P, lg = ot.sinkhorn(a, a, C, reg, method=meth, numItermax=cap if meth == "sinkhorn" else cap // 100,
+                                stopThr=1e-6, log=True, **kw)
+            dt = time.perf_counter() - t0
+            # POT's own criterion: l2 violation of the column marginals (rows are exact after its last update)
+            err = float(np.linalg.norm(P.sum(0) - a)) if np.isfinite(P).all() and P.sum() > 0 else float("nan")
+            row[f"{label} s"] = dt
+            its = lg.get("niter", lg.get("n_iter", "?"))
+            row[f"{label} it"] = "fails (NaN/zero plan)" if not np.isfinite(err) else (
+                its if err < 1.5e-6 else f"{its} (err {err:.0e})")
+        row["eps vs plain (time)"] = row["danneal plain s"] / row["danneal eps_scaling s"]
+        rows.append(row)
+    return rows
+
+
+def batch_section(ot, nt, full):
+    """B = 256 problems of 64 x 64 in one call vs a Python loop over ot.sinkhorn and ot.solve_batch
+    (POT's log-domain variants, about a minute each, with --full only)."""
+    B, n, reg = 256, 64, 1e-2
+    C = np.stack([cost(n, np.float64, seed=s) for s in range(B)])
+    a = np.full(n, 1.0 / n)
+    rows = []
+
+    def err_of(P):
+        return float(np.abs(P.sum(1) - a).max() + np.abs(P.sum(2) - a).max())
+
+    t0 = time.perf_counter()
+    P = danneal.sinkhorn_batch(C, reg=reg, tol=1e-6, max_iter=10000, n_threads=nt)
+    t_dan = time.perf_counter() - t0
+    rows.append({"solver": f"danneal.sinkhorn_batch (n_threads={nt})", "s": t_dan, "max marginal err": err_of(P)})
+    t0 = time.perf_counter()
+    P1 = danneal.sinkhorn_batch(C, reg=reg, tol=1e-6, max_iter=10000, n_threads=1)
+    rows.append({"solver": "danneal.sinkhorn_batch (n_threads=1)", "s": time.perf_counter() - t0,
+                 "max marginal err": err_of(P1)})
+    t0 = time.perf_counter()
+    P = np.stack([ot.sinkhorn(a, a, C[k], reg, stopThr=1e-6, numItermax=10000) for k in range(B)])
+    rows.append({"solver": "loop over ot.sinkhorn", "s": time.perf_counter() - t0, "max marginal err": err_of(P)})
+    if full:
+        t0 = time.perf_counter()
+        P = np.stack([ot.sinkhorn(a, a, C[k], reg, method="sinkhorn_log", stopThr=1e-6, numItermax=10000)
+                      for k in range(B)])
+        rows.append({"solver": "loop over ot.sinkhorn (sinkhorn_log)", "s": time.perf_counter() - t0,
+                     "max marginal err": err_of(P)})
+    if hasattr(ot, "solve_batch"):
+        for meth in ("sinkhorn", "log_sinkhorn") if full else ("sinkhorn",):
+            t0 = time.perf_counter()
+            res = ot.solve_batch(C, reg=reg, max_iter=10000, tol=1e-6, method=meth)
+            P = np.asarray(res.plan)
+            rows.append({"solver": f"ot.solve_batch ({meth})", "s": time.perf_counter() - t0,
+                         "max marginal err": err_of(P) if np.isfinite(P).all() else float("nan")})
+    for r in rows:
+        r["vs danneal"] = r["s"] / t_dan
+    return rows
 
 
 if __name__ == "__main__":

@@ -233,3 +233,57 @@ def test_family_modules_and_doctests():
         assert doctest.testmod(mod).failed == 0
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("danneal.softassign")
+
+
+def test_relaxation_labeling_annihilation_breaks_tie_that_rl_keeps():
+    # Rangarajan 2000, Figs. 5-6: plain relaxation labeling keeps a tie, with self annihilation it breaks
+    T = np.array([[1.0, 1.0, 0.5]])
+    M0 = np.array([[0.334, 0.333, 0.333]])
+    opts = {"alpha": 0.5, "max_iter": 300, "hard_tol": 1e-6}
+    rl = danneal.assignment_annealing(lambda M: T, T.shape, constraint="wta", method="relaxation_labeling", M0=M0,
+                                      options=opts)
+    rn = danneal.assignment_annealing(lambda M: T, T.shape, constraint="wta",
+                                      method="relaxation_labeling_annihilation", M0=M0,
+                                      options={**opts, "delta": -1.0})
+    np.testing.assert_allclose(rl.M[0, :2], [0.334 / 0.667, 0.333 / 0.667], rtol=1e-6)
+    assert not rl.hard
+    assert rn.hard and rn.M[0, 0] > 1 - 1e-6 and np.isfinite(rn.M).all()
+    with pytest.raises(ValueError, match="delta=0.5"):
+        danneal.assignment_annealing(lambda M: T, T.shape, constraint="wta",
+                                     method="relaxation_labeling_annihilation", options={"delta": 0.5})
+
+
+def test_column_normalised_relaxation_labeling(rng):
+    # the paper's pseudo-code for RL on the QAP normalises the columns only
+    n = 5
+    C = rng.normal(size=(n * n, n * n))
+    C = (C + C.T) / 2
+    qfun = lambda M: (C @ M.ravel()).reshape(n, n) + 20.0  # noqa: E731 (shift keeps 1 + alpha Q > 0)
+    res = danneal.assignment_annealing(qfun, (n, n), constraint="columns", method="relaxation_labeling",
+                                       options={"alpha": 0.05, "max_iter": 50, "hard_tol": 0.0})
+    np.testing.assert_allclose(res.M.sum(0), 1, atol=1e-12)
+    assert not np.allclose(res.M.sum(1), 1, atol=1e-6)  # rows are free
+    assert res.nit == 50 and res.constraint == "columns"
+    with pytest.raises(ValueError, match="constraint='rows'"):
+        danneal.assignment_annealing(qfun, (n, n), constraint="rows")
+
+
+def test_stopping_rules_permutation_norm_and_energy(rng):
+    n = 6
+    C = rng.normal(size=(n * n, n * n))
+    C = (C + C.T) / 2
+    qfun = lambda M: (C @ M.ravel()).reshape(n, n) + 30.0  # noqa: E731
+    base = {"alpha": 0.2, "max_iter": 200, "hard_tol": 0.0}
+    full = danneal.assignment_annealing(qfun, (n, n), method="exponentiated_relaxation", options=base)
+    pnorm = lambda M: float(np.sum(M * (1 - M))) / n  # noqa: E731
+    tol = 2 * pnorm(full.M) + 1e-3
+    pn = danneal.assignment_annealing(qfun, (n, n), method="exponentiated_relaxation",
+                                      options={**base, "perm_norm_tol": tol})
+    en = danneal.assignment_annealing(qfun, (n, n), method="exponentiated_relaxation",
+                                      options={**base, "energy_tol": 1.0})
+    assert full.nit == 200 and pn.nit < 200 and 2 <= en.nit < 200
+    gd = danneal.assignment_annealing(qfun, (n, n), options={"perm_norm_tol": 0.2, "hard_tol": 0.0})
+    gf = danneal.assignment_annealing(qfun, (n, n), options={"hard_tol": 0.0})
+    assert gd.nit < gf.nit
+    with pytest.raises(ValueError, match="energy_tol=-1.0"):
+        danneal.assignment_annealing(qfun, (n, n), options={"energy_tol": -1.0})

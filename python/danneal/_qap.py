@@ -25,7 +25,7 @@ __all__ = ["quadratic_assignment", "quadratic_labeling"]
 # quadratic assignment
 _QAP_DEFAULTS = {"maximize": False, "P0": "barycenter", "rng": None, "local_search": "2opt", "n_init": 1,
                  "partial_match": None, "shuffle_input": False, "normalize": True, "gamma": "auto",
-                 "gamma_scale": 0.5, "jitter": 0.2, "gamma_jitter": 0.2,
+                 "gamma_scale": 0.1, "jitter": 0.2, "gamma_jitter": 0.2,
                  "fast": True, "max_moves": None, "n_kicks": None, "kick_size": None}
 
 
@@ -91,7 +91,8 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     Parameters
     ----------
     A, B : square arrays
-    method : {"graduated", "self_annealing", "self_annihilation", "relaxation_labeling", "exponentiated_relaxation"}
+    method : {"graduated", "self_annealing", "self_annihilation", "relaxation_labeling", "exponentiated_relaxation", \
+              "relaxation_labeling_annihilation"}
     options : dict
         ``maximize`` (False), ``P0`` ("barycenter", "randomized" or a doubly stochastic array over
         the unseeded nodes), ``rng`` (seed or Generator; alias ``random_state``), ``n_init`` (1;
@@ -101,7 +102,7 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         max(3, n // 8)), ``normalize`` (True),
         ``partial_match`` ((k, 2) ints: node ``partial_match[i, 0]`` of A is matched to node
         ``partial_match[i, 1]`` of B), ``shuffle_input`` (ignored, accepted for scipy
-        compatibility), ``gamma`` ("auto" or a float in normalised units), ``gamma_scale`` (0.5),
+        compatibility), ``gamma`` ("auto" or a float in normalised units), ``gamma_scale`` (0.1; 0.5 before the local search existed),
         ``jitter`` (0.2), ``gamma_jitter`` (0.2), ``fast`` (True: compiled per-β fixed point for ``graduated``),
         ``n_threads`` (1; threads over restarts and local searches), plus the annealing options of
         :func:`assignment_annealing`.

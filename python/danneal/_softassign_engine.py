@@ -21,7 +21,8 @@ from ._sinkhorn import _row_log_softmax
 
 __all__ = ["assignment_annealing"]
 
-METHODS = ("graduated", "self_annealing", "self_annihilation", "relaxation_labeling", "exponentiated_relaxation")
+METHODS = ("graduated", "self_annealing", "self_annihilation", "relaxation_labeling", "exponentiated_relaxation",
+           "relaxation_labeling_annihilation")
 
 
 # --------------------------------------------------------------------------------------------
@@ -29,7 +30,7 @@ METHODS = ("graduated", "self_annealing", "self_annihilation", "relaxation_label
 _DEFAULTS = {
     "beta0": 0.5, "beta_max": 10.0, "beta_rate": 1.075, "inner_max_iter": 30, "inner_tol": 1e-3,
     "sinkhorn_max_iter": 4, "sinkhorn_tol": 0.0, "alpha": 0.5, "delta": -0.5, "max_iter": 300,
-    "hard_tol": 1e-3, "betas": None,
+    "hard_tol": 1e-3, "betas": None, "energy_tol": 0.0, "perm_norm_tol": 0.0,
 }
 
 
@@ -72,6 +73,8 @@ def _engine_options(options):
         check_int(opts["max_iter"], "max_iter", low=0),
         check_float(opts["hard_tol"], "hard_tol", low=0, high=1),
     )
+    check_float(opts["energy_tol"], "energy_tol", low=0)
+    check_float(opts["perm_norm_tol"], "perm_norm_tol", low=0)
     return opts, callback, values
 
 
@@ -102,6 +105,16 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         two-way constraints); needs ``1 + alpha Q > 0`` (a ``ValueError`` otherwise).
     ``exponentiated_relaxation``
         ``M <- normalise(M * exp(alpha Q(M)))``, one step per iteration.
+    ``relaxation_labeling_annihilation``
+        relaxation labeling with self annihilation (Rangarajan [2]_ Fig. 6; our reading of the
+        garbled text): ``M <- normalise((M * (1 + alpha Q(M)))**kappa)``, kappa as above; breaks ties
+        that plain relaxation labeling keeps.
+
+    ``constraint="columns"`` normalises the columns only (the paper's pseudo-code for relaxation
+    labeling on the QAP); M then needs no square shape, and "hard" means every column has an entry
+    ``> 1 - hard_tol``.  Stopping rules of the paper (options, 0 = off): ``perm_norm_tol`` stops
+    when the permutation norm ``sum M (1 - M) / n`` is below it, ``energy_tol`` when the energy
+    ``1/2 <M, Q(M)>`` (a quadratic benefit) changes by less than it between outer steps.
 
     Every method stops when M is hard (every row has an entry ``> 1 - hard_tol``; ``hard_tol=0``
     disables this), the graduated one also at ``beta_max``, the others after ``max_iter`` outer steps.  Options (defaults): ``beta0`` 0.5, ``beta_max`` 10, ``beta_rate``
@@ -119,8 +132,8 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     .. [2] A. Rangarajan, "Self-annealing and self-annihilation: unifying deterministic annealing
            and relaxation labeling", Pattern Recognition 33(4):635-649, 2000.
     """
-    if constraint not in ("doubly_stochastic", "wta"):
-        raise ValueError(f"constraint={constraint!r} must be 'doubly_stochastic' or 'wta'")
+    if constraint not in ("doubly_stochastic", "wta", "columns"):
+        raise ValueError(f"constraint={constraint!r} must be 'doubly_stochastic', 'wta' or 'columns'")
     if method not in METHODS:
         raise ValueError(f"method={method!r} must be one of {METHODS}")
     if not callable(qfun):
@@ -130,8 +143,9 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         raise ValueError(f"shape={tuple(shape)} must be square for constraint='doubly_stochastic'")
     opts, callback, (beta0, beta_max, beta_rate, inner_max, inner_tol, sk_iter, sk_tol, alpha, delta, max_iter,
                      hard_tol) = _engine_options(options)
-    if method == "self_annihilation" and not (-1.0 / alpha < delta < 0):
-        raise ValueError(f"delta={delta} must satisfy -1/alpha={-1.0 / alpha:g} < delta < 0 for self_annihilation")
+    if method in ("self_annihilation", "relaxation_labeling_annihilation") and not (-1.0 / alpha < delta < 0):
+        raise ValueError(f"delta={delta} must satisfy -1/alpha={-1.0 / alpha:g} < delta < 0 for {method}")
+    energy_tol, perm_norm_tol = float(opts["energy_tol"]), float(opts["perm_norm_tol"])
     nt = resolve_n_threads(n_threads)
 
     if M0 is None:
@@ -151,6 +165,8 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         """Normalise exp(logK) (log domain); returns log M."""
         if constraint == "wta":
             return _row_log_softmax(logK)
+        if constraint == "columns":
+            return _row_log_softmax(logK.T).T
         a0 = state["alpha"]
         b0 = state["beta"]
         if a0 is not None:
@@ -178,7 +194,21 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         return Q
 
     def is_hard(M):
-        return bool((M.max(axis=1) > 1 - hard_tol).all())
+        return bool((M.max(axis=0 if constraint == "columns" else 1) > 1 - hard_tol).all())
+
+    last = {"E": None}
+
+    def stop_rule(M, Q):
+        """The paper's stopping rules: permutation norm sum M(1-M)/n and the change of the energy
+        1/2 <M, Q(M)> (exact for a quadratic benefit, Q = C M) between outer steps."""
+        if perm_norm_tol > 0 and float(np.sum(M * (1.0 - M))) / n < perm_norm_tol:
+            return True
+        if energy_tol > 0:
+            E = 0.5 * float(np.sum(M * Q))
+            done = last["E"] is not None and abs(E - last["E"]) < energy_tol
+            last["E"] = E
+            return done
+        return False
 
     n_inner = 0
     nit = 0
@@ -213,8 +243,11 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
             prev_beta = beta
             if hard_tol > 0 and is_hard(np.exp(logM)):
                 break
+            if stop_rule(M, Q):
+                break
     else:
-        kappa = 1.0 / (1.0 + alpha * delta) if method == "self_annihilation" else 1.0
+        annihilate = method in ("self_annihilation", "relaxation_labeling_annihilation")
+        kappa = 1.0 / (1.0 + alpha * delta) if annihilate else 1.0
         for _ in range(max_iter):
             M = np.exp(logM)
             if nit > 0 and is_hard(M):
@@ -234,7 +267,7 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
                 Q = Q_of(M)
                 n_inner += 1
                 logM = project(log_sigma + alpha * Q)
-            else:  # relaxation_labeling
+            else:  # relaxation_labeling (with self annihilation: the power kappa)
                 Q = Q_of(M)
                 n_inner += 1
                 g = 1.0 + alpha * Q
@@ -242,10 +275,12 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
                     i, j = np.unravel_index(int(np.argmin(g)), g.shape)
                     raise ValueError(f"relaxation_labeling needs 1 + alpha*Q > 0, but 1 + alpha*Q[{i}, {j}]="
                                      f"{g[i, j]:.6g} with alpha={alpha}; use a smaller alpha or shift the benefit")
-                logM = project(log_sigma + np.log(g))
+                logM = project(kappa * (log_sigma + np.log(g)))
             nit += 1
             if callback is not None:
                 callback(np.exp(logM), {"nit": nit})
+            if stop_rule(M, Q):
+                break
     M = np.exp(logM)
     return OptimizeResult(M=M, log_M=logM, nit=nit, n_inner=n_inner, betas=np.array(betas), hard=is_hard(M),
                           method=method, constraint=constraint)
