@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -448,3 +449,180 @@ def test_exported():
             "shuffled mini-batches: integer weights equal repeated rows only in expectation"})
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# ---- issue 13: mask options, sample weights, fixed log-weights, early stop ----------------------
+TRAIN_VARIANTS = [dict(mask_mode=1), dict(mask_mode=2), dict(mask_share_every=2), dict(mask_mode=1, mask_share_every=1),
+                  dict(weights=True), dict(fixed_eta=True), dict(n_iter_no_change=1, tol=0.5)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("variant", TRAIN_VARIANTS, ids=lambda v: "-".join(f"{k}={v[k]}" for k in v))
+def test_train_variants_match_twin(rng, dtype, variant):
+    n, d, k = 45, 5, 3
+    variant = dict(variant)
+    X = rng.normal(size=(n, d)).astype(dtype)
+    R0 = rng.normal(size=(k, d)).astype(dtype)
+    sw = rng.uniform(0, 2, size=n).astype(dtype) if variant.pop("weights", False) else None
+    eta0 = rng.normal(size=k).astype(dtype) if variant.pop("fixed_eta", False) else None
+    args = (X, X.mean(0), R0, eta0, 0.5, 0.3, 5, False, False, 8, 2, 6, 0.05, 123)
+    R, eta, curve, lr, st = _train(_core, *args, 2, None, 1e-3, 2, 1, 0.5, 1e-6, sample_weight=sw, **variant)
+    R2, eta2, curve2, lr2, st2 = _train(ref, *args, 1, None, 1e-3, 2, 1, 0.5, 1e-6, sample_weight=sw, **variant)
+    np.testing.assert_allclose(R, R2, rtol=RTOL[dtype], atol=10 * ATOL[dtype])
+    np.testing.assert_allclose(curve, curve2, rtol=RTOL[dtype])
+    assert lr == lr2 and st["iterations"] == st2["iterations"] and st["converged"] == st2["converged"]
+    if eta0 is not None:  # fixed log-weights: used, returned unchanged
+        np.testing.assert_array_equal(eta, eta0)
+        plain = _train(_core, X, X.mean(0), R0, None, *args[4:], 1, None, 1e-3, 2, 1, 0.5, 1e-6, **variant)
+        assert not np.allclose(plain[2], curve)
+    if "n_iter_no_change" in variant:  # tol=0.5: no epoch improves by half, stop after 1 + 1 epochs
+        assert st["converged"] and st["iterations"] == 2
+    # 1 vs 2 threads bit-identical
+    a = _train(_core, *args, 1, None, 1e-3, 2, 1, 0.5, 1e-6, sample_weight=sw, **variant)
+    for u, v in zip(a[:3], (R, eta, curve)):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_train_threads_bit_identical_large_batch(rng):
+    # batch 64 = 4 chunks: the gradient partials of the chunks are summed in chunk order
+    X = rng.normal(size=(300, 7))
+    sw = rng.uniform(0, 3, size=300)
+    kw = dict(mask_mode=1, mask_share_every=2, sample_weight=sw, n_iter_no_change=2, tol=1e-3)
+    args = (X, X.mean(0), X[:5].copy(), rng.normal(size=5), 0.5, 1.0, 4, False, True, 64, 2, 6, 0.02, 7)
+    a = _train(_core, *args, 1, **kw)
+    b = _train(_core, *args, 2, **kw)
+    for u, v in zip(a[:3], b[:3]):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_no_mask_trains_every_coordinate(rng):
+    # mask_mode 2 (the paper's no-mask ablation): the loss covers all coordinates of the unmasked
+    # point, so it equals the mean squared distance of the points to their final states
+    X = rng.normal(size=(32, 3))
+    R0 = X[:2].copy()
+    R, _, curve, _, _ = _train(_core, X, X.mean(0), R0, None, 0.5, 1.0, 3, False, False, 32, 1, 1, 1e-9, 0,
+                               1, mask_mode=2)
+    V, _ = ref.clam_forward(X, None, R0, None, 0.5, 1.0, 3, False)
+    assert curve[0] == pytest.approx(((X - V[-1]) ** 2).mean(), rel=1e-12)
+
+
+def test_sample_weight_mask_values_differ(rng):
+    # the same training with weights 1 is the unweighted training, to rounding
+    X = rng.normal(size=(40, 4))
+    args = (X, X.mean(0), X[:3].copy(), None, 0.5, 0.5, 4, False, False, 8, 1, 3, 0.05, 3, 1)
+    a = _train(_core, *args)
+    b = _train(_core, *args, sample_weight=np.ones(40))
+    for u, v in zip(a[:3], b[:3]):
+        np.testing.assert_array_equal(u, v)
+    c = _train(_core, *args, sample_weight=np.r_[np.ones(20), np.zeros(20)])
+    assert not np.allclose(a[0], c[0])
+
+
+def test_train_params_struct():
+    p = _core.ClamTrainParams(c=0.3, n_steps=7, mask_mode=1)
+    assert (p.c, p.n_steps, p.mask_mode, p.alpha) == (0.3, 7, 1, 0.1)
+    p.tol = 0.5
+    assert p.tol == 0.5
+    with pytest.raises(TypeError, match="unknown field foo"):
+        _core.ClamTrainParams(foo=1)
+    X = np.zeros((5, 2))
+    for kw, msg in [(dict(mask_mode=3), "mask_mode=3"), (dict(tol=-1.0), "tol=-1"),
+                    (dict(n_iter_no_change=-1), "n_iter_no_change=-1"), (dict(mask_share_every=-2), "mask_share_every=-2"),
+                    (dict(decay=0.0), "decay=0"), (dict(beta1=1.0), "beta1=1"), (dict(adam_eps=0.0), "adam_eps=0")]:
+        with pytest.raises(ValueError, match=msg):
+            _core.clam_train(X, None, X[0], X[:2].copy(), None, _core.ClamTrainParams(**kw), 1)
+    with pytest.raises(ValueError, match="sample_weight: expected shape"):
+        _core.clam_train(X, np.ones(4), X[0], X[:2].copy(), None, _core.ClamTrainParams(), 1)
+    # the twin's dataclass has the same fields and defaults
+    twin = ref.TrainParams()
+    for name in twin.__dataclass_fields__:
+        assert getattr(_core.ClamTrainParams(), name) == getattr(twin, name), name
+
+
+# ---- issue 13: the estimator's defaults, early stop, memberships -------------------------------------------
+def test_default_fit_uses_all_clusters_and_beats_kmeans_start():
+    from sklearn.cluster import KMeans
+
+    X, _ = make_blobs(240, n_features=5, centers=4, cluster_std=1.5, random_state=3)
+    model = ClAM(4, random_state=0, n_threads=2).fit(X)
+    Z = model._to_internal(X)
+    assert np.unique(model.labels_).size == 4
+    s = silhouette_score(Z, model.labels_)
+    km = KMeans(4, n_init=10, random_state=0).fit(Z)
+    assert s >= silhouette_score(Z, km.labels_) - 1e-12
+    # the kept run is the candidate with the best Silhouette among those using all clusters
+    best = max(r["silhouette"] for r in model.search_results_ if r["n_clusters"] == 4)
+    assert s == pytest.approx(best, rel=1e-5)  # the scorer works in float32 distances
+    trained = [r for r in model.search_results_ if r["epochs"] > 0]
+    assert len(trained) == 4 and all(r["epochs"] < model.max_epochs for r in trained)  # early stops
+    # identical for any thread count
+    other = ClAM(4, random_state=0, n_threads=1).fit(X)
+    np.testing.assert_array_equal(other.cluster_centers_, model.cluster_centers_)
+
+
+def test_early_stop_and_convergence_warning():
+    X, _ = make_blobs(120, n_features=3, centers=3, random_state=0)
+    m = ClAM(3, random_state=0, init="k-means++", n_init=1, beta=2.0).fit(X)
+    assert m.converged_ and m.n_iter_ < 50 and len(m.loss_curve_) == m.n_iter_
+    with pytest.warns(ConvergenceWarning, match="max_epochs=2"):
+        ClAM(3, random_state=0, init="k-means++", n_init=1, beta=2.0, max_epochs=2).fit(X)
+
+
+def test_silhouette_scorer_matches_sklearn(rng):
+    from danneal.clam import _SilhouetteScorer
+
+    Z = rng.normal(size=(150, 4))
+    sc = _SilhouetteScorer(Z)
+    for k in (2, 3, 7):
+        labels = rng.integers(0, k, size=150)
+        labels[:k] = np.arange(k)
+        assert sc(labels) == pytest.approx(silhouette_score(Z, labels), abs=1e-6)  # float32 distances
+    assert sc(np.zeros(150, int)) == -1.0
+    # weight 0 leaves a point out; the weighted score of the others is their plain score
+    w = np.r_[np.zeros(30), np.ones(120)]
+    labels = np.arange(150) % 3
+    assert _SilhouetteScorer(Z, sample_weight=w)(labels) == pytest.approx(
+        silhouette_score(Z[30:], labels[30:]), abs=1e-6)
+
+
+def test_predict_proba_and_entropy():
+    X, _ = make_blobs(100, n_features=3, centers=3, random_state=0)
+    m = ClAM(3, random_state=0).fit(X)
+    P = m.predict_proba(X)
+    assert P.shape == (100, 3) and P.dtype == np.float64
+    np.testing.assert_allclose(P.sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(P.argmax(1), m.predict(X))  # no log-weights: the nearest is the likeliest
+    H = m.membership_entropy(X)
+    assert H.shape == (100,) and (H >= 0).all() and (H <= np.log(3) + 1e-12).all()
+    P0 = m.predict_proba(X, n_steps=0)  # at the data points (the paper's eq. 13)
+    assert m.membership_entropy(X, n_steps=0).mean() >= H.mean() - 1e-12  # the recursion sharpens
+    assert not np.allclose(P0, P)
+    assert m.predict_proba(X.astype(np.float32)).dtype == np.float64  # the model's dtype (fitted on float64)
+
+
+def test_fixed_weights_and_sample_weight():
+    X, y = make_blobs(120, n_features=2, centers=[[0, 0], [5, 5], [0, 5]], cluster_std=0.5, random_state=0)
+    m = ClAM(3, weights=[1.0, 2.0, 1.0], random_state=0).fit(X)
+    np.testing.assert_allclose(m.weights_, [0.25, 0.5, 0.25], rtol=1e-12)  # fixed: not learned
+    P = m.predict_proba(X)
+    np.testing.assert_allclose(P.sum(1), 1.0)
+    learned = ClAM(3, weights=[1.0, 2.0, 1.0], weighted=True, random_state=0).fit(X)
+    assert learned.weights_.shape == (3,)
+    # far outliers with weight 0 are ignored by the standardisation, the starts and the loss
+    Xo = np.r_[X, np.full((6, 2), 60.0)]
+    w = np.r_[np.ones(120), np.zeros(6)]
+    mo = ClAM(3, random_state=0).fit(Xo, sample_weight=w)
+    from sklearn.metrics import adjusted_rand_score
+    assert adjusted_rand_score(y, mo.labels_[:120]) == 1.0  # no prototype spent on the outliers
+    ones = ClAM(3, random_state=0).fit(X, sample_weight=np.ones(120))
+    none = ClAM(3, random_state=0).fit(X)
+    np.testing.assert_array_equal(ones.labels_, none.labels_)
+
+
+@pytest.mark.parametrize("kw", [dict(mask_prob=0.0), dict(mask_replace=True), dict(mask_share_every=2),
+                                dict(lr_decay=0.5, lr_patience=1, min_learning_rate=1e-3),
+                                dict(selection="loss", n_init=1, kmeans_n_init=3)])
+def test_mask_and_schedule_options_run(kw):
+    X, _ = make_blobs(90, n_features=4, centers=3, random_state=1)
+    m = ClAM(3, random_state=0, **kw).fit(X)
+    assert np.unique(m.labels_).size == 3 and np.isfinite(m.cluster_centers_).all()

@@ -418,7 +418,7 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
         selection = self.selection
         if selection == "auto":
             selection = "silhouette" if n_candidates > 1 else "loss"
-        scorer = _SilhouetteScorer(Z) if (selection == "silhouette" or kmeans_init) else None
+        scorer = _SilhouetteScorer(Z, sample_weight=sw) if (selection == "silhouette" or kmeans_init) else None
         nt = p["n_threads"]
         eta0 = p.get("eta0")
         if eta0 is not None:
@@ -448,9 +448,9 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
                     c = soft / s2
                     auto.append((self._beta(c), c, mask_prob, anneal, alpha, n_mask, run, R0, seed + j))
             jobs = auto
-        if starts is None and selection != "silhouette" and len(jobs) > 1:
+        if self.selection == "auto" and selection != "silhouette" and len(jobs) > 1:  # beta="auto": 2 runs
             selection = "silhouette"
-            scorer = _SilhouetteScorer(Z)
+            scorer = _SilhouetteScorer(Z, sample_weight=sw)
         workers, inner = _split_threads(nt, len(jobs), p["batch_size"])
         if self.callback is not None or p["verbose"] >= 2:
             workers, inner = 1, nt  # callbacks and per-epoch lines stay in order
@@ -731,13 +731,22 @@ class _SilhouetteScorer:
     """Silhouette of many labelings of the same points: the pairwise distances are computed once
     (on a fixed sample of ``max_n`` points beyond that size, as sklearn's ``sample_size``), each
     labeling then costs one (n x n) @ (n x k) product.  Equal to ``sklearn.metrics.silhouette_score``
-    (tested)."""
+    (tested).  With sample weights, the points of weight 0 are left out and the mean distances
+    and the mean silhouette are weighted."""
 
-    def __init__(self, Z, max_n=3000, seed=0):
+    def __init__(self, Z, max_n=3000, seed=0, sample_weight=None):
         n = Z.shape[0]
         self.idx = None
+        self.w = None
+        if sample_weight is not None:
+            self.idx = np.flatnonzero(np.asarray(sample_weight) > 0)
+            self.w = np.asarray(sample_weight, dtype=np.float64)[self.idx]
+            n = self.idx.size
         if n > max_n:
-            self.idx = np.sort(np.random.RandomState(seed).choice(n, max_n, replace=False))
+            pick = np.sort(np.random.RandomState(seed).choice(n, max_n, replace=False))
+            self.idx = pick if self.idx is None else self.idx[pick]
+            self.w = None if self.w is None else self.w[pick]
+        if self.idx is not None:
             Z = Z[self.idx]
         Z = np.asarray(Z, dtype=np.float64)
         z2 = np.einsum("ij,ij->i", Z, Z)
@@ -761,18 +770,20 @@ class _SilhouetteScorer:
         k, n = len(u), len(lab)
         if k < 2 or k > n - 1:
             return -1.0
+        w = np.ones(n) if self.w is None else self.w
         M = np.zeros((n, k), np.float32)
-        M[np.arange(n), lab] = 1.0
-        cnt = M.sum(axis=0, dtype=np.float64)
+        M[np.arange(n), lab] = w
+        cnt = np.bincount(lab, weights=w, minlength=k)
         S = (self.D @ M).astype(np.float64)
-        own = cnt[lab] - 1
-        a = np.where(own > 0, S[np.arange(n), lab] / np.maximum(own, 1), 0.0)
+        own = cnt[lab] - w  # the weight of the other points of the own cluster
+        alone = own <= 1e-12 * cnt[lab]
+        a = np.where(alone, 0.0, S[np.arange(n), lab] / np.where(alone, 1.0, own))
         B = S / cnt
         B[np.arange(n), lab] = np.inf
         b = B.min(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            s = np.where(own > 0, (b - a) / np.maximum(a, b), 0.0)
-        return float(np.nan_to_num(s).mean())
+            s = np.where(alone, 0.0, (b - a) / np.maximum(a, b))
+        return float(np.average(np.nan_to_num(s), weights=w))
 
 
 def _check_distance_range(Z, name, hint="use standardize=True or rescale X"):
