@@ -734,7 +734,7 @@ class _SilhouetteScorer:
     (tested).  With sample weights, the points of weight 0 are left out and the mean distances
     and the mean silhouette are weighted."""
 
-    def __init__(self, Z, max_n=3000, seed=0, sample_weight=None):
+    def __init__(self, Z, max_n=2000, seed=0, sample_weight=None):
         n = Z.shape[0]
         self.idx = None
         self.w = None
@@ -750,9 +750,14 @@ class _SilhouetteScorer:
             Z = Z[self.idx]
         Z = np.asarray(Z, dtype=np.float64)
         z2 = np.einsum("ij,ij->i", Z, Z)
-        D2 = np.maximum(z2[:, None] - 2.0 * (Z @ Z.T) + z2[None, :], 0)
+        D2 = Z @ Z.T  # in place from here: n^2 doubles are the largest buffer of the search
+        D2 *= -2.0
+        D2 += z2[:, None]
+        D2 += z2[None, :]
+        np.maximum(D2, 0, out=D2)
         np.fill_diagonal(D2, 0)
-        self.D = np.sqrt(D2).astype(np.float32)
+        np.sqrt(D2, out=D2)
+        self.D = D2.astype(np.float32)
         self.cache = {}
 
     def __call__(self, labels):
