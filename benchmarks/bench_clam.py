@@ -48,8 +48,9 @@ def load(name):
 def danneal_train(X, R0, batch, epochs, seed, n_threads):
     d = X.shape[1]
     n_mask = max(1, int(np.floor(MASK_PROB * d + 0.5)))
-    out = _core.clam_train(X, X.mean(0), R0, None, C, ALPHA, STEPS, False, False, batch, n_mask, epochs, LR, seed,
-                           n_threads)
+    params = _core.ClamTrainParams(c=C, alpha=ALPHA, n_steps=STEPS, batch_size=batch, n_mask=n_mask,
+                                   max_epochs=epochs, learning_rate=LR, seed=seed)
+    out = _core.clam_train(X, None, X.mean(0), R0, None, params, n_threads)
     return out[2]
 
 

@@ -1,5 +1,6 @@
 #include <pybind11/functional.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "bindings.hpp"
@@ -105,34 +106,48 @@ py::tuple clam_predict_py(const py::array& X, const py::array& R, const py::obje
   });
 }
 
-py::tuple clam_train_py(const py::array& X, const py::array& mask_values, const py::array& R0, const py::object& eta0,
-                        double c, double alpha, long long n_steps, bool spherical, bool weighted, long long batch_size,
-                        long long n_mask, long long max_epochs, double learning_rate, unsigned long long seed,
-                        int n_threads, const py::object& callback, double plateau_tol, long long plateau_window,
-                        long long patience, double decay, double min_lr, double c_start,
-                        long long anneal_epochs) {
+void check_train_params(const clam::TrainParams& p) {
+  check_step(p.c, p.alpha, p.n_steps);
+  if (p.batch_size < 1) throw py::value_error("batch_size=" + std::to_string(p.batch_size) + " must be >= 1");
+  if (p.max_epochs < 0) throw py::value_error("max_epochs=" + std::to_string(p.max_epochs) + " must be >= 0");
+  if (!(p.learning_rate > 0) || !std::isfinite(p.learning_rate))
+    throw py::value_error("learning_rate=" + num(p.learning_rate) + " must be finite and > 0");
+  if (!(p.beta1 >= 0 && p.beta1 < 1)) throw py::value_error("beta1=" + num(p.beta1) + " must be in [0, 1)");
+  if (!(p.beta2 >= 0 && p.beta2 < 1)) throw py::value_error("beta2=" + num(p.beta2) + " must be in [0, 1)");
+  if (!(p.adam_eps > 0) || !std::isfinite(p.adam_eps))
+    throw py::value_error("adam_eps=" + num(p.adam_eps) + " must be finite and > 0");
+  if (p.plateau_window < 1)
+    throw py::value_error("plateau_window=" + std::to_string(p.plateau_window) + " must be >= 1");
+  if (p.patience < 1) throw py::value_error("patience=" + std::to_string(p.patience) + " must be >= 1");
+  if (!(p.decay > 0 && p.decay <= 1)) throw py::value_error("decay=" + num(p.decay) + " must be in (0, 1]");
+  if (!(p.plateau_tol >= 0)) throw py::value_error("plateau_tol=" + num(p.plateau_tol) + " must be >= 0");
+  if (!(p.min_lr >= 0)) throw py::value_error("min_lr=" + num(p.min_lr) + " must be >= 0");
+  if (!(p.c_start >= 0) || !std::isfinite(p.c_start))
+    throw py::value_error("c_start=" + num(p.c_start) + " must be finite and >= 0");
+  if (p.anneal_epochs < 0)
+    throw py::value_error("anneal_epochs=" + std::to_string(p.anneal_epochs) + " must be >= 0");
+  if (p.mask_mode < 0 || p.mask_mode > 2)
+    throw py::value_error("mask_mode=" + std::to_string(p.mask_mode) + " must be 0, 1 or 2");
+  if (p.mask_share_every < 0)
+    throw py::value_error("mask_share_every=" + std::to_string(p.mask_share_every) + " must be >= 0");
+  if (p.n_iter_no_change < 0)
+    throw py::value_error("n_iter_no_change=" + std::to_string(p.n_iter_no_change) + " must be >= 0");
+  if (!(p.tol >= 0) || !std::isfinite(p.tol)) throw py::value_error("tol=" + num(p.tol) + " must be finite and >= 0");
+}
+
+py::tuple clam_train_py(const py::array& X, const py::object& sample_weight, const py::array& mask_values,
+                        const py::array& R0, const py::object& eta0, const clam::TrainParams& p, int n_threads,
+                        const py::object& callback) {
   check_threads(n_threads);
-  check_step(c, alpha, n_steps);
-  if (batch_size < 1) throw py::value_error("batch_size=" + std::to_string(batch_size) + " must be >= 1");
-  if (max_epochs < 0) throw py::value_error("max_epochs=" + std::to_string(max_epochs) + " must be >= 0");
-  if (!(learning_rate > 0) || !std::isfinite(learning_rate))
-    throw py::value_error("learning_rate=" + num(learning_rate) + " must be finite and > 0");
-  if (plateau_window < 1) throw py::value_error("plateau_window=" + std::to_string(plateau_window) + " must be >= 1");
-  if (patience < 1) throw py::value_error("patience=" + std::to_string(patience) + " must be >= 1");
-  if (!(decay > 0 && decay <= 1)) throw py::value_error("decay=" + num(decay) + " must be in (0, 1]");
-  if (!(plateau_tol >= 0)) throw py::value_error("plateau_tol must be >= 0");
-  if (!(min_lr >= 0)) throw py::value_error("min_lr must be >= 0");
-  if (!(c_start >= 0) || !std::isfinite(c_start))
-    throw py::value_error("c_start=" + num(c_start) + " must be finite and >= 0");
-  if (anneal_epochs < 0)
-    throw py::value_error("anneal_epochs=" + std::to_string(anneal_epochs) + " must be >= 0");
+  check_train_params(p);
   return dispatch(X, "X", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     const T* x = in_ptr<T>(X, "X", 2);
     const index_t n = X.shape(0), d = X.shape(1);
     if (n < 1 || d < 1) throw py::value_error("X: empty array");
-    if (n_mask < 1 || n_mask > d)
-      throw py::value_error("n_mask=" + std::to_string(n_mask) + " must be in [1, d=" + std::to_string(d) + "]");
+    if (p.mask_mode != 2 && (p.n_mask < 1 || p.n_mask > d))
+      throw py::value_error("n_mask=" + std::to_string(p.n_mask) + " must be in [1, d=" + std::to_string(d) + "]");
+    const T* sw = opt_ptr<T>(sample_weight, "sample_weight", {n});
     const T* mv = in_ptr<T>(mask_values, "mask_values", 1);
     expect_shape(mask_values, "mask_values", {d});
     const T* r0 = in_ptr<T>(R0, "R0", 2);
@@ -140,38 +155,24 @@ py::tuple clam_train_py(const py::array& X, const py::array& mask_values, const 
     if (k < 1) throw py::value_error("R0: need at least one prototype");
     expect_shape(R0, "R0", {k, d});
     const T* e0 = opt_ptr<T>(eta0, "eta0", {k});
-    clam::TrainParams p;
-    p.c = c;
-    p.alpha = alpha;
-    p.n_steps = n_steps;
-    p.spherical = spherical;
-    p.weighted = weighted;
-    p.batch_size = batch_size;
-    p.n_mask = n_mask;
-    p.max_epochs = max_epochs;
-    p.learning_rate = learning_rate;
-    p.seed = seed;
-    p.plateau_tol = plateau_tol;
-    p.plateau_window = plateau_window;
-    p.patience = patience;
-    p.decay = decay;
-    p.min_lr = min_lr;
-    p.c_start = c_start;
-    p.anneal_epochs = anneal_epochs;
+    clam::TrainParams q = p;
+    if (q.mask_mode == 2) q.n_mask = 1;  // unused without masks
     auto Rb = empty<T>({k, d});
     auto eb = empty<T>({k});
-    check_alloc(static_cast<double>(max_epochs), sizeof(double),
-                "loss curve for max_epochs=" + std::to_string(max_epochs));
-    std::vector<double> curve(static_cast<size_t>(std::max<long long>(max_epochs, 1)));
-    double lr = learning_rate;
+    check_alloc(static_cast<double>(q.max_epochs), sizeof(double),
+                "loss curve for max_epochs=" + std::to_string(q.max_epochs));
+    std::vector<double> curve(static_cast<size_t>(std::max<long long>(q.max_epochs, 1)));
+    double lr = q.learning_rate;
     Status st;
     std::exception_ptr err;
     const bool has_cb = !callback.is_none();
-    auto on_epoch = [&](index_t epoch, double loss, double cur_lr) -> bool {
+    auto on_epoch = [&](index_t epoch, double loss, double cur_lr, const T* R) -> bool {
       if (!has_cb) return true;
       py::gil_scoped_acquire gil;
       try {
-        py::object r = callback(epoch, loss, cur_lr);
+        auto Rc = empty<T>({k, d});
+        std::copy(R, R + k * d, Rc.mutable_data());
+        py::object r = callback(epoch, loss, cur_lr, Rc);
         return r.is_none() ? true : r.cast<bool>();
       } catch (...) {
         err = std::current_exception();
@@ -181,14 +182,14 @@ py::tuple clam_train_py(const py::array& X, const py::array& mask_values, const 
     Interruptible intr;
     {
       py::gil_scoped_release nogil;
-      st = clam::clam_train<T>(x, n, d, mv, r0, e0, k, p, n_threads, on_epoch, Rb.mutable_data(), eb.mutable_data(),
-                               curve.data(), &lr);
+      st = clam::clam_train<T>(x, n, d, sw, mv, r0, e0, k, q, n_threads, on_epoch, Rb.mutable_data(),
+                               eb.mutable_data(), curve.data(), &lr);
     }
     intr.raise_if_interrupted();
     if (err) std::rethrow_exception(err);
     auto loss_curve = empty<double>({static_cast<py::ssize_t>(st.iterations)});
     for (index_t e = 0; e < st.iterations; ++e) loss_curve.mutable_data()[e] = curve[e];
-    if (!weighted) {
+    if (!q.weighted) {
       for (index_t mu = 0; mu < k; ++mu) eb.mutable_data()[mu] = e0 ? e0[mu] : T(0);
     }
     return py::make_tuple(Rb, eb, loss_curve, lr, status_dict(st));
@@ -211,18 +212,59 @@ Returns ``(V, P)``: states ``V`` (n_steps + 1, B, d) with ``V[0] = X0`` and soft
   m.def("clam_predict", &clam_predict_py, py::arg("X"), py::arg("R"), py::arg("eta"), py::arg("c"), py::arg("alpha"),
         py::arg("n_steps"), py::arg("spherical"), py::arg("n_threads"),
         R"doc(Inference: ``n_steps`` unmasked steps, then ``(labels, squared distances (n, k), final states)``.)doc");
-  m.def("clam_train", &clam_train_py, py::arg("X"), py::arg("mask_values"), py::arg("R0"), py::arg("eta0"),
-        py::arg("c"), py::arg("alpha"), py::arg("n_steps"), py::arg("spherical"), py::arg("weighted"),
-        py::arg("batch_size"), py::arg("n_mask"), py::arg("max_epochs"), py::arg("learning_rate"), py::arg("seed"),
-        py::arg("n_threads"), py::arg("callback") = py::none(), py::arg("plateau_tol") = 1e-3,
-        py::arg("plateau_window") = 10, py::arg("patience") = 5, py::arg("decay") = 0.8, py::arg("min_lr") = 1e-6,
-        py::arg("c_start") = 0.0, py::arg("anneal_epochs") = 0,
-        R"doc(The whole ClAM training loop (shuffled mini-batches, masks, BPTT, Adam, plateau decay).
+  using TP = clam::TrainParams;
+  py::class_<TP>(m, "ClamTrainParams", R"doc(Hyper-parameters of ``clam_train`` (csrc/danneal/clam.hpp ``TrainParams``).
 
-With ``c_start > 0`` and ``anneal_epochs > 0`` the exponent factor rises geometrically from
-``c_start`` to ``c`` over the first ``anneal_epochs`` epochs; only later epochs count for the best
-loss and the plateau decay.
+Every field is read-write and keyword-settable in the constructor:
+``ClamTrainParams(c=0.5, alpha=1.0, n_steps=5, ...)``.  ``mask_mode``: 0 distinct masked
+coordinates, 1 drawn with replacement, 2 no mask; ``mask_share_every`` > 0: batch-shared masks in
+every such epoch; ``n_iter_no_change`` > 0 with ``tol``: stop on a loss plateau.)doc")
+      .def(py::init([](py::kwargs kw) {
+             TP p;
+             py::object o = py::cast(p, py::return_value_policy::copy);
+             for (auto item : kw) {
+               const std::string key = py::str(item.first);
+               if (!py::hasattr(o, key.c_str()) || key.rfind("__", 0) == 0)
+                 throw py::type_error("ClamTrainParams: unknown field " + key);
+               o.attr(key.c_str()) = item.second;
+             }
+             return o.cast<TP>();
+           }))
+      .def_readwrite("c", &TP::c)
+      .def_readwrite("alpha", &TP::alpha)
+      .def_readwrite("n_steps", &TP::n_steps)
+      .def_readwrite("spherical", &TP::spherical)
+      .def_readwrite("weighted", &TP::weighted)
+      .def_readwrite("batch_size", &TP::batch_size)
+      .def_readwrite("n_mask", &TP::n_mask)
+      .def_readwrite("max_epochs", &TP::max_epochs)
+      .def_readwrite("learning_rate", &TP::learning_rate)
+      .def_readwrite("beta1", &TP::beta1)
+      .def_readwrite("beta2", &TP::beta2)
+      .def_readwrite("adam_eps", &TP::adam_eps)
+      .def_readwrite("plateau_window", &TP::plateau_window)
+      .def_readwrite("patience", &TP::patience)
+      .def_readwrite("plateau_tol", &TP::plateau_tol)
+      .def_readwrite("decay", &TP::decay)
+      .def_readwrite("min_lr", &TP::min_lr)
+      .def_readwrite("c_start", &TP::c_start)
+      .def_readwrite("anneal_epochs", &TP::anneal_epochs)
+      .def_readwrite("seed", &TP::seed)
+      .def_readwrite("mask_mode", &TP::mask_mode)
+      .def_readwrite("mask_share_every", &TP::mask_share_every)
+      .def_readwrite("n_iter_no_change", &TP::n_iter_no_change)
+      .def_readwrite("tol", &TP::tol);
+  m.def("clam_train", &clam_train_py, py::arg("X"), py::arg("sample_weight"), py::arg("mask_values"), py::arg("R0"),
+        py::arg("eta0"), py::arg("params"), py::arg("n_threads"), py::arg("callback") = py::none(),
+        R"doc(The whole ClAM training loop (shuffled mini-batches, masks, BPTT, Adam, plateau decay, early stop).
 
-Returns ``(R_best, eta_best, loss_curve, final_lr, status)``.  ``callback(epoch, loss, lr)`` is
-called after every epoch with the GIL held; returning False stops training.)doc");
+``params`` is a ``ClamTrainParams``.  ``sample_weight`` (n,) or None weights each row's loss (pass
+weights of mean 1).  ``eta0`` (k,) or None: log-weights used by the recursion, learned when
+``params.weighted``, fixed otherwise.  With ``c_start > 0`` and ``anneal_epochs > 0`` the exponent
+factor rises geometrically from ``c_start`` to ``c`` over the first ``anneal_epochs`` epochs; only
+later epochs count for the best loss, the plateau decay and the early stop.
+
+Returns ``(R_best, eta_best, loss_curve, final_lr, status)``.  ``callback(epoch, loss, lr, R)`` is
+called after every epoch with the GIL held (``R``: a copy of the current prototypes); returning
+False stops training.)doc");
 }

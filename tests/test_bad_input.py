@@ -314,14 +314,25 @@ def _entries():
     E.append(_predict_entry("pairwise_sq", "predict", check=lambda out, kw: np.testing.assert_array_less(out, 3)))
     # ---- ClAM
     clam_params = {"n_clusters": 3, "max_epochs": 3, "random_state": 0, "n_threads": 1}
-    E.append(Entry("ClAM.fit", lambda kw: _summary(_est(danneal.ClAM, kw).fit(kw["X"])),
-                   {"X": X, **clam_params}, {"X": "2d"},
+    E.append(Entry("ClAM.fit", lambda kw: _summary(_est(danneal.ClAM, kw).fit(kw["X"],
+                                                                              sample_weight=kw["sample_weight"])),
+                   {"X": X, "sample_weight": W12, **clam_params}, {"X": "2d", "sample_weight": "marg"},
                    {"n_clusters": [0, -1, 13, 2.5, "3", None], "random_state": BAD_SEEDS, "n_threads": BAD_THREADS,
-                    "beta": BAD_POSITIVE[1:], "max_epochs": [0, -1, 1.5], "step_size": [0.0, 1.5, "x"],
-                    "batch_size": [0, 1.5]},
-                   _labels_check(3), {("X", "huge"): EITHER}))
+                    "beta": BAD_POSITIVE[1:] + ["x", []], "max_epochs": [0, -1, 1.5],
+                    "step_size": [0.0, 1.5, "x"], "batch_size": [0, 1.5], "mask_prob": [-0.1, 1.5, "x"],
+                    "lr_decay": [0.0, 1.5, "x"], "lr_patience": [0, 1.5], "min_learning_rate": [-1.0, "x"],
+                    "tol": [-1.0, float("nan"), "x"], "n_iter_no_change": [-1, 1.5], "kmeans_n_init": [0, 1.5],
+                    "mask_share_every": [-1, 1.5], "mask_replace": [1, "yes"],
+                    "weights": [[1.0, 2.0], [1.0, 0.0, 1.0], [1.0, -1.0, 1.0], [1.0, float("nan"), 1.0], "x"],
+                    "sample_weight": [np.ones(11), -W12, np.zeros(12), "x"]},
+                   # a scalar sample_weight is valid (every sample gets that weight)
+                   _labels_check(3), {("X", "huge"): EITHER, ("sample_weight", "ndim0"): EITHER}))
     E.append(_predict_entry("clam", "predict"))
     E.append(_predict_entry("clam", "transform", overrides={("X", "huge"): EITHER}))
+    for method in ("predict_proba", "membership_entropy"):
+        check = (lambda P, kw: _rows_sum_to_one(P)) if method == "predict_proba" else None
+        E.append(_predict_entry("clam", method, extra={"n_steps": None}, scalars={"n_steps": [-1, 1.5, "x"]},
+                                check=check, overrides={("X", "huge"): EITHER}))
     # ---- CentralAnnealing
     E.append(Entry("CentralAnnealing.fit",
                    lambda kw: _summary(_est(danneal.CentralAnnealing, kw).fit(kw["X"],

@@ -3,12 +3,16 @@
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import danneal
 from danneal import ClAM, _core
 from danneal.reference import clam as ref
+
+# fits with a few epochs on purpose stop at max_epochs: the ConvergenceWarning is tested on its own
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 RTOL = {np.float32: 1e-4, np.float64: 1e-9}
 ATOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -20,6 +24,17 @@ def _problem(rng, dtype, B=37, d=6, k=4, p_mask=0.4):
     eta = rng.normal(size=k).astype(dtype)
     m = (rng.random((B, d)) < p_mask).astype(dtype)
     return X, R, eta, m
+
+
+def _train(mod, X, mv, R0, eta0, c, alpha, n_steps, spherical, weighted, batch_size, n_mask, max_epochs,
+           learning_rate, seed, n_threads, callback=None, plateau_tol=1e-3, plateau_window=10, patience=5,
+           decay=0.8, min_lr=1e-6, sample_weight=None, **kw):
+    """clam_train (kernel or twin) with the hyper-parameters as a ClamTrainParams."""
+    p = _core.ClamTrainParams(c=c, alpha=alpha, n_steps=n_steps, spherical=spherical, weighted=weighted,
+                              batch_size=batch_size, n_mask=n_mask, max_epochs=max_epochs,
+                              learning_rate=learning_rate, seed=seed, plateau_tol=plateau_tol,
+                              plateau_window=plateau_window, patience=patience, decay=decay, min_lr=min_lr, **kw)
+    return mod.clam_train(X, sample_weight, mv, R0, eta0, p, n_threads, callback)
 
 
 # ---- kernels vs numpy twins -------------------------------------------------------------------
@@ -63,8 +78,8 @@ def test_train_matches_twin(rng, dtype, spherical, weighted, epochs):
     R0 = rng.normal(size=(k, d)).astype(dtype)
     eta0 = np.zeros(k, dtype)
     args = (X, X.mean(0), R0, eta0, 0.5, 0.1, 5, spherical, weighted, 8, 2, epochs, 0.05, 123)
-    R, eta, curve, lr, st = _core.clam_train(*args, 2, None, 1e-3, 2, 1, 0.5, 1e-6)
-    R2, eta2, curve2, lr2, st2 = ref.clam_train(*args, 1, None, 1e-3, 2, 1, 0.5, 1e-6)
+    R, eta, curve, lr, st = _train(_core, *args, 2, None, 1e-3, 2, 1, 0.5, 1e-6)
+    R2, eta2, curve2, lr2, st2 = _train(ref, *args, 1, None, 1e-3, 2, 1, 0.5, 1e-6)
     np.testing.assert_allclose(R, R2, rtol=RTOL[dtype], atol=10 * ATOL[dtype])
     np.testing.assert_allclose(eta, eta2, rtol=RTOL[dtype], atol=10 * ATOL[dtype])
     np.testing.assert_allclose(curve, curve2, rtol=RTOL[dtype])
@@ -82,8 +97,8 @@ def test_train_annealed_matches_twin(rng, dtype, epochs):
     R0 = rng.normal(size=(k, d)).astype(dtype)
     args = (X, X.mean(0), R0, None, 0.8, 0.1, 5, False, False, 8, 1, epochs, 0.05, 321)
     kw = dict(c_start=0.008, anneal_epochs=4)
-    R, eta, curve, lr, st = _core.clam_train(*args, 2, None, 1e-3, 2, 1, 0.5, 1e-6, **kw)
-    R2, eta2, curve2, lr2, st2 = ref.clam_train(*args, 1, None, 1e-3, 2, 1, 0.5, 1e-6, **kw)
+    R, eta, curve, lr, st = _train(_core, *args, 2, None, 1e-3, 2, 1, 0.5, 1e-6, **kw)
+    R2, eta2, curve2, lr2, st2 = _train(ref, *args, 1, None, 1e-3, 2, 1, 0.5, 1e-6, **kw)
     np.testing.assert_allclose(R, R2, rtol=RTOL[dtype], atol=10 * ATOL[dtype])
     np.testing.assert_allclose(curve, curve2, rtol=RTOL[dtype])
     assert lr == lr2 and st["iterations"] == st2["iterations"] == epochs
@@ -95,8 +110,8 @@ def test_train_annealed_matches_twin(rng, dtype, epochs):
         assert lr < 0.05  # patience 1, decay 0.5 after the ramp
         assert st["error"] == pytest.approx(curve[4:].min(), rel=1e-12)
     # the ramp changes the result, and c_start = 0 switches it off
-    plain = _core.clam_train(*args, 1, None, 1e-3, 2, 1, 0.5, 1e-6)
-    off = _core.clam_train(*args, 1, None, 1e-3, 2, 1, 0.5, 1e-6, c_start=0.0, anneal_epochs=4)
+    plain = _train(_core, *args, 1, None, 1e-3, 2, 1, 0.5, 1e-6)
+    off = _train(_core, *args, 1, None, 1e-3, 2, 1, 0.5, 1e-6, c_start=0.0, anneal_epochs=4)
     np.testing.assert_array_equal(plain[0], off[0])
     assert not np.array_equal(plain[2], curve)
 
@@ -104,19 +119,21 @@ def test_train_annealed_matches_twin(rng, dtype, epochs):
 def test_train_annealed_threads_bit_identical(rng):
     X = rng.normal(size=(200, 6)).astype(np.float32)
     args = (X, X.mean(0), X[:4].copy(), None, 0.5, 0.1, 6, False, False, 64, 2, 4, 0.02, 9)
-    a = _core.clam_train(*args, 1, c_start=0.01, anneal_epochs=3)
-    b = _core.clam_train(*args, 2, c_start=0.01, anneal_epochs=3)
+    a = _train(_core, *args, 1, c_start=0.01, anneal_epochs=3)
+    b = _train(_core, *args, 2, c_start=0.01, anneal_epochs=3)
     for u, v in zip(a[:3], b[:3]):
         np.testing.assert_array_equal(u, v)
 
 
 def test_estimator_anneal_grid():
     X, _ = make_blobs(150, n_features=4, centers=3, random_state=4)
-    m = ClAM(3, beta=2.0, anneal=[1.0, 0.01], n_init=2, max_epochs=6, random_state=0, n_threads=2).fit(X)
+    m = ClAM(3, beta=2.0, anneal=[1.0, 0.01], n_init=2, max_epochs=6, init="k-means++", random_state=0,
+             n_threads=2).fit(X)
     assert [r["anneal"] for r in m.search_results_] == [1.0, 1.0, 0.01, 0.01]
     assert all("silhouette" in r for r in m.search_results_)  # a grid selects by Silhouette
     assert m.best_params_["anneal"] in (1.0, 0.01)
-    one = ClAM(3, beta=2.0, anneal=0.01, anneal_epochs=2, max_epochs=6, random_state=0).fit(X)
+    one = ClAM(3, beta=2.0, anneal=0.01, anneal_epochs=2, max_epochs=6, random_state=0, init="k-means++",
+               n_init=1, n_iter_no_change=0).fit(X)
     assert one.n_iter_ == 6 and np.isfinite(one.loss_curve_).all()
     with pytest.raises(ValueError, match="anneal"):
         ClAM(3, anneal=0.0).fit(X)
@@ -128,7 +145,7 @@ def test_estimator_anneal_grid():
 
 def test_estimator_step_size_grid():
     X, _ = make_blobs(150, n_features=4, centers=3, random_state=6)
-    m = ClAM(3, beta=2.0, step_size=[0.1, 1.0], n_init=2, max_epochs=6, random_state=0).fit(X)
+    m = ClAM(3, beta=2.0, step_size=[0.1, 1.0], n_init=2, max_epochs=6, random_state=0, init="k-means++").fit(X)
     assert [r["step_size"] for r in m.search_results_] == [0.1, 0.1, 1.0, 1.0]
     best = max(m.search_results_, key=lambda r: r["silhouette"])
     assert m.best_params_["step_size"] == best["step_size"]
@@ -146,8 +163,8 @@ def test_threads_bit_identical(rng, dtype):
     X = rng.normal(size=(n, d)).astype(dtype)
     R0 = X[:k].copy()
     args = (X, X.mean(0), R0, np.zeros(k, dtype), 0.5, 0.1, 10, False, True, 64, 2, 3, 0.02, 7)
-    a = _core.clam_train(*args, 1)
-    b = _core.clam_train(*args, 2)
+    a = _train(_core, *args, 1)
+    b = _train(_core, *args, 2)
     for u, v in zip(a[:3], b[:3]):
         np.testing.assert_array_equal(u, v)
     Xb, R, eta, m = _problem(rng, dtype, B=100)
@@ -191,7 +208,9 @@ def test_parallel_restarts_match_sequential():
     np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
     np.testing.assert_array_equal(a.labels_, b.labels_)
     assert a.search_results_ == b.search_results_
-    assert len(a.search_results_) == 8
+    # 2 k-means starts x 4 configurations, each competing untrained (0 epochs) and trained
+    assert len(a.search_results_) == 16
+    assert [r["epochs"] == 0 for r in a.search_results_] == [True] * 8 + [False] * 8
 
 # ---- gradients by central finite differences ----------------------------------------------------
 @pytest.mark.parametrize("spherical", [False, True])
@@ -270,11 +289,12 @@ def test_blobs_recovered():
 
 def test_grid_search_by_silhouette():
     X, _ = make_blobs(120, n_features=3, centers=3, random_state=2)
-    model = ClAM(3, beta=[0.5, 2.0], mask_prob=[0.3, 0.6], n_init=2, max_epochs=10, random_state=0).fit(X)
+    model = ClAM(3, beta=[0.5, 2.0], mask_prob=[0.3, 0.6], n_init=2, max_epochs=10, random_state=0,
+                 init="k-means++", step_size=0.1).fit(X)
     assert len(model.search_results_) == 8
     best = max(model.search_results_, key=lambda r: r["silhouette"])
-    assert model.best_params_ == {"beta": best["beta"], "mask_prob": best["mask_prob"], "anneal": 1.0,
-                                  "step_size": 0.1}
+    assert {k: model.best_params_[k] for k in ("beta", "mask_prob", "anneal", "step_size")} == {
+        "beta": best["beta"], "mask_prob": best["mask_prob"], "anneal": 1.0, "step_size": 0.1}
     assert all(r["n_clusters"] <= 3 for r in model.search_results_)
 
 
@@ -282,8 +302,10 @@ def test_min_clusters_excludes_degenerate_runs():
     X, _ = make_blobs(120, n_features=3, centers=2, random_state=2)
     # 6 prototypes on 2 blobs: runs may leave prototypes empty.  By default the kept run uses as
     # many clusters as any run does; min_clusters=1 keeps the best Silhouette whatever it uses.
-    free = ClAM(6, beta=[0.05, 0.5], n_init=3, max_epochs=5, init="gaussian", random_state=0, min_clusters=1).fit(X)
-    strict = ClAM(6, beta=[0.05, 0.5], n_init=3, max_epochs=5, init="gaussian", random_state=0).fit(X)
+    kw = dict(beta=[0.05, 0.5], n_init=3, max_epochs=5, init="gaussian", step_size=0.1, n_steps=10, learning_rate=0.03,
+              mask_prob=0.1, random_state=0)  # the previous defaults
+    free = ClAM(6, min_clusters=1, **kw).fit(X)
+    strict = ClAM(6, **kw).fit(X)
     found = [r["n_clusters"] for r in strict.search_results_]
     assert [r["n_clusters"] for r in free.search_results_] == found
     assert len(set(found)) > 1  # the case this test is about
@@ -317,14 +339,19 @@ def test_callback_stops_and_reports():
     X, _ = make_blobs(60, n_features=3, centers=2, random_state=0)
     seen = []
 
-    def cb(info):  # the convention of every estimator: returning True stops early
-        seen.append((info["epoch"], info["loss"], info["learning_rate"], info["run"]))
+    def cb(info):
+        seen.append(info)
         return info["epoch"] >= 2
 
-    model = ClAM(2, max_epochs=50, n_init=3, random_state=0, callback=cb).fit(X)
-    assert [s[0] for s in seen] == [0, 1, 2] and {s[3] for s in seen} == {0}  # the other runs are skipped
+    model = ClAM(2, max_epochs=50, random_state=0, callback=cb, init="k-means++", n_init=1, beta=1.0,
+                 n_iter_no_change=0).fit(X)
+    assert [s["epoch"] for s in seen] == [0, 1, 2]
     assert model.n_iter_ == 3
-    np.testing.assert_allclose(model.loss_curve_, [s[1] for s in seen])
+    np.testing.assert_allclose(model.loss_curve_, [s["loss"] for s in seen])
+    # the callback receives the prototypes of every epoch (input space): they move
+    assert all(s["cluster_centers"].shape == (2, 3) for s in seen)
+    assert not np.allclose(seen[0]["cluster_centers"], seen[2]["cluster_centers"])
+    assert seen[0]["params"]["beta"] == 1.0 and seen[0]["run"] == 0
 
 
 def test_callback_exception_propagates():
@@ -342,8 +369,8 @@ BAD = [
     (dict(n_clusters=50), ValueError, "n_clusters=50 must be <= n_samples=20"),
     (dict(beta=-1.0), ValueError, "beta=-1.0"),
     (dict(beta=[]), ValueError, "beta"),
-    (dict(beta="x"), TypeError, "beta='x'"),
-    (dict(mask_prob=0.0), ValueError, "mask_prob=0.0"),
+    (dict(beta="x"), ValueError, "beta='x'"),
+    (dict(mask_prob=-0.1), ValueError, "mask_prob=-0.1"),
     (dict(mask_prob=1.5), ValueError, "mask_prob=1.5"),
     (dict(n_steps=0), ValueError, "n_steps=0"),
     (dict(step_size=0.0), ValueError, "step_size=0.0"),
@@ -355,6 +382,18 @@ BAD = [
     (dict(max_epochs=0), ValueError, "max_epochs=0"),
     (dict(n_init=0), ValueError, "n_init=0"),
     (dict(init="kmeans"), ValueError, "init='kmeans'"),
+    (dict(kmeans_n_init=0), ValueError, "kmeans_n_init=0"),
+    (dict(lr_decay=0.0), ValueError, "lr_decay=0.0"),
+    (dict(lr_decay=1.5), ValueError, "lr_decay=1.5"),
+    (dict(lr_patience=0), ValueError, "lr_patience=0"),
+    (dict(min_learning_rate=-1.0), ValueError, "min_learning_rate=-1.0"),
+    (dict(tol=-1.0), ValueError, "tol=-1.0"),
+    (dict(n_iter_no_change=-1), ValueError, "n_iter_no_change=-1"),
+    (dict(mask_replace=1), TypeError, "mask_replace=1"),
+    (dict(mask_share_every=-1), ValueError, "mask_share_every=-1"),
+    (dict(weights=[1.0, 2.0]), ValueError, "weights: expected shape"),
+    (dict(weights=[1.0, 0.0, 2.0]), ValueError, "weights: must be > 0, got weights[1]=0.0"),
+    (dict(weights=[1.0, np.nan, 2.0]), ValueError, "weights"),
     (dict(init=np.zeros((2, 2))), ValueError, "init: expected shape"),
     (dict(weighted="yes"), TypeError, "weighted='yes'"),
     (dict(selection="best"), ValueError, "selection='best'"),
@@ -388,13 +427,13 @@ def test_kernel_argument_errors(rng):
     with pytest.raises(TypeError, match="dtype"):
         _core.clam_forward(X, m, R.astype(np.float32), eta, 0.5, 0.1, 3, False, 1)
     with pytest.raises(ValueError, match="n_mask=9"):
-        _core.clam_train(X, X.mean(0), R, None, 0.5, 0.1, 3, False, False, 8, 9, 2, 0.01, 0, 1)
+        _train(_core, X, X.mean(0), R, None, 0.5, 0.1, 3, False, False, 8, 9, 2, 0.01, 0, 1)
     train = (X, X.mean(0), R, None, 0.5, 0.1, 3, False, False, 8, 2, 2, 0.01, 0, 1)
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="c_start="):
-            _core.clam_train(*train, c_start=bad, anneal_epochs=2)
+            _train(_core, *train, c_start=bad, anneal_epochs=2)
     with pytest.raises(ValueError, match="anneal_epochs=-1"):
-        _core.clam_train(*train, c_start=0.01, anneal_epochs=-1)
+        _train(_core, *train, c_start=0.01, anneal_epochs=-1)
     with pytest.raises(ValueError, match="n_threads=0"):
         _core.clam_predict(X, R, eta, 0.5, 0.1, 3, False, 0)
 
@@ -403,6 +442,187 @@ def test_exported():
     assert "ClAM" in danneal.__all__ and danneal.ClAM is ClAM
 
 
-@parametrize_with_checks([ClAM(n_clusters=3, max_epochs=10, batch_size=16, random_state=0)])
+@parametrize_with_checks(
+    [ClAM(n_clusters=3, max_epochs=10, batch_size=16, random_state=0)],
+    expected_failed_checks=lambda est: {
+        "check_sample_weight_equivalence_on_dense_data":
+            "shuffled mini-batches: integer weights equal repeated rows only in expectation"})
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# ---- issue 13: mask options, sample weights, fixed log-weights, early stop ----------------------
+TRAIN_VARIANTS = [dict(mask_mode=1), dict(mask_mode=2), dict(mask_share_every=2), dict(mask_mode=1, mask_share_every=1),
+                  dict(weights=True), dict(fixed_eta=True), dict(n_iter_no_change=1, tol=0.5)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("variant", TRAIN_VARIANTS, ids=lambda v: "-".join(f"{k}={v[k]}" for k in v))
+def test_train_variants_match_twin(rng, dtype, variant):
+    n, d, k = 45, 5, 3
+    variant = dict(variant)
+    X = rng.normal(size=(n, d)).astype(dtype)
+    R0 = rng.normal(size=(k, d)).astype(dtype)
+    sw = rng.uniform(0, 2, size=n).astype(dtype) if variant.pop("weights", False) else None
+    eta0 = rng.normal(size=k).astype(dtype) if variant.pop("fixed_eta", False) else None
+    args = (X, X.mean(0), R0, eta0, 0.5, 0.3, 5, False, False, 8, 2, 6, 0.05, 123)
+    R, eta, curve, lr, st = _train(_core, *args, 2, None, 1e-3, 2, 1, 0.5, 1e-6, sample_weight=sw, **variant)
+    R2, eta2, curve2, lr2, st2 = _train(ref, *args, 1, None, 1e-3, 2, 1, 0.5, 1e-6, sample_weight=sw, **variant)
+    np.testing.assert_allclose(R, R2, rtol=RTOL[dtype], atol=10 * ATOL[dtype])
+    np.testing.assert_allclose(curve, curve2, rtol=RTOL[dtype])
+    assert lr == lr2 and st["iterations"] == st2["iterations"] and st["converged"] == st2["converged"]
+    if eta0 is not None:  # fixed log-weights: used, returned unchanged
+        np.testing.assert_array_equal(eta, eta0)
+        plain = _train(_core, X, X.mean(0), R0, None, *args[4:], 1, None, 1e-3, 2, 1, 0.5, 1e-6, **variant)
+        assert not np.allclose(plain[2], curve)
+    if "n_iter_no_change" in variant:  # tol=0.5: no epoch improves by half, stop after 1 + 1 epochs
+        assert st["converged"] and st["iterations"] == 2
+    # 1 vs 2 threads bit-identical
+    a = _train(_core, *args, 1, None, 1e-3, 2, 1, 0.5, 1e-6, sample_weight=sw, **variant)
+    for u, v in zip(a[:3], (R, eta, curve)):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_train_threads_bit_identical_large_batch(rng):
+    # batch 64 = 4 chunks: the gradient partials of the chunks are summed in chunk order
+    X = rng.normal(size=(300, 7))
+    sw = rng.uniform(0, 3, size=300)
+    kw = dict(mask_mode=1, mask_share_every=2, sample_weight=sw, n_iter_no_change=2, tol=1e-3)
+    args = (X, X.mean(0), X[:5].copy(), rng.normal(size=5), 0.5, 1.0, 4, False, True, 64, 2, 6, 0.02, 7)
+    a = _train(_core, *args, 1, **kw)
+    b = _train(_core, *args, 2, **kw)
+    for u, v in zip(a[:3], b[:3]):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_no_mask_trains_every_coordinate(rng):
+    # mask_mode 2 (the paper's no-mask ablation): the loss covers all coordinates of the unmasked
+    # point, so it equals the mean squared distance of the points to their final states
+    X = rng.normal(size=(32, 3))
+    R0 = X[:2].copy()
+    R, _, curve, _, _ = _train(_core, X, X.mean(0), R0, None, 0.5, 1.0, 3, False, False, 32, 1, 1, 1e-9, 0,
+                               1, mask_mode=2)
+    V, _ = ref.clam_forward(X, None, R0, None, 0.5, 1.0, 3, False)
+    assert curve[0] == pytest.approx(((X - V[-1]) ** 2).mean(), rel=1e-12)
+
+
+def test_sample_weight_mask_values_differ(rng):
+    # the same training with weights 1 is the unweighted training, to rounding
+    X = rng.normal(size=(40, 4))
+    args = (X, X.mean(0), X[:3].copy(), None, 0.5, 0.5, 4, False, False, 8, 1, 3, 0.05, 3, 1)
+    a = _train(_core, *args)
+    b = _train(_core, *args, sample_weight=np.ones(40))
+    for u, v in zip(a[:3], b[:3]):
+        np.testing.assert_array_equal(u, v)
+    c = _train(_core, *args, sample_weight=np.r_[np.ones(20), np.zeros(20)])
+    assert not np.allclose(a[0], c[0])
+
+
+def test_train_params_struct():
+    p = _core.ClamTrainParams(c=0.3, n_steps=7, mask_mode=1)
+    assert (p.c, p.n_steps, p.mask_mode, p.alpha) == (0.3, 7, 1, 0.1)
+    p.tol = 0.5
+    assert p.tol == 0.5
+    with pytest.raises(TypeError, match="unknown field foo"):
+        _core.ClamTrainParams(foo=1)
+    X = np.zeros((5, 2))
+    for kw, msg in [(dict(mask_mode=3), "mask_mode=3"), (dict(tol=-1.0), "tol=-1"),
+                    (dict(n_iter_no_change=-1), "n_iter_no_change=-1"), (dict(mask_share_every=-2), "mask_share_every=-2"),
+                    (dict(decay=0.0), "decay=0"), (dict(beta1=1.0), "beta1=1"), (dict(adam_eps=0.0), "adam_eps=0")]:
+        with pytest.raises(ValueError, match=msg):
+            _core.clam_train(X, None, X[0], X[:2].copy(), None, _core.ClamTrainParams(**kw), 1)
+    with pytest.raises(ValueError, match="sample_weight: expected shape"):
+        _core.clam_train(X, np.ones(4), X[0], X[:2].copy(), None, _core.ClamTrainParams(), 1)
+    # the twin's dataclass has the same fields and defaults
+    twin = ref.TrainParams()
+    for name in twin.__dataclass_fields__:
+        assert getattr(_core.ClamTrainParams(), name) == getattr(twin, name), name
+
+
+# ---- issue 13: the estimator's defaults, early stop, memberships -------------------------------------------
+def test_default_fit_uses_all_clusters_and_beats_kmeans_start():
+    from sklearn.cluster import KMeans
+
+    X, _ = make_blobs(240, n_features=5, centers=4, cluster_std=1.5, random_state=3)
+    model = ClAM(4, random_state=0, n_threads=2).fit(X)
+    Z = model._to_internal(X)
+    assert np.unique(model.labels_).size == 4
+    s = silhouette_score(Z, model.labels_)
+    km = KMeans(4, n_init=10, random_state=0).fit(Z)
+    assert s >= silhouette_score(Z, km.labels_) - 1e-12
+    # the kept run is the candidate with the best Silhouette among those using all clusters
+    best = max(r["silhouette"] for r in model.search_results_ if r["n_clusters"] == 4)
+    assert s == pytest.approx(best, rel=1e-5)  # the scorer works in float32 distances
+    trained = [r for r in model.search_results_ if r["epochs"] > 0]
+    assert len(trained) == 4 and all(r["epochs"] < model.max_epochs for r in trained)  # early stops
+    # identical for any thread count
+    other = ClAM(4, random_state=0, n_threads=1).fit(X)
+    np.testing.assert_array_equal(other.cluster_centers_, model.cluster_centers_)
+
+
+def test_early_stop_and_convergence_warning():
+    X, _ = make_blobs(120, n_features=3, centers=3, random_state=0)
+    m = ClAM(3, random_state=0, init="k-means++", n_init=1, beta=2.0).fit(X)
+    assert m.converged_ and m.n_iter_ < 50 and len(m.loss_curve_) == m.n_iter_
+    with pytest.warns(ConvergenceWarning, match="max_epochs=2"):
+        ClAM(3, random_state=0, init="k-means++", n_init=1, beta=2.0, max_epochs=2).fit(X)
+
+
+def test_silhouette_scorer_matches_sklearn(rng):
+    from danneal.clam import _SilhouetteScorer
+
+    Z = rng.normal(size=(150, 4))
+    sc = _SilhouetteScorer(Z)
+    for k in (2, 3, 7):
+        labels = rng.integers(0, k, size=150)
+        labels[:k] = np.arange(k)
+        assert sc(labels) == pytest.approx(silhouette_score(Z, labels), abs=1e-6)  # float32 distances
+    assert sc(np.zeros(150, int)) == -1.0
+    # weight 0 leaves a point out; the weighted score of the others is their plain score
+    w = np.r_[np.zeros(30), np.ones(120)]
+    labels = np.arange(150) % 3
+    assert _SilhouetteScorer(Z, sample_weight=w)(labels) == pytest.approx(
+        silhouette_score(Z[30:], labels[30:]), abs=1e-6)
+
+
+def test_predict_proba_and_entropy():
+    X, _ = make_blobs(100, n_features=3, centers=3, random_state=0)
+    m = ClAM(3, random_state=0).fit(X)
+    P = m.predict_proba(X)
+    assert P.shape == (100, 3) and P.dtype == np.float64
+    np.testing.assert_allclose(P.sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(P.argmax(1), m.predict(X))  # no log-weights: the nearest is the likeliest
+    H = m.membership_entropy(X)
+    assert H.shape == (100,) and (H >= 0).all() and (H <= np.log(3) + 1e-12).all()
+    P0 = m.predict_proba(X, n_steps=0)  # at the data points (the paper's eq. 13)
+    assert m.membership_entropy(X, n_steps=0).mean() >= H.mean() - 1e-12  # the recursion sharpens
+    assert not np.allclose(P0, P)
+    assert m.predict_proba(X.astype(np.float32)).dtype == np.float64  # the model's dtype (fitted on float64)
+
+
+def test_fixed_weights_and_sample_weight():
+    X, y = make_blobs(120, n_features=2, centers=[[0, 0], [5, 5], [0, 5]], cluster_std=0.5, random_state=0)
+    m = ClAM(3, weights=[1.0, 2.0, 1.0], random_state=0).fit(X)
+    np.testing.assert_allclose(m.weights_, [0.25, 0.5, 0.25], rtol=1e-12)  # fixed: not learned
+    P = m.predict_proba(X)
+    np.testing.assert_allclose(P.sum(1), 1.0)
+    learned = ClAM(3, weights=[1.0, 2.0, 1.0], weighted=True, random_state=0).fit(X)
+    assert learned.weights_.shape == (3,)
+    # far outliers with weight 0 are ignored by the standardisation, the starts and the loss
+    Xo = np.r_[X, np.full((6, 2), 60.0)]
+    w = np.r_[np.ones(120), np.zeros(6)]
+    mo = ClAM(3, random_state=0).fit(Xo, sample_weight=w)
+    from sklearn.metrics import adjusted_rand_score
+    assert adjusted_rand_score(y, mo.labels_[:120]) == 1.0  # no prototype spent on the outliers
+    ones = ClAM(3, random_state=0).fit(X, sample_weight=np.ones(120))
+    none = ClAM(3, random_state=0).fit(X)
+    np.testing.assert_array_equal(ones.labels_, none.labels_)
+
+
+@pytest.mark.parametrize("kw", [dict(mask_prob=0.0), dict(mask_replace=True), dict(mask_share_every=2),
+                                dict(lr_decay=0.5, lr_patience=1, min_learning_rate=1e-3),
+                                dict(selection="loss", n_init=1, kmeans_n_init=3)])
+def test_mask_and_schedule_options_run(kw):
+    X, _ = make_blobs(90, n_features=4, centers=3, random_state=1)
+    m = ClAM(3, random_state=0, **kw).fit(X)
+    assert np.unique(m.labels_).size == 3 and np.isfinite(m.cluster_centers_).all()

@@ -79,7 +79,7 @@ def test_predict_transform_are_lazy(client, blobs):
 
 
 def test_clam_predict_transform_on_dask(client, blobs):
-    model = danneal.ClAM(3, random_state=0, max_epochs=5).fit(blobs[:300])
+    model = danneal.ClAM(3, random_state=0).fit(blobs[:300])
     Xd = da.from_array(blobs, chunks=(250, -1))
     lab = model.predict(Xd)
     dist = model.transform(Xd)

@@ -60,3 +60,27 @@ def test_phase_diagram_marks_chosen_k_and_readable_ticks():
     for text in labels:
         float(text)  # parses as a number
     plt.close("all")
+
+
+def test_clam_basins_draws():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from danneal import ClAM
+    from danneal.plot import clam_basins
+
+    X, _ = make_blobs(90, centers=3, cluster_std=0.6, random_state=0)
+    m = ClAM(3, random_state=0, n_threads=1).fit(X)
+    ax = clam_basins(m, X, resolution=40)
+    assert ax.basins_.shape == ax.voronoi_.shape == (40, 40)
+    assert len(ax.collections) >= 3  # basins, Voronoi boundaries, points and prototypes
+    assert set(np.unique(ax.basins_)) <= set(range(3))
+    # sharp softmax: the basins are the Voronoi cells; soft (small beta): they differ somewhere
+    sharp = clam_basins(m, X, resolution=40, beta=1e4, ax=plt.figure().gca())
+    np.testing.assert_array_equal(sharp.basins_, sharp.voronoi_)
+    soft = clam_basins(m, X, resolution=40, beta=1e-3, n_steps=50, ax=plt.figure().gca())
+    assert (soft.basins_ != soft.voronoi_).any()
+    plt.close("all")
+    with pytest.raises(ValueError, match="2-D data"):
+        clam_basins(ClAM(2, random_state=0, n_threads=1).fit(np.c_[X, X[:, :1]]), X)

@@ -246,6 +246,7 @@ struct TrainCtx {
   double c, alpha;
   bool spherical, weighted;
   T gscale;              // -2 / (B d)
+  const T* sw = nullptr; // n sample weights (mean 1) or null
 };
 
 // Forward, loss and backward of batch rows [b0, b1).  Work buffers: V ((T+1) d), P (T k),
@@ -268,13 +269,15 @@ static double train_rows(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T*
     const T* x = cx.X + cx.rows[b] * d;
     row_forward(xb, mb, cx.R, cx.eta, k, d, cx.c, cx.alpha, T_, cx.spherical, V, P, PR, Dk);
     const T* vT = V + T_ * d;
+    const T wb = cx.sw ? cx.sw[cx.rows[b]] : T(1);
+    const T gs = cx.gscale * wb;
     T rl = 0;
     for (index_t j = 0; j < d; ++j) {
       const T r = mb[j] * (x[j] - vT[j]);
       rl += r * (x[j] - vT[j]);
-      G[j] = cx.gscale * r;
+      G[j] = gs * r;
     }
-    loss += rl;
+    loss += static_cast<double>(wb) * static_cast<double>(rl);
     if (b == b0)
       for (index_t mu = 0; mu < k; ++mu) e2sum[mu] = T(0);
     row_backward(V, P, PR, mb, cx.R, k, d, cx.c, cx.alpha, T_, cx.spherical, G, dR, e2sum,
@@ -491,6 +494,17 @@ struct TrainParams {
   double c_start = 0;
   index_t anneal_epochs = 0;
   std::uint64_t seed = 0;
+  // Masks: 0 = n_mask distinct coordinates per row; 1 = n_mask draws with replacement (the
+  // reference code: fewer distinct coordinates when draws repeat); 2 = no mask (the paper's
+  // ablation: the unmasked point evolves in every coordinate, the loss covers all of them).
+  int mask_mode = 0;
+  // > 0: in epochs e with (e + 1) % mask_share_every == 0, all rows of a batch share one mask
+  // (the reference code's "dim_change_cycle").
+  index_t mask_share_every = 0;
+  // Early stop on a loss plateau: after n_iter_no_change epochs at the final c in a row without
+  // an epoch loss below (1 - tol) times the last significant best (0: off).
+  index_t n_iter_no_change = 0;
+  double tol = 0;
 };
 
 // Trains prototypes R (k x d, started from R0) and log-weights eta (started from eta0, may be
@@ -498,13 +512,15 @@ struct TrainParams {
 // batch_size rows draw n_mask distinct masked coordinates per row (set to mask_values), run
 // n_steps masked steps, loss and BPTT, one Adam step.  The epoch loss is the mean batch loss.
 // Keeps the prototypes of the lowest epoch loss (R_best, eta_best), decays the learning rate on
-// plateaus and stops when it falls below min_lr (status.converged) or when
-// on_epoch(epoch, loss, lr) returns false.  loss_curve (max_epochs) receives the epoch losses;
+// plateaus and stops when it falls below min_lr or the loss stops improving (n_iter_no_change,
+// tol; status.converged) or when on_epoch(epoch, loss, lr, R) returns false (R: the current
+// prototypes, k x d).  sample_weight (n, mean 1, may be null) weights each row's loss.  eta0 non-null:
+// log-weights used by the recursion, learned when p.weighted, else fixed.  loss_curve (max_epochs) receives the epoch losses;
 // status.iterations = epochs run, status.error = best loss.
 template <class T, class CB>
-Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const T* R0, const T* eta0, index_t k,
-                  const TrainParams& p, int n_threads, CB&& on_epoch, T* R_best, T* eta_best, double* loss_curve,
-                  double* lr_out) {
+Status clam_train(const T* X, index_t n, index_t d, const T* sample_weight, const T* mask_values, const T* R0,
+                  const T* eta0, index_t k, const TrainParams& p, int n_threads, CB&& on_epoch, T* R_best,
+                  T* eta_best, double* loss_curve, double* lr_out) {
   check_sizes(n, d, k, p.n_steps);
   if (n < 1) throw std::invalid_argument("clam_train: need at least one sample");
   if (p.batch_size < 1) throw std::invalid_argument("batch_size must be >= 1");
@@ -512,6 +528,9 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
   if (p.max_epochs < 0) throw std::invalid_argument("max_epochs must be >= 0");
   if (n_threads < 1) throw std::invalid_argument("n_threads must be >= 1");
   if (p.anneal_epochs < 0) throw std::invalid_argument("anneal_epochs must be >= 0");
+  if (p.mask_mode < 0 || p.mask_mode > 2) throw std::invalid_argument("mask_mode must be 0, 1 or 2");
+  if (p.mask_share_every < 0) throw std::invalid_argument("mask_share_every must be >= 0");
+  if (p.n_iter_no_change < 0) throw std::invalid_argument("n_iter_no_change must be >= 0");
   const index_t n_anneal = (p.c_start > 0 && p.anneal_epochs > 0) ? p.anneal_epochs : 0;
   const index_t B = std::min(p.batch_size, n);
   const index_t T_ = p.n_steps;
@@ -523,7 +542,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
               sizeof(T), "ClAM training buffers for n_steps=" + std::to_string(T_));
 
   std::vector<T> R(R0, R0 + kd), rho(static_cast<size_t>(kd)), eta(static_cast<size_t>(k), T(0));
-  if (p.weighted && eta0)
+  if (eta0)
     for (index_t mu = 0; mu < k; ++mu) eta[mu] = eta0[mu];
   std::vector<T> mR(static_cast<size_t>(kd), T(0)), vR(static_cast<size_t>(kd), T(0)), mE(static_cast<size_t>(k), T(0)),
       vE(static_cast<size_t>(k), T(0));
@@ -558,9 +577,10 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
   double lr = p.learning_rate;
   double best = std::numeric_limits<double>::infinity();
   double prev_mean = std::numeric_limits<double>::quiet_NaN();
-  index_t stall = 0, adam_t = 0;
+  double best_sig = std::numeric_limits<double>::infinity();  // last significant best (early stop)
+  index_t stall = 0, adam_t = 0, no_change = 0;
   Status st;
-  const T* eta_ptr = p.weighted ? eta.data() : nullptr;
+  const T* eta_ptr = (p.weighted || eta0) ? eta.data() : nullptr;
 
   for (index_t epoch = 0; epoch < p.max_epochs; ++epoch) {
     const bool annealing = epoch < n_anneal;
@@ -568,6 +588,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
         annealing ? p.c_start * std::pow(p.c / p.c_start, static_cast<double>(epoch) / static_cast<double>(n_anneal))
                   : p.c;
     for (index_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
+    const bool share = p.mask_share_every > 0 && (epoch + 1) % p.mask_share_every == 0;
     double epoch_loss = 0.0;
     index_t n_batches = 0;
     for (index_t start = 0; start < n; start += B) {
@@ -583,13 +604,28 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
         T* mb = msk.data() + b * d;
         for (index_t j = 0; j < d; ++j) {
           xb[j] = x[j];
-          mb[j] = T(0);
+          mb[j] = p.mask_mode == 2 ? T(1) : T(0);
+        }
+        if (p.mask_mode == 2) continue;  // no mask: every coordinate evolves from the data point
+        if (share && b > 0) {            // the batch's first row drew the shared mask
+          for (index_t j = 0; j < d; ++j)
+            if (msk[j] != T(0)) {
+              mb[j] = T(1);
+              xb[j] = mask_values[j];
+            }
+          continue;
         }
         for (index_t i = 0; i < p.n_mask; ++i) {
-          const index_t j = i + rng.below(d - i);
-          std::swap(idx[i], idx[j]);
-          mb[idx[i]] = T(1);
-          xb[idx[i]] = mask_values[idx[i]];
+          if (p.mask_mode == 1) {
+            const index_t j = rng.below(d);
+            mb[j] = T(1);
+            xb[j] = mask_values[j];
+          } else {
+            const index_t j = i + rng.below(d - i);
+            std::swap(idx[i], idx[j]);
+            mb[idx[i]] = T(1);
+            xb[idx[i]] = mask_values[idx[i]];
+          }
         }
       }
       // prototypes as used by the recursion
@@ -604,7 +640,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
       const T gscale = static_cast<T>(-2.0 / (static_cast<double>(Bb) * static_cast<double>(d)));
       const index_t nc = n_chunks(Bb, kClamChunk);
       TrainCtx<T> cx{X, x0.data(), msk.data(), perm.data() + start, Ruse, eta_ptr, k, d, T_, c_ep, p.alpha,
-                     p.spherical, p.weighted, gscale};
+                     p.spherical, p.weighted, gscale, sample_weight};
       parallel_chunks(Bb, kClamChunk, n_threads, [&](index_t ci, index_t b0, index_t b1) {
         Work& w = work[ci];
         const double loss =
@@ -657,7 +693,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
       if (eta_best)
         for (index_t mu = 0; mu < k; ++mu) eta_best[mu] = eta[mu];
       st.error = epoch_loss;
-      if (!on_epoch(epoch, epoch_loss, lr)) break;
+      if (!on_epoch(epoch, epoch_loss, lr, R.data())) break;
       continue;
     }
     if (epoch_loss < best) {
@@ -665,6 +701,12 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
       for (index_t i = 0; i < kd; ++i) R_best[i] = R[i];
       if (eta_best)
         for (index_t mu = 0; mu < k; ++mu) eta_best[mu] = eta[mu];
+    }
+    if (!std::isfinite(best_sig) || best_sig - epoch_loss > p.tol * std::abs(best_sig)) {  // first, or a real gain
+      best_sig = epoch_loss;
+      no_change = 0;
+    } else {
+      ++no_change;
     }
     // learning-rate decay on plateaus of the moving average of the epoch loss
     if (epoch + 1 - n_anneal >= p.plateau_window) {
@@ -683,8 +725,8 @@ Status clam_train(const T* X, index_t n, index_t d, const T* mask_values, const 
       }
       prev_mean = mean;
     }
-    bool go_on = on_epoch(epoch, epoch_loss, lr);
-    if (lr < p.min_lr) {
+    bool go_on = on_epoch(epoch, epoch_loss, lr, R.data());
+    if (lr < p.min_lr || (p.n_iter_no_change > 0 && no_change >= p.n_iter_no_change)) {
       st.converged = true;
       break;
     }

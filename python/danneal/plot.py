@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["phase_diagram"]
+__all__ = ["phase_diagram", "clam_basins"]
 
 
 def _pyplot():
@@ -81,3 +81,81 @@ def phase_diagram(model, ax=None, *, per_sample=True, mark_splits=True, mark_k=T
                         ha="center", va="top", color="C2")
     ax.set_title("deterministic annealing phase diagram")
     return ax, ax_k
+
+
+def clam_basins(model, X, ax=None, *, resolution=200, margin=0.1, beta=None, n_steps=None, show_points=True):
+    """Attractor basins of a fitted ClAM against the Voronoi cells of the same prototypes, on 2-D
+    data (the ClAM paper's figures 11-12).
+
+    A grid over the data's bounding box is labelled by the recursion (``model.predict``: the
+    nearest prototype after ``n_steps`` unmasked steps), drawn as coloured regions; the dashed
+    lines are the boundaries of the Voronoi cells (nearest prototype without the recursion, in the
+    model's standardised space);
+    black dots are the prototypes.  The two coincide as beta grows.
+
+    Parameters
+    ----------
+    model : fitted :class:`danneal.ClAM` on 2 features
+    X : array (n_samples, 2)
+        Data: sets the plotted region and is drawn as small dots (``show_points``).
+    ax : matplotlib Axes or None
+        ``None``: a new figure.
+    resolution : int, default=200
+        Grid points per axis.
+    margin : float, default=0.1
+        Fraction of the data range added on every side.
+    beta : float or None
+        Draw the basins at this ``beta`` instead of the fitted one (the paper's figure varies it).
+    n_steps : int or None
+        Steps of the recursion (default: the fitted ``n_steps``).
+    show_points : bool, default=True
+
+    Returns
+    -------
+    ax : the Axes; ``ax.basins_`` (resolution x resolution labels of the basins) and
+    ``ax.voronoi_`` (labels of the Voronoi cells) hold the two partitions of the grid.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    from ._validation import as_float_array, check_int
+
+    check_is_fitted(model, "cluster_centers_")
+    X = as_float_array(X, "X", ndim=2, dtype=np.float64)
+    if X.shape[1] != 2 or model.n_features_in_ != 2:
+        raise ValueError(f"clam_basins needs 2-D data and a model fitted on 2 features, got X with {X.shape[1]} "
+                         f"and a model with {model.n_features_in_}")
+    resolution = check_int(resolution, "resolution", low=2, high=4000)
+    plt = _pyplot()
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    lo, hi = lo - margin * span, hi + margin * span
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    G = np.c_[gx.ravel(), gy.ravel()]
+    from . import _core
+    from ._threads import resolve_n_threads
+
+    Z = model._to_internal(G.astype(model._R.dtype))
+    c = model._c_fit if beta is None else model._c(float(beta))
+    steps = model._n_steps if n_steps is None else check_int(n_steps, "n_steps", low=0)
+    eta = None if model._eta is None else model._eta.astype(Z.dtype)
+    basins = _core.clam_predict(Z, model._R.astype(Z.dtype), eta, c, model._alpha, steps, bool(model.spherical),
+                                resolve_n_threads(model.n_threads))[0].reshape(gx.shape)
+    centres = np.asarray(model.cluster_centers_, dtype=np.float64)
+    # Voronoi cells in the model's own space (standardised; on the sphere when spherical)
+    R = model._R.astype(np.float64)
+    voronoi = ((Z.astype(np.float64)[:, None, :] - R[None, :, :]) ** 2).sum(-1).argmin(axis=1).reshape(gx.shape)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    k = centres.shape[0]
+    ax.pcolormesh(gx, gy, basins, cmap="tab20" if k > 10 else "tab10", vmin=0, vmax=(20 if k > 10 else 10) - 1,
+                  alpha=0.45, shading="auto")
+    ax.contour(gx, gy, voronoi, levels=np.arange(k) + 0.5, colors="k", linestyles="dashed", linewidths=0.8)
+    if show_points:
+        ax.scatter(X[:, 0], X[:, 1], s=4, c="0.3")
+    ax.scatter(centres[:, 0], centres[:, 1], s=40, c="k", marker="o")
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_title("ClAM basins (colours) vs Voronoi cells (dashed)")
+    ax.basins_ = basins
+    ax.voronoi_ = voronoi
+    return ax

@@ -6,9 +6,11 @@ Same names and argument order as the compiled kernels; see ``csrc/danneal/clam.h
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["clam_forward", "clam_backward", "clam_predict", "clam_train", "Xoshiro256"]
+__all__ = ["clam_forward", "clam_backward", "clam_predict", "clam_train", "TrainParams", "Xoshiro256"]
 
 _M64 = (1 << 64) - 1
 
@@ -113,23 +115,60 @@ class Xoshiro256:
         return (self.next() * int(n)) >> 64
 
 
-def clam_train(X, mask_values, R0, eta0, c, alpha, n_steps, spherical, weighted, batch_size, n_mask, max_epochs,
-               learning_rate, seed, n_threads=1, callback=None, plateau_tol=1e-3, plateau_window=10, patience=5,
-               decay=0.8, min_lr=1e-6, c_start=0.0, anneal_epochs=0):
+@dataclass
+class TrainParams:
+    """Twin of ``danneal._core.ClamTrainParams`` (csrc/danneal/clam.hpp ``TrainParams``): same
+    fields, same defaults.  ``clam_train`` takes either."""
+
+    c: float = 0.5
+    alpha: float = 0.1
+    n_steps: int = 10
+    spherical: bool = False
+    weighted: bool = False
+    batch_size: int = 8
+    n_mask: int = 1
+    max_epochs: int = 100
+    learning_rate: float = 0.01
+    beta1: float = 0.9
+    beta2: float = 0.999
+    adam_eps: float = 1e-8
+    plateau_window: int = 10
+    patience: int = 5
+    plateau_tol: float = 1e-3
+    decay: float = 0.8
+    min_lr: float = 1e-6
+    c_start: float = 0.0
+    anneal_epochs: int = 0
+    seed: int = 0
+    mask_mode: int = 0
+    mask_share_every: int = 0
+    n_iter_no_change: int = 0
+    tol: float = 0.0
+
+
+def clam_train(X, sample_weight, mask_values, R0, eta0, params, n_threads=1, callback=None):
     """Twin of the compiled training loop; returns ``(R_best, eta_best, loss_curve, lr, status)``.
 
-    With ``c_start > 0`` and ``anneal_epochs > 0`` epoch ``e < anneal_epochs`` runs at
-    ``c_start * (c / c_start) ** (e / anneal_epochs)``; only later epochs (at ``c``) count for the
-    best loss and the plateau decay."""
+    ``params``: a ``TrainParams`` or ``danneal._core.ClamTrainParams``.  With ``c_start > 0`` and
+    ``anneal_epochs > 0`` epoch ``e < anneal_epochs`` runs at ``c_start * (c / c_start) ** (e /
+    anneal_epochs)``; only later epochs (at ``c``) count for the best loss, the plateau decay and
+    the early stop.  ``callback(epoch, loss, lr, R)`` returning False stops."""
+    p = params
+    c, alpha, n_steps, spherical, weighted = p.c, p.alpha, p.n_steps, p.spherical, p.weighted
+    batch_size, n_mask, max_epochs, learning_rate = p.batch_size, p.n_mask, p.max_epochs, p.learning_rate
+    plateau_tol, plateau_window, patience, decay, min_lr = p.plateau_tol, p.plateau_window, p.patience, p.decay, p.min_lr
+    c_start, anneal_epochs, seed = p.c_start, p.anneal_epochs, p.seed
+    b1, b2, eps = p.beta1, p.beta2, p.adam_eps
     dt = X.dtype
     n, d = X.shape
     k = R0.shape[0]
     B = min(batch_size, n)
     R = R0.astype(dt).copy()
     eta = np.zeros(k, dt) if eta0 is None else eta0.astype(dt).copy()
+    use_eta = weighted or eta0 is not None
+    sw = None if sample_weight is None else np.asarray(sample_weight, dt)
     mR, vR = np.zeros_like(R), np.zeros_like(R)
     mE, vE = np.zeros_like(eta), np.zeros_like(eta)
-    b1, b2, eps = 0.9, 0.999, 1e-8
     perm = list(range(n))
     idx = list(range(d))
     rng = Xoshiro256(seed)
@@ -137,6 +176,8 @@ def clam_train(X, mask_values, R0, eta0, c, alpha, n_steps, spherical, weighted,
     best = np.inf
     R_best, eta_best = R.copy(), eta.copy()
     prev_mean = None
+    best_sig = np.inf
+    no_change = 0
     stall = 0
     t_adam = 0
     curve = []
@@ -156,6 +197,7 @@ def clam_train(X, mask_values, R0, eta0, c, alpha, n_steps, spherical, weighted,
         for i in range(n - 1, 0, -1):
             j = rng.below(i + 1)
             perm[i], perm[j] = perm[j], perm[i]
+        share = p.mask_share_every > 0 and (epoch + 1) % p.mask_share_every == 0
         losses = []
         for start in range(0, n, B):
             rows = perm[start:start + B]
@@ -164,21 +206,35 @@ def clam_train(X, mask_values, R0, eta0, c, alpha, n_steps, spherical, weighted,
             x0 = x.copy()
             m = np.zeros_like(x)
             for b in range(Bb):
+                if p.mask_mode == 2:  # no mask: every coordinate evolves from the data point
+                    m[b] = 1
+                    continue
+                if share and b > 0:  # the batch's first row drew the shared mask
+                    m[b] = m[0]
+                    x0[b] = np.where(m[0] != 0, mask_values, x[b])
+                    continue
                 for i in range(n_mask):
-                    j = i + rng.below(d - i)
-                    idx[i], idx[j] = idx[j], idx[i]
-                    m[b, idx[i]] = 1
-                    x0[b, idx[i]] = mask_values[idx[i]]
+                    if p.mask_mode == 1:  # with replacement
+                        j = rng.below(d)
+                        m[b, j] = 1
+                        x0[b, j] = mask_values[j]
+                    else:
+                        j = i + rng.below(d - i)
+                        idx[i], idx[j] = idx[j], idx[i]
+                        m[b, idx[i]] = 1
+                        x0[b, idx[i]] = mask_values[idx[i]]
             if spherical:
                 rn = np.linalg.norm(R.astype(np.float64), axis=1, keepdims=True)
                 rn = np.where(rn > 0, rn, 1.0)
                 rho = (R / rn).astype(dt)
             else:
                 rho = R
-            V, P = clam_forward(x0, m, rho, eta if weighted else None, c_ep, alpha, n_steps, spherical)
+            V, P = clam_forward(x0, m, rho, eta if use_eta else None, c_ep, alpha, n_steps, spherical)
             r = m * (x - V[-1])
-            losses.append(float((r.astype(np.float64) * (x - V[-1])).sum()) / (Bb * d))
-            G = (-2.0 / (Bb * d)) * r
+            wb = np.ones(Bb, dt) if sw is None else sw[rows]
+            rl = (r * (x - V[-1])).sum(1)  # per row, in the working precision like the kernel
+            losses.append(float((wb.astype(np.float64) * rl.astype(np.float64)).sum()) / (Bb * d))
+            G = (dt.type(-2.0 / (Bb * d)) * wb)[:, None] * r
             dR, deta, _ = clam_backward(V, P, m, rho, G.astype(dt), c_ep, alpha, spherical)
             g = dR.astype(np.float64)
             if spherical:
@@ -199,12 +255,17 @@ def clam_train(X, mask_values, R0, eta0, c, alpha, n_steps, spherical, weighted,
         if annealing:  # the latest prototypes stand until an epoch at the final c
             R_best, eta_best = R.copy(), eta.copy()
             status["error"] = loss
-            if callback is not None and callback(epoch, loss, lr) is False:
+            if callback is not None and callback(epoch, loss, lr, R.copy()) is False:
                 break
             continue
         if loss < best:
             best = loss
             R_best, eta_best = R.copy(), eta.copy()
+        if not np.isfinite(best_sig) or best_sig - loss > p.tol * abs(best_sig):
+            best_sig = loss
+            no_change = 0
+        else:
+            no_change += 1
         if epoch + 1 - n_anneal >= plateau_window:
             mean = float(np.mean(curve[-plateau_window:]))
             if prev_mean is not None:
@@ -216,8 +277,8 @@ def clam_train(X, mask_values, R0, eta0, c, alpha, n_steps, spherical, weighted,
                 else:
                     stall = 0
             prev_mean = mean
-        go_on = True if callback is None else callback(epoch, loss, lr) is not False
-        if lr < min_lr:
+        go_on = True if callback is None else callback(epoch, loss, lr, R.copy()) is not False
+        if lr < min_lr or (p.n_iter_no_change > 0 and no_change >= p.n_iter_no_change):
             status["converged"] = True
             break
         if not go_on:
