@@ -37,6 +37,8 @@ _SQ_FTOL = 3e-9     # K full: a temperature ends when F drops by < _SQ_FTOL x to
 _QUIET = 4          # adaptive cooling: <= _QUIET passes at a temperature doubles the stride
 _STEADY = 10        # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
 _MAX_STRIDE = 16    # at most cooling**16 per temperature
+_SPLIT_ITER = 12     # passes of the fixed point right after a split (critical slowing down: the
+                    # next temperatures finish separating the copies; measured in docs/central.md)
 _FROZEN = 1e-9      # K full: stop when D changed by < _FROZEN relative at a temperature settled in one pass
 _ANNEAL_ROWS = 32768  # anneal_rows="auto": the annealing runs on max(_ANNEAL_ROWS, 256 K) rows at most
 _ANNEAL_ROWS_PER_CLUSTER = 256
@@ -870,7 +872,7 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
             lp[v] -= np.log(2.0)
             lp = np.append(lp, lp[v])
             pairs.append((v, child, float(Tc[v]), 2.0 * delta))
-        Y2, lp2, stats, it = fixed_point(Yd.astype(dtype), lp, T, self.max_iter, tol_abs)
+        Y2, lp2, stats, it = fixed_point(Yd.astype(dtype), lp, T, min(self.max_iter, _SPLIT_ITER), tol_abs)
         # undo splits whose copies fell back together
         Yf = Y2.astype(np.float64)
         undo = [(v, c) for v, c, _, sep0 in pairs if np.linalg.norm(Yf[v] - Yf[c]) <= sep0]
