@@ -569,8 +569,9 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         m = self._anneal_rows(n, target)
         if m < n and hasattr(rows, "subset"):
             rs = np.random.RandomState(0) if self.random_state is None else check_random_state(self.random_state)
-            arows, wsub = rows.subset(m, rs)
-            wfac = wsum / wsub
+            sub, wsub = rows.subset(m, rs)
+            if wsub > 0:  # (a sample of only zero-weight rows: anneal on all rows)
+                arows, wfac = sub, wsum / wsub
         self.n_anneal_rows_ = int(arows.n)
         lam0 = float(np.linalg.eigvalsh(Cx / s2_int)[-1])
         Tc0 = 2.0 * lam0
@@ -831,6 +832,8 @@ class CentralAnnealing(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
             return Y, n_iter_total
         rng = np.random.RandomState(0) if self.random_state is None else check_random_state(self.random_state)
         Xs, ws, full = rows.sample(_POLISH_SAMPLE, rng)
+        if ws is not None and not float(ws.sum(dtype=np.float64)) > 0:  # a sample of zero-weight rows only
+            return Y, n_iter_total
         D0 = float(stats[0])
         Y_s, D_s, passes0 = (Y, D0, 0) if full else _lloyd(Xs, ws, Y, rows.nt, self.final_max_iter)
         Yp, Dp, accepted, passes = _polish(Xs, ws, Y_s, D_s, int(self.n_polish), rng, rows.nt, self.final_max_iter)
