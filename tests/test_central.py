@@ -610,3 +610,16 @@ def test_partial_fit_weights_and_temperature():
     assert m.n_batches_ == 1
     with pytest.raises(ValueError, match="features"):
         m.partial_fit(X[:, :1])
+
+
+def test_samples_of_zero_weight_rows_only():
+    # 20,000 rows of which 10 carry weight: the annealing sample and the polish sample (16,384 rows)
+    # may hold none of them; the fit falls back to all rows / skips the polish, never fails
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 2))
+    w = np.zeros(len(X))
+    w[:10] = 1.0
+    X[:5] += 10.0
+    m = CentralAnnealing(2, anneal_rows=100, n_threads=1).fit(X, sample_weight=w)
+    assert np.isfinite(m.cluster_centers_).all() and m.n_clusters_ == 2
+    assert m.n_anneal_rows_ in (100, 20_000)

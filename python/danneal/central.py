@@ -41,6 +41,8 @@ _SQ_FTOL = 3e-9     # K full: a temperature ends when F drops by < _SQ_FTOL x to
 _QUIET = 4          # adaptive cooling: <= _QUIET passes at a temperature doubles the stride
 _STEADY = 10        # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
 _MAX_STRIDE = 16    # at most cooling**16 per temperature
+_SPLIT_ITER = 12     # passes of the fixed point right after a split (critical slowing down: the
+                    # next temperatures finish separating the copies; measured in docs/central.md)
 _FROZEN = 1e-9      # K full: stop when D changed by < _FROZEN relative at a temperature settled in one pass
 _ANNEAL_ROWS = 32768  # anneal_rows="auto": the annealing runs on max(_ANNEAL_ROWS, 256 K) rows at most
 _ANNEAL_ROWS_PER_CLUSTER = 256
@@ -57,6 +59,20 @@ def _eigh(cov):
         _BLAS_CONTROLLER = ThreadpoolController()
     with _BLAS_CONTROLLER.limit(limits=1, user_api="blas"):
         return np.linalg.eigh(cov)
+
+
+def _blas_threads(n):
+    """Context limiting the BLAS to ``n`` threads (the controller is created once)."""
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=int(n), user_api="blas")
+
+
+def _sample_rows(n, m, rng):
+    """``m`` distinct row indices out of ``n``, sorted, drawn from ``rng`` (a RandomState) through a
+    Generator seeded from it (its ``choice`` without replacement does not permute all ``n``)."""
+    return np.sort(np.random.default_rng(int(rng.randint(2**31))).choice(n, m, replace=False))
 
 
 def _c(a, dtype):
@@ -239,10 +255,13 @@ class _MemoryRows:
         amax = float(np.abs(Xd).max()) if Xd.size else 0.0
         pre = float(np.exp2(np.floor(np.log2(amax)))) if amax > 0 else 1.0
         Xd = Xd / pre
-        mean = (wd @ Xd) / wsum
-        Xd = Xd - mean
-        self._Xd = Xd
-        return mean, (Xd * wd[:, None]).T @ Xd / wsum, wsum, pre
+        # the d x n x d products on at most n_threads BLAS threads: a BLAS that starts one thread per
+        # core of the host on a loaded machine was measured 100x slower (24 s for 1,000,000 x 16)
+        with _blas_threads(self.nt):
+            mean = (wd @ Xd) / wsum
+            Xd = Xd - mean
+            self._Xd = Xd
+            return mean, (Xd * wd[:, None]).T @ Xd / wsum, wsum, pre
 
     def centre(self, pre, mean, root):
         """Keep ``(X / pre - mean) / root`` (in the input dtype) for the passes."""
@@ -265,7 +284,7 @@ class _MemoryRows:
     def subset(self, m, rng):
         """The same rows object over ``m`` of the centred rows, drawn uniformly (in row order), and
         their total weight."""
-        idx = np.sort(rng.choice(self.n, m, replace=False))
+        idx = _sample_rows(self.n, m, rng)
         sub = object.__new__(type(self))
         sub.n, sub.d, sub.dtype, sub.nt, sub.wscale = m, self.d, self.dtype, self.nt, self.wscale
         sub.X = self.X[idx]
@@ -279,7 +298,7 @@ class _MemoryRows:
         their weights (``None``: unit); ``full`` when they are all the rows (no copy)."""
         if self.n <= m:
             return self.Xc, self.w, True
-        idx = np.sort(rng.choice(self.n, m, replace=False))
+        idx = _sample_rows(self.n, m, rng)
         return _c(self.Xc[idx], self.dtype), None if self.w is None else _c(self.w[idx], self.dtype), False
 
     def hard_partition(self, centers):
@@ -579,8 +598,9 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         m = self._anneal_rows(n, target)
         if m < n and hasattr(rows, "subset"):
             rs = np.random.RandomState(0) if self.random_state is None else check_random_state(self.random_state)
-            arows, wsub = rows.subset(m, rs)
-            wfac = wsum / wsub
+            sub, wsub = rows.subset(m, rs)
+            if wsub > 0:  # (a sample of only zero-weight rows: anneal on all rows)
+                arows, wfac = sub, wsum / wsub
         self.n_anneal_rows_ = int(arows.n)
         mon = FitMonitor(self, X, y, callback=self.callback, verbose=self.verbose,
                          max_steps=n_geometric_steps(None, self.T_min, self.cooling, 1e-6 / 1.2))
@@ -846,9 +866,13 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
             return Y, n_iter_total
         rng = np.random.RandomState(0) if self.random_state is None else check_random_state(self.random_state)
         Xs, ws, full = rows.sample(_POLISH_SAMPLE, rng)
+        if ws is not None and not float(ws.sum(dtype=np.float64)) > 0:  # a sample of zero-weight rows only
+            return Y, n_iter_total
         D0 = float(stats[0])
         Y_s, D_s, passes0 = (Y, D0, 0) if full else _lloyd(Xs, ws, Y, rows.nt, self.final_max_iter)
-        Yp, Dp, accepted, passes = _polish(Xs, ws, Y_s, D_s, int(self.n_polish), rng, rows.nt, self.final_max_iter)
+        with _blas_threads(rows.nt):
+            Yp, Dp, accepted, passes = _polish(Xs, ws, Y_s, D_s, int(self.n_polish), rng, rows.nt,
+                                               self.final_max_iter)
         passes += passes0
         self.polish_.update(trials=int(self.n_polish), accepted=accepted, sample_size=len(Xs), n_iter=passes)
         if not accepted:
@@ -887,7 +911,7 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
             lp[v] -= np.log(2.0)
             lp = np.append(lp, lp[v])
             pairs.append((v, child, float(Tc[v]), 2.0 * delta))
-        Y2, lp2, stats, it = fixed_point(Yd.astype(dtype), lp, T, self.max_iter, tol_abs)
+        Y2, lp2, stats, it = fixed_point(Yd.astype(dtype), lp, T, min(self.max_iter, _SPLIT_ITER), tol_abs)
         # undo splits whose copies fell back together
         Yf = Y2.astype(np.float64)
         undo = [(v, c) for v, c, _, sep0 in pairs if np.linalg.norm(Yf[v] - Yf[c]) <= sep0]

@@ -1,0 +1,142 @@
+"""How often ``CentralAnnealing(n_clusters="auto")`` finds the reference number of clusters, and
+what other criteria computed from the same annealing path would find (issue 15 §3).
+
+One ``"auto"`` fit per set (``max_clusters`` = 20, sets with a reference K <= 20: iris, digits and
+the clustering suite under ../shared/data/clustering; reference K = number of non-noise labels in
+labels0).  From its path (``path_``: every K met, the temperature range over which it was stable,
+its centroids) the script evaluates, with no per-set tuning:
+
+* ``widest``: the K stable over the widest range of log T between two phase transitions (K = 1
+  and the open-ended last range excluded) -- what ``"auto"`` returns;
+* ``widest-min``/``widest-max``: the smallest/largest K whose range is >= 0.5 x the widest;
+* ``mass>=2%``: the widest range of the number of clusters holding >= 2 % of the weight each
+  (ranges of path entries with the same such number added up: splits that only cut off small
+  groups of outliers do not end a range);
+* ``split/cov``: the range weighted by the split's critical temperature relative to the data's
+  first one, ``log(T_start/T_end) x T_start / (2 lambda_max(C_x))`` (strong splits early);
+* ``CH``: the Calinski-Harabasz index of the hard partitions of the path's centroids;
+* ``elbow``: the K after which the distortion of the path's partitions falls least,
+  ``(W_{K-1} - W_K) / (W_K - W_{K+1})`` largest.
+
+    python benchmarks/auto_k_central.py             # sets with <= 2,000 rows (about a minute)
+    python benchmarks/auto_k_central.py --full      # every set
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import header, table  # noqa: E402
+from quality_central import sets  # noqa: E402
+
+from danneal import CentralAnnealing  # noqa: E402
+
+
+def path_stats(model, X):
+    """(K, log-T width, T_start, hard distortion W, masses) per path entry, last entry included."""
+    out = []
+    for e in model.path_:
+        C = e["cluster_centers"].astype(np.float64)
+        d2 = np.full(len(X), np.inf)
+        for c in C:
+            d2 = np.minimum(d2, ((X - c) ** 2).sum(1))
+        out.append({"K": e["n_clusters"], "width": float(np.log(e["T_start"] / e["T_end"])),
+                    "T_start": float(e["T_start"]), "W": float(d2.sum()), "masses": np.asarray(e["cluster_weights"])})
+    return out
+
+
+def widest(P, **_):
+    inner = [e for e in P[:-1] if e["K"] >= 2]
+    return max(inner, key=lambda e: e["width"])["K"] if inner else P[-1]["K"]
+
+
+def widest_frac(P, largest, frac=0.5, **_):
+    inner = [e for e in P[:-1] if e["K"] >= 2]
+    if not inner:
+        return P[-1]["K"]
+    top = max(e["width"] for e in inner)
+    ks = [e["K"] for e in inner if e["width"] >= frac * top]
+    return max(ks) if largest else min(ks)
+
+
+def big_mass(P, t=0.02, **_):
+    acc = {}
+    for e in P[:-1]:
+        k = int((e["masses"] >= t).sum())
+        if k >= 2:
+            acc[k] = acc.get(k, 0.0) + e["width"]
+    return max(acc, key=lambda k: (acc[k], -k)) if acc else P[-1]["K"]
+
+
+def split_cov(P, Tc0, **_):
+    inner = [e for e in P[:-1] if e["K"] >= 2]
+    return max(inner, key=lambda e: e["width"] * e["T_start"] / Tc0)["K"] if inner else P[-1]["K"]
+
+
+def calinski_harabasz(P, n, **_):
+    tss = P[0]["W"]
+    best, val = P[-1]["K"], -np.inf
+    for e in P[1:]:
+        k, W = e["K"], e["W"]
+        if k < n and W > 0:
+            v = (tss - W) / (k - 1) / (W / (n - k))
+            if v > val:
+                best, val = k, v
+    return best
+
+
+def elbow(P, **_):
+    best, val = P[-1]["K"], -np.inf
+    for i in range(1, len(P) - 1):
+        a, b, c = P[i - 1]["W"], P[i]["W"], P[i + 1]["W"]
+        if b - c > 0 and (a - b) / (b - c) > val:
+            best, val = P[i]["K"], (a - b) / (b - c)
+    return best
+
+
+CRITERIA = {"widest": widest, "widest-min": lambda P, **k: widest_frac(P, False),
+            "widest-max": lambda P, **k: widest_frac(P, True), "mass>=2%": big_mass, "split/cov": split_cov,
+            "CH": calinski_harabasz, "elbow": elbow}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--full", action="store_true", help="every set (minutes)")
+    ap.add_argument("--max-clusters", type=int, default=20)
+    args = ap.parse_args(argv)
+    print(header('CentralAnnealing(n_clusters="auto"): reference K found, per criterion on the annealing path'))
+    rows, hits = [], dict.fromkeys(CRITERIA, 0)
+    with threadpool_limits(args.threads):
+        for battery, name, X, y in sets():
+            X = np.asarray(X, dtype=np.float64)
+            K = len(np.unique(y[y > 0]))
+            if K > args.max_clusters or (not args.full and len(X) > 2000):
+                continue
+            t0 = time.perf_counter()
+            m = CentralAnnealing("auto", max_clusters=args.max_clusters, n_threads=args.threads).fit(X)
+            t = time.perf_counter() - t0
+            P = path_stats(m, X)
+            Tc0 = 2.0 * float(np.linalg.eigvalsh(np.atleast_2d(np.cov(X.T, bias=True)))[-1])
+            row = {"set": f"{battery}/{name}", "n": len(X), "reference K": K, "auto K": m.n_clusters_}
+            for c, f in CRITERIA.items():
+                k = f(P, n=len(X), Tc0=Tc0)
+                hits[c] += k == K
+                row[c] = k if k == K else f"{k} (miss)"
+            row["auto s"] = t
+            rows.append(row)
+            print(f"  {battery}/{name}: K={K} auto={m.n_clusters_}", file=sys.stderr, flush=True)
+    print(table(rows))
+    print("hits: " + ", ".join(f"{c} {hits[c]}/{len(rows)} = {100 * hits[c] / len(rows):.0f} %" for c in CRITERIA))
+    print(f"target >= 60 % (auto = widest): {'met' if hits['widest'] >= 0.6 * len(rows) else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
