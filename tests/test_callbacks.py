@@ -10,6 +10,10 @@ from danneal._callbacks import HAVE_SKLEARN_CALLBACKS, FitMonitor, n_geometric_s
 
 X, Y = make_blobs(120, n_features=3, centers=3, cluster_std=0.6, random_state=0)
 
+# these tests are about the callbacks, not convergence: ClAM's short runs (max_epochs=8, to keep
+# the tests fast) end at the epoch cap and say so with a ConvergenceWarning, which is expected here
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 def estimators(**kw):
     return [
