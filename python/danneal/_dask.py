@@ -299,8 +299,8 @@ class DaskRows:
         """As ``_MemoryRows.subset``: an in-memory rows object over ``m`` uniformly drawn centred rows
         (the same draw from ``rng``, so the same rows as in memory) and their total weight.  Only a
         sample of fixed size travels to the client; the annealing then runs there."""
-        from .central import _MemoryRows
-        idx = np.sort(rng.choice(self.n, m, replace=False))
+        from .central import _MemoryRows, _sample_rows
+        idx = _sample_rows(self.n, m, rng)
         Xc, w = self._gather(idx)
         sub = object.__new__(_MemoryRows)
         sub.n, sub.d, sub.dtype, sub.nt, sub.wscale = m, self.d, self.dtype, self.nt, self.wscale
@@ -314,7 +314,8 @@ class DaskRows:
         if self.n <= m:
             Xc, w = self._gather(np.arange(self.n))
             return Xc, w, True
-        Xc, w = self._gather(np.sort(rng.choice(self.n, m, replace=False)))
+        from .central import _sample_rows
+        Xc, w = self._gather(_sample_rows(self.n, m, rng))
         return Xc, w, False
 
     def hard_partition(self, centers):
