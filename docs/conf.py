@@ -41,7 +41,7 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 # the family pages are sources of the guide and Performance pages (included), not pages themselves
 exclude_patterns = ["_build", "generated/*.examples", "central.md", "clam.md", "dask.md", "losses.md",
-                    "pairwise.md", "softassign.md", "design.md", "Thumbs.db", ".DS_Store"]
+                    "pairwise.md", "softassign.md", "Thumbs.db", ".DS_Store"]
 if not HAVE_GALLERY:
     exclude_patterns.append("auto_examples")
 

@@ -67,7 +67,7 @@ def _as_grid(value, name, low, high=None, low_inclusive=True):
 
 
 class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
-    """Clustering with associative memories (ClAM), trained end to end in C++.
+    """Clustering with associative memories (ClAM, Saha et al. 2023 [1]_), trained end to end in C++.
 
     Parameters
     ----------
@@ -185,6 +185,11 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
     >>> X = np.r_[np.random.default_rng(0).normal(0, .3, (20, 2)), np.random.default_rng(1).normal(3, .3, (20, 2))]
     >>> ClAM(n_clusters=2, random_state=0).fit(X).labels_.shape
     (40,)
+
+    References
+    ----------
+    .. [1] B. Saha, D. Krotov, M. J. Zaki and P. Ram, "End-to-end differentiable clustering with
+           associative memories", ICML 2023, PMLR 202.
     """
 
     def __init__(self, n_clusters=8, *, beta=1.0, n_steps=10, step_size=0.1, exponent="beta/2", mask_prob=0.1,

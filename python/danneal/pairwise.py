@@ -575,7 +575,7 @@ def _check_dense_memory(n, metric):
 
 
 class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
-    """Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997).
+    """Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997 [1]_).
 
     Minimises the pairwise clustering cost ``H = sum_v (Q^T D Q)_vv / (2 S_v)`` over
     partitions of ``n`` objects into ``n_clusters`` groups, given only their dissimilarities
@@ -679,14 +679,20 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
     >>> from danneal import PairwiseAnnealing
     >>> X = np.array([[0.0, 0.0], [0.2, 0.1], [0.1, 0.3], [4.0, 4.0], [4.2, 3.9], [3.9, 4.3]])
     >>> model = PairwiseAnnealing(n_clusters=2, metric="cityblock", random_state=0, n_threads=1).fit(X)
-    >>> model.labels_[:3].tolist() == [model.labels_[0]] * 3 and model.labels_[0] != model.labels_[3]
+    >>> labels = model.labels_.tolist()
+    >>> labels[0] == labels[1] == labels[2] != labels[3] == labels[4] == labels[5]
     True
     >>> D = pairwise_distances(X, metric="cityblock")
     >>> pre = PairwiseAnnealing(n_clusters=2, metric="precomputed", random_state=0, n_threads=1).fit(D)
     >>> bool(np.isclose(pre.cost_, model.cost_))
     True
-    >>> model.predict([[0.1, 0.1], [4.1, 4.1]]).tolist() == [model.labels_[0], model.labels_[3]]
+    >>> model.predict([[0.1, 0.1], [4.1, 4.1]]).tolist() == [labels[0], labels[3]]
     True
+
+    References
+    ----------
+    .. [1] T. Hofmann and J. M. Buhmann, "Pairwise data clustering by deterministic annealing",
+           IEEE TPAMI 19(1):1-14, 1997.
     """
 
     _parameter_constraints = {
