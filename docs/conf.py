@@ -46,6 +46,7 @@ if not HAVE_GALLERY:
     exclude_patterns.append("auto_examples")
 
 autosummary_generate = True
+templates_path = ["_templates"]
 autodoc_default_options = {"inherited-members": False}
 autodoc_typehints = "none"  # the numpydoc Parameters sections say it
 numpydoc_show_class_members = False

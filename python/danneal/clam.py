@@ -154,6 +154,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         chunks of 16 batch rows; when a run has fewer chunks than threads (small batches), the
         restarts of the search train concurrently instead.  Results do not depend on it.
     verbose : int, default=0
+        Progress on standard error with the time elapsed and an upper estimate of the time left;
         1: one line per run; 2: one line per epoch.
 
     Attributes

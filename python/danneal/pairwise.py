@@ -641,11 +641,15 @@ class PairwiseAnnealing(CallbackSupport, ClusterMixin, BaseEstimator):
     n_threads : int or None
         Threads for the kernels (None or -1: all available cores).
     verbose : int, default=0
-        1: one line per temperature on stderr.
+        1: progress on standard error: each phase (critical temperature, annealing, split-merge
+        refinement) and each temperature, with the time elapsed and an upper estimate of the
+        time left.
     callback : callable or None
         Called once per temperature with the history record (a dict with ``T``, ``cost``,
-        ``free_energy``, ``entropy``, ``n_iter``, ``hardness``); returning ``True`` stops the
-        annealing early (the zero-temperature finish still runs).
+        ``free_energy``, ``entropy``, ``n_iter``, ``hardness``, and ``step``, ``elapsed``,
+        ``progress``); returning ``True`` stops the annealing early (the zero-temperature finish
+        still runs).  The convention of every danneal estimator; scikit-learn's callbacks
+        (``set_callbacks``, scikit-learn >= 1.9) work too.
 
     Attributes
     ----------
