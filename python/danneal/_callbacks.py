@@ -9,9 +9,9 @@ The convention (the same for :class:`~danneal.PairwiseAnnealing`,
 is called once per step of a fit (a temperature of the annealing, an epoch of a ClAM run) with a
 dict describing the step that just finished.  Every dict has ``"step"`` (0, 1, ... within the
 fit), ``"elapsed"`` (seconds since the fit started) and ``"progress"`` (an estimate of the
-fraction of the annealing or training done, in [0, 1], or None) besides the estimator's own keys.  Returning ``True`` stops
-early: the estimator finishes as its docstring says (e.g. the zero-temperature pass still runs)
-and is fitted.  Any other return value (``None``, ``False``) goes on.
+fraction of the annealing or training done, in [0, 1], or None) besides the estimator's own
+keys.  Returning ``True`` stops early: the estimator finishes as its docstring says (e.g. the
+zero-temperature pass still runs) and is fitted.  Any other return value (``None``, ``False``) goes on.
 
 scikit-learn >= 1.9 callbacks (``est.set_callbacks(ProgressBar())``, ``ScoringMonitor``) see a fit
 as a root task ``"fit"`` whose subtasks are the same steps, followed by one ``"finish"`` subtask
