@@ -41,11 +41,12 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 # the family pages are sources of the guide and Performance pages (included), not pages themselves
 exclude_patterns = ["_build", "generated/*.examples", "central.md", "clam.md", "dask.md", "losses.md",
-                    "pairwise.md", "softassign.md", "design.md", "Thumbs.db", ".DS_Store"]
+                    "pairwise.md", "softassign.md", "Thumbs.db", ".DS_Store"]
 if not HAVE_GALLERY:
     exclude_patterns.append("auto_examples")
 
 autosummary_generate = True
+templates_path = ["_templates"]
 autodoc_default_options = {"inherited-members": False}
 autodoc_typehints = "none"  # the numpydoc Parameters sections say it
 numpydoc_show_class_members = False

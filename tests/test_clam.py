@@ -1,4 +1,4 @@
-"""ClAM kernels and estimator (GUIDE §2.4)."""
+"""ClAM kernels and estimator (docs/guide/clam.md)."""
 
 import numpy as np
 import pytest

@@ -8,7 +8,7 @@ import danneal
 from danneal.detan import (AssignmentAnnealing, assignment_expectations, assignment_iteration,
                            assignment_potential)
 
-# detan's README example (GUIDE §2.1): upper triangle, then D + D.T
+# detan's README example: upper triangle, then D + D.T
 UPPER = np.asarray((
     (0.0, 2.1, 0.10, 0.85, 0.2, 0.78),
     (0.0, 0.0, 0.92, 0.05, 1.01, 0.01),
@@ -18,7 +18,7 @@ UPPER = np.asarray((
     (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)))
 DISTANCES = UPPER + UPPER.T
 
-# What detan prints for annealer.assignments (GUIDE §2.1)
+# What detan prints for annealer.assignments (its README)
 EXPECTED = np.array([[3.29633866e-151, 1], [1, 2.21285560e-174], [1.18723351e-162, 1],
                      [1, 3.17951854e-163], [1.80615908e-132, 1], [1, 1.40074506e-107]])
 

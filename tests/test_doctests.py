@@ -42,3 +42,14 @@ def test_every_estimator_has_a_running_example():
         tests = finder.find(getattr(danneal, name))
         found[name] = sum(len(t.examples) for t in tests)
     assert all(n > 0 for n in found.values()), found
+
+
+@pytest.mark.parametrize("name", sorted(n for n in danneal.__all__ if callable(getattr(danneal, n))))
+def test_public_name_doctests(name):
+    # the public names may live in private modules (danneal._threads, ...): run their examples too
+    obj = getattr(danneal, name)
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in finder.find(obj, name, globs={}):
+        runner.run(test)
+    assert runner.failures == 0, f"{runner.failures} doctest(s) failed in danneal.{name}"

@@ -98,3 +98,18 @@ def test_public_api_is_annotated():
         for meth in ("fit", "predict", "score"):  # the methods every estimator has
             sig = inspect.signature(getattr(cls, meth))
             assert sig.return_annotation is not inspect.Signature.empty, f"{name}.{meth}"
+
+
+GUIDE_NEEDLES = ("GUIDE" + " §", "shared/" + "GUIDE")  # spelt apart so that this file does not match
+
+
+def test_comments_cite_files_that_ship():
+    # the design guide outside the repository is not shipped: cite docs/design.md or a family page
+    offenders = []
+    for folder in ("python", "csrc", "src", "tests", "docs", "benchmarks"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".hpp", ".cpp", ".inc", ".md", ".rst") and "_build" not in path.parts:
+                text = path.read_text(errors="replace")
+                if any(needle in text for needle in GUIDE_NEEDLES):
+                    offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, f"cite docs/design.md or docs/<family>.md instead of the GUIDE: {offenders}"

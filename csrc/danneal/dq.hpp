@@ -1,5 +1,5 @@
 // The streaming product DQ = D @ Q for a dense row-major D (n_rows x n) and Q given transposed
-// (Qt, k x n).  This is the one pass over D that every pairwise sweep makes (GUIDE §2.1, §3).
+// (Qt, k x n).  This is the one pass over D that every pairwise sweep makes (docs/guide/pairwise.md, docs/performance.md).
 //
 // Written once with GCC/Clang vector extensions and compiled in two translation units
 // (csrc/danneal/simd/dq_*.cpp): baseline x86-64 (SSE2) and AVX2+FMA; dq_rows() picks one at run

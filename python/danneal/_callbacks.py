@@ -9,9 +9,9 @@ The convention (the same for :class:`~danneal.PairwiseAnnealing`,
 is called once per step of a fit (a temperature of the annealing, an epoch of a ClAM run) with a
 dict describing the step that just finished.  Every dict has ``"step"`` (0, 1, ... within the
 fit), ``"elapsed"`` (seconds since the fit started) and ``"progress"`` (an estimate of the
-fraction of the fit done, in [0, 1]) besides the estimator's own keys.  Returning ``True`` stops
-early: the estimator finishes as its docstring says (e.g. the zero-temperature pass still runs)
-and is fitted.  Any other return value (``None``, ``False``) goes on.
+fraction of the annealing or training done, in [0, 1], or None) besides the estimator's own
+keys.  Returning ``True`` stops early: the estimator finishes as its docstring says (e.g. the
+zero-temperature pass still runs) and is fitted.  Any other return value (``None``, ``False``) goes on.
 
 scikit-learn >= 1.9 callbacks (``est.set_callbacks(ProgressBar())``, ``ScoringMonitor``) see a fit
 as a root task ``"fit"`` whose subtasks are the same steps, followed by one ``"finish"`` subtask
@@ -226,4 +226,5 @@ class FitMonitor:
         if self.verbose:
             if self._phase is not None:
                 self._print(f"{self._phase} done in {_fmt_seconds(time.perf_counter() - self._phase_t0)}")
-            self._print(f"fit done in {_fmt_seconds(self.elapsed)} ({self.n_steps} steps)")
+            steps = f" ({self.n_steps} steps)" if self.n_steps else ""
+            self._print(f"fit done in {_fmt_seconds(self.elapsed)}{steps}")

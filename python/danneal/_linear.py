@@ -29,6 +29,15 @@ def linear_assignment(cost, *, maximize=False, method="graduated", options=None,
 
     Returns ``(row_ind, col_ind)`` like :func:`scipy.optimize.linear_sum_assignment` (plus the soft
     plan if ``return_plan``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal import linear_assignment
+    >>> cost = np.array([[4.0, 1.0, 3.0], [2.0, 0.0, 5.0], [3.0, 2.0, 2.0]])
+    >>> row, col = linear_assignment(cost)
+    >>> col, float(cost[row, col].sum())
+    (array([1, 0, 2]), 5.0)
     """
     forbidden = -np.inf if maximize else np.inf
     C = as_float_array(cost, "cost", ndim=2, dtype=np.float64, finite=False)

@@ -293,6 +293,14 @@ def softassign(benefit, beta, a=None, b=None, *, tol=1e-9, max_iter=1000, log=Fa
     ----------
     .. [1] S. Gold and A. Rangarajan, "A graduated assignment algorithm for graph matching",
            IEEE TPAMI 18(4):377-388, 1996.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal import softassign
+    >>> softassign(np.array([[3.0, 1.0], [1.0, 2.0]]), beta=2.0, n_threads=1).round(3)
+    array([[0.953, 0.047],
+           [0.047, 0.953]])
     """
     Bm = as_float_array(benefit, "benefit", ndim=2)
     beta = check_float(beta, "beta", low=0, low_inclusive=False)
@@ -307,6 +315,14 @@ def softmax_wta(benefit, beta, *, n_threads=None):
     r"""Soft winner-take-all: row softmax of :math:`\beta\,\mathrm{benefit}` (one-way constraint, rows sum to 1).
 
     Log domain (max-subtracted), so it never overflows; tends to the row argmax as :math:`\beta \to \infty`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal import softmax_wta
+    >>> softmax_wta(np.array([[3.0, 1.0], [1.0, 2.0]]), beta=1.0, n_threads=1).round(3)
+    array([[0.881, 0.119],
+           [0.269, 0.731]])
     """
     Bm = as_float_array(benefit, "benefit", ndim=2)
     beta = check_float(beta, "beta", low=0, low_inclusive=False)

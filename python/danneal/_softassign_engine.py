@@ -131,6 +131,18 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
            IEEE TPAMI 18(4):377-388, 1996.
     .. [2] A. Rangarajan, "Self-annealing and self-annihilation: unifying deterministic annealing
            and relaxation labeling", Pattern Recognition 33(4):635-649, 2000.
+
+    Examples
+    --------
+    A constant gradient ``Q`` is a linear assignment problem; the annealing ends in the
+    permutation that maximises the benefit:
+
+    >>> import numpy as np
+    >>> from danneal import assignment_annealing
+    >>> benefit = np.array([[3.0, 1.0], [1.0, 2.0]])
+    >>> res = assignment_annealing(lambda M: benefit, (2, 2))
+    >>> res.M.argmax(axis=1), bool(res.hard)
+    (array([0, 1]), True)
     """
     if constraint not in ("doubly_stochastic", "wta", "columns"):
         raise ValueError(f"constraint={constraint!r} must be 'doubly_stochastic', 'wta' or 'columns'")

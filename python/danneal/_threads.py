@@ -1,4 +1,4 @@
-"""Thread-count policy shared by every kernel call (GUIDE §1, "Threads" and "Shared machines").
+"""Thread-count policy shared by every kernel call (docs/design.md §4, "Threads").
 
 ``n_threads=None`` (or ``-1``) follows the OpenMP runtime and the machine, read at every call:
 
@@ -102,8 +102,33 @@ def available_cores() -> int:
 def resolve_n_threads(n_threads) -> int:
     """Turn the public ``n_threads`` argument into a positive thread count.
 
-    ``None`` or ``-1`` mean all available cores (:func:`available_cores`); ``0`` and other
-    negatives are errors, as are counts above :data:`MAX_THREADS`.
+    ``None`` or ``-1`` mean all available cores (``available_cores()``: the OpenMP default
+    thread count, which ``threadpoolctl.threadpool_limits`` changes, limited by the CPU affinity
+    and the cgroup CPU quota); ``0`` and other negatives are errors, as are counts above
+    ``MAX_THREADS``.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        The ``n_threads`` argument of any danneal function or estimator.
+
+    Returns
+    -------
+    int
+        The number of threads the kernels will use (1 in a ``fork()``-ed child of a process
+        that started OpenMP threads).
+
+    Examples
+    --------
+    >>> from danneal import resolve_n_threads
+    >>> resolve_n_threads(2)
+    2
+    >>> resolve_n_threads(None) >= 1
+    True
+    >>> resolve_n_threads(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_threads=0 must be >= 1, or -1/None for all cores
     """
     if n_threads is None:
         explicit, n = False, available_cores()

@@ -1,4 +1,4 @@
-"""Central clustering by mass-constrained deterministic annealing (Rose 1998), GUIDE §2.2.
+"""Central clustering by mass-constrained deterministic annealing (Rose 1998), docs/central.md.
 
 References
 ----------
@@ -404,11 +404,14 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
     n_threads : int or None, default=None
         Threads for the compiled kernels (``None``/``-1``: all available cores).
     verbose : int, default=0
-        Print one line per temperature when > 0.
+        > 0: progress on standard error: each phase and each temperature, with the time elapsed
+        and an upper estimate of the time left.
     callback : callable or None, default=None
         Called after every temperature with a dict (``T``, ``n_clusters``, ``free_energy``,
-        ``distortion``, ``n_iter``, ``cluster_centers``); returning ``True`` stops the annealing
-        (the final Lloyd pass still runs).
+        ``distortion``, ``n_iter``, ``cluster_centers``, and ``step``, ``elapsed``,
+        ``progress``); returning ``True`` stops the annealing (the final Lloyd pass still runs).
+        The convention of every danneal estimator; scikit-learn's callbacks (``set_callbacks``,
+        scikit-learn >= 1.9, e.g. ``ProgressBar``, ``ScoringMonitor``) work too.
 
     Attributes
     ----------

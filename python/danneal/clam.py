@@ -70,7 +70,7 @@ def _as_grid(value, name, low, high=None, low_inclusive=True):
 
 
 class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
-    """Clustering with associative memories (ClAM), trained end to end in C++.
+    """Clustering with associative memories (ClAM, Saha et al. 2023 [1]_), trained end to end in C++.
 
     With the default arguments, ``fit`` runs a small built-in search (docs/clam.md, "Defaults"):
     ``kmeans_n_init`` k-means runs (k-means++ seeding and Lloyd iterations) give candidate
@@ -175,6 +175,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         Threads for the kernels (``None`` or -1: all available cores).  Runs train concurrently
         when a run has fewer chunks of 16 batch rows than threads.
     verbose : int, default=0
+        Progress on standard error with the time elapsed and an upper estimate of the time left;
         1: one line per run; 2: one line per epoch.
 
     Attributes
@@ -207,6 +208,11 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
     >>> X = np.r_[np.random.default_rng(0).normal(0, .3, (20, 2)), np.random.default_rng(1).normal(3, .3, (20, 2))]
     >>> ClAM(n_clusters=2, random_state=0).fit(X).labels_.shape
     (40,)
+
+    References
+    ----------
+    .. [1] B. Saha, D. Krotov, M. J. Zaki and P. Ram, "End-to-end differentiable clustering with
+           associative memories", ICML 2023, PMLR 202.
     """
 
     def __init__(self, n_clusters=8, *, beta="auto", n_steps=5, step_size=1.0, exponent="beta/2", mask_prob=0.2,

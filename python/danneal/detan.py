@@ -81,7 +81,24 @@ def assignment_potential(assignments, distances, *, n_threads=None):
 
     Returns
     -------
-    potentials : array (n, k), same dtype as ``distances``.
+    potentials : array (n, k), same dtype as ``distances``
+        The leave-one-out potentials of Hofmann and Buhmann [1]_ (lower means closer).
+
+    References
+    ----------
+    .. [1] T. Hofmann and J. M. Buhmann, "Pairwise data clustering by deterministic annealing",
+           IEEE TPAMI 19(1):1-14, 1997.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal.detan import assignment_potential
+    >>> D = np.array([[0, 2.1, 0.1], [2.1, 0, 2.0], [0.1, 2.0, 0]])
+    >>> Q = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    >>> assignment_potential(Q, D, n_threads=1).round(3)
+    array([[-0.2  ,  0.474],
+           [ 1.057, -0.409],
+           [-0.058,  0.373]])
     """
     D = _check_range(check_dissimilarity(distances, "distances", min_samples=1))
     Q = _check_assignments(assignments, D.shape[0], D.dtype)
@@ -89,7 +106,36 @@ def assignment_potential(assignments, distances, *, n_threads=None):
 
 
 def assignment_expectations(potentials, T, *, n_threads=None):
-    """Assignment expectations ``softmax(-potentials / T)`` per row (log-domain, never NaN)."""
+    """Assignment expectations ``softmax(-potentials / T)`` per row (log-domain, never NaN).
+
+    Parameters
+    ----------
+    potentials : array (n, k)
+        Potentials, e.g. from :func:`assignment_potential`.
+    T : float > 0
+        Temperature.
+    n_threads : int, optional
+        Threads for the kernel (``None``: all available cores).
+
+    Returns
+    -------
+    assignments : array (n, k), same dtype as ``potentials``
+        Rows sum to 1; the lowest potential gets the largest share, more so at lower ``T``.
+
+    References
+    ----------
+    .. [1] T. Hofmann and J. M. Buhmann, "Pairwise data clustering by deterministic annealing",
+           IEEE TPAMI 19(1):1-14, 1997.
+
+    Examples
+    --------
+    The mean-field expectations of Hofmann and Buhmann [1]_:
+
+    >>> from danneal.detan import assignment_expectations
+    >>> assignment_expectations([[0.0, 1.0], [2.0, 0.0]], 0.5, n_threads=1).round(3)
+    array([[0.881, 0.119],
+           [0.018, 0.982]])
+    """
     H = as_float_array(potentials, "potentials", ndim=2)
     T = check_float(T, "T", low=0, low_inclusive=False)
     P, _, status = _core.softmax_rows(H, T, resolve_n_threads(n_threads))
@@ -101,6 +147,35 @@ def assignment_iteration(distances, *, n_threads=None):
 
     ``distances`` is validated and converted once, here; each call of the returned closure is one
     synchronous sweep of the compiled kernel (one pass over the distances).
+
+    Parameters
+    ----------
+    distances : array (n, n)
+        Symmetric dissimilarities with a zero diagonal.
+    n_threads : int, optional
+        Threads for the kernel (``None``: all available cores).
+
+    Returns
+    -------
+    step : callable ``(assignments, T) -> assignments``
+        One fixed-point sweep of Hofmann and Buhmann's mean-field equations [1]_ at temperature
+        ``T``.
+
+    References
+    ----------
+    .. [1] T. Hofmann and J. M. Buhmann, "Pairwise data clustering by deterministic annealing",
+           IEEE TPAMI 19(1):1-14, 1997.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal.detan import assignment_iteration
+    >>> D = np.array([[0, 2.1, 0.1], [2.1, 0, 2.0], [0.1, 2.0, 0]])
+    >>> step = assignment_iteration(D, n_threads=1)
+    >>> step(np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), 0.1).round(3)
+    array([[0.999, 0.001],
+           [0.   , 1.   ],
+           [0.987, 0.013]])
     """
     D = _check_range(check_dissimilarity(distances, "distances", min_samples=1))
     nt = resolve_n_threads(n_threads)
@@ -137,6 +212,33 @@ class AssignmentAnnealing:
         May be changed at any time; must stay in (0, 1).
     assignments : array
         The current expectations (read it, do not assign to it).
+
+    See Also
+    --------
+    PairwiseAnnealing : the same annealing with an automatic schedule, as an estimator.
+
+    References
+    ----------
+    .. [1] T. Hofmann and J. M. Buhmann, "Pairwise data clustering by deterministic annealing",
+           IEEE TPAMI 19(1):1-14, 1997.
+
+    Examples
+    --------
+    Objects 0 and 2 are close, object 1 is far from both (Hofmann and Buhmann [1]_):
+
+    >>> import numpy as np
+    >>> from danneal.detan import AssignmentAnnealing, assignment_iteration
+    >>> D = np.array([[0, 2.1, 0.1], [2.1, 0, 2.0], [0.1, 2.0, 0]])
+    >>> Q0 = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    >>> annealer = AssignmentAnnealing(assignment_iteration(D, n_threads=1), Q0, 0.5)
+    >>> for _ in range(5):
+    ...     for _ in range(20):
+    ...         _ = next(annealer)
+    ...     annealer.cool()
+    >>> annealer.temperature
+    0.03125
+    >>> annealer.assignments.argmax(axis=1)
+    array([0, 1, 0])
     """
 
     def __init__(self, function, initial_assignments, temperature_ratio):

@@ -5,7 +5,7 @@ so that a network can be trained with them without an autograd graph through the
 (see :mod:`danneal.torch` for ``nn.Module`` wrappers):
 
 - :func:`ddc_loss`: the DDC loss of Kampffmeyer et al. [1]_, with the conventions of the
-  reference implementation (DanielTrosten/mvc) described in GUIDE §2.5;
+  reference implementation (DanielTrosten/mvc) described in docs/losses.md;
 - :func:`spectral_clustering_loss`: the supervised deep spectral clustering loss of Law, Urtasun
   and Zemel [2]_, computed without ever forming an n x n matrix.
 
@@ -182,7 +182,7 @@ def _ddc(A, H, K, sigma2, rel_sigma, weights, want_A, want_H, n_threads):
 
 def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True, *, rel_sigma=0.15,
              simplex_tol=1e-3, n_threads=None) -> DDCLossResult:
-    r"""DDC loss (Kampffmeyer et al. 2019) and its closed-form gradients.
+    r"""DDC loss (Kampffmeyer et al. 2019 [1]_) and its closed-form gradients.
 
     .. math::
 
@@ -243,6 +243,11 @@ def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True
     >>> res = ddc_loss(A, H=np.arange(12.0).reshape(6, 2))
     >>> np.round(res.terms, 6)
     array([1.  , 0.25, 1.  ])
+
+    References
+    ----------
+    .. [1] M. Kampffmeyer, S. Løkse, F. M. Bianchi, L. Livi, A.-B. Salberg and R. Jenssen,
+           "Deep divergence-based approach to clustering", Neural Networks 113:91-101, 2019.
     """
     if not isinstance(return_grad, (bool, np.bool_)):
         raise TypeError(f"return_grad={return_grad!r} must be a bool")
@@ -360,7 +365,7 @@ def _thin_svd(F):
 
 
 def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLossResult:
-    r"""Supervised deep spectral clustering loss (Law, Urtasun & Zemel 2017) and its gradient.
+    r"""Supervised deep spectral clustering loss (Law, Urtasun & Zemel 2017 [1]_) and its gradient.
 
     .. math::
 
@@ -406,6 +411,11 @@ def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLos
     >>> F = np.eye(3)[y] + 0.0
     >>> round(spectral_clustering_loss(F, y).loss, 12)
     0.0
+
+    References
+    ----------
+    .. [1] M. T. Law, R. Urtasun and R. S. Zemel, "Deep spectral clustering learning", ICML 2017,
+           PMLR 70:1985-1994.
     """
     if not isinstance(return_grad, (bool, np.bool_)):
         raise TypeError(f"return_grad={return_grad!r} must be a bool")

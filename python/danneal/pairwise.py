@@ -636,7 +636,7 @@ def _features_labels(X, centers, sizes, metric):
 
 class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
                         BaseEstimator):
-    """Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997).
+    """Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997 [1]_).
 
     Minimises the pairwise clustering cost ``H = sum_v (Q^T D Q)_vv / (2 S_v)`` over
     partitions of ``n`` objects into ``n_clusters`` groups, given only their dissimilarities
@@ -702,11 +702,15 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
     n_threads : int or None
         Threads for the kernels (None or -1: all available cores).
     verbose : int, default=0
-        1: one line per temperature on stderr.
+        1: progress on standard error: each phase (critical temperature, annealing, split-merge
+        refinement) and each temperature, with the time elapsed and an upper estimate of the
+        time left.
     callback : callable or None
         Called once per temperature with the history record (a dict with ``T``, ``cost``,
-        ``free_energy``, ``entropy``, ``n_iter``, ``hardness``); returning ``True`` stops the
-        annealing early (the zero-temperature finish still runs).
+        ``free_energy``, ``entropy``, ``n_iter``, ``hardness``, and ``step``, ``elapsed``,
+        ``progress``); returning ``True`` stops the annealing early (the zero-temperature finish
+        still runs).  The convention of every danneal estimator; scikit-learn's callbacks
+        (``set_callbacks``, scikit-learn >= 1.9) work too.
 
     Attributes
     ----------
@@ -740,14 +744,20 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
     >>> from danneal import PairwiseAnnealing
     >>> X = np.array([[0.0, 0.0], [0.2, 0.1], [0.1, 0.3], [4.0, 4.0], [4.2, 3.9], [3.9, 4.3]])
     >>> model = PairwiseAnnealing(n_clusters=2, metric="cityblock", random_state=0, n_threads=1).fit(X)
-    >>> model.labels_[:3].tolist() == [model.labels_[0]] * 3 and model.labels_[0] != model.labels_[3]
+    >>> labels = model.labels_.tolist()
+    >>> labels[0] == labels[1] == labels[2] != labels[3] == labels[4] == labels[5]
     True
     >>> D = pairwise_distances(X, metric="cityblock")
     >>> pre = PairwiseAnnealing(n_clusters=2, metric="precomputed", random_state=0, n_threads=1).fit(D)
     >>> bool(np.isclose(pre.cost_, model.cost_))
     True
-    >>> model.predict([[0.1, 0.1], [4.1, 4.1]]).tolist() == [model.labels_[0], model.labels_[3]]
+    >>> model.predict([[0.1, 0.1], [4.1, 4.1]]).tolist() == [labels[0], labels[3]]
     True
+
+    References
+    ----------
+    .. [1] T. Hofmann and J. M. Buhmann, "Pairwise data clustering by deterministic annealing",
+           IEEE TPAMI 19(1):1-14, 1997.
     """
 
     _parameter_constraints = {

@@ -38,7 +38,29 @@ def phase_diagram(model, ax=None, *, per_sample=True, mark_splits=True, mark_k=T
 
     Returns
     -------
-    (ax, ax_k) : the distortion axes and the twin axes with K.
+    ax, ax_k : matplotlib Axes
+        The distortion axes and the twin axes with K.
+
+    References
+    ----------
+    .. [1] K. Rose, "Deterministic annealing for clustering, compression, classification,
+           regression, and related optimization problems", Proc. IEEE 86(11):2210-2239, 1998
+           (the phase transitions at the critical temperatures, Sec. III).
+
+    Examples
+    --------
+    The phase transitions of Rose's annealing [1]_ on two well separated groups:
+
+    >>> import numpy as np
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from danneal import CentralAnnealing
+    >>> from danneal.plot import phase_diagram
+    >>> X = np.r_[np.zeros((10, 2)), np.full((10, 2), 4.0)] + np.linspace(0, 0.1, 20)[:, None]
+    >>> model = CentralAnnealing(n_clusters=2, n_threads=1).fit(X)
+    >>> ax, ax_k = phase_diagram(model)
+    >>> ax.get_xlabel(), ax_k.get_ylabel()
+    ('temperature T', 'number of clusters K')
     """
     hist = getattr(model, "history_", None)
     if hist is None:
