@@ -34,6 +34,8 @@ __version__ = "0.1.0"
 #: True when the compiled kernels were built with OpenMP.
 openmp = bool(_core.openmp)
 
+from ._config import show_config  # noqa: E402
+
 __all__ = [
     "AssignmentAnnealing",
     "assignment_expectations",
@@ -42,6 +44,7 @@ __all__ = [
     "PairwiseAnnealing",
     "openmp",
     "resolve_n_threads",
+    "show_config",
 ]
 from . import clam as _cl, central as _ce  # noqa: E402
 # danneal.softassign is the function (issue 3); the module is reached through sys.modules.
