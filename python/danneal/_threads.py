@@ -1,4 +1,4 @@
-"""Thread-count policy shared by every kernel call (GUIDE §1, "Threads" and "Shared machines").
+"""Thread-count policy shared by every kernel call (docs/design.md, "Determinism and threads").
 
 ``n_threads=None`` (or ``-1``) follows the OpenMP runtime and the machine, read at every call:
 

@@ -1,4 +1,4 @@
-"""Central clustering by mass-constrained deterministic annealing (Rose 1998), GUIDE §2.2.
+"""Central clustering by mass-constrained deterministic annealing (Rose 1998); docs/central.md.
 
 References
 ----------

@@ -5,7 +5,7 @@ so that a network can be trained with them without an autograd graph through the
 (see :mod:`danneal.torch` for ``nn.Module`` wrappers):
 
 - :func:`ddc_loss`: the DDC loss of Kampffmeyer et al. [1]_, with the conventions of the
-  reference implementation (DanielTrosten/mvc) described in GUIDE §2.5;
+  reference implementation (DanielTrosten/mvc) described in docs/losses.md;
 - :func:`spectral_clustering_loss`: the supervised deep spectral clustering loss of Law, Urtasun
   and Zemel [2]_, computed without ever forming an n x n matrix.
 

@@ -1,4 +1,4 @@
-"""Temperature schedules shared by every annealing family (GUIDE §1, "Annealer objects").
+"""Temperature schedules shared by every annealing family (docs/design.md, "Layers").
 
 Python owns the schedule; the compiled kernels run the fixed point at one temperature.
 """

@@ -1,5 +1,5 @@
 """Plain numpy twins of every compiled kernel: same names, same argument order, written for
-clarity rather than speed.  Tests compare each kernel with its twin (GUIDE §1, "Reference twins").
+clarity rather than speed.  Tests compare each kernel with its twin (docs/design.md, "The kernel contract").
 
 Each family lives in its own module; they are all re-exported here.
 """

@@ -1,4 +1,4 @@
-"""Reference twins for the central kernels (plain numpy, written for clarity; GUIDE §2.2).
+"""Reference twins for the central kernels (plain numpy, written for clarity; docs/design.md §2).
 
 Same names and argument order as the compiled kernels in ``danneal._core`` (minus ``n_threads``,
 which the twins accept and ignore).  Rose (1998), "Deterministic annealing for clustering,

@@ -1,7 +1,7 @@
 """Reference twins (plain numpy, written for clarity) of the ClAM kernels in ``danneal._core``.
 
-Same names and argument order as the compiled kernels; see ``csrc/danneal/clam.hpp`` and GUIDE
-§2.4 for the formulas.  ``n_threads`` is accepted and ignored.
+Same names and argument order as the compiled kernels; see ``csrc/danneal/clam.hpp`` for the
+formulas.  ``n_threads`` is accepted and ignored.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def clam_forward(X0, mask, R, eta, c, alpha, n_steps, spherical, n_threads=1):
 
 
 def clam_backward(V, P, mask, R, G, c, alpha, spherical, n_threads=1):
-    """BPTT: ``G = dL/dV[-1]`` to ``(dR, deta, dX0)`` (GUIDE §2.4)."""
+    """BPTT: ``G = dL/dV[-1]`` to ``(dR, deta, dX0)`` (csrc/danneal/clam.hpp)."""
     n_steps = V.shape[0] - 1
     m = 1 if mask is None else mask
     G = np.array(G, dtype=np.float64)

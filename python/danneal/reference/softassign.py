@@ -1,4 +1,4 @@
-"""Reference twins for the softassign kernels: plain numpy, written for clarity (GUIDE §1).
+"""Reference twins for the softassign kernels: plain numpy, written for clarity (docs/design.md §2).
 
 Same names and argument order as the compiled kernels in ``danneal._core``.
 """
