@@ -200,7 +200,7 @@ py::tuple clam_train_py(const py::array& X, const py::array& mask_values, const 
 void bind_clam(py::module_& m) {
   m.def("clam_forward", &clam_forward_py, py::arg("X0"), py::arg("mask"), py::arg("R"), py::arg("eta"), py::arg("c"),
         py::arg("alpha"), py::arg("n_steps"), py::arg("spherical"), py::arg("n_threads"),
-        R"doc(ClAM forward recursion for a batch (GUIDE §2.4).
+        R"doc(ClAM forward recursion for a batch (docs/clam.md).
 
 Returns ``(V, P)``: states ``V`` (n_steps + 1, B, d) with ``V[0] = X0`` and softmax weights
 ``P`` (n_steps, B, k) of ``-c ||R_mu - v||^2 + eta_mu``.  ``mask`` (B, d) or None (all ones),

@@ -1,4 +1,4 @@
-// Central (vector) clustering by mass-constrained deterministic annealing (Rose 1998), GUIDE §2.2.
+// Central (vector) clustering by mass-constrained deterministic annealing (Rose 1998); docs/central.md.
 //
 //   p(v|x_i) = p(v) exp(-|x_i - y_v|^2 / T) / Z_i,   p(v) = sum_i w_i p(v|x_i) / sum_i w_i,
 //   y_v = sum_i w_i p(v|x_i) x_i / (sum_i w_i p(v|x_i)).

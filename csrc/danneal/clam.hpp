@@ -1,4 +1,4 @@
-// ClAM: clustering with associative memories (Saha, Krotov, Zaki, Ram, ICML 2023), GUIDE §2.4.
+// ClAM: clustering with associative memories (Saha, Krotov, Zaki, Ram, ICML 2023); docs/clam.md.
 //
 // One step of the associative-memory recursion for a state v (d) and prototypes R (k x d):
 //
@@ -8,7 +8,7 @@
 // m is the mask of coordinates that evolve (all ones at inference), eta optional log-weights.
 // The training loss of a batch (reference code) is L = sum_{b,j} m_bj (x_bj - v^T_bj)^2 / (B d).
 //
-// Backward through one step, given G = dL/dv' (GUIDE §2.4):
+// Backward through one step, given G = dL/dv':
 //   (spherical: G <- (G - (G.v') v') / ||u||)
 //   W = alpha m (.) G,  E_mu = P_mu (W.rho_mu - W.(P R)),
 //   dL/dv = G - W + 2c sum_mu E_mu rho_mu     (the -2c (sum_mu E_mu) v term is zero),

@@ -1,5 +1,5 @@
 // Shared pieces of every danneal kernel: status, threading with fixed-size chunks, and
-// numerically safe log-sum-exp.  No Python headers here (GUIDE §1).
+// numerically safe log-sum-exp.  No Python headers here (docs/design.md §1).
 #pragma once
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // The streaming product DQ = D @ Q for a dense row-major D (n_rows x n) and Q given transposed
-// (Qt, k x n).  This is the one pass over D that every pairwise sweep makes (GUIDE §2.1, §3).
+// (Qt, k x n).  This is the one pass over D that every pairwise sweep makes (docs/pairwise.md).
 //
 // Written once with simd::Vec and compiled in each instruction set's unit
 // (csrc/danneal/simd/isa_*.cpp); dq_rows() runs the one of simd::active_isa().  Per row the sum order is fixed (vector lanes, then lanes in order, then the tail), so

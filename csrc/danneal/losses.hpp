@@ -1,4 +1,4 @@
-// Deep clustering losses (GUIDE §2.5): the n x n passes of the DDC loss (Kampffmeyer et al.,
+// Deep clustering losses (docs/losses.md): the n x n passes of the DDC loss (Kampffmeyer et al.,
 // "Deep divergence-based approach to clustering", Neural Networks 2019).
 //
 // The dense products with the hidden layer (H H^T, K [A|M], (B G) B^T, S H) are BLAS GEMMs done by

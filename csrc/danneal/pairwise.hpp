@@ -1,4 +1,4 @@
-// Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997), GUIDE §2.1.
+// Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997); docs/pairwise.md.
 //
 // One sweep = one streaming pass over D (DQ = D @ Q, with the per-chunk partials of the cluster
 // masses S_v = sum_i q_iv and the within-cluster sums c_v = sum_i q_iv (DQ)_iv), then an O(n k)

@@ -1,4 +1,4 @@
-// Softassign family (Gold & Rangarajan 1996; Rangarajan 2000), GUIDE §2.3.
+// Softassign family (Gold & Rangarajan 1996; Rangarajan 2000); docs/softassign.md.
 //
 // sinkhorn_log: Sinkhorn matrix scaling of K = exp(scale * C) to marginals a, b, written so that it
 // is as cheap per iteration as plain scaling (one streaming pass over an n x m array, no
@@ -417,7 +417,7 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
   return st;
 }
 
-// Softassign fixed point at one inverse temperature for the QAP benefit (GUIDE §2.3), without the
+// Softassign fixed point at one inverse temperature for the QAP benefit (docs/softassign.md), without the
 // n^4 tensor:  Q(M) = c (A M B^T + A^T M B) + gamma M + E,   M <- Sinkhorn(exp(beta Q(M)))
 // (doubly stochastic, sinkhorn_iter log-stable iterations warm-started from the duals), repeated up
 // to max_inner times or until max |M_new - M| < inner_tol.  c = -1/s minimises trace(A^T M B M^T)
