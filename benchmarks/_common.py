@@ -52,7 +52,7 @@ def header(title: str) -> str:
     import danneal
 
     return (f"# {title}\nmachine: {machine()}\ncommit: {commit()}  danneal {danneal.__version__} "
-            f"(openmp={danneal.openmp})\n")
+            f"(openmp={danneal.openmp}, isa={danneal._core.isa()})\n")
 
 
 def plot_lines(series, *, name, xlabel, ylabel, title=None, logx=False, logy=False, figsize=(5, 3.5), **style):

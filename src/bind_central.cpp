@@ -132,8 +132,6 @@ py::tuple central_statistics_py(const py::array& X, const py::object& w, const p
 }  // namespace
 
 void bind_central(py::module_& m) {
-  m.def("central_isa", []() { return std::string(central::simd::use_avx2() ? "avx2" : "baseline"); },
-        "Instruction set the central block kernel runs with ('avx2' or 'baseline').");
   m.def("central_fixed_point", &central_fixed_point_py, py::arg("X"), py::arg("sample_weight"), py::arg("centers"),
         py::arg("log_weights"), py::arg("temperature"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads"),
         R"doc(Mass-constrained DA fixed-point iterations at one temperature (Rose 1998).

@@ -120,25 +120,6 @@ py::tuple qap_fixed_point_py(const py::array& A, const py::array& B, const py::o
   });
 }
 
-py::array vexp_py(const py::array& x) {
-  return dispatch(x, "x", [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    const T* px = in_ptr<T>(x, "x", 1);
-    const index_t n = x.shape(0);
-    auto out = empty<T>({n});
-    T* po = out.mutable_data();
-    for (index_t i = 0; i < n; ++i) po[i] = px[i];
-    {
-      py::gil_scoped_release nogil;
-      if constexpr (std::is_same<T, float>::value)
-        simd::sa_expf(po, n);
-      else
-        simd::sa_exp(po, n);
-    }
-    return out;
-  });
-}
-
 py::tuple qap_local_search_py(const py::array& A, const py::array& B, const py::array& perms, const py::object& movable,
                               bool maximize, long long max_moves, long long n_kicks, long long kick_size,
                               const py::object& seeds, int n_threads) {
@@ -284,8 +265,6 @@ Returns ``(P, alpha, beta, status)`` with ``P = exp(scale*C + alpha[:, None] + b
 
 Returns ``(M, alpha, beta, status)``; ``status['iterations']`` counts inner steps, ``status['error']``
 is the last max change of M.  Single-threaded (n <= a few hundred).)doc");
-  m.def("vexp", &vexp_py, py::arg("x"),
-        "Vectorised exp used by the Sinkhorn kernel (float64: below -708 gives 0, above 709 is clamped; float32: -87 / 88).");
   m.def("qap_2opt", &qap_2opt_py, py::arg("A"), py::arg("B"), py::arg("perm"), py::arg("maximize"),
         py::arg("max_passes"),
         R"doc(First-improvement 2-opt (pairwise swaps) for ``sum_ij A[i,j] B[perm[i], perm[j]]``.

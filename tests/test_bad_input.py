@@ -22,6 +22,7 @@ marginals) are checked there.
 from __future__ import annotations
 
 import functools
+import io
 import itertools
 import re
 import warnings
@@ -280,6 +281,8 @@ def _entries():
                    {"function": [None, "f", 3], "temperature_ratio": [0.0, 1.0, -0.5, 2.0, float("nan"), "x", None]}))
     E.append(Entry("resolve_n_threads", lambda kw: danneal.resolve_n_threads(kw["n_threads"]), {"n_threads": 1}, {},
                    {"n_threads": BAD_THREADS}))
+    E.append(Entry("show_config", lambda kw: danneal.show_config(kw["file"]), {"file": io.StringIO()}, {},
+                   {"file": [3, "x", [1], b"x"]}))
     # ---- PairwiseAnnealing
     pair_params = {"n_clusters": 3, "random_state": 0, "n_threads": 1}
     pair_scalars = {"n_clusters": [0, -1, 13, 2.5, "3", None], "random_state": BAD_SEEDS, "n_threads": BAD_THREADS,

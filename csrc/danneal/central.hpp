@@ -6,16 +6,16 @@
 // One iteration is one pass over X in fixed-size row chunks.  Per block of rows the kernel forms
 // G = X Y^T with a register-blocked micro-kernel (the norm trick: |x|^2 cancels in the softmax, so
 // the logits are a_v = log p(v) + (2 x.y_v - |y_v|^2)/T), the max-subtracted row log-sum-exp with a
-// vectorised, flushing exp, and the sufficient statistics sum_i w_i p_iv and sum_i w_i p_iv x_i
+// vectorised exp (flushing to 0 far below the maximum), and the sufficient statistics sum_i w_i p_iv and sum_i w_i p_iv x_i
 // (a second small GEMM, Q^T X) plus sum_i w_i p.g and sum_i w_i LSE_i for the distortion and the
 // free energy.  Per-chunk partials (double) are combined in chunk order, so the result does not
 // depend on the thread count.  The covariances needed for the critical temperatures
 // T_c(v) = 2 lambda_max(C_{x|v}) come from a separate pass (central_covariance), run once per
 // temperature by the annealing driver.
 //
-// The block kernels are written once with GCC/Clang vector extensions and compiled in two
-// translation units (csrc/danneal/simd/central_*.cpp): baseline x86-64 and AVX2+FMA; the driver
-// picks one at run time, as dq.hpp does.
+// The block kernels are written once with simd::Vec and simd/math.hpp and compiled in each
+// instruction set's unit (csrc/danneal/simd/isa_*.cpp); the driver runs the one of
+// simd::active_isa() (simd/isa.hpp).
 #pragma once
 
 #include <cmath>
@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "danneal/common.hpp"
-#include "danneal/dq.hpp"  // cpu_has_avx2()
+#include "danneal/simd/isa.hpp"
 
 namespace danneal::central {
 
@@ -66,24 +66,19 @@ inline index_t scratch_size(index_t kp) {
 }
 
 namespace simd {
-void central_rows_baseline(const PassArgs<double>&, index_t b, index_t e, double* scratch, const PassOut&);
-void central_rows_baseline(const PassArgs<float>&, index_t b, index_t e, float* scratch, const PassOut&);
-void central_rows_avx2(const PassArgs<double>&, index_t b, index_t e, double* scratch, const PassOut&);
-void central_rows_avx2(const PassArgs<float>&, index_t b, index_t e, float* scratch, const PassOut&);
-
-// AVX2+FMA when the CPU has it, unless the environment variable DANNEAL_DISABLE_AVX2 is set (read
-// once; lets the tests run the baseline translation unit on an AVX2 machine).
-inline bool use_avx2() {
-  static const bool ok = danneal::simd::cpu_has_avx2() && std::getenv("DANNEAL_DISABLE_AVX2") == nullptr;
-  return ok;
-}
+// The block kernel of one instruction set (defined below, instantiated in simd/isa_*.cpp).
+template <class T, danneal::simd::Isa I>
+void central_rows_isa(const PassArgs<T>&, index_t b, index_t e, T* scratch, const PassOut&);
+#define DANNEAL_CENTRAL_KERNELS(P, I)                                                                   \
+  P void central_rows_isa<float, I>(const PassArgs<float>&, index_t, index_t, float*, const PassOut&); \
+  P void central_rows_isa<double, I>(const PassArgs<double>&, index_t, index_t, double*, const PassOut&);
+#define DANNEAL_CENTRAL_EXTERN(I) DANNEAL_CENTRAL_KERNELS(extern template, I)
+DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_CENTRAL_EXTERN)
 
 template <class T>
 inline void central_rows(const PassArgs<T>& a, index_t b, index_t e, T* scratch, const PassOut& o) {
-  if (use_avx2())
-    central_rows_avx2(a, b, e, scratch, o);
-  else
-    central_rows_baseline(a, b, e, scratch, o);
+  danneal::simd::with_isa(danneal::simd::active_isa(),
+                          [&](auto isa) { central_rows_isa<T, decltype(isa)::value>(a, b, e, scratch, o); });
 }
 }  // namespace simd
 
@@ -96,10 +91,12 @@ enum Stat : int {
   kNumStats = 4
 };
 
-// Clusters padded to a whole number of 32-byte vectors (4 doubles, 8 floats).
+// Clusters padded to a whole number of kPadBytes-byte blocks (4 doubles, 8 floats), a multiple of
+// every unit's vector width (an AVX-512 unit would need 64: checked where the kernel is compiled).
+constexpr index_t kPadBytes = 32;
 template <class T>
 inline index_t padded_k(index_t k) {
-  constexpr index_t W = 32 / sizeof(T);
+  constexpr index_t W = kPadBytes / sizeof(T);
   return ((k + W - 1) / W) * W;
 }
 
@@ -482,227 +479,35 @@ Status central_covariance(const T* X, index_t n, index_t d, const T* w, const T*
   return st;
 }
 
-// ---- the block kernels, included by the simd/central_*.cpp files only -------------------------
-#ifdef DANNEAL_CENTRAL_IMPL
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
-// The 32-byte vector helpers are internal and inlined; the note about their (unused) external ABI
-// without AVX is noise.
-#pragma GCC diagnostic ignored "-Wpsabi"
-// Internal linkage: each simd/*.cpp gets its own copy compiled for its instruction set.
+// ---- the block kernels, compiled in the per-instruction-set units (simd/isa_*.cpp) ------------
+#ifdef DANNEAL_SIMD_UNIT_ISA
+// Internal linkage: each unit gets its own copy compiled for its instruction set.
 namespace {
 
+// exp of the max-subtracted logits (<= 0) is flushed to exactly 0 below kExpCut, so that the
+// products with weights and data in the statistics GEMM stay normal (no denormals); the exp
+// itself is simd::exp_flush (simd/math.hpp).
 template <class T>
-struct CVec {
-  static constexpr int W = 32 / sizeof(T);
-  typedef T type __attribute__((vector_size(32)));
-};
-template <class T>
-struct IVec;
-template <>
-struct IVec<double> {
-  typedef long long type __attribute__((vector_size(32)));
-};
-template <>
-struct IVec<float> {
-  typedef int type __attribute__((vector_size(32)));
-};
-
-// Broadcast without arithmetic: `V{} + s` is a real addition (-0.0 + 0.0 must give +0.0), which
-// costs an extra add in front of every broadcast of the micro-kernel.
-template <class V, class T>
-inline V splat(T s) {
-  V v;
-  for (int l = 0; l < static_cast<int>(sizeof(V) / sizeof(T)); ++l) v[l] = s;
-  return v;
-}
-
-// Broadcast of one element from memory (a single vbroadcastsd/vbroadcastss under AVX).
-inline CVec<double>::type bcast(const double* p) {
-#if defined(__AVX__)
-  return (CVec<double>::type)_mm256_broadcast_sd(p);
-#else
-  return splat<CVec<double>::type>(*p);
-#endif
-}
-inline CVec<float>::type bcast(const float* p) {
-#if defined(__AVX__)
-  return (CVec<float>::type)_mm256_broadcast_ss(p);
-#else
-  return splat<CVec<float>::type>(*p);
-#endif
-}
-
-template <class V, class T>
-inline V cload(const T* p) {
-  V v;
-  std::memcpy(&v, p, sizeof(V));
-  return v;
-}
-template <class V, class T>
-inline void cstore(T* p, const V& v) {
-  std::memcpy(p, &v, sizeof(V));
-}
-
-// a * b + c, fused where the translation unit has FMA (the AVX2 build), two roundings elsewhere.
-inline CVec<double>::type vfma(CVec<double>::type a, CVec<double>::type b, CVec<double>::type c) {
-#if defined(__FMA__) && defined(__AVX__)
-  return (CVec<double>::type)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
-#else
-  return a * b + c;
-#endif
-}
-inline CVec<float>::type vfma(CVec<float>::type a, CVec<float>::type b, CVec<float>::type c) {
-#if defined(__FMA__) && defined(__AVX__)
-  return (CVec<float>::type)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
-#else
-  return a * b + c;
-#endif
-}
-
-template <class V>
-inline V vmax(const V& a, const V& b) {
-  return a > b ? a : b;
-}
-
-// exp(x) for x <= 0 (the max-subtracted logits), vectorised.  Arguments below the smallest
-// normal result (and -inf) are flushed to exactly 0, so float32 never produces denormals.
-// Range reduction x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), then a Taylor
-// polynomial (degree 11 for double, 6 for float: relative error ~1e-16 / ~1e-7), then 2^n by
-// adding n to the exponent bits.
-inline CVec<double>::type vexp(CVec<double>::type x) {
-  using V = CVec<double>::type;
-  using I = IVec<double>::type;
-  const double lo = -650.0;  // e^-650 ~ 1e-282: products stay normal
-  const V keep = (V)(x > lo);  // all-ones bits where x > lo
-  x = vmax(x, V{} + lo);
-  const V shifter = V{} + 6755399441055744.0;  // 1.5 * 2^52
-  V t = vfma(x, V{} + 1.4426950408889634, shifter);
-  const V nf = t - shifter;
-  V r = vfma(nf, V{} - 6.93145751953125e-1, x);
-  r = vfma(nf, V{} - 1.42860682030941723212e-6, r);
-  V p = V{} + 1.0 / 6227020800.0;
-  p = vfma(p, r, V{} + 1.0 / 479001600.0);
-  p = vfma(p, r, V{} + 1.0 / 39916800.0);
-  p = vfma(p, r, V{} + 1.0 / 3628800.0);
-  p = vfma(p, r, V{} + 1.0 / 362880.0);
-  p = vfma(p, r, V{} + 1.0 / 40320.0);
-  p = vfma(p, r, V{} + 1.0 / 5040.0);
-  p = vfma(p, r, V{} + 1.0 / 720.0);
-  p = vfma(p, r, V{} + 1.0 / 120.0);
-  p = vfma(p, r, V{} + 1.0 / 24.0);
-  p = vfma(p, r, V{} + 1.0 / 6.0);
-  p = vfma(p, r, V{} + 0.5);
-  p = vfma(p, r, V{} + 1.0);
-  p = vfma(p, r, V{} + 1.0);
-  const I n = (I)t - (I)shifter;
-  const I bits = (I)p + (n << 52);
-  return (V)((I)bits & (I)keep);
-}
-
-inline CVec<float>::type vexp(CVec<float>::type x) {
-  using V = CVec<float>::type;
-  using I = IVec<float>::type;
-  const float lo = -70.0f;  // e^-70 ~ 4e-31: products with weights stay normal
-  const V keep = (V)(x > lo);
-  x = vmax(x, V{} + lo);
-  const V shifter = V{} + 12582912.0f;  // 1.5 * 2^23
-  V t = vfma(x, V{} + 1.44269504088896341f, shifter);
-  const V nf = t - shifter;
-  V r = vfma(nf, V{} - 0.693359375f, x);
-  r = vfma(nf, V{} + 2.12194440e-4f, r);
-  V p = V{} + 1.0f / 5040.0f;
-  p = vfma(p, r, V{} + 1.0f / 720.0f);
-  p = vfma(p, r, V{} + 1.0f / 120.0f);
-  p = vfma(p, r, V{} + 1.0f / 24.0f);
-  p = vfma(p, r, V{} + 1.0f / 6.0f);
-  p = vfma(p, r, V{} + 0.5f);
-  p = vfma(p, r, V{} + 1.0f);
-  p = vfma(p, r, V{} + 1.0f);
-  const I n = (I)t - (I)shifter;
-  const I bits = (I)p + (n << 23);
-  return (V)((I)bits & (I)keep);
-}
-
-// log(s) for s >= 1 (row sums of the exps), vectorised: s = 2^e m, m in [sqrt(1/2), sqrt(2)),
-// log m = 2 atanh(f), f = (m - 1)/(m + 1), |f| <= 0.172, odd series to f^19 (double) / f^9 (float).
-inline CVec<double>::type vlog(CVec<double>::type s) {
-  using V = CVec<double>::type;
-  using I = IVec<double>::type;
-  I bits = (I)s;
-  I e = ((bits >> 52) & 0x7ff) - 1023;
-  V m = (V)((bits & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);  // [1, 2)
-  const I big = (I)(m > 1.4142135623730951);
-  m = (V)(((I)m & ~big) | ((I)(m * 0.5) & big));
-  e = e - big;  // big is -1 where true
-  const V f = (m - 1.0) / (m + 1.0);
-  const V f2 = f * f;
-  V p = V{} + 1.0 / 19;
-  p = vfma(p, f2, V{} + 1.0 / 17);
-  p = vfma(p, f2, V{} + 1.0 / 15);
-  p = vfma(p, f2, V{} + 1.0 / 13);
-  p = vfma(p, f2, V{} + 1.0 / 11);
-  p = vfma(p, f2, V{} + 1.0 / 9);
-  p = vfma(p, f2, V{} + 1.0 / 7);
-  p = vfma(p, f2, V{} + 1.0 / 5);
-  p = vfma(p, f2, V{} + 1.0 / 3);
-  p = vfma(p, f2, V{} + 1.0);
-  const V ef = __builtin_convertvector(e, V);
-  return vfma(ef, V{} + 0.6931471805599453, 2.0 * f * p);
-}
-
-inline CVec<float>::type vlog(CVec<float>::type s) {
-  using V = CVec<float>::type;
-  using I = IVec<float>::type;
-  I bits = (I)s;
-  I e = ((bits >> 23) & 0xff) - 127;
-  V m = (V)((bits & 0x007fffff) | 0x3f800000);
-  const I big = (I)(m > 1.41421356f);
-  m = (V)(((I)m & ~big) | ((I)(m * 0.5f) & big));
-  e = e - big;
-  const V f = (m - 1.0f) / (m + 1.0f);
-  const V f2 = f * f;
-  V p = V{} + 1.0f / 9;
-  p = vfma(p, f2, V{} + 1.0f / 7);
-  p = vfma(p, f2, V{} + 1.0f / 5);
-  p = vfma(p, f2, V{} + 1.0f / 3);
-  p = vfma(p, f2, V{} + 1.0f);
-  const V ef = __builtin_convertvector(e, V);
-  return vfma(ef, V{} + 0.693147181f, 2.0f * f * p);
-}
-
-template <class T>
-inline T vhsum(const typename CVec<T>::type& v) {
-  T s = 0;
-  for (int l = 0; l < CVec<T>::W; ++l) s += v[l];
-  return s;
-}
-template <class T>
-inline T vhmax(const typename CVec<T>::type& v) {
-  T s = v[0];
-  for (int l = 1; l < CVec<T>::W; ++l) s = v[l] > s ? v[l] : s;
-  return s;
-}
+constexpr T kExpCut = sizeof(T) == 8 ? T(-650) : T(-70);  // e^-650 ~ 1e-282, e^-70 ~ 4e-31
 
 // Register-blocked micro-kernel: C[a][v] = sum_{l < L} A(a, l) * B[l][v] for a < MA and NV vectors
 // of columns v, with A(a, l) = A[a * sa + l * sl] (broadcast) and B rows of stride ldb.  Serves
 // both the distance block (A = X rows, B = Y^T) and the statistics block (A = X^T, B = Q).
-template <class T, int MA, int NV>
-inline void micro(const T* A, index_t sa, index_t sl, const T* B, index_t ldb, index_t L,
-                  typename CVec<T>::type* out /* MA x NV, row stride NV */) {
-  using V = typename CVec<T>::type;
-  constexpr int W = CVec<T>::W;
+template <class S, int MA, int NV>
+inline void micro(const typename S::Scalar* A, index_t sa, index_t sl, const typename S::Scalar* B, index_t ldb,
+                  index_t L, typename S::V* out /* MA x NV, row stride NV */) {
+  using V = typename S::V;
+  constexpr int W = S::W;
   V c[MA][NV];
   for (int a = 0; a < MA; ++a)
     for (int v = 0; v < NV; ++v) c[a][v] = V{};
 #pragma GCC unroll 4
   for (index_t l = 0; l < L; ++l) {
     V bv[NV];
-    for (int v = 0; v < NV; ++v) bv[v] = cload<V>(B + l * ldb + v * W);
+    for (int v = 0; v < NV; ++v) bv[v] = S::load(B + l * ldb + v * W);
     for (int a = 0; a < MA; ++a) {
-      const V av = bcast(A + a * sa + l * sl);
-      for (int v = 0; v < NV; ++v) c[a][v] = vfma(av, bv[v], c[a][v]);
+      const V av = S::bcast(A + a * sa + l * sl);
+      for (int v = 0; v < NV; ++v) c[a][v] = S::fma(av, bv[v], c[a][v]);
     }
   }
   for (int a = 0; a < MA; ++a)
@@ -712,11 +517,12 @@ inline void micro(const T* A, index_t sa, index_t sl, const T* B, index_t ldb, i
 // C (ma x kp) = sum_l A(a, l) B[l][:] for all a < ma, in register tiles of up to 4 x 3 vectors
 // (12 accumulators + 3 B vectors + 1 broadcast = the 16 ymm registers); sink(a, col, vector)
 // receives every result vector.
-template <class T, class Sink>
-inline void gemm_tiles(const T* A, index_t sa, index_t sl, index_t ma, const T* B, index_t kp, index_t L,
-                       Sink&& sink) {
-  using V = typename CVec<T>::type;
-  constexpr int W = CVec<T>::W;
+template <class S, class Sink>
+inline void gemm_tiles(const typename S::Scalar* A, index_t sa, index_t sl, index_t ma, const typename S::Scalar* B,
+                       index_t kp, index_t L, Sink&& sink) {
+  using T = typename S::Scalar;
+  using V = typename S::V;
+  constexpr int W = S::W;
   const index_t nvec = kp / W;
   V tile[4 * 3];
   for (index_t v0 = 0; v0 < nvec;) {
@@ -729,7 +535,7 @@ inline void gemm_tiles(const T* A, index_t sa, index_t sl, index_t ma, const T* 
       const T* Ap = A + a0 * sa;
 #define DANNEAL_MK(MR, NVV)                        \
   case (MR * 4 + NVV):                             \
-    micro<T, MR, NVV>(Ap, sa, sl, Bp, kp, L, tile); \
+    micro<S, MR, NVV>(Ap, sa, sl, Bp, kp, L, tile); \
     break;
       switch (mr * 4 + nv) {
         DANNEAL_MK(4, 3)
@@ -757,29 +563,31 @@ inline void gemm_tiles(const T* A, index_t sa, index_t sl, index_t ma, const T* 
 // One chunk of rows [b, e): per block of kBlock rows, G = X_b Y^T (micro-kernel), logits, row max,
 // exp of the whole block (independent vectors: throughput- rather than latency-bound), row sums,
 // Q = w p, then masses and St += X_b^T Q (micro-kernel again).
-template <class T>
+template <class T, danneal::simd::Isa I>
 void central_rows_generic(const PassArgs<T>& g, index_t b, index_t e, T* scratch, const PassOut& o) {
-  using V = typename CVec<T>::type;
-  constexpr int W = CVec<T>::W;
+  using S = danneal::simd::Vec<T, I>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  static_assert(kPadBytes % S::kBytes == 0, "kp must be a whole number of vectors");
   const index_t d = g.d, kp = g.kp, k = g.k, nvec = kp / W;
   T* Q = scratch;                // kBlock x kp: logits, then exps, then w_i p_iv
   T* svals = Q + kBlock * kp;    // kBlock: row max, then row sums of the exps
   T* wvals = svals + kBlock;     // kBlock: weights (0 for a non-finite row)
   double lse = 0, bad = 0;
-  const V scale = splat<V>(g.scale);
-  const V inf = splat<V>(std::numeric_limits<T>::infinity());
+  const V scale = S::splat(g.scale);
+  const V inf = S::splat(std::numeric_limits<T>::infinity());
   for (index_t r0 = b; r0 < e; r0 += kBlock) {
     const index_t nr = std::min(kBlock, e - r0);
     const T* Xb = g.X + r0 * d;
     // logits a = scale * (X Y^T) + bias, written straight from the registers
-    gemm_tiles<T>(Xb, d, 1, nr, g.Yt, kp, d, [&](index_t a, index_t col, const V& v) {
-      cstore(Q + a * kp + col, vfma(v, scale, cload<V>(g.bias + col)));
+    gemm_tiles<S>(Xb, d, 1, nr, g.Yt, kp, d, [&](index_t a, index_t col, const V& v) {
+      S::store(Q + a * kp + col, S::fma(v, scale, S::load(g.bias + col)));
     });
     for (index_t r = 0; r < nr; ++r) {
       const T* qrow = Q + r * kp;
       V mx = -inf;
-      for (index_t v = 0; v < nvec; ++v) mx = vmax(mx, cload<V>(qrow + v * W));
-      const T m = vhmax<T>(mx);
+      for (index_t v = 0; v < nvec; ++v) mx = S::max(mx, S::load(qrow + v * W));
+      const T m = S::hmax(mx);
       const T wi = g.w ? g.w[r0 + r] : T(1);
       const bool ok = std::abs(m) <= std::numeric_limits<T>::max();
       bad += ok ? 0 : 1;
@@ -802,24 +610,25 @@ void central_rows_generic(const PassArgs<T>& g, index_t b, index_t e, T* scratch
     } else {
       for (index_t r = 0; r < nr; ++r) {
         T* qrow = Q + r * kp;
-        const V mv = splat<V>(svals[r]);
-        for (index_t v = 0; v < nvec; ++v) cstore(qrow + v * W, vexp(cload<V>(qrow + v * W) - mv));
+        const V mv = S::splat(svals[r]);
+        for (index_t v = 0; v < nvec; ++v)
+          S::store(qrow + v * W, danneal::simd::exp_flush<S>(S::load(qrow + v * W) - mv, kExpCut<T>));
       }
       for (index_t r = 0; r < nr; ++r) {
         T* qrow = Q + r * kp;
-        V sacc = cload<V>(qrow);
-        for (index_t v = 1; v < nvec; ++v) sacc += cload<V>(qrow + v * W);
-        const T s = vhsum<T>(sacc);
+        V sacc = S::load(qrow);
+        for (index_t v = 1; v < nvec; ++v) sacc += S::load(qrow + v * W);
+        const T s = S::hsum(sacc);
         lse += static_cast<double>(wvals[r]) * static_cast<double>(svals[r]);
         svals[r] = s;
-        const V f = splat<V>(wvals[r] / s);
-        for (index_t v = 0; v < nvec; ++v) cstore(qrow + v * W, cload<V>(qrow + v * W) * f);
+        const V f = S::splat(wvals[r] / s);
+        for (index_t v = 0; v < nvec; ++v) S::store(qrow + v * W, S::load(qrow + v * W) * f);
       }
       // sum_i w_i log s_i, vectorised over the block
       index_t r = 0;
       V lacc = V{};
-      for (; r + W <= nr; r += W) lacc = vfma(cload<V>(wvals + r), vlog(cload<V>(svals + r)), lacc);
-      double ls = static_cast<double>(vhsum<T>(lacc));
+      for (; r + W <= nr; r += W) lacc = S::fma(S::load(wvals + r), danneal::simd::log<S>(S::load(svals + r)), lacc);
+      double ls = static_cast<double>(S::hsum(lacc));
       for (; r < nr; ++r) ls += static_cast<double>(wvals[r]) * std::log(static_cast<double>(svals[r]));
       lse += ls;
     }
@@ -828,17 +637,17 @@ void central_rows_generic(const PassArgs<T>& g, index_t b, index_t e, T* scratch
       V m0 = V{}, m1 = V{}, m2 = V{}, m3 = V{};
       index_t r = 0;
       for (; r + 4 <= nr; r += 4) {
-        m0 += cload<V>(Q + r * kp + v * W);
-        m1 += cload<V>(Q + (r + 1) * kp + v * W);
-        m2 += cload<V>(Q + (r + 2) * kp + v * W);
-        m3 += cload<V>(Q + (r + 3) * kp + v * W);
+        m0 += S::load(Q + r * kp + v * W);
+        m1 += S::load(Q + (r + 1) * kp + v * W);
+        m2 += S::load(Q + (r + 2) * kp + v * W);
+        m3 += S::load(Q + (r + 3) * kp + v * W);
       }
-      for (; r < nr; ++r) m0 += cload<V>(Q + r * kp + v * W);
+      for (; r < nr; ++r) m0 += S::load(Q + r * kp + v * W);
       const V macc = (m0 + m1) + (m2 + m3);
       for (int l = 0; l < W; ++l) o.mass[v * W + l] += static_cast<double>(macc[l]);
     }
     // St (d x kp) += X_b^T Q_b
-    gemm_tiles<T>(Xb, 1, d, d, Q, kp, nr, [&](index_t a, index_t col, const V& v) {
+    gemm_tiles<S>(Xb, 1, d, d, Q, kp, nr, [&](index_t a, index_t col, const V& v) {
       double* dst = o.St + a * kp + col;
       for (int l = 0; l < W; ++l) dst[l] += static_cast<double>(v[l]);
     });
@@ -848,6 +657,13 @@ void central_rows_generic(const PassArgs<T>& g, index_t b, index_t e, T* scratch
 }
 
 }  // namespace
-#endif  // DANNEAL_CENTRAL_IMPL
+
+namespace simd {
+template <class T, danneal::simd::Isa I>
+void central_rows_isa(const PassArgs<T>& a, index_t b, index_t e, T* scratch, const PassOut& o) {
+  central_rows_generic<T, I>(a, b, e, scratch, o);
+}
+}  // namespace simd
+#endif  // DANNEAL_SIMD_UNIT_ISA
 
 }  // namespace danneal::central

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "danneal/common.hpp"
-#include "danneal/dq.hpp"  // simd::cpu_has_avx2
+#include "danneal/simd/isa.hpp"
 
 namespace danneal::clam {
 
@@ -231,7 +231,7 @@ static inline void row_backward(const T* V, const T* P, const T* PR, const T* ma
 
 // ---- row blocks: the hot loops, compiled once per instruction set ----------------------------
 // Everything above and these two functions have internal linkage (static), so the copy compiled
-// in csrc/danneal/simd/clam_avx2.cpp (AVX2 + FMA) never replaces the baseline one; no standard
+// in the AVX2 unit (csrc/danneal/simd/isa_avx2.cpp) never replaces the baseline one; no standard
 // library templates are used in them.
 
 template <class T>
@@ -323,17 +323,40 @@ static void predict_rows(const T* X, index_t d, const T* R, const T* eta, index_
   }
 }
 
-// AVX2 builds of the row blocks (csrc/danneal/simd/clam_avx2.cpp).
-double train_rows_avx2(const TrainCtx<float>&, index_t, index_t, float*, float*, float*, float*, float*, float*, float*,
-                       float*, float*);
-double train_rows_avx2(const TrainCtx<double>&, index_t, index_t, double*, double*, double*, double*, double*,
-                       double*, double*, double*, double*);
-void predict_rows_avx2(const float*, index_t, const float*, const float*, index_t, double, double, index_t, bool,
-                       index_t, index_t, std::int64_t*, float*, float*, float*, float*, float*, float*);
-void predict_rows_avx2(const double*, index_t, const double*, const double*, index_t, double, double, index_t, bool,
-                       index_t, index_t, std::int64_t*, double*, double*, double*, double*, double*, double*);
-
-inline bool use_avx2() { return simd::cpu_has_avx2(); }
+// The row blocks of one instruction set (instantiated in csrc/danneal/simd/isa_*.cpp).
+template <class T, simd::Isa I>
+double train_rows_isa(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T* P, T* PR, T* G, T* W, T* E, T* Dk,
+                      T* dR, T* dE);
+template <class T, simd::Isa I>
+void predict_rows_isa(const T* X, index_t d, const T* R, const T* eta, index_t k, double c, double alpha,
+                      index_t n_steps, bool spherical, index_t b0, index_t b1, std::int64_t* labels, T* dist, T* Vout,
+                      T* buf, T* p, T* pr, T* Dk);
+#define DANNEAL_CLAM_KERNELS(P, I)                                                                                   \
+  P double train_rows_isa<float, I>(const TrainCtx<float>&, index_t, index_t, float*, float*, float*, float*, float*, \
+                                    float*, float*, float*, float*);                                                 \
+  P double train_rows_isa<double, I>(const TrainCtx<double>&, index_t, index_t, double*, double*, double*, double*,  \
+                                     double*, double*, double*, double*, double*);                                   \
+  P void predict_rows_isa<float, I>(const float*, index_t, const float*, const float*, index_t, double, double,      \
+                                    index_t, bool, index_t, index_t, std::int64_t*, float*, float*, float*, float*,  \
+                                    float*, float*);                                                                 \
+  P void predict_rows_isa<double, I>(const double*, index_t, const double*, const double*, index_t, double, double,  \
+                                     index_t, bool, index_t, index_t, std::int64_t*, double*, double*, double*,      \
+                                     double*, double*, double*);
+#define DANNEAL_CLAM_EXTERN(I) DANNEAL_CLAM_KERNELS(extern template, I)
+DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_CLAM_EXTERN)
+#ifdef DANNEAL_SIMD_UNIT_ISA
+template <class T, simd::Isa I>
+double train_rows_isa(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T* P, T* PR, T* G, T* W, T* E, T* Dk,
+                      T* dR, T* dE) {
+  return train_rows(cx, b0, b1, V, P, PR, G, W, E, Dk, dR, dE);
+}
+template <class T, simd::Isa I>
+void predict_rows_isa(const T* X, index_t d, const T* R, const T* eta, index_t k, double c, double alpha,
+                      index_t n_steps, bool spherical, index_t b0, index_t b1, std::int64_t* labels, T* dist, T* Vout,
+                      T* buf, T* p, T* pr, T* Dk) {
+  predict_rows(X, d, R, eta, k, c, alpha, n_steps, spherical, b0, b1, labels, dist, Vout, buf, p, pr, Dk);
+}
+#endif
 
 inline void check_sizes(index_t B, index_t d, index_t k, index_t n_steps) {
   if (B < 0 || d < 1 || k < 1) throw std::invalid_argument("clam: empty problem (need d >= 1, k >= 1)");
@@ -421,16 +444,14 @@ template <class T>
 Status clam_predict(const T* X, index_t n, index_t d, const T* R, const T* eta, index_t k, double c, double alpha,
                     index_t n_steps, bool spherical, int n_threads, std::int64_t* labels, T* dist, T* Vout) {
   check_sizes(n, d, k, n_steps);
-  const bool avx2 = use_avx2();
+  const simd::Isa isa = simd::active_isa();
   parallel_chunks(n, kClamChunk, n_threads, [&](index_t, index_t b0, index_t b1) {
     std::vector<T> buf(static_cast<size_t>(3 * d + 2 * k));
     T* w = buf.data();
-    if (avx2)
-      predict_rows_avx2(X, d, R, eta, k, c, alpha, n_steps, spherical, b0, b1, labels, dist, Vout, w, w + 2 * d,
-                        w + 2 * d + k, w + 3 * d + k);
-    else
-      predict_rows(X, d, R, eta, k, c, alpha, n_steps, spherical, b0, b1, labels, dist, Vout, w, w + 2 * d,
-                   w + 2 * d + k, w + 3 * d + k);
+    simd::with_isa(isa, [&](auto tag) {
+      predict_rows_isa<T, decltype(tag)::value>(X, d, R, eta, k, c, alpha, n_steps, spherical, b0, b1, labels, dist,
+                                                Vout, w, w + 2 * d, w + 2 * d + k, w + 3 * d + k);
+    });
   });
   Status st;
   st.converged = true;
@@ -568,7 +589,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* sample_weight, cons
     w.dE.resize(static_cast<size_t>(k));
     w.Dk.resize(static_cast<size_t>(2 * k));
   }
-  const bool avx2 = use_avx2();
+  const simd::Isa isa = simd::active_isa();
   for (index_t i = 0; i < kd; ++i) R_best[i] = R[i];
   if (eta_best)
     for (index_t mu = 0; mu < k; ++mu) eta_best[mu] = eta[mu];
@@ -643,11 +664,11 @@ Status clam_train(const T* X, index_t n, index_t d, const T* sample_weight, cons
                      p.spherical, p.weighted, gscale, sample_weight};
       parallel_chunks(Bb, kClamChunk, n_threads, [&](index_t ci, index_t b0, index_t b1) {
         Work& w = work[ci];
-        const double loss =
-            avx2 ? train_rows_avx2(cx, b0, b1, w.V.data(), w.P.data(), w.PR.data(), w.G.data(), w.W.data(),
-                                   w.E.data(), w.Dk.data(), w.dR.data(), w.dE.data())
-                 : train_rows(cx, b0, b1, w.V.data(), w.P.data(), w.PR.data(), w.G.data(), w.W.data(), w.E.data(),
-                              w.Dk.data(), w.dR.data(), w.dE.data());
+        const double loss = simd::with_isa(isa, [&](auto tag) {
+          return train_rows_isa<T, decltype(tag)::value>(cx, b0, b1, w.V.data(), w.P.data(), w.PR.data(), w.G.data(),
+                                                         w.W.data(), w.E.data(), w.Dk.data(), w.dR.data(),
+                                                         w.dE.data());
+        });
         double* out = part.data() + ci * pw;
         for (index_t i = 0; i < kd; ++i) out[i] = w.dR[i];
         for (index_t mu = 0; mu < k; ++mu) out[kd + mu] = w.dE[mu];

@@ -125,17 +125,6 @@ inline std::atomic<bool>& openmp_pool_started() {
   return started;
 }
 
-// Whether this CPU runs AVX2 + FMA code (read once).  Each kernel family combines it with whether
-// its AVX2 translation unit was compiled with those instructions.
-inline bool cpu_supports_avx2_fma() {
-#if defined(__x86_64__) || defined(__i386__)
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-#else
-  return false;
-#endif
-}
-
 inline bool have_openmp() {
 #ifdef DANNEAL_HAVE_OPENMP
   return true;

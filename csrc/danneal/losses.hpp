@@ -8,8 +8,8 @@
 //                        K = exp(-dist / (2 sigma^2)) in one pass (plus one selection pass);
 //   ddc_hidden_weights:  S = scale * K .* (P B^T) and the row sums of S (the weights of the
 //                        gradient with respect to the hidden layer), P B^T never stored.
-// The row kernels (vectorised exp, the fused weights) are compiled twice, baseline and AVX2+FMA
-// (csrc/danneal/simd/losses_*.cpp), and picked at run time.  Per element the arithmetic does not
+// The row kernels (vectorised exp, the fused weights) are compiled in each instruction set's unit
+// (csrc/danneal/simd/isa_*.cpp) and the one of simd::active_isa() runs.  Per element the arithmetic does not
 // depend on the thread count, and every sum runs in a fixed order, so 1 and 2 threads agree bit for
 // bit (results may differ in the last bits between the two instruction sets).
 #pragma once
@@ -21,50 +21,46 @@
 #include <vector>
 
 #include "danneal/common.hpp"
+#include "danneal/simd/isa.hpp"
 
 namespace danneal::losses {
 
 // Lower bound on the bandwidth sigma^2 (as in the reference code, DanielTrosten/mvc).
 constexpr double kMinSigma2 = 1e-9;
 
-// ---- row kernels, compiled per instruction set (csrc/danneal/simd/losses_*.cpp) -------------------
+// ---- row kernels, compiled in the per-instruction-set units (csrc/danneal/simd/isa_*.cpp) -----
 namespace simd {
+using danneal::simd::Isa;
 // K rows [a0, a1): K_ab = exp(inv * max(g_a + g_b - 2 gram_ab, 0)), K_aa = 1 (inv = -1/(2 sigma2)).
-void gauss_rows_baseline(const float*, const float*, index_t, float, index_t, index_t, float*);
-void gauss_rows_baseline(const double*, const double*, index_t, double, index_t, index_t, double*);
-void gauss_rows_avx2(const float*, const float*, index_t, float, index_t, index_t, float*);
-void gauss_rows_avx2(const double*, const double*, index_t, double, index_t, index_t, double*);
+template <class T, Isa I>
+void gauss_rows_isa(const T* gram, const T* g, index_t n, T inv, index_t a0, index_t a1, T* K);
 // S rows [a0, a1): S_ab = scale * K_ab * sum_j P_aj BT_jb, rowsum_a = sum_b S_ab (double).
-void weight_rows_baseline(const float*, const float*, const float*, index_t, index_t, float, index_t, index_t,
-                          float*, double*);
-void weight_rows_baseline(const double*, const double*, const double*, index_t, index_t, double, index_t, index_t,
-                          double*, double*);
-void weight_rows_avx2(const float*, const float*, const float*, index_t, index_t, float, index_t, index_t, float*,
-                      double*);
-void weight_rows_avx2(const double*, const double*, const double*, index_t, index_t, double, index_t, index_t,
-                      double*, double*);
-bool losses_avx2_build();
-
-inline bool use_avx2() {
-  static const bool ok = losses_avx2_build() && danneal::cpu_supports_avx2_fma();
-  return ok;
-}
+template <class T, Isa I>
+void weight_rows_isa(const T* K, const T* P, const T* BT, index_t n, index_t m, T scale, index_t a0, index_t a1, T* S,
+                     double* rowsum);
+#define DANNEAL_LOSSES_KERNELS(P, I)                                                                                 \
+  P void gauss_rows_isa<float, I>(const float*, const float*, index_t, float, index_t, index_t, float*);             \
+  P void gauss_rows_isa<double, I>(const double*, const double*, index_t, double, index_t, index_t, double*);        \
+  P void weight_rows_isa<float, I>(const float*, const float*, const float*, index_t, index_t, float, index_t,       \
+                                   index_t, float*, double*);                                                        \
+  P void weight_rows_isa<double, I>(const double*, const double*, const double*, index_t, index_t, double, index_t, \
+                                    index_t, double*, double*);
+#define DANNEAL_LOSSES_EXTERN(I) DANNEAL_LOSSES_KERNELS(extern template, I)
+DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_LOSSES_EXTERN)
 
 template <class T>
 inline void gauss_rows(const T* gram, const T* g, index_t n, T inv, index_t a0, index_t a1, T* K) {
-  if (use_avx2())
-    gauss_rows_avx2(gram, g, n, inv, a0, a1, K);
-  else
-    gauss_rows_baseline(gram, g, n, inv, a0, a1, K);
+  danneal::simd::with_isa(danneal::simd::active_isa(), [&](auto isa) {
+    gauss_rows_isa<T, decltype(isa)::value>(gram, g, n, inv, a0, a1, K);
+  });
 }
 
 template <class T>
 inline void weight_rows(const T* K, const T* P, const T* BT, index_t n, index_t m, T scale, index_t a0, index_t a1,
                         T* S, double* rowsum) {
-  if (use_avx2())
-    weight_rows_avx2(K, P, BT, n, m, scale, a0, a1, S, rowsum);
-  else
-    weight_rows_baseline(K, P, BT, n, m, scale, a0, a1, S, rowsum);
+  danneal::simd::with_isa(danneal::simd::active_isa(), [&](auto isa) {
+    weight_rows_isa<T, decltype(isa)::value>(K, P, BT, n, m, scale, a0, a1, S, rowsum);
+  });
 }
 }  // namespace simd
 
@@ -168,7 +164,8 @@ T select_sqdist(const T* gram, const T* g, index_t n, index_t r, int n_threads) 
 //   dist_ab = max(g_aa + g_bb - 2 g_ab, 0) for a != b, dist_aa = 0;
 //   sigma2 > 0: used as given; sigma2 <= 0: sigma2 = max(rel_sigma * lower median of all n^2
 //   entries of dist, 1e-9) (the 0.15-median rule of DDC, rel_sigma = 0.15);
-//   K_ab = exp(-dist_ab / (2 sigma2))  (a vectorised exp, within a few ulp of std::exp).
+//   K_ab = exp(-dist_ab / (2 sigma2))  (simd::exp: within 1 ulp; values below the smallest normal
+//   number are 0).
 // Writes K (n x n) and sigma2_out[0].
 template <class T>
 Status ddc_gaussian_kernel(const T* gram, index_t n, double rel_sigma, double sigma2, int n_threads, T* K,
@@ -253,79 +250,14 @@ inline double ddc_cs_divergence(const double* N, index_t k, double* G) {
   return c * value;
 }
 
-// ---- the generic row kernels, included by the simd/losses_*.cpp files only -------------------
-#ifdef DANNEAL_LOSSES_IMPL
+// ---- the generic row kernels, compiled in the per-instruction-set units (simd/isa_*.cpp) -----
+#ifdef DANNEAL_SIMD_UNIT_ISA
 namespace simd {
 namespace {
 
-template <class T>
-struct LV;
-template <>
-struct LV<float> {
-  static constexpr int W = 8;
-  typedef float V __attribute__((vector_size(32)));
-  typedef std::int32_t I __attribute__((vector_size(32)));
-  typedef double VD __attribute__((vector_size(64)));  // the 8 lanes widened to double
-  static constexpr float shifter = 12582912.0f;  // 1.5 * 2^23
-  static constexpr float log2e = 1.44269504088896341f;
-  static constexpr float ln2hi = 0.693359375f;
-  static constexpr float ln2lo = -2.12194440e-4f;
-  static constexpr float xmin = -104.0f;  // exp(-104) underflows to 0 in float
-  static constexpr int mbits = 23;
-  static constexpr int bias = 127;
-};
-template <>
-struct LV<double> {
-  static constexpr int W = 4;
-  typedef double V __attribute__((vector_size(32)));
-  typedef std::int64_t I __attribute__((vector_size(32)));
-  typedef double VD __attribute__((vector_size(32)));
-  static constexpr double shifter = 6755399441055744.0;  // 1.5 * 2^52
-  static constexpr double log2e = 1.4426950408889634;
-  static constexpr double ln2hi = 6.93147180369123816490e-01;
-  static constexpr double ln2lo = 1.90821492927058770002e-10;
-  static constexpr double xmin = -746.0;  // exp(-746) underflows to 0 in double
-  static constexpr int mbits = 52;
-  static constexpr int bias = 1023;
-};
-
-template <class V, class T>
-inline void lload(V& v, const T* p) {
-  std::memcpy(&v, p, sizeof(V));
-}
-template <class V, class T>
-inline void lstore(T* p, const V& v) {
-  std::memcpy(p, &v, sizeof(V));
-}
-
-// exp(x) for x <= 0, lane-wise: x = n ln2 + r (|r| <= ln2/2, Cody-Waite), exp(r) by its Taylor
-// polynomial (degree 7 in float, 13 in double: truncation < 0.1 ulp), times 2^n built in two
-// halves so that results down to the subnormal range stay correct.
-template <class T>
-inline void vexp_nonpos(typename LV<T>::V& x) {
-  using L = LV<T>;
-  using V = typename L::V;
-  using I = typename L::I;
-  const V xmin = V{} + L::xmin;
-  x = x < xmin ? xmin : x;
-  const V sh = V{} + L::shifter;
-  const V t = x * L::log2e + sh;
-  const V nf = t - sh;
-  const V r = (x - nf * L::ln2hi) - nf * L::ln2lo;
-  constexpr int deg = sizeof(T) == 4 ? 7 : 13;
-  V p = V{} + T(1);
-  for (int i = deg; i >= 1; --i) p = p * (r * (T(1) / T(i))) + T(1);
-  I ni = (I)t - (I)sh;  // t and sh share the exponent: the integer n sits in the low bits
-  const I n1 = ni >> 1;
-  const I n2 = ni - n1;
-  const V s1 = (V)((n1 + L::bias) << L::mbits);
-  const V s2 = (V)((n2 + L::bias) << L::mbits);
-  x = (p * s1) * s2;
-}
-
-template <class T>
+template <class T, Isa I>
 void gauss_rows_generic(const T* gram, const T* g, index_t n, T inv, index_t a0, index_t a1, T* K) {
-  using L = LV<T>;
+  using L = danneal::simd::Vec<T, I>;
   using V = typename L::V;
   constexpr int W = L::W;
   const V zero = V{};
@@ -335,46 +267,32 @@ void gauss_rows_generic(const T* gram, const T* g, index_t n, T inv, index_t a0,
     const V ga = V{} + g[a];
     index_t b = 0;
     for (; b + W <= n; b += W) {
-      V vg, vr;
-      lload(vg, g + b);
-      lload(vr, gr + b);
+      const V vg = L::load(g + b), vr = L::load(gr + b);
       V d = (ga + vg) - T(2) * vr;
       d = d > zero ? d : zero;
-      d = d * inv;
-      vexp_nonpos<T>(d);
-      lstore(kr + b, d);
+      L::store(kr + b, danneal::simd::exp<L>(d * inv));
     }
     if (b < n) {  // tail through the same vector code
-      T tg[W] = {}, tr[W] = {}, out[W];
-      for (index_t j = b; j < n; ++j) {
-        tg[j - b] = g[j];
-        tr[j - b] = gr[j];
-      }
-      V vg, vr;
-      lload(vg, tg);
-      lload(vr, tr);
+      const V vg = L::load_partial(g + b, n - b, T(0)), vr = L::load_partial(gr + b, n - b, T(0));
       V d = (ga + vg) - T(2) * vr;
       d = d > zero ? d : zero;
-      d = d * inv;
-      vexp_nonpos<T>(d);
-      lstore(out, d);
-      for (index_t j = b; j < n; ++j) kr[j] = out[j - b];
+      L::store_partial(kr + b, danneal::simd::exp<L>(d * inv), n - b);
     }
     kr[a] = T(1);
   }
 }
 
-template <class T>
+template <class T, Isa I>
 void weight_rows_generic(const T* K, const T* P, const T* BT, index_t n, index_t m, T scale, index_t a0, index_t a1,
                          T* S, double* rowsum) {
-  using L = LV<T>;
+  using L = danneal::simd::Vec<T, I>;
   using V = typename L::V;
   constexpr int W = L::W;
+  using VD = typename L::Wide;  // the W lanes widened to double
   for (index_t a = a0; a < a1; ++a) {
     const T* pr = P + a * m;
     const T* kr = K + a * n;
     T* sr = S + a * n;
-    using VD = typename L::VD;
     VD part = VD{};
     index_t b = 0;
     // four independent accumulators per step: the j-sum is a dependency chain per lane
@@ -384,30 +302,21 @@ void weight_rows_generic(const T* K, const T* P, const T* BT, index_t n, index_t
         const T p = pr[j];
         const T* bt = BT + j * n + b;
         for (int u = 0; u < 4; ++u) {
-          V x;
-          lload(x, bt + u * W);
-          acc[u] += p * x;
+          acc[u] += p * L::load(bt + u * W);
         }
       }
       for (int u = 0; u < 4; ++u) {
-        V kv;
-        lload(kv, kr + b + u * W);
-        const V s = scale * (kv * acc[u]);
-        lstore(sr + b + u * W, s);
-        part += __builtin_convertvector(s, VD);
+        const V s = scale * (L::load(kr + b + u * W) * acc[u]);
+        L::store(sr + b + u * W, s);
+        part += L::widen(s);
       }
     }
     for (; b + W <= n; b += W) {
       V acc = V{};
-      V x, kv;
-      for (index_t j = 0; j < m; ++j) {
-        lload(x, BT + j * n + b);
-        acc += pr[j] * x;
-      }
-      lload(kv, kr + b);
-      const V s = scale * (kv * acc);
-      lstore(sr + b, s);
-      part += __builtin_convertvector(s, VD);
+      for (index_t j = 0; j < m; ++j) acc += pr[j] * L::load(BT + j * n + b);
+      const V s = scale * (L::load(kr + b) * acc);
+      L::store(sr + b, s);
+      part += L::widen(s);
     }
     double tail = 0.0;
     for (; b < n; ++b) {
@@ -424,7 +333,17 @@ void weight_rows_generic(const T* K, const T* P, const T* BT, index_t n, index_t
 }
 
 }  // namespace
+
+template <class T, Isa I>
+void gauss_rows_isa(const T* gram, const T* g, index_t n, T inv, index_t a0, index_t a1, T* K) {
+  gauss_rows_generic<T, I>(gram, g, n, inv, a0, a1, K);
+}
+template <class T, Isa I>
+void weight_rows_isa(const T* K, const T* P, const T* BT, index_t n, index_t m, T scale, index_t a0, index_t a1, T* S,
+                     double* rowsum) {
+  weight_rows_generic<T, I>(K, P, BT, n, m, scale, a0, a1, S, rowsum);
+}
 }  // namespace simd
-#endif  // DANNEAL_LOSSES_IMPL
+#endif  // DANNEAL_SIMD_UNIT_ISA
 
 }  // namespace danneal::losses

@@ -28,56 +28,51 @@
 #include <vector>
 
 #include "danneal/common.hpp"
+#include "danneal/simd/isa.hpp"
 
 namespace danneal::simd {
-// Row primitives (simd/softassign_*.cpp, dispatched at run time like dq_rows).
-double sa_dot_baseline(const double* K, const double* v, index_t m);
-double sa_dot_baseline(const float* K, const double* v, index_t m);
-void sa_axpy_baseline(double u, const double* K, double* w, index_t m);
-void sa_axpy_baseline(double u, const float* K, double* w, index_t m);
-double sa_dot_avx2(const double* K, const double* v, index_t m);
-double sa_dot_avx2(const float* K, const double* v, index_t m);
-void sa_axpy_avx2(double u, const double* K, double* w, index_t m);
-void sa_axpy_avx2(double u, const float* K, double* w, index_t m);
-void sa_exp_baseline(double* x, index_t m);
-void sa_exp_avx2(double* x, index_t m);
-void sa_expf_baseline(float* x, index_t m);
-void sa_expf_avx2(float* x, index_t m);
-double sa_dotf_baseline(const float* K, const float* v, index_t m);
-void sa_axpyf_baseline(float u, const float* K, float* w, index_t m);
-double sa_dotf_avx2(const float* K, const float* v, index_t m);
-void sa_axpyf_avx2(float u, const float* K, float* w, index_t m);
-void sa_gemm_baseline(const double* X, const double* Y, double* out, index_t n);
-void sa_gemm_avx2(const double* X, const double* Y, double* out, index_t n);
-bool sa_have_avx2_build();
+// Row primitives of the fused Sinkhorn pass, one unit per instruction set (defined at the end of
+// this header, instantiated in simd/isa_*.cpp).  Sums accumulate in double (float lanes for
+// sa_dotf) in a fixed order, independent of the thread count.
+template <class T, Isa I>
+double sa_dot_isa(const T* K, const double* v, index_t m);  // sum_j K_j v_j
+template <class T, Isa I>
+void sa_axpy_isa(double u, const T* K, double* w, index_t m);  // w += u K
+template <class T, Isa I>
+void sa_exp_isa(T* x, index_t m);  // x <- exp(x) (simd/math.hpp)
+template <Isa I>
+double sa_dotf_isa(const float* K, const float* v, index_t m);
+template <Isa I>
+void sa_axpyf_isa(float u, const float* K, float* w, index_t m);
+template <Isa I>
+void sa_gemm_isa(const double* X, const double* Y, double* out, index_t n);  // out += X @ Y
+#define DANNEAL_SOFTASSIGN_KERNELS(P, I)                                     \
+  P double sa_dot_isa<double, I>(const double*, const double*, index_t);    \
+  P double sa_dot_isa<float, I>(const float*, const double*, index_t);      \
+  P void sa_axpy_isa<double, I>(double, const double*, double*, index_t);   \
+  P void sa_axpy_isa<float, I>(double, const float*, double*, index_t);     \
+  P void sa_exp_isa<double, I>(double*, index_t);                           \
+  P void sa_exp_isa<float, I>(float*, index_t);                             \
+  P double sa_dotf_isa<I>(const float*, const float*, index_t);             \
+  P void sa_axpyf_isa<I>(float, const float*, float*, index_t);             \
+  P void sa_gemm_isa<I>(const double*, const double*, double*, index_t);
+#define DANNEAL_SOFTASSIGN_EXTERN(I) DANNEAL_SOFTASSIGN_KERNELS(extern template, I)
+DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_SOFTASSIGN_EXTERN)
 
-inline bool sa_cpu_has_avx2() {
-  static const bool ok = sa_have_avx2_build() && danneal::cpu_supports_avx2_fma();
-  return ok;
-}
 template <class T>
 inline double sa_dot(const T* K, const double* v, index_t m) {
-  return sa_cpu_has_avx2() ? sa_dot_avx2(K, v, m) : sa_dot_baseline(K, v, m);
+  return with_isa(active_isa(), [&](auto isa) { return sa_dot_isa<T, decltype(isa)::value>(K, v, m); });
 }
 template <class T>
 inline void sa_axpy(double u, const T* K, double* w, index_t m) {
-  if (sa_cpu_has_avx2())
-    sa_axpy_avx2(u, K, w, m);
-  else
-    sa_axpy_baseline(u, K, w, m);
+  with_isa(active_isa(), [&](auto isa) { sa_axpy_isa<T, decltype(isa)::value>(u, K, w, m); });
 }
-// x[j] <- exp(x[j]) (vectorised; see softassign_impl.inc for the accuracy and range)
+// x[j] <- exp(x[j]) (vectorised; simd/math.hpp states its accuracy and range)
 inline void sa_exp(double* x, index_t m) {
-  if (sa_cpu_has_avx2())
-    sa_exp_avx2(x, m);
-  else
-    sa_exp_baseline(x, m);
+  with_isa(active_isa(), [&](auto isa) { sa_exp_isa<double, decltype(isa)::value>(x, m); });
 }
 inline void sa_expf(float* x, index_t m) {
-  if (sa_cpu_has_avx2())
-    sa_expf_avx2(x, m);
-  else
-    sa_expf_baseline(x, m);
+  with_isa(active_isa(), [&](auto isa) { sa_exp_isa<float, decltype(isa)::value>(x, m); });
 }
 // x (double) -> exp(x) in double, through a float exp when the kernel is float32 (xf: scratch)
 template <class T>
@@ -94,21 +89,15 @@ inline void sa_exp_t(double* x, float* xf, index_t m) {
 
 // float32 kernel rows: dot accumulated in float lanes (combined in double), axpy into float partials
 inline double sa_dotf(const float* K, const float* v, index_t m) {
-  return sa_cpu_has_avx2() ? sa_dotf_avx2(K, v, m) : sa_dotf_baseline(K, v, m);
+  return with_isa(active_isa(), [&](auto isa) { return sa_dotf_isa<decltype(isa)::value>(K, v, m); });
 }
 inline void sa_axpyf(float u, const float* K, float* w, index_t m) {
-  if (sa_cpu_has_avx2())
-    sa_axpyf_avx2(u, K, w, m);
-  else
-    sa_axpyf_baseline(u, K, w, m);
+  with_isa(active_isa(), [&](auto isa) { sa_axpyf_isa<decltype(isa)::value>(u, K, w, m); });
 }
 
 // out += X @ Y (n x n, row-major, double)
 inline void sa_gemm(const double* X, const double* Y, double* out, index_t n) {
-  if (sa_cpu_has_avx2())
-    sa_gemm_avx2(X, Y, out, n);
-  else
-    sa_gemm_baseline(X, Y, out, n);
+  with_isa(active_isa(), [&](auto isa) { sa_gemm_isa<decltype(isa)::value>(X, Y, out, n); });
 }
 }  // namespace danneal::simd
 
@@ -545,3 +534,147 @@ index_t qap_2opt(const T* A, const T* B, index_t n, bool maximize, index_t max_p
 }
 
 }  // namespace danneal::softassign
+
+// ---- the row primitives, compiled in the per-instruction-set units (simd/isa_*.cpp) ----------
+#ifdef DANNEAL_SIMD_UNIT_ISA
+namespace danneal::simd {
+// Internal linkage: each unit gets its own copy compiled for its instruction set.
+namespace {
+
+// Four vector accumulators, then the vectors summed pairwise, the lanes in order, then the tail.
+template <class T, Isa I>
+double dot_impl(const T* K, const double* v, index_t m) {
+  using S = Vec<double, I>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  V s0 = S::zero(), s1 = s0, s2 = s0, s3 = s0;
+  index_t j = 0;
+  for (; j + 4 * W <= m; j += 4 * W) {
+    s0 += S::load_widened(K + j) * S::load(v + j);
+    s1 += S::load_widened(K + j + W) * S::load(v + j + W);
+    s2 += S::load_widened(K + j + 2 * W) * S::load(v + j + 2 * W);
+    s3 += S::load_widened(K + j + 3 * W) * S::load(v + j + 3 * W);
+  }
+  for (; j + W <= m; j += W) s0 += S::load_widened(K + j) * S::load(v + j);
+  double s = S::hsum((s0 + s1) + (s2 + s3));
+  for (; j < m; ++j) s += static_cast<double>(K[j]) * v[j];
+  return s;
+}
+
+template <class T, Isa I>
+void axpy_impl(double u, const T* K, double* w, index_t m) {
+  using S = Vec<double, I>;
+  constexpr int W = S::W;
+  const typename S::V uu = S::splat(u);
+  index_t j = 0;
+  for (; j + 2 * W <= m; j += 2 * W) {
+    S::store(w + j, S::load(w + j) + uu * S::load_widened(K + j));
+    S::store(w + j + W, S::load(w + j + W) + uu * S::load_widened(K + j + W));
+  }
+  for (; j + W <= m; j += W) S::store(w + j, S::load(w + j) + uu * S::load_widened(K + j));
+  for (; j < m; ++j) w[j] += u * static_cast<double>(K[j]);
+}
+
+// float32 rows (fused Sinkhorn pass on a float kernel): float lanes, two accumulators, the lanes
+// combined in double.
+template <Isa I>
+double dotf_impl(const float* K, const float* v, index_t m) {
+  using S = Vec<float, I>;
+  constexpr int W = S::W;
+  typename S::V s0 = S::zero(), s1 = s0;
+  index_t j = 0;
+  for (; j + 2 * W <= m; j += 2 * W) {
+    s0 += S::load(K + j) * S::load(v + j);
+    s1 += S::load(K + j + W) * S::load(v + j + W);
+  }
+  for (; j + W <= m; j += W) s0 += S::load(K + j) * S::load(v + j);
+  double s = 0;
+  for (int l = 0; l < W; ++l) s += static_cast<double>(s0[l]) + static_cast<double>(s1[l]);
+  for (; j < m; ++j) s += static_cast<double>(K[j]) * static_cast<double>(v[j]);
+  return s;
+}
+
+template <Isa I>
+void axpyf_impl(float u, const float* K, float* w, index_t m) {
+  using S = Vec<float, I>;
+  constexpr int W = S::W;
+  const typename S::V uu = S::splat(u);
+  index_t j = 0;
+  for (; j + W <= m; j += W) S::store(w + j, S::load(w + j) + uu * S::load(K + j));
+  for (; j < m; ++j) w[j] += u * K[j];
+}
+
+// out += X @ Y for n x n row-major matrices, axpy order (i, k, then contiguous j), 4 rows of X at a
+// time so each row of Y is loaded once per 4 output rows.  Fixed summation order per element.
+template <Isa I>
+void gemm_impl(const double* X, const double* Y, double* out, index_t n) {
+  using S = Vec<double, I>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  index_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    double* o0 = out + i * n;
+    double* o1 = o0 + n;
+    double* o2 = o1 + n;
+    double* o3 = o2 + n;
+    for (index_t k = 0; k < n; ++k) {
+      const double x0 = X[i * n + k], x1 = X[(i + 1) * n + k], x2 = X[(i + 2) * n + k], x3 = X[(i + 3) * n + k];
+      const double* y = Y + k * n;
+      const V X0 = S::splat(x0), X1 = S::splat(x1), X2 = S::splat(x2), X3 = S::splat(x3);
+      index_t j = 0;
+      for (; j + W <= n; j += W) {
+        const V yy = S::load(y + j);
+        S::store(o0 + j, S::load(o0 + j) + X0 * yy);
+        S::store(o1 + j, S::load(o1 + j) + X1 * yy);
+        S::store(o2 + j, S::load(o2 + j) + X2 * yy);
+        S::store(o3 + j, S::load(o3 + j) + X3 * yy);
+      }
+      for (; j < n; ++j) {
+        o0[j] += x0 * y[j];
+        o1[j] += x1 * y[j];
+        o2[j] += x2 * y[j];
+        o3[j] += x3 * y[j];
+      }
+    }
+  }
+  for (; i < n; ++i) {
+    double* o = out + i * n;
+    for (index_t k = 0; k < n; ++k) {
+      const double x = X[i * n + k];
+      const double* y = Y + k * n;
+      const V XX = S::splat(x);
+      index_t j = 0;
+      for (; j + W <= n; j += W) S::store(o + j, S::load(o + j) + XX * S::load(y + j));
+      for (; j < n; ++j) o[j] += x * y[j];
+    }
+  }
+}
+
+}  // namespace
+
+template <class T, Isa I>
+double sa_dot_isa(const T* K, const double* v, index_t m) {
+  return dot_impl<T, I>(K, v, m);
+}
+template <class T, Isa I>
+void sa_axpy_isa(double u, const T* K, double* w, index_t m) {
+  axpy_impl<T, I>(u, K, w, m);
+}
+template <class T, Isa I>
+void sa_exp_isa(T* x, index_t m) {
+  exp_array<T, I>(x, x, m);
+}
+template <Isa I>
+double sa_dotf_isa(const float* K, const float* v, index_t m) {
+  return dotf_impl<I>(K, v, m);
+}
+template <Isa I>
+void sa_axpyf_isa(float u, const float* K, float* w, index_t m) {
+  axpyf_impl<I>(u, K, w, m);
+}
+template <Isa I>
+void sa_gemm_isa(const double* X, const double* Y, double* out, index_t n) {
+  gemm_impl<I>(X, Y, out, n);
+}
+}  // namespace danneal::simd
+#endif  // DANNEAL_SIMD_UNIT_ISA

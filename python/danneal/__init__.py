@@ -38,6 +38,8 @@ from ._version import __version__  # noqa: E402  (the one place the version is w
 #: True when the compiled kernels were built with OpenMP.
 openmp = bool(_core.openmp)
 
+from ._config import show_config  # noqa: E402
+
 __all__ = [
     "AssignmentAnnealing",
     "assignment_expectations",
@@ -46,6 +48,7 @@ __all__ = [
     "PairwiseAnnealing",
     "openmp",
     "resolve_n_threads",
+    "show_config",
 ]
 from . import clam as _cl, central as _ce  # noqa: E402
 # The softassign family lives in private modules (_sinkhorn, _softassign_engine, _linear, _qap), so
