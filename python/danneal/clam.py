@@ -435,7 +435,7 @@ class ClAM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Base
         jobs = []
         for beta, mask_prob, anneal, alpha in configs:
             n_mask = 0 if mask_prob == 0 else max(1, min(d, int(np.floor(mask_prob * d + 0.5))))
-            for run in range(p["n_init"]):
+            for run in range(len(starts) if kmeans_init else p["n_init"]):  # n_init <= kmeans_n_init starts
                 R0 = starts[run][0] if kmeans_init else self._initial(Z, k, p, rs, sw)
                 seed = int(rs.randint(0, 2**63 - 1, dtype=np.int64))
                 c = self._c(beta) if beta is not None else None
