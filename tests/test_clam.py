@@ -621,7 +621,7 @@ def test_fixed_weights_and_sample_weight():
 
 @pytest.mark.parametrize("kw", [dict(mask_prob=0.0), dict(mask_replace=True), dict(mask_share_every=2),
                                 dict(lr_decay=0.5, lr_patience=1, min_learning_rate=1e-3),
-                                dict(selection="loss", n_init=1, kmeans_n_init=3)])
+                                dict(selection="loss", n_init=1, kmeans_n_init=3), dict(n_init=3, kmeans_n_init=2)])
 def test_mask_and_schedule_options_run(kw):
     X, _ = make_blobs(90, n_features=4, centers=3, random_state=1)
     m = ClAM(3, random_state=0, **kw).fit(X)

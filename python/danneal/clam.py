@@ -445,7 +445,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         jobs = []
         for beta, mask_prob, anneal, alpha in configs:
             n_mask = 0 if mask_prob == 0 else max(1, min(d, int(np.floor(mask_prob * d + 0.5))))
-            for run in range(p["n_init"]):
+            for run in range(len(starts) if kmeans_init else p["n_init"]):  # n_init <= kmeans_n_init starts
                 R0 = starts[run][0] if kmeans_init else self._initial(Z, k, p, rs, sw)
                 seed = int(rs.randint(0, 2**63 - 1, dtype=np.int64))
                 c = self._c(beta) if beta is not None else None
@@ -655,16 +655,24 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
 
     # -- scikit-learn surface (issue 17) ---------------------------------------------------------
     def score(self, X: ArrayLike, y: Any = None) -> float:
-        """Minus the sum of squared distances from the final states of the recursion to the nearest
-        prototype, in ClAM's internal space (standardised and, if ``spherical``, normalised: the
-        space of ``transform``), higher is better, so that ``GridSearchCV`` works without a scorer.
-        Scores of models fitted with different ``standardize``/``spherical`` are not comparable."""
+        """Minus the sum of squared distances from every point to the prototype of its cluster
+        (``predict``), in ClAM's internal space (standardised and, if ``spherical``, normalised):
+        the k-means cost of ClAM's partition, higher is better, so that ``GridSearchCV`` works
+        without a scorer.  (Not the distances of the final states, as ``transform``: with
+        ``step_size=1`` the recursion carries every point onto a prototype, and those distances
+        vanish for any model.)  Scores of models fitted with different ``standardize``/``spherical``
+        are not comparable."""
         if is_dask(X):
             check_is_fitted(self, "cluster_centers_")
-            d2 = self.transform(X).astype(np.float64) ** 2
-            return -float(d2.min(axis=1).sum().compute())
-        d2 = np.maximum(self._run(X)[1].astype(np.float64), 0)
-        return -float(d2.min(axis=1).sum())
+            return -float(map_rows(self._point_costs, X, self.n_features_in_, dtype=np.float64).sum().compute())
+        return -float(self._point_costs(X).sum())
+
+    def _point_costs(self, X):
+        """Squared distance (float64) of every point to the prototype of its cluster, internal space."""
+        labels = self._run(X)[0]
+        X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])
+        Z = self._to_internal(X).astype(np.float64)
+        return ((Z - self._R.astype(np.float64)[labels]) ** 2).sum(axis=1)
 
     @property
     def _n_features_out(self):
