@@ -391,13 +391,15 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         its squared distance to the other centroids, and a fresh k-means++ start; a run that lowers
         the distortion becomes the incumbent.  On more than 16,384 rows the runs use a uniform
         sample of 16,384 rows and an improvement found there is confirmed by a Lloyd pass on all
-        rows.  ``0``: none.  Not done for dask input.
+        rows.  ``0``: none.  On dask input the sample is fetched to the client (the same rows as in
+        memory) and the confirming Lloyd pass runs over the blocks.
     anneal_rows : int, None or "auto", default="auto"
         The annealing runs on a uniform sample of at most this many rows (drawn without
         replacement, weights kept); the final Lloyd pass and the polish then run on all rows.
         ``"auto"``: ``max(32768, 256 * K)`` (K = ``n_clusters``, or ``max_clusters`` for
         ``"auto"``), so that on large data the annealing costs about as much as on 32,768 rows;
-        ``None``: all rows.  The dask path always anneals on all rows.
+        ``None``: all rows.  On dask input the same sample is fetched to the client and annealed
+        there; the final Lloyd pass and the polish run over the blocks (``docs/dask.md``).
     random_state : int, RandomState or None, default=None
         Picks a split direction for a cluster whose covariance is zero, the annealing sample and
         the rows of the polish (``None``: a fixed seed, so that a fit is deterministic).
