@@ -1,6 +1,6 @@
 """Rangarajan (2000), Sec. 7 / Fig. 7: DA vs self annealing vs relaxation labeling vs exponentiated RL on random QAPs.
 
-Random quadratic assignment benefits.  ``--generator paper`` (default; GUIDE §2.3, the paper's Sec. 7
+Random quadratic assignment benefits.  ``--generator paper`` (default; the paper's Sec. 7 as docs/softassign.md
 read correctly): C^ (N^2 x N^2) i.i.d. Gaussian, symmetrised (C^ + C^T)/2; with R = P (x) P,
 P = I - 11^T/N, and lambda = lambda_min(R C^ R): C = C^ - lambda I + gamma I, positive definite on the
 constraint subspace.  ``--generator kron`` (the previous, *not* the paper's, variant kept for
@@ -42,7 +42,7 @@ METHODS = {"DA": "graduated", "SA": "self_annealing", "RL": "relaxation_labeling
 
 
 def instance_paper(rng, N, gamma=0.05):
-    """The paper's generator (GUIDE §2.3): symmetrised i.i.d. Gaussian C^, shifted by lambda_min(R C^ R)."""
+    """The paper's generator (Sec. 7; docs/softassign.md): symmetrised i.i.d. Gaussian C^, shifted by lambda_min(R C^ R)."""
     n2 = N * N
     C = rng.standard_normal((n2, n2))
     C = (C + C.T) / 2
@@ -88,7 +88,7 @@ def main():
     ap.add_argument("--full", action="store_true")
     ap.add_argument("-N", type=int, default=8)
     ap.add_argument("--generator", choices=["paper", "kron"], default="paper",
-                    help="paper: GUIDE §2.3's reading of Sec. 7 (default); kron: the previous variant")
+                    help="paper: the reading of Sec. 7 in docs/softassign.md (default); kron: the previous variant")
     args = ap.parse_args()
     make = instance_paper if args.generator == "paper" else instance
     runs = 100 if args.full else 15

@@ -28,12 +28,12 @@ CASES = {
     "ClAM.fit": """
         rng = np.random.default_rng(0)
         X = rng.normal(size=(2000, 8))
-        call = lambda: danneal.ClAM(4, max_epochs=10**6, random_state=0).fit(X)
+        call = lambda: danneal.ClAM(4, max_epochs=10**6, n_iter_no_change=0, random_state=0).fit(X)
     """,
     "ClAM.fit n_init=4": """
         rng = np.random.default_rng(0)
         X = rng.normal(size=(2000, 8))
-        call = lambda: danneal.ClAM(4, max_epochs=10**6, n_init=4, random_state=0, n_threads=4).fit(X)
+        call = lambda: danneal.ClAM(4, max_epochs=10**6, n_iter_no_change=0, n_init=4, random_state=0, n_threads=4).fit(X)
     """,
     "PairwiseAnnealing": """
         rng = np.random.default_rng(0)

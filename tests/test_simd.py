@@ -225,8 +225,10 @@ for dt in (np.float32, np.float64):
         # clam: training and inference row blocks
         if nt == 1:
             Xc = rng.standard_normal((300, 7)).astype(dt)
-        args = (Xc, Xc.mean(0), Xc[:5].copy(), np.zeros(5, dt), 0.5, 0.1, 6, False, True, 64, 2, 2, 0.02, 7)
-        out[f"clam_train-{key}"] = _core.clam_train(*args, nt)[0]
+        params = _core.ClamTrainParams(c=0.5, alpha=0.1, n_steps=6, spherical=False, weighted=True, batch_size=64,
+                                       n_mask=2, max_epochs=2, learning_rate=0.02, seed=7)
+        out[f"clam_train-{key}"] = _core.clam_train(Xc, None, Xc.mean(0), Xc[:5].copy(), np.zeros(5, dt), params,
+                                                    nt)[0]
         out[f"clam_predict-{key}"] = _core.clam_predict(Xc, Xc[:5].copy(), np.zeros(5, dt), 0.5, 0.1, 5, False, nt)[2]
 np.savez(sys.argv[1], isa=_core.isa(), **out)
 """

@@ -1,4 +1,4 @@
-// Quadratic assignment: swap local search over many starting permutations (GUIDE §2.3; issue 14 §2).
+// Quadratic assignment: swap local search over many starting permutations (docs/softassign.md; issue 14 §2).
 //
 // Objective  f(p) = sum_ij A_ij B_{p(i) p(j)}  (minimised; maximize: B is negated).
 // The change of f when p(r) and p(s) are swapped is, with pr = p(r), ps = p(s),

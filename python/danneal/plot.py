@@ -60,7 +60,7 @@ def phase_diagram(model, ax=None, *, per_sample=True, mark_splits=True, mark_k=T
     >>> model = CentralAnnealing(n_clusters=2, n_threads=1).fit(X)
     >>> ax, ax_k = phase_diagram(model)
     >>> ax.get_xlabel(), ax_k.get_ylabel()
-    ('temperature T', 'number of clusters K')
+    ('temperature T (log scale)', 'number of clusters K')
     """
     hist = getattr(model, "history_", None)
     if hist is None:
