@@ -69,12 +69,18 @@ def test_dask_pairwise_chunking_does_not_change_the_answer(client, blobs):
     assert_array_equal(a.labels_.compute(), b.labels_.compute())
 
 
-def test_dask_pairwise_predict_is_lazy(client, blobs):
+def test_dask_pairwise_predict_transform_proba_are_lazy(client, blobs):
     model = danneal.PairwiseAnnealing(**PARAMS).fit(da.from_array(blobs, chunks=(300, -1)))
-    out = model.predict(da.from_array(blobs, chunks=(200, -1)))
+    Xd = da.from_array(blobs, chunks=(200, -1))
+    out = model.predict(Xd)
     assert isinstance(out, da.Array) and out.shape == (len(blobs),)
     assert_array_equal(out.compute(), model.predict(blobs))
     assert_array_equal(out.compute(), model.labels_.compute())
+    for method, kw in (("transform", {}), ("predict_proba", {}), ("predict_proba", {"temperature": 0.5})):
+        res = getattr(model, method)(Xd, **kw)
+        assert isinstance(res, da.Array) and res.shape == (len(blobs), 4)
+        assert_allclose(res.compute(), getattr(model, method)(blobs, **kw), rtol=1e-12, atol=1e-300)
+    assert_allclose(model.predict_proba(Xd).sum(axis=1).compute(), 1.0, rtol=1e-12)
 
 
 def test_dask_pairwise_worker_killed_mid_fit(client, blobs):

@@ -626,12 +626,26 @@ def _features_potentials(X, centers, sizes, metric):
     return h
 
 
-def _features_labels(X, centers, sizes, metric):
-    """``predict`` of a feature-space fit on one block of rows (the dask path's task)."""
+def _soft_memberships(h, T):
+    """``softmax(-h / T)`` by rows, max-subtracted (+inf potentials get 0)."""
+    h = np.asarray(h, dtype=np.float64)
+    hmin = h.min(axis=1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        E = np.exp(-(h - hmin) / T)  # <= 1, exactly 1 at the row minimum, 0 for +inf (empty clusters)
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def _features_block(X, centers, sizes, metric, what, T=None):
+    """``predict`` (``what="labels"``), ``transform`` (``"potentials"``) or ``predict_proba``
+    (``"proba"`` at temperature ``T``) of a feature-space fit on one block of rows (the dask
+    path's task)."""
     X = np.asarray(X)
     if not np.isfinite(X).all():
         raise ValueError("Input X contains NaN or infinity")
-    return np.argmin(_features_potentials(X, centers, sizes, metric), axis=1).astype(np.intp)
+    h = _features_potentials(X, centers, sizes, metric)
+    if what == "labels":
+        return np.argmin(h, axis=1).astype(np.intp)
+    return h if what == "potentials" else _soft_memberships(h, T)
 
 
 class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
@@ -1090,8 +1104,26 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         """Potentials of ``X`` for every cluster, shape ``(n_new, n_clusters)`` (lower is closer; +inf
         for an empty cluster): the mean-field potentials of the fitted hard partition, the same numbers
         ``predict`` takes the argmin of (for squared Euclidean ``D``: squared distances to the
-        centroids).  ``X`` is what ``predict`` takes."""
+        centroids).  ``X`` is what ``predict`` takes (a dask array gives a lazy dask array)."""
+        if is_dask(X):
+            return self._map_dask(X, "potentials")
         return self._potentials_new(X)
+
+    def _map_dask(self, X, what, T=None):
+        """predict / transform / predict_proba of a feature-space fit over the blocks of a dask
+        array, lazily (as dask-ml)."""
+        check_is_fitted(self, "labels_")
+        if getattr(self, "algorithm_", "dense") != "features":
+            raise ValueError("a dask array needs a feature-space fit (metric='sqeuclidean' or 'cosine'), got "
+                             f"algorithm_={self.algorithm_!r}")
+        from functools import partial
+
+        from ._dask import map_rows
+        fn = partial(_features_block, centers=self.cluster_centers_, sizes=self.cluster_sizes_, metric=self.metric,
+                     what=what, T=T)
+        if what == "labels":
+            return map_rows(fn, X, self.n_features_in_, dtype=np.intp)
+        return map_rows(fn, X, self.n_features_in_, n_out=len(self.cluster_centers_), dtype=np.float64)
 
     def predict_proba(self, X, temperature=None):
         """Soft memberships ``softmax(-transform(X) / T)`` (rows sum to 1).
@@ -1107,11 +1139,9 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
             T = float(temperature)
             if not (np.isfinite(T) and T > 0):
                 raise ValueError(f"temperature={temperature!r} must be finite and > 0")
-        h = np.asarray(self._potentials_new(X), dtype=np.float64)
-        hmin = h.min(axis=1, keepdims=True)
-        with np.errstate(over="ignore", invalid="ignore"):
-            E = np.exp(-(h - hmin) / T)  # <= 1, exactly 1 at the row minimum, 0 for +inf (empty clusters)
-        return E / E.sum(axis=1, keepdims=True)
+        if is_dask(X):
+            return self._map_dask(X, "proba", T)
+        return _soft_memberships(self._potentials_new(X), T)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Assign new objects to the cluster of lowest potential.
@@ -1122,16 +1152,7 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         dissimilarity (for squared Euclidean ``D``: the squared distance to its centroid).
         """
         if is_dask(X):
-            check_is_fitted(self, "labels_")
-            if getattr(self, "algorithm_", "dense") != "features":
-                raise ValueError("predict on a dask array needs a feature-space fit (metric='sqeuclidean' or "
-                                 f"'cosine'), got algorithm_={self.algorithm_!r}")
-            from functools import partial
-
-            from ._dask import map_rows
-            fn = partial(_features_labels, centers=self.cluster_centers_, sizes=self.cluster_sizes_,
-                         metric=self.metric)
-            return map_rows(fn, X, self.n_features_in_, dtype=np.intp)
+            return self._map_dask(X, "labels")
         return np.argmin(self._potentials_new(X), axis=1).astype(np.intp)
 
     # -- scikit-learn surface (issue 17) ---------------------------------------------------------
