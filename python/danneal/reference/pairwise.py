@@ -195,6 +195,26 @@ def pairwise_features_potential(X, center, assignments, form, n_threads=1):
     return _features_potential(form, Xc, assignments, Y, W, c, S).astype(assignments.dtype)
 
 
+def _features_step(h, Q, temperature):
+    """One sweep's new assignments from the potentials ``h``: ``softmax(-h / T)`` (one-hot argmin
+    at ``T = 0``), with the entropy, the sum of log-partitions and the largest change."""
+    k = Q.shape[1]
+    if temperature == 0:
+        Qn = np.eye(k, dtype=Q.dtype)[np.argmin(h, axis=1)]
+        return Qn, 0.0, 0.0, float(np.abs(Qn.astype(np.float64) - Q.astype(np.float64)).max())
+    x = -h / temperature
+    m = x.max(axis=1, keepdims=True)
+    e = np.exp(x - m)
+    s = e.sum(axis=1, keepdims=True)
+    ls = np.log(s)
+    lp = (x - m) - ls
+    Qn = (e / s).astype(Q.dtype)
+    p = Qn.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        ent = -(np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
+    return Qn, ent, (m + ls).sum(), float(np.abs(p - Q.astype(np.float64)).max())
+
+
 def pairwise_features_fixed_point(X, center, assignments, temperature, form, max_iter, tol, n_threads=1):
     """``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` computed from ``X``."""
     Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
@@ -206,22 +226,7 @@ def pairwise_features_fixed_point(X, center, assignments, temperature, form, max
         Y, W, c, S = _features_model(Xc, Q)
         stats[0] = W[S > TINY_MASS].sum()
         h = _features_potential(form, Xc, Q, Y, W, c, S)
-        if temperature == 0:
-            Qn = np.eye(k, dtype=Q.dtype)[np.argmin(h, axis=1)]
-            ent = lzs = 0.0
-        else:
-            x = -h / temperature
-            m = x.max(axis=1, keepdims=True)
-            e = np.exp(x - m)
-            s = e.sum(axis=1, keepdims=True)
-            ls = np.log(s)
-            lp = (x - m) - ls
-            Qn = (e / s).astype(Q.dtype)
-            p = Qn.astype(np.float64)
-            with np.errstate(invalid="ignore"):
-                ent = -(np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
-            lzs = (m + ls).sum()
-        md = float(np.abs(Qn.astype(np.float64) - Q.astype(np.float64)).max())
+        Qn, ent, lzs, md = _features_step(h, Q, temperature)
         Q = Qn
         stats[1:] = ent, lzs, md
         status["iterations"] = it + 1
@@ -262,22 +267,7 @@ def pairwise_features_block_sweep(X, center, assignments, total, temperature, fo
     k = Q.shape[1]
     Y, W, c, S = _features_model_from_total(total, k, Xc.shape[1])
     h = _features_potential(form, Xc, Q, Y, W, c, S)
-    ent = lzs = 0.0
-    if temperature == 0:
-        Qn = np.eye(k, dtype=Q.dtype)[np.argmin(h, axis=1)]
-    else:
-        x = -h / temperature
-        m = x.max(axis=1, keepdims=True)
-        e = np.exp(x - m)
-        s = e.sum(axis=1, keepdims=True)
-        ls = np.log(s)
-        lp = (x - m) - ls
-        Qn = (e / s).astype(Q.dtype)
-        p = Qn.astype(np.float64)
-        with np.errstate(invalid="ignore"):
-            ent = -(np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
-        lzs = (m + ls).sum()
-    md = float(np.abs(Qn.astype(np.float64) - Q.astype(np.float64)).max())
+    Qn, ent, lzs, md = _features_step(h, Q, temperature)
     out = np.concatenate([pairwise_features_block_stats(X, center, Qn), [ent, lzs, md, 0.0]])
     return Qn, out
 
