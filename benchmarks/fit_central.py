@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import header, table  # noqa: E402
 from quality_central import sets as quality_sets  # noqa: E402
 
-import danneal.central as central  # noqa: E402
+import danneal._central as central  # noqa: E402
 from danneal import CentralAnnealing  # noqa: E402
 
 

@@ -225,7 +225,7 @@ def _free_energy(X, Y, logp, T):
 @pytest.mark.parametrize("T", [0.3, 1.0, 3.0])
 @pytest.mark.parametrize("passes", [3, 7, 30])
 def test_squarem_never_worse_than_plain_fixed_point(T, passes):
-    from danneal.central import _squarem
+    from danneal._central import _squarem
 
     X, _, Y0, logp = _data(np.float64, k=6, seed=4)
     X /= np.sqrt(X.var(0).sum())
@@ -249,7 +249,7 @@ def test_squarem_never_worse_than_plain_fixed_point(T, passes):
 
 
 def test_squarem_fewer_passes_to_converge():
-    from danneal.central import _squarem
+    from danneal._central import _squarem
 
     X = np.random.default_rng(0).standard_normal((3000, 4))
     X /= np.sqrt(X.var(0).sum())
@@ -265,7 +265,7 @@ def test_squarem_fewer_passes_to_converge():
 
 
 def test_squarem_free_energy_stall_stops_earlier():
-    from danneal.central import _squarem
+    from danneal._central import _squarem
 
     X = np.random.default_rng(1).standard_normal((3000, 4))
     X /= np.sqrt(X.var(0).sum())
@@ -623,3 +623,13 @@ def test_samples_of_zero_weight_rows_only():
     m = CentralAnnealing(2, anneal_rows=100, n_threads=1).fit(X, sample_weight=w)
     assert np.isfinite(m.cluster_centers_).all() and m.n_clusters_ == 2
     assert m.n_anneal_rows_ in (100, 20_000)
+
+
+def test_public_module_reexports_the_private_implementation():
+    # issue 16 §2: the implementation lives in danneal._central; danneal.central stays the public module
+    import danneal
+    import danneal._central
+    import danneal.central
+
+    assert danneal.central.CentralAnnealing is danneal.CentralAnnealing is danneal._central.CentralAnnealing
+    assert danneal.central.__all__ == ["CentralAnnealing"]

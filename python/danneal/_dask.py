@@ -126,7 +126,7 @@ def _block_hard(block, centers):
 
 class DaskRows:
     """The rows of a dask fit of :class:`danneal.CentralAnnealing` (see the module docstring):
-    the same interface as ``danneal.central._MemoryRows``, each data pass one dask graph."""
+    the same interface as ``danneal._central._MemoryRows``, each data pass one dask graph."""
 
     def __init__(self, est, X, sample_weight):
         dask, da = _require_dask()
@@ -299,7 +299,7 @@ class DaskRows:
         """As ``_MemoryRows.subset``: an in-memory rows object over ``m`` uniformly drawn centred rows
         (the same draw from ``rng``, so the same rows as in memory) and their total weight.  Only a
         sample of fixed size travels to the client; the annealing then runs there."""
-        from .central import _MemoryRows, _sample_rows
+        from ._central import _MemoryRows, _sample_rows
         idx = _sample_rows(self.n, m, rng)
         Xc, w = self._gather(idx)
         sub = object.__new__(_MemoryRows)
@@ -314,7 +314,7 @@ class DaskRows:
         if self.n <= m:
             Xc, w = self._gather(np.arange(self.n))
             return Xc, w, True
-        from .central import _sample_rows
+        from ._central import _sample_rows
         Xc, w = self._gather(_sample_rows(self.n, m, rng))
         return Xc, w, False
 
