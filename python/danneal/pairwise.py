@@ -438,7 +438,7 @@ def _check_dense_memory(n, metric):
     if avail is not None and need > avail:
         raise MemoryError(
             f"PairwiseAnnealing(metric={metric!r}) on n_samples={n} would form the {n} x {n} dissimilarity matrix "
-            f"(about {need / 2 ** 30:.1f} GiB with its temporaries) but only {avail / 2 ** 30:.1f} GiB are available. "
+            f"(about {need / 2 ** 30:.3g} GiB with its temporaries) but only {avail / 2 ** 30:.3g} GiB are available. "
             "Ways out: metric='sqeuclidean' or metric='cosine' never form it (algorithm='auto' or 'features': "
             "one pass over X per sweep); metric='cityblock', 'euclidean', 'chebyshev' or 'minkowski' with "
             "algorithm='auto' or 'tiles' form it in tiles inside every sweep (a float32 copy is cached when it fits "
@@ -856,7 +856,7 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         self.n_iter_ = ann.n_sweeps
         self.converged_ = not_converged == 0
         if self.history_ and not self.history_[-1]["converged"] and not self.history_[-1].get("early_stop"):
-            warnings.warn(f"the fixed point at the last temperature T={self.history_[-1]['T']:.4g} did not converge "
+            warnings.warn(f"the fixed point at the last temperature T={float(self.history_[-1]['T'])!r} did not converge "
                           f"within max_iter={self.max_iter} sweeps", ConvergenceWarning, stacklevel=2)
         mon.finish()
         return self
