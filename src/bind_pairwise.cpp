@@ -205,9 +205,9 @@ py::tuple pairwise_features_fixed_point_py(const py::array& X, const py::array& 
                                            double temperature, int form, long long max_iter, double tol,
                                            int n_threads) {
   check_threads(n_threads);
-  if (!(temperature >= 0)) throw py::value_error("temperature=" + std::to_string(temperature) + " must be >= 0");
+  if (!(temperature >= 0)) throw py::value_error("temperature=" + num(temperature) + " must be >= 0");
   if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
-  if (!(tol >= 0)) throw py::value_error("tol=" + std::to_string(tol) + " must be >= 0");
+  if (!(tol >= 0)) throw py::value_error("tol=" + num(tol) + " must be >= 0");
   check_form(form);
   return dispatch(X, "X", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
@@ -250,7 +250,7 @@ py::array pairwise_features_block_stats_py(const py::array& X, const py::array& 
 py::tuple pairwise_features_block_sweep_py(const py::array& X, const py::array& center, const py::array& Q0,
                                            const py::array& total, double temperature, int form, int n_threads) {
   check_threads(n_threads);
-  if (!(temperature >= 0)) throw py::value_error("temperature=" + std::to_string(temperature) + " must be >= 0");
+  if (!(temperature >= 0)) throw py::value_error("temperature=" + num(temperature) + " must be >= 0");
   check_form(form);
   return dispatch(X, "X", [&](auto tag) -> py::tuple {
     using T = decltype(tag);

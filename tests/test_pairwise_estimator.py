@@ -261,7 +261,8 @@ def test_local_search_matches_twin_and_never_increases_cost(dtype):
 
 
 def test_refinement_repairs_a_wrong_split_and_never_increases_cost():
-    from danneal.pairwise import _hard_cost, _split_merge
+    from danneal._pairwise_split import split_merge
+    from danneal.pairwise import _AnnealParams, _DenseProblem, _hard_cost
 
     rng = np.random.default_rng(0)
     # two elongated blobs side by side: the wrong split cuts both across
@@ -271,9 +272,10 @@ def test_refinement_repairs_a_wrong_split_and_never_increases_cost():
     wrong, cost, _ = _core.pairwise_local_search(D, wrong, 2, 100, 1)
     truth = (X[:, 0] > 1.3).astype(np.int64)
     assert _hard_cost(D, truth, 2, 1) < cost  # the wrong split is a worse local minimum
-    opts = dict(cooling=0.9, potential="gradient", max_iter=100, tol=1e-4, perturbation=1e-3, hard_tol=1e-3,
-                local_search=True, nt=1)
-    labels, new_cost, moves = _split_merge(D, wrong, 2, cost, rng=np.random.RandomState(0), opts=opts)
+    params = _AnnealParams(cooling=0.9, potential="gradient", max_iter=100, tol=1e-4, perturbation=1e-3,
+                           hard_tol=1e-3, local_search=True, nt=1)
+    labels, new_cost, moves = split_merge(_DenseProblem(D, 1), wrong, 2, cost, params=params,
+                                          rng=np.random.RandomState(0))
     assert moves >= 1 and new_cost < cost
     assert adjusted_rand_score(truth, labels) == 1.0
     for seed in range(3):

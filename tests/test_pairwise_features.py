@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import pairwise_distances
 
 import danneal.pairwise as pw
+from danneal._pairwise_split import split_merge
 from danneal import PairwiseAnnealing, _core
 from danneal import reference as ref
 
@@ -274,10 +275,10 @@ def test_feature_split_merge_repairs_a_wrong_split():
     prob = pw._FeatureProblem(X, 1)
     wrong = np.ascontiguousarray(X[:, 1] > 1.5, dtype=np.int64)
     wrong, cost, _ = prob.local_search(wrong, 2, 100)
-    opts = dict(cooling=0.9, potential="gradient", max_iter=100, tol=1e-4, perturbation=1e-3, hard_tol=1e-3,
-                local_search=True, nt=1)
+    params = pw._AnnealParams(cooling=0.9, potential="gradient", max_iter=100, tol=1e-4, perturbation=1e-3,
+                              hard_tol=1e-3, local_search=True, nt=1)
     with warnings.catch_warnings():
-        labels, new_cost, moves = pw._split_merge(prob, wrong, 2, cost, rng=np.random.RandomState(0), opts=opts)
+        labels, new_cost, moves = split_merge(prob, wrong, 2, cost, params=params, rng=np.random.RandomState(0))
     assert moves >= 1 and new_cost < cost
     truth = (X[:, 0] > 1.3).astype(np.int64)
     assert len(set(zip(labels, truth))) == 2

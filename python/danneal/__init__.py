@@ -15,7 +15,6 @@ Families (see the README):
 # once, when it is loaded, and has no run-time setter for it.
 from . import _core  # noqa: E402
 from ._threads import resolve_n_threads  # noqa: E402
-from . import schedules  # noqa: E402
 from . import detan  # noqa: E402
 from .detan import (  # noqa: E402
     AssignmentAnnealing,

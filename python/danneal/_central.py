@@ -394,7 +394,7 @@ class _Annealer:
         Yn, lp, stats, iterations, numerical_error = rows.fixed_point(_c(Y, rows.dtype), _c(logp, np.float64), T,
                                                                      max_iter, tol)
         if numerical_error:
-            warnings.warn(f"non-finite values met at T={T * self.units.s2:g} (rows skipped)", RuntimeWarning,
+            warnings.warn(f"non-finite values met at T={float(T * self.units.s2)!r} (rows skipped)", RuntimeWarning,
                           stacklevel=4)
         return Yn, lp, stats, iterations
 
@@ -1120,7 +1120,7 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
                                                          resolve_n_threads(self.n_threads))
         if st["numerical_error"]:
             raise ValueError(f"X: squared distances to the centroids overflow (max |X| = "
-                             f"{float(np.abs(Xb).max()):.3g}); X is far outside the range of the training data")
+                             f"{float(np.abs(Xb).max())!r}); X is far outside the range of the training data")
         with np.errstate(invalid="ignore"):
             m_b = np.where(np.isfinite(lp), np.exp(lp), 0.0) * float(stats[3]) * wscale
         mass = mass + m_b
@@ -1166,7 +1166,7 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         P, _, status = _core.central_posteriors(X, C, logp, T, resolve_n_threads(self.n_threads))
         if status["numerical_error"]:  # the kernel left such rows uniform: never return them
             raise ValueError(f"X: squared distances to the centroids overflow float64 (max |X| = "
-                             f"{float(np.abs(X).max()):.3g}); X is far outside the range of the training data")
+                             f"{float(np.abs(X).max())!r}); X is far outside the range of the training data")
         return P
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -1250,7 +1250,7 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
                     d2 = np.minimum(d2, ((Xd - C[v]) ** 2).sum(axis=1))
             if not np.isfinite(d2).all():
                 raise ValueError(f"X: squared distances to the centroids overflow float64 (max |X| = "
-                                 f"{float(np.abs(Xd).max()):.3g}); rescale X")
+                                 f"{float(np.abs(Xd).max())!r}); rescale X")
         if sample_weight is None:
             return -float(d2.sum())
         w = self._check_sample_weight(sample_weight, d2.shape[0], np.float64)

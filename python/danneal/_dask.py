@@ -689,7 +689,7 @@ def fit_pairwise(est, X, nt, y=None):
     est.n_iter_ = n_sweeps
     est.converged_ = state["not_converged"] == 0
     if history and not history[-1]["converged"] and not history[-1].get("early_stop"):
-        warnings.warn(f"the fixed point at the last temperature T={history[-1]['T']:.4g} did not converge "
+        warnings.warn(f"the fixed point at the last temperature T={float(history[-1]['T'])!r} did not converge "
                       f"within max_iter={max_iter} sweeps", ConvergenceWarning, stacklevel=3)
     mon.finish()
     return est

@@ -140,13 +140,13 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
     log_mass = float(np.log(mass))
     fi = np.finfo(M.dtype)
     if not mass <= float(fi.max):
-        raise ValueError(f"a, b: total mass {mass:.3g} overflows the {M.dtype} plan (max {float(fi.max):.3g}); "
+        raise ValueError(f"a, b: total mass {mass!r} overflows the {M.dtype} plan (max {float(fi.max)!r}); "
                          "rescale the marginals or pass a float64 cost")
     for name, x in (("a", a), ("b", b)):
         small = float(x[x > 0].min())
         if small < float(fi.tiny):
-            raise ValueError(f"{name}: marginal {small:.3g} is below the smallest normal {M.dtype} "
-                             f"({float(fi.tiny):.3g}), where the plan loses its relative precision; rescale the "
+            raise ValueError(f"{name}: marginal {small!r} is below the smallest normal {M.dtype} "
+                             f"({float(fi.tiny)!r}), where the plan loses its relative precision; rescale the "
                              "marginals or pass a float64 cost")
     if alpha0 is not None:
         alpha0 = alpha0 - log_mass
@@ -172,7 +172,7 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
     al = al + log_mass
     if warn and not st["converged"] and tol > 0:
         warnings.warn(f"{who}: did not converge in max_iter={max_iter} iterations (marginal error "
-                      f"{st['error']:.3g} >= tol={tol:g}, relative to the total mass); increase max_iter or reg",
+                      f"{float(st['error'])!r} >= tol={float(tol)!r}, relative to the total mass); increase max_iter or reg",
                       ConvergenceWarning, stacklevel=3)
     if log_plan:
         with np.errstate(invalid="ignore", over="ignore"):
@@ -393,7 +393,7 @@ def sinkhorn_batch(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, l
     if warn and tol > 0 and not conv.all():
         k = int(np.flatnonzero(~conv)[0])
         warnings.warn(f"sinkhorn_batch: {int((~conv).sum())} of {B} problems did not converge in max_iter={max_iter} "
-                      f"iterations (problem {k}: marginal error {errs[k]:.3g} >= tol={tol:g})", ConvergenceWarning,
+                      f"iterations (problem {k}: marginal error {float(errs[k])!r} >= tol={float(tol)!r})", ConvergenceWarning,
                       stacklevel=2)
     if not log:
         return P
@@ -443,7 +443,7 @@ def sinkhorn_unbalanced(cost, a=None, b=None, reg=1e-1, reg_m=1.0, *, tol=1e-9, 
                                                   np.ascontiguousarray(beta0), max_iter, tol, nt)
     if warn and tol > 0 and not st["converged"]:
         warnings.warn(f"sinkhorn_unbalanced: did not converge in max_iter={max_iter} iterations (dual change "
-                      f"{st['error']:.3g} >= tol={tol:g})", ConvergenceWarning, stacklevel=2)
+                      f"{float(st['error'])!r} >= tol={float(tol)!r})", ConvergenceWarning, stacklevel=2)
     if not log:
         return P
     return P, {"f": reg * al, "g": reg * be, "log_u": al, "log_v": be, "n_iter": int(st["iterations"]),

@@ -156,7 +156,7 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     opts, callback, (beta0, beta_max, beta_rate, inner_max, inner_tol, sk_iter, sk_tol, alpha, delta, max_iter,
                      hard_tol) = _engine_options(options)
     if method in ("self_annihilation", "relaxation_labeling_annihilation") and not (-1.0 / alpha < delta < 0):
-        raise ValueError(f"delta={delta} must satisfy -1/alpha={-1.0 / alpha:g} < delta < 0 for {method}")
+        raise ValueError(f"delta={delta} must satisfy -1/alpha={-1.0 / alpha!r} < delta < 0 for {method}")
     energy_tol, perm_norm_tol = float(opts["energy_tol"]), float(opts["perm_norm_tol"])
     nt = resolve_n_threads(n_threads)
 
@@ -286,7 +286,7 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
                 if not (g > 0).all():
                     i, j = np.unravel_index(int(np.argmin(g)), g.shape)
                     raise ValueError(f"relaxation_labeling needs 1 + alpha*Q > 0, but 1 + alpha*Q[{i}, {j}]="
-                                     f"{g[i, j]:.6g} with alpha={alpha}; use a smaller alpha or shift the benefit")
+                                     f"{float(g[i, j])!r} with alpha={alpha}; use a smaller alpha or shift the benefit")
                 logM = project(kappa * (log_sigma + np.log(g)))
             nit += 1
             if callback is not None:

@@ -828,8 +828,8 @@ def _check_distance_range(Z, name, hint="use standardize=True or rescale X"):
     amax = float(np.abs(Z).max())
     limit = float(np.sqrt(np.finfo(Z.dtype).max / (4.0 * Z.shape[1])))
     if not amax <= limit:
-        raise ValueError(f"{name}: values up to {amax:.3g} (after standardisation) make squared distances overflow "
-                         f"{Z.dtype} (limit {limit:.3g} for {Z.shape[1]} features); {hint}")
+        raise ValueError(f"{name}: values up to {amax!r} (after standardisation) make squared distances overflow "
+                         f"{Z.dtype} (limit {limit!r} for {Z.shape[1]} features); {hint}")
 
 
 def _split_threads(n_threads, n_runs, batch_size):

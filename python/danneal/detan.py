@@ -50,7 +50,7 @@ def _check_assignments(assignments, n: int, dtype) -> np.ndarray:
                          f"{float(Q.max())!r}; each row must sum to 1")
     if Q.size and not (Q.sum(axis=0, dtype=np.float64) >= _TINY_MASS).any():
         # every cluster empty: every potential is +inf and no softmax is defined (was NaN)
-        raise ValueError(f"assignments: every column sums to less than {_TINY_MASS:g} (e.g. all zeros); "
+        raise ValueError(f"assignments: every column sums to less than {_TINY_MASS!r} (e.g. all zeros); "
                          "each row must be a probability vector summing to 1")
     return Q
 
@@ -61,8 +61,8 @@ def _check_range(D):
     n = D.shape[0]
     dmax = float(np.abs(D).max()) if D.size else 0.0
     if not dmax * n * n <= float(np.finfo(np.float64).max):
-        raise ValueError(f"distances: values up to {dmax:.3g} with n={n} objects make the potentials overflow "
-                         f"float64 (n**2 * max must stay below {float(np.finfo(np.float64).max):.3g}); rescale "
+        raise ValueError(f"distances: values up to {dmax!r} with n={n} objects make the potentials overflow "
+                         f"float64 (n**2 * max must stay below {float(np.finfo(np.float64).max)!r}); rescale "
                          "the distances (the assignments at T only depend on D/T)")
     return D
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from numbers import Integral, Real
 import warnings
 
@@ -39,6 +40,7 @@ from ._rownoise import draw_key, row_normal, row_uniform
 from ._threads import resolve_n_threads
 from ._validation import check_dissimilarity, check_int, check_n_clusters, validate_X
 from . import _pairwise_large as _large
+from ._pairwise_split import dense_top_eigvecs, gradient_potentials, split_merge
 
 __all__ = ["PairwiseAnnealing", "PairwiseAnnealer", "critical_temperature"]
 
@@ -123,16 +125,14 @@ class _DenseProblem:
     def hard_potentials(self, labels, k):
         """Gradient potentials of the hard partition (+inf for empty clusters), cluster costs, sizes."""
         DQ, c, S = _core.pairwise_dq(self.D, _onehot(labels, k, self.dtype), self.nt)
-        cl_cost = np.where(S > 0, c / (2.0 * np.maximum(S, 1)), 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            h = np.where(S > 0, DQ / S - c / (2.0 * S ** 2), np.inf)
+        h, cl_cost = gradient_potentials(DQ, c, S)
         return h, cl_cost, S
 
     def critical_temperature(self):
         return critical_temperature(self.D, n_threads=self.nt)
 
     def top_eigvecs(self, m):
-        return _top_eigvecs(self.D, m, self.nt)
+        return dense_top_eigvecs(self.D, m, self.nt)
 
     def subset(self, idx):
         return _DenseProblem(np.ascontiguousarray(self.D[np.ix_(idx, idx)]), self.nt)
@@ -323,11 +323,27 @@ def _hard_cost(D, labels, k, nt):
     return float((c[nz] / (2.0 * S[nz])).sum())
 
 
-def _anneal(D, k, *, T0, T_min, cooling, potential, max_iter, tol, perturbation, hard_tol, local_search, nt, rng,
-            log=None, callback=None, patience=0, settle_tol=1e-3, populated=True):
+@dataclass(frozen=True)
+class _AnnealParams:
+    """The settings of one annealing run (:func:`_anneal`), shared by the fit and the split-merge
+    refinement's two-way splits (``_pairwise_split``)."""
+
+    cooling: float
+    potential: str
+    max_iter: int
+    tol: float
+    perturbation: float
+    hard_tol: float
+    local_search: bool
+    nt: int
+    patience: int = 0
+    settle_tol: float = 1e-3
+
+
+def _anneal(D, k, params, *, T0, T_min, rng, callback=None, populated=True):
     """One annealing run to hard labels: the schedule, the zero-temperature sweeps and the local
     search.  ``D`` is a dissimilarity matrix or a problem (:class:`_DenseProblem`,
-    :class:`_FeatureProblem`).
+    :class:`_FeatureProblem`); ``params`` an :class:`_AnnealParams`.
 
     With ``patience > 0`` cooling also stops once the hard labels (row argmax) of the rows assigned
     with probability > 2/3 have not changed (at most one in a thousand: boundary objects of large
@@ -337,17 +353,17 @@ def _anneal(D, k, *, T0, T_min, cooling, potential, max_iter, tol, perturbation,
     would only harden assignments the zero-temperature finish fixes anyway.  (An empty hard
     cluster means two columns still coincide, i.e. a split is pending: cooling goes on.)
     Returns ``(labels, cost, annealer, n_unconverged_temperatures)``."""
-    prob = _as_problem(D, nt)
-    ann = PairwiseAnnealer(prob, k, T0=T0, cooling=cooling, potential=potential, max_iter=max_iter, tol=tol,
-                           perturbation=perturbation, random_state=rng, n_threads=nt)
+    p = params
+    patience, settle_tol, hard_tol, max_iter = p.patience, p.settle_tol, p.hard_tol, p.max_iter
+    prob = _as_problem(D, p.nt)
+    ann = PairwiseAnnealer(prob, k, T0=T0, cooling=p.cooling, potential=p.potential, max_iter=max_iter, tol=p.tol,
+                           perturbation=p.perturbation, random_state=rng, n_threads=p.nt)
     not_converged = 0
     prev_labels, prev_cost, stable = None, None, 0
     while k > 1 and ann.T >= T_min:
         rec = ann.step()
         rec["hardness"] = ann.hardness()
         not_converged += not rec["converged"]
-        if log is not None:
-            log(rec)
         if callback is not None and callback(dict(rec)) is True:
             break
         if rec["hardness"] >= 1.0 - hard_tol:
@@ -381,187 +397,10 @@ def _anneal(D, k, *, T0, T_min, cooling, potential, max_iter, tol, perturbation,
     starts = (swept_labels,) if np.array_equal(swept_labels, soft_labels) else (swept_labels, soft_labels)
     for labels in starts:
         labels = np.ascontiguousarray(labels, dtype=np.int64)
-        labels, cost, _ = prob.local_search(labels, k, 100 if local_search else 0)
+        labels, cost, _ = prob.local_search(labels, k, 100 if p.local_search else 0)
         if best is None or cost < best[0]:
             best = (cost, labels)
     return best[1], best[0], ann, not_converged
-
-
-def _top_eigvecs(D, m, nt, n_iter=30):
-    """Approximate top ``m`` eigenvectors of ``-1/2 P D P`` (the principal directions of the
-    objects) by block power iteration with Rayleigh-Ritz, each product one pass of the compiled
-    kernel over ``D``.  Only their signs are used (to propose splits), so 30 iterations do."""
-    n = D.shape[0]
-    m = min(m, n - 1)
-    if m < 1:
-        return np.zeros((n, 0))
-    b = min(n - 1, m + 2)
-    rng = np.random.default_rng(0)
-    V = rng.standard_normal((n, b))
-
-    def apply(V):
-        V = V - V.mean(axis=0, keepdims=True)
-        DV, _, _ = _core.pairwise_dq(D, np.ascontiguousarray(V, dtype=D.dtype), nt)
-        W = -0.5 * DV.astype(np.float64)
-        return W - W.mean(axis=0, keepdims=True)
-
-    for _ in range(n_iter):
-        V, _ = np.linalg.qr(apply(V))
-    H = V.T @ apply(V)
-    w, U = np.linalg.eigh(0.5 * (H + H.T))
-    return (V @ U)[:, ::-1][:, :m]
-
-
-# Feature-space clusters larger than this are split by annealing a random sample of this many of
-# their objects; the split is extended to all by the nearer of its two centroids and finished by
-# the local search on the whole cluster (the annealing's cost stays bounded as n grows).
-_SPLIT_SAMPLE = 4096
-
-
-def _best_split(D, opts, rng, n_directions=3):
-    """Best two-way split of the objects in ``D``: the annealed one, or the sign split along one
-    of the top principal directions (each finished by the local search).  Annealing follows the
-    leading direction only; when the top eigenvalues are close (e.g. standardised data) a
-    lesser direction can give the better partition.  Returns ``(cost, labels, work)`` (work in
-    passes over ``D``) or None when ``D`` is all zeros."""
-    prob = _as_problem(D, opts["nt"])
-    big = prob.features and prob.n > _SPLIT_SAMPLE
-    if big:
-        n_directions = 1  # each candidate costs local-search passes over the whole cluster
-    sample = prob.subset(np.sort(rng.choice(prob.n, _SPLIT_SAMPLE, replace=False))) if big else prob
-    Tc = sample.critical_temperature()
-    if Tc <= 0:
-        return None
-    labels, cost, ann, _ = _anneal(sample, 2, T0=1.5 * Tc, T_min=1.5e-4 * Tc, rng=rng, **opts)
-    work = ann.n_sweeps * sample.n / prob.n + 31
-    if big:
-        C, S = sample.centroids(labels, 2)
-        w = C[0] - C[1]
-        # |x - c0|^2 < |x - c1|^2  <=>  2 x.(c0 - c1) > |c0|^2 - |c1|^2
-        labels = np.ascontiguousarray(2.0 * (prob.X @ w) <= (C[0] @ C[0] - C[1] @ C[1]), dtype=np.int64)
-        if labels.min() == labels.max():
-            labels[0] = 1 - labels[0]
-        labels, cost, st = prob.local_search(labels, 2, 100)
-        work += 1 + st["iterations"]
-    best = (cost, labels)
-    for v in prob.top_eigvecs(n_directions).T:
-        cand = np.ascontiguousarray(v > np.median(v), dtype=np.int64)
-        if cand.min() == cand.max():
-            continue
-        cand, c, st = prob.local_search(cand, 2, 100)
-        work += 1 + st["iterations"]
-        if c < best[0] * (1 - 1e-12):
-            best = (c, cand)
-    return best[0], best[1], work
-
-
-def _split_merge(D, labels, k, cost, *, rng, opts, budget=64.0):
-    """Swap a redundant cluster for a split of another (phase-transition view of the solution).
-
-    Annealing with a fixed number of clusters decides at each phase transition how many of the
-    k columns follow each branch; a branch can end with too many or too few.  Each round splits
-    every cluster into two on its own dissimilarities (:func:`_best_split`, cached while the
-    cluster is unchanged; gain = cost saved), estimates the cost of deleting every cluster (its
-    members move to their best other cluster, priced by their potentials), and tries the eight
-    most promising (delete v, split u) swaps, each followed by the local search; failing that, it
-    merges two clusters and splits their union along its principal directions
-    (:func:`_pair_resplit`).  A move is kept only if the exact total cost falls.  Rounds stop
-    when no move helps or when the work reaches ``budget`` passes over ``D`` (work is counted,
-    not timed, so results stay deterministic).  Returns ``(labels, cost, n_moves)``.
-    """
-    prob = _as_problem(D, opts["nt"])
-    split_cache = {}
-    moves = 0
-    work = 0.0
-    while work < budget:
-        h, cl_cost, S = prob.hard_potentials(labels, k)
-        work += 1
-        # split gains
-        split = {}
-        # feature space: costliest clusters first, and new splits only while the budget lasts
-        # (there a split's work grows with n; on D the whole first round is cheap next to a sweep)
-        order = np.argsort(-cl_cost, kind="stable") if prob.features else range(k)
-        for u in order:
-            idx = np.flatnonzero(labels == u)
-            if idx.size < 2:
-                continue
-            key = (u, idx.size, hash(idx.tobytes()))
-            if key not in split_cache:
-                if prob.features and work >= budget and split:
-                    continue
-                res = _best_split(prob.subset(idx), opts, rng)
-                if res is not None:
-                    work += res[2] * prob.work(idx.size)
-                split_cache[key] = None if res is None else (cl_cost[u] - res[0], res[1])
-            if split_cache[key] is not None:
-                split[u] = (split_cache[key][0], idx, split_cache[key][1])
-        if not split:
-            break
-        # deletion estimates: members move to their best other cluster at its current potential
-        delete = {}
-        for v in range(k):
-            members = labels == v
-            hv = h[members].copy()
-            hv[:, v] = np.inf
-            dest = np.argmin(hv, axis=1) if members.any() else np.zeros(0, dtype=np.intp)
-            est = float(hv[np.arange(dest.size), dest].sum()) - cl_cost[v] if members.any() else 0.0
-            delete[v] = (est, members, dest)
-        pairs = sorted(((delete[v][0] - split[u][0], v, u) for v in range(k) for u in split if u != v))
-        improved = False
-        for est, v, u in pairs[:8]:
-            _, members, dest = delete[v]
-            new = labels.copy()
-            new[members] = dest
-            gain, idx, sl = split[u]
-            new[idx[sl == 1]] = v
-            new = np.ascontiguousarray(new, dtype=np.int64)
-            new, new_cost, st = prob.local_search(new, k, 100)
-            work += 1 + st["iterations"]
-            if new_cost < cost * (1 - 1e-12) - 1e-300:
-                labels, cost, improved = new, new_cost, True
-                moves += 1
-                break
-        if not improved:
-            improved, labels, cost, w = _pair_resplit(prob, labels, k, cost, cl_cost, opts["nt"])
-            work += w
-            moves += improved
-        if not improved:
-            break
-    return labels, cost, moves
-
-
-def _pair_resplit(D, labels, k, cost, cl_cost, nt, budget=64.0):
-    """Merge two clusters and split their union again along its top principal directions
-    (each candidate finished by the local search); keep the first that lowers the total cost.
-    Pairs (costliest first) are tried while the work stays within ``budget`` passes over ``D``
-    (the direction finding makes 31 passes over the union's dissimilarities).
-    Returns ``(improved, labels, cost, work)``."""
-    prob = _as_problem(D, nt)
-    work = 0.0
-    pairs = sorted(((cl_cost[u] + cl_cost[v], u, v) for u in range(k) for v in range(u + 1, k)), reverse=True)
-    for _, u, v in pairs:
-        idx = np.flatnonzero((labels == u) | (labels == v))
-        if idx.size < 3:
-            continue
-        if work + 31.0 * prob.work(idx.size) > budget:
-            break
-        work += 31.0 * prob.work(idx.size)
-        sub = prob.subset(idx)
-        current = cl_cost[u] + cl_cost[v]
-        for vec in sub.top_eigvecs(3).T:
-            cand = np.ascontiguousarray(vec > np.median(vec), dtype=np.int64)
-            if cand.min() == cand.max():
-                continue
-            cand, c, _ = sub.local_search(cand, 2, 100)
-            if c < current * (1 - 1e-9):
-                new = labels.copy()
-                new[idx] = np.where(cand == 0, u, v)
-                new = np.ascontiguousarray(new, dtype=np.int64)
-                new, new_cost, st = prob.local_search(new, k, 100)
-                work += 1 + st["iterations"]
-                if new_cost < cost * (1 - 1e-12):
-                    return True, new, new_cost, work
-    return False, labels, cost, work
 
 
 def _available_memory():
@@ -599,7 +438,7 @@ def _check_dense_memory(n, metric):
     if avail is not None and need > avail:
         raise MemoryError(
             f"PairwiseAnnealing(metric={metric!r}) on n_samples={n} would form the {n} x {n} dissimilarity matrix "
-            f"(about {need / 2 ** 30:.1f} GiB with its temporaries) but only {avail / 2 ** 30:.1f} GiB are available. "
+            f"(about {need / 2 ** 30:.3g} GiB with its temporaries) but only {avail / 2 ** 30:.3g} GiB are available. "
             "Ways out: metric='sqeuclidean' or metric='cosine' never form it (algorithm='auto' or 'features': "
             "one pass over X per sweep); metric='cityblock', 'euclidean', 'chebyshev' or 'minkowski' with "
             "algorithm='auto' or 'tiles' form it in tiles inside every sweep (a float32 copy is cached when it fits "
@@ -987,18 +826,18 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
                             line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
                                  f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}")
         rng = check_random_state(self.random_state)
-        opts = dict(cooling=self.cooling, potential=self.potential, max_iter=self.max_iter, tol=self.tol,
-                    perturbation=self.perturbation, hard_tol=self.hard_tol, local_search=self.local_search, nt=nt,
-                    patience=self.patience)
-        labels, cost, ann, not_converged = _anneal(prob, k, T0=T0, T_min=T_min, rng=rng, callback=step,
-                                                   populated=not self.refine, **opts)
+        params = _AnnealParams(cooling=self.cooling, potential=self.potential, max_iter=self.max_iter, tol=self.tol,
+                               perturbation=self.perturbation, hard_tol=self.hard_tol,
+                               local_search=self.local_search, nt=nt, patience=self.patience)
+        labels, cost, ann, not_converged = _anneal(prob, k, params, T0=T0, T_min=T_min, rng=rng, callback=step,
+                                                   populated=not self.refine)
         self.assignments_ = ann.assignments_annealed
         self.n_refinements_ = 0
         if self.refine and k > 1:
             # refinement may cost as much work as the annealing did (and at least 64 passes)
             mon.phase("split-merge refinement", f"at most {max(64, ann.n_sweeps)} sweeps")
-            labels, cost, self.n_refinements_ = _split_merge(prob, labels, k, cost, rng=rng, opts=opts,
-                                                             budget=max(64.0, float(ann.n_sweeps)))
+            labels, cost, self.n_refinements_ = split_merge(prob, labels, k, cost, params=params, rng=rng,
+                                                            budget=max(64.0, float(ann.n_sweeps)))
         self.cost_ = cost
         self._problem_ = None
         if prob.features:
@@ -1017,7 +856,7 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         self.n_iter_ = ann.n_sweeps
         self.converged_ = not_converged == 0
         if self.history_ and not self.history_[-1]["converged"] and not self.history_[-1].get("early_stop"):
-            warnings.warn(f"the fixed point at the last temperature T={self.history_[-1]['T']:.4g} did not converge "
+            warnings.warn(f"the fixed point at the last temperature T={float(self.history_[-1]['T'])!r} did not converge "
                           f"within max_iter={self.max_iter} sweeps", ConvergenceWarning, stacklevel=2)
         mon.finish()
         return self
@@ -1053,9 +892,7 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         Q[np.arange(n_train), self.labels_] = 1.0
         S = self.cluster_sizes_
         c = self._cluster_c
-        DQ = np.asarray(Dn, dtype=np.float64) @ Q
-        with np.errstate(divide="ignore", invalid="ignore"):
-            h = np.where(S > 0, DQ / S - c / (2.0 * S ** 2), np.inf)
+        h, _ = gradient_potentials(np.asarray(Dn, dtype=np.float64) @ Q, c, S)
         return h
 
     def _sparse_potentials_new(self, X):
