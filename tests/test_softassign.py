@@ -287,3 +287,101 @@ def test_stopping_rules_permutation_norm_and_energy(rng):
     assert gd.nit < gf.nit
     with pytest.raises(ValueError, match="energy_tol=-1.0"):
         danneal.assignment_annealing(qfun, (n, n), options={"energy_tol": -1.0})
+
+
+# --- issue 14 §4: the chi-squared multiplicative update (Rangarajan 2000, eq. 40) ---------------
+def _qap_pd_on_subspace(rng, n, gamma=0.05):
+    """The paper's Sec. 7 generator: symmetrised Gaussian C, shifted so that R C R (R = P (x) P)
+    is positive definite on the doubly stochastic constraint subspace."""
+    C = rng.normal(size=(n * n, n * n))
+    C = (C + C.T) / 2
+    J = np.eye(n) - 1.0 / n
+    R = np.kron(J, J)
+    return C + (gamma - np.linalg.eigvalsh(R @ C @ R).min()) * np.eye(n * n)
+
+
+def test_chi2_step_wta_is_eq40(rng):
+    # one-way constraint: X_ai = sigma_ai (1 + alpha (Q_ai - sum_j sigma_aj Q_aj)) (eq. 40)
+    from danneal._softassign_engine import _chi2_step
+
+    S = danneal.softmax_wta(rng.normal(size=(4, 5)), 1.0)
+    Q = rng.normal(size=(4, 5))
+    X = _chi2_step(S, Q, 0.3, "wta")
+    np.testing.assert_allclose(X, S * (1 + 0.3 * (Q - (S * Q).sum(1, keepdims=True))), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(X.sum(1), 1, atol=1e-14)
+    Xc = _chi2_step(S.T / S.T.sum(0), Q.T, 0.3, "columns")
+    np.testing.assert_allclose(Xc.sum(0), 1, atol=1e-14)
+
+
+@pytest.mark.parametrize("n", [2, 5, 9])
+def test_chi2_step_doubly_stochastic_is_the_chi2_minimiser(rng, n):
+    # X minimises -<Q, X> + 1/(2 alpha) sum (X - S)^2 / S on {rows and columns sum to 1}: it is
+    # feasible and its stationarity residual Q - (X - S) / (alpha S) is of the form nu_a + eta_i
+    from danneal._softassign_engine import _chi2_step
+
+    S = danneal.softassign(rng.normal(size=(n, n)), 1.0, tol=1e-14)
+    Q = rng.normal(size=(n, n))
+    alpha = 0.05
+    X = _chi2_step(S, Q, alpha)
+    np.testing.assert_allclose(X.sum(1), 1, atol=1e-12)
+    np.testing.assert_allclose(X.sum(0), 1, atol=1e-12)
+    D = Q - (X - S) / (alpha * S)
+    np.testing.assert_allclose(D - D[:, :1] - D[:1, :] + D[0, 0], 0, atol=1e-9)
+    Y = S + 0.01 * rng.normal(size=(n, n))  # any other feasible X has a larger chi-squared energy
+    Y += -Y.mean(1, keepdims=True) - Y.mean(0, keepdims=True) + Y.mean() + 1.0 / n
+    energy = lambda Z: -np.sum(Q * Z) + np.sum((Z - S) ** 2 / S) / (2 * alpha)  # noqa: E731
+    assert energy(X) <= energy(Y) + 1e-12
+
+
+@pytest.mark.parametrize("constraint", ["doubly_stochastic", "wta"])
+def test_chi_squared_stays_feasible_and_ascends(rng, constraint):
+    # the step moves within the constraint subspace and <Q, X - S> = alpha sum S (Q - nu - eta)^2 >= 0;
+    # with C positive definite on that subspace E(M) = 1/2 m^T C m therefore never decreases
+    n = 5
+    C = _qap_pd_on_subspace(rng, n)
+    if constraint == "wta":  # positive definite on the one-way subspace (I (x) P)
+        R = np.kron(np.eye(n), np.eye(n) - 1.0 / n)
+        C = C + (0.05 - np.linalg.eigvalsh(R @ C @ R).min()) * np.eye(n * n)
+    E, Ms = [], []
+
+    def cb(M, info):
+        E.append(0.5 * M.ravel() @ C @ M.ravel())
+        Ms.append(M)
+
+    M0 = danneal.softassign(0.1 * rng.normal(size=(n, n)), 1.0, tol=1e-14)
+    res = danneal.assignment_annealing(lambda M: (C @ M.ravel()).reshape(n, n), (n, n), constraint=constraint,
+                                       method="chi_squared", M0=M0,
+                                       options={"alpha": 0.02, "max_iter": 400, "positivity": "stop",
+                                                "callback": cb})
+    assert len(E) > 5 and np.isfinite(res.M).all() and (res.M > 0).all()
+    assert np.all(np.diff(E) >= -1e-10 * np.abs(E[1:]).max())
+    for M in Ms:
+        np.testing.assert_allclose(M.sum(1), 1, atol=1e-10)
+        if constraint == "doubly_stochastic":
+            np.testing.assert_allclose(M.sum(0), 1, atol=1e-10)
+    assert res.stopped in ("hard", "positivity", "max_iter")
+
+
+def test_chi_squared_linear_benefit_reaches_the_optimal_permutation(rng):
+    B = rng.normal(size=(6, 6))
+    res = danneal.assignment_annealing(lambda M: B, B.shape, method="chi_squared",
+                                       options={"alpha": 0.3, "max_iter": 2000, "positivity": "stop"})
+    _, col = linear_sum_assignment(-B)
+    np.testing.assert_array_equal(res.M.argmax(1), col)
+
+
+def test_positivity_stop_and_raise():
+    # relaxation labeling (the paper stops it once 1 + alpha Q turns negative) and the chi-squared update
+    Q = np.array([[1.0, -3.0], [0.0, 2.0]])
+    for method in ("relaxation_labeling", "chi_squared"):
+        res = danneal.assignment_annealing(lambda M: Q, Q.shape, constraint="wta", method=method,
+                                           options={"alpha": 0.5, "positivity": "stop"})
+        assert res.stopped == "positivity" and res.nit == 0 and np.allclose(res.M, 0.5)
+    with pytest.raises(ValueError, match=r"chi_squared needs positive entries.*M\[0, 1\]"):
+        danneal.assignment_annealing(lambda M: Q, Q.shape, constraint="wta", method="chi_squared",
+                                     options={"alpha": 0.5})
+    with pytest.raises(ValueError, match="positivity='no'"):
+        danneal.assignment_annealing(lambda M: Q, Q.shape, options={"positivity": "no"})
+    res = danneal.assignment_annealing(lambda M: Q, Q.shape, constraint="wta", method="chi_squared",
+                                       options={"alpha": 0.1, "max_iter": 3, "hard_tol": 0.0})
+    assert res.stopped == "max_iter" and res.nit == 3

@@ -27,8 +27,34 @@ def linear_assignment(cost, *, maximize=False, method="graduated", options=None,
     ``beta0=1``, ``beta_rate=1.5``, ``beta_max=1e4``, one fixed point per β since Q does not depend
     on M) and returned as a third value.
 
-    Returns ``(row_ind, col_ind)`` like :func:`scipy.optimize.linear_sum_assignment` (plus the soft
-    plan if ``return_plan``).
+    Parameters
+    ----------
+    cost : array of shape (n, m)
+        Cost of each pair; ``+inf`` (``-inf`` when ``maximize``) forbids a pair; no NaN.
+    maximize : bool
+        Maximise the total instead of minimising it.
+    method : str
+        Annealing method of the soft plan (:func:`assignment_annealing`), with ``return_plan``.
+    options : dict, optional
+        Options of :func:`assignment_annealing` for the soft plan.
+    return_plan : bool
+        Also return the annealed soft plan (square, finite costs only).
+    n_threads : int or None
+        Threads of the soft plan's Sinkhorn (None or -1: all available cores).
+
+    Returns
+    -------
+    row_ind, col_ind : int arrays of shape (min(n, m),)
+        The optimal assignment, as :func:`scipy.optimize.linear_sum_assignment` returns it.
+    plan : array of shape (n, n), only if ``return_plan=True``
+        The annealed doubly stochastic plan.
+
+    References
+    ----------
+    .. [1] D. F. Crouse, "On implementing 2D rectangular assignment algorithms", IEEE Trans.
+           Aerospace and Electronic Systems 52(4), 2016 (scipy's method).
+    .. [2] S. Gold and A. Rangarajan, "Softmax to softassign: neural network algorithms for
+           combinatorial optimization", J. Artificial Neural Networks 2(4), 1996.
 
     Examples
     --------
@@ -38,6 +64,9 @@ def linear_assignment(cost, *, maximize=False, method="graduated", options=None,
     >>> row, col = linear_assignment(cost)
     >>> col, float(cost[row, col].sum())
     (array([1, 0, 2]), 5.0)
+    >>> row, col, plan = linear_assignment(cost, return_plan=True)
+    >>> plan.argmax(axis=1), plan.sum(axis=0).round(6)
+    (array([1, 0, 2]), array([1., 1., 1.]))
     """
     forbidden = -np.inf if maximize else np.inf
     C = as_float_array(cost, "cost", ndim=2, dtype=np.float64, finite=False)

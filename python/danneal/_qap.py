@@ -351,8 +351,49 @@ def quadratic_labeling(C, n_labels=None, method="graduated", *, M0=None, options
     (N·K) x (N·K) array (``n_labels`` = K required), or a callable ``C(M) -> Q`` (``n_labels`` =
     K and ``M0`` or N needed: pass ``n_labels=(N, K)``).  Methods as in :func:`assignment_annealing`.
 
-    Returns an :class:`~scipy.optimize.OptimizeResult` with ``labels`` (row argmax), ``M``, ``fun``
-    (E at the hard labels), ``nit``.
+    Parameters
+    ----------
+    C : array of shape (N*K, N*K), or callable
+        The compatibilities :math:`C_{ai;bj}` (row-major index ``a*K + i``), or ``C(M) -> Q``
+        returning the gradient :math:`Q = \partial E / \partial M` of shape (N, K).
+    n_labels : int, or (N, K) when ``C`` is callable
+        Number of labels K.
+    method : str
+        One of :func:`assignment_annealing`'s methods (``"graduated"``, ``"self_annealing"``,
+        ``"self_annihilation"``, ``"relaxation_labeling"`` (the canonical one here: rows
+        normalised), ``"exponentiated_relaxation"``, ``"relaxation_labeling_annihilation"``,
+        ``"chi_squared"``).
+    M0 : array of shape (N, K), optional
+        Positive start (uniform by default, a fixed point when ``C`` has that symmetry: perturb it).
+    options : dict, optional
+        :func:`assignment_annealing`'s options.
+    n_threads : int or None
+        Threads (None or -1: all available cores).
+
+    Returns
+    -------
+    res : :class:`~scipy.optimize.OptimizeResult`
+        ``labels`` (row argmax of M), ``M`` (the soft labels), ``fun`` (E at the hard labels),
+        ``nit``, ``n_inner``, ``hard``, ``method``.
+
+    References
+    ----------
+    .. [1] A. Rangarajan, "Self-annealing and self-annihilation: unifying deterministic annealing
+           and relaxation labeling", Pattern Recognition 33(4):635-649, 2000 (the quadratic
+           winner-take-all problem, Sec. 2).
+
+    Examples
+    --------
+    Four objects, two labels; objects 0, 1 attract each other, as do 2, 3, and the pairs repel:
+
+    >>> import numpy as np
+    >>> from danneal import quadratic_labeling
+    >>> W = np.array([[0, 1, -1, -1], [1, 0, -1, -1], [-1, -1, 0, 1], [-1, -1, 1, 0]], dtype=float)
+    >>> C = np.kron(W, np.eye(2))  # benefit W_ab when a and b share a label
+    >>> M0 = np.array([[0.6, 0.4], [0.5, 0.5], [0.5, 0.5], [0.4, 0.6]])
+    >>> res = quadratic_labeling(C, 2, M0=M0, n_threads=1)
+    >>> res.labels, res.fun
+    (array([0, 0, 1, 1]), 2.0)
     """
     if callable(C):
         if not (isinstance(n_labels, (tuple, list)) and len(n_labels) == 2):

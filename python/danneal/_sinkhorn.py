@@ -287,7 +287,37 @@ def softassign(benefit, beta, a=None, b=None, *, tol=1e-9, max_iter=1000, log=Fa
     ``reg = 1/beta``; ``dustbin`` is a benefit here.  Rectangular inputs default to rows summing to 1
     and columns to ``n/m``.
 
-    Returns the plan (and, with ``log=True``, a dict whose duals are in benefit units).
+    Parameters
+    ----------
+    benefit : array of shape (n, m), float32 or float64 (integers become float64)
+        The benefit of each pair (larger is better).
+    beta : float > 0
+        Inverse temperature; ``reg = 1 / beta`` in :func:`sinkhorn`'s terms.
+    a, b : arrays of shape (n,), (m,), optional
+        Row and column sums (equal totals); default ones and ``n/m``.
+    tol : float >= 0
+        Marginal violation relative to the total mass at which to stop (as in :func:`sinkhorn`).
+    max_iter : int >= 0
+        Most Sinkhorn iterations.
+    log : bool
+        Also return :func:`sinkhorn`'s log dict, its duals in benefit units.
+    norm : {"max", "l2"}
+        Norm of the marginal violation.
+    init : (f, g), optional
+        Warm start from the duals of an earlier call.
+    dustbin : float, optional
+        Benefit of leaving a row or column unmatched (a dustbin row and column, as in
+        :func:`sinkhorn`).
+    warn : bool
+        Emit a :class:`~sklearn.exceptions.ConvergenceWarning` when ``tol`` is not reached.
+    n_threads : int or None
+        Threads (None or -1: all available cores).
+
+    Returns
+    -------
+    M : array of shape (n, m), dtype of ``benefit``
+        The soft assignment (doubly stochastic for a square benefit and default marginals).
+    log : dict, only if ``log=True``
 
     References
     ----------
@@ -315,6 +345,25 @@ def softmax_wta(benefit, beta, *, n_threads=None):
     r"""Soft winner-take-all: row softmax of :math:`\beta\,\mathrm{benefit}` (one-way constraint, rows sum to 1).
 
     Log domain (max-subtracted), so it never overflows; tends to the row argmax as :math:`\beta \to \infty`.
+    The one-way constraint of winner-take-all and labeling problems (Rangarajan [1]_, Sec. 2).
+
+    Parameters
+    ----------
+    benefit : array of shape (n, k), float32 or float64 (integers become float64)
+    beta : float > 0
+        Inverse temperature.
+    n_threads : int or None
+        Threads (None or -1: all available cores).
+
+    Returns
+    -------
+    M : array of shape (n, k), dtype of ``benefit``
+        :math:`M_{ai} = e^{\beta B_{ai}} / \sum_j e^{\beta B_{aj}}`; every row sums to 1.
+
+    References
+    ----------
+    .. [1] A. Rangarajan, "Self-annealing and self-annihilation: unifying deterministic annealing
+           and relaxation labeling", Pattern Recognition 33(4):635-649, 2000.
 
     Examples
     --------
@@ -362,10 +411,45 @@ def sinkhorn_batch(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, l
     problems are spread over ``n_threads`` threads, so a service answering many small requests pays
     one Python call.  A problem's result does not depend on the thread count.
 
-    ``a``: (n,) or (B, n) positive marginals (uniform by default), ``b`` likewise; each problem's
-    ``a`` and ``b`` must have the same sum.  Returns ``P`` (B, n, m) and, with ``log=True``, a dict
-    with ``f`` (B, n), ``g`` (B, m) (duals in the units of ``cost``), ``n_iter``, ``err``, ``converged``
-    (one per problem).
+    Parameters
+    ----------
+    cost : array of shape (B, n, m), float32 or float64 (integers become float64)
+    a, b : arrays of shape (n,) or (B, n), (m,) or (B, m), optional
+        Positive marginals (uniform, summing to 1, by default); each problem's ``a`` and ``b`` must
+        have the same sum.
+    reg : float > 0
+        Entropic regularisation (the same for every problem).
+    tol : float >= 0
+        Per-problem stopping tolerance, as in :func:`sinkhorn`.
+    max_iter : int >= 0
+        Most iterations per problem.
+    log : bool
+        Also return a dict with ``f`` (B, n), ``g`` (B, m) (duals in the units of ``cost``),
+        ``n_iter``, ``err``, ``converged`` (one per problem).
+    norm : {"l2", "max"}
+        Norm of the marginal violation.
+    warn : bool
+        Emit a :class:`~sklearn.exceptions.ConvergenceWarning` when a problem misses ``tol``.
+    n_threads : int or None
+        Threads (None or -1: all available cores).
+
+    Returns
+    -------
+    P : array of shape (B, n, m), dtype of ``cost``
+    log : dict, only if ``log=True``
+
+    References
+    ----------
+    .. [1] M. Cuturi, "Sinkhorn distances: lightspeed computation of optimal transport", NeurIPS 2013.
+
+    Examples
+    --------
+    >>> import numpy as np, danneal
+    >>> costs = np.stack([[[0.0, 1.0], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]]])
+    >>> P = danneal.sinkhorn_batch(costs, reg=0.1, n_threads=1)
+    >>> P.shape, np.round(P[1], 4)
+    ((2, 2, 2), array([[0. , 0.5],
+           [0.5, 0. ]]))
     """
     C = as_float_array(cost, "cost", ndim=3)
     reg = check_float(reg, "reg", low=0, low_inclusive=False)
@@ -416,8 +500,51 @@ def sinkhorn_unbalanced(cost, a=None, b=None, reg=1e-1, reg_m=1.0, *, tol=1e-9, 
     (and the same for g) with :math:`\phi = \mathrm{reg\_m} / (\mathrm{reg\_m} + \mathrm{reg})`
     (``reg_m = inf``: balanced).  Finite at any ``reg``; ``a``, ``b`` need not have equal sums.
     Stops when the largest change of the log-domain duals in one iteration is below ``tol``.
-    Returns the plan and, with ``log=True``, a dict with ``f``, ``g`` (duals in the units of
-    ``cost``), ``log_u``, ``log_v`` (f / reg, g / reg), ``n_iter``, ``err``, ``converged``.
+
+    Parameters
+    ----------
+    cost : array of shape (n, m), float32 or float64 (integers become float64)
+    a, b : arrays of shape (n,), (m,), optional
+        Non-negative marginals (uniform, summing to 1, by default); their sums may differ.
+    reg : float > 0
+        Entropic regularisation.
+    reg_m : float > 0 or inf
+        Weight of the KL penalties on the marginals (``inf``: balanced OT).
+    tol : float >= 0
+        Stop when the largest change of the log-domain duals in one iteration is below it.
+    max_iter : int >= 0
+    log : bool
+        Also return a dict with ``f``, ``g`` (duals in the units of ``cost``), ``log_u``, ``log_v``
+        (f / reg, g / reg), ``n_iter``, ``err``, ``converged``.
+    init : (f, g), optional
+        Warm start from the duals of an earlier call.
+    reference : {"product", "uniform"}
+        The reference measure of the entropy: ``a b^T`` (POT's default) or 1.
+    warn : bool
+        Emit a :class:`~sklearn.exceptions.ConvergenceWarning` when ``tol`` is not reached.
+    n_threads : int or None
+        Threads (None or -1: all available cores).
+
+    Returns
+    -------
+    P : array of shape (n, m), dtype of ``cost``
+    log : dict, only if ``log=True``
+
+    References
+    ----------
+    .. [1] L. Chizat, G. Peyré, B. Schmitzer, F.-X. Vialard, "Scaling algorithms for unbalanced
+           optimal transport problems", Math. Comp. 87, 2018.
+
+    Examples
+    --------
+    With a small ``reg_m`` the plan keeps less of the mass it would have to move far:
+
+    >>> import numpy as np, danneal
+    >>> C = np.array([[0.0, 4.0], [4.0, 0.0]])
+    >>> P = danneal.sinkhorn_unbalanced(C, np.array([0.5, 0.5]), np.array([0.9, 0.1]), reg=0.1, reg_m=1.0,
+    ...                                 n_threads=1)
+    >>> bool(P.sum() < 1.0), bool(P[0, 1] < 1e-6)
+    (True, True)
     """
     C = as_float_array(cost, "cost", ndim=2)
     n, m = C.shape

@@ -22,7 +22,7 @@ from ._sinkhorn import _row_log_softmax
 __all__ = ["assignment_annealing"]
 
 METHODS = ("graduated", "self_annealing", "self_annihilation", "relaxation_labeling", "exponentiated_relaxation",
-           "relaxation_labeling_annihilation")
+           "relaxation_labeling_annihilation", "chi_squared")
 
 
 # --------------------------------------------------------------------------------------------
@@ -30,7 +30,7 @@ METHODS = ("graduated", "self_annealing", "self_annihilation", "relaxation_label
 _DEFAULTS = {
     "beta0": 0.5, "beta_max": 10.0, "beta_rate": 1.075, "inner_max_iter": 30, "inner_tol": 1e-3,
     "sinkhorn_max_iter": 4, "sinkhorn_tol": 0.0, "alpha": 0.5, "delta": -0.5, "max_iter": 300,
-    "hard_tol": 1e-3, "betas": None, "energy_tol": 0.0, "perm_norm_tol": 0.0,
+    "hard_tol": 1e-3, "betas": None, "energy_tol": 0.0, "perm_norm_tol": 0.0, "positivity": "raise",
 }
 
 
@@ -75,7 +75,52 @@ def _engine_options(options):
     )
     check_float(opts["energy_tol"], "energy_tol", low=0)
     check_float(opts["perm_norm_tol"], "perm_norm_tol", low=0)
+    if opts["positivity"] not in ("raise", "stop"):
+        raise ValueError(f"positivity={opts['positivity']!r} must be 'raise' or 'stop'")
     return opts, callback, values
+
+
+def _chi2_multipliers(S, G, axis):
+    """One-way constraint along ``axis`` (1: rows, 0: columns): the multipliers ``nu`` with
+    ``sum(G - S * nu, axis) = 1``."""
+    return (G.sum(axis=axis) - 1.0) / S.sum(axis=axis)
+
+
+def _chi2_step(M, Q, alpha, constraint="doubly_stochastic"):
+    r"""One step of the chi-squared multiplicative update (Rangarajan 2000, eqs. 36-40).
+
+    The minimiser over the constraint set of the self-annealing energy with its Kullback-Leibler
+    proximal term replaced by its second-order (chi-squared) expansion at :math:`\sigma = M`:
+
+    .. math::
+
+        E_{\chi^2}(X) = -\sum_{ai} Q_{ai} X_{ai} + rac{1}{2lpha} \sum_{ai}
+        rac{(X_{ai} - \sigma_{ai})^2}{\sigma_{ai}} + 	ext{multiplier terms}.
+
+    Its fixed point (eq. 39) is :math:`X = \sigma \odot (1 + lpha (Q - \lambda))` with the
+    multipliers solved exactly (eq. 40), not replaced by a normalisation as in relaxation labeling:
+    one-way (``"wta"``, rows) :math:`X_{ai} = \sigma_{ai}(1 + lpha(Q_{ai} - \sum_j \sigma_{aj}
+    Q_{aj}))`; two-way (``"doubly_stochastic"``) :math:`X = \sigma \odot (1 + lpha Q) - \sigma
+    \odot (
+u 1^T + 1 \eta^T)` with :math:`(
+u, \eta)` from the linear system that makes every
+    row and column sum to 1 (a least-squares solve; the system has the null direction
+    :math:`(c, -c)`, which leaves X unchanged).  Positivity is not enforced: X may have entries
+    :math:`\le 0`, which the caller must check (the paper: "has to be checked at each step").
+
+    Returns the new matrix (not normalised any further).
+    """
+    S = np.asarray(M, dtype=np.float64)
+    G = S * (1.0 + alpha * np.asarray(Q, dtype=np.float64))
+    if constraint == "wta":
+        return G - S * _chi2_multipliers(S, G, 1)[:, None]
+    if constraint == "columns":
+        return G - S * _chi2_multipliers(S, G, 0)[None, :]
+    n, m = S.shape
+    A = np.block([[np.diag(S.sum(axis=1)), S], [S.T, np.diag(S.sum(axis=0))]])
+    rhs = np.concatenate([G.sum(axis=1) - 1.0, G.sum(axis=0) - 1.0])
+    x = np.linalg.lstsq(A, rhs, rcond=None)[0]
+    return G - S * (x[:n, None] + x[None, n:])
 
 
 def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method="graduated", M0=None,
@@ -85,8 +130,6 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     This is the engine behind :func:`linear_assignment`, :func:`quadratic_assignment` and
     :func:`quadratic_labeling` (Gold & Rangarajan [1]_, Rangarajan [2]_).  ``qfun(M)`` returns
     :math:`Q = \partial E / \partial M` for a benefit ``E`` (e.g. ``Q = C M`` for a quadratic benefit).
-    ``constraint`` is ``"doubly_stochastic"`` (Sinkhorn: rows and columns of a square M sum to 1)
-    or ``"wta"`` (rows sum to 1: softmax over labels).
 
     Methods (every exponential is evaluated in the log domain):
 
@@ -102,28 +145,60 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         ``M <- normalise((sigma * exp(alpha Q))**kappa)``, :math:`\kappa = 1/(1 + \alpha\delta)`.
     ``relaxation_labeling``
         ``M <- normalise(M * (1 + alpha Q(M)))`` (Sinkhorn in place of the row normalisation for
-        two-way constraints); needs ``1 + alpha Q > 0`` (a ``ValueError`` otherwise).
+        two-way constraints; with ``constraint="wta"`` the canonical relaxation labeling); needs
+        ``1 + alpha Q > 0`` (see ``positivity``).
     ``exponentiated_relaxation``
         ``M <- normalise(M * exp(alpha Q(M)))``, one step per iteration.
     ``relaxation_labeling_annihilation``
         relaxation labeling with self annihilation (Rangarajan [2]_ Fig. 6; our reading of the
         garbled text): ``M <- normalise((M * (1 + alpha Q(M)))**kappa)``, kappa as above; breaks ties
         that plain relaxation labeling keeps.
+    ``chi_squared``
+        the chi-squared multiplicative update (Rangarajan [2]_ eq. 40, reconstructed from its
+        derivation, eqs. 36-39: the KL proximal term of self annealing replaced by its chi-squared
+        expansion :math:`\sum (M - \sigma)^2 / (2\sigma)`): ``M <- sigma * (1 + alpha (Q - lambda))``
+        with :math:`\sigma` the current M and the Lagrange multipliers :math:`\lambda` solved
+        exactly so that the constraints hold (one-way: :math:`\lambda_a = \sum_j \sigma_{aj} Q_{aj}`;
+        two-way: one linear solve of size n + m), where relaxation labeling normalises instead; one
+        step per iteration.  The update does not keep M positive (see ``positivity``).
 
-    ``constraint="columns"`` normalises the columns only (the paper's pseudo-code for relaxation
-    labeling on the QAP); M then needs no square shape, and "hard" means every column has an entry
-    ``> 1 - hard_tol``.  Stopping rules of the paper (options, 0 = off): ``perm_norm_tol`` stops
-    when the permutation norm ``sum M (1 - M) / n`` is below it, ``energy_tol`` when the energy
-    ``1/2 <M, Q(M)>`` (a quadratic benefit) changes by less than it between outer steps.
+    Parameters
+    ----------
+    qfun : callable
+        ``qfun(M) -> Q``, an (n, m) array of finite values, the gradient of the benefit at M.
+    shape : (n, m)
+        Shape of M.
+    constraint : {"doubly_stochastic", "wta", "columns"}
+        ``"doubly_stochastic"``: rows and columns of a square M sum to 1 (Sinkhorn); ``"wta"``: rows
+        sum to 1 (softmax over labels); ``"columns"``: columns sum to 1 (the paper's pseudo-code for
+        relaxation labeling on the QAP; "hard" then means every column has an entry
+        ``> 1 - hard_tol``).
+    method : str
+        One of the methods above.
+    M0 : array of shape (n, m), optional
+        Positive start (uniform by default).
+    options : dict, optional
+        ``beta0`` (0.5), ``beta_max`` (10), ``beta_rate`` (1.075), ``betas`` (an explicit increasing
+        schedule for ``graduated``, e.g. ``alpha * arange(1, k)``), ``inner_max_iter`` (30),
+        ``inner_tol`` (1e-3), ``sinkhorn_max_iter`` (4), ``sinkhorn_tol`` (0), ``alpha`` (0.5),
+        ``delta`` (-0.5), ``max_iter`` (300 outer steps of the methods without a schedule),
+        ``hard_tol`` (1e-3: stop when every row has an entry ``> 1 - hard_tol``; 0 disables it);
+        the paper's stopping rules (0 = off): ``perm_norm_tol`` (stop when the permutation norm
+        ``sum M (1 - M) / n`` is below it), ``energy_tol`` (stop when the energy ``1/2 <M, Q(M)>``
+        of a quadratic benefit changes by less than it between outer steps); ``positivity``
+        (``"raise"``: a ``ValueError`` when ``relaxation_labeling*`` meets ``1 + alpha Q <= 0`` or
+        ``chi_squared`` an entry ``<= 0``; ``"stop"``: end the run there with the last valid M and
+        ``stopped="positivity"``, as the paper runs relaxation labeling); ``callback(M, info)``
+        called after every outer step.
+    n_threads : int or None
+        Threads of the Sinkhorn kernel (None or -1: all available cores).
 
-    Every method stops when M is hard (every row has an entry ``> 1 - hard_tol``; ``hard_tol=0``
-    disables this), the graduated one also at ``beta_max``, the others after ``max_iter`` outer steps.  Options (defaults): ``beta0`` 0.5, ``beta_max`` 10, ``beta_rate``
-    1.075, ``inner_max_iter`` 30, ``inner_tol`` 1e-3, ``sinkhorn_max_iter`` 4, ``sinkhorn_tol`` 0,
-    ``alpha`` 0.5, ``delta`` -0.5, ``max_iter`` 300, ``hard_tol`` 1e-3, ``betas`` (an explicit
-    increasing schedule for ``graduated``, e.g. ``alpha * arange(1, k)``), ``callback(M, info)``.
-
-    Returns an :class:`~scipy.optimize.OptimizeResult` with ``M`` (soft assignments), ``log_M``,
-    ``nit`` (outer steps), ``n_inner`` (Q evaluations), ``betas`` (graduated) and ``hard``.
+    Returns
+    -------
+    res : :class:`~scipy.optimize.OptimizeResult`
+        ``M`` (soft assignments), ``log_M``, ``nit`` (outer steps), ``n_inner`` (Q evaluations),
+        ``betas`` (graduated), ``hard``, ``method``, ``constraint`` and ``stopped`` (``"hard"``,
+        ``"positivity"``, ``"perm_norm"``, ``"energy"``, ``"schedule"`` or ``"max_iter"``).
 
     References
     ----------
@@ -143,6 +218,13 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     >>> res = assignment_annealing(lambda M: benefit, (2, 2))
     >>> res.M.argmax(axis=1), bool(res.hard)
     (array([0, 1]), True)
+
+    The chi-squared update keeps every row and column sum at 1 exactly:
+
+    >>> res = assignment_annealing(lambda M: benefit, (2, 2), method="chi_squared", options={"alpha": 0.2})
+    >>> res.M.round(2), res.stopped
+    (array([[1., 0.],
+           [0., 1.]]), 'hard')
     """
     if constraint not in ("doubly_stochastic", "wta", "columns"):
         raise ValueError(f"constraint={constraint!r} must be 'doubly_stochastic', 'wta' or 'columns'")
@@ -214,17 +296,19 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         """The paper's stopping rules: permutation norm sum M(1-M)/n and the change of the energy
         1/2 <M, Q(M)> (exact for a quadratic benefit, Q = C M) between outer steps."""
         if perm_norm_tol > 0 and float(np.sum(M * (1.0 - M))) / n < perm_norm_tol:
-            return True
+            return "perm_norm"
         if energy_tol > 0:
             E = 0.5 * float(np.sum(M * Q))
             done = last["E"] is not None and abs(E - last["E"]) < energy_tol
             last["E"] = E
-            return done
-        return False
+            return "energy" if done else None
+        return None
 
     n_inner = 0
     nit = 0
     betas = []
+    stopped = "schedule" if method == "graduated" else "max_iter"
+    stop_at_negative = opts["positivity"] == "stop"
     schedule = opts["betas"]
     if schedule is not None:
         schedule = as_float_array(schedule, "betas", ndim=1, dtype=np.float64)
@@ -254,8 +338,11 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
                 callback(np.exp(logM), {"beta": beta, "nit": nit})
             prev_beta = beta
             if hard_tol > 0 and is_hard(np.exp(logM)):
+                stopped = "hard"
                 break
-            if stop_rule(M, Q):
+            reason = stop_rule(M, Q)
+            if reason:
+                stopped = reason
                 break
     else:
         annihilate = method in ("self_annihilation", "relaxation_labeling_annihilation")
@@ -263,6 +350,7 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         for _ in range(max_iter):
             M = np.exp(logM)
             if nit > 0 and is_hard(M):
+                stopped = "hard"
                 break
             log_sigma = logM
             if method in ("self_annealing", "self_annihilation"):
@@ -279,20 +367,39 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
                 Q = Q_of(M)
                 n_inner += 1
                 logM = project(log_sigma + alpha * Q)
+            elif method == "chi_squared":
+                Q = Q_of(M)
+                n_inner += 1
+                X = _chi2_step(M, Q, alpha, constraint)
+                if not (X > 0).all():
+                    if stop_at_negative:
+                        stopped = "positivity"
+                        break
+                    i, j = np.unravel_index(int(np.argmin(X)), X.shape)
+                    raise ValueError(f"chi_squared needs positive entries, but the update gives M[{i}, {j}]="
+                                     f"{X[i, j]:.6g} with alpha={alpha}; use a smaller alpha or "
+                                     "options['positivity']='stop'")
+                logM = np.log(X)
             else:  # relaxation_labeling (with self annihilation: the power kappa)
                 Q = Q_of(M)
                 n_inner += 1
                 g = 1.0 + alpha * Q
                 if not (g > 0).all():
+                    if stop_at_negative:
+                        stopped = "positivity"
+                        break
                     i, j = np.unravel_index(int(np.argmin(g)), g.shape)
                     raise ValueError(f"relaxation_labeling needs 1 + alpha*Q > 0, but 1 + alpha*Q[{i}, {j}]="
-                                     f"{float(g[i, j])!r} with alpha={alpha}; use a smaller alpha or shift the benefit")
+                                     f"{float(g[i, j])!r} with alpha={alpha!r}; use a smaller alpha, shift the benefit "
+                                     "or options['positivity']='stop'")
                 logM = project(kappa * (log_sigma + np.log(g)))
             nit += 1
             if callback is not None:
                 callback(np.exp(logM), {"nit": nit})
-            if stop_rule(M, Q):
+            reason = stop_rule(M, Q)
+            if reason:
+                stopped = reason
                 break
     M = np.exp(logM)
     return OptimizeResult(M=M, log_M=logM, nit=nit, n_inner=n_inner, betas=np.array(betas), hard=is_hard(M),
-                          method=method, constraint=constraint)
+                          method=method, constraint=constraint, stopped=stopped)

@@ -48,10 +48,58 @@ def sinkhorn(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, ver
     ``a``, ``b``: marginals (empty list or None: uniform); ``M``: cost (n, m); ``reg`` > 0.
     ``method``: one of "sinkhorn", "sinkhorn_log", "sinkhorn_stabilized" (all the same log-stable
     kernel here) or "sinkhorn_epsilon_scaling" (ε-scaling, as ``eps_scaling=True``).
-    ``warmstart``: ``(log_u, log_v)`` as POT's.  With ``log=True`` also returns POT's log dict
-    (``u``, ``v``, ``log_u``, ``log_v``, ``err``, ``niter``; and ``alpha``, ``beta``, ``logu``, ``logv``,
-    ``n_iter``, ``warmstart`` as POT's ``sinkhorn_stabilized``).  Extra POT keyword arguments
-    (``tau``, ``print_period``, ...) are accepted and ignored.
+    Computed by :func:`danneal.sinkhorn` (Cuturi [1]_; the interface of POT [2]_).  Extra POT keyword
+    arguments (``tau``, ``print_period``, ...) are accepted and ignored.
+
+    Parameters
+    ----------
+    a, b : arrays of shape (n,), (m,), or None / empty list
+        Marginals (uniform by default); 2-d ``b`` is not supported.
+    M : array of shape (n, m)
+        The cost.
+    reg : float > 0
+        Entropic regularisation.
+    method : {"sinkhorn", "sinkhorn_log", "sinkhorn_stabilized", "sinkhorn_epsilon_scaling"}
+        The first three run the same log-stable kernel; the last uses ε-scaling
+        (``eps_scaling=True``).
+    numItermax : int
+        Most iterations.
+    stopThr : float
+        Stop when the l2 marginal violation, relative to the total mass, is below it.
+    verbose : bool
+        Print the iterations and the final error.
+    log : bool
+        Also return POT's log dict (``u``, ``v``, ``log_u``, ``log_v``, ``err``, ``niter``; and
+        ``alpha``, ``beta``, ``logu``, ``logv``, ``n_iter``, ``warmstart`` as POT's
+        ``sinkhorn_stabilized``).
+    warn : bool
+        Emit a :class:`~sklearn.exceptions.ConvergenceWarning` when ``stopThr`` is not reached.
+    warmstart : (log_u, log_v), optional
+        As POT's.
+    eps_scaling : None, True or float > 1
+        As :func:`danneal.sinkhorn`'s.
+    n_threads : int or None
+        Threads (None or -1: all available cores).
+
+    Returns
+    -------
+    P : array of shape (n, m)
+    log : dict, only if ``log=True``
+
+    References
+    ----------
+    .. [1] M. Cuturi, "Sinkhorn distances: lightspeed computation of optimal transport", NeurIPS 2013.
+    .. [2] R. Flamary et al., "POT: Python Optimal Transport", JMLR 22(78), 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal import ot
+    >>> P, log = ot.sinkhorn([0.5, 0.5], [0.5, 0.5], np.array([[0.0, 1.0], [1.0, 0.0]]), 0.1, log=True,
+    ...                      n_threads=1)
+    >>> np.round(P, 4), sorted(log)[:4]
+    (array([[0.5, 0. ],
+           [0. , 0.5]]), ['alpha', 'beta', 'err', 'log_u'])
     """
     if method not in _METHODS:
         raise ValueError(f"method={method!r} must be one of {_METHODS}")
@@ -73,7 +121,31 @@ def sinkhorn(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, ver
 
 def sinkhorn2(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, verbose=False, log=False, warn=True,
               warmstart=None, eps_scaling=None, n_threads=None, **kwargs):
-    """Entropic OT loss ``<P, M>`` of :func:`sinkhorn`'s plan, as POT's ``ot.sinkhorn2``."""
+    """Entropic OT loss ``<P, M>`` of :func:`sinkhorn`'s plan, as POT's ``ot.sinkhorn2``.
+
+    Parameters
+    ----------
+    a, b, M, reg, method, numItermax, stopThr, verbose, log, warn, warmstart, eps_scaling, n_threads
+        As :func:`sinkhorn`.
+
+    Returns
+    -------
+    loss : float
+        ``<P, M>`` (without the entropy term, as POT's).
+    log : dict, only if ``log=True``
+
+    References
+    ----------
+    .. [1] M. Cuturi, "Sinkhorn distances: lightspeed computation of optimal transport", NeurIPS 2013.
+    .. [2] R. Flamary et al., "POT: Python Optimal Transport", JMLR 22(78), 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal import ot
+    >>> round(ot.sinkhorn2([0.5, 0.5], [0.5, 0.5], np.array([[0.0, 1.0], [1.0, 0.0]]), 0.1, n_threads=1), 6)
+    4.5e-05
+    """
     P, lg = sinkhorn(a, b, M, reg, method, numItermax, stopThr, verbose, True, warn, warmstart, eps_scaling,
                      n_threads)
     loss = float(np.sum(P.astype(np.float64) * np.asarray(M, dtype=np.float64)))
@@ -86,8 +158,50 @@ def sinkhorn_unbalanced(a, b, M, reg, reg_m, method="sinkhorn", reg_type="kl", c
 
     Only ``reg_type="kl"`` with POT's default reference measure ``c=None`` (``a b^T``) and a scalar
     ``reg_m`` are supported.  ``stopThr`` bounds the largest change of the log-domain duals per
-    iteration (POT: a relative change of the scalings).  ``log=True`` returns POT's keys
-    ``logu``, ``logv``, ``err``, ``niter`` (plus ``u``, ``v``).
+    iteration (POT: a relative change of the scalings).  Computed by
+    :func:`danneal.sinkhorn_unbalanced` (Chizat et al. [1]_).
+
+    Parameters
+    ----------
+    a, b : arrays of shape (n,), (m,), or None / empty list
+        Marginals (uniform by default); their sums may differ.
+    M : array of shape (n, m)
+        The cost.
+    reg : float > 0
+        Entropic regularisation.
+    reg_m : float > 0 or inf
+        Weight of the KL penalties on the marginals.
+    method, reg_type, c, warmstart
+        POT's; only ``reg_type="kl"``, ``c=None`` and ``warmstart=None`` are supported.
+    numItermax : int
+        Most iterations.
+    stopThr : float
+        Stop when the largest change of the log-domain duals is below it.
+    verbose : bool
+        Print the iterations and the final error.
+    log : bool
+        Also return POT's keys ``logu``, ``logv``, ``err``, ``niter`` (plus ``u``, ``v``).
+    n_threads : int or None
+        Threads (None or -1: all available cores).
+
+    Returns
+    -------
+    P : array of shape (n, m)
+    log : dict, only if ``log=True``
+
+    References
+    ----------
+    .. [1] L. Chizat, G. Peyré, B. Schmitzer, F.-X. Vialard, "Scaling algorithms for unbalanced
+           optimal transport problems", Math. Comp. 87, 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal import ot
+    >>> P = ot.sinkhorn_unbalanced([0.5, 0.5], [0.9, 0.1], np.array([[0.0, 4.0], [4.0, 0.0]]), 0.1, 1.0,
+    ...                            n_threads=1)
+    >>> P.shape, bool(P.sum() < 1.0)
+    ((2, 2), True)
     """
     if reg_type != "kl":
         raise ValueError(f"reg_type={reg_type!r}: only 'kl' is supported")
