@@ -552,7 +552,7 @@ def test_default_fit_uses_all_clusters_and_beats_kmeans_start():
     assert s >= silhouette_score(Z, km.labels_) - 1e-12
     # the kept run is the candidate with the best Silhouette among those using all clusters
     best = max(r["silhouette"] for r in model.search_results_ if r["n_clusters"] == 4)
-    assert s == pytest.approx(best, rel=1e-5)  # the scorer works in float32 distances
+    assert s == pytest.approx(best, abs=1e-12)  # the exact Silhouette (float64 data: float64 distances)
     trained = [r for r in model.search_results_ if r["epochs"] > 0]
     assert len(trained) == 4 and all(r["epochs"] < model.max_epochs for r in trained)  # early stops
     # identical for any thread count
@@ -576,13 +576,26 @@ def test_silhouette_scorer_matches_sklearn(rng):
     for k in (2, 3, 7):
         labels = rng.integers(0, k, size=150)
         labels[:k] = np.arange(k)
-        assert sc(labels) == pytest.approx(silhouette_score(Z, labels), abs=1e-6)  # float32 distances
+        assert sc(labels) == pytest.approx(silhouette_score(Z, labels), abs=1e-12)
     assert sc(np.zeros(150, int)) == -1.0
+    # the same partition under other cluster numbers is one partition (scored once)
+    lab = rng.integers(0, 3, size=150)
+    assert sc.scores([lab, (lab + 1) % 3]) == [sc(lab)] * 2 and len(sc.cache) == 5
     # weight 0 leaves a point out; the weighted score of the others is their plain score
     w = np.r_[np.zeros(30), np.ones(120)]
     labels = np.arange(150) % 3
     assert _SilhouetteScorer(Z, sample_weight=w)(labels) == pytest.approx(
-        silhouette_score(Z[30:], labels[30:]), abs=1e-6)
+        silhouette_score(Z[30:], labels[30:]), abs=1e-12)
+
+
+def test_selection_is_exact_beyond_the_old_sample_size():
+    # 2500 points: the selection used a 2000-point sample before; now the kept partition's
+    # Silhouette is the exact one, and it is the best among the candidates using all clusters
+    X, _ = make_blobs(2500, n_features=2, centers=5, cluster_std=2.0, random_state=1)
+    model = ClAM(5, random_state=0, max_epochs=3, kmeans_n_init=3).fit(X)
+    Z = model._to_internal(X)
+    s = silhouette_score(Z, model.labels_)
+    assert s == pytest.approx(max(r["silhouette"] for r in model.search_results_ if r["n_clusters"] == 5), abs=1e-12)
 
 
 def test_predict_proba_and_entropy():

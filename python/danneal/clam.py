@@ -359,10 +359,8 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         runs = []
         tol = 1e-4 * float(np.mean(np.var(Z64, axis=0)))  # scikit-learn's KMeans tolerance
         z2 = np.einsum("ij,ij->i", Z64, Z64)
-        for seed in seeds:
-            C0 = _kmeans_pp(Z64, z2, k, np.random.RandomState(seed), sw)
-            C, labels = _lloyd(Z64, C0, sw, tol)
-            runs.append((scorer(labels), C))
+        fits = [_lloyd(Z64, _kmeans_pp(Z64, z2, k, np.random.RandomState(seed), sw), sw, tol) for seed in seeds]
+        runs = list(zip(scorer.scores([labels for _, labels in fits]), [C for C, _ in fits]))
         order = sorted(range(len(runs)), key=lambda i: -runs[i][0])
         picked, seen = [], set()
         for i in order:  # one start per distinct Silhouette value (identical partitions) first
@@ -428,8 +426,9 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         selection = self.selection
         if selection == "auto":
             selection = "silhouette" if n_candidates > 1 else "loss"
-        scorer = _SilhouetteScorer(Z, sample_weight=sw) if (selection == "silhouette" or kmeans_init) else None
         nt = p["n_threads"]
+        scorer = (_SilhouetteScorer(Z, sample_weight=sw, n_threads=nt)
+                  if (selection == "silhouette" or kmeans_init) else None)
         eta0 = p.get("eta0")
         if eta0 is not None:
             eta0 = np.ascontiguousarray(eta0, dtype=dt)
@@ -460,7 +459,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
             jobs = auto
         if self.selection == "auto" and selection != "silhouette" and len(jobs) > 1:  # beta="auto": 2 runs
             selection = "silhouette"
-            scorer = _SilhouetteScorer(Z, sample_weight=sw)
+            scorer = _SilhouetteScorer(Z, sample_weight=sw, n_threads=nt)
         workers, inner = _split_threads(nt, len(jobs), p["batch_size"])
         mon = FitMonitor(self, X, y, callback=self.callback, verbose=p["verbose"], step_verbosity=2,
                          max_steps=len(jobs) * p["max_epochs"])
@@ -490,21 +489,20 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
                                      p["max_epochs"], stopped) if watched else None
             R, eta, curve, lr, status = _core.clam_train(Z, sw_dt, mv, R0, eta0, params(c, alpha, n_mask, anneal, seed),
                                                         inner, cb)
-            labels = labels_of(R, eta, c, alpha)
-            sil = scorer(labels) if selection == "silhouette" else None
-            return R, eta, curve, status, labels, sil
+            return R, eta, curve, status, labels_of(R, eta, c, alpha)
 
         def outputs():  # in job order; each run's arrays are dropped unless it becomes the best
             if workers > 1:  # Ctrl-C or an error stops the other runs too
                 yield from map_interruptible(train, jobs, workers)
             else:
                 for job in jobs:
-                    if stopped and results:
+                    if stopped and cands:
                         break
                     yield train(job)
 
         results = []
         best = None
+        cands = []  # (job, R, eta, curve, status, labels, epochs), scored together at the end
 
         def consider(job, R, eta, curve, status, labels, sil, epochs):
             nonlocal best
@@ -522,10 +520,6 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
             if not np.isfinite(score):
                 score = np.inf
             results.append(rec)
-            mon.note(f"run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} step_size={alpha:g} "
-                     f"#{run}: loss={'-' if loss is None else format(loss, '.6g')} epochs={epochs}"
-                     + (f" silhouette={sil:.4f}" if sil is not None else ""),
-                     progress=min(1.0, len(results) / len(jobs)))
             key = (-min(n_found, p["min_clusters"]), score, epochs == 0)  # ties: a trained run
             if best is None or key < best[0]:
                 best = (key, R, eta, curve, status, labels, job, epochs)
@@ -536,13 +530,22 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
                 e0 = eta0 if use_eta else np.zeros(k, dt)
                 labels = labels_of(R0, e0, c, alpha)
                 st0 = {"error": np.nan, "iterations": 0, "converged": True, "numerical_error": False}
-                consider(job, R0, e0, np.zeros(0), st0, labels, scorer(labels) if selection == "silhouette" else None, 0)
+                cands.append((job, R0, e0, np.zeros(0), st0, labels, 0))
         runs = outputs()
         try:
-            for job, (R, eta, curve, status, labels, sil) in zip(jobs, runs):
-                consider(job, R, eta, curve, status, labels, sil, int(status["iterations"]))
+            for i, (job, (R, eta, curve, status, labels)) in enumerate(zip(jobs, runs)):
+                epochs = int(status["iterations"])
+                cands.append((job, R, eta, curve, status, labels, epochs))
+                beta, _, mask_prob, anneal, alpha, _, run, _, _ = job
+                mon.note(f"run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} step_size={alpha:g} "
+                         f"#{run}: loss={float(status['error']):.6g} epochs={epochs}",
+                         progress=min(1.0, (i + 1) / len(jobs)))
         finally:
             runs.close()  # stops the pool's other runs at once if the loop body raised
+        # every candidate's Silhouette in one pass over the pairwise distances
+        sils = scorer.scores([cand[5] for cand in cands]) if selection == "silhouette" else [None] * len(cands)
+        for (job, R, eta, curve, status, labels, epochs), sil in zip(cands, sils):
+            consider(job, R, eta, curve, status, labels, sil, epochs)
         _, R, eta, curve, status, labels, job, epochs = best
         beta, c, mask_prob, anneal, alpha, _, run, _, _ = job
         if status["numerical_error"]:
@@ -756,14 +759,22 @@ def _mean_min_sqdist(Z, R, sample_weight=None):
     return s2 if s2 > 0 else 1.0
 
 
-class _SilhouetteScorer:
-    """Silhouette of many labelings of the same points: the pairwise distances are computed once
-    (on a fixed sample of ``max_n`` points beyond that size, as sklearn's ``sample_size``), each
-    labeling then costs one (n x n) @ (n x k) product.  Equal to ``sklearn.metrics.silhouette_score``
-    (tested).  With sample weights, the points of weight 0 are left out and the mean distances
-    and the mean silhouette are weighted."""
+# Selection by the exact Silhouette up to this many points (of positive weight); beyond, on a fixed
+# sample of this size (as silhouette_score(sample_size=)).  One pass of the compiled kernel costs
+# O(n^2 d) for all candidates together (docs/clam.md, "Selection").
+_SIL_EXACT_MAX = 20000
 
-    def __init__(self, Z, max_n=2000, seed=0, sample_weight=None):
+
+class _SilhouetteScorer:
+    """Mean Silhouette of many labelings of the same points with the compiled kernel
+    (``_core.silhouette``, csrc/danneal/silhouette.hpp): exact for up to ``max_n`` points, on a
+    fixed sample of ``max_n`` points beyond.  Equal to ``sklearn.metrics.silhouette_score``
+    (tested); -1 for a labeling with fewer than 2 or more than n - 1 clusters (where scikit-learn
+    raises).  With sample weights, the points of weight 0 are left out and the mean distances and
+    the mean silhouette are weighted.  ``scores(list)`` scores the labelings not seen before in one
+    pass over the pairwise distances."""
+
+    def __init__(self, Z, max_n=_SIL_EXACT_MAX, seed=0, sample_weight=None, n_threads=1):
         n = Z.shape[0]
         self.idx = None
         self.w = None
@@ -775,49 +786,44 @@ class _SilhouetteScorer:
             pick = np.sort(np.random.RandomState(seed).choice(n, max_n, replace=False))
             self.idx = pick if self.idx is None else self.idx[pick]
             self.w = None if self.w is None else self.w[pick]
-        if self.idx is not None:
-            Z = Z[self.idx]
-        Z = np.asarray(Z, dtype=np.float64)
-        z2 = np.einsum("ij,ij->i", Z, Z)
-        D2 = Z @ Z.T  # in place from here: n^2 doubles are the largest buffer of the search
-        D2 *= -2.0
-        D2 += z2[:, None]
-        D2 += z2[None, :]
-        np.maximum(D2, 0, out=D2)
-        np.fill_diagonal(D2, 0)
-        np.sqrt(D2, out=D2)
-        self.D = D2.astype(np.float32)
+        self.Z = np.ascontiguousarray(Z if self.idx is None else Z[self.idx])
+        if self.w is not None:
+            self.w = np.ascontiguousarray(self.w, dtype=self.Z.dtype)
+        self.n_threads = n_threads
         self.cache = {}
 
     def __call__(self, labels):
-        labels = np.asarray(labels)
-        if self.idx is not None:
-            labels = labels[self.idx]
-        key = labels.tobytes()
-        if key in self.cache:
-            return self.cache[key]
-        self.cache[key] = value = self._score(labels)
-        return value
+        return self.scores([labels])[0]
 
-    def _score(self, labels):
-        u, lab = np.unique(labels, return_inverse=True)
-        k, n = len(u), len(lab)
-        if k < 2 or k > n - 1:
-            return -1.0
-        w = np.ones(n) if self.w is None else self.w
-        M = np.zeros((n, k), np.float32)
-        M[np.arange(n), lab] = w
-        cnt = np.bincount(lab, weights=w, minlength=k)
-        S = (self.D @ M).astype(np.float64)
-        own = cnt[lab] - w  # the weight of the other points of the own cluster
-        alone = own <= 1e-12 * cnt[lab]
-        a = np.where(alone, 0.0, S[np.arange(n), lab] / np.where(alone, 1.0, own))
-        B = S / cnt
-        B[np.arange(n), lab] = np.inf
-        b = B.min(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s = np.where(alone, 0.0, (b - a) / np.maximum(a, b))
-        return float(np.average(np.nan_to_num(s), weights=w))
+    def scores(self, labelings):
+        keyed = []
+        todo = {}
+        for labels in labelings:
+            labels = np.asarray(labels)
+            if self.idx is not None:
+                labels = labels[self.idx]
+            # canonical numbering (clusters in order of first appearance): the same partition
+            # under other cluster numbers (k-means restarts, trained runs) is scored once
+            u, first, inv = np.unique(labels, return_index=True, return_inverse=True)
+            canon = np.argsort(np.argsort(first))[inv.ravel()].astype(np.int64)
+            key = canon.tobytes()
+            keyed.append(key)
+            if key not in self.cache and key not in todo:
+                todo[key] = (len(u), canon)
+        lab, keys = [], []
+        n = self.Z.shape[0]
+        for key, (n_used, canon) in todo.items():
+            if n_used < 2 or n_used > n - 1:
+                self.cache[key] = -1.0
+            else:
+                lab.append(canon)
+                keys.append(key)
+        if lab:
+            k = max(int(v.max()) + 1 for v in lab)
+            _, means = _core.silhouette(self.Z, np.ascontiguousarray(np.stack(lab)), k, self.w, self.n_threads)
+            for key, m in zip(keys, means):
+                self.cache[key] = float(m)
+        return [self.cache[key] for key in keyed]
 
 
 def _check_distance_range(Z, name, hint="use standardize=True or rescale X"):
