@@ -51,6 +51,7 @@ _INITS = ("k-means", "k-means++", "random", "gaussian")
 # prototype); measured in docs/clam.md ("Defaults")
 _AUTO_SOFTNESS = (8.0, 32.0)
 _SELECTIONS = ("auto", "loss", "silhouette")
+_AUTO_MASK_PROB = 0.2
 
 
 def _as_grid(value, name, low, high=None, low_inclusive=True):
@@ -98,11 +99,12 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         step sets the evolving coordinates to the softmax-weighted mean of the prototypes.
     exponent : {"beta", "beta/2"}, default="beta/2"
         ``c = beta`` or ``c = beta / 2`` (the reference code uses ``beta / 2``).
-    mask_prob : float or sequence of floats in [0, 1], default=0.2
+    mask_prob : "auto", float or sequence of floats in [0, 1], default="auto"
         Fraction of the coordinates of each training point that are masked (replaced by
         ``mask_value``) and must be restored by the recursion; ``max(1, round(mask_prob * d))``
         coordinates per point.  ``0``: the paper's no-mask ablation (the unmasked point evolves in
-        every coordinate and the loss covers all of them).  A sequence makes a grid.
+        every coordinate and the loss covers all of them).  ``"auto"``: 0.2, or 0 (no mask) where
+        ``round(0.2 * d)`` is 0, i.e. on data with one or two features.  A sequence makes a grid.
     mask_value : {"mean", "min", "max", "zero"}, default="mean"
         Value given to masked coordinates: the feature's mean, minimum, maximum, or 0.
     mask_replace : bool, default=False
@@ -215,7 +217,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
            associative memories", ICML 2023, PMLR 202.
     """
 
-    def __init__(self, n_clusters=8, *, beta="auto", n_steps=5, step_size=1.0, exponent="beta/2", mask_prob=0.2,
+    def __init__(self, n_clusters=8, *, beta="auto", n_steps=5, step_size=1.0, exponent="beta/2", mask_prob="auto",
                  mask_value="mean", mask_replace=False, mask_share_every=0, anneal=1.0, anneal_epochs=None,
                  batch_size=8, learning_rate=0.01, lr_decay=0.8, lr_patience=5, min_learning_rate=1e-6,
                  max_epochs=50, tol=1e-3, n_iter_no_change=3, n_init=2, kmeans_n_init=10, init="k-means",
@@ -264,7 +266,13 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
             p["betas"] = [None]
         else:
             p["betas"] = _as_grid(self.beta, "beta", 0.0)
-        p["mask_probs"] = _as_grid(self.mask_prob, "mask_prob", 0.0, 1.0)
+        if isinstance(self.mask_prob, str) and self.mask_prob == "auto":
+            # 0.2, or no mask where 0.2 of the coordinates rounds to none (d <= 2): masking one of
+            # two coordinates leaves a regression of one on the other to learn, which pulls the
+            # prototypes off the cluster centres (docs/clam.md, "Where training helps")
+            p["mask_probs"] = [_AUTO_MASK_PROB if np.floor(_AUTO_MASK_PROB * n_features + 0.5) >= 1 else 0.0]
+        else:
+            p["mask_probs"] = _as_grid(self.mask_prob, "mask_prob", 0.0, 1.0)
         p["anneals"] = _as_grid(self.anneal, "anneal", 0.0, 1.0, low_inclusive=False)
         p["n_steps"] = check_int(self.n_steps, "n_steps", low=1)
         p["alphas"] = _as_grid(self.step_size, "step_size", 0.0, 1.0, low_inclusive=False)
