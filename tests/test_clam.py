@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import danneal
@@ -639,3 +639,33 @@ def test_mask_and_schedule_options_run(kw):
     X, _ = make_blobs(90, n_features=4, centers=3, random_state=1)
     m = ClAM(3, random_state=0, **kw).fit(X)
     assert np.unique(m.labels_).size == 3 and np.isfinite(m.cluster_centers_).all()
+
+
+def test_scoring_monitor_scores_every_epoch():
+    # issue 17: scikit-learn's callback protocol sees every epoch of every run, with an estimator
+    # that predicts with that epoch's prototypes
+    skc = pytest.importorskip("sklearn.callback")
+    X, y = make_blobs(150, n_features=3, centers=3, random_state=0)
+    mon = skc.ScoringMonitor(scoring="adjusted_rand_score")
+    seen = []
+    model = ClAM(3, random_state=0, max_epochs=6, n_init=2).set_callbacks(mon)
+    model.set_params(callback=seen.append).fit(X, y)
+    data = mon.get_logs().data
+    scores = [row["score"] if "score" in row else row.get("adjusted_rand_score") for row in data]
+    n_epochs = sum(r["epochs"] for r in model.search_results_)
+    assert len(seen) == n_epochs > 0
+    assert len(data) == n_epochs + 1  # every epoch of every run, and the fit
+    assert all(s is not None and -1 <= s <= 1 for s in scores)
+    assert scores[-1] == pytest.approx(adjusted_rand_score(y, model.labels_))
+
+
+def test_auto_mask_prob_drops_the_mask_on_two_features():
+    X2, _ = make_blobs(120, n_features=2, centers=3, random_state=0)
+    X5, _ = make_blobs(120, n_features=5, centers=3, random_state=0)
+    m2 = ClAM(3, random_state=0, max_epochs=3).fit(X2)
+    m5 = ClAM(3, random_state=0, max_epochs=3).fit(X5)
+    assert {r["mask_prob"] for r in m2.search_results_} == {0.0}  # round(0.2 * 2) = 0: no mask
+    assert {r["mask_prob"] for r in m5.search_results_} == {0.2}
+    # an explicit value keeps the old rule (at least one masked coordinate)
+    assert {r["mask_prob"] for r in ClAM(3, mask_prob=0.2, random_state=0, max_epochs=3).fit(X2).search_results_} \
+        == {0.2}

@@ -494,7 +494,8 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         def train(job):
             beta, c, mask_prob, anneal, alpha, n_mask, run, R0, seed = job
             cb = self._make_callback(beta, mask_prob, anneal, alpha, run, mon, job_index[id(job)], len(jobs),
-                                     p["max_epochs"], stopped) if watched else None
+                                     p["max_epochs"], stopped, c, eta0 if use_eta else None,
+                                     p["n_steps"]) if watched else None
             R, eta, curve, lr, status = _core.clam_train(Z, sw_dt, mv, R0, eta0, params(c, alpha, n_mask, anneal, seed),
                                                         inner, cb)
             return R, eta, curve, status, labels_of(R, eta, c, alpha)
@@ -584,20 +585,29 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         mon.finish()
         return self
 
-    def _make_callback(self, beta, mask_prob, anneal, alpha, run, mon, job, n_jobs, max_epochs, stopped):
+    def _make_callback(self, beta, mask_prob, anneal, alpha, run, mon, job, n_jobs, max_epochs, stopped, c, eta,
+                       n_steps):
         """The per-epoch hook of one run: the verbose line, then the callbacks (danneal/_callbacks.py:
         ``info`` with ``epoch``, ``loss``, ``learning_rate``, ``cluster_centers`` (the current
         prototypes, input space), ``run``, ``params``); returns False to the training loop to end
-        the run (and the remaining runs are skipped)."""
+        the run (and the remaining runs are skipped).  scikit-learn callbacks (``ScoringMonitor``)
+        get, for every epoch, a copy of the estimator that predicts with that epoch's prototypes
+        (and the run's starting log-weights ``eta``: learned ones are not passed per epoch)."""
         params = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "step_size": alpha}
 
         def cb(epoch, loss, lr, R):
-            centers = self._prototypes(R).astype(np.float64) * self.scale_ + self.mean_
+            R = self._prototypes(R)
+            centers = R.astype(np.float64) * self.scale_ + self.mean_
             info = {"epoch": int(epoch), "loss": float(loss), "learning_rate": float(lr),
                     "cluster_centers": centers, "run": run, "params": dict(params)}
+
+            def reconstruction():
+                return {"cluster_centers_": centers.astype(R.dtype), "_R": R, "_eta": eta, "_c_fit": c,
+                        "_alpha": alpha, "_n_steps": n_steps}
+
             if mon.step(info, progress=(job * max_epochs + epoch + 1) / (n_jobs * max_epochs),
                         line=f"beta={beta:g} mask_prob={mask_prob:g} #{run} epoch {epoch + 1}: loss={loss:.6g} "
-                             f"lr={lr:.3g}"):
+                             f"lr={lr:.3g}", reconstruction=reconstruction):
                 stopped.append(job)
                 return False
             return True
