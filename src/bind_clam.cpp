@@ -6,6 +6,7 @@
 #include "bindings.hpp"
 #include "format.hpp"
 #include "danneal/clam.hpp"
+#include "danneal/silhouette.hpp"
 
 using namespace danneal;
 using namespace danneal::bind;
@@ -196,6 +197,34 @@ py::tuple clam_train_py(const py::array& X, const py::object& sample_weight, con
   });
 }
 
+py::tuple silhouette_py(const py::array& X, const py::array& labels, long long n_clusters,
+                        const py::object& sample_weight, int n_threads) {
+  check_threads(n_threads);
+  if (n_clusters < 1) throw py::value_error("n_clusters=" + std::to_string(n_clusters) + " must be >= 1");
+  return dispatch(X, "X", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* x = in_ptr<T>(X, "X", 2);
+    const index_t n = X.shape(0), d = X.shape(1);
+    if (n < 1 || d < 1) throw py::value_error("X: empty array");
+    const std::int64_t* lab = in_ptr<std::int64_t>(labels, "labels", 2);
+    const index_t L = labels.shape(0);
+    if (L < 1) throw py::value_error("labels: need at least one labelling");
+    expect_shape(labels, "labels", {L, n});
+    const T* sw = opt_ptr<T>(sample_weight, "sample_weight", {n});
+    auto s = empty<double>({L, n});
+    auto mean = empty<double>({L});
+    Status st;
+    Interruptible intr;
+    {
+      py::gil_scoped_release nogil;
+      st = silhouette::silhouette<T>(x, n, d, lab, L, n_clusters, sw, n_threads, s.mutable_data(),
+                                     mean.mutable_data());
+    }
+    intr.raise_if_interrupted();
+    return py::make_tuple(s, mean);
+  });
+}
+
 }  // namespace
 
 void bind_clam(py::module_& m) {
@@ -267,4 +296,12 @@ later epochs count for the best loss, the plateau decay and the early stop.
 Returns ``(R_best, eta_best, loss_curve, final_lr, status)``.  ``callback(epoch, loss, lr, R)`` is
 called after every epoch with the GIL held (``R``: a copy of the current prototypes); returning
 False stops training.)doc");
+  m.def("silhouette", &silhouette_py, py::arg("X"), py::arg("labels"), py::arg("n_clusters"),
+        py::arg("sample_weight"), py::arg("n_threads"),
+        R"doc(Exact silhouettes of ``L`` labellings of the same points (csrc/danneal/silhouette.hpp).
+
+``labels`` (L, n) int64 in ``[0, n_clusters)``; ``sample_weight`` (n,) or None.  Returns
+``(s, mean)``: per-point silhouettes (L, n) float64 (those of ``sklearn.metrics.silhouette_samples``
+when unweighted) and their (weighted) means (L,).  O(n^2 d), one pass over the distances for
+all labellings.)doc");
 }

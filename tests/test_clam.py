@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import danneal
@@ -552,7 +552,7 @@ def test_default_fit_uses_all_clusters_and_beats_kmeans_start():
     assert s >= silhouette_score(Z, km.labels_) - 1e-12
     # the kept run is the candidate with the best Silhouette among those using all clusters
     best = max(r["silhouette"] for r in model.search_results_ if r["n_clusters"] == 4)
-    assert s == pytest.approx(best, rel=1e-5)  # the scorer works in float32 distances
+    assert s == pytest.approx(best, abs=1e-12)  # the exact Silhouette (float64 data: float64 distances)
     trained = [r for r in model.search_results_ if r["epochs"] > 0]
     assert len(trained) == 4 and all(r["epochs"] < model.max_epochs for r in trained)  # early stops
     # identical for any thread count
@@ -576,13 +576,26 @@ def test_silhouette_scorer_matches_sklearn(rng):
     for k in (2, 3, 7):
         labels = rng.integers(0, k, size=150)
         labels[:k] = np.arange(k)
-        assert sc(labels) == pytest.approx(silhouette_score(Z, labels), abs=1e-6)  # float32 distances
+        assert sc(labels) == pytest.approx(silhouette_score(Z, labels), abs=1e-12)
     assert sc(np.zeros(150, int)) == -1.0
+    # the same partition under other cluster numbers is one partition (scored once)
+    lab = rng.integers(0, 3, size=150)
+    assert sc.scores([lab, (lab + 1) % 3]) == [sc(lab)] * 2 and len(sc.cache) == 5
     # weight 0 leaves a point out; the weighted score of the others is their plain score
     w = np.r_[np.zeros(30), np.ones(120)]
     labels = np.arange(150) % 3
     assert _SilhouetteScorer(Z, sample_weight=w)(labels) == pytest.approx(
-        silhouette_score(Z[30:], labels[30:]), abs=1e-6)
+        silhouette_score(Z[30:], labels[30:]), abs=1e-12)
+
+
+def test_selection_is_exact_beyond_the_old_sample_size():
+    # 2500 points: the selection used a 2000-point sample before; now the kept partition's
+    # Silhouette is the exact one, and it is the best among the candidates using all clusters
+    X, _ = make_blobs(2500, n_features=2, centers=5, cluster_std=2.0, random_state=1)
+    model = ClAM(5, random_state=0, max_epochs=3, kmeans_n_init=3).fit(X)
+    Z = model._to_internal(X)
+    s = silhouette_score(Z, model.labels_)
+    assert s == pytest.approx(max(r["silhouette"] for r in model.search_results_ if r["n_clusters"] == 5), abs=1e-12)
 
 
 def test_predict_proba_and_entropy():
@@ -626,3 +639,33 @@ def test_mask_and_schedule_options_run(kw):
     X, _ = make_blobs(90, n_features=4, centers=3, random_state=1)
     m = ClAM(3, random_state=0, **kw).fit(X)
     assert np.unique(m.labels_).size == 3 and np.isfinite(m.cluster_centers_).all()
+
+
+def test_scoring_monitor_scores_every_epoch():
+    # issue 17: scikit-learn's callback protocol sees every epoch of every run, with an estimator
+    # that predicts with that epoch's prototypes
+    skc = pytest.importorskip("sklearn.callback")
+    X, y = make_blobs(150, n_features=3, centers=3, random_state=0)
+    mon = skc.ScoringMonitor(scoring="adjusted_rand_score")
+    seen = []
+    model = ClAM(3, random_state=0, max_epochs=6, n_init=2).set_callbacks(mon)
+    model.set_params(callback=seen.append).fit(X, y)
+    data = mon.get_logs().data
+    scores = [row["score"] if "score" in row else row.get("adjusted_rand_score") for row in data]
+    n_epochs = sum(r["epochs"] for r in model.search_results_)
+    assert len(seen) == n_epochs > 0
+    assert len(data) == n_epochs + 1  # every epoch of every run, and the fit
+    assert all(s is not None and -1 <= s <= 1 for s in scores)
+    assert scores[-1] == pytest.approx(adjusted_rand_score(y, model.labels_))
+
+
+def test_auto_mask_prob_drops_the_mask_on_two_features():
+    X2, _ = make_blobs(120, n_features=2, centers=3, random_state=0)
+    X5, _ = make_blobs(120, n_features=5, centers=3, random_state=0)
+    m2 = ClAM(3, random_state=0, max_epochs=3).fit(X2)
+    m5 = ClAM(3, random_state=0, max_epochs=3).fit(X5)
+    assert {r["mask_prob"] for r in m2.search_results_} == {0.0}  # round(0.2 * 2) = 0: no mask
+    assert {r["mask_prob"] for r in m5.search_results_} == {0.2}
+    # an explicit value keeps the old rule (at least one masked coordinate)
+    assert {r["mask_prob"] for r in ClAM(3, mask_prob=0.2, random_state=0, max_epochs=3).fit(X2).search_results_} \
+        == {0.2}

@@ -230,6 +230,8 @@ for dt in (np.float32, np.float64):
         out[f"clam_train-{key}"] = _core.clam_train(Xc, None, Xc.mean(0), Xc[:5].copy(), np.zeros(5, dt), params,
                                                     nt)[0]
         out[f"clam_predict-{key}"] = _core.clam_predict(Xc, Xc[:5].copy(), np.zeros(5, dt), 0.5, 0.1, 5, False, nt)[2]
+        out[f"silhouette-{key}"] = _core.silhouette(Xc, np.stack([np.arange(300) % 4, np.arange(300) // 80]), 4,
+                                                    None, nt)[0]
 np.savez(sys.argv[1], isa=_core.isa(), **out)
 """
 

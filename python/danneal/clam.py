@@ -51,6 +51,7 @@ _INITS = ("k-means", "k-means++", "random", "gaussian")
 # prototype); measured in docs/clam.md ("Defaults")
 _AUTO_SOFTNESS = (8.0, 32.0)
 _SELECTIONS = ("auto", "loss", "silhouette")
+_AUTO_MASK_PROB = 0.2
 
 
 def _as_grid(value, name, low, high=None, low_inclusive=True):
@@ -98,11 +99,12 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         step sets the evolving coordinates to the softmax-weighted mean of the prototypes.
     exponent : {"beta", "beta/2"}, default="beta/2"
         ``c = beta`` or ``c = beta / 2`` (the reference code uses ``beta / 2``).
-    mask_prob : float or sequence of floats in [0, 1], default=0.2
+    mask_prob : "auto", float or sequence of floats in [0, 1], default="auto"
         Fraction of the coordinates of each training point that are masked (replaced by
         ``mask_value``) and must be restored by the recursion; ``max(1, round(mask_prob * d))``
         coordinates per point.  ``0``: the paper's no-mask ablation (the unmasked point evolves in
-        every coordinate and the loss covers all of them).  A sequence makes a grid.
+        every coordinate and the loss covers all of them).  ``"auto"``: 0.2, or 0 (no mask) where
+        ``round(0.2 * d)`` is 0, i.e. on data with one or two features.  A sequence makes a grid.
     mask_value : {"mean", "min", "max", "zero"}, default="mean"
         Value given to masked coordinates: the feature's mean, minimum, maximum, or 0.
     mask_replace : bool, default=False
@@ -215,7 +217,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
            associative memories", ICML 2023, PMLR 202.
     """
 
-    def __init__(self, n_clusters=8, *, beta="auto", n_steps=5, step_size=1.0, exponent="beta/2", mask_prob=0.2,
+    def __init__(self, n_clusters=8, *, beta="auto", n_steps=5, step_size=1.0, exponent="beta/2", mask_prob="auto",
                  mask_value="mean", mask_replace=False, mask_share_every=0, anneal=1.0, anneal_epochs=None,
                  batch_size=8, learning_rate=0.01, lr_decay=0.8, lr_patience=5, min_learning_rate=1e-6,
                  max_epochs=50, tol=1e-3, n_iter_no_change=3, n_init=2, kmeans_n_init=10, init="k-means",
@@ -264,7 +266,13 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
             p["betas"] = [None]
         else:
             p["betas"] = _as_grid(self.beta, "beta", 0.0)
-        p["mask_probs"] = _as_grid(self.mask_prob, "mask_prob", 0.0, 1.0)
+        if isinstance(self.mask_prob, str) and self.mask_prob == "auto":
+            # 0.2, or no mask where 0.2 of the coordinates rounds to none (d <= 2): masking one of
+            # two coordinates leaves a regression of one on the other to learn, which pulls the
+            # prototypes off the cluster centres (docs/clam.md, "Where training helps")
+            p["mask_probs"] = [_AUTO_MASK_PROB if np.floor(_AUTO_MASK_PROB * n_features + 0.5) >= 1 else 0.0]
+        else:
+            p["mask_probs"] = _as_grid(self.mask_prob, "mask_prob", 0.0, 1.0)
         p["anneals"] = _as_grid(self.anneal, "anneal", 0.0, 1.0, low_inclusive=False)
         p["n_steps"] = check_int(self.n_steps, "n_steps", low=1)
         p["alphas"] = _as_grid(self.step_size, "step_size", 0.0, 1.0, low_inclusive=False)
@@ -359,10 +367,8 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         runs = []
         tol = 1e-4 * float(np.mean(np.var(Z64, axis=0)))  # scikit-learn's KMeans tolerance
         z2 = np.einsum("ij,ij->i", Z64, Z64)
-        for seed in seeds:
-            C0 = _kmeans_pp(Z64, z2, k, np.random.RandomState(seed), sw)
-            C, labels = _lloyd(Z64, C0, sw, tol)
-            runs.append((scorer(labels), C))
+        fits = [_lloyd(Z64, _kmeans_pp(Z64, z2, k, np.random.RandomState(seed), sw), sw, tol) for seed in seeds]
+        runs = list(zip(scorer.scores([labels for _, labels in fits]), [C for C, _ in fits]))
         order = sorted(range(len(runs)), key=lambda i: -runs[i][0])
         picked, seen = [], set()
         for i in order:  # one start per distinct Silhouette value (identical partitions) first
@@ -428,8 +434,9 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         selection = self.selection
         if selection == "auto":
             selection = "silhouette" if n_candidates > 1 else "loss"
-        scorer = _SilhouetteScorer(Z, sample_weight=sw) if (selection == "silhouette" or kmeans_init) else None
         nt = p["n_threads"]
+        scorer = (_SilhouetteScorer(Z, sample_weight=sw, n_threads=nt)
+                  if (selection == "silhouette" or kmeans_init) else None)
         eta0 = p.get("eta0")
         if eta0 is not None:
             eta0 = np.ascontiguousarray(eta0, dtype=dt)
@@ -460,7 +467,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
             jobs = auto
         if self.selection == "auto" and selection != "silhouette" and len(jobs) > 1:  # beta="auto": 2 runs
             selection = "silhouette"
-            scorer = _SilhouetteScorer(Z, sample_weight=sw)
+            scorer = _SilhouetteScorer(Z, sample_weight=sw, n_threads=nt)
         workers, inner = _split_threads(nt, len(jobs), p["batch_size"])
         mon = FitMonitor(self, X, y, callback=self.callback, verbose=p["verbose"], step_verbosity=2,
                          max_steps=len(jobs) * p["max_epochs"])
@@ -487,24 +494,24 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         def train(job):
             beta, c, mask_prob, anneal, alpha, n_mask, run, R0, seed = job
             cb = self._make_callback(beta, mask_prob, anneal, alpha, run, mon, job_index[id(job)], len(jobs),
-                                     p["max_epochs"], stopped) if watched else None
+                                     p["max_epochs"], stopped, c, eta0 if use_eta else None,
+                                     p["n_steps"]) if watched else None
             R, eta, curve, lr, status = _core.clam_train(Z, sw_dt, mv, R0, eta0, params(c, alpha, n_mask, anneal, seed),
                                                         inner, cb)
-            labels = labels_of(R, eta, c, alpha)
-            sil = scorer(labels) if selection == "silhouette" else None
-            return R, eta, curve, status, labels, sil
+            return R, eta, curve, status, labels_of(R, eta, c, alpha)
 
         def outputs():  # in job order; each run's arrays are dropped unless it becomes the best
             if workers > 1:  # Ctrl-C or an error stops the other runs too
                 yield from map_interruptible(train, jobs, workers)
             else:
                 for job in jobs:
-                    if stopped and results:
+                    if stopped and cands:
                         break
                     yield train(job)
 
         results = []
         best = None
+        cands = []  # (job, R, eta, curve, status, labels, epochs), scored together at the end
 
         def consider(job, R, eta, curve, status, labels, sil, epochs):
             nonlocal best
@@ -522,10 +529,6 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
             if not np.isfinite(score):
                 score = np.inf
             results.append(rec)
-            mon.note(f"run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} step_size={alpha:g} "
-                     f"#{run}: loss={'-' if loss is None else format(loss, '.6g')} epochs={epochs}"
-                     + (f" silhouette={sil:.4f}" if sil is not None else ""),
-                     progress=min(1.0, len(results) / len(jobs)))
             key = (-min(n_found, p["min_clusters"]), score, epochs == 0)  # ties: a trained run
             if best is None or key < best[0]:
                 best = (key, R, eta, curve, status, labels, job, epochs)
@@ -536,13 +539,22 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
                 e0 = eta0 if use_eta else np.zeros(k, dt)
                 labels = labels_of(R0, e0, c, alpha)
                 st0 = {"error": np.nan, "iterations": 0, "converged": True, "numerical_error": False}
-                consider(job, R0, e0, np.zeros(0), st0, labels, scorer(labels) if selection == "silhouette" else None, 0)
+                cands.append((job, R0, e0, np.zeros(0), st0, labels, 0))
         runs = outputs()
         try:
-            for job, (R, eta, curve, status, labels, sil) in zip(jobs, runs):
-                consider(job, R, eta, curve, status, labels, sil, int(status["iterations"]))
+            for i, (job, (R, eta, curve, status, labels)) in enumerate(zip(jobs, runs)):
+                epochs = int(status["iterations"])
+                cands.append((job, R, eta, curve, status, labels, epochs))
+                beta, _, mask_prob, anneal, alpha, _, run, _, _ = job
+                mon.note(f"run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} step_size={alpha:g} "
+                         f"#{run}: loss={float(status['error']):.6g} epochs={epochs}",
+                         progress=min(1.0, (i + 1) / len(jobs)))
         finally:
             runs.close()  # stops the pool's other runs at once if the loop body raised
+        # every candidate's Silhouette in one pass over the pairwise distances
+        sils = scorer.scores([cand[5] for cand in cands]) if selection == "silhouette" else [None] * len(cands)
+        for (job, R, eta, curve, status, labels, epochs), sil in zip(cands, sils):
+            consider(job, R, eta, curve, status, labels, sil, epochs)
         _, R, eta, curve, status, labels, job, epochs = best
         beta, c, mask_prob, anneal, alpha, _, run, _, _ = job
         if status["numerical_error"]:
@@ -573,20 +585,29 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         mon.finish()
         return self
 
-    def _make_callback(self, beta, mask_prob, anneal, alpha, run, mon, job, n_jobs, max_epochs, stopped):
+    def _make_callback(self, beta, mask_prob, anneal, alpha, run, mon, job, n_jobs, max_epochs, stopped, c, eta,
+                       n_steps):
         """The per-epoch hook of one run: the verbose line, then the callbacks (danneal/_callbacks.py:
         ``info`` with ``epoch``, ``loss``, ``learning_rate``, ``cluster_centers`` (the current
         prototypes, input space), ``run``, ``params``); returns False to the training loop to end
-        the run (and the remaining runs are skipped)."""
+        the run (and the remaining runs are skipped).  scikit-learn callbacks (``ScoringMonitor``)
+        get, for every epoch, a copy of the estimator that predicts with that epoch's prototypes
+        (and the run's starting log-weights ``eta``: learned ones are not passed per epoch)."""
         params = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "step_size": alpha}
 
         def cb(epoch, loss, lr, R):
-            centers = self._prototypes(R).astype(np.float64) * self.scale_ + self.mean_
+            R = self._prototypes(R)
+            centers = R.astype(np.float64) * self.scale_ + self.mean_
             info = {"epoch": int(epoch), "loss": float(loss), "learning_rate": float(lr),
                     "cluster_centers": centers, "run": run, "params": dict(params)}
+
+            def reconstruction():
+                return {"cluster_centers_": centers.astype(R.dtype), "_R": R, "_eta": eta, "_c_fit": c,
+                        "_alpha": alpha, "_n_steps": n_steps}
+
             if mon.step(info, progress=(job * max_epochs + epoch + 1) / (n_jobs * max_epochs),
                         line=f"beta={beta:g} mask_prob={mask_prob:g} #{run} epoch {epoch + 1}: loss={loss:.6g} "
-                             f"lr={lr:.3g}"):
+                             f"lr={lr:.3g}", reconstruction=reconstruction):
                 stopped.append(job)
                 return False
             return True
@@ -756,14 +777,22 @@ def _mean_min_sqdist(Z, R, sample_weight=None):
     return s2 if s2 > 0 else 1.0
 
 
-class _SilhouetteScorer:
-    """Silhouette of many labelings of the same points: the pairwise distances are computed once
-    (on a fixed sample of ``max_n`` points beyond that size, as sklearn's ``sample_size``), each
-    labeling then costs one (n x n) @ (n x k) product.  Equal to ``sklearn.metrics.silhouette_score``
-    (tested).  With sample weights, the points of weight 0 are left out and the mean distances
-    and the mean silhouette are weighted."""
+# Selection by the exact Silhouette up to this many points (of positive weight); beyond, on a fixed
+# sample of this size (as silhouette_score(sample_size=)).  One pass of the compiled kernel costs
+# O(n^2 d) for all candidates together (docs/clam.md, "Selection").
+_SIL_EXACT_MAX = 20000
 
-    def __init__(self, Z, max_n=2000, seed=0, sample_weight=None):
+
+class _SilhouetteScorer:
+    """Mean Silhouette of many labelings of the same points with the compiled kernel
+    (``_core.silhouette``, csrc/danneal/silhouette.hpp): exact for up to ``max_n`` points, on a
+    fixed sample of ``max_n`` points beyond.  Equal to ``sklearn.metrics.silhouette_score``
+    (tested); -1 for a labeling with fewer than 2 or more than n - 1 clusters (where scikit-learn
+    raises).  With sample weights, the points of weight 0 are left out and the mean distances and
+    the mean silhouette are weighted.  ``scores(list)`` scores the labelings not seen before in one
+    pass over the pairwise distances."""
+
+    def __init__(self, Z, max_n=_SIL_EXACT_MAX, seed=0, sample_weight=None, n_threads=1):
         n = Z.shape[0]
         self.idx = None
         self.w = None
@@ -775,49 +804,44 @@ class _SilhouetteScorer:
             pick = np.sort(np.random.RandomState(seed).choice(n, max_n, replace=False))
             self.idx = pick if self.idx is None else self.idx[pick]
             self.w = None if self.w is None else self.w[pick]
-        if self.idx is not None:
-            Z = Z[self.idx]
-        Z = np.asarray(Z, dtype=np.float64)
-        z2 = np.einsum("ij,ij->i", Z, Z)
-        D2 = Z @ Z.T  # in place from here: n^2 doubles are the largest buffer of the search
-        D2 *= -2.0
-        D2 += z2[:, None]
-        D2 += z2[None, :]
-        np.maximum(D2, 0, out=D2)
-        np.fill_diagonal(D2, 0)
-        np.sqrt(D2, out=D2)
-        self.D = D2.astype(np.float32)
+        self.Z = np.ascontiguousarray(Z if self.idx is None else Z[self.idx])
+        if self.w is not None:
+            self.w = np.ascontiguousarray(self.w, dtype=self.Z.dtype)
+        self.n_threads = n_threads
         self.cache = {}
 
     def __call__(self, labels):
-        labels = np.asarray(labels)
-        if self.idx is not None:
-            labels = labels[self.idx]
-        key = labels.tobytes()
-        if key in self.cache:
-            return self.cache[key]
-        self.cache[key] = value = self._score(labels)
-        return value
+        return self.scores([labels])[0]
 
-    def _score(self, labels):
-        u, lab = np.unique(labels, return_inverse=True)
-        k, n = len(u), len(lab)
-        if k < 2 or k > n - 1:
-            return -1.0
-        w = np.ones(n) if self.w is None else self.w
-        M = np.zeros((n, k), np.float32)
-        M[np.arange(n), lab] = w
-        cnt = np.bincount(lab, weights=w, minlength=k)
-        S = (self.D @ M).astype(np.float64)
-        own = cnt[lab] - w  # the weight of the other points of the own cluster
-        alone = own <= 1e-12 * cnt[lab]
-        a = np.where(alone, 0.0, S[np.arange(n), lab] / np.where(alone, 1.0, own))
-        B = S / cnt
-        B[np.arange(n), lab] = np.inf
-        b = B.min(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s = np.where(alone, 0.0, (b - a) / np.maximum(a, b))
-        return float(np.average(np.nan_to_num(s), weights=w))
+    def scores(self, labelings):
+        keyed = []
+        todo = {}
+        for labels in labelings:
+            labels = np.asarray(labels)
+            if self.idx is not None:
+                labels = labels[self.idx]
+            # canonical numbering (clusters in order of first appearance): the same partition
+            # under other cluster numbers (k-means restarts, trained runs) is scored once
+            u, first, inv = np.unique(labels, return_index=True, return_inverse=True)
+            canon = np.argsort(np.argsort(first))[inv.ravel()].astype(np.int64)
+            key = canon.tobytes()
+            keyed.append(key)
+            if key not in self.cache and key not in todo:
+                todo[key] = (len(u), canon)
+        lab, keys = [], []
+        n = self.Z.shape[0]
+        for key, (n_used, canon) in todo.items():
+            if n_used < 2 or n_used > n - 1:
+                self.cache[key] = -1.0
+            else:
+                lab.append(canon)
+                keys.append(key)
+        if lab:
+            k = max(int(v.max()) + 1 for v in lab)
+            _, means = _core.silhouette(self.Z, np.ascontiguousarray(np.stack(lab)), k, self.w, self.n_threads)
+            for key, m in zip(keys, means):
+                self.cache[key] = float(m)
+        return [self.cache[key] for key in keyed]
 
 
 def _check_distance_range(Z, name, hint="use standardize=True or rescale X"):

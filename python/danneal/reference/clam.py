@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["clam_forward", "clam_backward", "clam_predict", "clam_train", "TrainParams", "Xoshiro256"]
+__all__ = ["clam_forward", "clam_backward", "clam_predict", "clam_train", "TrainParams", "Xoshiro256", "silhouette"]
 
 _M64 = (1 << 64) - 1
 
@@ -288,3 +288,37 @@ def clam_train(X, sample_weight, mask_values, R0, eta0, params, n_threads=1, cal
     if not weighted:
         eta_best = np.zeros(k, dt) if eta0 is None else eta0.astype(dt).copy()
     return R_best, eta_best, np.array(curve), lr, status
+
+
+def silhouette(X, labels, n_clusters, sample_weight=None, n_threads=1):
+    """Silhouettes of ``L`` labellings (rows of ``labels``, values in ``[0, n_clusters)``) of the
+    points ``X`` (csrc/danneal/silhouette.hpp): ``(s (L, n), mean (L,))``, float64.  With weights
+    w: a = sum_{j in own cluster} w_j d_ij / (W_own - w_i), b = the smallest sum_{j in c} w_j d_ij / W_c
+    over the other clusters of positive weight, s = (b - a) / max(a, b) (0 for a point alone in its
+    cluster, with no other cluster, or a = b = 0); mean = sum w_i s_i / sum w_i."""
+    X = np.asarray(X, dtype=np.float64)
+    labels = np.atleast_2d(np.asarray(labels, dtype=np.int64))
+    n, k = X.shape[0], int(n_clusters)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    D = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
+    s = np.zeros(labels.shape)
+    for l, lab in enumerate(labels):
+        M = np.zeros((n, k))
+        M[np.arange(n), lab] = w
+        Wc = M.sum(axis=0)
+        S = D @ M
+        for i in range(n):
+            c = lab[i]
+            own = Wc[c] - w[i]
+            if not own > 1e-12 * Wc[c]:
+                continue
+            a = S[i, c] / own
+            others = [S[i, j] / Wc[j] for j in range(k) if j != c and Wc[j] > 0]
+            if not others:
+                continue
+            b = min(others)
+            if max(a, b) > 0:
+                s[l, i] = (b - a) / max(a, b)
+    mean = s @ w / w.sum() if w.sum() > 0 else np.zeros(len(labels))
+    return s, mean
+
