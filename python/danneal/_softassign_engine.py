@@ -377,7 +377,7 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
                         break
                     i, j = np.unravel_index(int(np.argmin(X)), X.shape)
                     raise ValueError(f"chi_squared needs positive entries, but the update gives M[{i}, {j}]="
-                                     f"{X[i, j]:.6g} with alpha={alpha}; use a smaller alpha or "
+                                     f"{float(X[i, j])!r} with alpha={alpha!r}; use a smaller alpha or "
                                      "options['positivity']='stop'")
                 logM = np.log(X)
             else:  # relaxation_labeling (with self annihilation: the power kappa)
