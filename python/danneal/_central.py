@@ -41,6 +41,7 @@ _SQ_FTOL = 3e-9     # K full: a temperature ends when F drops by < _SQ_FTOL x to
 _QUIET = 4          # adaptive cooling: <= _QUIET passes at a temperature doubles the stride
 _STEADY = 10        # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
 _MAX_STRIDE = 16    # at most cooling**16 per temperature
+_NULL_WIDTH = float(np.log(np.pi / (np.pi - 2.0)))  # "auto": widest log-T range of a Gaussian's splits
 _SPLIT_ITER = 12     # passes of the fixed point right after a split (critical slowing down: the
                     # next temperatures finish separating the copies; measured in docs/central.md)
 _FROZEN = 1e-9      # K full: stop when D changed by < _FROZEN relative at a temperature settled in one pass
@@ -763,12 +764,22 @@ def _merge_coincident(Y, logp, threshold):
 
 
 def _choose_k(path):
-    """K stable over the widest range of log T between two phase transitions."""
+    """The largest K whose range of log T between two phase transitions is wider than a Gaussian
+    cluster's split cascade allows (``_NULL_WIDTH``); if there is none, the K stable over the
+    widest range (K = 1 and the open-ended last range excluded).
+
+    A Gaussian cluster of variance s^2 along its principal axis splits at T = 2 s^2 into two
+    half-normals of variance (1 - 2/pi) s^2 along it, which split again at most a factor
+    pi / (pi - 2) lower (sooner when another axis is nearly as wide): a wider range is structure,
+    not the cascade of one blob.  Measured against the widest range alone on the clustering suite
+    (benchmarks/auto_k_central.py, docs/central.md): one set more, none fewer."""
+    inner = [e for e in path[:-1] if e["n_clusters"] >= 2]
+    widths = [np.log(e["T_start"] / e["T_end"]) for e in inner]
+    wide = [e["n_clusters"] for e, w in zip(inner, widths) if w > _NULL_WIDTH]
+    if wide:
+        return max(wide)
     best, best_width = path[-1]["n_clusters"], -np.inf
-    for entry in path[:-1]:
-        if entry["n_clusters"] < 2:
-            continue
-        width = np.log(entry["T_start"] / entry["T_end"])
+    for entry, width in zip(inner, widths):
         if width > best_width:
             best, best_width = entry["n_clusters"], width
     return best
@@ -805,9 +816,11 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
     ----------
     n_clusters : int or "auto", default=8
         Number of clusters.  ``"auto"`` anneals until ``max_clusters`` clusters (or ``T_min``) and
-        keeps the number of clusters that is stable over the widest range of
-        :math:`\log T` between two phase transitions (K = 1 and the last, open-ended range
-        excluded; when there is no closed range the final K is kept).
+        keeps the largest number of clusters that is stable over a range of :math:`\log T`
+        between two phase transitions wider than :math:`\log(\pi/(\pi-2)) \approx 1.01` (the
+        widest range the successive splits of one Gaussian cluster leave), else the one stable
+        over the widest range (K = 1 and the last, open-ended range excluded; when there is no
+        closed range the final K is kept).
     T_min : float or None, default=None
         Lowest temperature.  ``None``: ``1e-6`` times the first critical temperature.
     cooling : float in (0, 1), default=0.9
