@@ -122,6 +122,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--full", action="store_true", help="every set (minutes)")
     ap.add_argument("--max-clusters", type=int, default=20)
+    ap.add_argument("--cooling", type=float, default=0.9, help="cooling of the auto fits")
     ap.add_argument("--cache", default=None, help="pickle of the fits' paths: read if it exists, else written "
                     "(to compare criteria without refitting)")
     args = ap.parse_args(argv)
@@ -140,7 +141,8 @@ def main(argv=None):
             key = f"{battery}/{name}"
             if key not in cache:
                 t0 = time.perf_counter()
-                m = CentralAnnealing("auto", max_clusters=args.max_clusters, n_threads=args.threads).fit(X)
+                m = CentralAnnealing("auto", max_clusters=args.max_clusters, cooling=args.cooling,
+                                     n_threads=args.threads).fit(X)
                 cache[key] = (path_stats(m, X), m.n_clusters_, time.perf_counter() - t0)
             P, auto_k, t = cache[key]
             Tc0 = 2.0 * float(np.linalg.eigvalsh(np.atleast_2d(np.cov(X.T, bias=True)))[-1])
