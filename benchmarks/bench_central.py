@@ -55,8 +55,8 @@ def fit_rows(args):
     print(header("central DA whole fit vs scikit-learn KMeans(n_init=10)"))
     print(f"threads={nt}, one fit each, float64, mixture of k Gaussians (centres N(0, 9 I), unit noise)\n")
     rows = []
-    sizes = [(args.n or 1_000_000, 16, 10), (100_000 if args.n2 is None else args.n2, 64, 100)]
-    sizes = [s for s in sizes if s[0] > 0]  # --n2 0: the first set only
+    sizes = [(1_000_000 if args.n is None else args.n, 16, 10), (100_000 if args.n2 is None else args.n2, 64, 100)]
+    sizes = [s for s in sizes if s[0] > 0]  # --n 0 or --n2 0: skip that set
     for n, d, k in sizes:
         X = mixture(n, d, k)
         with threadpool_limits(nt):
@@ -81,7 +81,7 @@ def main(argv=None):
     ap.add_argument("--full", action="store_true", help="more iterations and repeats (minutes)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fit", action="store_true", help="whole fits vs KMeans(n_init=10)")
-    ap.add_argument("--n", type=int, default=None, help="rows of the first --fit set (default 1,000,000)")
+    ap.add_argument("--n", type=int, default=None, help="rows of the first --fit set (default 1,000,000; 0: skip it)")
     ap.add_argument("--n2", type=int, default=None, help="rows of the second --fit set (default 100,000; 0: skip it)")
     args = ap.parse_args(argv)
     if args.fit:

@@ -550,7 +550,7 @@ def test_anneal_rows_sample_then_all_rows():
     # first temperature (one cluster) the distortion is the total sum of squares, estimated from 500 rows
     tss = ((X - X.mean(0)) ** 2).sum()
     np.testing.assert_allclose(sub.history_["distortion"][0], tss, rtol=0.1)
-    # "auto" uses all rows below 32,768 rows
+    # "auto" uses all rows below 16,384 rows
     assert CentralAnnealing(4, n_threads=1).fit(X).n_anneal_rows_ == 3000
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
     ws = CentralAnnealing(4, anneal_rows=400, n_threads=1).fit(X, sample_weight=w)
@@ -633,3 +633,21 @@ def test_public_module_reexports_the_private_implementation():
 
     assert danneal.central.CentralAnnealing is danneal.CentralAnnealing is danneal._central.CentralAnnealing
     assert danneal.central.__all__ == ["CentralAnnealing"]
+
+
+def test_choose_k_prefers_the_finest_range_wider_than_a_gaussian_cascade():
+    from danneal._central import _NULL_WIDTH, _choose_k
+
+    def path(ks_widths):
+        T, out = 100.0, []
+        for k, w in ks_widths:
+            out.append({"n_clusters": k, "T_start": T, "T_end": T * np.exp(-w)})
+            T *= np.exp(-w)
+        return out
+
+    assert _NULL_WIDTH == pytest.approx(np.log(np.pi / (np.pi - 2)))
+    # K = 2 widest, but K = 4 also wider than the null width: the finer structure is kept
+    assert _choose_k(path([(1, 0.2), (2, 1.5), (4, 1.1), (6, 0.3), (8, 0.0)])) == 4
+    # no range wider than the null width: the widest (K = 1 and the last range excluded)
+    assert _choose_k(path([(1, 3.0), (2, 0.5), (3, 0.9), (5, 0.2), (7, 5.0)])) == 3
+    assert _choose_k(path([(1, 3.0)])) == 1

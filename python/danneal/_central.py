@@ -41,13 +41,16 @@ _SQ_FTOL = 3e-9     # K full: a temperature ends when F drops by < _SQ_FTOL x to
 _QUIET = 4          # adaptive cooling: <= _QUIET passes at a temperature doubles the stride
 _STEADY = 10        # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
 _MAX_STRIDE = 16    # at most cooling**16 per temperature
+_NULL_WIDTH = float(np.log(np.pi / (np.pi - 2.0)))  # "auto": widest log-T range of a Gaussian's splits
 _SPLIT_ITER = 12     # passes of the fixed point right after a split (critical slowing down: the
                     # next temperatures finish separating the copies; measured in docs/central.md)
 _FROZEN = 1e-9      # K full: stop when D changed by < _FROZEN relative at a temperature settled in one pass
-_ANNEAL_ROWS = 32768  # anneal_rows="auto": the annealing runs on max(_ANNEAL_ROWS, 256 K) rows at most
+_ANNEAL_ROWS = 16384  # anneal_rows="auto": the annealing runs on max(_ANNEAL_ROWS, 256 K) rows at most
 _ANNEAL_ROWS_PER_CLUSTER = 256
 _POLISH_TOL = 1e-4  # ... and stop once no centroid moves by this much (unit total variance)
-_POLISH_SAMPLE = 16384  # the final polish restarts run on at most this many rows (drawn uniformly)
+_WORK_PER_THREAD = 1 << 23  # a pass gets one thread per this many row x cluster x feature products
+_POLISH_SAMPLE = 8192  # the final polish restarts run on at most max(_POLISH_SAMPLE, 128 K) rows (drawn
+_POLISH_SAMPLE_PER_CLUSTER = 128  # uniformly; an improvement is confirmed by a Lloyd pass on all rows)
 
 
 def _eigh(cov):
@@ -73,6 +76,15 @@ def _sample_rows(n, m, rng):
     """``m`` distinct row indices out of ``n``, sorted, drawn from ``rng`` (a RandomState) through a
     Generator seeded from it (its ``choice`` without replacement does not permute all ``n``)."""
     return np.sort(np.random.default_rng(int(rng.randint(2**31))).choice(n, m, replace=False))
+
+
+def _scatter(Xd, wd):
+    """``sum_i w_i x_i x_i^T`` of the float64 rows ``Xd`` (``wd=None``: unit weights) as ``A^T A``
+    with ``A = sqrt(w) X``, which numpy hands to the BLAS as one symmetric rank-k update: the
+    general product ``(w X)^T X`` of a tall pair was measured 28x slower (3.6 s vs 0.13 s at
+    1,000,000 x 16)."""
+    A = Xd if wd is None else Xd * np.sqrt(wd)[:, None]
+    return A.T @ A
 
 
 def _c(a, dtype):
@@ -151,11 +163,21 @@ def _squarem(step, Y, logp, T, max_iter, tol, ftol=0.0):
             Y0, lp0 = Y2, lp2
 
 
+def _pass_threads(n_threads, n, k, d):
+    """Threads for a pass over ``n`` rows with ``k`` clusters in ``d`` dimensions: at most one per
+    ``_WORK_PER_THREAD`` products (docs/design.md §4: on a busy machine a second thread on a
+    pass of a few milliseconds waits longer for its time slice than it saves; measured on the
+    shared 2-core machine: ~100 ms per call of 16,384 x 16 x 10 with 2 threads).  The kernels give
+    the same bits for any thread count."""
+    return int(max(1, min(n_threads, (n * k * d) // _WORK_PER_THREAD)))
+
+
 def _lloyd(Xs, ws, Y, n_threads, max_iter, tol=1e-300):
     """Lloyd iterations (the compiled fixed point at T = 0) until no centroid moves by ``tol`` or
     more: ``(centres, distortion at the last input centres, passes)``."""
+    nt = _pass_threads(n_threads, len(Xs), len(Y), Xs.shape[1])
     Yn, _, _, stats, st = _core.central_fixed_point(Xs, ws, _c(Y, Xs.dtype), np.zeros(len(Y)), 0.0, int(max_iter),
-                                                    float(tol), n_threads)
+                                                    float(tol), nt)
     return Yn, float(stats[0]), int(st["iterations"])
 
 
@@ -252,16 +274,16 @@ class _MemoryRows:
         wd = self.wd
         wsum = float(wd.sum())
         Xd = np.asarray(self.X, dtype=np.float64)
-        amax = float(np.abs(Xd).max()) if Xd.size else 0.0
+        amax = max(float(Xd.max()), -float(Xd.min())) if Xd.size else 0.0
         pre = float(np.exp2(np.floor(np.log2(amax)))) if amax > 0 else 1.0
         Xd = Xd / pre
         # the d x n x d products on at most n_threads BLAS threads: a BLAS that starts one thread per
         # core of the host on a loaded machine was measured 100x slower (24 s for 1,000,000 x 16)
         with _blas_threads(self.nt):
             mean = (wd @ Xd) / wsum
-            Xd = Xd - mean
+            Xd -= mean
             self._Xd = Xd
-            return mean, (Xd * wd[:, None]).T @ Xd / wsum, wsum, pre
+            return mean, _scatter(Xd, None if self.w is None else wd) / wsum, wsum, pre
 
     def centre(self, pre, mean, root):
         """Keep ``(X / pre - mean) / root`` (in the input dtype) for the passes."""
@@ -273,12 +295,12 @@ class _MemoryRows:
 
     def fixed_point(self, Y, logp, T, max_iter, tol):
         Yn, lp, _, stats, st = _core.central_fixed_point(self.Xc, self.w, Y, logp, float(T), int(max_iter),
-                                                         float(tol), self.nt)
+                                                         float(tol), _pass_threads(self.nt, self.n, len(Y), self.d))
         return Yn, lp, stats, st["iterations"], bool(st["numerical_error"])
 
     def covariance(self, Y, logp, T):
         cov, _, _, _ = _core.central_covariance(self.Xc, self.w, _c(Y, Y.dtype), _c(logp, np.float64), float(T),
-                                                self.nt)
+                                                _pass_threads(self.nt, self.n, len(Y), self.d * self.d))
         return cov
 
     def subset(self, m, rng):
@@ -660,11 +682,11 @@ class _Annealer:
         info = {"trials": 0, "accepted": 0, "sample_size": 0, "n_iter": 0, "gain": 0.0}
         if not n_polish or len(Y) < 2 or not hasattr(rows, "sample"):
             return Y, info
-        Xs, ws, full = rows.sample(_POLISH_SAMPLE, rng)
+        Xs, ws, full = rows.sample(max(_POLISH_SAMPLE, _POLISH_SAMPLE_PER_CLUSTER * len(Y)), rng)
         if ws is not None and not float(ws.sum(dtype=np.float64)) > 0:  # a sample of zero-weight rows only
             return Y, info
         Y_s, D_s, passes0 = (Y, D0, 0) if full else _lloyd(Xs, ws, Y, rows.nt, max_iter)
-        with _blas_threads(rows.nt):
+        with _blas_threads(_pass_threads(rows.nt, len(Xs), len(Y), Xs.shape[1])):
             Yp, Dp, accepted, passes = _polish(Xs, ws, Y_s, D_s, int(n_polish), rng, rows.nt, max_iter)
         info.update(trials=int(n_polish), accepted=accepted, sample_size=len(Xs), n_iter=passes + passes0)
         if not accepted:
@@ -742,12 +764,22 @@ def _merge_coincident(Y, logp, threshold):
 
 
 def _choose_k(path):
-    """K stable over the widest range of log T between two phase transitions."""
+    """The largest K whose range of log T between two phase transitions is wider than a Gaussian
+    cluster's split cascade allows (``_NULL_WIDTH``); if there is none, the K stable over the
+    widest range (K = 1 and the open-ended last range excluded).
+
+    A Gaussian cluster of variance s^2 along its principal axis splits at T = 2 s^2 into two
+    half-normals of variance (1 - 2/pi) s^2 along it, which split again at most a factor
+    pi / (pi - 2) lower (sooner when another axis is nearly as wide): a wider range is structure,
+    not the cascade of one blob.  Measured against the widest range alone on the clustering suite
+    (benchmarks/auto_k_central.py, docs/central.md): one set more, none fewer."""
+    inner = [e for e in path[:-1] if e["n_clusters"] >= 2]
+    widths = [np.log(e["T_start"] / e["T_end"]) for e in inner]
+    wide = [e["n_clusters"] for e, w in zip(inner, widths) if w > _NULL_WIDTH]
+    if wide:
+        return max(wide)
     best, best_width = path[-1]["n_clusters"], -np.inf
-    for entry in path[:-1]:
-        if entry["n_clusters"] < 2:
-            continue
-        width = np.log(entry["T_start"] / entry["T_end"])
+    for entry, width in zip(inner, widths):
         if width > best_width:
             best, best_width = entry["n_clusters"], width
     return best
@@ -784,9 +816,11 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
     ----------
     n_clusters : int or "auto", default=8
         Number of clusters.  ``"auto"`` anneals until ``max_clusters`` clusters (or ``T_min``) and
-        keeps the number of clusters that is stable over the widest range of
-        :math:`\log T` between two phase transitions (K = 1 and the last, open-ended range
-        excluded; when there is no closed range the final K is kept).
+        keeps the largest number of clusters that is stable over a range of :math:`\log T`
+        between two phase transitions wider than :math:`\log(\pi/(\pi-2)) \approx 1.01` (the
+        widest range the successive splits of one Gaussian cluster leave), else the one stable
+        over the widest range (K = 1 and the last, open-ended range excluded; when there is no
+        closed range the final K is kept).
     T_min : float or None, default=None
         Lowest temperature.  ``None``: ``1e-6`` times the first critical temperature.
     cooling : float in (0, 1), default=0.9
@@ -834,22 +868,24 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         multi-start k-means): ``n_polish`` Lloyd runs at :math:`T = 0`, alternately a relocation
         of the centroid whose removal costs least to a row drawn with probability proportional to
         its squared distance to the other centroids, and a fresh k-means++ start; a run that lowers
-        the distortion becomes the incumbent.  On more than 16,384 rows the runs use a uniform
-        sample of 16,384 rows and an improvement found there is confirmed by a Lloyd pass on all
-        rows.  ``0``: none.  On dask input the sample is fetched to the client (the same rows as in
+        the distortion becomes the incumbent.  On more than ``max(8192, 128 K)`` rows the runs use
+        a uniform sample of that many rows and an improvement found there is confirmed by a Lloyd
+        pass on all rows.  ``0``: none.  On dask input the sample is fetched to the client (the same rows as in
         memory) and the confirming Lloyd pass runs over the blocks.
     anneal_rows : int, None or "auto", default="auto"
         The annealing runs on a uniform sample of at most this many rows (drawn without
         replacement, weights kept); the final Lloyd pass and the polish then run on all rows.
-        ``"auto"``: ``max(32768, 256 * K)`` (K = ``n_clusters``, or ``max_clusters`` for
-        ``"auto"``), so that on large data the annealing costs about as much as on 32,768 rows;
+        ``"auto"``: ``max(16384, 256 * K)`` (K = ``n_clusters``, or ``max_clusters`` for
+        ``"auto"``), so that on large data the annealing costs about as much as on 16,384 rows;
         ``None``: all rows.  On dask input the same sample is fetched to the client and annealed
         there; the final Lloyd pass and the polish run over the blocks (``docs/dask.md``).
     random_state : int, RandomState or None, default=None
         Picks a split direction for a cluster whose covariance is zero, the annealing sample and
         the rows of the polish (``None``: a fixed seed, so that a fit is deterministic).
     n_threads : int or None, default=None
-        Threads for the compiled kernels (``None``/``-1``: all available cores).
+        Threads for the compiled kernels (``None``/``-1``: all available cores); a pass over few
+        rows (e.g. the annealing sample) uses one thread per ~8 million row x cluster x feature
+        products at most.  Results do not depend on it.
     verbose : int, default=0
         > 0: progress on standard error: each phase and each temperature, with the time elapsed
         and an upper estimate of the time left.

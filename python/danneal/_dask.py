@@ -91,9 +91,9 @@ def _weighted_sum(block, w, pre):
 
 
 def _scatter(block, w, pre, mean):
+    from ._central import _scatter
     Xd = np.asarray(block, dtype=np.float64) / pre - mean
-    wd = np.ones(len(Xd)) if w is None else np.asarray(w, dtype=np.float64)
-    return (Xd * wd[:, None]).T @ Xd
+    return _scatter(Xd, None if w is None else np.asarray(w, dtype=np.float64))
 
 
 def _centre_block(block, pre, mean, root, dtype):
