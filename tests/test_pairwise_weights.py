@@ -274,12 +274,36 @@ def test_zero_weights_are_clustered_but_do_not_count():
     assert m.labels_.shape == (len(X),) and np.isfinite(m.assignments_).all()
 
 
+def test_sparse_path_weights():
+    X, w = _blobs(4)
+    D = pairwise_distances(X, metric="sqeuclidean")
+    full = sp.csr_matrix(D)  # every pair known: the sparse costs equal the dense cost
+    for missing in ("max", "mean"):
+        a = PairwiseAnnealing(4, metric="precomputed", missing=missing, random_state=0, n_threads=1).fit(
+            full, sample_weight=w)
+        b = PairwiseAnnealing(4, metric="precomputed", random_state=0, n_threads=1).fit(D, sample_weight=w)
+        assert a.algorithm_ == "sparse"
+        assert_allclose(a.cost_, b.cost_, rtol=1e-10)
+        assert_allclose(a.critical_temperature_, b.critical_temperature_, rtol=1e-6)
+        assert adjusted_rand_score(a.labels_, b.labels_) == 1.0
+        # every pair known: the sparse potentials of new objects are the dense ones
+        Dn = pairwise_distances(X[:30] + 0.01, X, metric="sqeuclidean")  # no zero (unstored) pair
+        assert adjusted_rand_score(a.predict(sp.csr_matrix(Dn)), b.predict(Dn)) == 1.0
+    knn = PairwiseAnnealing(4, metric="euclidean", n_neighbors=8, random_state=0, n_threads=1)
+    ones = knn.fit(X, sample_weight=np.ones(len(X))).labels_.copy()
+    assert_array_equal(ones, PairwiseAnnealing(4, metric="euclidean", n_neighbors=8, random_state=0,
+                                               n_threads=1).fit(X).labels_)
+    lab = knn.fit(X, sample_weight=w).labels_
+    # the weighted optimum is at least as good, under the weights, as the unweighted partition
+    # (the fit runs on weights of mean 1: cost_ is in the caller's weights)
+    p = knn._problem_
+    _, c_ones, _ = _core.pairwise_sparse_local_search(p.indptr, p.indices, p.data, ones.astype(np.int64), 4, p.mode,
+                                                      p.fill, 0, 1, sample_weight=p.weights)
+    assert knn.cost_ <= c_ones * w.mean() * (1 + 1e-9)
+    assert knn.predict(X[:10]).shape == (10,) and np.isfinite(knn.transform(X[:10])).all()
+
+
 def test_paths_without_weights_raise_clear_errors():
     X, w = _blobs(3)
     with pytest.raises(ValueError, match=r"sample_weight.*metric='cityblock'.*precomputed"):
         PairwiseAnnealing(4, metric="cityblock", algorithm="tiles", n_threads=1).fit(X, sample_weight=w)
-    with pytest.raises(ValueError, match="sample_weight.*sparse"):
-        PairwiseAnnealing(4, metric="euclidean", n_neighbors=5, n_threads=1).fit(X, sample_weight=w)
-    with pytest.raises(ValueError, match="sample_weight.*sparse"):
-        PairwiseAnnealing(4, metric="precomputed", n_threads=1).fit(
-            sp.csr_matrix(pairwise_distances(X)), sample_weight=w)

@@ -61,9 +61,7 @@ def weighted_problem(prob, w, metric):
     if isinstance(prob, _DenseProblem):
         return _WeightedDenseProblem(prob.D, prob.nt, w)
     if isinstance(prob, _large._SparseProblem):
-        raise ValueError("sample_weight is not supported on the sparse path (a scipy.sparse X or n_neighbors): "
-                         "pass the dense matrix with metric='precomputed', or feature vectors with "
-                         "metric='sqeuclidean' or 'cosine'")
+        return _WeightedSparseProblem(prob.indptr, prob.indices, prob.data, prob.nt, prob.mode, prob.fill, w)
     raise ValueError(f"sample_weight is not supported on the tiled path of metric={metric!r} "
                      f"(algorithm_={getattr(prob, 'algorithm', 'tiles')!r}): pass metric='precomputed' with the "
                      "dissimilarity matrix, use metric='sqeuclidean' or 'cosine', or algorithm='dense'")
@@ -224,3 +222,52 @@ class _WeightedFeatureProblem(_FeatureProblem):
         np.add.at(M, labels, self.weights[:, None] * (self.X.astype(np.float64) - self.center))
         S = np.bincount(labels, weights=self.weights, minlength=k)
         return np.where(S[:, None] > 0, M / np.where(S > 0, S, 1.0)[:, None], 0.0) + self.center, S
+
+
+class _WeightedSparseProblem(_large._SparseProblem):
+    """:class:`_pairwise_large._SparseProblem` with sample weights ``w``: the statistics are those of
+    the rows ``w_i q_i`` (an object of weight 2 is two copies whose mutual pair is known and 0)."""
+
+    def __init__(self, indptr, indices, data, nt, mode, fill, w):
+        super().__init__(indptr, indices, data, nt, mode, fill)
+        self.weights = w
+
+    def stats(self, Q):
+        WQ, AQ, st = _core.pairwise_sparse_dq(self.indptr, self.indices, self.data, Q, self.nt,
+                                              sample_weight=self.weights)
+        return WQ, AQ, st[0], st[1], st[2]
+
+    def fixed_point(self, Q, T, form, max_iter, tol):
+        Q, stats, status = super().fixed_point(Q, T, form, max_iter, tol)
+        P = Q.astype(np.float64)  # the entropy of the returned assignments, weighted
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stats[1] = float(-(self.weights[:, None] * np.where(P > 0, P * np.log(P), 0.0)).sum()) if T > 0 else 0.0
+        return Q, stats, status
+
+    def local_search(self, labels, k, max_passes):
+        return _core.pairwise_sparse_local_search(self.indptr, self.indices, self.data, labels, k, self.mode,
+                                                  self.fill, max_passes, self.nt, sample_weight=self.weights)
+
+    def critical_temperature(self):
+        if self.n < 2 or self.scale() <= 0:
+            return 0.0
+        return _weighted_critical_temperature(self._apply, self.weights)
+
+    def top_eigvecs(self, m):
+        return _weighted_top_eigvecs(self._apply, self.weights, m)
+
+    def subset(self, idx):
+        sub = super().subset(idx)
+        return _WeightedSparseProblem(sub.indptr, sub.indices, sub.data, sub.nt, sub.mode, sub.fill,
+                                      np.ascontiguousarray(self.weights[idx]))
+
+    def new_potentials(self, Wn, labels, k, stats, S):
+        """Potentials of new objects (as the base class), the training objects weighted."""
+        import scipy.sparse as sp
+
+        Qh = _onehot(labels, k, np.float64) * self.weights[:, None]
+        Wn = sp.csr_matrix(Wn, dtype=np.float64)
+        A = Wn.copy()
+        A.data = np.ones_like(A.data)
+        P, M = stats
+        return self.potentials_from(np.asarray(Wn @ Qh), np.asarray(A @ Qh), P, M, S)

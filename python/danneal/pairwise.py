@@ -803,8 +803,8 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         ``sample_weight`` (n_samples,), finite and >= 0, or None: object ``i`` counts as
         ``sample_weight[i]`` copies of itself (integer weights give the fit on repeated rows), so
         the cost is ``H = sum_v sum_ij w_i w_j q_iv q_jv D_ij / (2 S_v)`` with the weighted masses
-        ``S_v = sum_i w_i q_iv`` (docs/guide/pairwise.md).  Dense and feature-space paths only (not
-        the sparse, tiled or dask ones)."""
+        ``S_v = sum_i w_i q_iv`` (docs/guide/pairwise.md).  Dense, feature-space and sparse paths
+        (not the tiled or dask ones)."""
         # the small dense linear algebra of the schedule and the refinement (d x d and block
         # eigenproblems) runs between kernel calls: BLAS threads only contend with the kernels'
         # OpenMP threads there (a 64 x 64 eigh took 60x longer with them on 2 busy cores)
