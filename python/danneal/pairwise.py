@@ -352,6 +352,7 @@ def _anneal(D, k, params, *, T0, T_min, rng, callback=None, populated=True):
     less than ``settle_tol`` (relative) at each of those temperatures: the remaining temperatures
     would only harden assignments the zero-temperature finish fixes anyway.  (An empty hard
     cluster means two columns still coincide, i.e. a split is pending: cooling goes on.)
+    ``callback(record, annealer)`` is called after each temperature; ``True`` stops the cooling.
     Returns ``(labels, cost, annealer, n_unconverged_temperatures)``."""
     p = params
     patience, settle_tol, hard_tol, max_iter = p.patience, p.settle_tol, p.hard_tol, p.max_iter
@@ -364,7 +365,7 @@ def _anneal(D, k, params, *, T0, T_min, rng, callback=None, populated=True):
         rec = ann.step()
         rec["hardness"] = ann.hardness()
         not_converged += not rec["converged"]
-        if callback is not None and callback(dict(rec)) is True:
+        if callback is not None and callback(dict(rec), ann) is True:
             break
         if rec["hardness"] >= 1.0 - hard_tol:
             break
@@ -844,10 +845,18 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
 
         mon.phase("annealing", f"T0={T0:.4g} down to at most T_min={T_min:.4g}")
 
-        def step(rec):  # progress: the share of the log-temperature range covered (an upper bound on the rest)
+        def step(rec, ann):  # progress: the share of the log-temperature range covered (an upper bound on the rest)
             if wscale != 1.0:
                 rec = _rescaled(rec, wscale)
-            return mon.step(rec, progress=np.log(T0 / rec["T"]) / np.log(T0 / T_min) if T_min < T0 else None,
+            Q, hist = ann.assignments, list(ann.history)
+
+            def state():  # scikit-learn callbacks (ScoringMonitor): a model of this temperature's argmax partition
+                labels = np.ascontiguousarray(np.argmax(Q, axis=1), dtype=np.int64)
+                return {**self._partition_attributes(prob, labels, k, nt), "assignments_": Q, "cost_": rec["cost"],
+                        "history_": hist if wscale == 1.0 else [_rescaled(r, wscale) for r in hist]}
+
+            return mon.step(rec, reconstruction=state,
+                            progress=np.log(T0 / rec["T"]) / np.log(T0 / T_min) if T_min < T0 else None,
                             line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
                                  f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}")
         rng = check_random_state(self.random_state)
@@ -864,17 +873,8 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
             labels, cost, self.n_refinements_ = split_merge(prob, labels, k, cost, params=params, rng=rng,
                                                             budget=max(64.0, float(ann.n_sweeps)))
         self.cost_ = cost * wscale
-        self._problem_ = None
-        if prob.features:
-            self.cluster_centers_, self.cluster_sizes_ = prob.centroids(labels, k)
-        elif not isinstance(prob, _DenseProblem):
-            self._cluster_c, self.cluster_sizes_ = prob.cluster_stats(labels, k)
-            if isinstance(prob, _large._SparseProblem):
-                self._problem_ = prob
-        else:
-            _, self._cluster_c, self.cluster_sizes_ = _core.pairwise_dq(prob.D, _onehot(labels, k, prob.dtype), nt,
-                                                                        sample_weight=self._sample_weight_fit)
-        self.labels_ = labels.astype(np.intp)
+        for key, val in self._partition_attributes(prob, labels, k, nt).items():
+            setattr(self, key, val)
         if not_converged and self.verbose:
             print(f"[PairwiseAnnealing] {not_converged} temperature(s) hit max_iter={self.max_iter}; "
                   f"{self.n_refinements_} split-merge refinement(s)", file=sys.stderr)
@@ -888,6 +888,21 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         return self
 
 
+
+    def _partition_attributes(self, prob, labels, k, nt):
+        """The fitted attributes ``predict``/``transform`` read for the hard partition ``labels`` (set
+        at the end of the fit; built per temperature for scikit-learn callbacks)."""
+        attrs = {"labels_": labels.astype(np.intp), "_problem_": None}
+        if prob.features:
+            attrs["cluster_centers_"], attrs["cluster_sizes_"] = prob.centroids(labels, k)
+        elif not isinstance(prob, _DenseProblem):
+            attrs["_cluster_c"], attrs["cluster_sizes_"] = prob.cluster_stats(labels, k)
+            if isinstance(prob, _large._SparseProblem):
+                attrs["_problem_"] = prob
+        else:
+            _, attrs["_cluster_c"], attrs["cluster_sizes_"] = _core.pairwise_dq(
+                prob.D, _onehot(labels, k, prob.dtype), nt, sample_weight=getattr(prob, "weights", None))
+        return attrs
 
     # -- predict --------------------------------------------------------------------------------
     def _potentials_new(self, X):
