@@ -12,6 +12,22 @@ using namespace danneal::bind;
 
 namespace {
 
+// Optional sample weights: None, or a C-contiguous float64 array of length n (the values are
+// checked in Python: finite, >= 0, not all 0).  Holds the array while the kernel runs.
+struct Weights {
+  py::array arr;
+  const double* ptr = nullptr;
+  Weights(const py::object& w, index_t n) {
+    if (w.is_none()) return;
+    if (!py::isinstance<py::array>(w))
+      throw py::type_error("sample_weight: expected None or a float64 array, got " +
+                           std::string(py::str(py::type::of(w).attr("__name__"))));
+    arr = w.cast<py::array>();
+    ptr = in_ptr<double>(arr, "sample_weight", 1);
+    expect_shape(arr, "sample_weight", {n});
+  }
+};
+
 py::tuple softmax_rows_py(const py::array& H, double temperature, int n_threads) {
   check_threads(n_threads);
   return dispatch(H, "potentials", [&](auto tag) -> py::tuple {
@@ -29,7 +45,7 @@ py::tuple softmax_rows_py(const py::array& H, double temperature, int n_threads)
   });
 }
 
-py::tuple pairwise_dq_py(const py::array& D, const py::array& Q, int n_threads) {
+py::tuple pairwise_dq_py(const py::array& D, const py::array& Q, int n_threads, const py::object& sample_weight) {
   check_threads(n_threads);
   return dispatch(D, "distances", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
@@ -38,18 +54,21 @@ py::tuple pairwise_dq_py(const py::array& D, const py::array& Q, int n_threads) 
     const index_t n = D.shape(0), k = Q.shape(1);
     expect_shape(D, "distances", {n, n});
     expect_shape(Q, "assignments", {n, k});
+    const Weights sw(sample_weight, n);
     auto DQ = empty<T>({n, k});
     auto c = empty<double>({k});
     auto S = empty<double>({k});
     {
       py::gil_scoped_release nogil;
-      pairwise::pairwise_dq<T>(d, n, q, k, n_threads, DQ.mutable_data(), c.mutable_data(), S.mutable_data());
+      pairwise::pairwise_dq<T>(d, n, q, k, sw.ptr, n_threads, DQ.mutable_data(), c.mutable_data(),
+                               S.mutable_data());
     }
     return py::make_tuple(DQ, c, S);
   });
 }
 
-py::array pairwise_potential_py(const py::array& D, const py::array& Q, int form, int n_threads) {
+py::array pairwise_potential_py(const py::array& D, const py::array& Q, int form, int n_threads,
+                                const py::object& sample_weight) {
   check_threads(n_threads);
   return dispatch(D, "distances", [&](auto tag) -> py::array {
     using T = decltype(tag);
@@ -60,17 +79,18 @@ py::array pairwise_potential_py(const py::array& D, const py::array& Q, int form
     expect_shape(Q, "assignments", {n, k});
     if (form != pairwise::kDetan && form != pairwise::kGradient)
       throw py::value_error("form=" + std::to_string(form) + " must be 0 (detan) or 1 (gradient)");
+    const Weights sw(sample_weight, n);
     auto H = empty<T>({n, k});
     {
       py::gil_scoped_release nogil;
-      pairwise::pairwise_potential<T>(d, n, q, k, form, n_threads, H.mutable_data());
+      pairwise::pairwise_potential<T>(d, n, q, k, sw.ptr, form, n_threads, H.mutable_data());
     }
     return H;
   });
 }
 
 py::tuple pairwise_fixed_point_py(const py::array& D, const py::array& Q0, double temperature, int form,
-                                  long long max_iter, double tol, int n_threads) {
+                                  long long max_iter, double tol, int n_threads, const py::object& sample_weight) {
   check_threads(n_threads);
   if (!(temperature >= 0)) throw py::value_error("temperature=" + num(temperature) + " must be >= 0");
   if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
@@ -84,13 +104,14 @@ py::tuple pairwise_fixed_point_py(const py::array& D, const py::array& Q0, doubl
     const index_t n = D.shape(0), k = Q0.shape(1);
     expect_shape(D, "distances", {n, n});
     expect_shape(Q0, "assignments", {n, k});
+    const Weights sw(sample_weight, n);
     auto Q = empty<T>({n, k});
     auto stats = empty<double>({pairwise::kNumStats});
     Status st;
     Interruptible intr;
     {
       py::gil_scoped_release nogil;
-      st = pairwise::pairwise_fixed_point<T>(d, n, q0, k, temperature, form, max_iter, tol, n_threads,
+      st = pairwise::pairwise_fixed_point<T>(d, n, q0, k, sw.ptr, temperature, form, max_iter, tol, n_threads,
                                             Q.mutable_data(), stats.mutable_data());
     }
     intr.raise_if_interrupted();
@@ -99,7 +120,7 @@ py::tuple pairwise_fixed_point_py(const py::array& D, const py::array& Q0, doubl
 }
 
 py::tuple pairwise_local_search_py(const py::array& D, const py::array& labels, long long k, long long max_passes,
-                                   int n_threads) {
+                                   int n_threads, const py::object& sample_weight) {
   check_threads(n_threads);
   if (max_passes < 0) throw py::value_error("max_passes=" + std::to_string(max_passes) + " must be >= 0");
   if (k < 1) throw py::value_error("n_clusters=" + std::to_string(k) + " must be >= 1");
@@ -110,6 +131,7 @@ py::tuple pairwise_local_search_py(const py::array& D, const py::array& labels, 
     const index_t n = D.shape(0);
     expect_shape(D, "distances", {n, n});
     expect_shape(labels, "labels", {n});
+    const Weights sw(sample_weight, n);
     auto out = empty<std::int64_t>({n});
     std::copy(lab_in, lab_in + n, out.mutable_data());
     double cost = 0;
@@ -117,7 +139,7 @@ py::tuple pairwise_local_search_py(const py::array& D, const py::array& labels, 
     Interruptible intr;
     {
       py::gil_scoped_release nogil;
-      st = pairwise::pairwise_local_search<T>(d, n, k, max_passes, n_threads, out.mutable_data(), &cost);
+      st = pairwise::pairwise_local_search<T>(d, n, k, sw.ptr, max_passes, n_threads, out.mutable_data(), &cost);
     }
     intr.raise_if_interrupted();
     return py::make_tuple(out, cost, status_dict(st));
@@ -163,19 +185,21 @@ void check_form(int form) {
     throw py::value_error("form=" + std::to_string(form) + " must be 0 (detan) or 1 (gradient)");
 }
 
-py::tuple pairwise_features_dq_py(const py::array& X, const py::array& center, const py::array& Q, int n_threads) {
+py::tuple pairwise_features_dq_py(const py::array& X, const py::array& center, const py::array& Q, int n_threads,
+                                  const py::object& sample_weight) {
   check_threads(n_threads);
   return dispatch(X, "X", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     const auto [n, d] = features_shape<T>(X, center);
     const auto [q, k] = features_assignments<T>(Q, n);
+    const Weights sw(sample_weight, n);
     auto DQ = empty<T>({n, k});
     auto c = empty<double>({k});
     auto S = empty<double>({k});
     {
       py::gil_scoped_release nogil;
       pairwise::pairwise_features_dq<T>(static_cast<const T*>(X.data()), n, d,
-                                        static_cast<const double*>(center.data()), q, k, n_threads,
+                                        static_cast<const double*>(center.data()), q, k, sw.ptr, n_threads,
                                         DQ.mutable_data(), c.mutable_data(), S.mutable_data());
     }
     return py::make_tuple(DQ, c, S);
@@ -183,18 +207,20 @@ py::tuple pairwise_features_dq_py(const py::array& X, const py::array& center, c
 }
 
 py::array pairwise_features_potential_py(const py::array& X, const py::array& center, const py::array& Q, int form,
-                                         int n_threads) {
+                                         int n_threads, const py::object& sample_weight) {
   check_threads(n_threads);
   check_form(form);
   return dispatch(X, "X", [&](auto tag) -> py::array {
     using T = decltype(tag);
     const auto [n, d] = features_shape<T>(X, center);
     const auto [q, k] = features_assignments<T>(Q, n);
+    const Weights sw(sample_weight, n);
     auto H = empty<T>({n, k});
     {
       py::gil_scoped_release nogil;
       pairwise::pairwise_features_potential<T>(static_cast<const T*>(X.data()), n, d,
-                                               static_cast<const double*>(center.data()), q, k, form, n_threads,
+                                               static_cast<const double*>(center.data()), q, k, sw.ptr, form,
+                                               n_threads,
                                                H.mutable_data());
     }
     return H;
@@ -203,7 +229,7 @@ py::array pairwise_features_potential_py(const py::array& X, const py::array& ce
 
 py::tuple pairwise_features_fixed_point_py(const py::array& X, const py::array& center, const py::array& Q0,
                                            double temperature, int form, long long max_iter, double tol,
-                                           int n_threads) {
+                                           int n_threads, const py::object& sample_weight) {
   check_threads(n_threads);
   if (!(temperature >= 0)) throw py::value_error("temperature=" + num(temperature) + " must be >= 0");
   if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
@@ -213,6 +239,7 @@ py::tuple pairwise_features_fixed_point_py(const py::array& X, const py::array& 
     using T = decltype(tag);
     const auto [n, d] = features_shape<T>(X, center);
     const auto [q0, k] = features_assignments<T>(Q0, n);
+    const Weights sw(sample_weight, n);
     auto Q = empty<T>({n, k});
     auto stats = empty<double>({pairwise::kNumStats});
     Status st;
@@ -220,7 +247,8 @@ py::tuple pairwise_features_fixed_point_py(const py::array& X, const py::array& 
     {
       py::gil_scoped_release nogil;
       st = pairwise::pairwise_features_fixed_point<T>(static_cast<const T*>(X.data()), n, d,
-                                                      static_cast<const double*>(center.data()), q0, k, temperature,
+                                                      static_cast<const double*>(center.data()), q0, k, sw.ptr,
+                                                      temperature,
                                                       form, max_iter, tol, n_threads, Q.mutable_data(),
                                                       stats.mutable_data());
     }
@@ -271,7 +299,8 @@ py::tuple pairwise_features_block_sweep_py(const py::array& X, const py::array& 
 }
 
 py::tuple pairwise_features_local_search_py(const py::array& X, const py::array& center, const py::array& labels,
-                                            long long k, long long max_passes, int n_threads) {
+                                            long long k, long long max_passes, int n_threads,
+                                            const py::object& sample_weight) {
   check_threads(n_threads);
   if (max_passes < 0) throw py::value_error("max_passes=" + std::to_string(max_passes) + " must be >= 0");
   if (k < 1) throw py::value_error("n_clusters=" + std::to_string(k) + " must be >= 1");
@@ -280,6 +309,7 @@ py::tuple pairwise_features_local_search_py(const py::array& X, const py::array&
     using T = decltype(tag);
     const auto [n, d] = features_shape<T>(X, center);
     expect_shape(labels, "labels", {n});
+    const Weights sw(sample_weight, n);
     auto out = empty<std::int64_t>({n});
     std::copy(lab_in, lab_in + n, out.mutable_data());
     double cost = 0;
@@ -288,7 +318,8 @@ py::tuple pairwise_features_local_search_py(const py::array& X, const py::array&
     {
       py::gil_scoped_release nogil;
       st = pairwise::pairwise_features_local_search<T>(static_cast<const T*>(X.data()), n, d,
-                                                       static_cast<const double*>(center.data()), k, max_passes,
+                                                       static_cast<const double*>(center.data()), k, sw.ptr,
+                                                       max_passes,
                                                        n_threads, out.mutable_data(), &cost);
     }
     intr.raise_if_interrupted();
@@ -320,7 +351,7 @@ void check_sparse_mode(int mode, double fill) {
 }
 
 py::tuple pairwise_sparse_dq_py(const py::array& indptr, const py::array& indices, const py::array& data,
-                                const py::array& Q, int n_threads) {
+                                const py::array& Q, int n_threads, const py::object& sample_weight) {
   check_threads(n_threads);
   return dispatch(data, "data", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
@@ -329,12 +360,13 @@ py::tuple pairwise_sparse_dq_py(const py::array& indptr, const py::array& indice
     const index_t n = Q.shape(0), k = Q.shape(1);
     if (k < 1) throw py::value_error("assignments: expected at least one column");
     const Csr m = csr_checked(indptr, indices, data, n);
+    const Weights sw(sample_weight, n);
     auto WQ = empty<double>({n, k});
     auto AQ = empty<double>({n, k});
     auto stats = empty<double>({3, k});
     {
       py::gil_scoped_release nogil;
-      pairwise::pairwise_sparse_dq<T>(m.indptr, m.indices, dt, n, q, k, n_threads, WQ.mutable_data(),
+      pairwise::pairwise_sparse_dq<T>(m.indptr, m.indices, dt, n, q, k, sw.ptr, n_threads, WQ.mutable_data(),
                                       AQ.mutable_data(), stats.mutable_data());
     }
     return py::make_tuple(WQ, AQ, stats);
@@ -343,7 +375,7 @@ py::tuple pairwise_sparse_dq_py(const py::array& indptr, const py::array& indice
 
 py::tuple pairwise_sparse_local_search_py(const py::array& indptr, const py::array& indices, const py::array& data,
                                           const py::array& labels, long long k, int mode, double fill,
-                                          long long max_passes, int n_threads) {
+                                          long long max_passes, int n_threads, const py::object& sample_weight) {
   check_threads(n_threads);
   check_sparse_mode(mode, fill);
   if (max_passes < 0) throw py::value_error("max_passes=" + std::to_string(max_passes) + " must be >= 0");
@@ -354,6 +386,7 @@ py::tuple pairwise_sparse_local_search_py(const py::array& indptr, const py::arr
     const T* dt = in_ptr<T>(data, "data", 1);
     const index_t n = labels.shape(0);
     const Csr m = csr_checked(indptr, indices, data, n);
+    const Weights sw(sample_weight, n);
     auto out = empty<std::int64_t>({n});
     std::copy(lab_in, lab_in + n, out.mutable_data());
     double cost = 0;
@@ -361,7 +394,7 @@ py::tuple pairwise_sparse_local_search_py(const py::array& indptr, const py::arr
     Interruptible intr;
     {
       py::gil_scoped_release nogil;
-      st = pairwise::pairwise_sparse_local_search<T>(m.indptr, m.indices, dt, n, k, mode, fill, max_passes,
+      st = pairwise::pairwise_sparse_local_search<T>(m.indptr, m.indices, dt, n, k, sw.ptr, mode, fill, max_passes,
                                                      n_threads, out.mutable_data(), &cost);
     }
     intr.raise_if_interrupted();
@@ -485,32 +518,32 @@ void bind_pairwise(py::module_& m) {
         R"doc(Row softmax of ``-potentials / temperature`` in the log domain.
 
 Returns ``(P, logZ, status)`` with ``P[i, v] = exp(-potentials[i, v]/T - logZ[i])``.)doc");
-  m.def("pairwise_dq", &pairwise_dq_py, py::arg("distances"), py::arg("assignments"), py::arg("n_threads"),
+  m.def("pairwise_dq", &pairwise_dq_py, py::arg("distances"), py::arg("assignments"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         R"doc(One pass over D: returns ``(D @ Q, c, S)`` with ``c = diag(Q.T D Q)`` and ``S = Q.sum(0)`` (float64).)doc");
   m.def("pairwise_potential", &pairwise_potential_py, py::arg("distances"), py::arg("assignments"),
-        py::arg("form"), py::arg("n_threads"), "Mean-field potentials (form 0: detan, 1: gradient).");
+        py::arg("form"), py::arg("n_threads"), py::arg("sample_weight") = py::none(), "Mean-field potentials (form 0: detan, 1: gradient).");
   m.def("pairwise_fixed_point", &pairwise_fixed_point_py, py::arg("distances"), py::arg("assignments"),
-        py::arg("temperature"), py::arg("form"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads"),
+        py::arg("temperature"), py::arg("form"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         R"doc(Synchronous mean-field sweeps at one temperature.
 
 Returns ``(Q, stats, status)``; ``stats = [cost of the last input Q, entropy of Q, sum of logZ, max change]``.)doc");
   m.def("pairwise_local_search", &pairwise_local_search_py, py::arg("distances"), py::arg("labels"),
-        py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"),
+        py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         R"doc(Sequential exact single-object moves on a hard partition (Hartigan-style).
 
 Returns ``(labels, cost, status)``; ``status["error"]`` is the number of moves of the last pass.)doc");
   m.def("pairwise_features_dq", &pairwise_features_dq_py, py::arg("X"), py::arg("center"), py::arg("assignments"),
-        py::arg("n_threads"),
+        py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         R"doc(``(D @ Q, c, S)`` for ``D_ij = |x_i - x_j|^2`` computed from X (about ``center``) without forming D.)doc");
   m.def("pairwise_features_potential", &pairwise_features_potential_py, py::arg("X"), py::arg("center"),
-        py::arg("assignments"), py::arg("form"), py::arg("n_threads"),
+        py::arg("assignments"), py::arg("form"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         "Mean-field potentials for squared Euclidean D computed from X (form 0: detan, 1: gradient).");
   m.def("pairwise_features_fixed_point", &pairwise_features_fixed_point_py, py::arg("X"), py::arg("center"),
         py::arg("assignments"), py::arg("temperature"), py::arg("form"), py::arg("max_iter"), py::arg("tol"),
-        py::arg("n_threads"),
+        py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         R"doc(``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` from X: one pass over X per sweep, D never formed.)doc");
   m.def("pairwise_features_local_search", &pairwise_features_local_search_py, py::arg("X"), py::arg("center"),
-        py::arg("labels"), py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"),
+        py::arg("labels"), py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         R"doc(``pairwise_local_search`` for ``D_ij = |x_i - x_j|^2`` from X (Hartigan's k-means moves).)doc");
   m.def("pairwise_features_block_stats", &pairwise_features_block_stats_py, py::arg("X"), py::arg("center"),
         py::arg("assignments"), py::arg("n_threads"),
@@ -521,14 +554,14 @@ Returns ``(labels, cost, status)``; ``status["error"]`` is the number of moves o
 ``total`` given; returns the new assignments and the block's statistics followed by entropy, sum of logZ, largest
 change and a non-finite flag.)doc");
   m.def("pairwise_sparse_dq", &pairwise_sparse_dq_py, py::arg("indptr"), py::arg("indices"), py::arg("data"),
-        py::arg("assignments"), py::arg("n_threads"),
+        py::arg("assignments"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         R"doc(One pass over a symmetric CSR matrix W (only stored pairs known; the diagonal is known and 0).
 
 Returns ``(W @ Q, A @ Q, stats)`` (float64) with A the stored pattern plus the diagonal and
 ``stats = [diag(Q.T W Q), diag(Q.T A Q), Q.sum(0)]`` (3 x k).)doc");
   m.def("pairwise_sparse_local_search", &pairwise_sparse_local_search_py, py::arg("indptr"), py::arg("indices"),
         py::arg("data"), py::arg("labels"), py::arg("n_clusters"), py::arg("mode"), py::arg("fill"),
-        py::arg("max_passes"), py::arg("n_threads"),
+        py::arg("max_passes"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         R"doc(Sequential exact single-object moves for the sparse pairwise cost (mode 0: normalised by the
 known-pair mass, 1: unknown pairs count as ``fill``).  Returns ``(labels, cost, status)``.)doc");
   m.def("pairwise_tiles_dq", &pairwise_tiles_dq_py, py::arg("X"), py::arg("metric"), py::arg("p"),

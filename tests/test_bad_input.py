@@ -295,6 +295,14 @@ def _entries():
                    lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="sqeuclidean").fit(kw["X"])),
                    {"X": X, **pair_params}, {"X": "2d"},
                    {"n_clusters": [13], "random_state": ["x", -1], "n_threads": [0, "2"]}, _labels_check(3)))
+    for name, X_fit, metric in (("precomputed", D, "precomputed"), ("sqeuclidean", X, "sqeuclidean")):
+        E.append(Entry(f"PairwiseAnnealing({name}).fit(sample_weight)",
+                       lambda kw, m=metric: _summary(_est(danneal.PairwiseAnnealing, kw, metric=m).fit(
+                           kw["X"], sample_weight=kw["sample_weight"])),
+                       {"X": X_fit, "sample_weight": W12 * np.arange(1, 13), **pair_params}, {"sample_weight": "marg"},
+                       {"sample_weight": [np.ones(11), np.ones(13), -W12, np.zeros(12), "x", True, [1.0] * 11]},
+                       # a scalar sample_weight is valid (every sample gets that weight)
+                       _labels_check(3), {("sample_weight", "ndim0"): EITHER}))
     E.append(Entry("PairwiseAnnealing(cityblock, tiles).fit",
                    lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="cityblock").fit(kw["X"])),
                    {"X": X, **pair_params, "algorithm": "tiles", "memory_budget": "auto"}, {"X": "2d"},

@@ -153,6 +153,25 @@ def test_scoring_monitor_scores_every_temperature_of_central_annealing():
 
 
 @skl
+@pytest.mark.parametrize("metric", ["sqeuclidean", "precomputed", "cityblock"])
+def test_scoring_monitor_scores_every_temperature_of_pairwise_annealing(metric):
+    from sklearn.callback import ScoringMonitor
+    from sklearn.metrics import pairwise_distances
+
+    data = pairwise_distances(X, metric="sqeuclidean") if metric == "precomputed" else X
+    mon = ScoringMonitor(scoring="adjusted_rand_score")
+    est = danneal.PairwiseAnnealing(3, metric=metric, random_state=0).set_callbacks(mon).fit(data, Y)
+    rows = mon.get_logs().data
+    scores = [row["score"] if "score" in row else row.get("adjusted_rand_score") for row in rows]
+    assert len(rows) == len(est.history_) + 2  # each temperature, the split-merge refinement, the fit
+    assert all(s is not None and -1 <= s <= 1 for s in scores)
+    steps = [sc for row, sc in zip(rows, scores) if row["task_name"] == "step"]
+    fit = [sc for row, sc in zip(rows, scores) if row["task_name"] == "fit"]
+    assert len(steps) == len(est.history_) and fit == [pytest.approx(1.0)]  # three separated blobs
+    assert steps[0] < 0.9 and steps[-1] == pytest.approx(1.0)  # nearly uniform at T0, hard at the end
+
+
+@skl
 @pytest.mark.parametrize("est", estimators(), ids=lambda e: type(e).__name__)
 def test_sklearn_progress_bar(est, capsys):
     pytest.importorskip("rich")

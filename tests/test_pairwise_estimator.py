@@ -31,8 +31,15 @@ PRECOMPUTED_XFAIL = {
 }
 
 
+# the random initial assignments and the symmetry-breaking noise are drawn per row, so repeated
+# rows change the annealing path and the order of the clusters; the weighted fit equals the fit on
+# repeated rows in cost and partition (tests/test_pairwise_weights.py), not in cluster order
+WEIGHT_XFAIL = {"check_sample_weight_equivalence_on_dense_data": "noise is drawn per row: repeated rows change the "
+                "random path and the cluster order (the cost and partition match: test_pairwise_weights.py)"}
+
+
 def expected_failed(est):
-    return PRECOMPUTED_XFAIL if est.metric == "precomputed" else {}
+    return {**PRECOMPUTED_XFAIL, **WEIGHT_XFAIL} if est.metric == "precomputed" else dict(WEIGHT_XFAIL)
 
 
 @parametrize_with_checks(

@@ -22,6 +22,14 @@ enum Form : int {
 // Masses below this are treated as this (keeps c/S and c/S^2 finite; tiny^2 is a normal double).
 constexpr double kTinyMass = 1e-150;
 
+// Sample weights (issue 17 §3): `w` (length n, finite, >= 0) or nullptr for all ones.  Object i
+// of weight w_i counts as w_i copies of itself: every sum over objects j of q_jv becomes one of
+// w_j q_jv, so S_v = sum_j w_j q_jv, (DQ)_iv = sum_j D_ij w_j q_jv, c_v = sum_i w_i q_iv (DQ)_iv,
+// H = sum_v c_v / (2 S_v), and the potentials keep their form (docs/guide/pairwise.md).  Entropy
+// and logZ statistics are weighted sums too.  Weight 1 multiplies exactly, so w = ones gives the
+// bits of w = nullptr.
+inline double weight_of(const double* w, index_t i) { return w ? w[i] : 1.0; }
+
 // Sum of all entries (double accumulation per chunk, chunk-order reduction).  A pure streaming
 // read: the benchmarks use it to measure the machine's read bandwidth next to the sweeps.
 template <class T>
@@ -93,12 +101,15 @@ Status softmax_rows(const T* H, index_t n, index_t k, double temperature, int n_
   return st;
 }
 
-// DQ = D @ Q (n x k, dtype T) and c_v = sum_i q_iv (DQ)_iv, S_v = sum_i q_iv (double, chunk order).
+// DQ = D @ (w Q) (n x k, dtype T) and c_v = sum_i w_i q_iv (DQ)_iv, S_v = sum_i w_i q_iv (double,
+// chunk order); w as weight_of (nullptr: all ones).
 template <class T>
-void pairwise_dq(const T* D, index_t n, const T* Q, index_t k, int n_threads, T* DQ, double* c, double* S) {
+void pairwise_dq(const T* D, index_t n, const T* Q, index_t k, const double* w, int n_threads, T* DQ, double* c,
+                 double* S) {
   std::vector<T> Qt(static_cast<size_t>(n * k));
   for (index_t i = 0; i < n; ++i)
-    for (index_t v = 0; v < k; ++v) Qt[v * n + i] = Q[i * k + v];
+    for (index_t v = 0; v < k; ++v)
+      Qt[v * n + i] = w ? static_cast<T>(w[i] * static_cast<double>(Q[i * k + v])) : Q[i * k + v];
   const index_t nc = n_chunks(n);
   std::vector<double> part(static_cast<size_t>(nc * 2 * k), 0.0);
   parallel_chunks(n, kChunk, n_threads, [&](index_t ch, index_t b, index_t e) {
@@ -107,7 +118,7 @@ void pairwise_dq(const T* D, index_t n, const T* Q, index_t k, int n_threads, T*
     double* ps = pc + k;
     for (index_t i = b; i < e; ++i)
       for (index_t v = 0; v < k; ++v) {
-        const double q = Q[i * k + v];
+        const double q = weight_of(w, i) * static_cast<double>(Q[i * k + v]);
         pc[v] += q * static_cast<double>(DQ[i * k + v]);
         ps[v] += q;
       }
@@ -158,12 +169,13 @@ inline double cost_from_stats(const double* c, const double* S, index_t k) {
   return h;
 }
 
-// Potentials H (n x k) for assignments Q.
+// Potentials H (n x k) for assignments Q (weights w as in pairwise_dq).
 template <class T>
-void pairwise_potential(const T* D, index_t n, const T* Q, index_t k, int form, int n_threads, T* H) {
+void pairwise_potential(const T* D, index_t n, const T* Q, index_t k, const double* w, int form, int n_threads,
+                        T* H) {
   std::vector<T> DQ(static_cast<size_t>(n * k));
   std::vector<double> c(static_cast<size_t>(k)), S(static_cast<size_t>(k));
-  pairwise_dq(D, n, Q, k, n_threads, DQ.data(), c.data(), S.data());
+  pairwise_dq(D, n, Q, k, w, n_threads, DQ.data(), c.data(), S.data());
   parallel_chunks(n, kChunk, n_threads, [&](index_t, index_t b, index_t e) {
     for (index_t i = b; i < e; ++i)
       for (index_t v = 0; v < k; ++v)
@@ -182,10 +194,11 @@ enum Stat : int {
 
 // Up to max_iter synchronous sweeps Q <- softmax(-h(Q)/T) from Q0, stopping early when the largest
 // change of an assignment is < tol (tol = 0: exactly max_iter sweeps).  temperature = 0 gives hard
-// assignments (argmin of the potentials, lowest index on ties).  Result in Q (n x k).
+// assignments (argmin of the potentials, lowest index on ties).  Result in Q (n x k).  Weights w as
+// in pairwise_dq (the entropy and logZ statistics are weighted sums).
 template <class T>
-Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, double temperature, int form,
-                            index_t max_iter, double tol, int n_threads, T* Q, double* stats) {
+Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, const double* w, double temperature,
+                            int form, index_t max_iter, double tol, int n_threads, T* Q, double* stats) {
   if (!(temperature >= 0)) throw std::invalid_argument("temperature must be >= 0");
   if (form != kDetan && form != kGradient) throw std::invalid_argument("unknown potential form");
   for (index_t t = 0; t < n * k; ++t) Q[t] = Q0[t];
@@ -201,7 +214,7 @@ Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, doubl
       st.interrupted = true;
       return st;
     }
-    pairwise_dq(D, n, Q, k, n_threads, DQ.data(), c.data(), S.data());
+    pairwise_dq(D, n, Q, k, w, n_threads, DQ.data(), c.data(), S.data());
     stats[kCost] = cost_from_stats(c.data(), S.data(), k);
     std::fill(part.begin(), part.end(), 0.0);
     parallel_chunks(n, kChunk, n_threads, [&](index_t ch, index_t b, index_t e) {
@@ -237,13 +250,13 @@ Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, doubl
           ex[v] = std::exp(x[v]);
           s += ex[v];
         }
-        const double ls = std::log(s);
-        lzs += -xmin / temperature + ls;
+        const double ls = std::log(s), wi = weight_of(w, i);
+        lzs += wi * (-xmin / temperature + ls);
         for (index_t v = 0; v < k; ++v) {
           const double lp = x[v] - ls;
           const T nv = static_cast<T>(ex[v] / s);
           const double pv = static_cast<double>(nv);
-          if (pv > 0 && lp < 0) ent -= pv * lp;
+          if (pv > 0 && lp < 0) ent -= wi * pv * lp;
           md = std::max(md, std::abs(pv - static_cast<double>(q[v])));
           q[v] = nv;
         }
@@ -278,23 +291,29 @@ Status pairwise_fixed_point(const T* D, index_t n, const T* Q0, index_t k, doubl
 
 // Sequential single-object moves on a hard partition (Hartigan-style local search): for each
 // object in turn, move it to the cluster where the exact change of H is most negative,
-//   remove i from a: H drops by (DQ)_ia/(S_a - 1) - c_a/(2 S_a (S_a - 1)),
-//   add i to b:      H rises by ((DQ)_ib - c_b/(2 S_b)) / (S_b + 1)   (detan's potential),
-// updating DQ, c and S incrementally (one row of D per move).  Clusters are never emptied; an
+//   remove i from a: H drops by w_i ((DQ)_ia/(S_a - w_i) - c_a/(2 S_a (S_a - w_i))),
+//   add i to b:      H rises by w_i ((DQ)_ib - c_b/(2 S_b)) / (S_b + w_i)   (detan's potential),
+// with the weighted masses S and (DQ) = D (w Q) (w = 1 without weights), updating DQ, c and S
+// incrementally (one row of D per move).  Clusters are never emptied (counted in members); an
 // empty cluster takes the first object whose removal saves more than 0.  Stops after a pass
 // without moves or after max_passes passes.  Labels (int64, in [0, k)) are updated in place;
 // *cost receives H of the final partition (computed afresh, not incrementally).
 template <class T>
-Status pairwise_local_search(const T* D, index_t n, index_t k, index_t max_passes, int n_threads,
+Status pairwise_local_search(const T* D, index_t n, index_t k, const double* w, index_t max_passes, int n_threads,
                              std::int64_t* labels, double* cost) {
   for (index_t i = 0; i < n; ++i)
     if (labels[i] < 0 || labels[i] >= k) throw std::invalid_argument("labels must lie in [0, n_clusters)");
   std::vector<T> onehot(static_cast<size_t>(n * k), T(0)), dqT(static_cast<size_t>(n * k));
   std::vector<double> dq(static_cast<size_t>(n * k)), c(static_cast<size_t>(k)), S(static_cast<size_t>(k));
+  std::vector<index_t> members(static_cast<size_t>(k));
   auto refresh = [&]() {
     std::fill(onehot.begin(), onehot.end(), T(0));
-    for (index_t i = 0; i < n; ++i) onehot[i * k + labels[i]] = T(1);
-    pairwise_dq<T>(D, n, onehot.data(), k, n_threads, dqT.data(), c.data(), S.data());
+    std::fill(members.begin(), members.end(), 0);
+    for (index_t i = 0; i < n; ++i) {
+      onehot[i * k + labels[i]] = T(1);
+      ++members[labels[i]];
+    }
+    pairwise_dq<T>(D, n, onehot.data(), k, w, n_threads, dqT.data(), c.data(), S.data());
     for (index_t t = 0; t < n * k; ++t) dq[t] = dqT[t];
   };
   Status st;
@@ -307,14 +326,16 @@ Status pairwise_local_search(const T* D, index_t n, index_t k, index_t max_passe
         return st;
       }
       const index_t a = labels[i];
-      if (S[a] <= 1.5) continue;  // never empty a cluster
+      if (members[a] < 2) continue;  // never empty a cluster
       const double* di = dq.data() + i * k;
-      const double rem = di[a] / (S[a] - 1.0) - c[a] / (2.0 * S[a] * (S[a] - 1.0));
+      const double wi = weight_of(w, i), Sr = S[a] - wi;
+      // (Sr <= 0: the others in a weigh nothing, a's cost is 0 with or without i)
+      const double rem = Sr > 0 ? wi * (di[a] / Sr - c[a] / (2.0 * S[a] * Sr)) : 0.0;
       index_t best = a;
       double best_delta = 0.0;
       for (index_t b = 0; b < k; ++b) {
         if (b == a) continue;
-        const double add = S[b] > 0.5 ? (di[b] - c[b] / (2.0 * S[b])) / (S[b] + 1.0) : 0.0;
+        const double add = S[b] > 0 ? wi * (di[b] - c[b] / (2.0 * S[b])) / (S[b] + wi) : 0.0;
         const double delta = add - rem;
         const double eps = 1e-12 * (std::abs(add) + std::abs(rem));
         if (delta < best_delta - eps) {
@@ -324,14 +345,16 @@ Status pairwise_local_search(const T* D, index_t n, index_t k, index_t max_passe
       }
       if (best == a) continue;
       const index_t b = best;
-      c[a] -= 2.0 * di[a];
-      c[b] += 2.0 * di[b];
-      S[a] -= 1.0;
-      S[b] += 1.0;
+      c[a] -= 2.0 * wi * di[a];
+      c[b] += 2.0 * wi * di[b];
+      S[a] -= wi;
+      S[b] += wi;
+      --members[a];
+      ++members[b];
       labels[i] = b;
       const T* row = D + i * n;  // D symmetric: row i is column i
       for (index_t j = 0; j < n; ++j) {
-        const double d = static_cast<double>(row[j]);
+        const double d = wi * static_cast<double>(row[j]);
         dq[j * k + a] -= d;
         dq[j * k + b] += d;
       }

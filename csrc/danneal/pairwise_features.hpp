@@ -131,20 +131,20 @@ inline void add_stats_lanes(const double* __restrict qd, const double* __restric
   }
 }
 
-// Adds row i's contribution (weights q, centred row xc with squared norm r) to the partials p
-// laid out as FeatureStats::width().
+// Adds row i's contribution (assignments q, sample weight wi, centred row xc with squared norm r)
+// to the partials p laid out as FeatureStats::width(): the statistics are sums of wi q_v.
 template <class Q>
-inline void add_stats(const Q* q, const double* xc, double r, index_t d, index_t k, double* p) {
+inline void add_stats(const Q* q, double wi, const double* xc, double r, index_t d, index_t k, double* p) {
   constexpr index_t kMaxLocal = 64;
   double qbuf[kMaxLocal];
   if (k > kMaxLocal) {
     for (index_t j = 0; j < d; ++j) {
       const double xj = xc[j];
       double* row = p + j * k;
-      for (index_t v = 0; v < k; ++v) row[v] += static_cast<double>(q[v]) * xj;
+      for (index_t v = 0; v < k; ++v) row[v] += wi * static_cast<double>(q[v]) * xj;
     }
   } else {
-    for (index_t v = 0; v < k; ++v) qbuf[v] = static_cast<double>(q[v]);
+    for (index_t v = 0; v < k; ++v) qbuf[v] = wi * static_cast<double>(q[v]);
     index_t v = 0;
     for (; v + 8 <= k; v += 8) add_stats_lanes<8>(qbuf, xc, d, k, v, p);
     if (v + 4 <= k) {
@@ -160,7 +160,7 @@ inline void add_stats(const Q* q, const double* xc, double r, index_t d, index_t
   double* pt = p + d * k;
   double* ps = pt + k;
   for (index_t v = 0; v < k; ++v) {
-    const double qv = static_cast<double>(q[v]);
+    const double qv = wi * static_cast<double>(q[v]);
     pt[v] += qv * r;
     ps[v] += qv;
   }
@@ -168,10 +168,10 @@ inline void add_stats(const Q* q, const double* xc, double r, index_t d, index_t
 
 // add_stats for a one-hot row (q_v = [v == a]): the same sums, as adding q_v x = +-0 to a partial
 // leaves it unchanged (partials are never -0: they start at +0 and the inputs are finite).
-inline void add_stats_onehot(index_t a, const double* xc, double r, index_t d, index_t k, double* p) {
-  for (index_t j = 0; j < d; ++j) p[j * k + a] += xc[j];
-  p[d * k + a] += r;
-  p[d * k + k + a] += 1.0;
+inline void add_stats_onehot(index_t a, double wi, const double* xc, double r, index_t d, index_t k, double* p) {
+  for (index_t j = 0; j < d; ++j) p[j * k + a] += wi * xc[j];
+  p[d * k + a] += wi * r;
+  p[d * k + k + a] += wi;
 }
 
 template <class T>
@@ -181,10 +181,11 @@ inline void check_features(index_t n, index_t d, index_t k) {
   if (k < 1) throw std::invalid_argument("need at least one cluster");
 }
 
-// Statistics (about mu) of the assignments Q (n x k).
+// Statistics (about mu) of the assignments Q (n x k), weighted by w (nullptr: all ones; see
+// weight_of in pairwise.hpp).
 template <class T>
-void features_stats(const T* X, index_t n, index_t d, const double* mu, const T* Q, index_t k, int n_threads,
-                    FeatureStats& out) {
+void features_stats(const T* X, index_t n, index_t d, const double* mu, const T* Q, index_t k, const double* sw,
+                    int n_threads, FeatureStats& out) {
   out.resize(k, d);
   const index_t ch = features_chunk(n), nc = n_chunks(n, ch), w = out.width();
   std::vector<double> part(static_cast<size_t>(nc * w), 0.0);
@@ -193,7 +194,7 @@ void features_stats(const T* X, index_t n, index_t d, const double* mu, const T*
     double* p = part.data() + c * w;
     for (index_t i = b; i < e; ++i) {
       const double r = centred_row(X + i * d, mu, d, xc.data());
-      add_stats(Q + i * k, xc.data(), r, d, k, p);
+      add_stats(Q + i * k, weight_of(sw, i), xc.data(), r, d, k, p);
     }
   });
   std::vector<double> tot(static_cast<size_t>(w));
@@ -204,11 +205,11 @@ void features_stats(const T* X, index_t n, index_t d, const double* mu, const T*
 // DQ (n x k) = D @ Q for D_ij = |x_i - x_j|^2, c_v = (Q^T D Q)_vv and S_v, computed from X (the
 // feature-space twin of pairwise_dq; for tests and small problems: it writes n x k numbers).
 template <class T>
-void pairwise_features_dq(const T* X, index_t n, index_t d, const double* mu, const T* Q, index_t k, int n_threads,
-                          T* DQ, double* c, double* S) {
+void pairwise_features_dq(const T* X, index_t n, index_t d, const double* mu, const T* Q, index_t k, const double* w,
+                          int n_threads, T* DQ, double* c, double* S) {
   check_features<T>(n, d, k);
   FeatureStats st;
-  features_stats(X, n, d, mu, Q, k, n_threads, st);
+  features_stats(X, n, d, mu, Q, k, w, n_threads, st);
   FeatureModel md;
   md.from(st);
   parallel_chunks(n, features_chunk(n), n_threads, [&](index_t, index_t b, index_t e) {
@@ -240,12 +241,12 @@ inline double features_potential(int form, double e, double q, const FeatureMode
 
 // Potentials H (n x k) of the assignments Q (feature-space twin of pairwise_potential).
 template <class T>
-void pairwise_features_potential(const T* X, index_t n, index_t d, const double* mu, const T* Q, index_t k, int form,
-                                 int n_threads, T* H) {
+void pairwise_features_potential(const T* X, index_t n, index_t d, const double* mu, const T* Q, index_t k,
+                                 const double* w, int form, int n_threads, T* H) {
   check_features<T>(n, d, k);
   if (form != kDetan && form != kGradient) throw std::invalid_argument("unknown potential form");
   FeatureStats st;
-  features_stats(X, n, d, mu, Q, k, n_threads, st);
+  features_stats(X, n, d, mu, Q, k, w, n_threads, st);
   FeatureModel md;
   md.from(st);
   parallel_chunks(n, features_chunk(n), n_threads, [&](index_t, index_t b, index_t e) {
@@ -263,16 +264,18 @@ void pairwise_features_potential(const T* X, index_t n, index_t d, const double*
 // the statistics `st` of the current assignments; the new rows' statistics are added to p (width
 // FeatureStats::width()) and p[w..w+3] receive the rows' entropy, sum of logZ, largest change and
 // a flag for non-finite potentials.  Shared by the whole-problem fixed point and the row-block
-// sweep of the dask driver (the same arithmetic row by row).
+// sweep of the dask driver (the same arithmetic row by row).  w: sample weights indexed by row
+// (nullptr: all ones).
 template <class T>
 inline void features_sweep_rows(const T* X, index_t b, index_t e, index_t d, const double* mu, T* Q, index_t k,
-                                double temperature, int form, const FeatureModel& md, const FeatureStats& st,
-                                double* p) {
+                                const double* w, double temperature, int form, const FeatureModel& md,
+                                const FeatureStats& st, double* p) {
   std::vector<double> xc(static_cast<size_t>(d)), x(static_cast<size_t>(k)), ev(static_cast<size_t>(k));
   double* px = p + st.width();
   double ent = 0, lzs = 0, mdel = 0, bad = 0;
   for (index_t i = b; i < e; ++i) {
     T* q = Q + i * k;
+    const double wi = weight_of(w, i);
     const double r = centred_row(X + i * d, mu, d, xc.data());
     sq_dists(xc.data(), md.Yt.data(), d, k, x.data());
     bool finite = true;
@@ -282,12 +285,12 @@ inline void features_sweep_rows(const T* X, index_t b, index_t e, index_t d, con
     }
     if (!finite) {  // keep the row as it is; the caller is told
       bad = 1;
-      add_stats(q, xc.data(), r, d, k, p);
+      add_stats(q, wi, xc.data(), r, d, k, p);
       continue;
     }
     if (temperature == 0) {
       const index_t best = harden_row(x.data(), q, k, mdel);
-      add_stats_onehot(best, xc.data(), r, d, k, p);
+      add_stats_onehot(best, wi, xc.data(), r, d, k, p);
       continue;
     } else {
       double m = -std::numeric_limits<double>::infinity();
@@ -305,17 +308,17 @@ inline void features_sweep_rows(const T* X, index_t b, index_t e, index_t d, con
         s += ev[v];
       }
       const double ls = std::log(s);
-      lzs += m + ls;
+      lzs += wi * (m + ls);
       for (index_t v = 0; v < k; ++v) {
         const double lp = x[v] - ls;
         const T nv = static_cast<T>(ev[v] / s);
         const double pv = static_cast<double>(nv);
-        if (pv > 0 && lp < 0) ent -= pv * lp;
+        if (pv > 0 && lp < 0) ent -= wi * pv * lp;
         mdel = std::max(mdel, std::abs(pv - static_cast<double>(q[v])));
         q[v] = nv;
       }
     }
-    add_stats(q, xc.data(), r, d, k, p);
+    add_stats(q, wi, xc.data(), r, d, k, p);
   }
   px[0] = ent;
   px[1] = lzs;
@@ -329,15 +332,15 @@ inline void features_sweep_rows(const T* X, index_t b, index_t e, index_t d, con
 // also accumulates the statistics of the new assignments for the next sweep.
 template <class T>
 Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const double* mu, const T* Q0, index_t k,
-                                     double temperature, int form, index_t max_iter, double tol, int n_threads, T* Q,
-                                     double* stats) {
+                                     const double* sw, double temperature, int form, index_t max_iter, double tol,
+                                     int n_threads, T* Q, double* stats) {
   check_features<T>(n, d, k);
   if (!(temperature >= 0)) throw std::invalid_argument("temperature must be >= 0");
   if (form != kDetan && form != kGradient) throw std::invalid_argument("unknown potential form");
   for (index_t t = 0; t < n * k; ++t) Q[t] = Q0[t];
   for (int s = 0; s < kNumStats; ++s) stats[s] = 0.0;
   FeatureStats st;
-  features_stats(X, n, d, mu, Q, k, n_threads, st);
+  features_stats(X, n, d, mu, Q, k, sw, n_threads, st);
   FeatureModel md;
   const index_t ch = features_chunk(n), nc = n_chunks(n, ch), w = st.width();
   constexpr index_t kExtra = 4;  // entropy, logZ, max delta, bad flag
@@ -353,7 +356,7 @@ Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const dou
     stats[kCost] = md.cost;
     std::fill(part.begin(), part.end(), 0.0);
     parallel_chunks(n, ch, n_threads, [&](index_t c, index_t b, index_t e) {
-      features_sweep_rows(X, b, e, d, mu, Q, k, temperature, form, md, st, part.data() + c * (w + kExtra));
+      features_sweep_rows(X, b, e, d, mu, Q, k, sw, temperature, form, md, st, part.data() + c * (w + kExtra));
     });
     // statistics of the new assignments in chunk order; entropy etc. likewise (max is order-free)
     std::fill(tot.begin(), tot.end(), 0.0);
@@ -389,7 +392,7 @@ void pairwise_features_block_stats(const T* X, index_t n, index_t d, const doubl
                                    int n_threads, double* out) {
   check_features<T>(n, d, k);
   FeatureStats st;
-  features_stats(X, n, d, mu, Q, k, n_threads, st);
+  features_stats(X, n, d, mu, Q, k, nullptr, n_threads, st);
   for (index_t j = 0; j < d * k; ++j) out[j] = st.St[j];
   for (index_t v = 0; v < k; ++v) {
     out[d * k + v] = st.t[v];
@@ -418,7 +421,7 @@ void pairwise_features_block_sweep(const T* X, index_t n, index_t d, const doubl
   constexpr index_t kExtra = 4;
   std::vector<double> part(static_cast<size_t>(nc * (w + kExtra)), 0.0);
   parallel_chunks(n, ch, n_threads, [&](index_t c, index_t b, index_t e) {
-    features_sweep_rows(X, b, e, d, mu, Q, k, temperature, form, md, st, part.data() + c * (w + kExtra));
+    features_sweep_rows(X, b, e, d, mu, Q, k, nullptr, temperature, form, md, st, part.data() + c * (w + kExtra));
   });
   for (index_t j = 0; j < w + kExtra; ++j) out[j] = 0.0;
   for (index_t c = 0; c < nc; ++c) {
@@ -429,11 +432,11 @@ void pairwise_features_block_sweep(const T* X, index_t n, index_t d, const doubl
   }
 }
 
-// Sum of squared distances of the rows to the centroids of their labels (the k-means cost, equal
-// to the pairwise cost H of the hard partition), given the transposed centroids Yt (d x k).
+// Sum of (weighted) squared distances of the rows to the centroids of their labels (the k-means
+// cost, equal to the pairwise cost H of the hard partition), given the transposed centroids Yt (d x k).
 template <class T>
 double features_hard_cost(const T* X, index_t n, index_t d, const double* mu, const std::int64_t* labels,
-                          const double* Yt, index_t k, int n_threads) {
+                          const double* Yt, index_t k, const double* w, int n_threads) {
   const index_t ch = features_chunk(n), nc = n_chunks(n, ch);
   std::vector<double> part(static_cast<size_t>(nc), 0.0);
   parallel_chunks(n, ch, n_threads, [&](index_t c, index_t b, index_t e) {
@@ -447,7 +450,7 @@ double features_hard_cost(const T* X, index_t n, index_t d, const double* mu, co
         const double diff = xc[j] - Yt[j * k + a];
         r += diff * diff;
       }
-      s += r;
+      s += weight_of(w, i) * r;
     }
     part[c] = s;
   });
@@ -458,8 +461,8 @@ double features_hard_cost(const T* X, index_t n, index_t d, const double* mu, co
 
 // Feature-space twin of pairwise_local_search: sequential exact single-object moves on a hard
 // partition.  For squared Euclidean D the dense rule's terms are
-//   remove i from a: S_a |x_i - y_a|^2 / (S_a - 1),   add i to b: S_b |x_i - y_b|^2 / (S_b + 1)
-// (0 for an empty b): Hartigan's k-means moves.  Centroids are updated incrementally (O(d) per
+//   remove i from a: w_i S_a |x_i - y_a|^2 / (S_a - w_i),   add i to b: w_i S_b |x_i - y_b|^2 / (S_b + w_i)
+// (0 for an empty b; S the weighted masses, w_i = 1 without weights): Hartigan's k-means moves.  Centroids are updated incrementally (O(d) per
 // move) and recomputed from scratch after every pass.  Labels are updated in place; *cost gets
 // the k-means cost of the final partition, computed afresh.
 //
@@ -467,20 +470,21 @@ double features_hard_cost(const T* X, index_t n, index_t d, const double* mu, co
 // for every row an upper bound u_i on its distance to its own reference centroid and a lower bound
 // l_i on its distance to every other reference centroid (the reference centroids Yr are the
 // centroids at that pass).  With the drift g_v = |y_v - Yr_v| of the current centroids, row i
-// cannot move while  min_b S_b/(S_b+1) (l_i - max_v g_v)^2 > S_a/(S_a-1) (u_i + g_a)^2  (triangle
+// cannot move while  min_b S_b/(S_b+w_i) (l_i - max_v g_v)^2 > S_a/(S_a-w_i) (u_i + g_a)^2  (triangle
 // inequality; checked with a relative margin of 1e-9 that covers all rounding), so it is skipped;
 // every other row is evaluated exactly as without pruning and its bounds are renewed.  The
 // reference pass is redone at the start of a pass when the previous one evaluated more than an
 // eighth of the rows.
 template <class T>
-Status pairwise_features_local_search(const T* X, index_t n, index_t d, const double* mu, index_t k,
+Status pairwise_features_local_search(const T* X, index_t n, index_t d, const double* mu, index_t k, const double* sw,
                                       index_t max_passes, int n_threads, std::int64_t* labels, double* cost) {
   check_features<T>(n, d, k);
   for (index_t i = 0; i < n; ++i)
     if (labels[i] < 0 || labels[i] >= k) throw std::invalid_argument("labels must lie in [0, n_clusters)");
   std::vector<double> M(static_cast<size_t>(d * k)), S(static_cast<size_t>(k)), Yt(static_cast<size_t>(d * k));
+  std::vector<index_t> members(static_cast<size_t>(k));
   auto set_centroid = [&](index_t v) {
-    for (index_t j = 0; j < d; ++j) Yt[j * k + v] = S[v] > 0.5 ? M[j * k + v] / S[v] : 0.0;
+    for (index_t j = 0; j < d; ++j) Yt[j * k + v] = S[v] > 0 ? M[j * k + v] / S[v] : 0.0;
   };
   auto refresh = [&]() {
     const index_t ch = features_chunk(n), nc = n_chunks(n, ch), w = d * k + k;
@@ -491,12 +495,15 @@ Status pairwise_features_local_search(const T* X, index_t n, index_t d, const do
       for (index_t i = b; i < e; ++i) {
         centred_row(X + i * d, mu, d, xc.data());
         const index_t a = labels[i];
-        for (index_t j = 0; j < d; ++j) p[j * k + a] += xc[j];
-        p[d * k + a] += 1.0;
+        const double wi = weight_of(sw, i);
+        for (index_t j = 0; j < d; ++j) p[j * k + a] += wi * xc[j];
+        p[d * k + a] += wi;
       }
     });
     std::vector<double> tot(static_cast<size_t>(w));
     reduce_chunks(part, nc, w, tot.data());
+    std::fill(members.begin(), members.end(), 0);
+    for (index_t i = 0; i < n; ++i) ++members[labels[i]];
     for (index_t j = 0; j < d * k; ++j) M[j] = tot[j];
     for (index_t v = 0; v < k; ++v) {
       S[v] = tot[d * k + v];
@@ -517,14 +524,15 @@ Status pairwise_features_local_search(const T* X, index_t n, index_t d, const do
     }
     drift[v] = std::sqrt(r) * kUp;
   };
+  double s_min = 0.0;
   auto set_globals = [&]() {  // largest drift and min_v S_v/(S_v+1) (0 when a cluster is empty)
     max_drift = 0.0;
-    double s_min = kInf;
+    s_min = kInf;
     for (index_t v = 0; v < k; ++v) {
       max_drift = std::max(max_drift, drift[v]);
       s_min = std::min(s_min, S[v]);
     }
-    f_min = s_min > 0.5 ? s_min / (s_min + 1.0) : 0.0;
+    f_min = s_min > 0 ? s_min / (s_min + 1.0) : 0.0;
   };
   // bounds of a row relative to Yr from its squared distances ev to the current centroids
   auto renew = [&](index_t i, index_t a, const double* ev) {
@@ -564,20 +572,23 @@ Status pairwise_features_local_search(const T* X, index_t n, index_t d, const do
         return st;
       }
       const index_t a = labels[i];
-      if (S[a] <= 1.5) continue;  // never empty a cluster
-      {
+      if (members[a] < 2) continue;  // never empty a cluster
+      const double wi = weight_of(sw, i), Sr = S[a] - wi;
+      if (Sr > 0) {  // (the bound for weight wi: f_min with S_b + wi)
+        const double fi = sw == nullptr ? f_min : (s_min > 0 ? s_min / (s_min + wi) : 0.0);
         const double lo = lb[i] - max_drift - 1e-12 * (std::abs(lb[i]) + max_drift), hi = ub[i] + drift[a];
-        if (lo > 0 && f_min * lo * lo > S[a] / (S[a] - 1.0) * hi * hi * (1.0 + 1e-9)) continue;  // cannot move
+        if (lo > 0 && fi * lo * lo > S[a] / Sr * hi * hi * (1.0 + 1e-9)) continue;  // cannot move
       }
       ++evaluated;
       centred_row(X + i * d, mu, d, xc.data());
       sq_dists(xc.data(), Yt.data(), d, k, ev.data());
-      const double rem = S[a] * ev[a] / (S[a] - 1.0);
+      // (Sr <= 0: the others in a weigh nothing, a's cost is 0 with or without i)
+      const double rem = Sr > 0 ? wi * S[a] * ev[a] / Sr : 0.0;
       index_t best = a;
       double best_delta = 0.0;
       for (index_t b = 0; b < k; ++b) {
         if (b == a) continue;
-        const double add = S[b] > 0.5 ? S[b] * ev[b] / (S[b] + 1.0) : 0.0;
+        const double add = S[b] > 0 ? wi * S[b] * ev[b] / (S[b] + wi) : 0.0;
         const double delta = add - rem;
         const double eps = 1e-12 * (std::abs(add) + std::abs(rem));
         if (delta < best_delta - eps) {
@@ -589,11 +600,13 @@ Status pairwise_features_local_search(const T* X, index_t n, index_t d, const do
       if (best == a) continue;
       const index_t b = best;
       for (index_t j = 0; j < d; ++j) {
-        M[j * k + a] -= xc[j];
-        M[j * k + b] += xc[j];
+        M[j * k + a] -= wi * xc[j];
+        M[j * k + b] += wi * xc[j];
       }
-      S[a] -= 1.0;
-      S[b] += 1.0;
+      S[a] -= wi;
+      S[b] += wi;
+      --members[a];
+      ++members[b];
       set_centroid(a);
       set_centroid(b);
       set_drift(a);
@@ -613,7 +626,7 @@ Status pairwise_features_local_search(const T* X, index_t n, index_t d, const do
     set_globals();
   }
   if (!st.converged) refresh();
-  *cost = features_hard_cost(X, n, d, mu, labels, Yt.data(), k, n_threads);
+  *cost = features_hard_cost(X, n, d, mu, labels, Yt.data(), k, sw, n_threads);
   return st;
 }
 

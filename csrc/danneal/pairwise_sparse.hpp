@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "danneal/common.hpp"
+#include "danneal/pairwise.hpp"
 
 namespace danneal::pairwise {
 
@@ -33,10 +34,13 @@ inline void check_csr(const std::int64_t* indptr, const std::int64_t* indices, i
 }
 
 // WQ = W Q and AQ = A Q (n x k, float64; A includes the diagonal), and the per-cluster statistics
-// stats = [P (k), M (k), S (k)] (float64, partials per chunk of rows summed in chunk order).
+// stats = [P (k), M (k), S (k)] (float64, partials per chunk of rows summed in chunk order).  With
+// sample weights w (nullptr: all ones; see weight_of in pairwise.hpp) Q stands for the rows w_i q_i
+// throughout: an object of weight 2 is two copies whose mutual pair is known and 0.
 template <class T>
 void pairwise_sparse_dq(const std::int64_t* indptr, const std::int64_t* indices, const T* data, index_t n,
-                        const T* Q, index_t k, int n_threads, double* WQ, double* AQ, double* stats) {
+                        const T* Q, index_t k, const double* sw, int n_threads, double* WQ, double* AQ,
+                        double* stats) {
   const index_t nc = n_chunks(n);
   std::vector<double> part(static_cast<size_t>(nc * 3 * k), 0.0);
   parallel_chunks(n, kChunk, n_threads, [&](index_t ch, index_t b, index_t e) {
@@ -47,23 +51,25 @@ void pairwise_sparse_dq(const std::int64_t* indptr, const std::int64_t* indices,
       double* w = WQ + i * k;
       double* a = AQ + i * k;
       const T* qi = Q + i * k;
+      const double wi = weight_of(sw, i);
       for (index_t v = 0; v < k; ++v) {
         w[v] = 0.0;
-        a[v] = static_cast<double>(qi[v]);  // the diagonal: known, dissimilarity 0
+        a[v] = wi * static_cast<double>(qi[v]);  // the diagonal: known, dissimilarity 0
       }
       for (std::int64_t t = indptr[i]; t < indptr[i + 1]; ++t) {
         const index_t j = indices[t];
         if (j == i) continue;
         const double d = static_cast<double>(data[t]);
         const T* qj = Q + j * k;
+        const double wj = weight_of(sw, j);
         for (index_t v = 0; v < k; ++v) {
-          const double q = static_cast<double>(qj[v]);
+          const double q = wj * static_cast<double>(qj[v]);
           w[v] += d * q;
           a[v] += q;
         }
       }
       for (index_t v = 0; v < k; ++v) {
-        const double q = static_cast<double>(qi[v]);
+        const double q = wi * static_cast<double>(qi[v]);
         pp[v] += q * w[v];
         pm[v] += q * a[v];
         ps[v] += q;
@@ -82,23 +88,30 @@ inline double sparse_cluster_cost(int mode, double fill, double P, double M, dou
 
 // Sequential single-object moves on a hard partition (as pairwise_local_search): each object in
 // turn moves to the cluster where the exact change of the cost is most negative; clusters are
-// never emptied.  Moving i from a to b changes P_a by -2 WQ_ia, M_a by -(2 AQ_ia - 1), S_a by -1,
-// and P_b by +2 WQ_ib, M_b by 2 AQ_ib + 1, S_b by +1; the rows of i's neighbours are updated (one
-// row of the CSR matrix per move) and everything is recomputed after each pass (no drift).
+// never emptied.  Moving i (weight w_i, 1 without weights) from a to b changes P_a by -2 w_i WQ_ia,
+// M_a by -(2 w_i AQ_ia - w_i^2), S_a by -w_i, and P_b by +2 w_i WQ_ib, M_b by 2 w_i AQ_ib + w_i^2,
+// S_b by +w_i; the rows of i's neighbours are updated (one row of the CSR matrix per move) and
+// everything is recomputed after each pass (no drift).
 template <class T>
 Status pairwise_sparse_local_search(const std::int64_t* indptr, const std::int64_t* indices, const T* data,
-                                    index_t n, index_t k, int mode, double fill, index_t max_passes, int n_threads,
-                                    std::int64_t* labels, double* cost) {
+                                    index_t n, index_t k, const double* sw, int mode, double fill, index_t max_passes,
+                                    int n_threads, std::int64_t* labels, double* cost) {
   for (index_t i = 0; i < n; ++i)
     if (labels[i] < 0 || labels[i] >= k) throw std::invalid_argument("labels must lie in [0, n_clusters)");
   if (mode != kSparseMean && mode != kSparseFill) throw std::invalid_argument("unknown sparse mode");
   std::vector<T> onehot(static_cast<size_t>(n * k), T(0));
   std::vector<double> WQ(static_cast<size_t>(n * k)), AQ(static_cast<size_t>(n * k)), st3(static_cast<size_t>(3 * k));
   double *P = st3.data(), *M = P + k, *S = M + k;
+  std::vector<index_t> members(static_cast<size_t>(k));
   auto refresh = [&]() {
     std::fill(onehot.begin(), onehot.end(), T(0));
-    for (index_t i = 0; i < n; ++i) onehot[i * k + labels[i]] = T(1);
-    pairwise_sparse_dq<T>(indptr, indices, data, n, onehot.data(), k, n_threads, WQ.data(), AQ.data(), st3.data());
+    std::fill(members.begin(), members.end(), 0);
+    for (index_t i = 0; i < n; ++i) {
+      onehot[i * k + labels[i]] = T(1);
+      ++members[labels[i]];
+    }
+    pairwise_sparse_dq<T>(indptr, indices, data, n, onehot.data(), k, sw, n_threads, WQ.data(), AQ.data(),
+                          st3.data());
   };
   auto f = [&](double p, double m, double s) { return sparse_cluster_cost(mode, fill, p, m, s); };
   Status st;
@@ -111,18 +124,19 @@ Status pairwise_sparse_local_search(const std::int64_t* indptr, const std::int64
         return st;
       }
       const index_t a = labels[i];
-      if (S[a] <= 1.5) continue;  // never empty a cluster
+      if (members[a] < 2) continue;  // never empty a cluster
       const double* wi = WQ.data() + i * k;
       const double* ai = AQ.data() + i * k;
+      const double mi = weight_of(sw, i), mi2 = mi * mi;
       const double fa = f(P[a], M[a], S[a]);
-      const double fa_new = f(P[a] - 2.0 * wi[a], M[a] - 2.0 * ai[a] + 1.0, S[a] - 1.0);
+      const double fa_new = f(P[a] - 2.0 * mi * wi[a], M[a] - 2.0 * mi * ai[a] + mi2, S[a] - mi);
       const double rem = fa - fa_new;  // saved by removing i from a
       index_t best = a;
       double best_delta = 0.0;
       for (index_t b = 0; b < k; ++b) {
         if (b == a) continue;
         const double fb = f(P[b], M[b], S[b]);
-        const double add = f(P[b] + 2.0 * wi[b], M[b] + 2.0 * ai[b] + 1.0, S[b] + 1.0) - fb;
+        const double add = f(P[b] + 2.0 * mi * wi[b], M[b] + 2.0 * mi * ai[b] + mi2, S[b] + mi) - fb;
         const double delta = add - rem;
         const double eps = 1e-12 * (std::abs(fa) + std::abs(fa_new) + std::abs(fb) + std::abs(add));
         if (delta < best_delta - eps) {
@@ -132,23 +146,25 @@ Status pairwise_sparse_local_search(const std::int64_t* indptr, const std::int64
       }
       if (best == a) continue;
       const index_t b = best;
-      P[a] -= 2.0 * wi[a];
-      M[a] -= 2.0 * AQ[i * k + a] - 1.0;
-      S[a] -= 1.0;
-      P[b] += 2.0 * wi[b];
-      M[b] += 2.0 * AQ[i * k + b] + 1.0;
-      S[b] += 1.0;
+      P[a] -= 2.0 * mi * wi[a];
+      M[a] -= 2.0 * mi * AQ[i * k + a] - mi2;
+      S[a] -= mi;
+      P[b] += 2.0 * mi * wi[b];
+      M[b] += 2.0 * mi * AQ[i * k + b] + mi2;
+      S[b] += mi;
+      --members[a];
+      ++members[b];
       labels[i] = b;
-      AQ[i * k + a] -= 1.0;  // i's own (diagonal) term
-      AQ[i * k + b] += 1.0;
+      AQ[i * k + a] -= mi;  // i's own (diagonal) term
+      AQ[i * k + b] += mi;
       for (std::int64_t t = indptr[i]; t < indptr[i + 1]; ++t) {
         const index_t j = indices[t];
         if (j == i) continue;
-        const double d = static_cast<double>(data[t]);
+        const double d = mi * static_cast<double>(data[t]);
         WQ[j * k + a] -= d;
         WQ[j * k + b] += d;
-        AQ[j * k + a] -= 1.0;
-        AQ[j * k + b] += 1.0;
+        AQ[j * k + a] -= mi;
+        AQ[j * k + b] += mi;
       }
       ++moved;
     }

@@ -142,13 +142,18 @@ def split_merge(prob, labels, k, cost, *, params, rng, budget=64.0):
         if not split:
             break
         # deletion estimates: members move to their best other cluster at its current potential
+        # (times their weight on a weighted problem: dH/dq_iv = w_i h_iv)
+        weights = getattr(prob, "weights", None)
         delete = {}
         for v in range(k):
             members = labels == v
             hv = h[members].copy()
             hv[:, v] = np.inf
             dest = np.argmin(hv, axis=1) if members.any() else np.zeros(0, dtype=np.intp)
-            est = float(hv[np.arange(dest.size), dest].sum()) - cl_cost[v] if members.any() else 0.0
+            moved = hv[np.arange(dest.size), dest]
+            if weights is not None:
+                moved = np.where(weights[members] > 0, weights[members] * moved, 0.0)
+            est = float(moved.sum()) - cl_cost[v] if members.any() else 0.0
             delete[v] = (est, members, dest)
         pairs = sorted(((delete[v][0] - split[u][0], v, u) for v in range(k) for u in split if u != v))
         improved = False

@@ -352,6 +352,7 @@ def _anneal(D, k, params, *, T0, T_min, rng, callback=None, populated=True):
     less than ``settle_tol`` (relative) at each of those temperatures: the remaining temperatures
     would only harden assignments the zero-temperature finish fixes anyway.  (An empty hard
     cluster means two columns still coincide, i.e. a split is pending: cooling goes on.)
+    ``callback(record, annealer)`` is called after each temperature; ``True`` stops the cooling.
     Returns ``(labels, cost, annealer, n_unconverged_temperatures)``."""
     p = params
     patience, settle_tol, hard_tol, max_iter = p.patience, p.settle_tol, p.hard_tol, p.max_iter
@@ -364,7 +365,7 @@ def _anneal(D, k, params, *, T0, T_min, rng, callback=None, populated=True):
         rec = ann.step()
         rec["hardness"] = ann.hardness()
         not_converged += not rec["converged"]
-        if callback is not None and callback(dict(rec)) is True:
+        if callback is not None and callback(dict(rec), ann) is True:
             break
         if rec["hardness"] >= 1.0 - hard_tol:
             break
@@ -401,6 +402,12 @@ def _anneal(D, k, params, *, T0, T_min, rng, callback=None, populated=True):
         if best is None or cost < best[0]:
             best = (cost, labels)
     return best[1], best[0], ann, not_converged
+
+
+def _rescaled(rec, scale):
+    """A temperature's record with the weight-linear quantities (cost, free energy, entropy) times
+    ``scale`` (a weighted fit runs on weights of mean 1 and reports in the caller's weights)."""
+    return {**rec, **{key: rec[key] * scale for key in ("cost", "free_energy", "entropy") if key in rec}}
 
 
 def _available_memory():
@@ -791,22 +798,39 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
 
     # -- fit ------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: ArrayLike, y: Any = None) -> PairwiseAnnealing:
-        """Cluster ``X`` (dissimilarities if ``metric="precomputed"``, else feature vectors)."""
+    def fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> PairwiseAnnealing:
+        """Cluster ``X`` (dissimilarities if ``metric="precomputed"``, else feature vectors).
+
+        ``sample_weight`` (n_samples,), finite and >= 0, or None: object ``i`` counts as
+        ``sample_weight[i]`` copies of itself (integer weights give the fit on repeated rows), so
+        the cost is ``H = sum_v sum_ij w_i w_j q_iv q_jv D_ij / (2 S_v)`` with the weighted masses
+        ``S_v = sum_i w_i q_iv`` (docs/guide/pairwise.md).  Dense, feature-space and sparse paths
+        (not the tiled or dask ones)."""
         # the small dense linear algebra of the schedule and the refinement (d x d and block
         # eigenproblems) runs between kernel calls: BLAS threads only contend with the kernels'
         # OpenMP threads there (a 64 x 64 eigh took 60x longer with them on 2 busy cores)
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(X, y)
+            return self._fit(X, y, sample_weight)
 
-    def _fit(self, X, y=None):
+    def _fit(self, X, y=None, sample_weight=None):
         nt = resolve_n_threads(self.n_threads)
+        self._sample_weight_fit = None
         if is_dask(X):  # feature-space fit on the blocks of a dask array (danneal._dask.fit_pairwise)
+            if sample_weight is not None:
+                raise ValueError("sample_weight is not supported for a dask array X: fit in memory, or repeat rows")
             from ._dask import fit_pairwise
             return fit_pairwise(self, X, nt, y)
         prob = self._problem(X, nt)
         n = prob.n
         k = check_n_clusters(self.n_clusters, n)
+        wscale = 1.0  # the fit runs on weights of mean 1 (the partition does not depend on their scale)
+        if sample_weight is not None:  # weighted twins of the problems (danneal._pairwise_weights)
+            from ._pairwise_weights import check_sample_weight, weighted_problem
+            w = check_sample_weight(sample_weight, n)
+            if w is not None:
+                wscale = float(w.sum()) / n
+                self._sample_weight_fit = w / wscale
+                prob = weighted_problem(prob, self._sample_weight_fit, self.metric)
         mon = FitMonitor(self, X, y, callback=self.callback, verbose=self.verbose,
                          max_steps=n_geometric_steps(self.T0, self.T_min, self.cooling, 1e-4))
         mon.phase("critical temperature", f"n={n}, {self.algorithm_}")
@@ -821,8 +845,18 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
 
         mon.phase("annealing", f"T0={T0:.4g} down to at most T_min={T_min:.4g}")
 
-        def step(rec):  # progress: the share of the log-temperature range covered (an upper bound on the rest)
-            return mon.step(rec, progress=np.log(T0 / rec["T"]) / np.log(T0 / T_min) if T_min < T0 else None,
+        def step(rec, ann):  # progress: the share of the log-temperature range covered (an upper bound on the rest)
+            if wscale != 1.0:
+                rec = _rescaled(rec, wscale)
+            Q, hist = ann.assignments, list(ann.history)
+
+            def state():  # scikit-learn callbacks (ScoringMonitor): a model of this temperature's argmax partition
+                labels = np.ascontiguousarray(np.argmax(Q, axis=1), dtype=np.int64)
+                return {**self._partition_attributes(prob, labels, k, nt), "assignments_": Q, "cost_": rec["cost"],
+                        "history_": hist if wscale == 1.0 else [_rescaled(r, wscale) for r in hist]}
+
+            return mon.step(rec, reconstruction=state,
+                            progress=np.log(T0 / rec["T"]) / np.log(T0 / T_min) if T_min < T0 else None,
                             line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
                                  f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}")
         rng = check_random_state(self.random_state)
@@ -838,21 +872,13 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
             mon.phase("split-merge refinement", f"at most {max(64, ann.n_sweeps)} sweeps")
             labels, cost, self.n_refinements_ = split_merge(prob, labels, k, cost, params=params, rng=rng,
                                                             budget=max(64.0, float(ann.n_sweeps)))
-        self.cost_ = cost
-        self._problem_ = None
-        if prob.features:
-            self.cluster_centers_, self.cluster_sizes_ = prob.centroids(labels, k)
-        elif not isinstance(prob, _DenseProblem):
-            self._cluster_c, self.cluster_sizes_ = prob.cluster_stats(labels, k)
-            if isinstance(prob, _large._SparseProblem):
-                self._problem_ = prob
-        else:
-            _, self._cluster_c, self.cluster_sizes_ = _core.pairwise_dq(prob.D, _onehot(labels, k, prob.dtype), nt)
-        self.labels_ = labels.astype(np.intp)
+        self.cost_ = cost * wscale
+        for key, val in self._partition_attributes(prob, labels, k, nt).items():
+            setattr(self, key, val)
         if not_converged and self.verbose:
             print(f"[PairwiseAnnealing] {not_converged} temperature(s) hit max_iter={self.max_iter}; "
                   f"{self.n_refinements_} split-merge refinement(s)", file=sys.stderr)
-        self.history_ = ann.history
+        self.history_ = ann.history if wscale == 1.0 else [_rescaled(rec, wscale) for rec in ann.history]
         self.n_iter_ = ann.n_sweeps
         self.converged_ = not_converged == 0
         if self.history_ and not self.history_[-1]["converged"] and not self.history_[-1].get("early_stop"):
@@ -862,6 +888,21 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         return self
 
 
+
+    def _partition_attributes(self, prob, labels, k, nt):
+        """The fitted attributes ``predict``/``transform`` read for the hard partition ``labels`` (set
+        at the end of the fit; built per temperature for scikit-learn callbacks)."""
+        attrs = {"labels_": labels.astype(np.intp), "_problem_": None}
+        if prob.features:
+            attrs["cluster_centers_"], attrs["cluster_sizes_"] = prob.centroids(labels, k)
+        elif not isinstance(prob, _DenseProblem):
+            attrs["_cluster_c"], attrs["cluster_sizes_"] = prob.cluster_stats(labels, k)
+            if isinstance(prob, _large._SparseProblem):
+                attrs["_problem_"] = prob
+        else:
+            _, attrs["_cluster_c"], attrs["cluster_sizes_"] = _core.pairwise_dq(
+                prob.D, _onehot(labels, k, prob.dtype), nt, sample_weight=getattr(prob, "weights", None))
+        return attrs
 
     # -- predict --------------------------------------------------------------------------------
     def _potentials_new(self, X):
@@ -889,7 +930,8 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         if Dn.shape[1] != n_train:
             raise ValueError(f"X: expected dissimilarities to the {n_train} training objects, got shape {Dn.shape}")
         Q = np.zeros((n_train, k))
-        Q[np.arange(n_train), self.labels_] = 1.0
+        w_fit = getattr(self, "_sample_weight_fit", None)
+        Q[np.arange(n_train), self.labels_] = 1.0 if w_fit is None else w_fit
         S = self.cluster_sizes_
         c = self._cluster_c
         h, _ = gradient_potentials(np.asarray(Dn, dtype=np.float64) @ Q, c, S)
@@ -993,7 +1035,7 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         return np.argmin(self._potentials_new(X), axis=1).astype(np.intp)
 
     # -- scikit-learn surface (issue 17) ---------------------------------------------------------
-    def score(self, X: ArrayLike, y: Any = None) -> float:
+    def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
         """Minus the pairwise cost of the partition that ``predict`` gives ``X`` (higher is better),
         as ``KMeans.score``, so that ``GridSearchCV`` works without a scorer.
 
@@ -1010,11 +1052,19 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         dissimilarity to its training members minus half its mean within-cluster dissimilarity):
         the cost each object adds to the fitted partition.  For the training matrix these
         potentials sum to ``cost_`` when ``predict`` reproduces ``labels_``.
+
+        ``sample_weight`` (n_new,) or None: the weighted cost (object ``i`` counts
+        ``sample_weight[i]`` times, as in :meth:`fit`).
         """
         h = self._potentials_new(X)
         labels = np.argmin(h, axis=1)
+        w = None
+        if sample_weight is not None:
+            from ._pairwise_weights import check_sample_weight
+            w = check_sample_weight(sample_weight, h.shape[0])
         if self.metric == "precomputed":
-            return -float(h[np.arange(h.shape[0]), labels].sum())
+            own = h[np.arange(h.shape[0]), labels]
+            return -float(own.sum() if w is None else np.where(w > 0, w * own, 0.0).sum())
         X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])
         k = self.assignments_.shape[1]
         Xd = np.asarray(X, dtype=np.float64)
@@ -1026,13 +1076,19 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
             cost = 0.0
             for v in range(k):
                 rows = Xd[labels == v]
-                if len(rows):
+                if w is None and len(rows):
                     cost += float(((rows - rows.mean(axis=0)) ** 2).sum())
+                elif w is not None and w[labels == v].sum() > 0:
+                    wv = w[labels == v]
+                    mean = (wv @ rows) / wv.sum()
+                    cost += float(wv @ ((rows - mean) ** 2).sum(axis=1))
             return -cost
         D = pairwise_distances(Xd, metric=self.metric)
         cost = 0.0
         for v in range(k):
             idx = np.flatnonzero(labels == v)
-            if len(idx):
+            if w is None and len(idx):
                 cost += float(D[np.ix_(idx, idx)].sum()) / (2.0 * len(idx))
+            elif w is not None and w[idx].sum() > 0:
+                cost += float(w[idx] @ D[np.ix_(idx, idx)] @ w[idx]) / (2.0 * w[idx].sum())
         return -cost

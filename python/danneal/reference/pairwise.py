@@ -12,6 +12,12 @@ TINY_MASS = 1e-150
 DETAN, GRADIENT = 0, 1
 
 
+def _weights(sample_weight, n):
+    """Sample weights as float64 (all ones for None).  An object of weight w counts as w copies of
+    itself: every sum over objects of q_jv becomes one of w_j q_jv (csrc/danneal/pairwise.hpp)."""
+    return np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+
+
 def softmax_rows(potentials, temperature, n_threads=1):
     """``P = softmax(-potentials / T)`` per row, and the row log-partition ``logZ``."""
     h = np.asarray(potentials, dtype=np.float64)
@@ -29,12 +35,15 @@ def softmax_rows(potentials, temperature, n_threads=1):
                                           "error": 0.0}
 
 
-def pairwise_dq(distances, assignments, n_threads=1):
-    """``(D @ Q, c, S)`` with ``c = diag(Q.T D Q)`` and ``S = Q.sum(0)``, both in float64."""
+def pairwise_dq(distances, assignments, n_threads=1, sample_weight=None):
+    """``(D @ wQ, c, S)`` with ``wQ`` the rows ``w_i q_i`` (in Q's dtype), ``c = diag(wQ.T D wQ)``
+    and ``S = wQ.sum(0)``, both in float64."""
     D, Q = distances, assignments
-    DQ = D @ Q
-    c = (Q.astype(np.float64) * DQ.astype(np.float64)).sum(axis=0)
-    S = Q.astype(np.float64).sum(axis=0)
+    w = _weights(sample_weight, Q.shape[0])[:, None]
+    Qw = Q if sample_weight is None else (w * Q.astype(np.float64)).astype(Q.dtype)
+    DQ = D @ Qw
+    c = (w * Q.astype(np.float64) * DQ.astype(np.float64)).sum(axis=0)
+    S = (w * Q.astype(np.float64)).sum(axis=0)
     return DQ, c, S
 
 
@@ -51,20 +60,22 @@ def _potential(form, DQ, Q, c, S):
     return np.where(empty[None, :], np.inf, h)
 
 
-def pairwise_potential(distances, assignments, form, n_threads=1):
+def pairwise_potential(distances, assignments, form, n_threads=1, sample_weight=None):
     """Mean-field potentials h (form 0: detan's leave-one-out form, 1: gradient of H)."""
-    DQ, c, S = pairwise_dq(distances, assignments)
+    DQ, c, S = pairwise_dq(distances, assignments, sample_weight=sample_weight)
     return _potential(form, DQ, assignments, c, S).astype(assignments.dtype)
 
 
-def pairwise_fixed_point(distances, assignments, temperature, form, max_iter, tol, n_threads=1):
-    """Synchronous sweeps ``Q <- softmax(-h(Q)/T)``; returns ``(Q, stats, status)`` like the kernel."""
+def pairwise_fixed_point(distances, assignments, temperature, form, max_iter, tol, n_threads=1, sample_weight=None):
+    """Synchronous sweeps ``Q <- softmax(-h(Q)/T)``; returns ``(Q, stats, status)`` like the kernel
+    (entropy and log-partition sums weighted by ``sample_weight``)."""
     Q = np.array(assignments, copy=True)
     k = Q.shape[1]
+    w = _weights(sample_weight, Q.shape[0])
     stats = np.zeros(4)
     status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
     for it in range(max_iter):
-        DQ, c, S = pairwise_dq(distances, Q)
+        DQ, c, S = pairwise_dq(distances, Q, sample_weight=sample_weight)
         nz = S > TINY_MASS
         stats[0] = (c[nz] / (2.0 * S[nz])).sum()
         h = _potential(form, DQ, Q, c, S)
@@ -81,8 +92,8 @@ def pairwise_fixed_point(distances, assignments, temperature, form, max_iter, to
             Qn = (E / s[:, None]).astype(Q.dtype)
             p = Qn.astype(np.float64)
             with np.errstate(invalid="ignore"):
-                ent = -(np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
-            lzs = (-hmin[:, 0] / temperature + np.log(s)).sum()
+                ent = -(w[:, None] * np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
+            lzs = (w * (-hmin[:, 0] / temperature + np.log(s))).sum()
         md = float(np.abs(Qn.astype(np.float64) - Q.astype(np.float64)).max())
         Q = Qn
         stats[1:] = ent, lzs, md
@@ -94,57 +105,63 @@ def pairwise_fixed_point(distances, assignments, temperature, form, max_iter, to
     return Q, stats, status
 
 
-def pairwise_local_search(distances, labels, n_clusters, max_passes, n_threads=1):
+def pairwise_local_search(distances, labels, n_clusters, max_passes, n_threads=1, sample_weight=None):
     """Sequential exact single-object moves (Hartigan-style) on a hard partition.
 
-    For each object in turn, the exact change of H for moving it from its cluster a to b is
-    ``add_b - rem_a`` with ``rem_a = DQ_ia/(S_a-1) - c_a/(2 S_a (S_a-1))`` and
-    ``add_b = (DQ_ib - c_b/(2 S_b))/(S_b+1)`` (0 for an empty b); it moves to the most negative.
+    For each object in turn, the exact change of H for moving it (weight ``w_i``, 1 without
+    weights) from its cluster a to b is ``add_b - rem_a`` with
+    ``rem_a = w_i (DQ_ia/(S_a-w_i) - c_a/(2 S_a (S_a-w_i)))`` and
+    ``add_b = w_i (DQ_ib - c_b/(2 S_b))/(S_b+w_i)`` (0 for an empty b), ``S`` the weighted masses and
+    ``DQ = D (w Q)``; it moves to the most negative.  A cluster is never emptied of members.
     """
     D = np.asarray(distances, dtype=np.float64)
     labels = np.array(labels, dtype=np.int64, copy=True)
     n, k = D.shape[0], n_clusters
+    w = _weights(sample_weight, n)
     status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
 
     def stats():
         Q = np.zeros((n, k))
-        Q[np.arange(n), labels] = 1
+        Q[np.arange(n), labels] = w
         DQ = D @ Q
-        return DQ, (Q * DQ).sum(0), Q.sum(0)
+        return DQ, (Q * DQ).sum(0), Q.sum(0), np.bincount(labels, minlength=k)
 
-    DQ, c, S = stats()
+    DQ, c, S, members = stats()
     for p in range(max_passes):
         moved = 0
         for i in range(n):
             a = labels[i]
-            if S[a] <= 1.5:
+            if members[a] < 2:
                 continue
-            rem = DQ[i, a] / (S[a] - 1) - c[a] / (2 * S[a] * (S[a] - 1))
+            wi, Sr = w[i], S[a] - w[i]
+            rem = wi * (DQ[i, a] / Sr - c[a] / (2 * S[a] * Sr)) if Sr > 0 else 0.0
             best, best_delta = a, 0.0
             for b in range(k):
                 if b == a:
                     continue
-                add = (DQ[i, b] - c[b] / (2 * S[b])) / (S[b] + 1) if S[b] > 0.5 else 0.0
+                add = wi * (DQ[i, b] - c[b] / (2 * S[b])) / (S[b] + wi) if S[b] > 0 else 0.0
                 delta = add - rem
                 if delta < best_delta - 1e-12 * (abs(add) + abs(rem)):
                     best, best_delta = b, delta
             if best != a:
                 b = best
-                c[a] -= 2 * DQ[i, a]
-                c[b] += 2 * DQ[i, b]
-                S[a] -= 1
-                S[b] += 1
+                c[a] -= 2 * wi * DQ[i, a]
+                c[b] += 2 * wi * DQ[i, b]
+                S[a] -= wi
+                S[b] += wi
+                members[a] -= 1
+                members[b] += 1
                 labels[i] = b
-                DQ[:, a] -= D[i]
-                DQ[:, b] += D[i]
+                DQ[:, a] -= wi * D[i]
+                DQ[:, b] += wi * D[i]
                 moved += 1
         status["iterations"] = p + 1
         status["error"] = float(moved)
         if moved == 0:
             status["converged"] = True
             break
-        DQ, c, S = stats()
-    DQ, c, S = stats()
+        DQ, c, S, members = stats()
+    DQ, c, S, members = stats()
     nz = S > 0
     return labels, float((c[nz] / (2 * S[nz])).sum()), status
 
@@ -156,9 +173,10 @@ def stream_sum(x, n_threads=1):
 
 # ---- feature-space twins (csrc/danneal/pairwise_features.hpp): D_ij = |x_i - x_j|^2, never formed ----
 
-def _features_model(Xc, Q):
-    """Centroids ``Y`` (k x d), scatter ``W``, ``c = 2 S W`` and ``S`` of the assignments."""
-    Q = Q.astype(np.float64)
+def _features_model(Xc, Q, w=None):
+    """Centroids ``Y`` (k x d), scatter ``W``, ``c = 2 S W`` and ``S`` of the assignments (weighted
+    by ``w``)."""
+    Q = Q.astype(np.float64) * (1.0 if w is None else w[:, None])
     S = Q.sum(axis=0)
     m = Q.T @ Xc
     t = Q.T @ (Xc * Xc).sum(axis=1)
@@ -173,10 +191,11 @@ def _sqdist(Xc, Y):
     return ((Xc[:, None, :] - Y[None, :, :]) ** 2).sum(axis=2)
 
 
-def pairwise_features_dq(X, center, assignments, n_threads=1):
-    """``(D @ Q, c, S)`` for ``D_ij = |x_i - x_j|^2`` from ``X``: ``(DQ)_iv = S_v |x_i - y_v|^2 + W_v``."""
+def pairwise_features_dq(X, center, assignments, n_threads=1, sample_weight=None):
+    """``(D @ wQ, c, S)`` for ``D_ij = |x_i - x_j|^2`` from ``X``: ``(DQ)_iv = S_v |x_i - y_v|^2 + W_v``
+    (the statistics weighted by ``sample_weight``)."""
     Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
-    Y, W, c, S = _features_model(Xc, assignments)
+    Y, W, c, S = _features_model(Xc, assignments, _weights(sample_weight, Xc.shape[0]))
     DQ = np.where(S >= TINY_MASS, S * _sqdist(Xc, Y) + W, 0.0)
     return DQ.astype(assignments.dtype), c, S
 
@@ -188,16 +207,17 @@ def _features_potential(form, Xc, Q, Y, W, c, S):
     return _potential(DETAN, S * e + W, Q, c, S)
 
 
-def pairwise_features_potential(X, center, assignments, form, n_threads=1):
+def pairwise_features_potential(X, center, assignments, form, n_threads=1, sample_weight=None):
     """Mean-field potentials for squared Euclidean ``D`` from ``X`` (gradient form: ``|x_i - y_v|^2``)."""
     Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
-    Y, W, c, S = _features_model(Xc, assignments)
+    Y, W, c, S = _features_model(Xc, assignments, _weights(sample_weight, Xc.shape[0]))
     return _features_potential(form, Xc, assignments, Y, W, c, S).astype(assignments.dtype)
 
 
-def _features_step(h, Q, temperature):
+def _features_step(h, Q, temperature, w=1.0):
     """One sweep's new assignments from the potentials ``h``: ``softmax(-h / T)`` (one-hot argmin
-    at ``T = 0``), with the entropy, the sum of log-partitions and the largest change."""
+    at ``T = 0``), with the entropy, the sum of log-partitions (both weighted by the rows' ``w``)
+    and the largest change."""
     k = Q.shape[1]
     if temperature == 0:
         Qn = np.eye(k, dtype=Q.dtype)[np.argmin(h, axis=1)]
@@ -210,23 +230,26 @@ def _features_step(h, Q, temperature):
     lp = (x - m) - ls
     Qn = (e / s).astype(Q.dtype)
     p = Qn.astype(np.float64)
+    w = np.broadcast_to(np.asarray(w, dtype=np.float64), (Q.shape[0],))[:, None]
     with np.errstate(invalid="ignore"):
-        ent = -(np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
-    return Qn, ent, (m + ls).sum(), float(np.abs(p - Q.astype(np.float64)).max())
+        ent = -(w * np.where((p > 0) & (lp < 0), p * lp, 0.0)).sum()
+    return Qn, ent, (w * (m + ls)).sum(), float(np.abs(p - Q.astype(np.float64)).max())
 
 
-def pairwise_features_fixed_point(X, center, assignments, temperature, form, max_iter, tol, n_threads=1):
+def pairwise_features_fixed_point(X, center, assignments, temperature, form, max_iter, tol, n_threads=1,
+                                  sample_weight=None):
     """``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` computed from ``X``."""
     Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
+    w = _weights(sample_weight, Xc.shape[0])
     Q = np.array(assignments, copy=True)
     k = Q.shape[1]
     stats = np.zeros(4)
     status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
     for it in range(max_iter):
-        Y, W, c, S = _features_model(Xc, Q)
+        Y, W, c, S = _features_model(Xc, Q, w)
         stats[0] = W[S > TINY_MASS].sum()
         h = _features_potential(form, Xc, Q, Y, W, c, S)
-        Qn, ent, lzs, md = _features_step(h, Q, temperature)
+        Qn, ent, lzs, md = _features_step(h, Q, temperature, w)
         Q = Qn
         stats[1:] = ent, lzs, md
         status["iterations"] = it + 1
@@ -272,52 +295,56 @@ def pairwise_features_block_sweep(X, center, assignments, total, temperature, fo
     return Qn, out
 
 
-def pairwise_features_local_search(X, center, labels, n_clusters, max_passes, n_threads=1):
+def pairwise_features_local_search(X, center, labels, n_clusters, max_passes, n_threads=1, sample_weight=None):
     """Sequential exact single-object moves (Hartigan's k-means moves) for ``D_ij = |x_i - x_j|^2``.
 
-    Moving object i from a to b changes the cost by ``S_b e_b/(S_b+1) - S_a e_a/(S_a-1)`` with
-    ``e_v = |x_i - y_v|^2`` (the add term is 0 for an empty b); the same rule as
+    Moving object i (weight ``w_i``, 1 without weights) from a to b changes the cost by
+    ``w_i S_b e_b/(S_b+w_i) - w_i S_a e_a/(S_a-w_i)`` with ``e_v = |x_i - y_v|^2`` and ``S`` the
+    weighted masses (the add term is 0 for an empty b); the same rule as
     :func:`pairwise_local_search` on the dense matrix.
     """
     Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
     labels = np.array(labels, dtype=np.int64, copy=True)
     n, k = Xc.shape[0], n_clusters
+    w = _weights(sample_weight, n)
     status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
 
     def stats():
         M = np.zeros((k, Xc.shape[1]))
-        np.add.at(M, labels, Xc)
-        return M, np.bincount(labels, minlength=k).astype(np.float64)
+        np.add.at(M, labels, w[:, None] * Xc)
+        return M, np.bincount(labels, weights=w, minlength=k), np.bincount(labels, minlength=k)
 
     def centroids(M, S):
-        return np.where(S[:, None] > 0.5, M / np.maximum(S, 1)[:, None], 0.0)
+        return np.where(S[:, None] > 0, M / np.where(S > 0, S, 1.0)[:, None], 0.0)
 
-    M, S = stats()
+    M, S, members = stats()
     for p in range(max_passes):
         moved = 0
         Y = centroids(M, S)
         for i in range(n):
             a = labels[i]
-            if S[a] <= 1.5:
+            if members[a] < 2:
                 continue
+            wi, Sr = w[i], S[a] - w[i]
             e = ((Xc[i] - Y) ** 2).sum(axis=1)
-            rem = S[a] * e[a] / (S[a] - 1)
+            rem = wi * S[a] * e[a] / Sr if Sr > 0 else 0.0
             best, best_delta = a, 0.0
             for b in range(k):
                 if b == a:
                     continue
-                add = S[b] * e[b] / (S[b] + 1) if S[b] > 0.5 else 0.0
+                add = wi * S[b] * e[b] / (S[b] + wi) if S[b] > 0 else 0.0
                 delta = add - rem
                 if delta < best_delta - 1e-12 * (abs(add) + abs(rem)):
                     best, best_delta = b, delta
             if best != a:
                 b = best
-                M[a] -= Xc[i]
-                M[b] += Xc[i]
-                S[a] -= 1
-                S[b] += 1
-                Y[a] = M[a] / S[a]
-                Y[b] = M[b] / S[b]
+                M[a] -= wi * Xc[i]
+                M[b] += wi * Xc[i]
+                S[a] -= wi
+                S[b] += wi
+                members[a] -= 1
+                members[b] += 1
+                Y = centroids(M, S)
                 labels[i] = b
                 moved += 1
         status["iterations"] = p + 1
@@ -325,10 +352,10 @@ def pairwise_features_local_search(X, center, labels, n_clusters, max_passes, n_
         if moved == 0:
             status["converged"] = True
             break
-        M, S = stats()
-    M, S = stats()
+        M, S, members = stats()
+    M, S, members = stats()
     Y = centroids(M, S)
-    return labels, float(((Xc - Y[labels]) ** 2).sum()), status
+    return labels, float((w * ((Xc - Y[labels]) ** 2).sum(axis=1)).sum()), status
 
 
 # ---- sparse twins (csrc/danneal/pairwise_sparse.hpp): only the stored pairs of a CSR matrix known ----
@@ -347,9 +374,11 @@ def _csr_dense(indptr, indices, data, n):
     return W, A
 
 
-def pairwise_sparse_dq(indptr, indices, data, assignments, n_threads=1):
-    """``(W @ Q, A @ Q, [diag(Q.T W Q), diag(Q.T A Q), Q.sum(0)])`` in float64."""
+def pairwise_sparse_dq(indptr, indices, data, assignments, n_threads=1, sample_weight=None):
+    """``(W @ Q, A @ Q, [diag(Q.T W Q), diag(Q.T A Q), Q.sum(0)])`` in float64, with ``Q`` the rows
+    ``w_i q_i`` under ``sample_weight``."""
     Q = np.asarray(assignments, dtype=np.float64)
+    Q = Q * _weights(sample_weight, Q.shape[0])[:, None]
     W, A = _csr_dense(indptr, indices, data, Q.shape[0])
     WQ, AQ = W @ Q, A @ Q
     return WQ, AQ, np.stack([(Q * WQ).sum(0), (Q * AQ).sum(0), Q.sum(0)])
@@ -366,17 +395,20 @@ def sparse_cost(mode, fill, P, M, S):
     return np.where(S > 0, out, 0.0)
 
 
-def pairwise_sparse_local_search(indptr, indices, data, labels, n_clusters, mode, fill, max_passes, n_threads=1):
+def pairwise_sparse_local_search(indptr, indices, data, labels, n_clusters, mode, fill, max_passes, n_threads=1,
+                                 sample_weight=None):
     """Sequential exact single-object moves for the sparse cost (the kernel's rule, with the cluster
-    statistics recomputed from scratch for every candidate move)."""
+    statistics recomputed from scratch for every candidate move; object i of weight ``w_i`` changes
+    ``P`` by ``2 w_i WQ_i``, ``M`` by ``2 w_i AQ_i +- w_i^2`` and ``S`` by ``w_i``)."""
     labels = np.array(labels, dtype=np.int64, copy=True)
     n, k = labels.shape[0], n_clusters
     W, A = _csr_dense(indptr, indices, data, n)
+    w = _weights(sample_weight, n)
     status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
 
     def stats():
         Q = np.zeros((n, k))
-        Q[np.arange(n), labels] = 1
+        Q[np.arange(n), labels] = w
         WQ, AQ = W @ Q, A @ Q
         return WQ, AQ, (Q * WQ).sum(0), (Q * AQ).sum(0), Q.sum(0)
 
@@ -386,16 +418,18 @@ def pairwise_sparse_local_search(indptr, indices, data, labels, n_clusters, mode
         for i in range(n):
             WQ, AQ, P, M, S = stats()
             a = labels[i]
-            if S[a] <= 1.5:
+            if np.count_nonzero(labels == a) < 2:
                 continue
-            fa, fa_new = f(P[a], M[a], S[a]), f(P[a] - 2 * WQ[i, a], M[a] - 2 * AQ[i, a] + 1, S[a] - 1)
+            wi = w[i]
+            fa = f(P[a], M[a], S[a])
+            fa_new = f(P[a] - 2 * wi * WQ[i, a], M[a] - 2 * wi * AQ[i, a] + wi * wi, S[a] - wi)
             rem = fa - fa_new
             best, best_delta = a, 0.0
             for b in range(k):
                 if b == a:
                     continue
                 fb = f(P[b], M[b], S[b])
-                add = f(P[b] + 2 * WQ[i, b], M[b] + 2 * AQ[i, b] + 1, S[b] + 1) - fb
+                add = f(P[b] + 2 * wi * WQ[i, b], M[b] + 2 * wi * AQ[i, b] + wi * wi, S[b] + wi) - fb
                 if add - rem < best_delta - 1e-12 * (abs(fa) + abs(fa_new) + abs(fb) + abs(add)):
                     best, best_delta = b, add - rem
             if best != a:
