@@ -30,7 +30,8 @@ The benefit is E(M) = 1/2 m^T C m (m = vec M, row-major), maximised over doubly 
   proximal term of self annealing replaced by its chi-squared expansion, the multipliers solved
   exactly), also stopped when an entry turns non-positive.
 
-All methods start from the uniform matrix (the paper's initial condition) and use the paper's
+All methods start from the uniform matrix (the paper's initial condition; with ``kron``, where it is
+a fixed point, from a slightly perturbed one) and use the paper's
 stopping rules (permutation norm < 1e-3, or every row dominated by one entry > 1 - 1e-3) with at
 most 1000 steps.  C is scaled so that the uniform fixed point of the softmax/softassign turns
 unstable at beta = 1 (the paper does not say how it scales C; the alpha grid is relative to this).
@@ -41,8 +42,8 @@ extracted text: log10 alpha in [-1.5, 1] here.
 
 Default: small (N = 6, 4 runs, 6 alphas; seconds).  ``--full``: N = 8, 100 runs, log10 alpha from
 -1.5 to 1 in steps of 0.1, Fig. 8a for every N from 2 to 25 (hours on 2 cores; ``--runs``,
-``--alphas``, ``--sizes`` and ``--only`` choose a part).  Writes benchmarks/out/rangarajan_*.md and
-.png (the four panels in rangarajan_fig7.png).
+``--alphas``, ``--sizes`` and ``--only`` choose a part).  Writes benchmarks/out/rangarajan_fig7.md and
+.png (all panels run) and rangarajan_fig7_<part>.png (one per part; docs/softassign.md shows them).
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ def instance_kron(rng, N, gamma=0.05):
     return _scaled(C, P, N)
 
 
-def run(C, N, method, alpha, *, constraint="doubly_stochastic", max_steps=1000):
-    """One run from the uniform start; returns (energy of the rounded M, stopped by positivity)."""
+def run(C, N, method, alpha, *, constraint="doubly_stochastic", max_steps=1000, M0=None):
+    """One run from M0 (default uniform); returns (energy of the rounded M, stopped by positivity)."""
     def qfun(M):
         return (C @ M.ravel()).reshape(N, N)
 
@@ -104,7 +105,8 @@ def run(C, N, method, alpha, *, constraint="doubly_stochastic", max_steps=1000):
     if method == "graduated":
         opts["betas"] = alpha * np.arange(1, max_steps + 1)
     res = danneal.assignment_annealing(qfun, (N, N), constraint=constraint, method=method,
-                                       M0=np.full((N, N), 1.0 / N), options=opts, n_threads=1)
+                                       M0=np.full((N, N), 1.0 / N) if M0 is None else M0, options=opts,
+                                       n_threads=1)
     if constraint == "wta":
         col = res.M.argmax(axis=1)
     else:
@@ -114,16 +116,18 @@ def run(C, N, method, alpha, *, constraint="doubly_stochastic", max_steps=1000):
     return 0.5 * float(H.ravel() @ C @ H.ravel()), res.stopped == "positivity"
 
 
-def compare(make, N, runs, alphas, rng, constraint):
-    """Median E/E_best per method and alpha over ``runs`` instances (Fig. 7a/b)."""
+def compare(make, N, runs, alphas, rng, constraint, perturb=False):
+    """Median E/E_best per method and alpha over ``runs`` instances (Fig. 7a/b).  ``perturb``: start
+    near the uniform matrix (the kron generator has C 1 = 0, so the uniform matrix is a fixed point)."""
     rel = {k: np.zeros((runs, len(alphas))) for k in QAP_METHODS}
     raw = {k: np.zeros((runs, len(alphas))) for k in QAP_METHODS}
     stops = {"RL": np.zeros(len(alphas)), "X2": np.zeros(len(alphas))}
     for r in range(runs):
         C = make(rng, N)
+        M0 = danneal.softassign(1e-2 * rng.standard_normal((N, N)), 1.0) if perturb else None
         for k, m in QAP_METHODS.items():
             for j, a in enumerate(alphas):
-                raw[k][r, j], neg = run(C, N, m, a, constraint=constraint)
+                raw[k][r, j], neg = run(C, N, m, a, constraint=constraint, M0=M0)
                 if k in stops:
                     stops[k][j] += neg
         best = max(v[r].max() for v in raw.values())
@@ -156,7 +160,7 @@ def fig8a(sizes, runs, alphas, rng):
     return rows, curves
 
 
-def ties(rng, N=50, steps=300):
+def ties(rng, N=50, steps=1000):
     """Figs. 5-6: a linear assignment with ties; permutation norm sum M(1-M)/N over the iterations."""
     B = rng.uniform(size=(N, N))
     B[:, 1::2] = B[:, 0::2]  # columns 2k and 2k+1 identical: every optimal permutation has 2^(N/2) twins
@@ -168,13 +172,13 @@ def ties(rng, N=50, steps=300):
                                  ("self annihilation", "self_annihilation", {"delta": -1.0}),
                                  ("X2", "chi_squared", {})]:
         pn = []
-        opts = {"alpha": 0.5, "max_iter": steps, "hard_tol": 0.0, "sinkhorn_max_iter": 200, "sinkhorn_tol": 1e-9,
+        opts = {"alpha": 0.5, "max_iter": steps, "hard_tol": 1e-9, "sinkhorn_max_iter": 200, "sinkhorn_tol": 1e-9,
                 "inner_max_iter": 30, "inner_tol": 1e-6, "positivity": "stop", **extra,
                 "callback": lambda M, info: pn.append(float(np.sum(M * (1 - M))) / N)}
         res = danneal.assignment_annealing(lambda M: B, (N, N), method=method, M0=M0, options=opts, n_threads=1)
         _, col = linear_sum_assignment(-res.M)
         opt = B[linear_sum_assignment(-B)].sum()
-        curves[label] = np.array(pn)
+        curves[label] = np.maximum(np.array(pn), 1e-16)  # below ~1e-16 it is rounding noise
         out.append({"method": label, "steps": res.nit, "final perm norm": pn[-1] if pn else float("nan"),
                     "energy of rounded M / optimum": float(B[np.arange(N), col].sum() / opt),
                     "stopped": res.stopped})
@@ -228,30 +232,34 @@ def main():
                  f"parts {sorted(only)}"))
     rng = np.random.default_rng(2000)
     OUT.mkdir(exist_ok=True)
-    md, panels = [], {}
+    md, panels, parts = [], {}, []
     t0 = time.perf_counter()
     if "7a" in only:
         make = instance_paper if args.generator == "paper" else instance_kron
-        rows, curves = compare(make, N, runs, alphas, rng, "doubly_stochastic")
+        rows, curves = compare(make, N, runs, alphas, rng, "doubly_stochastic", perturb=args.generator == "kron")
         md += [f"#### Fig. 7a: QAP, N = {N}, {runs} runs, generator {args.generator} "
                "(median E/E_best; 'median E' = 1/2 m^T C m)", table(rows)]
+        parts.append("7a")
         panels[f"7a QAP (N={N}, {runs} runs, {args.generator})"] = (
             "alpha", "median E / E_best", {k: (alphas, v) for k, v in curves.items()}, True, False)
     if "7b" in only:
         rows, curves = compare(lambda r, n: instance_paper(r, n, one_way=True), N, runs, alphas, rng, "wta")
         md += [f"#### Fig. 7b: QWTA, N = {N}, {runs} runs (canonical RL: row normalisation)", table(rows)]
+        parts.append("7b")
         panels[f"7b QWTA (N={N}, {runs} runs)"] = (
             "alpha", "median E / E_best", {k: (alphas, v) for k, v in curves.items()}, True, False)
     if "8a" in only:
         rows, curves = fig8a(sizes, runs, alphas, rng)
         md += [f"#### Fig. 8a: self annealing, median energy normalised at log10 alpha = -1, {runs} runs per N",
                table(rows)]
+        parts.append("8a")
         panels[f"8a SA, N = {sizes[0]}..{sizes[-1]}"] = (
             "alpha", "median E / median E(alpha=0.1)", {f"N={n}": (alphas, c) for n, c in curves.items()},
             True, False)
     if "6" in only:
         rows, curves = ties(rng)
         md += ["#### Figs. 5-6: 50-node assignment with ties (alpha = 0.5, delta = -1)", table(rows)]
+        parts.append("6")
         panels["5-6 AP with ties: permutation norm"] = (
             "iteration", "sum M(1-M)/N", {k: (np.arange(1, len(v) + 1), v) for k, v in curves.items()},
             False, True)
@@ -261,6 +269,8 @@ def main():
     name = "rangarajan_fig7" if args.generator == "paper" else "rangarajan_fig7_kron"
     (OUT / f"{name}.md").write_text(text + "\n")
     plot(panels, OUT / f"{name}.png")
+    for part, (title, panel) in zip(parts, panels.items()):  # one figure per part too (the docs show them)
+        plot({title: panel}, OUT / f"{name}_{part}.png")
 
 
 if __name__ == "__main__":

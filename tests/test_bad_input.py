@@ -240,6 +240,15 @@ def _entries():
                    {"shape": (5, 5), "M0": M0, "n_threads": 1}, {"M0": "2d"},
                    {"shape": [(0, 0), (5,), "x", (-1, 5), (5, 5.0), None], "n_threads": BAD_THREADS},
                    lambda M, kw: _rows_sum_to_one(M, 1e-3)))
+    E.append(Entry("assignment_annealing chi_squared",
+                   lambda kw: danneal.assignment_annealing(lambda M: -C, (5, 5), method="chi_squared",
+                                                           options=kw["options"], n_threads=1).M,
+                   {"options": {"alpha": 0.01, "positivity": "stop"}}, {},
+                   {"options": [{"positivity": "x"}, {"positivity": None}, {"alpha": 0.0}, {"alpha": "1"},
+                                {"max_iter": -1}, {"energy_tol": -1.0}, {"perm_norm_tol": float("nan")}, "x"]},
+                   lambda M, kw: _rows_sum_to_one(M, 1e-9),
+                   names={"options": ["positivity", "positivity", "alpha", "alpha", "max_iter", "energy_tol",
+                                      "perm_norm_tol"]}))
     E.append(Entry("quadratic_assignment",
                    lambda kw: danneal.quadratic_assignment(kw["A"], kw["B"], options=kw["options"]).col_ind,
                    {"A": A6, "B": B6, "options": {"rng": 0}}, {"A": "2d", "B": "2d"},

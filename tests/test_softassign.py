@@ -363,11 +363,15 @@ def test_chi_squared_stays_feasible_and_ascends(rng, constraint):
 
 
 def test_chi_squared_linear_benefit_reaches_the_optimal_permutation(rng):
-    B = rng.normal(size=(6, 6))
+    # an affine-scaling-like ascent on the Birkhoff polytope; near a vertex the weights of M span
+    # hundreds of orders of magnitude, and the multipliers must still come out right (a plain
+    # least-squares solve gave reduced costs of the wrong sign there and stopped on positivity)
+    B = rng.uniform(size=(5, 5))
     res = danneal.assignment_annealing(lambda M: B, B.shape, method="chi_squared",
-                                       options={"alpha": 0.3, "max_iter": 2000, "positivity": "stop"})
+                                       options={"alpha": 0.3, "max_iter": 5000, "positivity": "stop"})
     _, col = linear_sum_assignment(-B)
     np.testing.assert_array_equal(res.M.argmax(1), col)
+    assert res.stopped in ("hard", "max_iter")
 
 
 def test_positivity_stop_and_raise():

@@ -80,47 +80,80 @@ def _engine_options(options):
     return opts, callback, values
 
 
-def _chi2_multipliers(S, G, axis):
-    """One-way constraint along ``axis`` (1: rows, 0: columns): the multipliers ``nu`` with
-    ``sum(G - S * nu, axis) = 1``."""
-    return (G.sum(axis=axis) - 1.0) / S.sum(axis=axis)
+def _laplacian_solve(W, h):
+    """Solve ``L eta = h`` for the graph Laplacian ``L`` with off-diagonal weights ``-W`` (W >= 0,
+    symmetric, zero diagonal), ``eta[-1] = 0``, by Gaussian elimination in the form of Grassmann,
+    Taksar and Heyman: each pivot is the sum of its node's remaining weights, never a difference, so
+    weights many orders of magnitude apart (a nearly hard M) keep their relative accuracy.  The
+    nodes are eliminated from the least to the most connected, so the equation left out (``L eta =
+    h`` is singular and only consistent up to the rounding of ``sum(h)``) is the most connected
+    node's, on whose scale that rounding is negligible.  An isolated node (no weight left) gets
+    eta = 0."""
+    order = np.argsort(np.asarray(W).sum(axis=1), kind="stable")
+    W = np.array(W, dtype=np.float64)[np.ix_(order, order)]
+    h = np.array(h, dtype=np.float64)[order]
+    m = len(h)
+    d = np.zeros(m)
+    for k in range(m - 1):
+        w = W[k, k + 1:]
+        d[k] = dk = w.sum()
+        if not dk > 0:
+            continue
+        W[k + 1:, k + 1:] += np.outer(w, w) / dk
+        W[k + 1 + np.arange(m - k - 1), k + 1 + np.arange(m - k - 1)] = 0.0  # no self loops
+        h[k + 1:] += w * (h[k] / dk)
+    eta = np.zeros(m)
+    for k in range(m - 2, -1, -1):
+        if d[k] > 0:
+            eta[k] = (h[k] + W[k, k + 1:] @ eta[k + 1:]) / d[k]
+    out = np.empty(m)
+    out[order] = eta
+    return out
 
 
-def _chi2_step(M, Q, alpha, constraint="doubly_stochastic"):
-    r"""One step of the chi-squared multiplicative update (Rangarajan 2000, eqs. 36-40).
+def _chi2_factor(M, Q, alpha, constraint="doubly_stochastic"):
+    r"""The factor ``f`` of one chi-squared multiplicative step ``M <- M * f`` (Rangarajan 2000,
+    eqs. 36-40; docs/softassign.md, "The χ² update").
 
-    The minimiser over the constraint set of the self-annealing energy with its Kullback-Leibler
-    proximal term replaced by its second-order (chi-squared) expansion at :math:`\sigma = M`:
+    The step minimises, over matrices X with the row (and column) sums of :math:`\sigma = M`,
 
     .. math::
 
-        E_{\chi^2}(X) = -\sum_{ai} Q_{ai} X_{ai} + rac{1}{2lpha} \sum_{ai}
-        rac{(X_{ai} - \sigma_{ai})^2}{\sigma_{ai}} + 	ext{multiplier terms}.
+        -\sum_{ai} Q_{ai} X_{ai} + \frac{1}{2\alpha} \sum_{ai} \frac{(X_{ai} - \sigma_{ai})^2}{\sigma_{ai}},
 
-    Its fixed point (eq. 39) is :math:`X = \sigma \odot (1 + lpha (Q - \lambda))` with the
-    multipliers solved exactly (eq. 40), not replaced by a normalisation as in relaxation labeling:
-    one-way (``"wta"``, rows) :math:`X_{ai} = \sigma_{ai}(1 + lpha(Q_{ai} - \sum_j \sigma_{aj}
-    Q_{aj}))`; two-way (``"doubly_stochastic"``) :math:`X = \sigma \odot (1 + lpha Q) - \sigma
-    \odot (
-u 1^T + 1 \eta^T)` with :math:`(
-u, \eta)` from the linear system that makes every
-    row and column sum to 1 (a least-squares solve; the system has the null direction
-    :math:`(c, -c)`, which leaves X unchanged).  Positivity is not enforced: X may have entries
-    :math:`\le 0`, which the caller must check (the paper: "has to be checked at each step").
-
-    Returns the new matrix (not normalised any further).
+    the self-annealing energy with its Kullback-Leibler proximal term replaced by its second-order
+    (chi-squared) expansion.  Its stationary point (eq. 39) is :math:`X = \sigma \odot f`,
+    :math:`f = 1 + \alpha Q - \nu 1^T - 1 \eta^T`, with the multipliers solved exactly (eq. 40)
+    rather than replaced by a normalisation as in relaxation labeling.  One-way (``"wta"``, rows):
+    :math:`f_{ai} = 1 + \alpha (Q_{ai} - \bar q_a)`, :math:`\bar q_a = \sum_j \sigma_{aj} Q_{aj} / s_a`.
+    Two-way: :math:`\nu_a = \sum_i \sigma_{ai} (\alpha Q_{ai} - \eta_i) / s_a` and
+    :math:`\eta` solves the Laplacian system :math:`L \eta = h` with weights
+    :math:`W_{ij} = \sum_a \sigma_{ai} \sigma_{aj} / s_a` and
+    :math:`h_i = \alpha \sum_j \sum_a \sigma_{ai} \sigma_{aj} (Q_{ai} - Q_{aj}) / s_a`, written so that
+    no difference of nearly equal numbers is divided by a small one (``_laplacian_solve``).  The
+    row and column sums of X are those of :math:`\sigma` (1 when M is feasible).  Positivity is not
+    enforced: ``f`` may have entries :math:`\le 0`, which the caller must check (the paper: "has to
+    be checked at each step").
     """
     S = np.asarray(M, dtype=np.float64)
-    G = S * (1.0 + alpha * np.asarray(Q, dtype=np.float64))
-    if constraint == "wta":
-        return G - S * _chi2_multipliers(S, G, 1)[:, None]
+    Q = np.asarray(Q, dtype=np.float64)
     if constraint == "columns":
-        return G - S * _chi2_multipliers(S, G, 0)[None, :]
-    n, m = S.shape
-    A = np.block([[np.diag(S.sum(axis=1)), S], [S.T, np.diag(S.sum(axis=0))]])
-    rhs = np.concatenate([G.sum(axis=1) - 1.0, G.sum(axis=0) - 1.0])
-    x = np.linalg.lstsq(A, rhs, rcond=None)[0]
-    return G - S * (x[:n, None] + x[None, n:])
+        return _chi2_factor(S.T, Q.T, alpha, "wta").T
+    s = S.sum(axis=1)
+    if constraint == "wta":
+        return 1.0 + alpha * (Q - (S * Q).sum(axis=1, keepdims=True) / s[:, None])
+    Sd = S / s[:, None]
+    W = S.T @ Sd
+    np.fill_diagonal(W, 0.0)
+    K = (S * Q).T @ Sd
+    eta = _laplacian_solve(W, alpha * (K - K.T).sum(axis=1))
+    nu = (S * (alpha * Q - eta[None, :])).sum(axis=1) / s
+    return 1.0 + alpha * Q - nu[:, None] - eta[None, :]
+
+
+def _chi2_step(M, Q, alpha, constraint="doubly_stochastic"):
+    """One chi-squared step: ``M * _chi2_factor(M, Q, alpha, constraint)`` (not normalised further)."""
+    return np.asarray(M, dtype=np.float64) * _chi2_factor(M, Q, alpha, constraint)
 
 
 def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method="graduated", M0=None,
@@ -255,8 +288,8 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     ones_n, ones_m = np.ones(n), np.ones(m)
     state = {"alpha": None, "beta": None, "scale": 1.0}
 
-    def project(logK, scale_hint=1.0):
-        """Normalise exp(logK) (log domain); returns log M."""
+    def project(logK, scale_hint=1.0, exact=False):
+        """Normalise exp(logK) (log domain; ``exact``: Sinkhorn to 1e-14); returns log M."""
         if constraint == "wta":
             return _row_log_softmax(logK)
         if constraint == "columns":
@@ -269,7 +302,8 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         K = np.ascontiguousarray(logK)
         P, al, be, _st = _core.sinkhorn_log(K, 1.0, ones_n, ones_m,
                                             np.zeros(n) if a0 is None else a0,
-                                            np.zeros(m) if b0 is None else b0, sk_iter, sk_tol, 0, nt)
+                                            np.zeros(m) if b0 is None else b0, 10000 if exact else sk_iter,
+                                            1e-14 if exact else sk_tol, 0, nt)
         state["alpha"], state["beta"] = al, be
         # log of the kernel's plan (computed stably as u Kt v) where it is a normal number: K + al + be
         # cancels catastrophically when K is large (its rounding, not the plan's, decides the sums);
@@ -278,6 +312,9 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         with np.errstate(divide="ignore"):
             lP = np.log(np.maximum(P, tiny))
         return np.where(P > tiny, lP, np.minimum(K + al[:, None] + be[None, :], np.log(tiny)))
+
+    if method == "chi_squared":  # the update keeps the row/column sums of its start: start feasible
+        logM = project(logM, exact=True)
 
     def Q_of(M):
         Q = np.asarray(qfun(M), dtype=np.float64)
@@ -370,16 +407,16 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
             elif method == "chi_squared":
                 Q = Q_of(M)
                 n_inner += 1
-                X = _chi2_step(M, Q, alpha, constraint)
-                if not (X > 0).all():
+                f = _chi2_factor(M, Q, alpha, constraint)
+                if not (f > 0).all():
                     if stop_at_negative:
                         stopped = "positivity"
                         break
-                    i, j = np.unravel_index(int(np.argmin(X)), X.shape)
-                    raise ValueError(f"chi_squared needs positive entries, but the update gives M[{i}, {j}]="
-                                     f"{float(X[i, j])!r} with alpha={alpha!r}; use a smaller alpha or "
+                    i, j = np.unravel_index(int(np.argmin(f)), f.shape)
+                    raise ValueError(f"chi_squared needs positive entries, but the update multiplies M[{i}, {j}] by "
+                                     f"{float(f[i, j])!r} with alpha={alpha!r}; use a smaller alpha or "
                                      "options['positivity']='stop'")
-                logM = np.log(X)
+                logM = logM + np.log(f)  # log domain: entries far below the float range stay positive
             else:  # relaxation_labeling (with self annihilation: the power kappa)
                 Q = Q_of(M)
                 n_inner += 1

@@ -51,7 +51,48 @@ def qap_local_search(A, B, perms, movable, maximize, max_moves, n_kicks, kick_si
     ``max_moves``.  Then ``n_kicks`` times: ``kick_size`` random swaps (splitmix64 from ``seeds[q]``),
     a descent that trusts the maintained table (no final recomputation), kept only if the objective
     improves by more than the threshold; after the kicks, one exact recomputation and descent.
-    Returns ``(perms, moves)`` (moves: descent swaps kept).
+
+    Parameters
+    ----------
+    A, B : arrays of shape (n, n)
+    perms : int array of shape (R, n)
+        One start permutation per row.
+    movable : bool array of shape (n,) or None
+        Positions the search may swap (None: all; seeds are not movable).
+    maximize : bool
+        Maximise the objective instead of minimising it.
+    max_moves : int
+        Most descent swaps per descent.
+    n_kicks : int
+        Kicks per start.
+    kick_size : int
+        Random swaps per kick.
+    seeds : int array of shape (R,)
+        Seeds of the kicks' random swaps (splitmix64).
+    n_threads : int
+        Ignored (the twin is serial); kept for the kernel's argument order.
+
+    Returns
+    -------
+    perms : int64 array of shape (R, n)
+        Local optima (no swap improves them).
+    moves : int64 array of shape (R,)
+        Descent swaps kept per start.
+
+    References
+    ----------
+    .. [1] H. R. Lourenço, O. C. Martin, T. Stützle, "Iterated local search", Handbook of
+           Metaheuristics, 2003.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal.reference import qap_local_search
+    >>> rng = np.random.default_rng(0)
+    >>> A, B = rng.integers(0, 9, (6, 6)), rng.integers(0, 9, (6, 6))
+    >>> P, moves = qap_local_search(A, B, np.arange(6)[None, :], None, False, 100, 2, 2, np.array([1]))
+    >>> sorted(P[0].tolist())
+    [0, 1, 2, 3, 4, 5]
     """
     A = np.asarray(A).astype(np.float64)
     B = (-1.0 if maximize else 1.0) * np.asarray(B).astype(np.float64)

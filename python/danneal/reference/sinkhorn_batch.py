@@ -10,7 +10,41 @@ __all__ = ["sinkhorn_batch", "sinkhorn_unbalanced_log"]
 def sinkhorn_batch(C, scale, a, b, max_iter, tol, norm, n_threads=1):
     """``sinkhorn_log`` on every problem ``C[k]`` (twin of ``_core.sinkhorn_batch``).
 
-    Returns ``(P, alpha, beta, iterations, errors, converged)``.
+    Parameters
+    ----------
+    C : array of shape (B, n, m)
+    scale : float
+        ``-1/reg``.
+    a, b : arrays of shape (B, n), (B, m)
+        Positive marginals, equal sums per problem.
+    max_iter : int
+    tol : float
+    norm : {0, 2}
+        As :func:`sinkhorn_log`.
+    n_threads : int
+        Ignored (the twin is serial).
+
+    Returns
+    -------
+    P : array of shape (B, n, m), dtype of ``C``
+    alpha, beta : float64 arrays of shape (B, n), (B, m)
+    iterations : int64 array of shape (B,)
+    errors : float64 array of shape (B,)
+    converged : bool array of shape (B,)
+
+    References
+    ----------
+    .. [1] M. Cuturi, "Sinkhorn distances: lightspeed computation of optimal transport", NeurIPS 2013.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal.reference import sinkhorn_batch
+    >>> C = np.stack([[[0.0, 1.0], [1.0, 0.0]]] * 3)
+    >>> P, al, be, its, errs, conv = sinkhorn_batch(C, -10.0, np.full((3, 2), 0.5), np.full((3, 2), 0.5), 100,
+    ...                                            1e-12, 0)
+    >>> P.shape, bool(conv.all())
+    ((3, 2, 2), True)
     """
     out = [sinkhorn_log(C[k], scale, a[k], b[k], np.zeros(C.shape[1]), np.zeros(C.shape[2]), max_iter, tol, norm)
            for k in range(C.shape[0])]
@@ -33,7 +67,45 @@ def sinkhorn_unbalanced_log(C, scale, a, b, fi, alpha0, beta0, max_iter, tol, n_
 
     ``alpha <- fi (log a - LSE_j(scale C + beta))`` then ``beta <- fi (log b - LSE_i(scale C + alpha))``
     until the largest change of the duals is below ``tol`` or ``max_iter`` iterations.
-    Returns ``(P, alpha, beta, status)``.
+
+    Parameters
+    ----------
+    C : array of shape (n, m)
+    scale : float
+        ``-1/reg``.
+    a, b : arrays of shape (n,), (m,)
+        Non-negative marginals (zeros give ``-inf`` duals).
+    fi : float
+        ``reg_m / (reg_m + reg)`` (1: balanced).
+    alpha0, beta0 : arrays of shape (n,), (m,)
+        Starting duals.
+    max_iter : int
+    tol : float
+        Stop when the largest change of the duals is below it.
+    n_threads : int
+        Ignored (the twin is serial).
+
+    Returns
+    -------
+    P : array of shape (n, m), dtype of ``C``
+    alpha, beta : float64 arrays of shape (n,), (m,)
+    status : dict
+        ``converged``, ``numerical_error``, ``iterations``, ``error``.
+
+    References
+    ----------
+    .. [1] L. Chizat, G. Peyré, B. Schmitzer, F.-X. Vialard, "Scaling algorithms for unbalanced
+           optimal transport problems", Math. Comp. 87, 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal.reference import sinkhorn_unbalanced_log
+    >>> C = np.array([[0.0, 1.0], [1.0, 0.0]])
+    >>> P, al, be, st = sinkhorn_unbalanced_log(C, -10.0, np.full(2, 0.5), np.full(2, 0.5), 0.5, np.zeros(2),
+    ...                                         np.zeros(2), 1000, 1e-12)
+    >>> bool(st["converged"]), round(float(P[0, 0]), 3)
+    (True, 0.63)
     """
     K = scale * np.asarray(C, dtype=np.float64)
     with np.errstate(divide="ignore"):
