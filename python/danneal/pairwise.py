@@ -145,6 +145,9 @@ class _DenseProblem:
         return float(self.D.max()) if self.D.size else 1.0
 
 
+_ROWS_PER_THREAD = 16384
+
+
 class _FeatureProblem:
     """Squared Euclidean dissimilarities of the rows of ``X``, never formed: every kernel works
     from ``X`` about ``center`` (one pass over ``X`` per sweep, O(n (d + k)) memory)."""
@@ -155,7 +158,11 @@ class _FeatureProblem:
         self.X = X = np.ascontiguousarray(X)
         self.n = X.shape[0]
         self.dtype = X.dtype
-        self.nt = nt
+        # one thread per _ROWS_PER_THREAD rows at most: a sweep over a few thousand rows takes well
+        # under a millisecond, and on a busy machine each parallel region's barrier waits for a
+        # descheduled thread (digits: 6x slower with 2 threads than with 1 on 2 loaded cores).  The
+        # results do not depend on the thread count.
+        self.nt = max(1, min(nt, self.n // _ROWS_PER_THREAD))
         self.center = np.ascontiguousarray(X.mean(axis=0, dtype=np.float64) if center is None else center,
                                            dtype=np.float64)
 
@@ -564,6 +571,35 @@ def _pair_resplit(D, labels, k, cost, cl_cost, nt, budget=64.0):
     return False, labels, cost, work
 
 
+# anneal_rows="auto" (feature path): the annealing and the split-merge run on a uniform sample of
+# max(_ANNEAL_ROWS, 256 k) rows when there are more; all rows are then assigned to the nearest
+# centroid and finished by zero-temperature sweeps and the local search (as CentralAnnealing).
+_ANNEAL_ROWS = 32768
+
+
+def _nearest_centroid(prob, C):
+    """Labels (int64) of the rows of a :class:`_FeatureProblem` at their nearest of the centroids
+    ``C`` (k x d, about the original origin), in row blocks (lowest index on ties)."""
+    X = prob.X
+    Cc = np.asarray(C, dtype=np.float64) - prob.center
+    cn = (Cc * Cc).sum(axis=1)
+    out = np.empty(prob.n, dtype=np.int64)
+    for b in range(0, prob.n, 65536):
+        B = X[b:b + 65536].astype(np.float64) - prob.center
+        out[b:b + 65536] = np.argmin(cn[None, :] - 2.0 * (B @ Cc.T), axis=1)
+    return out
+
+
+def _finish_all_rows(prob, labels, k, form, local_search, max_iter):
+    """Zero-temperature sweeps (Lloyd iterations for the gradient potentials) from ``labels`` on all
+    rows of ``prob``, then the local search; returns ``(labels, cost, sweeps)``."""
+    Q, _, st = prob.fixed_point(_onehot(labels, k, prob.dtype), 0.0, form, max(max_iter, 100), 0.5)
+    labels = np.ascontiguousarray(np.argmax(Q, axis=1), dtype=np.int64)
+    del Q
+    labels, cost, _ = prob.local_search(labels, k, 100 if local_search else 0)
+    return labels, cost, int(st["iterations"])
+
+
 def _available_memory():
     """Bytes of memory available now (``MemAvailable`` of /proc/meminfo), or None if unknown."""
     try:
@@ -712,6 +748,13 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         Stop cooling once the hard labels have not changed (up to one in a thousand) for ``patience`` consecutive
         temperatures (with every cluster populated and the cost settled to 1e-3 relative); 0
         cools until the assignments are hard or ``T_min``.
+    anneal_rows : int, None or "auto", default="auto"
+        Feature-space path only (``algorithm_ == "features"``): the annealing and the split-merge
+        refinement run on a uniform sample of this many rows (drawn from ``random_state``) when
+        ``X`` has more; every row is then assigned to the nearest centroid of the sample's
+        partition and finished by zero-temperature sweeps (Lloyd iterations) and the local search
+        on all rows.  For squared Euclidean ``D`` the cost is the k-means cost, which a uniform
+        sample estimates without bias.  ``"auto"``: ``max(32768, 256 * n_clusters)``; ``None``: all rows.
     random_state : int, RandomState or None
     n_threads : int or None
         Threads for the kernels (None or -1: all available cores).
@@ -741,6 +784,8 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         One record per temperature: ``T``, ``cost``, ``free_energy``, ``entropy``, ``n_iter``,
         ``converged``, ``hardness``.
     T0_, critical_temperature_ : float
+    n_anneal_rows_ : int
+        Rows the annealing ran on (see ``anneal_rows``).
     algorithm_ : str
         The path taken: ``"features"`` or ``"dense"``.
     cluster_centers_ : ndarray (n_clusters, n_features)
@@ -798,13 +843,14 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         "missing": [StrOptions({"max", "mean"}), Interval(Real, 0, None, closed="left")],
         "memory_budget": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "metric_params": [None, dict],
+        "anneal_rows": [StrOptions({"auto"}), None, Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, n_clusters=8, *, metric="precomputed", potential="gradient", T0="auto", cooling=0.8,
                  T_min="auto", max_iter=30, tol=1e-4, perturbation=1e-3, hard_tol=1e-3, local_search=True,
                  refine=True, algorithm="auto", patience=5, random_state=None, n_threads=None, verbose=0,
                  callback=None, n_neighbors=None, neighbors="exact", missing="max", memory_budget="auto",
-                 metric_params=None):
+                 metric_params=None, anneal_rows="auto"):
         self.n_clusters = n_clusters
         self.metric = metric
         self.potential = potential
@@ -828,6 +874,7 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         self.missing = missing
         self.memory_budget = memory_budget
         self.metric_params = metric_params
+        self.anneal_rows = anneal_rows
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -941,6 +988,36 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         self.algorithm_ = "dense"
         return _DenseProblem(self._dissimilarities(X), nt)
 
+    def _anneal_problem(self, prob, k, rng):
+        """The problem the annealing and the split-merge run on: a uniform sample of the rows of a
+        feature-space problem when ``anneal_rows`` asks for fewer rows than it has (draws the sample
+        from ``rng``), else ``prob`` itself.  Sets ``n_anneal_rows_``."""
+        m = prob.n
+        if prob.features and self.anneal_rows is not None:
+            m = max(_ANNEAL_ROWS, 256 * k) if self.anneal_rows == "auto" else int(self.anneal_rows)
+            m = min(prob.n, max(m, k))
+        self.n_anneal_rows_ = int(m)
+        if m >= prob.n:
+            return prob
+        idx = np.sort(np.random.default_rng(int(rng.randint(2**31))).choice(prob.n, m, replace=False))
+        return prob.subset(idx)
+
+    def _finish_sampled(self, prob, aprob, labels, k, ann, mon):
+        """After annealing a sample: every row to the nearest centroid of the sample's partition, then
+        zero-temperature sweeps and the local search on all rows; ``assignments_`` are the soft
+        assignments of all rows to that final partition at the last annealing temperature (one sweep).
+        Returns ``(labels, cost)``."""
+        mon.phase("all rows", f"n={prob.n}: nearest centroid, zero-temperature sweeps, local search")
+        C, _ = aprob.centroids(labels, k)
+        labels, cost, sweeps = _finish_all_rows(prob, _nearest_centroid(prob, C), k, _FORMS[self.potential],
+                                                self.local_search, self.max_iter)
+        ann.n_sweeps += sweeps
+        T_last = float(ann.history[-1]["T"]) if ann.history else float(self.T0_)
+        Q, _, st = prob.fixed_point(_onehot(labels, k, prob.dtype), T_last, _FORMS[self.potential], 1, 0.0)
+        ann.n_sweeps += 1
+        self.assignments_ = Q
+        return labels, cost
+
     def _sparse_problem(self, indptr, indices, data, nt):
         if self.potential != "gradient":
             raise ValueError(f"potential={self.potential!r}: sparse dissimilarities take the gradient potentials "
@@ -987,18 +1064,21 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
                             line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
                                  f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}")
         rng = check_random_state(self.random_state)
+        aprob = self._anneal_problem(prob, k, rng)
         opts = dict(cooling=self.cooling, potential=self.potential, max_iter=self.max_iter, tol=self.tol,
                     perturbation=self.perturbation, hard_tol=self.hard_tol, local_search=self.local_search, nt=nt,
                     patience=self.patience)
-        labels, cost, ann, not_converged = _anneal(prob, k, T0=T0, T_min=T_min, rng=rng, callback=step,
+        labels, cost, ann, not_converged = _anneal(aprob, k, T0=T0, T_min=T_min, rng=rng, callback=step,
                                                    populated=not self.refine, **opts)
         self.assignments_ = ann.assignments_annealed
         self.n_refinements_ = 0
         if self.refine and k > 1:
             # refinement may cost as much work as the annealing did (and at least 64 passes)
             mon.phase("split-merge refinement", f"at most {max(64, ann.n_sweeps)} sweeps")
-            labels, cost, self.n_refinements_ = _split_merge(prob, labels, k, cost, rng=rng, opts=opts,
+            labels, cost, self.n_refinements_ = _split_merge(aprob, labels, k, cost, rng=rng, opts=opts,
                                                              budget=max(64.0, float(ann.n_sweeps)))
+        if aprob is not prob:
+            labels, cost = self._finish_sampled(prob, aprob, labels, k, ann, mon)
         self.cost_ = cost
         self._problem_ = None
         if prob.features:
