@@ -575,6 +575,9 @@ def _pair_resplit(D, labels, k, cost, cl_cost, nt, budget=64.0):
 # max(_ANNEAL_ROWS, 256 k) rows when there are more; all rows are then assigned to the nearest
 # centroid and finished by zero-temperature sweeps and the local search (as CentralAnnealing).
 _ANNEAL_ROWS = 32768
+# tiles (D formed from X in every sweep): the sample's D is formed densely (split-merge sub-problems
+# up to 64 MiB are dense), so the annealing costs O(m^2) per sweep, not O(n^2 d)
+_TILES_ANNEAL_ROWS = 2000
 
 
 def _nearest_centroid(prob, C):
@@ -749,12 +752,15 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         temperatures (with every cluster populated and the cost settled to 1e-3 relative); 0
         cools until the assignments are hard or ``T_min``.
     anneal_rows : int, None or "auto", default="auto"
-        Feature-space path only (``algorithm_ == "features"``): the annealing and the split-merge
-        refinement run on a uniform sample of this many rows (drawn from ``random_state``) when
-        ``X`` has more; every row is then assigned to the nearest centroid of the sample's
-        partition and finished by zero-temperature sweeps (Lloyd iterations) and the local search
-        on all rows.  For squared Euclidean ``D`` the cost is the k-means cost, which a uniform
-        sample estimates without bias.  ``"auto"``: ``max(32768, 256 * n_clusters)``; ``None``: all rows.
+        Feature-space and tiles paths only (``algorithm_`` ``"features"`` or ``"tiles"``): the
+        annealing and the split-merge refinement run on a uniform sample of this many rows (drawn
+        from ``random_state``) when ``X`` has more; every row is then assigned to the cluster of the
+        sample's partition of lowest potential (feature space: the nearest centroid) and finished by
+        zero-temperature sweeps (for squared Euclidean ``D`` Lloyd iterations) and the local search
+        on all rows.  The cost divided by ``n`` is a mean over the objects, which a uniform sample
+        estimates without bias.  ``"auto"``: ``max(32768, 256 * n_clusters)`` (features),
+        ``max(2000, 200 * n_clusters)`` (tiles: one sweep over all rows costs O(n^2 d)); ``None``:
+        all rows.
     random_state : int, RandomState or None
     n_threads : int or None
         Threads for the kernels (None or -1: all available cores).
@@ -989,31 +995,39 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         return _DenseProblem(self._dissimilarities(X), nt)
 
     def _anneal_problem(self, prob, k, rng):
-        """The problem the annealing and the split-merge run on: a uniform sample of the rows of a
-        feature-space problem when ``anneal_rows`` asks for fewer rows than it has (draws the sample
-        from ``rng``), else ``prob`` itself.  Sets ``n_anneal_rows_``."""
+        """The problem the annealing and the split-merge run on, and the rows it holds: a uniform
+        sample of the rows of a feature-space or tiles problem when ``anneal_rows`` asks for fewer
+        rows than it has (drawn from ``rng``), else ``(prob, None)``.  Sets ``n_anneal_rows_``."""
         m = prob.n
-        if prob.features and self.anneal_rows is not None:
-            m = max(_ANNEAL_ROWS, 256 * k) if self.anneal_rows == "auto" else int(self.anneal_rows)
+        tiles = isinstance(prob, _large._TilesProblem)
+        if (prob.features or tiles) and self.anneal_rows is not None:
+            if self.anneal_rows == "auto":
+                m = max(_ANNEAL_ROWS, 256 * k) if prob.features else max(_TILES_ANNEAL_ROWS, 200 * k)
+            else:
+                m = int(self.anneal_rows)
             m = min(prob.n, max(m, k))
         self.n_anneal_rows_ = int(m)
         if m >= prob.n:
-            return prob
+            return prob, None
         idx = np.sort(np.random.default_rng(int(rng.randint(2**31))).choice(prob.n, m, replace=False))
-        return prob.subset(idx)
+        return prob.subset(idx), idx
 
-    def _finish_sampled(self, prob, aprob, labels, k, ann, mon):
-        """After annealing a sample: every row to the nearest centroid of the sample's partition, then
-        zero-temperature sweeps and the local search on all rows; ``assignments_`` are the soft
-        assignments of all rows to that final partition at the last annealing temperature (one sweep).
-        Returns ``(labels, cost)``."""
-        mon.phase("all rows", f"n={prob.n}: nearest centroid, zero-temperature sweeps, local search")
-        C, _ = aprob.centroids(labels, k)
-        labels, cost, sweeps = _finish_all_rows(prob, _nearest_centroid(prob, C), k, _FORMS[self.potential],
-                                                self.local_search, self.max_iter)
+    def _finish_sampled(self, prob, aprob, idx, labels, k, ann, mon):
+        """After annealing a sample: every row to the cluster of the sample's partition of lowest
+        potential (feature space: the nearest centroid), then zero-temperature sweeps and the local
+        search on all rows; ``assignments_`` are the soft assignments of all rows to that final
+        partition at the last annealing temperature (one sweep).  Returns ``(labels, cost)``."""
+        mon.phase("all rows", f"n={prob.n}: extend the sample's partition, zero-temperature sweeps, local search")
+        if prob.features:
+            C, _ = aprob.centroids(labels, k)
+            start = _nearest_centroid(prob, C)
+        else:
+            start = prob.extend_labels(idx, labels, k)
+        form = _FORMS[self.potential]
+        labels, cost, sweeps = _finish_all_rows(prob, start, k, form, self.local_search, self.max_iter)
         ann.n_sweeps += sweeps
         T_last = float(ann.history[-1]["T"]) if ann.history else float(self.T0_)
-        Q, _, st = prob.fixed_point(_onehot(labels, k, prob.dtype), T_last, _FORMS[self.potential], 1, 0.0)
+        Q, _, st = prob.fixed_point(_onehot(labels, k, prob.dtype), T_last, form, 1, 0.0)
         ann.n_sweeps += 1
         self.assignments_ = Q
         return labels, cost
@@ -1064,7 +1078,7 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
                             line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
                                  f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}")
         rng = check_random_state(self.random_state)
-        aprob = self._anneal_problem(prob, k, rng)
+        aprob, anneal_idx = self._anneal_problem(prob, k, rng)
         opts = dict(cooling=self.cooling, potential=self.potential, max_iter=self.max_iter, tol=self.tol,
                     perturbation=self.perturbation, hard_tol=self.hard_tol, local_search=self.local_search, nt=nt,
                     patience=self.patience)
@@ -1078,7 +1092,7 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
             labels, cost, self.n_refinements_ = _split_merge(aprob, labels, k, cost, rng=rng, opts=opts,
                                                              budget=max(64.0, float(ann.n_sweeps)))
         if aprob is not prob:
-            labels, cost = self._finish_sampled(prob, aprob, labels, k, ann, mon)
+            labels, cost = self._finish_sampled(prob, aprob, anneal_idx, labels, k, ann, mon)
         self.cost_ = cost
         self._problem_ = None
         if prob.features:
