@@ -432,7 +432,7 @@ py::tuple pairwise_tiles_dq_py(const py::array& X, int metric, double p, const p
     Interruptible intr;
     {
       py::gil_scoped_release nogil;
-      pairwise::pairwise_tiles_dq<T>(static_cast<const T*>(X.data()), n, d, metric, p, q, k, n_threads,
+      pairwise::pairwise_tiles_dq<T>(static_cast<const T*>(X.data()), n, d, metric, p, q, k, nullptr, n_threads,
                                      DQ.mutable_data(), c.mutable_data(), S.mutable_data());
     }
     intr.raise_if_interrupted();
@@ -504,7 +504,7 @@ py::tuple pairwise_tiles_local_search_py(const py::array& X, int metric, double 
     {
       py::gil_scoped_release nogil;
       st = pairwise::pairwise_tiles_local_search<T>(static_cast<const T*>(X.data()), n, d, metric, p, k, max_passes,
-                                                    n_threads, out.mutable_data(), &cost);
+                                                    nullptr, n_threads, out.mutable_data(), &cost);
     }
     intr.raise_if_interrupted();
     return py::make_tuple(out, cost, status_dict(st));

@@ -303,7 +303,8 @@ def _entries():
     E.append(Entry("PairwiseAnnealing(sqeuclidean).fit",
                    lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="sqeuclidean").fit(kw["X"])),
                    {"X": X, **pair_params}, {"X": "2d"},
-                   {"n_clusters": [13], "random_state": ["x", -1], "n_threads": [0, "2"]}, _labels_check(3)))
+                   {"n_clusters": [13], "random_state": ["x", -1], "n_threads": [0, "2"],
+                    "anneal_rows": [0, -1, 2.5, "x"]}, _labels_check(3)))
     for name, X_fit, metric in (("precomputed", D, "precomputed"), ("sqeuclidean", X, "sqeuclidean")):
         E.append(Entry(f"PairwiseAnnealing({name}).fit(sample_weight)",
                        lambda kw, m=metric: _summary(_est(danneal.PairwiseAnnealing, kw, metric=m).fit(

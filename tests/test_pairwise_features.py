@@ -217,7 +217,9 @@ def test_feature_and_dense_fits_agree(dtype, metric):
     assert_array_equal(f.predict(X), f.labels_)
 
 
-def test_feature_path_cost_is_kmeans_inertia_and_threads_agree():
+def test_feature_path_cost_is_kmeans_inertia_and_threads_agree(monkeypatch):
+    # small problems run on one thread (pw._ROWS_PER_THREAD): lower it so that 2 threads really run
+    monkeypatch.setattr(pw, "_ROWS_PER_THREAD", 16)
     X, _ = blobs(400, 5, d=4, seed=1, std=2.0)
     a = PairwiseAnnealing(5, metric="sqeuclidean", random_state=0, n_threads=1).fit(X)
     b = PairwiseAnnealing(5, metric="sqeuclidean", random_state=0, n_threads=2).fit(X)
@@ -226,6 +228,35 @@ def test_feature_path_cost_is_kmeans_inertia_and_threads_agree():
     inertia = sum(((X[a.labels_ == v] - X[a.labels_ == v].mean(0)) ** 2).sum() for v in range(5))
     assert a.cost_ == pytest.approx(inertia, rel=1e-10)
     assert_allclose(a.cluster_centers_, [X[a.labels_ == v].mean(0) for v in range(5)], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_annealing_a_sample_then_finishing_on_all_rows(dtype, monkeypatch):
+    """anneal_rows: the annealing and split-merge on a sample, then nearest centroid, Lloyd and the
+    local search on all rows; the same cost as annealing all rows on well-separated data, thread
+    independent, assignments_ for every row."""
+    monkeypatch.setattr(pw, "_ROWS_PER_THREAD", 64)
+    X, y = blobs(1500, 5, d=4, seed=4, std=1.0)
+    X = X.astype(dtype)
+    full = PairwiseAnnealing(5, metric="sqeuclidean", random_state=0, anneal_rows=None).fit(X)
+    a = PairwiseAnnealing(5, metric="sqeuclidean", random_state=0, anneal_rows=300, n_threads=1).fit(X)
+    b = PairwiseAnnealing(5, metric="sqeuclidean", random_state=0, anneal_rows=300, n_threads=2).fit(X)
+    assert full.n_anneal_rows_ == 1500 and a.n_anneal_rows_ == 300
+    assert_array_equal(a.labels_, b.labels_)
+    assert_array_equal(a.assignments_, b.assignments_)
+    assert a.cost_ == b.cost_
+    assert a.cost_ == pytest.approx(full.cost_, rel=1e-9 if dtype == np.float64 else 1e-5)
+    inertia = sum(((X[a.labels_ == v].astype(np.float64) - X[a.labels_ == v].mean(0, dtype=np.float64)) ** 2).sum()
+                  for v in range(5))
+    assert a.cost_ == pytest.approx(inertia, rel=1e-9 if dtype == np.float64 else 1e-5)
+    assert a.assignments_.shape == (1500, 5) and a.assignments_.dtype == dtype
+    assert_allclose(a.assignments_.sum(axis=1), 1.0, rtol=1e-5)
+    assert_array_equal(np.argmax(a.assignments_, axis=1), a.labels_)
+    assert_array_equal(a.predict(X), a.labels_)
+    # "auto" keeps every row of a small problem, and the dense path ignores anneal_rows
+    assert PairwiseAnnealing(5, metric="sqeuclidean", random_state=0).fit(X[:300]).n_anneal_rows_ == 300
+    assert PairwiseAnnealing(5, metric="sqeuclidean", algorithm="dense", anneal_rows=50,
+                             random_state=0).fit(X[:300]).n_anneal_rows_ == 300
 
 
 def test_algorithm_choice_and_errors():

@@ -247,6 +247,25 @@ def test_tiles_fit_equals_dense_fit_and_memory_budget_chooses_the_path():
     assert adjusted_rand_score(y, auto.labels_) > 0.9
 
 
+def test_tiles_anneal_a_sample_then_finish_on_all_rows():
+    """anneal_rows on the tiles path: the sample annealed (its D dense), every object extended by its
+    potentials under the sample's partition, then zero-temperature sweeps and the local search on
+    all objects: on separated data the dense fit's partition, thread independent."""
+    X, y = _data(500, d=3, seed=16, k=4)
+    dense = PairwiseAnnealing(4, metric="cityblock", algorithm="dense", random_state=0, n_threads=1).fit(X)
+    a = PairwiseAnnealing(4, metric="cityblock", algorithm="tiles", anneal_rows=120, random_state=0,
+                          n_threads=1).fit(X)
+    b = PairwiseAnnealing(4, metric="cityblock", algorithm="tiles", anneal_rows=120, random_state=0,
+                          n_threads=2).fit(X)
+    assert a.n_anneal_rows_ == 120 and dense.n_anneal_rows_ == 500
+    assert_array_equal(a.labels_, b.labels_)
+    assert_array_equal(a.assignments_, b.assignments_)
+    assert a.assignments_.shape == (500, 4)
+    assert_allclose(a.assignments_.sum(axis=1), 1.0, rtol=1e-12)
+    assert adjusted_rand_score(dense.labels_, a.labels_) == 1.0
+    assert_allclose(a.cost_, dense.cost_, rtol=1e-10)
+
+
 def test_tiles_errors():
     X, _ = _data(50)
     with pytest.raises(ValueError, match="algorithm='tiles'"):

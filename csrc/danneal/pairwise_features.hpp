@@ -20,6 +20,7 @@
 
 #include "danneal/common.hpp"
 #include "danneal/pairwise.hpp"
+#include "danneal/softassign.hpp"
 
 namespace danneal::pairwise {
 
@@ -299,14 +300,15 @@ inline void features_sweep_rows(const T* X, index_t b, index_t e, index_t d, con
         m = std::max(m, x[v]);
       }
       // one exp per entry: q = exp(x - m) / s (never exp(x - (m + log s)): that loses log s
-      // when |m| is huge); below -746 the exp is exactly 0 in double and is not evaluated
-      double s = 0;
+      // when |m| is huge); the vector exp of the SIMD layer (simd/math.hpp: exactly 0 below the
+      // smallest normal, never subnormal)
       for (index_t v = 0; v < k; ++v) {
-        const double z = x[v] - m;
-        x[v] = z;
-        ev[v] = z < -746.0 ? 0.0 : std::exp(z);
-        s += ev[v];
+        x[v] -= m;
+        ev[v] = x[v];
       }
+      simd::sa_exp(ev.data(), k);
+      double s = 0;
+      for (index_t v = 0; v < k; ++v) s += ev[v];
       const double ls = std::log(s);
       lzs += wi * (m + ls);
       for (index_t v = 0; v < k; ++v) {

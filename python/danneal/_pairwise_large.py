@@ -437,3 +437,13 @@ class _TilesProblem:
     def cluster_stats(self, labels, k):
         _, c, S = self.dq(_onehot(labels, k, self.dtype))
         return c, S
+
+    def extend_labels(self, idx, labels, k):
+        """Labels of all objects from a partition ``labels`` of the objects ``idx``: each object to
+        the cluster of lowest gradient potential under that partition, ``D[:, idx] Q_s / S_v -
+        c_v / (2 S_v^2)`` (O(n |idx| d); lowest index on ties)."""
+        Qs = _onehot(labels, k, np.float64)
+        DQ = _core.pairwise_tiles_dq_cols(self.X, self.metric, self.p, np.ascontiguousarray(idx, dtype=np.int64), Qs,
+                                          self.nt)
+        c, S = (Qs * DQ[idx]).sum(axis=0), Qs.sum(axis=0)
+        return np.ascontiguousarray(np.argmin(_gradient_form(1, DQ, None, c, S), axis=1), dtype=np.int64)

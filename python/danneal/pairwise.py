@@ -145,6 +145,9 @@ class _DenseProblem:
         return float(self.D.max()) if self.D.size else 1.0
 
 
+_ROWS_PER_THREAD = 16384
+
+
 class _FeatureProblem:
     """Squared Euclidean dissimilarities of the rows of ``X``, never formed: every kernel works
     from ``X`` about ``center`` (one pass over ``X`` per sweep, O(n (d + k)) memory)."""
@@ -155,7 +158,11 @@ class _FeatureProblem:
         self.X = X = np.ascontiguousarray(X)
         self.n = X.shape[0]
         self.dtype = X.dtype
-        self.nt = nt
+        # one thread per _ROWS_PER_THREAD rows at most: a sweep over a few thousand rows takes well
+        # under a millisecond, and on a busy machine each parallel region's barrier waits for a
+        # descheduled thread (digits: 6x slower with 2 threads than with 1 on 2 loaded cores).  The
+        # results do not depend on the thread count.
+        self.nt = max(1, min(nt, self.n // _ROWS_PER_THREAD))
         self.center = np.ascontiguousarray(X.mean(axis=0, dtype=np.float64) if center is None else center,
                                            dtype=np.float64)
 
@@ -410,6 +417,38 @@ def _rescaled(rec, scale):
     return {**rec, **{key: rec[key] * scale for key in ("cost", "free_energy", "entropy") if key in rec}}
 
 
+# anneal_rows="auto" (feature path): the annealing and the split-merge run on a uniform sample of
+# max(_ANNEAL_ROWS, 256 k) rows when there are more; all rows are then assigned to the nearest
+# centroid and finished by zero-temperature sweeps and the local search (as CentralAnnealing).
+_ANNEAL_ROWS = 32768
+# tiles (D formed from X in every sweep): the sample's D is formed densely (split-merge sub-problems
+# up to 64 MiB are dense), so the annealing costs O(m^2) per sweep, not O(n^2 d)
+_TILES_ANNEAL_ROWS = 2000
+
+
+def _nearest_centroid(prob, C):
+    """Labels (int64) of the rows of a :class:`_FeatureProblem` at their nearest of the centroids
+    ``C`` (k x d, about the original origin), in row blocks (lowest index on ties)."""
+    X = prob.X
+    Cc = np.asarray(C, dtype=np.float64) - prob.center
+    cn = (Cc * Cc).sum(axis=1)
+    out = np.empty(prob.n, dtype=np.int64)
+    for b in range(0, prob.n, 65536):
+        B = X[b:b + 65536].astype(np.float64) - prob.center
+        out[b:b + 65536] = np.argmin(cn[None, :] - 2.0 * (B @ Cc.T), axis=1)
+    return out
+
+
+def _finish_all_rows(prob, labels, k, form, local_search, max_iter):
+    """Zero-temperature sweeps (Lloyd iterations for the gradient potentials) from ``labels`` on all
+    rows of ``prob``, then the local search; returns ``(labels, cost, sweeps)``."""
+    Q, _, st = prob.fixed_point(_onehot(labels, k, prob.dtype), 0.0, form, max(max_iter, 100), 0.5)
+    labels = np.ascontiguousarray(np.argmax(Q, axis=1), dtype=np.int64)
+    del Q
+    labels, cost, _ = prob.local_search(labels, k, 100 if local_search else 0)
+    return labels, cost, int(st["iterations"])
+
+
 def _available_memory():
     """Bytes of memory available now (``MemAvailable`` of /proc/meminfo), or None if unknown."""
     try:
@@ -558,6 +597,16 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         Stop cooling once the hard labels have not changed (up to one in a thousand) for ``patience`` consecutive
         temperatures (with every cluster populated and the cost settled to 1e-3 relative); 0
         cools until the assignments are hard or ``T_min``.
+    anneal_rows : int, None or "auto", default="auto"
+        Feature-space and tiles paths only (``algorithm_`` ``"features"`` or ``"tiles"``): the
+        annealing and the split-merge refinement run on a uniform sample of this many rows (drawn
+        from ``random_state``) when ``X`` has more; every row is then assigned to the cluster of the
+        sample's partition of lowest potential (feature space: the nearest centroid) and finished by
+        zero-temperature sweeps (for squared Euclidean ``D`` Lloyd iterations) and the local search
+        on all rows.  The cost divided by ``n`` is a mean over the objects, which a uniform sample
+        estimates without bias.  ``"auto"``: ``max(32768, 256 * n_clusters)`` (features),
+        ``max(2000, 200 * n_clusters)`` (tiles: one sweep over all rows costs O(n^2 d)); ``None``:
+        all rows.
     random_state : int, RandomState or None
     n_threads : int or None
         Threads for the kernels (None or -1: all available cores).
@@ -587,6 +636,8 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         One record per temperature: ``T``, ``cost``, ``free_energy``, ``entropy``, ``n_iter``,
         ``converged``, ``hardness``.
     T0_, critical_temperature_ : float
+    n_anneal_rows_ : int
+        Rows the annealing ran on (see ``anneal_rows``).
     algorithm_ : str
         The path taken: ``"features"`` or ``"dense"``.
     cluster_centers_ : ndarray (n_clusters, n_features)
@@ -644,13 +695,14 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         "missing": [StrOptions({"max", "mean"}), Interval(Real, 0, None, closed="left")],
         "memory_budget": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "metric_params": [None, dict],
+        "anneal_rows": [StrOptions({"auto"}), None, Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, n_clusters=8, *, metric="precomputed", potential="gradient", T0="auto", cooling=0.8,
                  T_min="auto", max_iter=30, tol=1e-4, perturbation=1e-3, hard_tol=1e-3, local_search=True,
                  refine=True, algorithm="auto", patience=5, random_state=None, n_threads=None, verbose=0,
                  callback=None, n_neighbors=None, neighbors="exact", missing="max", memory_budget="auto",
-                 metric_params=None):
+                 metric_params=None, anneal_rows="auto"):
         self.n_clusters = n_clusters
         self.metric = metric
         self.potential = potential
@@ -674,6 +726,7 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         self.missing = missing
         self.memory_budget = memory_budget
         self.metric_params = metric_params
+        self.anneal_rows = anneal_rows
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -787,6 +840,44 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         self.algorithm_ = "dense"
         return _DenseProblem(self._dissimilarities(X), nt)
 
+    def _anneal_problem(self, prob, k, rng):
+        """The problem the annealing and the split-merge run on, and the rows it holds: a uniform
+        sample of the rows of a feature-space or tiles problem when ``anneal_rows`` asks for fewer
+        rows than it has (drawn from ``rng``), else ``(prob, None)``.  Sets ``n_anneal_rows_``."""
+        m = prob.n
+        tiles = isinstance(prob, _large._TilesProblem)
+        if (prob.features or tiles) and self.anneal_rows is not None:
+            if self.anneal_rows == "auto":
+                m = max(_ANNEAL_ROWS, 256 * k) if prob.features else max(_TILES_ANNEAL_ROWS, 200 * k)
+            else:
+                m = int(self.anneal_rows)
+            m = min(prob.n, max(m, k))
+        self.n_anneal_rows_ = int(m)
+        if m >= prob.n:
+            return prob, None
+        idx = np.sort(np.random.default_rng(int(rng.randint(2**31))).choice(prob.n, m, replace=False))
+        return prob.subset(idx), idx
+
+    def _finish_sampled(self, prob, aprob, idx, labels, k, ann, mon):
+        """After annealing a sample: every row to the cluster of the sample's partition of lowest
+        potential (feature space: the nearest centroid), then zero-temperature sweeps and the local
+        search on all rows; ``assignments_`` are the soft assignments of all rows to that final
+        partition at the last annealing temperature (one sweep).  Returns ``(labels, cost)``."""
+        mon.phase("all rows", f"n={prob.n}: extend the sample's partition, zero-temperature sweeps, local search")
+        if prob.features:
+            C, _ = aprob.centroids(labels, k)
+            start = _nearest_centroid(prob, C)
+        else:
+            start = prob.extend_labels(idx, labels, k)
+        form = _FORMS[self.potential]
+        labels, cost, sweeps = _finish_all_rows(prob, start, k, form, self.local_search, self.max_iter)
+        ann.n_sweeps += sweeps
+        T_last = float(ann.history[-1]["T"]) if ann.history else float(self.T0_)
+        Q, _, st = prob.fixed_point(_onehot(labels, k, prob.dtype), T_last, form, 1, 0.0)
+        ann.n_sweeps += 1
+        self.assignments_ = Q
+        return labels, cost
+
     def _sparse_problem(self, indptr, indices, data, nt):
         if self.potential != "gradient":
             raise ValueError(f"potential={self.potential!r}: sparse dissimilarities take the gradient potentials "
@@ -852,7 +943,8 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
 
             def state():  # scikit-learn callbacks (ScoringMonitor): a model of this temperature's argmax partition
                 labels = np.ascontiguousarray(np.argmax(Q, axis=1), dtype=np.int64)
-                return {**self._partition_attributes(prob, labels, k, nt), "assignments_": Q, "cost_": rec["cost"],
+                # (the annealed problem: all rows, or the sample of them that anneal_rows asks for)
+                return {**self._partition_attributes(aprob, labels, k, nt), "assignments_": Q, "cost_": rec["cost"],
                         "history_": hist if wscale == 1.0 else [_rescaled(r, wscale) for r in hist]}
 
             return mon.step(rec, reconstruction=state,
@@ -860,18 +952,21 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
                             line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
                                  f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}")
         rng = check_random_state(self.random_state)
+        aprob, anneal_idx = self._anneal_problem(prob, k, rng)
         params = _AnnealParams(cooling=self.cooling, potential=self.potential, max_iter=self.max_iter, tol=self.tol,
                                perturbation=self.perturbation, hard_tol=self.hard_tol,
                                local_search=self.local_search, nt=nt, patience=self.patience)
-        labels, cost, ann, not_converged = _anneal(prob, k, params, T0=T0, T_min=T_min, rng=rng, callback=step,
+        labels, cost, ann, not_converged = _anneal(aprob, k, params, T0=T0, T_min=T_min, rng=rng, callback=step,
                                                    populated=not self.refine)
         self.assignments_ = ann.assignments_annealed
         self.n_refinements_ = 0
         if self.refine and k > 1:
             # refinement may cost as much work as the annealing did (and at least 64 passes)
             mon.phase("split-merge refinement", f"at most {max(64, ann.n_sweeps)} sweeps")
-            labels, cost, self.n_refinements_ = split_merge(prob, labels, k, cost, params=params, rng=rng,
+            labels, cost, self.n_refinements_ = split_merge(aprob, labels, k, cost, params=params, rng=rng,
                                                             budget=max(64.0, float(ann.n_sweeps)))
+        if aprob is not prob:
+            labels, cost = self._finish_sampled(prob, aprob, anneal_idx, labels, k, ann, mon)
         self.cost_ = cost * wscale
         for key, val in self._partition_attributes(prob, labels, k, nt).items():
             setattr(self, key, val)
