@@ -113,10 +113,19 @@ static inline void combine(const T* a, const T* R, index_t k, index_t d, T* out,
   }
 }
 
-// P = softmax(-c * D + eta) for one row, max-subtracted; D holds the k squared distances.
-// Exponentials in the working precision T (arguments are <= 0 after the shift).
-template <class T>
-static inline void softmax_row(T* D, const T* eta, index_t k, double c, T* P) {
+// Exponentials of n values (x <= 0 here): std::exp in the generic kernels; the row blocks of
+// each instruction set pass the vector exp of simd/math.hpp (<= 1.05 ulp, docs/design.md §7).
+struct ScalarExp {
+  template <class T>
+  void operator()(const T* x, T* y, index_t n) const {
+    for (index_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+  }
+};
+
+// P = softmax(-c * D + eta) for one row, max-subtracted; D holds the k squared distances (and
+// the shifted scores on return).  Exponentials in the working precision T (arguments <= 0).
+template <class T, class Exp = ScalarExp>
+static inline void softmax_row(T* D, const T* eta, index_t k, double c, T* P, const Exp& ex = Exp()) {
   const T cc = static_cast<T>(c);
   T m = -std::numeric_limits<T>::infinity();
   for (index_t mu = 0; mu < k; ++mu) {
@@ -129,23 +138,21 @@ static inline void softmax_row(T* D, const T* eta, index_t k, double c, T* P) {
     for (index_t mu = 0; mu < k; ++mu) P[mu] = T(1) / static_cast<T>(k);
     return;
   }
+  for (index_t mu = 0; mu < k; ++mu) D[mu] -= m;
+  ex(D, P, k);
   T z = 0;
-  for (index_t mu = 0; mu < k; ++mu) {
-    const T p = std::exp(D[mu] - m);
-    P[mu] = p;
-    z += p;
-  }
+  for (index_t mu = 0; mu < k; ++mu) z += P[mu];
   const T inv = T(1) / z;
   for (index_t mu = 0; mu < k; ++mu) P[mu] *= inv;
 }
 
 // One step from v (d) to vn (d); p (k) receives P, pr (d) receives P R.  mask may be null.
-template <class T>
+template <class T, class Exp = ScalarExp>
 static inline void one_step(const T* v, const T* mask, const T* R, const T* eta, index_t k, index_t d, double c,
-                     double alpha, bool spherical, T* vn, T* p, T* pr, T* Dk) {
+                     double alpha, bool spherical, T* vn, T* p, T* pr, T* Dk, const Exp& ex = Exp()) {
   const T a = static_cast<T>(alpha);
   multi_dot<T, true>(R, v, k, d, Dk);
-  softmax_row(Dk, eta, k, c, p);
+  softmax_row(Dk, eta, k, c, p, ex);
   combine(p, R, k, d, pr, false);
   if (mask) {
 #pragma omp simd
@@ -165,12 +172,13 @@ static inline void one_step(const T* v, const T* mask, const T* R, const T* eta,
 
 // Forward recursion of one row.  V: (n_steps + 1) x d (V[0] = x0), P: n_steps x k,
 // PR: n_steps x d (P R of each step, kept for the backward pass).  mask may be null (all ones).
-template <class T>
+template <class T, class Exp = ScalarExp>
 static inline void row_forward(const T* x0, const T* mask, const T* R, const T* eta, index_t k, index_t d, double c,
-                        double alpha, index_t n_steps, bool spherical, T* V, T* P, T* PR, T* Dk) {
+                        double alpha, index_t n_steps, bool spherical, T* V, T* P, T* PR, T* Dk,
+                        const Exp& ex = Exp()) {
   for (index_t j = 0; j < d; ++j) V[j] = x0[j];
   for (index_t t = 0; t < n_steps; ++t)
-    one_step(V + t * d, mask, R, eta, k, d, c, alpha, spherical, V + (t + 1) * d, P + t * k, PR + t * d, Dk);
+    one_step(V + t * d, mask, R, eta, k, d, c, alpha, spherical, V + (t + 1) * d, P + t * k, PR + t * d, Dk, ex);
 }
 
 // Backward recursion of one row.  G (d) holds dL/dV[n_steps] on entry and dL/dV[0] on exit.
@@ -252,9 +260,9 @@ struct TrainCtx {
 // Forward, loss and backward of batch rows [b0, b1).  Work buffers: V ((T+1) d), P (T k),
 // PR (T d), G, W (d), E (k), Dk (2 k).  Overwrites dR (k x d), dE (k) with this block's gradient sums
 // and returns the block's sum of m (x - v^T)^2.
-template <class T>
+template <class T, class Exp = ScalarExp>
 static double train_rows(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T* P, T* PR, T* G, T* W, T* E, T* Dk,
-                         T* dR, T* dE) {
+                         T* dR, T* dE, const Exp& ex = Exp()) {
   const index_t d = cx.d, k = cx.k, T_ = cx.n_steps;
   for (index_t i = 0; i < k * d; ++i) dR[i] = T(0);
   for (index_t mu = 0; mu < k; ++mu) {
@@ -267,7 +275,7 @@ static double train_rows(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T*
     const T* xb = cx.x0 + b * d;
     const T* mb = cx.mask + b * d;
     const T* x = cx.X + cx.rows[b] * d;
-    row_forward(xb, mb, cx.R, cx.eta, k, d, cx.c, cx.alpha, T_, cx.spherical, V, P, PR, Dk);
+    row_forward(xb, mb, cx.R, cx.eta, k, d, cx.c, cx.alpha, T_, cx.spherical, V, P, PR, Dk, ex);
     const T* vT = V + T_ * d;
     const T wb = cx.sw ? cx.sw[cx.rows[b]] : T(1);
     const T gs = cx.gscale * wb;
@@ -294,16 +302,16 @@ static double train_rows(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T*
 
 // Inference for rows [b0, b1) of X: n_steps unmasked steps, squared distances, nearest prototype.
 // Work buffers: buf (2 d), p (k), pr (d), Dk (k).
-template <class T>
+template <class T, class Exp = ScalarExp>
 static void predict_rows(const T* X, index_t d, const T* R, const T* eta, index_t k, double c, double alpha,
                          index_t n_steps, bool spherical, index_t b0, index_t b1, std::int64_t* labels, T* dist,
-                         T* Vout, T* buf, T* p, T* pr, T* Dk) {
+                         T* Vout, T* buf, T* p, T* pr, T* Dk, const Exp& ex = Exp()) {
   for (index_t b = b0; b < b1; ++b) {
     T* cur = buf;
     T* nxt = buf + d;
     for (index_t j = 0; j < d; ++j) cur[j] = X[b * d + j];
     for (index_t t = 0; t < n_steps; ++t) {
-      one_step(cur, static_cast<const T*>(nullptr), R, eta, k, d, c, alpha, spherical, nxt, p, pr, Dk);
+      one_step(cur, static_cast<const T*>(nullptr), R, eta, k, d, c, alpha, spherical, nxt, p, pr, Dk, ex);
       T* tmp = cur;
       cur = nxt;
       nxt = tmp;
@@ -345,16 +353,23 @@ void predict_rows_isa(const T* X, index_t d, const T* R, const T* eta, index_t k
 #define DANNEAL_CLAM_EXTERN(I) DANNEAL_CLAM_KERNELS(extern template, I)
 DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_CLAM_EXTERN)
 #ifdef DANNEAL_SIMD_UNIT_ISA
+template <simd::Isa I>
+struct VecExp {
+  template <class T>
+  void operator()(const T* x, T* y, index_t n) const {
+    simd::exp_array<T, I>(x, y, n);
+  }
+};
 template <class T, simd::Isa I>
 double train_rows_isa(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T* P, T* PR, T* G, T* W, T* E, T* Dk,
                       T* dR, T* dE) {
-  return train_rows(cx, b0, b1, V, P, PR, G, W, E, Dk, dR, dE);
+  return train_rows(cx, b0, b1, V, P, PR, G, W, E, Dk, dR, dE, VecExp<I>());
 }
 template <class T, simd::Isa I>
 void predict_rows_isa(const T* X, index_t d, const T* R, const T* eta, index_t k, double c, double alpha,
                       index_t n_steps, bool spherical, index_t b0, index_t b1, std::int64_t* labels, T* dist, T* Vout,
                       T* buf, T* p, T* pr, T* Dk) {
-  predict_rows(X, d, R, eta, k, c, alpha, n_steps, spherical, b0, b1, labels, dist, Vout, buf, p, pr, Dk);
+  predict_rows(X, d, R, eta, k, c, alpha, n_steps, spherical, b0, b1, labels, dist, Vout, buf, p, pr, Dk, VecExp<I>());
 }
 #endif
 
@@ -491,6 +506,20 @@ struct Rng {
     return static_cast<index_t>((static_cast<unsigned __int128>(next()) * static_cast<std::uint64_t>(n)) >> 64);
   }
 };
+
+// Threads for one training batch: at most one per kMinThreadWork units of work (rows x steps x
+// prototypes x features, about 1-2 ms of forward and backward recursion on one core).  A batch is one
+// parallel region ending in a barrier; on a shared machine a barrier waits for a descheduled
+// thread for a whole time slice, far longer than a small batch's work (Zoo at batch 256: 101
+// rows, 28 ms per epoch with 2 threads under load against 0.23 ms with one).  The results do not
+// depend on it (per-chunk partials summed in chunk order).
+constexpr double kMinThreadWork = 1048576.0;
+inline int batch_threads(int n_threads, index_t rows, index_t k, index_t d, index_t n_steps) {
+  const double work = static_cast<double>(rows) * static_cast<double>(std::max<index_t>(n_steps, 1)) *
+                      static_cast<double>(k) * static_cast<double>(d);
+  const double cap = std::max(1.0, std::floor(work / kMinThreadWork));
+  return cap < static_cast<double>(n_threads) ? static_cast<int>(cap) : n_threads;
+}
 
 // ---- kernel: the whole training loop ----------------------------------------------------------
 struct TrainParams {
@@ -662,7 +691,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* sample_weight, cons
       const index_t nc = n_chunks(Bb, kClamChunk);
       TrainCtx<T> cx{X, x0.data(), msk.data(), perm.data() + start, Ruse, eta_ptr, k, d, T_, c_ep, p.alpha,
                      p.spherical, p.weighted, gscale, sample_weight};
-      parallel_chunks(Bb, kClamChunk, n_threads, [&](index_t ci, index_t b0, index_t b1) {
+      parallel_chunks(Bb, kClamChunk, batch_threads(n_threads, Bb, k, d, T_), [&](index_t ci, index_t b0, index_t b1) {
         Work& w = work[ci];
         const double loss = simd::with_isa(isa, [&](auto tag) {
           return train_rows_isa<T, decltype(tag)::value>(cx, b0, b1, w.V.data(), w.P.data(), w.PR.data(), w.G.data(),
