@@ -153,7 +153,7 @@ def main():
         rows_eps = eps_section(ot, 1000 if args.full else 500, nt) if "eps" in only else []
         rows_batch = batch_section(ot, nt, args.full) if "batch" in only else []
     for title, rows in (("Time per iteration (k-difference of medians of 3 interleaved runs)", rows_it),
-                        ("Time to marginal error 1e-6 (each library's own criterion; median of --repeat runs)", rows_conv),
+                        ("Time to marginal error 1e-6 (own criteria; median of --repeat runs)", rows_conv),
                         ("POT failure cases (max_iter 20000, tol 1e-6)", rows_fail),
                         ("ε-scaling: iterations and time to marginal error 1e-6 (float64)", rows_eps),
                         ("Batched: B = 256 problems of 64 x 64, reg 1e-2, to 1e-6 (float64)", rows_batch)):

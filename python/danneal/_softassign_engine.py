@@ -192,8 +192,9 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
         expansion :math:`\sum (M - \sigma)^2 / (2\sigma)`): ``M <- sigma * (1 + alpha (Q - lambda))``
         with :math:`\sigma` the current M and the Lagrange multipliers :math:`\lambda` solved
         exactly so that the constraints hold (one-way: :math:`\lambda_a = \sum_j \sigma_{aj} Q_{aj}`;
-        two-way: one linear solve of size n + m), where relaxation labeling normalises instead; one
-        step per iteration.  The update does not keep M positive (see ``positivity``).
+        two-way: an accurate Laplacian solve over the columns, O(n^3) in numpy), where relaxation
+        labeling normalises instead; one step per iteration.  The update does not keep M positive
+        (see ``positivity``).
 
     Parameters
     ----------
