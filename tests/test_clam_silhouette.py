@@ -104,3 +104,20 @@ def test_scorer_exact_and_sampled(rng):
     idx = sampled.idx
     assert idx.size == 300
     assert sampled(labs[0]) == pytest.approx(silhouette_score(Z[idx], labs[0][idx]), abs=1e-12)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_labellings_equal_on_some_tiles(rng, dt):
+    # the tile sums of a labelling equal to an earlier one on a tile (of 512 columns) are reused:
+    # the results must be those of scoring each labelling alone
+    X = _data(rng, 1300, 2, dt)
+    base = rng.integers(0, 5, 1300)
+    other = base.copy()
+    other[700:705] = (other[700:705] + 1) % 5  # differs on the second tile only
+    labels = np.stack([base, other, base, (base + 1) % 5])
+    s, mean = _core.silhouette(X, labels, 5, None, 2)
+    for lab, sl, m in zip(labels, s, mean):
+        s1, m1 = _core.silhouette(X, lab[None, :], 5, None, 1)
+        np.testing.assert_array_equal(sl, s1[0])
+        assert m == m1[0]
+    np.testing.assert_allclose(mean, silhouette_ref(X, labels, 5)[1], rtol=TOL[dt], atol=TOL[dt])

@@ -34,13 +34,18 @@ struct SilCtx {
   const std::int64_t* labels;  // L x n, in [0, k)
   index_t L, k;
   const double* w;        // n point weights
+  // src[l * n_tiles + t]: the first labelling whose labels on tile t equal labelling l's (the
+  // candidates of a search are often the same partition on most tiles: their tile sums are
+  // computed once and reused)
+  const index_t* src;
+  index_t n_tiles;
 };
 
 // For rows [i0, i1): S[(i - i0) * L * k + l * k + c] = sum over points j of cluster c in labelling
-// l of w_j ||x_i - x_j||.  Each sum is fixed by the data alone: column j goes to bank j % 4 in
-// increasing j, the banks are added as (b0 + b1) + (b2 + b3); the tiles and row groups do not
-// depend on the thread count.  dist: kSilRows * kSilTile T, wd: kSilTile doubles,
-// acc: kSilRows * L * kSilBanks * k doubles (scratch).
+// l of w_j ||x_i - x_j||.  Each sum is fixed by the data alone: within a tile column j goes to
+// bank j % 4 in increasing j, the banks are added as (b0 + b1) + (b2 + b3), and the tiles' sums
+// are added in tile order; nothing depends on the thread count.  dist: kSilRows * kSilTile T,
+// wd: kSilTile doubles, acc: kSilRows * L * k + (L + kSilBanks) * k doubles (scratch).
 template <class T, simd::Isa I>
 void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, double* wd, double* acc, double* S);
 #define DANNEAL_SILHOUETTE_KERNELS(P, I)                                                                          \
@@ -57,7 +62,9 @@ void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, d
   constexpr int W = VT::W;
   static_assert(kSilTile % W == 0, "the tile must hold whole vectors");
   const index_t n = cx.n, d = cx.d, L = cx.L, k = cx.k, np = cx.n_pad;
-  const index_t bank_w = kSilBanks * k, row_w = L * bank_w;
+  const index_t row_w = L * k;
+  double* ts = acc + kSilRows * row_w;  // one row's tile sums of every labelling (L x k)
+  double* bank = ts + row_w;            // kSilBanks x k
   for (index_t ib = i0; ib < i1; ib += kSilRows) {
     const index_t r = std::min(kSilRows, i1 - ib);
     const T* x0 = cx.X + ib * d;
@@ -65,7 +72,7 @@ void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, d
     const T* x2 = cx.X + (ib + std::min<index_t>(2, r - 1)) * d;
     const T* x3 = cx.X + (ib + std::min<index_t>(3, r - 1)) * d;
     std::fill(acc, acc + r * row_w, 0.0);
-    for (index_t j0 = 0; j0 < n; j0 += kSilTile) {
+    for (index_t j0 = 0, t = 0; j0 < n; j0 += kSilTile, ++t) {
       const index_t jn = std::min(kSilTile, n - j0);
       // squared distances of the r rows to columns j0..j0+jn (rounded up to whole vectors: the
       // padding columns of Xt are zero and their results are never read)
@@ -92,28 +99,34 @@ void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, d
         for (index_t jj = 0; jj < jn; ++jj) wd[jj] = wj[jj] * static_cast<double>(std::sqrt(dr[jj]));
         double* ar = acc + rr * row_w;
         for (index_t l = 0; l < L; ++l) {
-          const std::int64_t* lab = cx.labels + l * n + j0;
-          double* A0 = ar + l * bank_w;
-          double* A1 = A0 + k;
-          double* A2 = A1 + k;
-          double* A3 = A2 + k;
-          index_t jj = 0;
-          for (; jj + 4 <= jn; jj += 4) {  // j0 is a multiple of 4: bank = j % 4
-            A0[lab[jj]] += wd[jj];
-            A1[lab[jj + 1]] += wd[jj + 1];
-            A2[lab[jj + 2]] += wd[jj + 2];
-            A3[lab[jj + 3]] += wd[jj + 3];
+          double* tl = ts + l * k;
+          const index_t from = cx.src[l * cx.n_tiles + t];
+          if (from != l) {  // same labels on this tile as an earlier labelling: same sums
+            std::copy(ts + from * k, ts + (from + 1) * k, tl);
+          } else {
+            const std::int64_t* lab = cx.labels + l * n + j0;
+            std::fill(bank, bank + kSilBanks * k, 0.0);
+            double* A0 = bank;
+            double* A1 = A0 + k;
+            double* A2 = A1 + k;
+            double* A3 = A2 + k;
+            index_t jj = 0;
+            for (; jj + 4 <= jn; jj += 4) {  // j0 is a multiple of 4: bank = j % 4
+              A0[lab[jj]] += wd[jj];
+              A1[lab[jj + 1]] += wd[jj + 1];
+              A2[lab[jj + 2]] += wd[jj + 2];
+              A3[lab[jj + 3]] += wd[jj + 3];
+            }
+            for (; jj < jn; ++jj) A0[(jj & 3) * k + lab[jj]] += wd[jj];
+            for (index_t c = 0; c < k; ++c) tl[c] = (A0[c] + A1[c]) + (A2[c] + A3[c]);
           }
-          for (; jj < jn; ++jj) A0[(jj & 3) * k + lab[jj]] += wd[jj];
+          double* al = ar + l * k;
+          for (index_t c = 0; c < k; ++c) al[c] += tl[c];
         }
       }
     }
     for (index_t rr = 0; rr < r; ++rr)
-      for (index_t l = 0; l < L; ++l) {
-        const double* A = acc + rr * row_w + l * bank_w;
-        double* out = S + (ib - i0 + rr) * L * k + l * k;
-        for (index_t c = 0; c < k; ++c) out[c] = (A[c] + A[k + c]) + (A[2 * k + c] + A[3 * k + c]);
-      }
+      std::copy(acc + rr * row_w, acc + (rr + 1) * row_w, S + (ib - i0 + rr) * row_w);
   }
 }
 #endif
@@ -153,7 +166,18 @@ Status silhouette(const T* X, index_t n, index_t d, const std::int64_t* labels, 
   std::vector<double> Wc(static_cast<size_t>(L * k), 0.0);
   for (index_t l = 0; l < L; ++l)
     for (index_t i = 0; i < n; ++i) Wc[l * k + labels[l * n + i]] += w[i];
-  const SilCtx<T> cx{X, Xt.data(), n, n_pad, d, labels, L, k, w.data()};
+  const index_t n_tiles = n_pad / kSilTile;
+  std::vector<index_t> src(static_cast<size_t>(L * n_tiles));
+  for (index_t l = 0; l < L; ++l)
+    for (index_t t = 0; t < n_tiles; ++t) {
+      const index_t j0 = t * kSilTile, jn = std::min(kSilTile, n - j0);
+      index_t from = l;
+      for (index_t m = 0; m < l && from == l; ++m)
+        if (src[m * n_tiles + t] == m && std::equal(labels + l * n + j0, labels + l * n + j0 + jn, labels + m * n + j0))
+          from = m;
+      src[l * n_tiles + t] = from;
+    }
+  const SilCtx<T> cx{X, Xt.data(), n, n_pad, d, labels, L, k, w.data(), src.data(), n_tiles};
   const simd::Isa isa = simd::active_isa();
   Status st;
   for (index_t g0 = 0; g0 < n; g0 += kSilGroup) {
@@ -165,7 +189,8 @@ Status silhouette(const T* X, index_t n, index_t d, const std::int64_t* labels, 
     parallel_chunks(gn, kSilChunk, n_threads, [&](index_t, index_t b0, index_t b1) {
       const index_t i0 = g0 + b0, i1 = g0 + b1;
       std::vector<T> dist(static_cast<size_t>(kSilRows * kSilTile));
-      std::vector<double> wd(static_cast<size_t>(kSilTile)), acc(static_cast<size_t>(kSilRows * L * kSilBanks * k)),
+      std::vector<double> wd(static_cast<size_t>(kSilTile)),
+          acc(static_cast<size_t>((kSilRows * L + L + kSilBanks) * k)),
           S(static_cast<size_t>((i1 - i0) * L * k));
       simd::with_isa(isa, [&](auto tag) {
         silhouette_rows_isa<T, decltype(tag)::value>(cx, i0, i1, dist.data(), wd.data(), acc.data(), S.data());
