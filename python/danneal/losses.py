@@ -251,11 +251,11 @@ def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True
     """
     if not isinstance(return_grad, (bool, np.bool_)):
         raise TypeError(f"return_grad={return_grad!r} must be a bool")
-    return _ddc_loss(A, H, K, sigma2, weights, bool(return_grad), bool(return_grad), rel_sigma, simplex_tol,
-                     n_threads)
+    return _ddc_loss(A, H, K, sigma2, weights, grad_A=bool(return_grad), grad_H=bool(return_grad),
+                     rel_sigma=rel_sigma, simplex_tol=simplex_tol, n_threads=n_threads)
 
 
-def _ddc_loss(A, H, K, sigma2, weights, grad_A, grad_H, rel_sigma, simplex_tol, n_threads) -> DDCLossResult:
+def _ddc_loss(A, H, K, sigma2, weights, *, grad_A, grad_H, rel_sigma, simplex_tol, n_threads) -> DDCLossResult:
     """ddc_loss with a choice of gradients (the torch wrapper skips those autograd does not need)."""
     nt = resolve_n_threads(n_threads)
     w = _check_weights(weights)
