@@ -307,3 +307,10 @@ def test_paths_without_weights_raise_clear_errors():
     X, w = _blobs(3)
     with pytest.raises(ValueError, match=r"sample_weight.*metric='cityblock'.*precomputed"):
         PairwiseAnnealing(4, metric="cityblock", algorithm="tiles", n_threads=1).fit(X, sample_weight=w)
+
+
+def test_dask_input_with_weights_raises():
+    da = pytest.importorskip("dask.array")
+    X, w = _blobs(5)
+    with pytest.raises(ValueError, match="sample_weight.*dask"):
+        PairwiseAnnealing(4, metric="sqeuclidean", n_threads=1).fit(da.from_array(X, chunks=50), sample_weight=w)
