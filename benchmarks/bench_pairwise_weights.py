@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import header, median_time, table  # noqa: E402
+from _common import header, median_time, table
 
-from danneal import PairwiseAnnealing, _core  # noqa: E402
+from danneal import PairwiseAnnealing, _core
 
 
 def main():
@@ -41,16 +41,17 @@ def main():
         mu = Xf.mean(axis=0, dtype=np.float64)
         for name, call, n in (
             (f"dense fixed point {n_dense}x{k} (3 sweeps)",
-             lambda **kw: _core.pairwise_fixed_point(D, Q, 1.0, 1, 3, 0.0, nt, **kw), n_dense),
+             lambda D=D, Q=Q, **kw: _core.pairwise_fixed_point(D, Q, 1.0, 1, 3, 0.0, nt, **kw), n_dense),
             (f"features fixed point {n_feat}x{d} k={k} (3 sweeps)",
-             lambda **kw: _core.pairwise_features_fixed_point(Xf, mu, Qf, 1.0, 1, 3, 0.0, nt, **kw), n_feat),
+             lambda Xf=Xf, mu=mu, Qf=Qf, **kw: _core.pairwise_features_fixed_point(Xf, mu, Qf, 1.0, 1, 3, 0.0, nt,
+                                                                                    **kw), n_feat),
         ):
             ones, rand = np.ones(n), rng.uniform(0.5, 2.0, n)
             t = {lab: [] for lab in ("none", "ones", "random")}
             for _ in range(2):  # interleaved
-                t["none"].append(median_time(lambda: call(), repeat=repeat))
-                t["ones"].append(median_time(lambda: call(sample_weight=ones), repeat=repeat))
-                t["random"].append(median_time(lambda: call(sample_weight=rand), repeat=repeat))
+                t["none"].append(median_time(lambda c=call: c(), repeat=repeat))
+                t["ones"].append(median_time(lambda c=call, w=ones: c(sample_weight=w), repeat=repeat))
+                t["random"].append(median_time(lambda c=call, w=rand: c(sample_weight=w), repeat=repeat))
             m = {lab: min(v) * 1e3 for lab, v in t.items()}
             rows.append({"kernel": f"{name} {np.dtype(dtype).name}", "None ms": m["none"], "ones ms": m["ones"],
                          "random ms": m["random"], "random/None": m["random"] / m["none"]})

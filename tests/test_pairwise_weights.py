@@ -293,7 +293,7 @@ def test_sparse_path_weights():
     ones = knn.fit(X, sample_weight=np.ones(len(X))).labels_.copy()
     assert_array_equal(ones, PairwiseAnnealing(4, metric="euclidean", n_neighbors=8, random_state=0,
                                                n_threads=1).fit(X).labels_)
-    lab = knn.fit(X, sample_weight=w).labels_
+    knn.fit(X, sample_weight=w)
     # the weighted optimum is at least as good, under the weights, as the unweighted partition
     # (the fit runs on weights of mean 1: cost_ is in the caller's weights)
     p = knn._problem_

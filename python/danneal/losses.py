@@ -142,8 +142,8 @@ def _ddc(A, H, K, sigma2, rel_sigma, weights, want_A, want_H, n_threads):
         sqn = np.einsum("ij,ij->i", H, H)
         if not np.isfinite(sqn).all():
             i = int(np.flatnonzero(~np.isfinite(sqn))[0])
-            raise ValueError(f"H: the squared norm of row {i} overflows {H.dtype} (max |H| = {float(np.abs(H).max())!r}); "
-                             "rescale H or pass float64")
+            raise ValueError(f"H: the squared norm of row {i} overflows {H.dtype} (max |H| = "
+                             f"{float(np.abs(H).max())!r}); rescale H or pass float64")
         gram = H @ H.T  # ours: the kernel overwrites it with K
         K, used_sigma2 = _core.ddc_gaussian_kernel(gram, float(rel_sigma),
                                                    0.0 if sigma2 is None else float(sigma2), n_threads, out=gram)
