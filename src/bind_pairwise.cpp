@@ -519,7 +519,12 @@ void bind_pairwise(py::module_& m) {
 
 Returns ``(P, logZ, status)`` with ``P[i, v] = exp(-potentials[i, v]/T - logZ[i])``.)doc");
   m.def("pairwise_dq", &pairwise_dq_py, py::arg("distances"), py::arg("assignments"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
-        R"doc(One pass over D: returns ``(D @ Q, c, S)`` with ``c = diag(Q.T D Q)`` and ``S = Q.sum(0)`` (float64).)doc");
+        R"doc(One pass over D: returns ``(D @ Q, c, S)`` with ``c = diag(Q.T D Q)`` and ``S = Q.sum(0)`` (float64).
+
+The dense, feature-space (not the block ones) and sparse kernels take ``sample_weight`` (None or float64
+of length n, finite, >= 0): the rows of Q are weighted, object i counting as ``sample_weight[i]`` copies of itself (here
+``D @ (w Q)``, ``c = diag((w Q).T D (w Q))``, ``S = (w Q).sum(0)``; the fixed points' entropy and
+logZ statistics are weighted sums).)doc");
   m.def("pairwise_potential", &pairwise_potential_py, py::arg("distances"), py::arg("assignments"),
         py::arg("form"), py::arg("n_threads"), py::arg("sample_weight") = py::none(), "Mean-field potentials (form 0: detan, 1: gradient).");
   m.def("pairwise_fixed_point", &pairwise_fixed_point_py, py::arg("distances"), py::arg("assignments"),

@@ -330,6 +330,11 @@ def _entries():
         E.append(_predict_entry("pairwise_pre", method, kind="2d", base_X=DN, extra=extra, scalars=scalars,
                                 check=check))
         E.append(_predict_entry("pairwise_sq", method, extra=extra, scalars=scalars, check=check))
+    for which, X_new in (("pairwise_pre", DN), ("pairwise_sq", X[:4])):
+        E.append(Entry(f"{which}.score(sample_weight)",
+                       lambda kw, w=which, x=X_new: _fitted(w).score(x, sample_weight=kw["sample_weight"]),
+                       {"sample_weight": np.arange(1.0, 5.0)}, {"sample_weight": "marg"},
+                       {"sample_weight": [np.ones(3), "x", True]}, None, {("sample_weight", "ndim0"): EITHER}))
     E.append(_predict_entry("pairwise_pre", "predict", kind="2d", base_X=DN,
                             check=lambda out, kw: np.testing.assert_array_less(out, 3)))
     E.append(_predict_entry("pairwise_sq", "predict", check=lambda out, kw: np.testing.assert_array_less(out, 3)))

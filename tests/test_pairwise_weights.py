@@ -293,7 +293,7 @@ def test_sparse_path_weights():
     ones = knn.fit(X, sample_weight=np.ones(len(X))).labels_.copy()
     assert_array_equal(ones, PairwiseAnnealing(4, metric="euclidean", n_neighbors=8, random_state=0,
                                                n_threads=1).fit(X).labels_)
-    lab = knn.fit(X, sample_weight=w).labels_
+    knn.fit(X, sample_weight=w)
     # the weighted optimum is at least as good, under the weights, as the unweighted partition
     # (the fit runs on weights of mean 1: cost_ is in the caller's weights)
     p = knn._problem_
@@ -307,3 +307,10 @@ def test_paths_without_weights_raise_clear_errors():
     X, w = _blobs(3)
     with pytest.raises(ValueError, match=r"sample_weight.*metric='cityblock'.*precomputed"):
         PairwiseAnnealing(4, metric="cityblock", algorithm="tiles", n_threads=1).fit(X, sample_weight=w)
+
+
+def test_dask_input_with_weights_raises():
+    da = pytest.importorskip("dask.array")
+    X, w = _blobs(5)
+    with pytest.raises(ValueError, match="sample_weight.*dask"):
+        PairwiseAnnealing(4, metric="sqeuclidean", n_threads=1).fit(da.from_array(X, chunks=50), sample_weight=w)

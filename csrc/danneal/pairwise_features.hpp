@@ -464,9 +464,10 @@ double features_hard_cost(const T* X, index_t n, index_t d, const double* mu, co
 // Feature-space twin of pairwise_local_search: sequential exact single-object moves on a hard
 // partition.  For squared Euclidean D the dense rule's terms are
 //   remove i from a: w_i S_a |x_i - y_a|^2 / (S_a - w_i),   add i to b: w_i S_b |x_i - y_b|^2 / (S_b + w_i)
-// (0 for an empty b; S the weighted masses, w_i = 1 without weights): Hartigan's k-means moves.  Centroids are updated incrementally (O(d) per
-// move) and recomputed from scratch after every pass.  Labels are updated in place; *cost gets
-// the k-means cost of the final partition, computed afresh.
+// (0 for an empty b; S the weighted masses, w_i = 1 without weights): Hartigan's k-means moves.
+// Centroids are updated incrementally (O(d) per move) and recomputed from scratch after every
+// pass.  Labels are updated in place; *cost gets the k-means cost of the final partition,
+// computed afresh.
 //
 // Pruning (same moves as the plain sequential rule, in the same order): one parallel pass stores
 // for every row an upper bound u_i on its distance to its own reference centroid and a lower bound

@@ -155,9 +155,9 @@ def split_merge(prob, labels, k, cost, *, params, rng, budget=64.0):
                 moved = np.where(weights[members] > 0, weights[members] * moved, 0.0)
             est = float(moved.sum()) - cl_cost[v] if members.any() else 0.0
             delete[v] = (est, members, dest)
-        pairs = sorted(((delete[v][0] - split[u][0], v, u) for v in range(k) for u in split if u != v))
+        pairs = sorted((delete[v][0] - split[u][0], v, u) for v in range(k) for u in split if u != v)
         improved = False
-        for est, v, u in pairs[:8]:
+        for _est, v, u in pairs[:8]:
             _, members, dest = delete[v]
             new = labels.copy()
             new[members] = dest

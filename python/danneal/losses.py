@@ -142,8 +142,8 @@ def _ddc(A, H, K, sigma2, rel_sigma, weights, want_A, want_H, n_threads):
         sqn = np.einsum("ij,ij->i", H, H)
         if not np.isfinite(sqn).all():
             i = int(np.flatnonzero(~np.isfinite(sqn))[0])
-            raise ValueError(f"H: the squared norm of row {i} overflows {H.dtype} (max |H| = {float(np.abs(H).max())!r}); "
-                             "rescale H or pass float64")
+            raise ValueError(f"H: the squared norm of row {i} overflows {H.dtype} (max |H| = "
+                             f"{float(np.abs(H).max())!r}); rescale H or pass float64")
         gram = H @ H.T  # ours: the kernel overwrites it with K
         K, used_sigma2 = _core.ddc_gaussian_kernel(gram, float(rel_sigma),
                                                    0.0 if sigma2 is None else float(sigma2), n_threads, out=gram)
@@ -251,11 +251,11 @@ def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True
     """
     if not isinstance(return_grad, (bool, np.bool_)):
         raise TypeError(f"return_grad={return_grad!r} must be a bool")
-    return _ddc_loss(A, H, K, sigma2, weights, bool(return_grad), bool(return_grad), rel_sigma, simplex_tol,
-                     n_threads)
+    return _ddc_loss(A, H, K, sigma2, weights, grad_A=bool(return_grad), grad_H=bool(return_grad),
+                     rel_sigma=rel_sigma, simplex_tol=simplex_tol, n_threads=n_threads)
 
 
-def _ddc_loss(A, H, K, sigma2, weights, grad_A, grad_H, rel_sigma, simplex_tol, n_threads) -> DDCLossResult:
+def _ddc_loss(A, H, K, sigma2, weights, *, grad_A, grad_H, rel_sigma, simplex_tol, n_threads) -> DDCLossResult:
     """ddc_loss with a choice of gradients (the torch wrapper skips those autograd does not need)."""
     nt = resolve_n_threads(n_threads)
     w = _check_weights(weights)

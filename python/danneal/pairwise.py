@@ -977,8 +977,8 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         self.n_iter_ = ann.n_sweeps
         self.converged_ = not_converged == 0
         if self.history_ and not self.history_[-1]["converged"] and not self.history_[-1].get("early_stop"):
-            warnings.warn(f"the fixed point at the last temperature T={float(self.history_[-1]['T'])!r} did not converge "
-                          f"within max_iter={self.max_iter} sweeps", ConvergenceWarning, stacklevel=2)
+            warnings.warn(f"the fixed point at the last temperature T={float(self.history_[-1]['T'])!r} did not "
+                          f"converge within max_iter={self.max_iter} sweeps", ConvergenceWarning, stacklevel=2)
         mon.finish()
         return self
 

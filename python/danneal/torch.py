@@ -51,8 +51,8 @@ class _DDCFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, A, H, sigma2, weights, rel_sigma, simplex_tol, n_threads, info):
         need_A, need_H = bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1])
-        res = _losses._ddc_loss(_as_numpy(A, "A"), _as_numpy(H, "H"), None, sigma2, weights, need_A, need_H,
-                                rel_sigma, simplex_tol, n_threads)
+        res = _losses._ddc_loss(_as_numpy(A, "A"), _as_numpy(H, "H"), None, sigma2, weights, grad_A=need_A,
+                                grad_H=need_H, rel_sigma=rel_sigma, simplex_tol=simplex_tol, n_threads=n_threads)
         if info is not None:
             info["terms"] = res.terms
             info["sigma2"] = res.sigma2
