@@ -8,6 +8,8 @@ Usage::
     python benchmarks/scale_pairwise.py --n 200000   # blobs N=200,000 x 16 only
     python benchmarks/scale_pairwise.py --tiles      # cityblock from X: D in tiles vs dense (seconds)
     python benchmarks/scale_pairwise.py --tiles --full   # + one sweep at N=100,000 x 16 (minutes)
+    python benchmarks/scale_pairwise.py --tiles-fit 100000   # the whole cityblock fit at N x 16 (minutes)
+    python benchmarks/scale_pairwise.py --tiles-kernel   # the tile D.Q kernel alone: ns per pair (seconds)
     python benchmarks/scale_pairwise.py --knn 100000 # kNN graph: exact/approximate build, fit (separately)
 
 Every row runs in its own subprocess, so "peak RSS" (``resource.getrusage``) is that fit's own
@@ -124,8 +126,43 @@ def run_tiles_row(method: str, n: int) -> dict:
 
         m = PairwiseAnnealing(10, metric="cityblock", algorithm=method.split("-")[1], random_state=0).fit(X)
         t = time.perf_counter() - t0
-        extra = {"sweeps": m.n_iter_, "time / sweep": t / max(m.n_iter_, 1), "cost": m.cost_, "path": m.algorithm_}
+        extra = {"sweeps": m.n_iter_, "time / sweep": t / max(m.n_iter_, 1), "cost": m.cost_, "path": m.algorithm_,
+                 "anneal_rows": m.n_anneal_rows_}
     return {"time": t, "peak": rss_mib(), "base": base, "X MiB": X.nbytes / 2 ** 20, "n": n, **extra}
+
+
+def main_tiles_kernel(n: int = 4000):
+    """ns per pair of ``pairwise_tiles_dq`` (N x 16, k=10): CPU time of the process per pair and
+    thread (the machine is shared, so CPU time is steadier than wall time), median of 5."""
+    from danneal import _core
+
+    print(header(f"pairwise_tiles_dq: N={n} x 16, k=10, D formed in tiles and multiplied into Q"))
+    rng = np.random.default_rng(0)
+    rows = []
+    for dtype in (np.float32, np.float64):
+        X = rng.standard_normal((n, 16)).astype(dtype)
+        Q = rng.dirichlet(np.ones(10), n).astype(dtype)
+        for metric, name in ((0, "cityblock"), (1, "euclidean"), (2, "chebyshev")):
+            for nt in (1, 2):
+                ts = []
+                for _ in range(5):
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    _core.pairwise_tiles_dq(X, metric, 2.0, Q, nt)
+                    ts.append((time.process_time() - c0, time.perf_counter() - w0))
+                cpu = float(np.median([t[0] for t in ts]))
+                wall = float(np.median([t[1] for t in ts]))
+                rows.append({"metric": name, "dtype": np.dtype(dtype).name, "threads": nt,
+                             "CPU ns / pair / thread": cpu / nt / n / n * 1e9, "wall ns / pair": wall / n / n * 1e9})
+    print(table(rows))
+
+
+def main_tiles_fit(n: int):
+    r = _sub(["--tiles-row", "fit-tiles", str(n)])
+    print(header(f"PairwiseAnnealing(metric='cityblock', algorithm='tiles') on blobs {n}x16, k=10: the whole fit"))
+    if r is not None:
+        print(table([{"workload": f"cityblock {n}x16 k=10", "time [s]": r["time"], "sweeps": r["sweeps"],
+                      "annealed rows": r.get("anneal_rows", ""), "cost": r["cost"], "peak RSS [MiB]": r["peak"],
+                      "base RSS [MiB]": r["base"]}]))
 
 
 def run_knn_row(method: str, n: int, path: str) -> dict:
@@ -209,6 +246,8 @@ def main(argv=None):
     ap.add_argument("--row", nargs=3, help=argparse.SUPPRESS)  # internal: NAME METHOD N
     ap.add_argument("--tiles", action="store_true", help="cityblock from X: tiles vs dense")
     ap.add_argument("--knn", type=int, help="kNN graph of blobs N x 16: build (exact, approximate) and fit")
+    ap.add_argument("--tiles-kernel", action="store_true", help="the tile D.Q kernel alone: ns per pair")
+    ap.add_argument("--tiles-fit", type=int, help="the whole cityblock fit on blobs N x 16 (tiles path)")
     ap.add_argument("--tiles-row", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--knn-row", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -218,6 +257,10 @@ def main(argv=None):
     if args.knn_row:
         print(json.dumps(run_knn_row(args.knn_row[0], int(args.knn_row[1]), args.knn_row[2])))
         return
+    if args.tiles_kernel:
+        return main_tiles_kernel()
+    if args.tiles_fit:
+        return main_tiles_fit(args.tiles_fit)
     if args.tiles:
         return main_tiles(args.full)
     if args.knn:

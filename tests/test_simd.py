@@ -199,6 +199,12 @@ for dt in (np.float32, np.float64):
             D = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1).astype(dt)
             Q = rng.dirichlet(np.ones(5), 700).astype(dt)
         out[f"dq-{key}"] = _core.pairwise_dq(D, Q, nt)[0]
+        # pairwise tiles: D formed from X in tiles and multiplied into Q (4 metrics, a tail tile)
+        if nt == 1:
+            Xt = rng.standard_normal((600, 5)).astype(dt)
+            Qt = rng.dirichlet(np.ones(3), 600).astype(dt)
+        for metric in (0, 1, 2, 3):
+            out[f"tiles{metric}-{key}"] = _core.pairwise_tiles_dq(Xt, metric, 3.0, Qt, nt)[0]
         # sinkhorn: fused rows (dot/axpy) and the exp passes
         if nt == 1:
             C = rng.random((300, 257)).astype(dt)

@@ -289,8 +289,16 @@ inline void dist_rows(const T* const* x, const T* XT, index_t ldx, index_t d, in
       }
     }
     for (int r = 0; r < R; ++r) {
-      if constexpr (M == kEuclidean)  // lane by lane (correctly rounded; one vsqrtp where vectorised)
-        for (int l = 0; l < W; ++l) acc[r][l] = __builtin_sqrt(acc[r][l]);
+      if constexpr (M == kEuclidean) {  // correctly rounded either way
+#if defined(__AVX__)
+        if constexpr (S::kBytes == 32 && sizeof(T) == 8)
+          acc[r] = (V)_mm256_sqrt_pd((__m256d)acc[r]);
+        else if constexpr (S::kBytes == 32)
+          acc[r] = (V)_mm256_sqrt_ps((__m256)acc[r]);
+        else
+#endif
+          for (int l = 0; l < W; ++l) acc[r][l] = __builtin_sqrt(acc[r][l]);
+      }
       if (nl == W)
         S::store(out[r] + j, acc[r]);
       else

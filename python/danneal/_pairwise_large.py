@@ -435,8 +435,11 @@ class _TilesProblem:
         return float(self.matrix(self._sample(200)).max())
 
     def cluster_stats(self, labels, k):
-        _, c, S = self.dq(_onehot(labels, k, self.dtype))
-        return c, S
+        # from the cached product when the fit's last sweeps saw this partition (no O(n^2 d) pass)
+        Q = _onehot(labels, k, self.dtype)
+        DQ = self.cached_dq(Q)
+        Qd = Q.astype(np.float64)
+        return (Qd * DQ).sum(axis=0), Qd.sum(axis=0)
 
     def extend_labels(self, idx, labels, k):
         """Labels of all objects from a partition ``labels`` of the objects ``idx``: each object to
