@@ -27,7 +27,9 @@ its centroids) the script evaluates, with no per-set tuning:
   as means, the masses and spherical variances (shared / one per cluster) of their partition;
 * ``sil|w>step``/``sil|w>null``: the largest Silhouette among the Ks whose log-T range is wider than
   1.5 cooling steps / the Gaussian-cascade width (else ``widest``); ``sil x w``: the largest
-  Silhouette x summed log-T range.
+  Silhouette x summed log-T range;
+* ``finest>parent``: ``finest>null`` with the cascade width of the widest cluster of the previous
+  path entry, ``log(1 / max(1 - 2/pi, l2/l1))`` (l1 >= l2 its top principal variances).
 
     python benchmarks/auto_k_central.py             # sets with <= 2,000 rows (about a minute)
     python benchmarks/auto_k_central.py --full      # every set
@@ -213,13 +215,35 @@ def silhouette_x_width(P, X, **_):
     return max(s, key=lambda k: (s[k] * w[k], -k)) if s else widest(P)
 
 
+def finest_above_parent_null(P, X, **_):
+    """``finest>null`` with the cascade width of the cluster that split: a Gaussian of principal
+    variances l1 >= l2 splits again at most a factor 1 / max(1 - 2/pi, l2/l1) lower (the widest
+    cluster of the previous entry's nearest-centroid partition taken as the one that split)."""
+    ks = []
+    for prev, e in zip(P[:-2], P[1:-1]):
+        if e["K"] < 2:
+            continue
+        lab, _ = _labels(X, prev["centers"])
+        l1 = l2 = 0.0
+        for k in np.unique(lab):
+            Z = X[lab == k]
+            if len(Z) >= 3:
+                ev = np.linalg.eigvalsh(np.atleast_2d(np.cov(Z.T, bias=True)))[::-1]
+                if ev[0] > l1:
+                    l1, l2 = float(ev[0]), float(ev[1]) if len(ev) > 1 else 0.0
+        w0 = np.log(1.0 / max(1.0 - 2.0 / np.pi, l2 / l1)) if l1 > 0 else _NULL
+        if e["width"] > w0 + 1e-9:
+            ks.append(e["K"])
+    return max(ks) if ks else widest(P)
+
+
 CRITERIA = {"finest>null": finest_above_null, "widest": widest, "widest-min": lambda P, **k: widest_frac(P, False),
             "widest-max": lambda P, **k: widest_frac(P, True), "mass>=2%": big_mass, "split/cov": split_cov,
             "CH": calinski_harabasz, "elbow": elbow,
             "sil": silhouette, "sil-inner": lambda P, X, **k: silhouette(P, X, last=False),
             "BIC": bic, "BIC-perK": lambda P, X, **k: bic(P, X, per_cluster=True),
             "sil|w>step": silhouette_wide, "sil|w>null": lambda P, X, **k: silhouette_wide(P, X, _NULL),
-            "sil x w": silhouette_x_width}
+            "sil x w": silhouette_x_width, "finest>parent": finest_above_parent_null}
 _NULL = float(np.log(np.pi / (np.pi - 2.0)))  # the Gaussian-cascade width (``_NULL_WIDTH`` of the fit)
 
 
