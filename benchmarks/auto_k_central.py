@@ -19,7 +19,17 @@ its centroids) the script evaluates, with no per-set tuning:
   first one, ``log(T_start/T_end) x T_start / (2 lambda_max(C_x))`` (strong splits early);
 * ``CH``: the Calinski-Harabasz index of the hard partitions of the path's centroids;
 * ``elbow``: the K after which the distortion of the path's partitions falls least,
-  ``(W_{K-1} - W_K) / (W_K - W_{K+1})`` largest.
+  ``(W_{K-1} - W_K) / (W_K - W_{K+1})`` largest;
+* ``sil``/``sil-inner``: the K (>= 2) of the largest mean Silhouette of the nearest-centroid
+  partition of the path's centroids (one candidate per K met; ``sil-inner`` leaves out the
+  open-ended last entry), with the compiled exact Silhouette (on 20,000 rows at most);
+* ``BIC``/``BIC-perK``: the K of the smallest BIC of the Gaussian mixture with the path's centroids
+  as means, the masses and spherical variances (shared / one per cluster) of their partition;
+* ``sil|w>step``/``sil|w>null``: the largest Silhouette among the Ks whose log-T range is wider than
+  1.5 cooling steps / the Gaussian-cascade width (else ``widest``); ``sil x w``: the largest
+  Silhouette x summed log-T range;
+* ``finest>parent``: ``finest>null`` with the cascade width of the widest cluster of the previous
+  path entry, ``log(1 / max(1 - 2/pi, l2/l1))`` (l1 >= l2 its top principal variances).
 
     python benchmarks/auto_k_central.py             # sets with <= 2,000 rows (about a minute)
     python benchmarks/auto_k_central.py --full      # every set
@@ -112,9 +122,129 @@ def elbow(P, **_):
     return best
 
 
+_SIL_MAX = 20000  # silhouettes on a fixed sample of this many rows beyond
+_THREADS = [2]    # threads of the Silhouette kernel (--threads)
+
+
+def _labels(X, C):
+    """Nearest-centroid labels of the rows X, renumbered 0.. in order of first appearance."""
+    xx = (X * X).sum(1)
+    lab = np.argmin(xx[:, None] - 2.0 * X @ C.T + (C * C).sum(1)[None, :], axis=1)
+    u, first, inv = np.unique(lab, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inv.ravel()].astype(np.int64), len(u)
+
+
+def _candidates(P, last):
+    """Path entries with K >= 2, one per K (the first met), the open-ended last one if ``last``."""
+    seen, out = set(), []
+    for e in (P if last else P[:-1]):
+        if e["K"] >= 2 and e["K"] not in seen:
+            seen.add(e["K"])
+            out.append(e)
+    return out
+
+
+def silhouettes(P, X, last=True):
+    """{K: mean Silhouette of the nearest-centroid partition of the path's centroids at K}."""
+    from danneal import _core
+    if len(X) > _SIL_MAX:
+        X = X[np.sort(np.random.RandomState(0).choice(len(X), _SIL_MAX, replace=False))]
+    cand = _candidates(P, last)
+    if not cand:
+        return {}
+    labs = [_labels(X, e["centers"]) for e in cand]
+    L = np.array([lab for lab, _ in labs])
+    _, mean = _core.silhouette(np.ascontiguousarray(X), L, int(L.max()) + 1, None, _THREADS[0])
+    return {e["K"]: (float(m) if nk >= 2 else -1.0) for e, (_, nk), m in zip(cand, labs, mean)}
+
+
+def silhouette(P, X, last=True, **_):
+    s = silhouettes(P, X, last)
+    return max(s, key=lambda k: (s[k], -k)) if s else P[-1]["K"]
+
+
+def _gmm_bic(X, C, per_cluster):
+    """BIC of the Gaussian mixture with means C, masses and spherical variances (shared, or one per
+    cluster) of the nearest-centroid partition (maximum-likelihood given that partition)."""
+    n, d = X.shape
+    D2 = np.maximum((X * X).sum(1)[:, None] - 2.0 * X @ C.T + (C * C).sum(1)[None, :], 0.0)
+    lab = np.argmin(D2, axis=1)
+    cnt = np.bincount(lab, minlength=len(C)).astype(np.float64)
+    keep = cnt > 0
+    D2, cnt, lab_d = D2[:, keep], cnt[keep], D2[np.arange(n), lab]
+    k = len(cnt)
+    if per_cluster:
+        w = np.bincount(np.searchsorted(np.flatnonzero(keep), lab), weights=lab_d, minlength=k)
+        var = np.maximum(w / (cnt * d), 1e-12 * lab_d.mean() + 1e-300)
+        n_var = k
+    else:
+        var = np.full(k, max(lab_d.sum() / (n * d), 1e-300))
+        n_var = 1
+    logp = np.log(cnt / n) - 0.5 * d * np.log(2.0 * np.pi * var)
+    A = logp[None, :] - 0.5 * D2 / var[None, :]
+    m = A.max(1)
+    ll = float((m + np.log(np.exp(A - m[:, None]).sum(1))).sum())
+    return -2.0 * ll + (k * d + (k - 1) + n_var) * np.log(n)
+
+
+def bic(P, X, per_cluster=False, **_):
+    cand = _candidates(P, True)
+    if not cand:
+        return P[-1]["K"]
+    return min(cand, key=lambda e: _gmm_bic(X, e["centers"], per_cluster))["K"]
+
+
+def silhouette_wide(P, X, min_width=np.log(1 / 0.9) * 1.5, **_):
+    """Max Silhouette among the Ks whose log-T range is more than one cooling step."""
+    s = silhouettes(P, X, last=False)
+    w = {}
+    for e in P[:-1]:
+        if e["K"] >= 2:
+            w[e["K"]] = max(w.get(e["K"], 0.0), e["width"])
+    ok = {k: v for k, v in s.items() if w.get(k, 0.0) > min_width}
+    return max(ok, key=lambda k: (ok[k], -k)) if ok else widest(P)
+
+
+def silhouette_x_width(P, X, **_):
+    """Max of Silhouette x log-T range (summed per K)."""
+    s = silhouettes(P, X, last=False)
+    w = {}
+    for e in P[:-1]:
+        if e["K"] >= 2:
+            w[e["K"]] = w.get(e["K"], 0.0) + e["width"]
+    return max(s, key=lambda k: (s[k] * w[k], -k)) if s else widest(P)
+
+
+def finest_above_parent_null(P, X, **_):
+    """``finest>null`` with the cascade width of the cluster that split: a Gaussian of principal
+    variances l1 >= l2 splits again at most a factor 1 / max(1 - 2/pi, l2/l1) lower (the widest
+    cluster of the previous entry's nearest-centroid partition taken as the one that split)."""
+    ks = []
+    for prev, e in zip(P[:-2], P[1:-1]):
+        if e["K"] < 2:
+            continue
+        lab, _ = _labels(X, prev["centers"])
+        l1 = l2 = 0.0
+        for k in np.unique(lab):
+            Z = X[lab == k]
+            if len(Z) >= 3:
+                ev = np.linalg.eigvalsh(np.atleast_2d(np.cov(Z.T, bias=True)))[::-1]
+                if ev[0] > l1:
+                    l1, l2 = float(ev[0]), float(ev[1]) if len(ev) > 1 else 0.0
+        w0 = np.log(1.0 / max(1.0 - 2.0 / np.pi, l2 / l1)) if l1 > 0 else _NULL
+        if e["width"] > w0 + 1e-9:
+            ks.append(e["K"])
+    return max(ks) if ks else widest(P)
+
+
 CRITERIA = {"finest>null": finest_above_null, "widest": widest, "widest-min": lambda P, **k: widest_frac(P, False),
             "widest-max": lambda P, **k: widest_frac(P, True), "mass>=2%": big_mass, "split/cov": split_cov,
-            "CH": calinski_harabasz, "elbow": elbow}
+            "CH": calinski_harabasz, "elbow": elbow,
+            "sil": silhouette, "sil-inner": lambda P, X, **k: silhouette(P, X, last=False),
+            "BIC": bic, "BIC-perK": lambda P, X, **k: bic(P, X, per_cluster=True),
+            "sil|w>step": silhouette_wide, "sil|w>null": lambda P, X, **k: silhouette_wide(P, X, _NULL),
+            "sil x w": silhouette_x_width, "finest>parent": finest_above_parent_null}
+_NULL = float(np.log(np.pi / (np.pi - 2.0)))  # the Gaussian-cascade width (``_NULL_WIDTH`` of the fit)
 
 
 def main(argv=None):
@@ -126,6 +256,7 @@ def main(argv=None):
     ap.add_argument("--cache", default=None, help="pickle of the fits' paths: read if it exists, else written "
                     "(to compare criteria without refitting)")
     args = ap.parse_args(argv)
+    _THREADS[0] = args.threads
     cache = {}
     if args.cache and Path(args.cache).exists():
         with open(args.cache, "rb") as f:
