@@ -196,7 +196,7 @@ def test_estimator_threads_bit_identical():
 
 def test_parallel_restarts_match_sequential():
     # batch 8 fills one 16-row chunk, so with 2 threads the restarts run two at a time
-    from danneal.clam import _split_threads
+    from danneal._clam import _split_threads
 
     assert _split_threads(2, 6, 8) == (2, 1)
     assert _split_threads(2, 6, 256) == (1, 2)
@@ -569,7 +569,7 @@ def test_early_stop_and_convergence_warning():
 
 
 def test_silhouette_scorer_matches_sklearn(rng):
-    from danneal.clam import _SilhouetteScorer
+    from danneal._clam import _SilhouetteScorer
 
     Z = rng.normal(size=(150, 4))
     sc = _SilhouetteScorer(Z)

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import silhouette_samples, silhouette_score
 
 from danneal import _core
-from danneal.clam import _SilhouetteScorer
+from danneal._clam import _SilhouetteScorer
 from danneal.reference import silhouette as silhouette_ref
 
 TOL = {np.float32: 2e-5, np.float64: 1e-11}  # float32: distances formed in float32

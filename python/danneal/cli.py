@@ -295,7 +295,7 @@ def _demo(args) -> int:
 
 def _cluster(args) -> int:
     from .central import CentralAnnealing
-    from .clam import ClAM
+    from ._clam import ClAM
     from .pairwise import PairwiseAnnealing
 
     method = args.method
