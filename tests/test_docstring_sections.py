@@ -23,7 +23,6 @@ OPTIONAL = {"danneal.torch": "torch", "danneal.plot": "matplotlib"}
 PENDING = {
     "danneal.show_config",
     "danneal.losses.DDCLossResult", "danneal.losses.SpectralLossResult",
-    "danneal.pairwise.PairwiseAnnealer", "danneal.pairwise.critical_temperature",
     "danneal.plot.clam_basins",
     "danneal.schedules.GeometricSchedule", "danneal.schedules.LinearSchedule",
     "danneal.schedules.power_iteration_max_eig",

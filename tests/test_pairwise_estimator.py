@@ -269,7 +269,7 @@ def test_local_search_matches_twin_and_never_increases_cost(dtype):
 
 def test_refinement_repairs_a_wrong_split_and_never_increases_cost():
     from danneal._pairwise_split import split_merge
-    from danneal.pairwise import _AnnealParams, _DenseProblem, _hard_cost
+    from danneal._pairwise import _AnnealParams, _DenseProblem, _hard_cost
 
     rng = np.random.default_rng(0)
     # two elongated blobs side by side: the wrong split cuts both across

@@ -9,7 +9,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import pairwise_distances
 
-import danneal.pairwise as pw
+import danneal._pairwise as pw
 from danneal._pairwise_split import split_merge
 from danneal import PairwiseAnnealing, _core
 from danneal import reference as ref

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from danneal._rownoise import row_normal, row_uniform
-from danneal.pairwise import _soft_memberships
+from danneal._pairwise import _soft_memberships
 
 
 @settings(max_examples=60, deadline=None)

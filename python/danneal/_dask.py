@@ -381,7 +381,7 @@ def _pw_scatter(block, mu):
 
 def _pw_materialise(block, row0, mu, spec, nt):
     """The current assignments of one block of rows, rebuilt from their description ``spec``."""
-    from .pairwise import _initial_rows, _perturb_rows
+    from ._pairwise import _initial_rows, _perturb_rows
     kind = spec[0]
     if kind == "init":
         _, key, k, perturbation = spec
@@ -547,7 +547,7 @@ class PairwiseRows:
 
 
 def fit_pairwise(est, X, nt, y=None):
-    """``PairwiseAnnealing.fit`` on a dask array: the schedule of ``pairwise._anneal`` on the client,
+    """``PairwiseAnnealing.fit`` on a dask array: the schedule of ``_pairwise._anneal`` on the client,
     every sweep one round of tasks over the row blocks (see the comment above ``PairwiseRows``).
 
     The annealing, its stopping rules and the zero-temperature sweeps are those of the in-memory
@@ -563,7 +563,7 @@ def fit_pairwise(est, X, nt, y=None):
     from ._callbacks import FitMonitor, n_geometric_steps
     from ._rownoise import draw_key
     from ._validation import check_n_clusters
-    from .pairwise import _FORMS
+    from ._pairwise import _FORMS
 
     if est.metric not in ("sqeuclidean", "cosine") or est.algorithm == "dense":
         raise ValueError(f"PairwiseAnnealing on a dask array needs the feature-space path: metric='sqeuclidean' or "
@@ -600,7 +600,7 @@ def fit_pairwise(est, X, nt, y=None):
     state = {"not_converged": 0, "prev_cost": None, "stable": 0, "decided": 0}
 
     def decide(rec, summ):
-        """The in-memory loop's checks after a temperature (``pairwise._anneal``); True to stop."""
+        """The in-memory loop's checks after a temperature (``_pairwise._anneal``); True to stop."""
         hardness, conf, flips, counts = summ
         rec["hardness"] = hardness
         state["not_converged"] += not rec["converged"]

@@ -413,7 +413,7 @@ class _TilesProblem:
     def critical_temperature(self):
         """Exact for ``n <= 1000``; else on a fixed random sample of 1000 objects (``T_c`` is an
         intensive quantity: ``(2/n) lambda_max`` of the sample estimates the whole's)."""
-        from .pairwise import critical_temperature
+        from ._pairwise import critical_temperature
 
         return critical_temperature(self.matrix(self._sample()), n_threads=self.nt)
 
@@ -423,7 +423,7 @@ class _TilesProblem:
     def subset(self, idx):
         Xs = np.ascontiguousarray(self.X[idx])
         if 8.0 * len(idx) ** 2 <= self._DENSE_SUBSET_BYTES:
-            from .pairwise import _DenseProblem
+            from ._pairwise import _DenseProblem
 
             return _DenseProblem(self.matrix(Xs), self.nt)
         return _TilesProblem(Xs, self.metric, self.p, self.nt)

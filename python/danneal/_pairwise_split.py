@@ -6,10 +6,10 @@ that on the hard partition: split a cluster in two (annealed on its own dissimil
 one of its principal directions), delete a redundant one, or merge two and split their union
 again; every move ends with the exact local search and is kept only if the total cost falls.
 
-The problems (``pairwise._DenseProblem``, ``pairwise._FeatureProblem`` and the sparse and tiled
+The problems (``_pairwise._DenseProblem``, ``_pairwise._FeatureProblem`` and the sparse and tiled
 problems of ``_pairwise_large``) share one interface: ``hard_potentials``, ``local_search``,
 ``subset``, ``top_eigvecs``, ``critical_temperature``, ``work``; the annealing itself is
-``pairwise._anneal`` with the fit's :class:`pairwise._AnnealParams`.
+``_pairwise._anneal`` with the fit's :class:`_pairwise._AnnealParams`.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def best_split(prob, params, rng, *, n_directions=3):
     leading direction only; when the top eigenvalues are close (e.g. standardised data) a
     lesser direction can give the better partition.  Returns ``(cost, labels, work)`` (work in
     passes over the problem) or None when its dissimilarities are all zero."""
-    from .pairwise import _anneal  # pairwise imports this module
+    from ._pairwise import _anneal  # _pairwise imports this module
 
     big = prob.features and prob.n > SPLIT_SAMPLE
     if big:

@@ -20,7 +20,7 @@ from . import _core
 from . import _pairwise_large as _large
 from ._pairwise_split import gradient_potentials
 from ._validation import as_float_array
-from .pairwise import _DenseProblem, _FeatureProblem, _onehot
+from ._pairwise import _DenseProblem, _FeatureProblem, _onehot
 
 __all__ = ["check_sample_weight", "weighted_problem"]
 
@@ -131,7 +131,7 @@ def _weighted_top_eigvecs(apply_D, w, m, n_iter=30):
 
 
 class _WeightedDenseProblem(_DenseProblem):
-    """:class:`pairwise._DenseProblem` with sample weights ``w``."""
+    """:class:`_pairwise._DenseProblem` with sample weights ``w``."""
 
     def __init__(self, D, nt, w):
         super().__init__(D, nt)
@@ -167,7 +167,7 @@ class _WeightedDenseProblem(_DenseProblem):
 
 
 class _WeightedFeatureProblem(_FeatureProblem):
-    """:class:`pairwise._FeatureProblem` with sample weights ``w`` (weighted centroids and scatter)."""
+    """:class:`_pairwise._FeatureProblem` with sample weights ``w`` (weighted centroids and scatter)."""
 
     def __init__(self, X, nt, w, center=None):
         super().__init__(X, nt, center=center)

@@ -143,7 +143,7 @@ def _demo(args) -> int:
     from sklearn.preprocessing import StandardScaler
 
     from .central import CentralAnnealing
-    from .pairwise import PairwiseAnnealing
+    from ._pairwise import PairwiseAnnealing
     from ._sinkhorn import sinkhorn
 
     out = args.out or "danneal-demo.png"
@@ -296,7 +296,7 @@ def _demo(args) -> int:
 def _cluster(args) -> int:
     from .central import CentralAnnealing
     from ._clam import ClAM
-    from .pairwise import PairwiseAnnealing
+    from ._pairwise import PairwiseAnnealing
 
     method = args.method
     if method != "pairwise":
