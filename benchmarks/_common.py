@@ -39,10 +39,12 @@ def machine() -> str:
 
 def commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         return out + ("+dirty" if dirty else "")
     except Exception:
         return "unknown"
@@ -51,8 +53,10 @@ def commit() -> str:
 def header(title: str) -> str:
     import danneal
 
-    return (f"# {title}\nmachine: {machine()}\ncommit: {commit()}  danneal {danneal.__version__} "
-            f"(openmp={danneal.openmp}, isa={danneal._core.isa()})\n")
+    return (
+        f"# {title}\nmachine: {machine()}\ncommit: {commit()}  danneal {danneal.__version__} "
+        f"(openmp={danneal.openmp}, isa={danneal._core.isa()})\n"
+    )
 
 
 def plot_lines(series, *, name, xlabel, ylabel, title=None, logx=False, logy=False, figsize=(5, 3.5), **style):
@@ -112,8 +116,10 @@ def table(rows: list[dict], columns: list[str] | None = None) -> str:
 
     cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     lines += ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in cells]
     return "\n".join(lines) + "\n"
 

@@ -47,10 +47,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import header, table  # noqa: E402
-from quality_central import sets  # noqa: E402
+from _common import header, table
+from quality_central import sets
 
-from danneal import CentralAnnealing  # noqa: E402
+from danneal import CentralAnnealing
 
 
 def path_stats(model, X):
@@ -61,9 +61,17 @@ def path_stats(model, X):
         d2 = np.full(len(X), np.inf)
         for c in C:
             d2 = np.minimum(d2, ((X - c) ** 2).sum(1))
-        out.append({"K": e["n_clusters"], "width": float(np.log(e["T_start"] / e["T_end"])),
-                    "T_start": float(e["T_start"]), "T_end": float(e["T_end"]), "W": float(d2.sum()),
-                    "masses": np.asarray(e["cluster_weights"]), "centers": C})
+        out.append(
+            {
+                "K": e["n_clusters"],
+                "width": float(np.log(e["T_start"] / e["T_end"])),
+                "T_start": float(e["T_start"]),
+                "T_end": float(e["T_end"]),
+                "W": float(d2.sum()),
+                "masses": np.asarray(e["cluster_weights"]),
+                "centers": C,
+            }
+        )
     return out
 
 
@@ -123,7 +131,7 @@ def elbow(P, **_):
 
 
 _SIL_MAX = 20000  # silhouettes on a fixed sample of this many rows beyond
-_THREADS = [2]    # threads of the Silhouette kernel (--threads)
+_THREADS = [2]  # threads of the Silhouette kernel (--threads)
 
 
 def _labels(X, C):
@@ -137,7 +145,7 @@ def _labels(X, C):
 def _candidates(P, last):
     """Path entries with K >= 2, one per K (the first met), the open-ended last one if ``last``."""
     seen, out = set(), []
-    for e in (P if last else P[:-1]):
+    for e in P if last else P[:-1]:
         if e["K"] >= 2 and e["K"] not in seen:
             seen.add(e["K"])
             out.append(e)
@@ -147,6 +155,7 @@ def _candidates(P, last):
 def silhouettes(P, X, last=True):
     """{K: mean Silhouette of the nearest-centroid partition of the path's centroids at K}."""
     from danneal import _core
+
     if len(X) > _SIL_MAX:
         X = X[np.sort(np.random.RandomState(0).choice(len(X), _SIL_MAX, replace=False))]
     cand = _candidates(P, last)
@@ -194,7 +203,10 @@ def bic(P, X, per_cluster=False, **_):
     return min(cand, key=lambda e: _gmm_bic(X, e["centers"], per_cluster))["K"]
 
 
-def silhouette_wide(P, X, min_width=np.log(1 / 0.9) * 1.5, **_):
+_ONE_AND_HALF_STEPS = np.log(1 / 0.9) * 1.5  # 1.5 cooling steps of 0.9 in log T
+
+
+def silhouette_wide(P, X, min_width=_ONE_AND_HALF_STEPS, **_):
     """Max Silhouette among the Ks whose log-T range is more than one cooling step."""
     s = silhouettes(P, X, last=False)
     w = {}
@@ -237,13 +249,24 @@ def finest_above_parent_null(P, X, **_):
     return max(ks) if ks else widest(P)
 
 
-CRITERIA = {"finest>null": finest_above_null, "widest": widest, "widest-min": lambda P, **k: widest_frac(P, False),
-            "widest-max": lambda P, **k: widest_frac(P, True), "mass>=2%": big_mass, "split/cov": split_cov,
-            "CH": calinski_harabasz, "elbow": elbow,
-            "sil": silhouette, "sil-inner": lambda P, X, **k: silhouette(P, X, last=False),
-            "BIC": bic, "BIC-perK": lambda P, X, **k: bic(P, X, per_cluster=True),
-            "sil|w>step": silhouette_wide, "sil|w>null": lambda P, X, **k: silhouette_wide(P, X, _NULL),
-            "sil x w": silhouette_x_width, "finest>parent": finest_above_parent_null}
+CRITERIA = {
+    "finest>null": finest_above_null,
+    "widest": widest,
+    "widest-min": lambda P, **k: widest_frac(P, False),
+    "widest-max": lambda P, **k: widest_frac(P, True),
+    "mass>=2%": big_mass,
+    "split/cov": split_cov,
+    "CH": calinski_harabasz,
+    "elbow": elbow,
+    "sil": silhouette,
+    "sil-inner": lambda P, X, **k: silhouette(P, X, last=False),
+    "BIC": bic,
+    "BIC-perK": lambda P, X, **k: bic(P, X, per_cluster=True),
+    "sil|w>step": silhouette_wide,
+    "sil|w>null": lambda P, X, **k: silhouette_wide(P, X, _NULL),
+    "sil x w": silhouette_x_width,
+    "finest>parent": finest_above_parent_null,
+}
 _NULL = float(np.log(np.pi / (np.pi - 2.0)))  # the Gaussian-cascade width (``_NULL_WIDTH`` of the fit)
 
 
@@ -253,8 +276,11 @@ def main(argv=None):
     ap.add_argument("--full", action="store_true", help="every set (minutes)")
     ap.add_argument("--max-clusters", type=int, default=20)
     ap.add_argument("--cooling", type=float, default=0.9, help="cooling of the auto fits")
-    ap.add_argument("--cache", default=None, help="pickle of the fits' paths: read if it exists, else written "
-                    "(to compare criteria without refitting)")
+    ap.add_argument(
+        "--cache",
+        default=None,
+        help="pickle of the fits' paths: read if it exists, else written (to compare criteria without refitting)",
+    )
     args = ap.parse_args(argv)
     _THREADS[0] = args.threads
     cache = {}
@@ -272,8 +298,9 @@ def main(argv=None):
             key = f"{battery}/{name}"
             if key not in cache:
                 t0 = time.perf_counter()
-                m = CentralAnnealing("auto", max_clusters=args.max_clusters, cooling=args.cooling,
-                                     n_threads=args.threads).fit(X)
+                m = CentralAnnealing(
+                    "auto", max_clusters=args.max_clusters, cooling=args.cooling, n_threads=args.threads
+                ).fit(X)
                 cache[key] = (path_stats(m, X), m.n_clusters_, time.perf_counter() - t0)
             P, auto_k, t = cache[key]
             Tc0 = 2.0 * float(np.linalg.eigvalsh(np.atleast_2d(np.cov(X.T, bias=True)))[-1])

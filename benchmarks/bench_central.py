@@ -28,10 +28,10 @@ from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import header, median_time, table  # noqa: E402
+from _common import header, median_time, table
 
-from danneal import _core  # noqa: E402
-from danneal.reference import central as ref  # noqa: E402
+from danneal import _core
+from danneal.reference import central as ref
 
 
 def make_data(n, d, k, seed=0):
@@ -51,6 +51,7 @@ def mixture(n, d, k, seed=0):
 
 def fit_rows(args):
     from danneal import CentralAnnealing
+
     nt = args.threads
     print(header("central DA whole fit vs scikit-learn KMeans(n_init=10)"))
     print(f"threads={nt}, one fit each, float64, mixture of k Gaussians (centres N(0, 9 I), unit noise)\n")
@@ -67,12 +68,20 @@ def fit_rows(args):
         da = CentralAnnealing(k, n_threads=nt).fit(X)
         t_da = time.perf_counter() - t0
         ratio = da.inertia_ / km.inertia_
-        rows.append({"N x d x k": f"{n}x{d}x{k}", "DA s": t_da, "KMeans(n_init=10) s": t_km,
-                     "time DA/KMeans": t_da / t_km, "DA passes": da.n_iter_,
-                     "temperatures": len(da.history_["T"]), "polish accepted": da.polish_["accepted"],
-                     "cost DA/KMeans": ratio, "KMeans iterations": int(km.n_iter_)})
-        print(f"  done {n}x{d}x{k}: {t_da:.1f} s vs {t_km:.1f} s, cost ratio {ratio:.5f}", file=sys.stderr,
-              flush=True)
+        rows.append(
+            {
+                "N x d x k": f"{n}x{d}x{k}",
+                "DA s": t_da,
+                "KMeans(n_init=10) s": t_km,
+                "time DA/KMeans": t_da / t_km,
+                "DA passes": da.n_iter_,
+                "temperatures": len(da.history_["T"]),
+                "polish accepted": da.polish_["accepted"],
+                "cost DA/KMeans": ratio,
+                "KMeans iterations": int(km.n_iter_),
+            }
+        )
+        print(f"  done {n}x{d}x{k}: {t_da:.1f} s vs {t_km:.1f} s, cost ratio {ratio:.5f}", file=sys.stderr, flush=True)
     print(table(rows))
 
 
@@ -89,8 +98,10 @@ def main(argv=None):
     iters, repeat = (20, 5) if args.full else (5, 3)
     nt = args.threads
     print(header("central DA iteration vs scikit-learn KMeans(lloyd) and the numpy twin"))
-    print(f"threads={nt}, {iters} iterations per timed call, median of {repeat}; twin: 1 iteration, median of "
-          f"{2 if args.full else 1}\n")
+    print(
+        f"threads={nt}, {iters} iterations per timed call, median of {repeat}; twin: 1 iteration, median of "
+        f"{2 if args.full else 1}\n"
+    )
     rows = []
     for n, d, k in [(1_000_000, 16, 10), (100_000, 64, 100)]:
         X64, Y64 = make_data(n, d, k)
@@ -109,20 +120,33 @@ def main(argv=None):
                 km.fit(X)  # warm-up
                 n_it = km.n_iter_
                 t_sk = median_time(lambda: km.fit(X), repeat=repeat, warmup=0) / n_it
-            t_tw = median_time(lambda: ref.central_fixed_point(X, None, Y0, logp, T, 1, 0.0),
-                               repeat=2 if args.full else 1, warmup=0)
+            t_tw = median_time(
+                lambda: ref.central_fixed_point(X, None, Y0, logp, T, 1, 0.0), repeat=2 if args.full else 1, warmup=0
+            )
             gb = X.nbytes / t_da / 1e9
             gflop = 4.0 * n * d * k / t_da / 1e9  # two n x d x k products (multiply + add)
             target = ""
             if (n, d, k) == (1_000_000, 16, 10) and dtype == np.float64 and nt == 2:
                 ok_sk = t_da <= t_sk
                 ok_tw = t_tw / t_da >= 10
-                target = (f"sklearn/danneal >= 1: {'met' if ok_sk else 'NOT met'}; "
-                          f"twin/danneal >= 10: {'met' if ok_tw else 'NOT met'}")
-            rows.append({"N x d x k": f"{n}x{d}x{k}", "dtype": np.dtype(dtype).name,
-                         "danneal ms/it": t_da * 1e3, "sklearn lloyd ms/it": t_sk * 1e3,
-                         "twin ms/it": t_tw * 1e3, "sklearn/danneal": t_sk / t_da, "twin/danneal": t_tw / t_da,
-                         "GB/s": gb, "GFLOP/s": gflop, "target": target})
+                target = (
+                    f"sklearn/danneal >= 1: {'met' if ok_sk else 'NOT met'}; "
+                    f"twin/danneal >= 10: {'met' if ok_tw else 'NOT met'}"
+                )
+            rows.append(
+                {
+                    "N x d x k": f"{n}x{d}x{k}",
+                    "dtype": np.dtype(dtype).name,
+                    "danneal ms/it": t_da * 1e3,
+                    "sklearn lloyd ms/it": t_sk * 1e3,
+                    "twin ms/it": t_tw * 1e3,
+                    "sklearn/danneal": t_sk / t_da,
+                    "twin/danneal": t_tw / t_da,
+                    "GB/s": gb,
+                    "GFLOP/s": gflop,
+                    "target": target,
+                }
+            )
             print(f"  done {n}x{d}x{k} {np.dtype(dtype).name}", file=sys.stderr, flush=True)
     print(table(rows))
 

@@ -22,13 +22,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import header, table  # noqa: E402
+from _common import header, table
+from sklearn.datasets import load_digits
+from sklearn.preprocessing import StandardScaler
 
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-import danneal  # noqa: E402
-from danneal import _core  # noqa: E402
+import danneal
+from danneal import _core
 
 C, ALPHA, STEPS, MASK_PROB, LR = 1.0, 0.1, 10, 0.1, 0.01  # beta = 2, exponent beta/2
 
@@ -48,8 +47,9 @@ def load(name):
 def danneal_train(X, R0, batch, epochs, seed, n_threads):
     d = X.shape[1]
     n_mask = max(1, int(np.floor(MASK_PROB * d + 0.5)))
-    params = _core.ClamTrainParams(c=C, alpha=ALPHA, n_steps=STEPS, batch_size=batch, n_mask=n_mask,
-                                   max_epochs=epochs, learning_rate=LR, seed=seed)
+    params = _core.ClamTrainParams(
+        c=C, alpha=ALPHA, n_steps=STEPS, batch_size=batch, n_mask=n_mask, max_epochs=epochs, learning_rate=LR, seed=seed
+    )
     out = _core.clam_train(X, None, X.mean(0), R0, None, params, n_threads)
     return out[2]
 
@@ -64,12 +64,12 @@ def torch_train(torch, X, R0, batch, epochs, seed):
     R = torch.nn.Parameter(torch.from_numpy(R0.copy()))
     opt = torch.optim.Adam([R], lr=LR)
     lr = LR
-    curve, best, best_R, prev_mean, stall = [], np.inf, R.detach().clone(), None, 0
+    curve, best, prev_mean, stall = [], np.inf, None, 0
     for epoch in range(epochs):
         perm = torch.randperm(n, generator=gen)
         losses = []
         for s in range(0, n, batch):
-            x = Xt[perm[s:s + batch]]
+            x = Xt[perm[s : s + batch]]
             cols = torch.rand(x.shape, generator=gen).argsort(dim=1)[:, :n_mask]
             m = torch.zeros_like(x).scatter_(1, cols, 1.0)
             v = torch.where(m > 0, mv.expand_as(x), x)
@@ -85,7 +85,7 @@ def torch_train(torch, X, R0, batch, epochs, seed):
         el = float(np.mean(losses))
         curve.append(el)
         if el < best:
-            best, best_R = el, R.detach().clone()
+            best = el
         if epoch + 1 >= 10:  # plateau decay, as in the C++ loop
             mean = float(np.mean(curve[-10:]))
             if prev_mean is not None:
@@ -110,8 +110,11 @@ def main(argv=None):
         return
     n_threads = danneal.resolve_n_threads(None)
     print(header("ClAM training: danneal (C++) vs PyTorch autograd, time per epoch"))
-    print(f"threads: danneal {n_threads}, torch the faster of 1 and {n_threads}; torch {torch.__version__}; beta=2 (c=1), T={STEPS}, alpha={ALPHA}, "
-          f"mask_prob={MASK_PROB}, lr={LR}\n")
+    print(
+        f"threads: danneal {n_threads}, torch the faster of 1 and {n_threads}; torch {torch.__version__}; "
+        f"beta=2 (c=1), T={STEPS}, alpha={ALPHA}, "
+        f"mask_prob={MASK_PROB}, lr={LR}\n"
+    )
     dtypes = [np.float32, np.float64] if args.full else [np.float32]
     rows = []
     for name in ("zoo-sized", "digits-sized"):
@@ -136,18 +139,27 @@ def main(argv=None):
                 torch.set_num_threads(torch_nt)
                 _ = danneal_train(X, R0, batch, 2, 0, n_threads)  # warm-up
                 t0 = time.perf_counter()
-                curve_d = danneal_train(X, R0, batch, ep_d, 0, n_threads)
+                danneal_train(X, R0, batch, ep_d, 0, n_threads)
                 td = (time.perf_counter() - t0) / ep_d
                 # final losses after the same number of epochs, over 3 seeds each
                 lt = [torch_train(torch, X, R0, batch, ep_t, s)[-1] for s in (1, 2)] + [curve_t[-1]]
                 ld = [danneal_train(X, R0, batch, ep_t, s, n_threads)[-1] for s in (0, 1, 2)]
-                rows.append({"data": f"{name} {X.shape[0]}x{X.shape[1]} k={k}", "dtype": np.dtype(dt).name,
-                             "batch": batch, "torch threads": torch_nt, "torch ms/epoch": 1e3 * tt, "danneal ms/epoch": 1e3 * td,
-                             "speed-up": tt / td, "target": "20x" if batch == 8 else "3x",
-                             "met": "yes" if tt / td >= (20 if batch == 8 else 3) else "NO",
-                             f"loss torch (3 seeds)": f"{np.mean(lt):.4f}±{np.std(lt):.4f}",
-                             f"loss danneal (3 seeds)": f"{np.mean(ld):.4f}±{np.std(ld):.4f}",
-                             "epochs": ep_t})
+                rows.append(
+                    {
+                        "data": f"{name} {X.shape[0]}x{X.shape[1]} k={k}",
+                        "dtype": np.dtype(dt).name,
+                        "batch": batch,
+                        "torch threads": torch_nt,
+                        "torch ms/epoch": 1e3 * tt,
+                        "danneal ms/epoch": 1e3 * td,
+                        "speed-up": tt / td,
+                        "target": "20x" if batch == 8 else "3x",
+                        "met": "yes" if tt / td >= (20 if batch == 8 else 3) else "NO",
+                        "loss torch (3 seeds)": f"{np.mean(lt):.4f}±{np.std(lt):.4f}",
+                        "loss danneal (3 seeds)": f"{np.mean(ld):.4f}±{np.std(ld):.4f}",
+                        "epochs": ep_t,
+                    }
+                )
                 print(table(rows[-1:]), flush=True)
     print("## summary\n")
     print(table(rows))

@@ -28,14 +28,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import header, table  # noqa: E402
+import dask.array as da
+from _common import header, table
+from distributed import Client, LocalCluster
 
-import dask  # noqa: E402
-import dask.array as da  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
-
-import danneal  # noqa: E402
-from danneal._dask import DaskRows, PairwiseRows  # noqa: E402
+import danneal
+from danneal._dask import DaskRows, PairwiseRows
 
 K, D = 10, 16
 
@@ -73,14 +71,26 @@ def lloyd_iteration_time(client, blocks, C, repeat):
 
 
 def peak_worker_memory(client):
-    return max(client.run(lambda: __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss
-                          * 1024).values())
+    return max(
+        client.run(
+            lambda: __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss * 1024
+        ).values()
+    )
 
 
 def run(n, n_workers, memory_limit, chunk, repeat, fit, dask_ml=True, pairwise_fit=True):
     rows = []
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-                      dashboard_address=":0", silence_logs=40) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=memory_limit,
+            dashboard_address=":0",
+            silence_logs=40,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         X = make_data(n, chunk)
         est = danneal.CentralAnnealing(K, random_state=0)
         store = DaskRows(est, X, None)
@@ -97,17 +107,28 @@ def run(n, n_workers, memory_limit, chunk, repeat, fit, dask_ml=True, pairwise_f
             ts.append(time.perf_counter() - t)
         rows.append({"workers": n_workers, "what": "danneal soft sweep", "s": float(np.median(ts))})
         C = np.asarray(client.compute(X[:K]).result())
-        rows.append({"workers": n_workers, "what": "dask Lloyd iteration (numpy per block)",
-                     "s": lloyd_iteration_time(client, store.c_blocks, C, repeat)})
+        rows.append(
+            {
+                "workers": n_workers,
+                "what": "dask Lloyd iteration (numpy per block)",
+                "s": lloyd_iteration_time(client, store.c_blocks, C, repeat),
+            }
+        )
         try:
             if not dask_ml:
                 raise ImportError
             from dask_ml.cluster import KMeans as DKMeans
+
             t = time.perf_counter()
             km = DKMeans(n_clusters=K, random_state=0, max_iter=20, tol=0).fit(X)
             total = time.perf_counter() - t
-            rows.append({"workers": n_workers, "what": f"dask-ml KMeans fit / n_iter_ ({km.n_iter_} it, incl. init)",
-                         "s": total / max(km.n_iter_, 1)})
+            rows.append(
+                {
+                    "workers": n_workers,
+                    "what": f"dask-ml KMeans fit / n_iter_ ({km.n_iter_} it, incl. init)",
+                    "s": total / max(km.n_iter_, 1),
+                }
+            )
         except ImportError:
             pass
         del store
@@ -122,20 +143,28 @@ def run(n, n_workers, memory_limit, chunk, repeat, fit, dask_ml=True, pairwise_f
             t = time.perf_counter()
             prow.sweep(spec, total, T, 1)
             ts.append(time.perf_counter() - t)
-        rows.append({"workers": n_workers, "what": "danneal pairwise sweep (rebuild + sweep)", "s": float(np.median(ts))})
+        rows.append(
+            {"workers": n_workers, "what": "danneal pairwise sweep (rebuild + sweep)", "s": float(np.median(ts))}
+        )
         del prow
         if fit:
             t = time.perf_counter()
             model = danneal.CentralAnnealing(K, random_state=0).fit(X)
             total = time.perf_counter() - t
-            rows.append({"workers": n_workers, "what": f"danneal whole fit ({model.n_iter_} sweeps, annealing on "
-                                                       f"{model.n_anneal_rows_:,} rows)", "s": total})
+            rows.append(
+                {
+                    "workers": n_workers,
+                    "what": f"danneal whole fit ({model.n_iter_} sweeps, annealing on {model.n_anneal_rows_:,} rows)",
+                    "s": total,
+                }
+            )
         if fit and pairwise_fit:
             t = time.perf_counter()
             model = danneal.PairwiseAnnealing(K, metric="sqeuclidean", random_state=0).fit(X)
             total = time.perf_counter() - t
-            rows.append({"workers": n_workers, "what": f"danneal pairwise whole fit ({model.n_iter_} sweeps)",
-                         "s": total})
+            rows.append(
+                {"workers": n_workers, "what": f"danneal pairwise whole fit ({model.n_iter_} sweeps)", "s": total}
+            )
         peak = peak_worker_memory(client)
         for r in rows:
             r["peak worker RSS GB"] = peak / 1e9
@@ -156,12 +185,24 @@ def main(argv=None):
     size = n * D * 8
     chunk = 250_000 if n >= 4_000_000 else max(n // 8, 1)
     memory_limit = max(int(0.85 * size), 512 * 2**20)  # below the data size: no worker could hold it
-    print(header(f"CentralAnnealing on dask: n={n:,} x {D} float64 ({size / 1e9:.2f} GB), k={K}, "
-                 f"chunks of {chunk:,} rows, worker memory_limit {memory_limit / 1e9:.2f} GB"))
+    print(
+        header(
+            f"CentralAnnealing on dask: n={n:,} x {D} float64 ({size / 1e9:.2f} GB), k={K}, "
+            f"chunks of {chunk:,} rows, worker memory_limit {memory_limit / 1e9:.2f} GB"
+        )
+    )
     rows = []
     for workers in args.workers:
-        rows += run(n, workers, memory_limit, chunk, args.repeat, fit=not args.no_fit, dask_ml=not args.no_dask_ml,
-                    pairwise_fit=not args.no_pairwise_fit)
+        rows += run(
+            n,
+            workers,
+            memory_limit,
+            chunk,
+            args.repeat,
+            fit=not args.no_fit,
+            dask_ml=not args.no_dask_ml,
+            pairwise_fit=not args.no_pairwise_fit,
+        )
     base = {r["workers"]: r["s"] for r in rows if r["what"].startswith("dask Lloyd")}
     for r in rows:
         r["ratio to dask Lloyd"] = r["s"] / base[r["workers"]]

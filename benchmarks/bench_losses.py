@@ -24,10 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from _common import header, median_time, table  # noqa: E402
+import numpy as np
+import torch
+from _common import header, median_time, table
 
 EPS = 1e-9
 
@@ -45,7 +44,7 @@ def torch_ddc(A, H, rel_sigma=0.15):
         d = torch.diagonal(N)
         D = d[:, None] * d[None, :]
         N = torch.where(N < EPS, N.new_tensor(EPS), N)
-        D = torch.where(D < EPS ** 2, D.new_tensor(EPS ** 2), D)
+        D = torch.where(D < EPS**2, D.new_tensor(EPS**2), D)
         return 2.0 / (k * (k - 1)) * torch.triu(N / torch.sqrt(D), 1).sum()
 
     eye = torch.eye(k, dtype=A.dtype)
@@ -75,9 +74,18 @@ def interleaved(fns, rounds):
 def _row(loss, nt, n, tt, td, err):
     target = 1.0 if n < 1000 else 3.0
     ratio = tt[0] / td[0]
-    return {"loss": loss, "threads": nt, "batch": n, "torch autograd (ms)": 1e3 * tt[0], "danneal (ms)": 1e3 * td[0],
-            "speed-up": ratio, "speed-up of minima": tt[1] / td[1], "max rel. grad diff": err,
-            "target": f"≥{target:g}", "met": "yes" if ratio >= target else "NO"}
+    return {
+        "loss": loss,
+        "threads": nt,
+        "batch": n,
+        "torch autograd (ms)": 1e3 * tt[0],
+        "danneal (ms)": 1e3 * td[0],
+        "speed-up": ratio,
+        "speed-up of minima": tt[1] / td[1],
+        "max rel. grad diff": err,
+        "target": f"≥{target:g}",
+        "met": "yes" if ratio >= target else "NO",
+    }
 
 
 def run(sizes, dtype, args, rounds, n_threads):
@@ -145,9 +153,11 @@ def main(argv=None):
     sizes = [100, 1000, 4000] + ([8000] if args.full else [])
     rounds = 11 if args.full else 7
     print(header("DDC and spectral clustering losses: loss + gradient vs PyTorch autograd"))
-    print(f"dtype={args.dtype}, k={args.k}, DDC hidden d={args.d}, spectral embedding d={args.emb}, "
-          f"torch {torch.__version__}; times: median of {rounds} interleaved rounds (fewer at 4000+); the target "
-          f"is checked on the ratio of medians\n")
+    print(
+        f"dtype={args.dtype}, k={args.k}, DDC hidden d={args.d}, spectral embedding d={args.emb}, "
+        f"torch {torch.__version__}; times: median of {rounds} interleaved rounds (fewer at 4000+); the target "
+        f"is checked on the ratio of medians\n"
+    )
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover

@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import header, median_time, table  # noqa: E402
+from _common import header, median_time, table
 
-import danneal  # noqa: E402
-from danneal import _core  # noqa: E402
-from danneal import reference as ref  # noqa: E402
+from danneal import _core
+from danneal import reference as ref
 
 
 def detan_style_sweep(D, Q, T):
@@ -39,7 +38,7 @@ def detan_style_sweep(D, Q, T):
 
 def make_D(n, rng):
     X = rng.standard_normal((n, 8))
-    sq = (X ** 2).sum(1)
+    sq = (X**2).sum(1)
     D = sq[:, None] + sq[None, :]
     D -= 2 * (X @ X.T)
     np.maximum(D, 0, out=D)
@@ -66,28 +65,39 @@ def main(argv=None):
             Q = Q64.astype(dtype)
             gb = D.nbytes / 1e9
             t_twin = median_time(lambda: ref.pairwise_fixed_point(D, Q, T, 1, 1, 0.0), repeat=args.repeat)
-            t_detan = median_time(lambda: detan_style_sweep(D, Q, T), repeat=args.repeat) \
-                if dtype == np.float64 else float("nan")
+            t_detan = (
+                median_time(lambda: detan_style_sweep(D, Q, T), repeat=args.repeat)
+                if dtype == np.float64
+                else float("nan")
+            )
             for nt in (1, 2):
                 t_bw = median_time(lambda: _core.stream_sum(D, nt), repeat=args.repeat)
                 t_k = median_time(lambda: _core.pairwise_fixed_point(D, Q, T, 1, 1, 0.0, nt), repeat=args.repeat)
-                rows.append({
-                    "N": n, "dtype": np.dtype(dtype).name, "threads": nt,
-                    "danneal [ms]": 1e3 * t_k, "numpy twin [ms]": 1e3 * t_twin,
-                    "detan-style [ms]": 1e3 * t_detan,
-                    "twin / danneal": t_twin / t_k,
-                    "detan / danneal": t_detan / t_k,
-                    "GB/s on D": gb / t_k, "read GB/s": gb / t_bw, "% of read": 100 * t_bw / t_k,
-                })
-            del D
+                rows.append(
+                    {
+                        "N": n,
+                        "dtype": np.dtype(dtype).name,
+                        "threads": nt,
+                        "danneal [ms]": 1e3 * t_k,
+                        "numpy twin [ms]": 1e3 * t_twin,
+                        "detan-style [ms]": 1e3 * t_detan,
+                        "twin / danneal": t_twin / t_k,
+                        "detan / danneal": t_detan / t_k,
+                        "GB/s on D": gb / t_k,
+                        "read GB/s": gb / t_bw,
+                        "% of read": 100 * t_bw / t_k,
+                    }
+                )
+            D = None  # free the float32 copy before the next dtype
     print(table(rows))
     # float32 vs float64 speed-up of the kernel
     for n in sizes:
         for nt in (1, 2):
             r64 = next(r for r in rows if r["N"] == n and r["dtype"] == "float64" and r["threads"] == nt)
             r32 = next(r for r in rows if r["N"] == n and r["dtype"] == "float32" and r["threads"] == nt)
-            print(f"N={n} threads={nt}: float32 is {r64['danneal [ms]'] / r32['danneal [ms]']:.2f}x faster "
-                  "than float64")
+            print(
+                f"N={n} threads={nt}: float32 is {r64['danneal [ms]'] / r32['danneal [ms]']:.2f}x faster than float64"
+            )
     print("(numpy twin and detan-style use numpy/OpenBLAS with its own default thread count)")
 
 

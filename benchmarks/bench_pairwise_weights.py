@@ -40,11 +40,18 @@ def main():
         Qf = rng.dirichlet(np.ones(k), n_feat).astype(dtype)
         mu = Xf.mean(axis=0, dtype=np.float64)
         for name, call, n in (
-            (f"dense fixed point {n_dense}x{k} (3 sweeps)",
-             lambda D=D, Q=Q, **kw: _core.pairwise_fixed_point(D, Q, 1.0, 1, 3, 0.0, nt, **kw), n_dense),
-            (f"features fixed point {n_feat}x{d} k={k} (3 sweeps)",
-             lambda Xf=Xf, mu=mu, Qf=Qf, **kw: _core.pairwise_features_fixed_point(Xf, mu, Qf, 1.0, 1, 3, 0.0, nt,
-                                                                                    **kw), n_feat),
+            (
+                f"dense fixed point {n_dense}x{k} (3 sweeps)",
+                lambda D=D, Q=Q, **kw: _core.pairwise_fixed_point(D, Q, 1.0, 1, 3, 0.0, nt, **kw),
+                n_dense,
+            ),
+            (
+                f"features fixed point {n_feat}x{d} k={k} (3 sweeps)",
+                lambda Xf=Xf, mu=mu, Qf=Qf, **kw: _core.pairwise_features_fixed_point(
+                    Xf, mu, Qf, 1.0, 1, 3, 0.0, nt, **kw
+                ),
+                n_feat,
+            ),
         ):
             ones, rand = np.ones(n), rng.uniform(0.5, 2.0, n)
             t = {lab: [] for lab in ("none", "ones", "random")}
@@ -53,8 +60,15 @@ def main():
                 t["ones"].append(median_time(lambda c=call, w=ones: c(sample_weight=w), repeat=repeat))
                 t["random"].append(median_time(lambda c=call, w=rand: c(sample_weight=w), repeat=repeat))
             m = {lab: min(v) * 1e3 for lab, v in t.items()}
-            rows.append({"kernel": f"{name} {np.dtype(dtype).name}", "None ms": m["none"], "ones ms": m["ones"],
-                         "random ms": m["random"], "random/None": m["random"] / m["none"]})
+            rows.append(
+                {
+                    "kernel": f"{name} {np.dtype(dtype).name}",
+                    "None ms": m["none"],
+                    "ones ms": m["ones"],
+                    "random ms": m["random"],
+                    "random/None": m["random"] / m["none"],
+                }
+            )
     print(table(rows))
     # a weighted fit vs the fit on repeated rows
     Xb = np.concatenate([c + rng.normal(size=(300, 2)) for c in rng.uniform(-8, 8, (6, 2))])
@@ -63,13 +77,23 @@ def main():
     fits = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name, fit in (("weighted", lambda: PairwiseAnnealing(6, metric="sqeuclidean", random_state=0,
-                                                                  n_threads=nt).fit(Xb, sample_weight=w)),
-                          ("repeated rows", lambda: PairwiseAnnealing(6, metric="sqeuclidean", random_state=0,
-                                                                       n_threads=nt).fit(Xr))):
+        for name, fit in (
+            (
+                "weighted",
+                lambda: PairwiseAnnealing(6, metric="sqeuclidean", random_state=0, n_threads=nt).fit(
+                    Xb, sample_weight=w
+                ),
+            ),
+            ("repeated rows", lambda: PairwiseAnnealing(6, metric="sqeuclidean", random_state=0, n_threads=nt).fit(Xr)),
+        ):
             model = fit()
-            fits.append({"fit (sqeuclidean, k=6)": f"{name} n={len(Xb) if name == 'weighted' else len(Xr)}",
-                         "cost": model.cost_, "seconds": median_time(fit, repeat=3)})
+            fits.append(
+                {
+                    "fit (sqeuclidean, k=6)": f"{name} n={len(Xb) if name == 'weighted' else len(Xr)}",
+                    "cost": model.cost_,
+                    "seconds": median_time(fit, repeat=3),
+                }
+            )
     fits[1]["time ratio"] = fits[1]["seconds"] / fits[0]["seconds"]
     print(table(fits, ["fit (sqeuclidean, k=6)", "cost", "seconds", "time ratio"]))
 

@@ -20,22 +20,37 @@ import sys
 import time
 
 import numpy as np
-from scipy.optimize import quadratic_assignment as scipy_qap
-
 from _common import SHARED_DATA, header, table
+from scipy.optimize import quadratic_assignment as scipy_qap
 
 import danneal
 
 DATA = SHARED_DATA / "qaplib"
-SUBSET = ["chr12a", "chr20a", "els19", "esc32a", "had20", "kra30a", "lipa30a", "nug20", "nug30", "rou20",
-          "scr20", "ste36a", "tai20a", "tai35b", "tho30", "wil50"]
+SUBSET = [
+    "chr12a",
+    "chr20a",
+    "els19",
+    "esc32a",
+    "had20",
+    "kra30a",
+    "lipa30a",
+    "nug20",
+    "nug30",
+    "rou20",
+    "scr20",
+    "ste36a",
+    "tai20a",
+    "tai35b",
+    "tho30",
+    "wil50",
+]
 
 
 def load(name):
     tok = (DATA / f"{name}.dat").read_text().split()
     n = int(tok[0])
-    v = np.array(tok[1:1 + 2 * n * n], dtype=float)
-    return v[: n * n].reshape(n, n), v[n * n:].reshape(n, n)
+    v = np.array(tok[1 : 1 + 2 * n * n], dtype=float)
+    return v[: n * n].reshape(n, n), v[n * n :].reshape(n, n)
 
 
 def gap(f, best):
@@ -74,8 +89,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="all QAPLIB instances, 20 seeds per random set (many minutes)")
     ap.add_argument("--options", default="{}", help="JSON options for danneal.quadratic_assignment")
-    ap.add_argument("--instances", default=None, help="comma-separated QAPLIB names (overrides the subset); "
-                                                       "'none' skips QAPLIB")
+    ap.add_argument(
+        "--instances", default=None, help="comma-separated QAPLIB names (overrides the subset); 'none' skips QAPLIB"
+    )
     ap.add_argument("--seeds", type=int, default=None, help="seeds per random set (default 5, --full 20)")
     ap.add_argument("--sizes", default="30,50")
     args = ap.parse_args()
@@ -100,18 +116,36 @@ def main():
             A, B = load(name)
             bk = best_known[name]
             fd, td, ff, tf, R = equal_time(A, B, opts, 0)
-            rows.append({"instance": name, "n": A.shape[0], "danneal gap%": gap(fd, bk), "FAQ best-of-R gap%": gap(ff, bk),
-                         "R": R, "danneal s": td, "FAQ s": tf})
-            print(f"{name}: danneal {gap(fd, bk):.3f}% {td:.2f}s, FAQ x{R} {gap(ff, bk):.3f}% {tf:.2f}s", file=sys.stderr)
+            rows.append(
+                {
+                    "instance": name,
+                    "n": A.shape[0],
+                    "danneal gap%": gap(fd, bk),
+                    "FAQ best-of-R gap%": gap(ff, bk),
+                    "R": R,
+                    "danneal s": td,
+                    "FAQ s": tf,
+                }
+            )
+            print(
+                f"{name}: danneal {gap(fd, bk):.3f}% {td:.2f}s, FAQ x{R} {gap(ff, bk):.3f}% {tf:.2f}s", file=sys.stderr
+            )
         print("## QAPLIB: gap to the best-known value (%)\n")
         print(table(rows))
         gd = np.array([r["danneal gap%"] for r in rows])
         gf = np.array([r["FAQ best-of-R gap%"] for r in rows])
-        summary.append({"set": f"QAPLIB ({len(rows)})", "danneal mean gap %": float(gd.mean()),
-                        "FAQ mean gap %": float(gf.mean()), "danneal better": f"{int((gd < gf - 1e-9).sum())}/{len(gd)}",
-                        "ties": int((np.abs(gd - gf) <= 1e-9).sum()),
-                        "danneal s": sum(r["danneal s"] for r in rows), "FAQ s": sum(r["FAQ s"] for r in rows),
-                        "target": "lower mean gap: " + str(bool(gd.mean() < gf.mean()))})
+        summary.append(
+            {
+                "set": f"QAPLIB ({len(rows)})",
+                "danneal mean gap %": float(gd.mean()),
+                "FAQ mean gap %": float(gf.mean()),
+                "danneal better": f"{int((gd < gf - 1e-9).sum())}/{len(gd)}",
+                "ties": int((np.abs(gd - gf) <= 1e-9).sum()),
+                "danneal s": sum(r["danneal s"] for r in rows),
+                "FAQ s": sum(r["FAQ s"] for r in rows),
+                "target": "lower mean gap: " + str(bool(gd.mean() < gf.mean())),
+            }
+        )
     for label, gen in (("uniform", uniform), ("structured", structured)):
         for n in map(int, args.sizes.split(",")) if n_seeds > 0 else ():
             wins, td_all, tf_all, rel = 0, 0.0, 0.0, []
@@ -123,9 +157,18 @@ def main():
                 tf_all += tf
                 rel.append(100.0 * (fd - ff) / abs(ff))
             frac = wins / n_seeds
-            summary.append({"set": f"{label} n={n} ({n_seeds})", "danneal mean gap %": float(np.mean(rel)),
-                            "FAQ mean gap %": 0.0, "danneal better": f"{wins}/{n_seeds}", "ties": "",
-                            "danneal s": td_all, "FAQ s": tf_all, "target": f"win >= 70%: {frac >= 0.7}"})
+            summary.append(
+                {
+                    "set": f"{label} n={n} ({n_seeds})",
+                    "danneal mean gap %": float(np.mean(rel)),
+                    "FAQ mean gap %": 0.0,
+                    "danneal better": f"{wins}/{n_seeds}",
+                    "ties": "",
+                    "danneal s": td_all,
+                    "FAQ s": tf_all,
+                    "target": f"win >= 70%: {frac >= 0.7}",
+                }
+            )
             print(f"{label} n={n}: wins {wins}/{n_seeds}", file=sys.stderr)
     print("## Summary (random sets: 'mean gap' = danneal's objective relative to FAQ best-of-R, %)\n")
     print(table(summary))

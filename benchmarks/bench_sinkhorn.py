@@ -23,7 +23,6 @@ import time
 import warnings
 
 import numpy as np
-
 from _common import header, table
 
 import danneal
@@ -104,14 +103,20 @@ def main():
                     failed = pot_fails(ad, C, reg)
                     if "iter" in only:
                         t_pot, t_dan = per_iter([pot, dan], k1, k2, 3)
-                        t_log, = per_iter([lambda k: pot(k, "sinkhorn_log")], 2, 4 if n > 1000 else 6, 2)
-                        rows_it.append({"N": n, "dtype": np.dtype(dtype).name, "reg": reg,
-                                        "POT sinkhorn ms/it": "fails" if failed else 1e3 * t_pot,
-                                        "POT sinkhorn_log ms/it": 1e3 * t_log,
-                                        "danneal ms/it": 1e3 * t_dan,
-                                        "vs sinkhorn": "-" if failed else t_pot / t_dan,
-                                        "vs sinkhorn_log": t_log / t_dan,
-                                        "danneal GB/s": n * n * np.dtype(dtype).itemsize / t_dan / 1e9})
+                        (t_log,) = per_iter([lambda k: pot(k, "sinkhorn_log")], 2, 4 if n > 1000 else 6, 2)
+                        rows_it.append(
+                            {
+                                "N": n,
+                                "dtype": np.dtype(dtype).name,
+                                "reg": reg,
+                                "POT sinkhorn ms/it": "fails" if failed else 1e3 * t_pot,
+                                "POT sinkhorn_log ms/it": 1e3 * t_log,
+                                "danneal ms/it": 1e3 * t_dan,
+                                "vs sinkhorn": "-" if failed else t_pot / t_dan,
+                                "vs sinkhorn_log": t_log / t_dan,
+                                "danneal GB/s": n * n * np.dtype(dtype).itemsize / t_dan / 1e9,
+                            }
+                        )
                     if "conv" not in only:
                         continue
                     # time to marginal error 1e-6
@@ -126,37 +131,56 @@ def main():
                         tds.append(time.perf_counter() - t0)
                     tp, td = float(np.median(tps)), float(np.median(tds))
                     pot_ok = bool(np.isfinite(Pp).all() and lp["err"][-1] < 1e-6) if lp["err"] else False
-                    rows_conv.append({"N": n, "dtype": np.dtype(dtype).name, "reg": reg,
-                                      "POT s": tp, "POT iters": lp.get("niter", len(lp["err"]) * 10),
-                                      "POT ok": pot_ok, "danneal s": td, "danneal iters": ld["n_iter"],
-                                      "danneal ok": ld["converged"] and bool(np.isfinite(Pd).all()),
-                                      "speedup": tp / td})
+                    rows_conv.append(
+                        {
+                            "N": n,
+                            "dtype": np.dtype(dtype).name,
+                            "reg": reg,
+                            "POT s": tp,
+                            "POT iters": lp.get("niter", len(lp["err"]) * 10),
+                            "POT ok": pot_ok,
+                            "danneal s": td,
+                            "danneal iters": ld["n_iter"],
+                            "danneal ok": ld["converged"] and bool(np.isfinite(Pd).all()),
+                            "speedup": tp / td,
+                        }
+                    )
             # failure cases of POT (N <= 1000 only: POT's log-domain solvers take minutes beyond)
-            for name, dtype, reg, shift in () if n > 1000 or "fail" not in only else (("cost+1, reg=1e-3", np.float64, 1e-3, 1.0),
-                                            ("float32, reg=1e-2", np.float32, 1e-2, 0.0)):
+            for name, dtype, reg, shift in (
+                ()
+                if n > 1000 or "fail" not in only
+                else (("cost+1, reg=1e-3", np.float64, 1e-3, 1.0), ("float32, reg=1e-2", np.float32, 1e-2, 0.0))
+            ):
                 C = cost(n, dtype, shift=shift)
                 ad = a.astype(dtype)
                 res = {"N": n, "case": name}
                 for meth in ("sinkhorn", "sinkhorn_stabilized", "sinkhorn_log"):
                     try:
                         P = ot.sinkhorn(ad, ad, C, reg, method=meth, numItermax=20000, stopThr=1e-6)
-                        res["POT " + meth] = "NaN" if not np.isfinite(P).all() else (
-                            "zero plan" if not P.sum() > 0 else f"err {np.abs(P.sum(0) - ad).sum():.1e}")
-                    except Exception as exc:  # noqa: BLE001
+                        res["POT " + meth] = (
+                            "NaN"
+                            if not np.isfinite(P).all()
+                            else ("zero plan" if not P.sum() > 0 else f"err {np.abs(P.sum(0) - ad).sum():.1e}")
+                        )
+                    except Exception as exc:
                         res["POT " + meth] = type(exc).__name__
                 t0 = time.perf_counter()
                 P, lg = danneal.sinkhorn(C, reg=reg, tol=1e-6, max_iter=20000, log=True, n_threads=nt)
-                res["danneal"] = (f"{'converged' if lg['converged'] else 'NOT converged'}, "
-                                  f"{lg['n_iter']} it, err {lg['err']:.1e}, finite={np.isfinite(P).all()}, "
-                                  f"{time.perf_counter() - t0:.2f}s")
+                res["danneal"] = (
+                    f"{'converged' if lg['converged'] else 'NOT converged'}, "
+                    f"{lg['n_iter']} it, err {lg['err']:.1e}, finite={np.isfinite(P).all()}, "
+                    f"{time.perf_counter() - t0:.2f}s"
+                )
                 rows_fail.append(res)
         rows_eps = eps_section(ot, 1000 if args.full else 500, nt) if "eps" in only else []
         rows_batch = batch_section(ot, nt, args.full) if "batch" in only else []
-    for title, rows in (("Time per iteration (k-difference of medians of 3 interleaved runs)", rows_it),
-                        ("Time to marginal error 1e-6 (own criteria; median of --repeat runs)", rows_conv),
-                        ("POT failure cases (max_iter 20000, tol 1e-6)", rows_fail),
-                        ("ε-scaling: iterations and time to marginal error 1e-6 (float64)", rows_eps),
-                        ("Batched: B = 256 problems of 64 x 64, reg 1e-2, to 1e-6 (float64)", rows_batch)):
+    for title, rows in (
+        ("Time per iteration (k-difference of medians of 3 interleaved runs)", rows_it),
+        ("Time to marginal error 1e-6 (own criteria; median of --repeat runs)", rows_conv),
+        ("POT failure cases (max_iter 20000, tol 1e-6)", rows_fail),
+        ("ε-scaling: iterations and time to marginal error 1e-6 (float64)", rows_eps),
+        ("Batched: B = 256 problems of 64 x 64, reg 1e-2, to 1e-6 (float64)", rows_batch),
+    ):
         if rows:
             print(f"## {title}\n")
             print(table(rows))
@@ -174,19 +198,33 @@ def eps_section(ot, n, nt):
             t0 = time.perf_counter()
             P, lg = danneal.sinkhorn(C, reg=reg, tol=1e-6, max_iter=cap, log=True, eps_scaling=eps, n_threads=nt)
             row[f"{label} s"] = time.perf_counter() - t0
-            row[f"{label} it"] = lg["n_iter"] if lg["converged"] and np.isfinite(P).all() else f"{lg['n_iter']} (not conv.)"
-        for label, meth, kw in (("POT sinkhorn", "sinkhorn", {}),
-                                ("POT eps_scaling", "sinkhorn_epsilon_scaling", {"numInnerItermax": 100})):
+            row[f"{label} it"] = (
+                lg["n_iter"] if lg["converged"] and np.isfinite(P).all() else f"{lg['n_iter']} (not conv.)"
+            )
+        for label, meth, kw in (
+            ("POT sinkhorn", "sinkhorn", {}),
+            ("POT eps_scaling", "sinkhorn_epsilon_scaling", {"numInnerItermax": 100}),
+        ):
             t0 = time.perf_counter()
-            P, lg = ot.sinkhorn(a, a, C, reg, method=meth, numItermax=cap if meth == "sinkhorn" else cap // 100,
-                                stopThr=1e-6, log=True, **kw)
+            P, lg = ot.sinkhorn(
+                a,
+                a,
+                C,
+                reg,
+                method=meth,
+                numItermax=cap if meth == "sinkhorn" else cap // 100,
+                stopThr=1e-6,
+                log=True,
+                **kw,
+            )
             dt = time.perf_counter() - t0
             # POT's own criterion: l2 violation of the column marginals (rows are exact after its last update)
             err = float(np.linalg.norm(P.sum(0) - a)) if np.isfinite(P).all() and P.sum() > 0 else float("nan")
             row[f"{label} s"] = dt
             its = lg.get("niter", lg.get("n_iter", "?"))
-            row[f"{label} it"] = "fails (NaN/zero plan)" if not np.isfinite(err) else (
-                its if err < 1.5e-6 else f"{its} (err {err:.0e})")
+            row[f"{label} it"] = (
+                "fails (NaN/zero plan)" if not np.isfinite(err) else (its if err < 1.5e-6 else f"{its} (err {err:.0e})")
+            )
         row["eps vs plain (time)"] = row["danneal plain s"] / row["danneal eps_scaling s"]
         rows.append(row)
     return rows
@@ -209,24 +247,40 @@ def batch_section(ot, nt, full):
     rows.append({"solver": f"danneal.sinkhorn_batch (n_threads={nt})", "s": t_dan, "max marginal err": err_of(P)})
     t0 = time.perf_counter()
     P1 = danneal.sinkhorn_batch(C, reg=reg, tol=1e-6, max_iter=10000, n_threads=1)
-    rows.append({"solver": "danneal.sinkhorn_batch (n_threads=1)", "s": time.perf_counter() - t0,
-                 "max marginal err": err_of(P1)})
+    rows.append(
+        {
+            "solver": "danneal.sinkhorn_batch (n_threads=1)",
+            "s": time.perf_counter() - t0,
+            "max marginal err": err_of(P1),
+        }
+    )
     t0 = time.perf_counter()
     P = np.stack([ot.sinkhorn(a, a, C[k], reg, stopThr=1e-6, numItermax=10000) for k in range(B)])
     rows.append({"solver": "loop over ot.sinkhorn", "s": time.perf_counter() - t0, "max marginal err": err_of(P)})
     if full:
         t0 = time.perf_counter()
-        P = np.stack([ot.sinkhorn(a, a, C[k], reg, method="sinkhorn_log", stopThr=1e-6, numItermax=10000)
-                      for k in range(B)])
-        rows.append({"solver": "loop over ot.sinkhorn (sinkhorn_log)", "s": time.perf_counter() - t0,
-                     "max marginal err": err_of(P)})
+        P = np.stack(
+            [ot.sinkhorn(a, a, C[k], reg, method="sinkhorn_log", stopThr=1e-6, numItermax=10000) for k in range(B)]
+        )
+        rows.append(
+            {
+                "solver": "loop over ot.sinkhorn (sinkhorn_log)",
+                "s": time.perf_counter() - t0,
+                "max marginal err": err_of(P),
+            }
+        )
     if hasattr(ot, "solve_batch"):
         for meth in ("sinkhorn", "log_sinkhorn") if full else ("sinkhorn",):
             t0 = time.perf_counter()
             res = ot.solve_batch(C, reg=reg, max_iter=10000, tol=1e-6, method=meth)
             P = np.asarray(res.plan)
-            rows.append({"solver": f"ot.solve_batch ({meth})", "s": time.perf_counter() - t0,
-                         "max marginal err": err_of(P) if np.isfinite(P).all() else float("nan")})
+            rows.append(
+                {
+                    "solver": f"ot.solve_batch ({meth})",
+                    "s": time.perf_counter() - t0,
+                    "max marginal err": err_of(P) if np.isfinite(P).all() else float("nan"),
+                }
+            )
     for r in rows:
         r["vs danneal"] = r["s"] / t_dan
     return rows

@@ -21,9 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-
-from _common import header, plot_lines, table  # noqa: E402
+import numpy as np
+from _common import header, plot_lines, table
 
 
 def hungarian_accuracy(y, pred):
@@ -59,8 +58,12 @@ def train_ddc(X, k, *, seed, epochs, batch=256, lr=1e-3, torch_threads=1):
     Xt = torch.tensor(X, dtype=torch.float32)
     d = X.shape[1]
     encoder = torch.nn.Sequential(
-        torch.nn.Linear(d, 256), torch.nn.ReLU(), torch.nn.BatchNorm1d(256),
-        torch.nn.Linear(256, 64), torch.nn.ReLU(), torch.nn.BatchNorm1d(64),
+        torch.nn.Linear(d, 256),
+        torch.nn.ReLU(),
+        torch.nn.BatchNorm1d(256),
+        torch.nn.Linear(256, 64),
+        torch.nn.ReLU(),
+        torch.nn.BatchNorm1d(64),
     )
     head = torch.nn.Linear(64, k)
     params = [*encoder.parameters(), *head.parameters()]
@@ -74,7 +77,7 @@ def train_ddc(X, k, *, seed, epochs, batch=256, lr=1e-3, torch_threads=1):
         tot = 0.0
         nb = 0
         for i in range(0, len(Xt), batch):
-            idx = perm[i:i + batch]
+            idx = perm[i : i + batch]
             if len(idx) < 2 * k:
                 continue
             opt.zero_grad()
@@ -103,8 +106,10 @@ def main(argv=None):
     seeds = range(5) if args.full else range(1)
     epochs = args.epochs or (100 if args.full else 40)
     print(header("DDC (danneal.torch.DDCLoss) vs k-means: digits and three blobs"))
-    print(f"MLP d-256-64 (ReLU, batch norm) + linear/softmax head, Adam lr 1e-3, batch 256, {epochs} epochs, "
-          f"seeds {list(seeds)}; mean ± std over seeds\n")
+    print(
+        f"MLP d-256-64 (ReLU, batch norm) + linear/softmax head, Adam lr 1e-3, batch 256, {epochs} epochs, "
+        f"seeds {list(seeds)}; mean ± std over seeds\n"
+    )
     rows = []
     curves = {}
     for name, (X, y, k) in datasets().items():
@@ -120,13 +125,24 @@ def main(argv=None):
             res["k-means"].append((hungarian_accuracy(y, km.labels_), nmi(y, km.labels_)))
         for method, vals in res.items():
             v = np.array(vals)
-            rows.append({"data": name, "n": len(y), "k": k, "method": method,
-                         "ACC": f"{v[:, 0].mean():.3f} ± {v[:, 0].std():.3f}",
-                         "NMI": f"{v[:, 1].mean():.3f} ± {v[:, 1].std():.3f}",
-                         "train time (s)": f"{np.mean(t_ddc):.1f}" if method.startswith("DDC") else ""})
+            rows.append(
+                {
+                    "data": name,
+                    "n": len(y),
+                    "k": k,
+                    "method": method,
+                    "ACC": f"{v[:, 0].mean():.3f} ± {v[:, 0].std():.3f}",
+                    "NMI": f"{v[:, 1].mean():.3f} ± {v[:, 1].std():.3f}",
+                    "train time (s)": f"{np.mean(t_ddc):.1f}" if method.startswith("DDC") else "",
+                }
+            )
     print(table(rows))
-    plot_lines({name: (np.arange(1, len(c) + 1), c) for name, c in curves.items()}, name="ddc_digits",
-               xlabel="epoch", ylabel="DDC loss (mean over batches)")
+    plot_lines(
+        {name: (np.arange(1, len(c) + 1), c) for name, c in curves.items()},
+        name="ddc_digits",
+        xlabel="epoch",
+        ylabel="DDC loss (mean over batches)",
+    )
 
 
 if __name__ == "__main__":

@@ -20,9 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-
-from _common import header, plot_lines, table  # noqa: E402
+import numpy as np
+from _common import header, plot_lines, table
 
 
 def make_toy(n_per_sub, rng, centres=None, std=0.2, min_dist=1.5):
@@ -62,8 +61,9 @@ def run(seed, epochs, batch=150, lr=1e-2):
     Xte, yte, _ = make_toy(200, rng, centres)
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # a 3-30-30-3 MLP: threads only add overhead
-    net = torch.nn.Sequential(torch.nn.Linear(3, 30), torch.nn.ReLU(), torch.nn.Linear(30, 30), torch.nn.ReLU(),
-                              torch.nn.Linear(30, 3)).double()
+    net = torch.nn.Sequential(
+        torch.nn.Linear(3, 30), torch.nn.ReLU(), torch.nn.Linear(30, 30), torch.nn.ReLU(), torch.nn.Linear(30, 3)
+    ).double()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     loss_fn = SpectralClusteringLoss()
     X = torch.tensor(Xtr)
@@ -75,7 +75,7 @@ def run(seed, epochs, batch=150, lr=1e-2):
         perm = torch.randperm(len(X), generator=g)
         tot, nb = 0.0, 0
         for i in range(0, len(X) - batch + 1, batch):
-            idx = perm[i:i + batch]
+            idx = perm[i : i + batch]
             opt.zero_grad()
             loss = loss_fn(net(X[idx]), y[idx])
             loss.backward()
@@ -89,8 +89,14 @@ def run(seed, epochs, batch=150, lr=1e-2):
         full_loss = loss_fn(torch.tensor(Fte), torch.tensor(yte)).item()
     pred = spectral_embedding_labels(Fte, 3, seed)
     raw = KMeans(n_clusters=3, n_init=10, random_state=seed).fit_predict(Xte)
-    return {"nmi": nmi(yte, pred), "nmi_raw": nmi(yte, raw), "loss_first": curve[0], "loss_last": curve[-1],
-            "test_loss": full_loss, "time": t_train}, curve
+    return {
+        "nmi": nmi(yte, pred),
+        "nmi_raw": nmi(yte, raw),
+        "loss_first": curve[0],
+        "loss_last": curve[-1],
+        "test_loss": full_loss,
+        "time": t_train,
+    }, curve
 
 
 def main(argv=None):
@@ -100,19 +106,34 @@ def main(argv=None):
     args = p.parse_args(argv)
     seeds = range(5) if args.full else range(1)
     print(header("Deep spectral clustering (SpectralClusteringLoss) on the 3 x 3 Gaussian toy problem"))
-    print(f"MLP 3-30-30-3 (ReLU, float64), Adam lr 1e-2, batch 150, {args.epochs} epochs, 1800 train / 1800 "
-          f"held-out points; floor of the monitored loss: 0\n")
+    print(
+        f"MLP 3-30-30-3 (ReLU, float64), Adam lr 1e-2, batch 150, {args.epochs} epochs, 1800 train / 1800 "
+        f"held-out points; floor of the monitored loss: 0\n"
+    )
     rows = []
     curves = []
     for s in seeds:
         r, curve = run(s, args.epochs)
         curves.append(curve)
-        rows.append({"seed": s, "loss epoch 1": r["loss_first"], f"loss epoch {args.epochs}": r["loss_last"],
-                     "held-out loss": r["test_loss"], "NMI (SVD + row-norm + k-means)": r["nmi"],
-                     "NMI k-means raw": r["nmi_raw"], "train time (s)": r["time"]})
+        rows.append(
+            {
+                "seed": s,
+                "loss epoch 1": r["loss_first"],
+                f"loss epoch {args.epochs}": r["loss_last"],
+                "held-out loss": r["test_loss"],
+                "NMI (SVD + row-norm + k-means)": r["nmi"],
+                "NMI k-means raw": r["nmi_raw"],
+                "train time (s)": r["time"],
+            }
+        )
     print(table(rows))
-    plot_lines({f"seed {s}": (np.arange(1, len(c) + 1), np.maximum(c, 1e-16)) for s, c in zip(seeds, curves)},
-               name="dscl_toy", xlabel="epoch", ylabel="k - tr(F F+ C) (mean over batches)", logy=True)
+    plot_lines(
+        {f"seed {s}": (np.arange(1, len(c) + 1), np.maximum(c, 1e-16)) for s, c in zip(seeds, curves)},
+        name="dscl_toy",
+        xlabel="epoch",
+        ylabel="k - tr(F F+ C) (mean over batches)",
+        logy=True,
+    )
 
 
 if __name__ == "__main__":

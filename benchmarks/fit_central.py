@@ -21,11 +21,11 @@ from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import header, table  # noqa: E402
-from quality_central import sets as quality_sets  # noqa: E402
+from _common import header, table
+from quality_central import sets as quality_sets
 
-import danneal._central as central  # noqa: E402
-from danneal import CentralAnnealing  # noqa: E402
+import danneal._central as central
+from danneal import CentralAnnealing
 
 
 def all_sets():
@@ -69,16 +69,28 @@ def main(argv=None):
             t_da = time.perf_counter() - t0
             km = cache[name]
             ratio = da.inertia_ / km if km > 0 else 1.0
-            rows.append({"set": name, "n": len(X), "d": X.shape[1], "K": K, "n_iter_": da.n_iter_,
-                         "cov passes": n_cov[0], "temperatures": len(da.history_["T"]), "DA s": t_da,
-                         "ratio": float(ratio)})
+            rows.append(
+                {
+                    "set": name,
+                    "n": len(X),
+                    "d": X.shape[1],
+                    "K": K,
+                    "n_iter_": da.n_iter_,
+                    "cov passes": n_cov[0],
+                    "temperatures": len(da.history_["T"]),
+                    "DA s": t_da,
+                    "ratio": float(ratio),
+                }
+            )
             print(f"  {name}: n_iter_ {da.n_iter_} ratio {ratio:.5f}", file=sys.stderr, flush=True)
     if args.km_cache:
         Path(args.km_cache).write_text(json.dumps(cache))
     print(table(rows))
     ratios = np.array([r["ratio"] for r in rows])
-    print(f"worst ratio {ratios.max():.5f}; total n_iter_ {sum(r['n_iter_'] for r in rows)}, "
-          f"cov passes {sum(r['cov passes'] for r in rows)}, DA s {sum(r['DA s'] for r in rows):.1f}")
+    print(
+        f"worst ratio {ratios.max():.5f}; total n_iter_ {sum(r['n_iter_'] for r in rows)}, "
+        f"cov passes {sum(r['cov passes'] for r in rows)}, DA s {sum(r['DA s'] for r in rows):.1f}"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(rows))
 

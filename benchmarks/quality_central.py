@@ -25,9 +25,9 @@ from sklearn.datasets import load_digits, load_iris
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import clustering_sets, header, load_clustering_set, table  # noqa: E402
+from _common import clustering_sets, header, load_clustering_set, table
 
-from danneal import CentralAnnealing  # noqa: E402
+from danneal import CentralAnnealing
 
 
 def sets():
@@ -50,6 +50,7 @@ def main(argv=None):
         args.no_auto = True
     polish_time = [0.0]
     from danneal._central import _Annealer
+
     polish0 = _Annealer.polish
 
     def timed_polish(self, *a, **k):
@@ -80,10 +81,20 @@ def main(argv=None):
             ratio0 = ratio / (1.0 - da.polish_["gain"])
             ok = ratio <= 1.001
             n_ok += ok
-            row = {"set": f"{battery}/{name}", "n": len(X), "d": X.shape[1], "K": K,
-                   "KMeans inertia": float(km.inertia_), "DA distortion": float(da.inertia_),
-                   "ratio before polish": float(ratio0), "ratio": float(ratio), "<=1.001": "yes" if ok else "NO",
-                   "KMeans s": t_km, "DA s": t_da, "polish s": polish_time[0]}
+            row = {
+                "set": f"{battery}/{name}",
+                "n": len(X),
+                "d": X.shape[1],
+                "K": K,
+                "KMeans inertia": float(km.inertia_),
+                "DA distortion": float(da.inertia_),
+                "ratio before polish": float(ratio0),
+                "ratio": float(ratio),
+                "<=1.001": "yes" if ok else "NO",
+                "KMeans s": t_km,
+                "DA s": t_da,
+                "polish s": polish_time[0],
+            }
             if not args.no_auto and K <= args.max_clusters:
                 auto = CentralAnnealing("auto", max_clusters=args.max_clusters, n_threads=args.threads).fit(X)
                 row["auto K"] = auto.n_clusters_
@@ -93,18 +104,26 @@ def main(argv=None):
             print(f"  {battery}/{name}: ratio {ratio:.5f}", file=sys.stderr, flush=True)
     print(table(rows))
     frac = n_ok / len(rows)
-    print(f"distortion <= 1.001 x KMeans(n_init=10): {n_ok}/{len(rows)} sets = {100 * frac:.1f} % "
-          f"(target: every set: {'met' if n_ok == len(rows) else 'NOT met'})")
+    print(
+        f"distortion <= 1.001 x KMeans(n_init=10): {n_ok}/{len(rows)} sets = {100 * frac:.1f} % "
+        f"(target: every set: {'met' if n_ok == len(rows) else 'NOT met'})"
+    )
     ratios = np.array([r["ratio"] for r in rows])
     r0 = np.array([r["ratio before polish"] for r in rows])
-    print(f"before the polish: {int((r0 <= 1.001).sum())}/{len(rows)} within 0.1 %, worst {r0.max():.5f}; "
-          f"time: DA {sum(r['DA s'] for r in rows):.2f} s of which polish {sum(r['polish s'] for r in rows):.2f} s, "
-          f"KMeans(n_init=10) {sum(r['KMeans s'] for r in rows):.2f} s")
-    print(f"ratio: median {np.median(ratios):.5f}, geometric mean {np.exp(np.log(ratios).mean()):.5f}, "
-          f"best {ratios.min():.5f}, worst {ratios.max():.5f}")
+    print(
+        f"before the polish: {int((r0 <= 1.001).sum())}/{len(rows)} within 0.1 %, worst {r0.max():.5f}; "
+        f"time: DA {sum(r['DA s'] for r in rows):.2f} s of which polish {sum(r['polish s'] for r in rows):.2f} s, "
+        f"KMeans(n_init=10) {sum(r['KMeans s'] for r in rows):.2f} s"
+    )
+    print(
+        f"ratio: median {np.median(ratios):.5f}, geometric mean {np.exp(np.log(ratios).mean()):.5f}, "
+        f"best {ratios.min():.5f}, worst {ratios.max():.5f}"
+    )
     if n_auto_runs:
-        print(f'n_clusters="auto" (max_clusters={args.max_clusters}) found the reference K on '
-              f"{n_auto}/{n_auto_runs} sets with K <= {args.max_clusters}")
+        print(
+            f'n_clusters="auto" (max_clusters={args.max_clusters}) found the reference K on '
+            f"{n_auto}/{n_auto_runs} sets with K <= {args.max_clusters}"
+        )
 
 
 if __name__ == "__main__":

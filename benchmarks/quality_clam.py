@@ -40,22 +40,31 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED_DATA, header, table  # noqa: E402
+from _common import SHARED_DATA, header, table
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
-from sklearn.cluster import KMeans  # noqa: E402
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from danneal import ClAM  # noqa: E402
+from danneal import ClAM
 
 TUNED = ["iris", "wine", "breast_cancer", "digits", "zoo", "movement_libras", "yale"]
 HELD_OUT = ["fcps/hepta", "fcps/tetra", "sipu/r15", "sipu/aggregation", "sipu/s1"]
-PAPER_GRID = dict(init="gaussian", beta=[0.5, 1, 2], mask_prob=[0.1, 0.2], step_size=0.1, n_steps=10,
-                  max_epochs=100, n_init=3, learning_rate=0.01, n_iter_no_change=0, min_clusters=1,
-                  selection="silhouette")
+PAPER_GRID = dict(
+    init="gaussian",
+    beta=[0.5, 1, 2],
+    mask_prob=[0.1, 0.2],
+    step_size=0.1,
+    n_steps=10,
+    max_epochs=100,
+    n_init=3,
+    learning_rate=0.01,
+    n_iter_no_change=0,
+    min_clusters=1,
+    selection="silhouette",
+)
 
 
 def load(name):
@@ -123,10 +132,13 @@ def main(argv=None):
         names = args.sets.split(",")
     seeds = [0, 1, 2] if args.full else [0]
     paper = args.paper or args.full
-    print(header("ClAM clustering quality: defaults vs KMeans(n_init=10)"
-                 + (" vs the paper's protocol" if paper else "")))
-    print("standardised data, k = classes, float64; Silhouette on the standardised data; "
-          f"ClAM random_state in {seeds} (the worst seed is shown); KMeans random_state=0\n")
+    print(
+        header("ClAM clustering quality: defaults vs KMeans(n_init=10)" + (" vs the paper's protocol" if paper else ""))
+    )
+    print(
+        "standardised data, k = classes, float64; Silhouette on the standardised data; "
+        f"ClAM random_state in {seeds} (the worst seed is shown); KMeans random_state=0\n"
+    )
     rows = []
     for name, Z, y, k in standardised(names):
         with threadpool_limits(limits=1, user_api="openmp"):
@@ -148,11 +160,18 @@ def main(argv=None):
         used = int(len(np.unique(lab)))
         row = {
             "data": f"{name} {Z.shape[0]}x{Z.shape[1]} k={k}" + (" (held out)" if name in HELD_OUT else ""),
-            "sil KMeans": s_km, "sil ClAM": s_cl, "ClAM >= KMeans": "yes" if s_cl >= s_km and used == k else "NO",
-            "used": used, "NMI KMeans": normalized_mutual_info_score(y, km.labels_),
-            "NMI ClAM": normalized_mutual_info_score(y, lab), "ARI KMeans": adjusted_rand_score(y, km.labels_),
-            "ARI ClAM": adjusted_rand_score(y, lab), "kept run": "start" if model.n_iter_ == 0 else
-            f"{model.n_iter_} epochs", "t KMeans s": t_km, "t ClAM s": t_cl, "ratio": t_cl / t_km,
+            "sil KMeans": s_km,
+            "sil ClAM": s_cl,
+            "ClAM >= KMeans": "yes" if s_cl >= s_km and used == k else "NO",
+            "used": used,
+            "NMI KMeans": normalized_mutual_info_score(y, km.labels_),
+            "NMI ClAM": normalized_mutual_info_score(y, lab),
+            "ARI KMeans": adjusted_rand_score(y, km.labels_),
+            "ARI ClAM": adjusted_rand_score(y, lab),
+            "kept run": "start" if model.n_iter_ == 0 else f"{model.n_iter_} epochs",
+            "t KMeans s": t_km,
+            "t ClAM s": t_cl,
+            "ratio": t_cl / t_km,
             "<= 10x": "yes" if t_cl <= 10 * t_km else "NO",
         }
         if paper:
@@ -160,10 +179,15 @@ def main(argv=None):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 pm, t_p = timed(lambda: ClAM(k, random_state=0, **PAPER_GRID).fit(Z))
             plab = pm.labels_
-            row.update({"paper sil": silhouette_score(Z, plab) if len(np.unique(plab)) > 1 else -1.0,
-                        "paper used": int(len(np.unique(plab))),
-                        "paper NMI": normalized_mutual_info_score(y, plab),
-                        "paper ARI": adjusted_rand_score(y, plab), "paper t s": t_p})
+            row.update(
+                {
+                    "paper sil": silhouette_score(Z, plab) if len(np.unique(plab)) > 1 else -1.0,
+                    "paper used": int(len(np.unique(plab))),
+                    "paper NMI": normalized_mutual_info_score(y, plab),
+                    "paper ARI": adjusted_rand_score(y, plab),
+                    "paper t s": t_p,
+                }
+            )
         rows.append(row)
         print(table(rows[-1:]), flush=True)
     print("## summary\n")

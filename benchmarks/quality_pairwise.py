@@ -21,14 +21,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import clustering_sets, header, load_clustering_set, table  # noqa: E402
+from _common import clustering_sets, header, load_clustering_set, table
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_digits, load_iris
+from sklearn.metrics import adjusted_rand_score, pairwise_distances
+from sklearn.preprocessing import StandardScaler
 
-from sklearn.cluster import KMeans  # noqa: E402
-from sklearn.datasets import load_digits, load_iris  # noqa: E402
-from sklearn.metrics import adjusted_rand_score, pairwise_distances  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from danneal import PairwiseAnnealing  # noqa: E402
+from danneal import PairwiseAnnealing
 
 
 def datasets(max_n):
@@ -51,7 +50,7 @@ def main(argv=None):
     ap.add_argument("--max-n", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    max_n = args.max_n or (10 ** 9 if args.full else 1500)
+    max_n = args.max_n or (10**9 if args.full else 1500)
     print(header("PairwiseAnnealing (default settings) vs KMeans(n_init=10), squared Euclidean, standardised"))
     rows = []
     for name, X, y in datasets(max_n):
@@ -65,16 +64,31 @@ def main(argv=None):
         t0 = time.perf_counter()
         km = KMeans(k, n_init=10, random_state=args.seed).fit(X)
         t_km = time.perf_counter() - t0
-        rows.append({"set": name, "n": X.shape[0], "d": X.shape[1], "k": k,
-                     "DA cost": da.cost_, "KMeans inertia": km.inertia_, "ratio": da.cost_ / km.inertia_,
-                     "ARI DA": adjusted_rand_score(y, da.labels_), "ARI KM": adjusted_rand_score(y, km.labels_),
-                     "time DA [s]": t_da, "time KM [s]": t_km, "temps": len(da.history_), "sweeps": da.n_iter_})
+        rows.append(
+            {
+                "set": name,
+                "n": X.shape[0],
+                "d": X.shape[1],
+                "k": k,
+                "DA cost": da.cost_,
+                "KMeans inertia": km.inertia_,
+                "ratio": da.cost_ / km.inertia_,
+                "ARI DA": adjusted_rand_score(y, da.labels_),
+                "ARI KM": adjusted_rand_score(y, km.labels_),
+                "time DA [s]": t_da,
+                "time KM [s]": t_km,
+                "temps": len(da.history_),
+                "sweeps": da.n_iter_,
+            }
+        )
         print(f"{name}: ratio {rows[-1]['ratio']:.5f}", file=sys.stderr, flush=True)
     print(table(rows))
     ok = sum(r["ratio"] <= 1.001 for r in rows)
     better = sum(r["ratio"] < 1 - 1e-9 for r in rows)
-    print(f"cost <= 1.001 x KMeans on {ok}/{len(rows)} sets ({100 * ok / len(rows):.0f} %; target >= 90 %); "
-          f"strictly better on {better}; median ratio {np.median([r['ratio'] for r in rows]):.5f}")
+    print(
+        f"cost <= 1.001 x KMeans on {ok}/{len(rows)} sets ({100 * ok / len(rows):.0f} %; target >= 90 %); "
+        f"strictly better on {better}; median ratio {np.median([r['ratio'] for r in rows]):.5f}"
+    )
 
 
 if __name__ == "__main__":

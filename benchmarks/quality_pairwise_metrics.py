@@ -25,13 +25,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import clustering_sets, header, load_clustering_set, table  # noqa: E402
+from _common import clustering_sets, header, load_clustering_set, table
+from sklearn.cluster import KMeans
+from sklearn.metrics import pairwise_distances
+from sklearn.preprocessing import StandardScaler
 
-from sklearn.cluster import KMeans  # noqa: E402
-from sklearn.metrics import pairwise_distances  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from danneal import PairwiseAnnealing  # noqa: E402
+from danneal import PairwiseAnnealing
 
 
 def pairwise_cost(D, labels):
@@ -84,14 +83,27 @@ def main(argv=None):
             ours = PairwiseAnnealing(k, random_state=0).fit(D).labels_
             t = time.perf_counter() - t0
             c_ours, c_pam, c_km = pairwise_cost(D, ours), pairwise_cost(D, fasterpam_labels(D, k)), pairwise_cost(D, km)
-            rows.append({"set": f"{battery}/{name}", "n": X.shape[0], "k": k, "D": metric, "ours": c_ours,
-                         "FasterPAM": c_pam, "KMeans": c_km, "ours / best other": c_ours / min(c_pam, c_km),
-                         "lowest": "yes" if c_ours <= min(c_pam, c_km) * (1 + 1e-9) else "no", "time ours [s]": t})
+            rows.append(
+                {
+                    "set": f"{battery}/{name}",
+                    "n": X.shape[0],
+                    "k": k,
+                    "D": metric,
+                    "ours": c_ours,
+                    "FasterPAM": c_pam,
+                    "KMeans": c_km,
+                    "ours / best other": c_ours / min(c_pam, c_km),
+                    "lowest": "yes" if c_ours <= min(c_pam, c_km) * (1 + 1e-9) else "no",
+                    "time ours [s]": t,
+                }
+            )
             print(rows[-1], file=sys.stderr, flush=True)
     print(table(rows))
     ok = sum(r["lowest"] == "yes" for r in rows)
-    print(f"ours lowest on {ok}/{len(rows)} cases ({100 * ok / max(len(rows), 1):.0f} %; target >= 90 %); "
-          f"median ours / best other {np.median([r['ours / best other'] for r in rows]):.5f}")
+    print(
+        f"ours lowest on {ok}/{len(rows)} cases ({100 * ok / max(len(rows), 1):.0f} %; target >= 90 %); "
+        f"median ours / best other {np.median([r['ours / best other'] for r in rows]):.5f}"
+    )
 
 
 if __name__ == "__main__":

@@ -53,15 +53,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-
 from _common import header, table
+from scipy.optimize import linear_sum_assignment
 
 import danneal
 
 OUT = Path(__file__).resolve().parent / "out"
-QAP_METHODS = {"DA": "graduated", "SA": "self_annealing", "RL": "relaxation_labeling",
-               "ER": "exponentiated_relaxation", "X2": "chi_squared"}
+QAP_METHODS = {
+    "DA": "graduated",
+    "SA": "self_annealing",
+    "RL": "relaxation_labeling",
+    "ER": "exponentiated_relaxation",
+    "X2": "chi_squared",
+}
 
 
 def _scaled(C, R, N):
@@ -97,16 +101,32 @@ def instance_kron(rng, N, gamma=0.05):
 
 def run(C, N, method, alpha, *, constraint="doubly_stochastic", max_steps=1000, M0=None):
     """One run from M0 (default uniform); returns (energy of the rounded M, stopped by positivity)."""
+
     def qfun(M):
         return (C @ M.ravel()).reshape(N, N)
 
-    opts = {"alpha": alpha, "max_iter": max_steps, "hard_tol": 1e-3, "perm_norm_tol": 1e-3, "inner_max_iter": 30,
-            "inner_tol": 1e-6, "sinkhorn_max_iter": 200, "sinkhorn_tol": 1e-9, "positivity": "stop"}
+    opts = {
+        "alpha": alpha,
+        "max_iter": max_steps,
+        "hard_tol": 1e-3,
+        "perm_norm_tol": 1e-3,
+        "inner_max_iter": 30,
+        "inner_tol": 1e-6,
+        "sinkhorn_max_iter": 200,
+        "sinkhorn_tol": 1e-9,
+        "positivity": "stop",
+    }
     if method == "graduated":
         opts["betas"] = alpha * np.arange(1, max_steps + 1)
-    res = danneal.assignment_annealing(qfun, (N, N), constraint=constraint, method=method,
-                                       M0=np.full((N, N), 1.0 / N) if M0 is None else M0, options=opts,
-                                       n_threads=1)
+    res = danneal.assignment_annealing(
+        qfun,
+        (N, N),
+        constraint=constraint,
+        method=method,
+        M0=np.full((N, N), 1.0 / N) if M0 is None else M0,
+        options=opts,
+        n_threads=1,
+    )
     if constraint == "wta":
         col = res.M.argmax(axis=1)
     else:
@@ -151,8 +171,9 @@ def fig8a(sizes, runs, alphas, rng):
     j_ref = int(np.argmin(np.abs(np.log10(alphas) + 1.0)))
     rows, curves = [], {}
     for N in sizes:
-        E = np.array([[run(C, N, "self_annealing", a)[0] for a in alphas]
-                      for C in (instance_paper(rng, N) for _ in range(runs))])
+        E = np.array(
+            [[run(C, N, "self_annealing", a)[0] for a in alphas] for C in (instance_paper(rng, N) for _ in range(runs))]
+        )
         med = np.median(E, axis=0)
         curve = med / med[j_ref]
         curves[N] = curve
@@ -166,22 +187,39 @@ def ties(rng, N=50, steps=1000):
     B[:, 1::2] = B[:, 0::2]  # columns 2k and 2k+1 identical: every optimal permutation has 2^(N/2) twins
     M0 = danneal.softassign(1e-3 * rng.standard_normal((N, N)), 1.0, tol=1e-14)
     out, curves = [], {}
-    for label, method, extra in [("RL", "relaxation_labeling", {}),
-                                 ("RL + self annihilation", "relaxation_labeling_annihilation", {"delta": -1.0}),
-                                 ("SA", "self_annealing", {}),
-                                 ("self annihilation", "self_annihilation", {"delta": -1.0}),
-                                 ("X2", "chi_squared", {})]:
+    for label, method, extra in [
+        ("RL", "relaxation_labeling", {}),
+        ("RL + self annihilation", "relaxation_labeling_annihilation", {"delta": -1.0}),
+        ("SA", "self_annealing", {}),
+        ("self annihilation", "self_annihilation", {"delta": -1.0}),
+        ("X2", "chi_squared", {}),
+    ]:
         pn = []
-        opts = {"alpha": 0.5, "max_iter": steps, "hard_tol": 1e-9, "sinkhorn_max_iter": 200, "sinkhorn_tol": 1e-9,
-                "inner_max_iter": 30, "inner_tol": 1e-6, "positivity": "stop", **extra,
-                "callback": lambda M, info: pn.append(float(np.sum(M * (1 - M))) / N)}
+        opts = {
+            "alpha": 0.5,
+            "max_iter": steps,
+            "hard_tol": 1e-9,
+            "sinkhorn_max_iter": 200,
+            "sinkhorn_tol": 1e-9,
+            "inner_max_iter": 30,
+            "inner_tol": 1e-6,
+            "positivity": "stop",
+            **extra,
+            "callback": lambda M, info: pn.append(float(np.sum(M * (1 - M))) / N),
+        }
         res = danneal.assignment_annealing(lambda M: B, (N, N), method=method, M0=M0, options=opts, n_threads=1)
         _, col = linear_sum_assignment(-res.M)
         opt = B[linear_sum_assignment(-B)].sum()
         curves[label] = np.maximum(np.array(pn), 1e-16)  # below ~1e-16 it is rounding noise
-        out.append({"method": label, "steps": res.nit, "final perm norm": pn[-1] if pn else float("nan"),
-                    "energy of rounded M / optimum": float(B[np.arange(N), col].sum() / opt),
-                    "stopped": res.stopped})
+        out.append(
+            {
+                "method": label,
+                "steps": res.nit,
+                "final perm norm": pn[-1] if pn else float("nan"),
+                "energy of rounded M / optimum": float(B[np.arange(N), col].sum() / opt),
+                "stopped": res.stopped,
+            }
+        )
     return out, curves
 
 
@@ -218,18 +256,25 @@ def main():
     ap.add_argument("--alphas", type=int, default=None, help="number of log-spaced alphas in [10^-1.5, 10]")
     ap.add_argument("--sizes", default=None, help="Fig. 8a sizes, e.g. 2,4,8 (default 2,4,6,8; --full 2..25)")
     ap.add_argument("--only", default="7a,7b,8a,6", help="comma list of 7a, 7b, 8a, 6")
-    ap.add_argument("--generator", choices=["paper", "kron"], default="paper",
-                    help="Fig. 7a generator: paper (Sec. 7, default) or kron (the previous variant)")
+    ap.add_argument(
+        "--generator",
+        choices=["paper", "kron"],
+        default="paper",
+        help="Fig. 7a generator: paper (Sec. 7, default) or kron (the previous variant)",
+    )
     args = ap.parse_args()
     N = args.N or (8 if args.full else 6)
     runs = args.runs or (100 if args.full else 4)
     n_alpha = args.alphas or (26 if args.full else 6)
     alphas = 10.0 ** np.round(np.linspace(-1.5, 1.0, n_alpha), 6)
-    sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes else
-             list(range(2, 26)) if args.full else [2, 4, 6, 8])
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else list(range(2, 26)) if args.full else [2, 4, 6, 8]
     only = set(args.only.split(","))
-    print(header(f"Rangarajan (2000) Sec. 7: N={N}, {runs} runs, {n_alpha} alphas, generator {args.generator}, "
-                 f"parts {sorted(only)}"))
+    print(
+        header(
+            f"Rangarajan (2000) Sec. 7: N={N}, {runs} runs, {n_alpha} alphas, generator {args.generator}, "
+            f"parts {sorted(only)}"
+        )
+    )
     rng = np.random.default_rng(2000)
     OUT.mkdir(exist_ok=True)
     md, panels, parts = [], {}, []
@@ -237,32 +282,55 @@ def main():
     if "7a" in only:
         make = instance_paper if args.generator == "paper" else instance_kron
         rows, curves = compare(make, N, runs, alphas, rng, "doubly_stochastic", perturb=args.generator == "kron")
-        md += [f"#### Fig. 7a: QAP, N = {N}, {runs} runs, generator {args.generator} "
-               "(median E/E_best; 'median E' = 1/2 m^T C m)", table(rows)]
+        md += [
+            f"#### Fig. 7a: QAP, N = {N}, {runs} runs, generator {args.generator} "
+            "(median E/E_best; 'median E' = 1/2 m^T C m)",
+            table(rows),
+        ]
         parts.append("7a")
         panels[f"7a QAP (N={N}, {runs} runs, {args.generator})"] = (
-            "alpha", "median E / E_best", {k: (alphas, v) for k, v in curves.items()}, True, False)
+            "alpha",
+            "median E / E_best",
+            {k: (alphas, v) for k, v in curves.items()},
+            True,
+            False,
+        )
     if "7b" in only:
         rows, curves = compare(lambda r, n: instance_paper(r, n, one_way=True), N, runs, alphas, rng, "wta")
         md += [f"#### Fig. 7b: QWTA, N = {N}, {runs} runs (canonical RL: row normalisation)", table(rows)]
         parts.append("7b")
         panels[f"7b QWTA (N={N}, {runs} runs)"] = (
-            "alpha", "median E / E_best", {k: (alphas, v) for k, v in curves.items()}, True, False)
+            "alpha",
+            "median E / E_best",
+            {k: (alphas, v) for k, v in curves.items()},
+            True,
+            False,
+        )
     if "8a" in only:
         rows, curves = fig8a(sizes, runs, alphas, rng)
-        md += [f"#### Fig. 8a: self annealing, median energy normalised at log10 alpha = -1, {runs} runs per N",
-               table(rows)]
+        md += [
+            f"#### Fig. 8a: self annealing, median energy normalised at log10 alpha = -1, {runs} runs per N",
+            table(rows),
+        ]
         parts.append("8a")
         panels[f"8a SA, N = {sizes[0]}..{sizes[-1]}"] = (
-            "alpha", "median E / median E(alpha=0.1)", {f"N={n}": (alphas, c) for n, c in curves.items()},
-            True, False)
+            "alpha",
+            "median E / median E(alpha=0.1)",
+            {f"N={n}": (alphas, c) for n, c in curves.items()},
+            True,
+            False,
+        )
     if "6" in only:
         rows, curves = ties(rng)
         md += ["#### Figs. 5-6: 50-node assignment with ties (alpha = 0.5, delta = -1)", table(rows)]
         parts.append("6")
         panels["5-6 AP with ties: permutation norm"] = (
-            "iteration", "sum M(1-M)/N", {k: (np.arange(1, len(v) + 1), v) for k, v in curves.items()},
-            False, True)
+            "iteration",
+            "sum M(1-M)/N",
+            {k: (np.arange(1, len(v) + 1), v) for k, v in curves.items()},
+            False,
+            True,
+        )
     text = "\n\n".join(md)
     print(text)
     print(f"({time.perf_counter() - t0:.1f} s)")

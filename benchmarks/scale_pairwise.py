@@ -33,9 +33,8 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import header, load_clustering_set, table  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
+from _common import header, load_clustering_set, table
 
 
 def load(name: str, n: int | None):
@@ -82,8 +81,17 @@ def run_row(name: str, method: str, n: int | None) -> dict:
         m = KMeans(k, n_init=10, random_state=0).fit(X)
         labels, extra = m.labels_, {"sweeps": int(m.n_iter_), "temps": "", "path": "KMeans(n_init=10)"}
     t = time.perf_counter() - t0
-    return {"time": t, "cost": inertia(X, labels), "peak": rss_mib(), "base": base, "X MiB": X.nbytes / 2 ** 20,
-            "n": X.shape[0], "d": X.shape[1], "k": k, **extra}
+    return {
+        "time": t,
+        "cost": inertia(X, labels),
+        "peak": rss_mib(),
+        "base": base,
+        "X MiB": X.nbytes / 2**20,
+        "n": X.shape[0],
+        "d": X.shape[1],
+        "k": k,
+        **extra,
+    }
 
 
 def blobs16(n, k=10):
@@ -101,7 +109,7 @@ def l1_cost(X, labels):
     for v in np.unique(labels):
         Xv = X[labels == v]
         for b in range(0, len(Xv), 4096):
-            cost += float(pairwise_distances(Xv[b:b + 4096], Xv, metric="cityblock").sum()) / (2.0 * len(Xv))
+            cost += float(pairwise_distances(Xv[b : b + 4096], Xv, metric="cityblock").sum()) / (2.0 * len(Xv))
     return cost
 
 
@@ -126,9 +134,14 @@ def run_tiles_row(method: str, n: int) -> dict:
 
         m = PairwiseAnnealing(10, metric="cityblock", algorithm=method.split("-")[1], random_state=0).fit(X)
         t = time.perf_counter() - t0
-        extra = {"sweeps": m.n_iter_, "time / sweep": t / max(m.n_iter_, 1), "cost": m.cost_, "path": m.algorithm_,
-                 "anneal_rows": m.n_anneal_rows_}
-    return {"time": t, "peak": rss_mib(), "base": base, "X MiB": X.nbytes / 2 ** 20, "n": n, **extra}
+        extra = {
+            "sweeps": m.n_iter_,
+            "time / sweep": t / max(m.n_iter_, 1),
+            "cost": m.cost_,
+            "path": m.algorithm_,
+            "anneal_rows": m.n_anneal_rows_,
+        }
+    return {"time": t, "peak": rss_mib(), "base": base, "X MiB": X.nbytes / 2**20, "n": n, **extra}
 
 
 def main_tiles_kernel(n: int = 4000):
@@ -151,8 +164,15 @@ def main_tiles_kernel(n: int = 4000):
                     ts.append((time.process_time() - c0, time.perf_counter() - w0))
                 cpu = float(np.median([t[0] for t in ts]))
                 wall = float(np.median([t[1] for t in ts]))
-                rows.append({"metric": name, "dtype": np.dtype(dtype).name, "threads": nt,
-                             "CPU ns / pair / thread": cpu / nt / n / n * 1e9, "wall ns / pair": wall / n / n * 1e9})
+                rows.append(
+                    {
+                        "metric": name,
+                        "dtype": np.dtype(dtype).name,
+                        "threads": nt,
+                        "CPU ns / pair / thread": cpu / nt / n / n * 1e9,
+                        "wall ns / pair": wall / n / n * 1e9,
+                    }
+                )
     print(table(rows))
 
 
@@ -160,9 +180,21 @@ def main_tiles_fit(n: int):
     r = _sub(["--tiles-row", "fit-tiles", str(n)])
     print(header(f"PairwiseAnnealing(metric='cityblock', algorithm='tiles') on blobs {n}x16, k=10: the whole fit"))
     if r is not None:
-        print(table([{"workload": f"cityblock {n}x16 k=10", "time [s]": r["time"], "sweeps": r["sweeps"],
-                      "annealed rows": r.get("anneal_rows", ""), "cost": r["cost"], "peak RSS [MiB]": r["peak"],
-                      "base RSS [MiB]": r["base"]}]))
+        print(
+            table(
+                [
+                    {
+                        "workload": f"cityblock {n}x16 k=10",
+                        "time [s]": r["time"],
+                        "sweeps": r["sweeps"],
+                        "annealed rows": r.get("anneal_rows", ""),
+                        "cost": r["cost"],
+                        "peak RSS [MiB]": r["peak"],
+                        "base RSS [MiB]": r["base"],
+                    }
+                ]
+            )
+        )
 
 
 def run_knn_row(method: str, n: int, path: str) -> dict:
@@ -213,10 +245,20 @@ def main_tiles(full: bool):
             continue
         if method == "fit-dense":
             dense_t[n] = r["time"]
-        rows.append({"workload": f"cityblock {n}x16 k=10", "method": method, "path": r.get("path", "tiles"),
-                     "time [s]": r["time"], "time / dense": r["time"] / dense_t[n] if n in dense_t else "",
-                     "sweeps": r["sweeps"], "time / sweep [s]": r["time / sweep"], "cost": r["cost"],
-                     "peak RSS [MiB]": r["peak"], "base RSS [MiB]": r["base"]})
+        rows.append(
+            {
+                "workload": f"cityblock {n}x16 k=10",
+                "method": method,
+                "path": r.get("path", "tiles"),
+                "time [s]": r["time"],
+                "time / dense": r["time"] / dense_t[n] if n in dense_t else "",
+                "sweeps": r["sweeps"],
+                "time / sweep [s]": r["time / sweep"],
+                "cost": r["cost"],
+                "peak RSS [MiB]": r["peak"],
+                "base RSS [MiB]": r["base"],
+            }
+        )
         print(rows[-1], file=sys.stderr, flush=True)
     print(table(rows))
 
@@ -232,9 +274,18 @@ def main_knn(n: int):
             r = _sub(["--knn-row", method, str(n), path])
             if r is None:
                 continue
-            rows.append({"workload": f"blobs {n}x16", "step": method, "time [s]": r["time"], "nnz": r["nnz"],
-                         "sweeps": r["sweeps"], "cost": r["cost"], "peak RSS [MiB]": r["peak"],
-                         "base RSS [MiB]": r["base"]})
+            rows.append(
+                {
+                    "workload": f"blobs {n}x16",
+                    "step": method,
+                    "time [s]": r["time"],
+                    "nnz": r["nnz"],
+                    "sweeps": r["sweeps"],
+                    "cost": r["cost"],
+                    "peak RSS [MiB]": r["peak"],
+                    "base RSS [MiB]": r["base"],
+                }
+            )
             print(rows[-1], file=sys.stderr, flush=True)
     print(table(rows))
 
@@ -279,8 +330,9 @@ def main(argv=None):
     for name, n in work:
         res = {}
         for method in ("KMeans", "danneal"):
-            out = subprocess.run([sys.executable, __file__, "--row", name, method, str(n) if n else "-"],
-                                 capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--row", name, method, str(n) if n else "-"], capture_output=True, text=True
+            )
             if out.returncode != 0:
                 print(out.stderr[-2000:], file=sys.stderr)
                 res[method] = None
@@ -292,13 +344,28 @@ def main(argv=None):
             continue
         label = f"{name} {da['n']}x{da['d']} k={da['k']}"
         for method, r in (("KMeans(n_init=10)", km), ("danneal " + da["path"], da)):
-            rows.append({"workload": label, "method": method, "time [s]": r["time"], "cost": r["cost"],
-                         "cost / KMeans": r["cost"] / km["cost"], "time / KMeans": r["time"] / km["time"],
-                         "peak RSS [MiB]": r["peak"], "base RSS [MiB]": r["base"],
-                         "peak / X": r["peak"] / r["X MiB"], "(peak-base) / X": (r["peak"] - r["base"]) / r["X MiB"],
-                         "sweeps": r["sweeps"], "temps": r["temps"]})
-        print(f"{label}: danneal {da['time']:.2f} s vs KMeans {km['time']:.2f} s, cost ratio "
-              f"{da['cost'] / km['cost']:.6f}", file=sys.stderr, flush=True)
+            rows.append(
+                {
+                    "workload": label,
+                    "method": method,
+                    "time [s]": r["time"],
+                    "cost": r["cost"],
+                    "cost / KMeans": r["cost"] / km["cost"],
+                    "time / KMeans": r["time"] / km["time"],
+                    "peak RSS [MiB]": r["peak"],
+                    "base RSS [MiB]": r["base"],
+                    "peak / X": r["peak"] / r["X MiB"],
+                    "(peak-base) / X": (r["peak"] - r["base"]) / r["X MiB"],
+                    "sweeps": r["sweeps"],
+                    "temps": r["temps"],
+                }
+            )
+        print(
+            f"{label}: danneal {da['time']:.2f} s vs KMeans {km['time']:.2f} s, cost ratio "
+            f"{da['cost'] / km['cost']:.6f}",
+            file=sys.stderr,
+            flush=True,
+        )
     print(table(rows))
 
 

@@ -40,8 +40,18 @@ except ImportError:  # pragma: no cover
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 # the family pages are sources of the guide and Performance pages (included), not pages themselves
-exclude_patterns = ["_build", "generated/*.examples", "central.md", "clam.md", "dask.md", "losses.md",
-                    "pairwise.md", "softassign.md", "Thumbs.db", ".DS_Store"]
+exclude_patterns = [
+    "_build",
+    "generated/*.examples",
+    "central.md",
+    "clam.md",
+    "dask.md",
+    "losses.md",
+    "pairwise.md",
+    "softassign.md",
+    "Thumbs.db",
+    ".DS_Store",
+]
 if not HAVE_GALLERY:
     exclude_patterns.append("auto_examples")
 
@@ -59,8 +69,12 @@ myst_heading_anchors = 3
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or "unknown"
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -83,8 +97,11 @@ if HAVE_GALLERY:
         "within_subsection_order": "FileNameSortKey",
     }
 
-html_theme = "pydata_sphinx_theme" if "pydata_sphinx_theme" in sys.modules or __import__(
-    "importlib.util").util.find_spec("pydata_sphinx_theme") else "alabaster"
+html_theme = (
+    "pydata_sphinx_theme"
+    if "pydata_sphinx_theme" in sys.modules or __import__("importlib.util").util.find_spec("pydata_sphinx_theme")
+    else "alabaster"
+)
 html_title = f"danneal {release}"
 html_static_path = []
 html_show_sourcelink = False

@@ -23,8 +23,10 @@ a = np.full(n, 1.0 / n)
 print("largest kernel entry exp(-min(M) / reg):", np.exp(-M.min() / 0.01))
 P = danneal.sinkhorn(M, a, a, 0.01, n_threads=1)
 P0 = danneal.sinkhorn(M - 8.0, a, a, 0.01, n_threads=1)
-print(f"plan mass {P.sum():.6f}, marginal error {np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - a).sum():.2g}, "
-      f"max |P - P(shifted costs)| = {np.abs(P - P0).max():.2g}")
+print(
+    f"plan mass {P.sum():.6f}, marginal error {np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - a).sum():.2g}, "
+    f"max |P - P(shifted costs)| = {np.abs(P - P0).max():.2g}"
+)
 
 fig, ax = plt.subplots(figsize=(5, 4))
 ax.imshow(P, cmap="viridis")

@@ -1,6 +1,6 @@
 #include "bindings.hpp"
-#include "format.hpp"
 #include "danneal/central.hpp"
+#include "format.hpp"
 
 using namespace danneal;
 using namespace danneal::bind;
@@ -27,8 +27,12 @@ struct Problem {
 
 template <class T>
 Problem<T> problem(const py::array& X, const py::array& Y, const py::array& logp) {
-  Problem<T> q{in_ptr<T>(X, "X", 2), in_ptr<T>(Y, "centers", 2), in_ptr<double>(logp, "log_weights", 1),
-               X.shape(0), X.shape(1), Y.shape(0)};
+  Problem<T> q{in_ptr<T>(X, "X", 2),
+               in_ptr<T>(Y, "centers", 2),
+               in_ptr<double>(logp, "log_weights", 1),
+               X.shape(0),
+               X.shape(1),
+               Y.shape(0)};
   expect_shape(Y, "centers", {q.k, q.d});
   expect_shape(logp, "log_weights", {q.k});
   return q;
@@ -39,9 +43,8 @@ void check_temperature(double temperature) {
     throw py::value_error("temperature=" + num(temperature) + " must be finite and >= 0");
 }
 
-py::tuple central_fixed_point_py(const py::array& X, const py::object& w, const py::array& Y0,
-                                 const py::array& logp0, double temperature, long long max_iter, double tol,
-                                 int n_threads) {
+py::tuple central_fixed_point_py(const py::array& X, const py::object& w, const py::array& Y0, const py::array& logp0,
+                                 double temperature, long long max_iter, double tol, int n_threads) {
   check_threads(n_threads);
   check_temperature(temperature);
   if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");

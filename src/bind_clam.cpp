@@ -4,9 +4,9 @@
 #include <exception>
 
 #include "bindings.hpp"
-#include "format.hpp"
 #include "danneal/clam.hpp"
 #include "danneal/silhouette.hpp"
+#include "format.hpp"
 
 using namespace danneal;
 using namespace danneal::bind;
@@ -24,8 +24,7 @@ const T* opt_ptr(const py::object& a, const char* name, std::vector<py::ssize_t>
 
 void check_step(double c, double alpha, long long n_steps) {
   if (!(c >= 0) || !std::isfinite(c)) throw py::value_error("c=" + num(c) + " must be finite and >= 0");
-  if (!(alpha > 0) || !std::isfinite(alpha))
-    throw py::value_error("alpha=" + num(alpha) + " must be finite and > 0");
+  if (!(alpha > 0) || !std::isfinite(alpha)) throw py::value_error("alpha=" + num(alpha) + " must be finite and > 0");
   if (n_steps < 0) throw py::value_error("n_steps=" + std::to_string(n_steps) + " must be >= 0");
 }
 
@@ -125,8 +124,7 @@ void check_train_params(const clam::TrainParams& p) {
   if (!(p.min_lr >= 0)) throw py::value_error("min_lr=" + num(p.min_lr) + " must be >= 0");
   if (!(p.c_start >= 0) || !std::isfinite(p.c_start))
     throw py::value_error("c_start=" + num(p.c_start) + " must be finite and >= 0");
-  if (p.anneal_epochs < 0)
-    throw py::value_error("anneal_epochs=" + std::to_string(p.anneal_epochs) + " must be >= 0");
+  if (p.anneal_epochs < 0) throw py::value_error("anneal_epochs=" + std::to_string(p.anneal_epochs) + " must be >= 0");
   if (p.mask_mode < 0 || p.mask_mode > 2)
     throw py::value_error("mask_mode=" + std::to_string(p.mask_mode) + " must be 0, 1 or 2");
   if (p.mask_share_every < 0)
@@ -183,8 +181,8 @@ py::tuple clam_train_py(const py::array& X, const py::object& sample_weight, con
     Interruptible intr;
     {
       py::gil_scoped_release nogil;
-      st = clam::clam_train<T>(x, n, d, sw, mv, r0, e0, k, q, n_threads, on_epoch, Rb.mutable_data(),
-                               eb.mutable_data(), curve.data(), &lr);
+      st = clam::clam_train<T>(x, n, d, sw, mv, r0, e0, k, q, n_threads, on_epoch, Rb.mutable_data(), eb.mutable_data(),
+                               curve.data(), &lr);
     }
     intr.raise_if_interrupted();
     if (err) std::rethrow_exception(err);
@@ -217,8 +215,7 @@ py::tuple silhouette_py(const py::array& X, const py::array& labels, long long n
     Interruptible intr;
     {
       py::gil_scoped_release nogil;
-      st = silhouette::silhouette<T>(x, n, d, lab, L, n_clusters, sw, n_threads, s.mutable_data(),
-                                     mean.mutable_data());
+      st = silhouette::silhouette<T>(x, n, d, lab, L, n_clusters, sw, n_threads, s.mutable_data(), mean.mutable_data());
     }
     intr.raise_if_interrupted();
     return py::make_tuple(s, mean);
@@ -249,16 +246,16 @@ Every field is read-write and keyword-settable in the constructor:
 coordinates, 1 drawn with replacement, 2 no mask; ``mask_share_every`` > 0: batch-shared masks in
 every such epoch; ``n_iter_no_change`` > 0 with ``tol``: stop on a loss plateau.)doc")
       .def(py::init([](py::kwargs kw) {
-             TP p;
-             py::object o = py::cast(p, py::return_value_policy::copy);
-             for (auto item : kw) {
-               const std::string key = py::str(item.first);
-               if (!py::hasattr(o, key.c_str()) || key.rfind("__", 0) == 0)
-                 throw py::type_error("ClamTrainParams: unknown field " + key);
-               o.attr(key.c_str()) = item.second;
-             }
-             return o.cast<TP>();
-           }))
+        TP p;
+        py::object o = py::cast(p, py::return_value_policy::copy);
+        for (auto item : kw) {
+          const std::string key = py::str(item.first);
+          if (!py::hasattr(o, key.c_str()) || key.rfind("__", 0) == 0)
+            throw py::type_error("ClamTrainParams: unknown field " + key);
+          o.attr(key.c_str()) = item.second;
+        }
+        return o.cast<TP>();
+      }))
       .def_readwrite("c", &TP::c)
       .def_readwrite("alpha", &TP::alpha)
       .def_readwrite("n_steps", &TP::n_steps)
@@ -296,8 +293,8 @@ later epochs count for the best loss, the plateau decay and the early stop.
 Returns ``(R_best, eta_best, loss_curve, final_lr, status)``.  ``callback(epoch, loss, lr, R)`` is
 called after every epoch with the GIL held (``R``: a copy of the current prototypes); returning
 False stops training.)doc");
-  m.def("silhouette", &silhouette_py, py::arg("X"), py::arg("labels"), py::arg("n_clusters"),
-        py::arg("sample_weight"), py::arg("n_threads"),
+  m.def("silhouette", &silhouette_py, py::arg("X"), py::arg("labels"), py::arg("n_clusters"), py::arg("sample_weight"),
+        py::arg("n_threads"),
         R"doc(Exact silhouettes of ``L`` labellings of the same points (csrc/danneal/silhouette.hpp).
 
 ``labels`` (L, n) int64 in ``[0, n_clusters)``; ``sample_weight`` (n,) or None.  Returns

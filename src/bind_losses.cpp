@@ -1,6 +1,6 @@
 #include "bindings.hpp"
-#include "format.hpp"
 #include "danneal/losses.hpp"
+#include "format.hpp"
 
 using namespace danneal;
 using namespace danneal::bind;
@@ -40,8 +40,8 @@ py::tuple ddc_gaussian_kernel_py(const py::array& gram, double rel_sigma, double
   });
 }
 
-py::tuple ddc_hidden_weights_py(const py::array& K, const py::array& P, const py::array& B, double scale,
-                                int n_threads, const py::object& out) {
+py::tuple ddc_hidden_weights_py(const py::array& K, const py::array& P, const py::array& B, double scale, int n_threads,
+                                const py::object& out) {
   check_threads(n_threads);
   return dispatch(K, "K", [&](auto tag) -> py::tuple {
     using T = decltype(tag);

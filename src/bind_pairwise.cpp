@@ -1,11 +1,11 @@
 #include <utility>
 
 #include "bindings.hpp"
-#include "format.hpp"
 #include "danneal/pairwise.hpp"
 #include "danneal/pairwise_features.hpp"
 #include "danneal/pairwise_sparse.hpp"
 #include "danneal/pairwise_tiles.hpp"
+#include "format.hpp"
 
 using namespace danneal;
 using namespace danneal::bind;
@@ -60,8 +60,7 @@ py::tuple pairwise_dq_py(const py::array& D, const py::array& Q, int n_threads, 
     auto S = empty<double>({k});
     {
       py::gil_scoped_release nogil;
-      pairwise::pairwise_dq<T>(d, n, q, k, sw.ptr, n_threads, DQ.mutable_data(), c.mutable_data(),
-                               S.mutable_data());
+      pairwise::pairwise_dq<T>(d, n, q, k, sw.ptr, n_threads, DQ.mutable_data(), c.mutable_data(), S.mutable_data());
     }
     return py::make_tuple(DQ, c, S);
   });
@@ -112,7 +111,7 @@ py::tuple pairwise_fixed_point_py(const py::array& D, const py::array& Q0, doubl
     {
       py::gil_scoped_release nogil;
       st = pairwise::pairwise_fixed_point<T>(d, n, q0, k, sw.ptr, temperature, form, max_iter, tol, n_threads,
-                                            Q.mutable_data(), stats.mutable_data());
+                                             Q.mutable_data(), stats.mutable_data());
     }
     intr.raise_if_interrupted();
     return py::make_tuple(Q, stats, status_dict(st));
@@ -155,7 +154,6 @@ double stream_sum_py(const py::array& X, int n_threads) {
     return pairwise::stream_sum<T>(x, X.shape(0), X.shape(1), n_threads);
   });
 }
-
 
 // ---- feature-space kernels (squared Euclidean D never formed) ---------------------------------
 
@@ -219,8 +217,7 @@ py::array pairwise_features_potential_py(const py::array& X, const py::array& ce
     {
       py::gil_scoped_release nogil;
       pairwise::pairwise_features_potential<T>(static_cast<const T*>(X.data()), n, d,
-                                               static_cast<const double*>(center.data()), q, k, sw.ptr, form,
-                                               n_threads,
+                                               static_cast<const double*>(center.data()), q, k, sw.ptr, form, n_threads,
                                                H.mutable_data());
     }
     return H;
@@ -228,8 +225,8 @@ py::array pairwise_features_potential_py(const py::array& X, const py::array& ce
 }
 
 py::tuple pairwise_features_fixed_point_py(const py::array& X, const py::array& center, const py::array& Q0,
-                                           double temperature, int form, long long max_iter, double tol,
-                                           int n_threads, const py::object& sample_weight) {
+                                           double temperature, int form, long long max_iter, double tol, int n_threads,
+                                           const py::object& sample_weight) {
   check_threads(n_threads);
   if (!(temperature >= 0)) throw py::value_error("temperature=" + num(temperature) + " must be >= 0");
   if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
@@ -246,11 +243,9 @@ py::tuple pairwise_features_fixed_point_py(const py::array& X, const py::array& 
     Interruptible intr;
     {
       py::gil_scoped_release nogil;
-      st = pairwise::pairwise_features_fixed_point<T>(static_cast<const T*>(X.data()), n, d,
-                                                      static_cast<const double*>(center.data()), q0, k, sw.ptr,
-                                                      temperature,
-                                                      form, max_iter, tol, n_threads, Q.mutable_data(),
-                                                      stats.mutable_data());
+      st = pairwise::pairwise_features_fixed_point<T>(
+          static_cast<const T*>(X.data()), n, d, static_cast<const double*>(center.data()), q0, k, sw.ptr, temperature,
+          form, max_iter, tol, n_threads, Q.mutable_data(), stats.mutable_data());
     }
     intr.raise_if_interrupted();
     return py::make_tuple(Q, stats, status_dict(st));
@@ -318,8 +313,7 @@ py::tuple pairwise_features_local_search_py(const py::array& X, const py::array&
     {
       py::gil_scoped_release nogil;
       st = pairwise::pairwise_features_local_search<T>(static_cast<const T*>(X.data()), n, d,
-                                                       static_cast<const double*>(center.data()), k, sw.ptr,
-                                                       max_passes,
+                                                       static_cast<const double*>(center.data()), k, sw.ptr, max_passes,
                                                        n_threads, out.mutable_data(), &cost);
     }
     intr.raise_if_interrupted();
@@ -440,8 +434,8 @@ py::tuple pairwise_tiles_dq_py(const py::array& X, int metric, double p, const p
   });
 }
 
-py::array pairwise_tiles_dq_cols_py(const py::array& X, int metric, double p, const py::array& cols,
-                                    const py::array& W, int n_threads) {
+py::array pairwise_tiles_dq_cols_py(const py::array& X, int metric, double p, const py::array& cols, const py::array& W,
+                                    int n_threads) {
   check_threads(n_threads);
   check_tile_args(metric, p);
   const std::int64_t* cl = in_ptr<std::int64_t>(cols, "cols", 1);
@@ -485,8 +479,8 @@ void pairwise_tiles_matrix_py(const py::array& X, int metric, double p, py::arra
   });
 }
 
-py::tuple pairwise_tiles_local_search_py(const py::array& X, int metric, double p, const py::array& labels,
-                                         long long k, long long max_passes, int n_threads) {
+py::tuple pairwise_tiles_local_search_py(const py::array& X, int metric, double p, const py::array& labels, long long k,
+                                         long long max_passes, int n_threads) {
   check_threads(n_threads);
   check_tile_args(metric, p);
   if (max_passes < 0) throw py::value_error("max_passes=" + std::to_string(max_passes) + " must be >= 0");
@@ -518,17 +512,20 @@ void bind_pairwise(py::module_& m) {
         R"doc(Row softmax of ``-potentials / temperature`` in the log domain.
 
 Returns ``(P, logZ, status)`` with ``P[i, v] = exp(-potentials[i, v]/T - logZ[i])``.)doc");
-  m.def("pairwise_dq", &pairwise_dq_py, py::arg("distances"), py::arg("assignments"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
+  m.def("pairwise_dq", &pairwise_dq_py, py::arg("distances"), py::arg("assignments"), py::arg("n_threads"),
+        py::arg("sample_weight") = py::none(),
         R"doc(One pass over D: returns ``(D @ Q, c, S)`` with ``c = diag(Q.T D Q)`` and ``S = Q.sum(0)`` (float64).
 
 The dense, feature-space (not the block ones) and sparse kernels take ``sample_weight`` (None or float64
 of length n, finite, >= 0): the rows of Q are weighted, object i counting as ``sample_weight[i]`` copies of itself (here
 ``D @ (w Q)``, ``c = diag((w Q).T D (w Q))``, ``S = (w Q).sum(0)``; the fixed points' entropy and
 logZ statistics are weighted sums).)doc");
-  m.def("pairwise_potential", &pairwise_potential_py, py::arg("distances"), py::arg("assignments"),
-        py::arg("form"), py::arg("n_threads"), py::arg("sample_weight") = py::none(), "Mean-field potentials (form 0: detan, 1: gradient).");
+  m.def("pairwise_potential", &pairwise_potential_py, py::arg("distances"), py::arg("assignments"), py::arg("form"),
+        py::arg("n_threads"), py::arg("sample_weight") = py::none(),
+        "Mean-field potentials (form 0: detan, 1: gradient).");
   m.def("pairwise_fixed_point", &pairwise_fixed_point_py, py::arg("distances"), py::arg("assignments"),
-        py::arg("temperature"), py::arg("form"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
+        py::arg("temperature"), py::arg("form"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads"),
+        py::arg("sample_weight") = py::none(),
         R"doc(Synchronous mean-field sweeps at one temperature.
 
 Returns ``(Q, stats, status)``; ``stats = [cost of the last input Q, entropy of Q, sum of logZ, max change]``.)doc");
@@ -537,22 +534,26 @@ Returns ``(Q, stats, status)``; ``stats = [cost of the last input Q, entropy of 
         R"doc(Sequential exact single-object moves on a hard partition (Hartigan-style).
 
 Returns ``(labels, cost, status)``; ``status["error"]`` is the number of moves of the last pass.)doc");
-  m.def("pairwise_features_dq", &pairwise_features_dq_py, py::arg("X"), py::arg("center"), py::arg("assignments"),
-        py::arg("n_threads"), py::arg("sample_weight") = py::none(),
-        R"doc(``(D @ Q, c, S)`` for ``D_ij = |x_i - x_j|^2`` computed from X (about ``center``) without forming D.)doc");
+  m.def(
+      "pairwise_features_dq", &pairwise_features_dq_py, py::arg("X"), py::arg("center"), py::arg("assignments"),
+      py::arg("n_threads"), py::arg("sample_weight") = py::none(),
+      R"doc(``(D @ Q, c, S)`` for ``D_ij = |x_i - x_j|^2`` computed from X (about ``center``) without forming D.)doc");
   m.def("pairwise_features_potential", &pairwise_features_potential_py, py::arg("X"), py::arg("center"),
         py::arg("assignments"), py::arg("form"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         "Mean-field potentials for squared Euclidean D computed from X (form 0: detan, 1: gradient).");
-  m.def("pairwise_features_fixed_point", &pairwise_features_fixed_point_py, py::arg("X"), py::arg("center"),
-        py::arg("assignments"), py::arg("temperature"), py::arg("form"), py::arg("max_iter"), py::arg("tol"),
-        py::arg("n_threads"), py::arg("sample_weight") = py::none(),
-        R"doc(``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` from X: one pass over X per sweep, D never formed.)doc");
+  m.def(
+      "pairwise_features_fixed_point", &pairwise_features_fixed_point_py, py::arg("X"), py::arg("center"),
+      py::arg("assignments"), py::arg("temperature"), py::arg("form"), py::arg("max_iter"), py::arg("tol"),
+      py::arg("n_threads"), py::arg("sample_weight") = py::none(),
+      R"doc(``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` from X: one pass over X per sweep, D never formed.)doc");
   m.def("pairwise_features_local_search", &pairwise_features_local_search_py, py::arg("X"), py::arg("center"),
-        py::arg("labels"), py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
+        py::arg("labels"), py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"),
+        py::arg("sample_weight") = py::none(),
         R"doc(``pairwise_local_search`` for ``D_ij = |x_i - x_j|^2`` from X (Hartigan's k-means moves).)doc");
-  m.def("pairwise_features_block_stats", &pairwise_features_block_stats_py, py::arg("X"), py::arg("center"),
-        py::arg("assignments"), py::arg("n_threads"),
-        R"doc(Statistics ``(S^T, t, S)`` (flat, width ``d k + 2 k``) of the assignments of a block of rows, summed in chunk order.)doc");
+  m.def(
+      "pairwise_features_block_stats", &pairwise_features_block_stats_py, py::arg("X"), py::arg("center"),
+      py::arg("assignments"), py::arg("n_threads"),
+      R"doc(Statistics ``(S^T, t, S)`` (flat, width ``d k + 2 k``) of the assignments of a block of rows, summed in chunk order.)doc");
   m.def("pairwise_features_block_sweep", &pairwise_features_block_sweep_py, py::arg("X"), py::arg("center"),
         py::arg("assignments"), py::arg("total"), py::arg("temperature"), py::arg("form"), py::arg("n_threads"),
         R"doc(One sweep of ``pairwise_features_fixed_point`` over a block of rows, with the whole problem's statistics
@@ -578,9 +579,10 @@ known-pair mass, 1: unknown pairs count as ``fill``).  Returns ``(labels, cost, 
         R"doc(``D[:, cols] @ weights`` (n x k, float64) with D formed in tiles from X: the update of ``D @ Q``
 when only the rows ``cols`` of Q changed (``weights = Q_new[cols] - Q_old[cols]``, float64).)doc");
   m.def("pairwise_tiles_matrix", &pairwise_tiles_matrix_py, py::arg("X"), py::arg("metric"), py::arg("p"),
-        py::arg("out"), py::arg("n_threads"), "Writes ``D_ij = dist(x_i, x_j)`` into ``out`` (n x n, float32 or float64).");
-  m.def("pairwise_tiles_local_search", &pairwise_tiles_local_search_py, py::arg("X"), py::arg("metric"),
-        py::arg("p"), py::arg("labels"), py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"),
+        py::arg("out"), py::arg("n_threads"),
+        "Writes ``D_ij = dist(x_i, x_j)`` into ``out`` (n x n, float32 or float64).");
+  m.def("pairwise_tiles_local_search", &pairwise_tiles_local_search_py, py::arg("X"), py::arg("metric"), py::arg("p"),
+        py::arg("labels"), py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"),
         R"doc(``pairwise_local_search`` with the rows of D computed from X.  Returns ``(labels, cost, status)``.)doc");
   m.def("stream_sum", &stream_sum_py, py::arg("x"), py::arg("n_threads"),
         "Sum of a 2-d array in one streaming read (the benchmarks' read-bandwidth probe).");

@@ -1,8 +1,8 @@
 #include "bindings.hpp"
-#include "format.hpp"
-#include "danneal/softassign.hpp"
 #include "danneal/qap.hpp"
 #include "danneal/sinkhorn_batch.hpp"
+#include "danneal/softassign.hpp"
+#include "format.hpp"
 
 using namespace danneal;
 using namespace danneal::bind;
@@ -110,8 +110,8 @@ py::tuple qap_fixed_point_py(const py::array& A, const py::array& B, const py::o
     Interruptible intr;
     try {
       py::gil_scoped_release nogil;
-      st = softassign::qap_fixed_point<T>(pa, pb, n, pe, c, gamma, beta, pm, max_inner, inner_tol, sinkhorn_iter,
-                                          pa0, pb0, M.mutable_data(), al.mutable_data(), be.mutable_data());
+      st = softassign::qap_fixed_point<T>(pa, pb, n, pe, c, gamma, beta, pm, max_inner, inner_tol, sinkhorn_iter, pa0,
+                                          pb0, M.mutable_data(), al.mutable_data(), be.mutable_data());
     } catch (const std::invalid_argument& e) {
       throw py::value_error(e.what());
     }
@@ -170,8 +170,8 @@ py::tuple qap_local_search_py(const py::array& A, const py::array& B, const py::
   });
 }
 
-py::tuple sinkhorn_batch_py(const py::array& C, double scale, const py::array& a, const py::array& b, long long max_iter,
-                            double tol, int norm, int n_threads) {
+py::tuple sinkhorn_batch_py(const py::array& C, double scale, const py::array& a, const py::array& b,
+                            long long max_iter, double tol, int norm, int n_threads) {
   check_threads(n_threads);
   if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
   if (!(tol >= 0)) throw py::value_error("tol=" + num(tol) + " must be >= 0");
@@ -197,10 +197,10 @@ py::tuple sinkhorn_batch_py(const py::array& C, double scale, const py::array& a
     Interruptible intr;
     try {
       py::gil_scoped_release nogil;
-      st = sinkhorn_extra::sinkhorn_batch<T>(c, B, n, m, scale, pa, pb, max_iter, tol, norm, n_threads, P.mutable_data(),
-                                             al.mutable_data(), be.mutable_data(), its.mutable_data(),
-                                             errs.mutable_data(),
-                                             reinterpret_cast<unsigned char*>(conv.mutable_data()));
+      st =
+          sinkhorn_extra::sinkhorn_batch<T>(c, B, n, m, scale, pa, pb, max_iter, tol, norm, n_threads, P.mutable_data(),
+                                            al.mutable_data(), be.mutable_data(), its.mutable_data(),
+                                            errs.mutable_data(), reinterpret_cast<unsigned char*>(conv.mutable_data()));
     } catch (const std::invalid_argument& e) {
       throw py::value_error(e.what());
     }
@@ -209,9 +209,9 @@ py::tuple sinkhorn_batch_py(const py::array& C, double scale, const py::array& a
   });
 }
 
-py::tuple sinkhorn_unbalanced_log_py(const py::array& C, double scale, const py::array& a, const py::array& b, double fi,
-                                     const py::array& alpha0, const py::array& beta0, long long max_iter, double tol,
-                                     int n_threads) {
+py::tuple sinkhorn_unbalanced_log_py(const py::array& C, double scale, const py::array& a, const py::array& b,
+                                     double fi, const py::array& alpha0, const py::array& beta0, long long max_iter,
+                                     double tol, int n_threads) {
   check_threads(n_threads);
   if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
   if (!(tol >= 0)) throw py::value_error("tol=" + num(tol) + " must be >= 0");
@@ -250,9 +250,8 @@ py::tuple sinkhorn_unbalanced_log_py(const py::array& C, double scale, const py:
 }  // namespace
 
 void bind_softassign(py::module_& m) {
-  m.def("sinkhorn_log", &sinkhorn_log_py, py::arg("C"), py::arg("scale"), py::arg("a"), py::arg("b"),
-        py::arg("alpha0"), py::arg("beta0"), py::arg("max_iter"), py::arg("tol"), py::arg("norm"),
-        py::arg("n_threads"),
+  m.def("sinkhorn_log", &sinkhorn_log_py, py::arg("C"), py::arg("scale"), py::arg("a"), py::arg("b"), py::arg("alpha0"),
+        py::arg("beta0"), py::arg("max_iter"), py::arg("tol"), py::arg("norm"), py::arg("n_threads"),
         R"doc(Log-stable Sinkhorn scaling of ``exp(scale * C)`` to marginals ``a``, ``b`` (float64).
 
 Returns ``(P, alpha, beta, status)`` with ``P = exp(scale*C + alpha[:, None] + beta[None, :])`` (dtype of
@@ -286,10 +285,11 @@ starts; the result does not depend on ``n_threads``.)doc");
 
 Returns ``(P, alpha, beta, iterations, errors, converged)``; parallel over problems, each on one thread
 (the result does not depend on ``n_threads``).)doc");
-  m.def("sinkhorn_unbalanced_log", &sinkhorn_unbalanced_log_py, py::arg("C"), py::arg("scale"), py::arg("a"),
-        py::arg("b"), py::arg("fi"), py::arg("alpha0"), py::arg("beta0"), py::arg("max_iter"), py::arg("tol"),
-        py::arg("n_threads"),
-        R"doc(Unbalanced (KL-relaxed) Sinkhorn in the log domain: alpha <- fi (log a - LSE_j(scale C + beta)), same for beta.
+  m.def(
+      "sinkhorn_unbalanced_log", &sinkhorn_unbalanced_log_py, py::arg("C"), py::arg("scale"), py::arg("a"),
+      py::arg("b"), py::arg("fi"), py::arg("alpha0"), py::arg("beta0"), py::arg("max_iter"), py::arg("tol"),
+      py::arg("n_threads"),
+      R"doc(Unbalanced (KL-relaxed) Sinkhorn in the log domain: alpha <- fi (log a - LSE_j(scale C + beta)), same for beta.
 
 Returns ``(P, alpha, beta, status)`` with ``P = exp(scale*C + alpha[:, None] + beta[None, :])``;
 ``status['error']`` is the last largest change of the duals.)doc");

@@ -23,11 +23,11 @@ namespace danneal::bind {
 template <class T>
 inline const T* in_ptr(const py::array& a, const char* name, int ndim) {
   if (!py::isinstance<py::array_t<T>>(a))  // equivalent dtype (native byte order), any array subclass
-    throw py::type_error(std::string(name) + ": expected dtype " + std::string(py::str(py::dtype::of<T>())) +
-                         ", got " + std::string(py::str(a.dtype())));
+    throw py::type_error(std::string(name) + ": expected dtype " + std::string(py::str(py::dtype::of<T>())) + ", got " +
+                         std::string(py::str(a.dtype())));
   if (a.ndim() != ndim)
-    throw py::value_error(std::string(name) + ": expected a " + std::to_string(ndim) + "-d array, got ndim=" +
-                          std::to_string(a.ndim()));
+    throw py::value_error(std::string(name) + ": expected a " + std::to_string(ndim) +
+                          "-d array, got ndim=" + std::to_string(a.ndim()));
   if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(name) + ": array must be C-contiguous");
   return static_cast<const T*>(a.data());
 }
@@ -51,8 +51,12 @@ inline void expect_shape(const py::array& a, const char* name, std::vector<py::s
   }
 }
 
-inline bool is_f32(const py::array& a) { return py::isinstance<py::array_t<float>>(a); }
-inline bool is_f64(const py::array& a) { return py::isinstance<py::array_t<double>>(a); }
+inline bool is_f32(const py::array& a) {
+  return py::isinstance<py::array_t<float>>(a);
+}
+inline bool is_f64(const py::array& a) {
+  return py::isinstance<py::array_t<double>>(a);
+}
 
 inline void check_threads(int n_threads) {
   if (n_threads < 1) throw py::value_error("n_threads=" + std::to_string(n_threads) + " must be >= 1");
@@ -96,7 +100,10 @@ inline ThreadStops& thread_stops() {
 inline void request_thread_stop(unsigned long ident, bool on) {
   auto& s = thread_stops();
   std::lock_guard<std::mutex> lock(s.mu);
-  if (on) s.ids.insert(ident); else s.ids.erase(ident);
+  if (on)
+    s.ids.insert(ident);
+  else
+    s.ids.erase(ident);
   s.count.store(static_cast<int>(s.ids.size()));
 }
 inline bool thread_stop_requested(unsigned long ident) {

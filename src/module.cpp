@@ -51,32 +51,40 @@ PYBIND11_MODULE(_core, m) {
   } catch (const std::invalid_argument& e) {
     throw py::import_error(e.what());
   }
-  m.def("isa", []() { return std::string(danneal::simd::isa_name(danneal::simd::active_isa())); },
-        "Instruction set the vector kernels run with ('baseline' or 'avx2'; DANNEAL_ISA overrides the best one).");
-  m.def("isas_available", []() {
-    py::list out;
-    for (auto i : {danneal::simd::Isa::baseline, danneal::simd::Isa::avx2})
-      if (danneal::simd::isa_available(i)) out.append(danneal::simd::isa_name(i));
-    return out;
-  }, "Instruction sets this build and CPU can run, baseline first.");
+  m.def(
+      "isa", []() { return std::string(danneal::simd::isa_name(danneal::simd::active_isa())); },
+      "Instruction set the vector kernels run with ('baseline' or 'avx2'; DANNEAL_ISA overrides the best one).");
+  m.def(
+      "isas_available",
+      []() {
+        py::list out;
+        for (auto i : {danneal::simd::Isa::baseline, danneal::simd::Isa::avx2})
+          if (danneal::simd::isa_available(i)) out.append(danneal::simd::isa_name(i));
+        return out;
+      },
+      "Instruction sets this build and CPU can run, baseline first.");
   m.def("_simd_exp", &simd_math_py<false>, py::arg("x"), py::arg("isa"),
         "Test-only: exp of a 1-d float32/float64 array through the vector exp of instruction set ``isa`` "
         "(csrc/danneal/simd/math.hpp states its accuracy and range).");
   m.def("_simd_log", &simd_math_py<true>, py::arg("x"), py::arg("isa"),
         "Test-only: log of a 1-d float32/float64 array through the vector log of instruction set ``isa``.");
-  m.def("max_threads", []() {
+  m.def(
+      "max_threads",
+      []() {
 #ifdef DANNEAL_HAVE_OPENMP
-    return omp_get_max_threads();
+        return omp_get_max_threads();
 #else
-    return 1;
+        return 1;
 #endif
-  }, "Threads OpenMP would start by default for the calling thread (omp_get_max_threads(); 1 without "
-     "OpenMP).  threadpoolctl.threadpool_limits changes it.");
+      },
+      "Threads OpenMP would start by default for the calling thread (omp_get_max_threads(); 1 without "
+      "OpenMP).  threadpoolctl.threadpool_limits changes it.");
   danneal::bind::main_thread_ident() =
       py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
-  m.def("openmp_pool_started", []() { return danneal::openmp_pool_started().load(); },
-        "Whether a parallel region with more than one thread has run in this process (or in the parent "
-        "before fork(): GNU OpenMP would then hang in a forked child).");
+  m.def(
+      "openmp_pool_started", []() { return danneal::openmp_pool_started().load(); },
+      "Whether a parallel region with more than one thread has run in this process (or in the parent "
+      "before fork(): GNU OpenMP would then hang in a forked child).");
   m.def("_request_thread_stop", &danneal::bind::request_thread_stop, py::arg("ident"), py::arg("on"),
         "Ask the kernels running on Python thread ``ident`` (threading.get_ident()) to stop and raise "
         "KeyboardInterrupt (on=True), or withdraw the request (on=False).  Internal.");

@@ -38,6 +38,7 @@ from danneal import losses
 
 try:  # the torch entry points are checked only where torch is installed
     import torch
+
     import danneal.torch as dtorch
 except ImportError:  # pragma: no cover - optional extra
     torch = None
@@ -140,6 +141,7 @@ def _labels_check(k):
     def check(out, kw):
         labels = out[0]
         assert labels.dtype.kind == "i" and labels.min() >= 0 and labels.max() < k
+
     return check
 
 
@@ -153,7 +155,7 @@ def _summary(model):
     return (model.labels_, np.asarray(model.cluster_centers_) if hasattr(model, "cluster_centers_") else None)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fitted(which):
     if which == "pairwise_pre":
         return danneal.PairwiseAnnealing(3, random_state=0, n_threads=1).fit(D)
@@ -174,264 +176,631 @@ def _predict_entry(which, method, *, kind="2d", base_X=X, extra=None, check=None
         args = {k: v for k, v in kw.items() if k != "X"}
         return getattr(model, method)(kw["X"], **args)
 
-    return Entry(f"{which}.{method}", call, {"X": base_X, **extra}, {"X": kind}, scalars or {}, check,
-                 overrides or {})
+    return Entry(f"{which}.{method}", call, {"X": base_X, **extra}, {"X": kind}, scalars or {}, check, overrides or {})
 
 
 def _entries():
     E = []
     # ---- softassign family
-    E.append(Entry("sinkhorn", lambda kw: danneal.sinkhorn(kw["cost"], kw["a"], kw["b"], kw["reg"], tol=kw["tol"],
-                                                           max_iter=kw["max_iter"], n_threads=kw["n_threads"]),
-                   {"cost": C, "a": U5, "b": U5, "reg": 0.1, "tol": 1e-9, "max_iter": 1000, "n_threads": 1},
-                   {"cost": "2d", "a": "marg", "b": "marg"},
-                   {"reg": BAD_POSITIVE, "tol": [-1.0, float("nan"), "x"], "max_iter": [-1, 1.5, "x", None],
-                    "n_threads": BAD_THREADS}, _sinkhorn_check,
-                   # a (n, 0) cost with (n,) marginals, ...: any of the three names is fine
-                   {("a", "tiny"): EITHER, ("b", "tiny"): EITHER}))
-    E.append(Entry("sinkhorn_unbalanced",
-                   lambda kw: danneal.sinkhorn_unbalanced(kw["cost"], kw["a"], kw["b"], kw["reg"], kw["reg_m"],
-                                                          tol=kw["tol"], max_iter=kw["max_iter"],
-                                                          n_threads=kw["n_threads"]),
-                   {"cost": C, "a": U5, "b": U5, "reg": 0.1, "reg_m": 1.0, "tol": 1e-9, "max_iter": 1000,
-                    "n_threads": 1},
-                   {"cost": "2d", "a": "marg", "b": "marg"},
-                   {"reg": BAD_POSITIVE, "reg_m": [0.0, -1.0, float("nan"), "1", None],
-                    "tol": [-1.0, float("nan"), "x"], "max_iter": [-1, 1.5, "x", None], "n_threads": BAD_THREADS},
-                   _sinkhorn_check, {("a", "tiny"): EITHER, ("b", "tiny"): EITHER}))
-    E.append(Entry("ot.sinkhorn", lambda kw: danneal.ot.sinkhorn(kw["a"], kw["b"], kw["cost"], kw["reg"],
-                                                                 numItermax=kw["max_iter"], stopThr=kw["tol"]),
-                   {"cost": C, "a": U5, "b": U5, "reg": 0.1, "tol": 1e-9, "max_iter": 1000},
-                   {"cost": "2d", "a": "marg", "b": "marg"},
-                   {"reg": BAD_POSITIVE, "tol": [-1.0, float("nan"), "x"], "max_iter": [-1, 1.5, "x", None]},
-                   # POT's convention: empty marginals mean uniform ones
-                   _sinkhorn_check, {("a", "tiny"): EITHER, ("b", "tiny"): EITHER, ("a", "empty"): OK,
-                                     ("b", "empty"): OK},
-                   names={"cost": ["M"], "max_iter": ["numItermax", "max_iter"], "tol": ["stopThr", "tol"]}))
-    E.append(Entry("sinkhorn_batch",
-                   lambda kw: danneal.sinkhorn_batch(np.stack([kw["cost"], kw["cost"]]) if np.ndim(kw["cost"]) == 2
-                                                     else kw["cost"], kw["a"], kw["b"], kw["reg"], tol=kw["tol"],
-                                                     max_iter=kw["max_iter"], n_threads=kw["n_threads"]),
-                   {"cost": C, "a": U5, "b": U5, "reg": 0.1, "tol": 1e-9, "max_iter": 1000, "n_threads": 1},
-                   {"cost": "2d", "a": "marg", "b": "marg"},
-                   {"reg": BAD_POSITIVE, "tol": [-1.0, float("nan"), "x"], "max_iter": [-1, 1.5, "x", None],
-                    "n_threads": BAD_THREADS},
-                   lambda P, kw: np.testing.assert_array_less(-1e-300, np.asarray(P, dtype=np.float64)),
-                   # zero-mass entries are an error for batches (each marginal must be > 0); a 3-d cost
-                   # is a batch, which is what this entry point takes
-                   {("cost", "ndim3"): OK, ("a", "tiny"): EITHER, ("b", "tiny"): EITHER, ("a", "zeros"): EITHER, ("b", "zeros"): EITHER}))
-    E.append(Entry("softassign", lambda kw: danneal.softassign(kw["benefit"], kw["beta"], kw["a"], kw["b"],
-                                                               n_threads=kw["n_threads"]),
-                   {"benefit": C, "beta": 5.0, "a": np.ones(5), "b": np.ones(5), "n_threads": 1},
-                   {"benefit": "2d", "a": "marg", "b": "marg"},
-                   {"beta": BAD_POSITIVE, "n_threads": BAD_THREADS},
-                   lambda P, kw: _sinkhorn_check(P, {"cost": kw["benefit"]})))
-    E.append(Entry("softmax_wta", lambda kw: danneal.softmax_wta(kw["benefit"], kw["beta"], n_threads=kw["n_threads"]),
-                   {"benefit": C, "beta": 2.0, "n_threads": 1}, {"benefit": "2d"},
-                   {"beta": BAD_POSITIVE, "n_threads": BAD_THREADS}, lambda P, kw: _rows_sum_to_one(P)))
-    E.append(Entry("linear_assignment", lambda kw: danneal.linear_assignment(kw["cost"], maximize=kw["maximize"]),
-                   {"cost": C, "maximize": False}, {"cost": "2d"}, {},
-                   lambda out, kw: np.testing.assert_array_equal(np.sort(out[1]), np.arange(np.shape(kw["cost"])[1])),
-                   # +inf marks a forbidden pair when minimising (scipy's convention): a result is correct
-                   {("cost", "posinf"): EITHER}))
-    E.append(Entry("assignment_annealing",
-                   lambda kw: danneal.assignment_annealing(lambda M: -C, kw["shape"], M0=kw["M0"],
-                                                           n_threads=kw["n_threads"]).M,
-                   {"shape": (5, 5), "M0": M0, "n_threads": 1}, {"M0": "2d"},
-                   {"shape": [(0, 0), (5,), "x", (-1, 5), (5, 5.0), None], "n_threads": BAD_THREADS},
-                   lambda M, kw: _rows_sum_to_one(M, 1e-3)))
-    E.append(Entry("assignment_annealing chi_squared",
-                   lambda kw: danneal.assignment_annealing(lambda M: -C, (5, 5), method="chi_squared",
-                                                           options=kw["options"], n_threads=1).M,
-                   {"options": {"alpha": 0.01, "positivity": "stop"}}, {},
-                   {"options": [{"positivity": "x"}, {"positivity": None}, {"alpha": 0.0}, {"alpha": "1"},
-                                {"max_iter": -1}, {"energy_tol": -1.0}, {"perm_norm_tol": float("nan")}, "x"]},
-                   lambda M, kw: _rows_sum_to_one(M, 1e-9),
-                   names={"options": ["positivity", "positivity", "alpha", "alpha", "max_iter", "energy_tol",
-                                      "perm_norm_tol"]}))
-    E.append(Entry("quadratic_assignment",
-                   lambda kw: danneal.quadratic_assignment(kw["A"], kw["B"], options=kw["options"]).col_ind,
-                   {"A": A6, "B": B6, "options": {"rng": 0}}, {"A": "2d", "B": "2d"},
-                   {"options": [{"rng": "x"}, {"n_init": 0}, {"bogus": 1}, "x", {"P0": "x"}, {"jitter": -1.0},
-                                {"partial_match": [[0, 6]]}, {"partial_match": [[0, 1], [2, 1]]},
-                                {"partial_match": [[0, 1, 2]]}, {"partial_match": [[0.5, 1]]}, {"n_kicks": -1},
-                                {"kick_size": 0}, {"max_moves": -1}, {"n_threads": 0}]},
-                   lambda perm, kw: np.testing.assert_array_equal(np.sort(perm), np.arange(6)),
-                   names={"options": ["rng", "n_init", "bogus", "P0", "jitter", "partial_match", "partial_match",
-                                      "partial_match", "partial_match", "n_kicks", "kick_size", "max_moves",
-                                      "n_threads"]}))
-    E.append(Entry("quadratic_labeling",
-                   lambda kw: danneal.quadratic_labeling(kw["C"], kw["n_labels"], M0=kw["M0"],
-                                                         n_threads=kw["n_threads"]).labels,
-                   {"C": CL, "n_labels": 2, "M0": None, "n_threads": 1}, {"C": "2d"},
-                   {"n_labels": [0, 3, 2.0, "2", None], "M0": [np.ones((3, 2)), np.zeros((4, 2)), "x"],
-                    "n_threads": BAD_THREADS},
-                   lambda labels, kw: np.testing.assert_array_less(labels, 2)))
+    E.append(
+        Entry(
+            "sinkhorn",
+            lambda kw: danneal.sinkhorn(
+                kw["cost"],
+                kw["a"],
+                kw["b"],
+                kw["reg"],
+                tol=kw["tol"],
+                max_iter=kw["max_iter"],
+                n_threads=kw["n_threads"],
+            ),
+            {"cost": C, "a": U5, "b": U5, "reg": 0.1, "tol": 1e-9, "max_iter": 1000, "n_threads": 1},
+            {"cost": "2d", "a": "marg", "b": "marg"},
+            {
+                "reg": BAD_POSITIVE,
+                "tol": [-1.0, float("nan"), "x"],
+                "max_iter": [-1, 1.5, "x", None],
+                "n_threads": BAD_THREADS,
+            },
+            _sinkhorn_check,
+            # a (n, 0) cost with (n,) marginals, ...: any of the three names is fine
+            {("a", "tiny"): EITHER, ("b", "tiny"): EITHER},
+        )
+    )
+    E.append(
+        Entry(
+            "sinkhorn_unbalanced",
+            lambda kw: danneal.sinkhorn_unbalanced(
+                kw["cost"],
+                kw["a"],
+                kw["b"],
+                kw["reg"],
+                kw["reg_m"],
+                tol=kw["tol"],
+                max_iter=kw["max_iter"],
+                n_threads=kw["n_threads"],
+            ),
+            {"cost": C, "a": U5, "b": U5, "reg": 0.1, "reg_m": 1.0, "tol": 1e-9, "max_iter": 1000, "n_threads": 1},
+            {"cost": "2d", "a": "marg", "b": "marg"},
+            {
+                "reg": BAD_POSITIVE,
+                "reg_m": [0.0, -1.0, float("nan"), "1", None],
+                "tol": [-1.0, float("nan"), "x"],
+                "max_iter": [-1, 1.5, "x", None],
+                "n_threads": BAD_THREADS,
+            },
+            _sinkhorn_check,
+            {("a", "tiny"): EITHER, ("b", "tiny"): EITHER},
+        )
+    )
+    E.append(
+        Entry(
+            "ot.sinkhorn",
+            lambda kw: danneal.ot.sinkhorn(
+                kw["a"], kw["b"], kw["cost"], kw["reg"], numItermax=kw["max_iter"], stopThr=kw["tol"]
+            ),
+            {"cost": C, "a": U5, "b": U5, "reg": 0.1, "tol": 1e-9, "max_iter": 1000},
+            {"cost": "2d", "a": "marg", "b": "marg"},
+            {"reg": BAD_POSITIVE, "tol": [-1.0, float("nan"), "x"], "max_iter": [-1, 1.5, "x", None]},
+            # POT's convention: empty marginals mean uniform ones
+            _sinkhorn_check,
+            {("a", "tiny"): EITHER, ("b", "tiny"): EITHER, ("a", "empty"): OK, ("b", "empty"): OK},
+            names={"cost": ["M"], "max_iter": ["numItermax", "max_iter"], "tol": ["stopThr", "tol"]},
+        )
+    )
+    E.append(
+        Entry(
+            "sinkhorn_batch",
+            lambda kw: danneal.sinkhorn_batch(
+                np.stack([kw["cost"], kw["cost"]]) if np.ndim(kw["cost"]) == 2 else kw["cost"],
+                kw["a"],
+                kw["b"],
+                kw["reg"],
+                tol=kw["tol"],
+                max_iter=kw["max_iter"],
+                n_threads=kw["n_threads"],
+            ),
+            {"cost": C, "a": U5, "b": U5, "reg": 0.1, "tol": 1e-9, "max_iter": 1000, "n_threads": 1},
+            {"cost": "2d", "a": "marg", "b": "marg"},
+            {
+                "reg": BAD_POSITIVE,
+                "tol": [-1.0, float("nan"), "x"],
+                "max_iter": [-1, 1.5, "x", None],
+                "n_threads": BAD_THREADS,
+            },
+            lambda P, kw: np.testing.assert_array_less(-1e-300, np.asarray(P, dtype=np.float64)),
+            # zero-mass entries are an error for batches (each marginal must be > 0); a 3-d cost
+            # is a batch, which is what this entry point takes
+            {
+                ("cost", "ndim3"): OK,
+                ("a", "tiny"): EITHER,
+                ("b", "tiny"): EITHER,
+                ("a", "zeros"): EITHER,
+                ("b", "zeros"): EITHER,
+            },
+        )
+    )
+    E.append(
+        Entry(
+            "softassign",
+            lambda kw: danneal.softassign(kw["benefit"], kw["beta"], kw["a"], kw["b"], n_threads=kw["n_threads"]),
+            {"benefit": C, "beta": 5.0, "a": np.ones(5), "b": np.ones(5), "n_threads": 1},
+            {"benefit": "2d", "a": "marg", "b": "marg"},
+            {"beta": BAD_POSITIVE, "n_threads": BAD_THREADS},
+            lambda P, kw: _sinkhorn_check(P, {"cost": kw["benefit"]}),
+        )
+    )
+    E.append(
+        Entry(
+            "softmax_wta",
+            lambda kw: danneal.softmax_wta(kw["benefit"], kw["beta"], n_threads=kw["n_threads"]),
+            {"benefit": C, "beta": 2.0, "n_threads": 1},
+            {"benefit": "2d"},
+            {"beta": BAD_POSITIVE, "n_threads": BAD_THREADS},
+            lambda P, kw: _rows_sum_to_one(P),
+        )
+    )
+    E.append(
+        Entry(
+            "linear_assignment",
+            lambda kw: danneal.linear_assignment(kw["cost"], maximize=kw["maximize"]),
+            {"cost": C, "maximize": False},
+            {"cost": "2d"},
+            {},
+            lambda out, kw: np.testing.assert_array_equal(np.sort(out[1]), np.arange(np.shape(kw["cost"])[1])),
+            # +inf marks a forbidden pair when minimising (scipy's convention): a result is correct
+            {("cost", "posinf"): EITHER},
+        )
+    )
+    E.append(
+        Entry(
+            "assignment_annealing",
+            lambda kw: (
+                danneal.assignment_annealing(lambda M: -C, kw["shape"], M0=kw["M0"], n_threads=kw["n_threads"]).M
+            ),
+            {"shape": (5, 5), "M0": M0, "n_threads": 1},
+            {"M0": "2d"},
+            {"shape": [(0, 0), (5,), "x", (-1, 5), (5, 5.0), None], "n_threads": BAD_THREADS},
+            lambda M, kw: _rows_sum_to_one(M, 1e-3),
+        )
+    )
+    E.append(
+        Entry(
+            "assignment_annealing chi_squared",
+            lambda kw: (
+                danneal.assignment_annealing(
+                    lambda M: -C, (5, 5), method="chi_squared", options=kw["options"], n_threads=1
+                ).M
+            ),
+            {"options": {"alpha": 0.01, "positivity": "stop"}},
+            {},
+            {
+                "options": [
+                    {"positivity": "x"},
+                    {"positivity": None},
+                    {"alpha": 0.0},
+                    {"alpha": "1"},
+                    {"max_iter": -1},
+                    {"energy_tol": -1.0},
+                    {"perm_norm_tol": float("nan")},
+                    "x",
+                ]
+            },
+            lambda M, kw: _rows_sum_to_one(M, 1e-9),
+            names={
+                "options": ["positivity", "positivity", "alpha", "alpha", "max_iter", "energy_tol", "perm_norm_tol"]
+            },
+        )
+    )
+    E.append(
+        Entry(
+            "quadratic_assignment",
+            lambda kw: danneal.quadratic_assignment(kw["A"], kw["B"], options=kw["options"]).col_ind,
+            {"A": A6, "B": B6, "options": {"rng": 0}},
+            {"A": "2d", "B": "2d"},
+            {
+                "options": [
+                    {"rng": "x"},
+                    {"n_init": 0},
+                    {"bogus": 1},
+                    "x",
+                    {"P0": "x"},
+                    {"jitter": -1.0},
+                    {"partial_match": [[0, 6]]},
+                    {"partial_match": [[0, 1], [2, 1]]},
+                    {"partial_match": [[0, 1, 2]]},
+                    {"partial_match": [[0.5, 1]]},
+                    {"n_kicks": -1},
+                    {"kick_size": 0},
+                    {"max_moves": -1},
+                    {"n_threads": 0},
+                ]
+            },
+            lambda perm, kw: np.testing.assert_array_equal(np.sort(perm), np.arange(6)),
+            names={
+                "options": [
+                    "rng",
+                    "n_init",
+                    "bogus",
+                    "P0",
+                    "jitter",
+                    "partial_match",
+                    "partial_match",
+                    "partial_match",
+                    "partial_match",
+                    "n_kicks",
+                    "kick_size",
+                    "max_moves",
+                    "n_threads",
+                ]
+            },
+        )
+    )
+    E.append(
+        Entry(
+            "quadratic_labeling",
+            lambda kw: (
+                danneal.quadratic_labeling(kw["C"], kw["n_labels"], M0=kw["M0"], n_threads=kw["n_threads"]).labels
+            ),
+            {"C": CL, "n_labels": 2, "M0": None, "n_threads": 1},
+            {"C": "2d"},
+            {
+                "n_labels": [0, 3, 2.0, "2", None],
+                "M0": [np.ones((3, 2)), np.zeros((4, 2)), "x"],
+                "n_threads": BAD_THREADS,
+            },
+            lambda labels, kw: np.testing.assert_array_less(labels, 2),
+        )
+    )
     # ---- detan API
-    E.append(Entry("assignment_potential",
-                   lambda kw: danneal.assignment_potential(kw["assignments"], kw["distances"],
-                                                           n_threads=kw["n_threads"]),
-                   {"assignments": Q, "distances": D, "n_threads": 1}, {"assignments": "assign", "distances": "diss"},
-                   {"n_threads": BAD_THREADS}, overrides={("assignments", "tiny"): None}))
-    E.append(Entry("assignment_expectations",
-                   lambda kw: danneal.assignment_expectations(kw["potentials"], kw["T"], n_threads=kw["n_threads"]),
-                   {"potentials": H, "T": 0.5, "n_threads": 1}, {"potentials": "2d"},
-                   {"T": BAD_POSITIVE, "n_threads": BAD_THREADS}, lambda P, kw: _rows_sum_to_one(P)))
-    E.append(Entry("assignment_iteration",
-                   lambda kw: danneal.assignment_iteration(kw["distances"], n_threads=kw["n_threads"])(
-                       kw["assignments"], kw["T"]),
-                   {"distances": D, "assignments": Q, "T": 1.0, "n_threads": 1},
-                   {"distances": "diss", "assignments": "assign"},
-                   {"T": BAD_POSITIVE, "n_threads": BAD_THREADS}, lambda P, kw: _rows_sum_to_one(P),
-                   {("assignments", "huge"): EITHER, ("assignments", "tiny"): EITHER}))
-    E.append(Entry("AssignmentAnnealing",
-                   lambda kw: next(danneal.AssignmentAnnealing(kw["function"], Q, kw["temperature_ratio"])),
-                   {"function": danneal.assignment_iteration(D, n_threads=1), "temperature_ratio": 0.9}, {},
-                   {"function": [None, "f", 3], "temperature_ratio": [0.0, 1.0, -0.5, 2.0, float("nan"), "x", None]}))
-    E.append(Entry("resolve_n_threads", lambda kw: danneal.resolve_n_threads(kw["n_threads"]), {"n_threads": 1}, {},
-                   {"n_threads": BAD_THREADS}))
-    E.append(Entry("show_config", lambda kw: danneal.show_config(kw["file"]), {"file": io.StringIO()}, {},
-                   {"file": [3, "x", [1], b"x"]}))
+    E.append(
+        Entry(
+            "assignment_potential",
+            lambda kw: danneal.assignment_potential(kw["assignments"], kw["distances"], n_threads=kw["n_threads"]),
+            {"assignments": Q, "distances": D, "n_threads": 1},
+            {"assignments": "assign", "distances": "diss"},
+            {"n_threads": BAD_THREADS},
+            overrides={("assignments", "tiny"): None},
+        )
+    )
+    E.append(
+        Entry(
+            "assignment_expectations",
+            lambda kw: danneal.assignment_expectations(kw["potentials"], kw["T"], n_threads=kw["n_threads"]),
+            {"potentials": H, "T": 0.5, "n_threads": 1},
+            {"potentials": "2d"},
+            {"T": BAD_POSITIVE, "n_threads": BAD_THREADS},
+            lambda P, kw: _rows_sum_to_one(P),
+        )
+    )
+    E.append(
+        Entry(
+            "assignment_iteration",
+            lambda kw: danneal.assignment_iteration(kw["distances"], n_threads=kw["n_threads"])(
+                kw["assignments"], kw["T"]
+            ),
+            {"distances": D, "assignments": Q, "T": 1.0, "n_threads": 1},
+            {"distances": "diss", "assignments": "assign"},
+            {"T": BAD_POSITIVE, "n_threads": BAD_THREADS},
+            lambda P, kw: _rows_sum_to_one(P),
+            {("assignments", "huge"): EITHER, ("assignments", "tiny"): EITHER},
+        )
+    )
+    E.append(
+        Entry(
+            "AssignmentAnnealing",
+            lambda kw: next(danneal.AssignmentAnnealing(kw["function"], Q, kw["temperature_ratio"])),
+            {"function": danneal.assignment_iteration(D, n_threads=1), "temperature_ratio": 0.9},
+            {},
+            {"function": [None, "f", 3], "temperature_ratio": [0.0, 1.0, -0.5, 2.0, float("nan"), "x", None]},
+        )
+    )
+    E.append(
+        Entry(
+            "resolve_n_threads",
+            lambda kw: danneal.resolve_n_threads(kw["n_threads"]),
+            {"n_threads": 1},
+            {},
+            {"n_threads": BAD_THREADS},
+        )
+    )
+    E.append(
+        Entry(
+            "show_config",
+            lambda kw: danneal.show_config(kw["file"]),
+            {"file": io.StringIO()},
+            {},
+            {"file": [3, "x", [1], b"x"]},
+        )
+    )
     # ---- PairwiseAnnealing
     pair_params = {"n_clusters": 3, "random_state": 0, "n_threads": 1}
-    pair_scalars = {"n_clusters": [0, -1, 13, 2.5, "3", None], "random_state": BAD_SEEDS, "n_threads": BAD_THREADS,
-                    "cooling": [0.0, 1.0, 1.5, "x"], "tol": [-1.0, "x"], "max_iter": [0, 1.5, 2**63],
-                    "perturbation": [-1.0, float("nan")]}
-    E.append(Entry("PairwiseAnnealing(precomputed).fit",
-                   lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw).fit(kw["X"])),
-                   {"X": D, **pair_params}, {"X": "diss"}, pair_scalars, _labels_check(3)))
-    E.append(Entry("PairwiseAnnealing(sqeuclidean).fit",
-                   lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="sqeuclidean").fit(kw["X"])),
-                   {"X": X, **pair_params}, {"X": "2d"},
-                   {"n_clusters": [13], "random_state": ["x", -1], "n_threads": [0, "2"],
-                    "anneal_rows": [0, -1, 2.5, "x"]}, _labels_check(3)))
+    pair_scalars = {
+        "n_clusters": [0, -1, 13, 2.5, "3", None],
+        "random_state": BAD_SEEDS,
+        "n_threads": BAD_THREADS,
+        "cooling": [0.0, 1.0, 1.5, "x"],
+        "tol": [-1.0, "x"],
+        "max_iter": [0, 1.5, 2**63],
+        "perturbation": [-1.0, float("nan")],
+    }
+    E.append(
+        Entry(
+            "PairwiseAnnealing(precomputed).fit",
+            lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw).fit(kw["X"])),
+            {"X": D, **pair_params},
+            {"X": "diss"},
+            pair_scalars,
+            _labels_check(3),
+        )
+    )
+    E.append(
+        Entry(
+            "PairwiseAnnealing(sqeuclidean).fit",
+            lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="sqeuclidean").fit(kw["X"])),
+            {"X": X, **pair_params},
+            {"X": "2d"},
+            {"n_clusters": [13], "random_state": ["x", -1], "n_threads": [0, "2"], "anneal_rows": [0, -1, 2.5, "x"]},
+            _labels_check(3),
+        )
+    )
     for name, X_fit, metric in (("precomputed", D, "precomputed"), ("sqeuclidean", X, "sqeuclidean")):
-        E.append(Entry(f"PairwiseAnnealing({name}).fit(sample_weight)",
-                       lambda kw, m=metric: _summary(_est(danneal.PairwiseAnnealing, kw, metric=m).fit(
-                           kw["X"], sample_weight=kw["sample_weight"])),
-                       {"X": X_fit, "sample_weight": W12 * np.arange(1, 13), **pair_params}, {"sample_weight": "marg"},
-                       {"sample_weight": [np.ones(11), np.ones(13), -W12, np.zeros(12), "x", True, [1.0] * 11]},
-                       # a scalar sample_weight is valid (every sample gets that weight)
-                       _labels_check(3), {("sample_weight", "ndim0"): EITHER}))
-    E.append(Entry("PairwiseAnnealing(cityblock, tiles).fit",
-                   lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="cityblock").fit(kw["X"])),
-                   {"X": X, **pair_params, "algorithm": "tiles", "memory_budget": "auto"}, {"X": "2d"},
-                   {"n_clusters": [13], "algorithm": ["x", None], "memory_budget": [-1.0, "x", None]},
-                   _labels_check(3)))
-    E.append(Entry("PairwiseAnnealing(n_neighbors).fit",
-                   lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="euclidean").fit(kw["X"])),
-                   {"X": X, **pair_params, "n_neighbors": 4, "missing": "max"}, {"X": "2d"},
-                   {"n_clusters": [13], "n_neighbors": [0, -1, 2.5, "3"], "missing": [-1.0, "x", None]},
-                   _labels_check(3)))
+        E.append(
+            Entry(
+                f"PairwiseAnnealing({name}).fit(sample_weight)",
+                lambda kw, m=metric: _summary(
+                    _est(danneal.PairwiseAnnealing, kw, metric=m).fit(kw["X"], sample_weight=kw["sample_weight"])
+                ),
+                {"X": X_fit, "sample_weight": W12 * np.arange(1, 13), **pair_params},
+                {"sample_weight": "marg"},
+                {"sample_weight": [np.ones(11), np.ones(13), -W12, np.zeros(12), "x", True, [1.0] * 11]},
+                # a scalar sample_weight is valid (every sample gets that weight)
+                _labels_check(3),
+                {("sample_weight", "ndim0"): EITHER},
+            )
+        )
+    E.append(
+        Entry(
+            "PairwiseAnnealing(cityblock, tiles).fit",
+            lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="cityblock").fit(kw["X"])),
+            {"X": X, **pair_params, "algorithm": "tiles", "memory_budget": "auto"},
+            {"X": "2d"},
+            {"n_clusters": [13], "algorithm": ["x", None], "memory_budget": [-1.0, "x", None]},
+            _labels_check(3),
+        )
+    )
+    E.append(
+        Entry(
+            "PairwiseAnnealing(n_neighbors).fit",
+            lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="euclidean").fit(kw["X"])),
+            {"X": X, **pair_params, "n_neighbors": 4, "missing": "max"},
+            {"X": "2d"},
+            {"n_clusters": [13], "n_neighbors": [0, -1, 2.5, "3"], "missing": [-1.0, "x", None]},
+            _labels_check(3),
+        )
+    )
     for method in ("predict_proba", "transform"):
         extra = {"temperature": 0.5} if method == "predict_proba" else None
         scalars = {"temperature": [0.0, -1.0, float("nan"), float("inf"), "x"]} if method == "predict_proba" else None
         check = (lambda P, kw: _rows_sum_to_one(P)) if method == "predict_proba" else None
-        E.append(_predict_entry("pairwise_pre", method, kind="2d", base_X=DN, extra=extra, scalars=scalars,
-                                check=check))
+        E.append(
+            _predict_entry("pairwise_pre", method, kind="2d", base_X=DN, extra=extra, scalars=scalars, check=check)
+        )
         E.append(_predict_entry("pairwise_sq", method, extra=extra, scalars=scalars, check=check))
     for which, X_new in (("pairwise_pre", DN), ("pairwise_sq", X[:4])):
-        E.append(Entry(f"{which}.score(sample_weight)",
-                       lambda kw, w=which, x=X_new: _fitted(w).score(x, sample_weight=kw["sample_weight"]),
-                       {"sample_weight": np.arange(1.0, 5.0)}, {"sample_weight": "marg"},
-                       {"sample_weight": [np.ones(3), "x", True]}, None, {("sample_weight", "ndim0"): EITHER}))
-    E.append(_predict_entry("pairwise_pre", "predict", kind="2d", base_X=DN,
-                            check=lambda out, kw: np.testing.assert_array_less(out, 3)))
+        E.append(
+            Entry(
+                f"{which}.score(sample_weight)",
+                lambda kw, w=which, x=X_new: _fitted(w).score(x, sample_weight=kw["sample_weight"]),
+                {"sample_weight": np.arange(1.0, 5.0)},
+                {"sample_weight": "marg"},
+                {"sample_weight": [np.ones(3), "x", True]},
+                None,
+                {("sample_weight", "ndim0"): EITHER},
+            )
+        )
+    E.append(
+        _predict_entry(
+            "pairwise_pre", "predict", kind="2d", base_X=DN, check=lambda out, kw: np.testing.assert_array_less(out, 3)
+        )
+    )
     E.append(_predict_entry("pairwise_sq", "predict", check=lambda out, kw: np.testing.assert_array_less(out, 3)))
     # ---- ClAM
     clam_params = {"n_clusters": 3, "max_epochs": 3, "random_state": 0, "n_threads": 1}
-    E.append(Entry("ClAM.fit", lambda kw: _summary(_est(danneal.ClAM, kw).fit(kw["X"],
-                                                                              sample_weight=kw["sample_weight"])),
-                   {"X": X, "sample_weight": W12, **clam_params}, {"X": "2d", "sample_weight": "marg"},
-                   {"n_clusters": [0, -1, 13, 2.5, "3", None], "random_state": BAD_SEEDS, "n_threads": BAD_THREADS,
-                    "beta": BAD_POSITIVE[1:] + ["x", []], "max_epochs": [0, -1, 1.5],
-                    "step_size": [0.0, 1.5, "x"], "batch_size": [0, 1.5], "mask_prob": [-0.1, 1.5, "x"],
-                    "lr_decay": [0.0, 1.5, "x"], "lr_patience": [0, 1.5], "min_learning_rate": [-1.0, "x"],
-                    "tol": [-1.0, float("nan"), "x"], "n_iter_no_change": [-1, 1.5], "kmeans_n_init": [0, 1.5],
-                    "mask_share_every": [-1, 1.5], "mask_replace": [1, "yes"],
-                    "weights": [[1.0, 2.0], [1.0, 0.0, 1.0], [1.0, -1.0, 1.0], [1.0, float("nan"), 1.0], "x"],
-                    "sample_weight": [np.ones(11), -W12, np.zeros(12), "x"]},
-                   # a scalar sample_weight is valid (every sample gets that weight)
-                   _labels_check(3), {("X", "huge"): EITHER, ("sample_weight", "ndim0"): EITHER}))
+    E.append(
+        Entry(
+            "ClAM.fit",
+            lambda kw: _summary(_est(danneal.ClAM, kw).fit(kw["X"], sample_weight=kw["sample_weight"])),
+            {"X": X, "sample_weight": W12, **clam_params},
+            {"X": "2d", "sample_weight": "marg"},
+            {
+                "n_clusters": [0, -1, 13, 2.5, "3", None],
+                "random_state": BAD_SEEDS,
+                "n_threads": BAD_THREADS,
+                "beta": BAD_POSITIVE[1:] + ["x", []],
+                "max_epochs": [0, -1, 1.5],
+                "step_size": [0.0, 1.5, "x"],
+                "batch_size": [0, 1.5],
+                "mask_prob": [-0.1, 1.5, "x"],
+                "lr_decay": [0.0, 1.5, "x"],
+                "lr_patience": [0, 1.5],
+                "min_learning_rate": [-1.0, "x"],
+                "tol": [-1.0, float("nan"), "x"],
+                "n_iter_no_change": [-1, 1.5],
+                "kmeans_n_init": [0, 1.5],
+                "mask_share_every": [-1, 1.5],
+                "mask_replace": [1, "yes"],
+                "weights": [[1.0, 2.0], [1.0, 0.0, 1.0], [1.0, -1.0, 1.0], [1.0, float("nan"), 1.0], "x"],
+                "sample_weight": [np.ones(11), -W12, np.zeros(12), "x"],
+            },
+            # a scalar sample_weight is valid (every sample gets that weight)
+            _labels_check(3),
+            {("X", "huge"): EITHER, ("sample_weight", "ndim0"): EITHER},
+        )
+    )
     E.append(_predict_entry("clam", "predict"))
     E.append(_predict_entry("clam", "transform", overrides={("X", "huge"): EITHER}))
     for method in ("predict_proba", "membership_entropy"):
         check = (lambda P, kw: _rows_sum_to_one(P)) if method == "predict_proba" else None
-        E.append(_predict_entry("clam", method, extra={"n_steps": None}, scalars={"n_steps": [-1, 1.5, "x"]},
-                                check=check, overrides={("X", "huge"): EITHER}))
+        E.append(
+            _predict_entry(
+                "clam",
+                method,
+                extra={"n_steps": None},
+                scalars={"n_steps": [-1, 1.5, "x"]},
+                check=check,
+                overrides={("X", "huge"): EITHER},
+            )
+        )
     # ---- CentralAnnealing
-    E.append(Entry("CentralAnnealing.fit",
-                   lambda kw: _summary(_est(danneal.CentralAnnealing, kw).fit(kw["X"],
-                                                                              sample_weight=kw["sample_weight"])),
-                   {"X": X, "sample_weight": W12, "n_clusters": 3, "random_state": 0, "n_threads": 1},
-                   {"X": "2d", "sample_weight": "marg"},
-                   {"n_clusters": [0, -1, 13, 2.5, "3", None], "random_state": BAD_SEEDS, "n_threads": BAD_THREADS,
-                    "cooling": [0.0, 1.0, "x"], "tol": [-1.0, "x"], "max_iter": [0, 1.5],
-                    "n_polish": [-1, 1.5, "x", None], "anneal_rows": [0, -5, 1.5, "x"],
-                    "sample_weight": [np.ones(11), -W12, np.zeros(12), "x"]},
-                   # a scalar sample_weight is valid (every sample gets that weight)
-                   _labels_check(3), {("X", "huge"): EITHER, ("sample_weight", "ndim0"): EITHER}))
-    E.append(Entry("CentralAnnealing.partial_fit",
-                   lambda kw: _summary(_est(danneal.CentralAnnealing, {k: v for k, v in kw.items() if k != "T"})
-                                       .partial_fit(kw["X"], sample_weight=kw["sample_weight"], T=kw["T"])),
-                   {"X": X, "sample_weight": W12, "T": None, "n_clusters": 3, "random_state": 0, "n_threads": 1},
-                   {"X": "2d", "sample_weight": "marg"},
-                   {"T": [-1.0, float("nan"), "x"], "n_polish": [-1],
-                    "sample_weight": [np.ones(11), -W12, np.zeros(12), "x"]},
-                   _labels_check(3), {("X", "huge"): EITHER, ("sample_weight", "ndim0"): EITHER}))
+    E.append(
+        Entry(
+            "CentralAnnealing.fit",
+            lambda kw: _summary(_est(danneal.CentralAnnealing, kw).fit(kw["X"], sample_weight=kw["sample_weight"])),
+            {"X": X, "sample_weight": W12, "n_clusters": 3, "random_state": 0, "n_threads": 1},
+            {"X": "2d", "sample_weight": "marg"},
+            {
+                "n_clusters": [0, -1, 13, 2.5, "3", None],
+                "random_state": BAD_SEEDS,
+                "n_threads": BAD_THREADS,
+                "cooling": [0.0, 1.0, "x"],
+                "tol": [-1.0, "x"],
+                "max_iter": [0, 1.5],
+                "n_polish": [-1, 1.5, "x", None],
+                "anneal_rows": [0, -5, 1.5, "x"],
+                "sample_weight": [np.ones(11), -W12, np.zeros(12), "x"],
+            },
+            # a scalar sample_weight is valid (every sample gets that weight)
+            _labels_check(3),
+            {("X", "huge"): EITHER, ("sample_weight", "ndim0"): EITHER},
+        )
+    )
+    E.append(
+        Entry(
+            "CentralAnnealing.partial_fit",
+            lambda kw: _summary(
+                _est(danneal.CentralAnnealing, {k: v for k, v in kw.items() if k != "T"}).partial_fit(
+                    kw["X"], sample_weight=kw["sample_weight"], T=kw["T"]
+                )
+            ),
+            {"X": X, "sample_weight": W12, "T": None, "n_clusters": 3, "random_state": 0, "n_threads": 1},
+            {"X": "2d", "sample_weight": "marg"},
+            {"T": [-1.0, float("nan"), "x"], "n_polish": [-1], "sample_weight": [np.ones(11), -W12, np.zeros(12), "x"]},
+            _labels_check(3),
+            {("X", "huge"): EITHER, ("sample_weight", "ndim0"): EITHER},
+        )
+    )
     for method in ("predict", "transform", "partition_at"):
         extra = {"n_clusters": 3} if method == "partition_at" else None
         scalars = {"n_clusters": [7, "x", None]} if method == "partition_at" else None
         E.append(_predict_entry("central", method, extra=extra, scalars=scalars))
-    E.append(_predict_entry("central", "predict_proba", extra={"T": 0.5}, scalars={"T": [-1.0, float("nan"), "x"]},
-                            check=lambda P, kw: _rows_sum_to_one(P)))
+    E.append(
+        _predict_entry(
+            "central",
+            "predict_proba",
+            extra={"T": 0.5},
+            scalars={"T": [-1.0, float("nan"), "x"]},
+            check=lambda P, kw: _rows_sum_to_one(P),
+        )
+    )
     # ---- losses
-    E.append(Entry("losses.ddc_loss(H)",
-                   lambda kw: losses.ddc_loss(kw["A"], kw["H"], sigma2=kw["sigma2"], weights=kw["weights"],
-                                              n_threads=kw["n_threads"]),
-                   {"A": Q, "H": H, "sigma2": None, "weights": (1, 1, 1), "n_threads": 1},
-                   {"A": "assign", "H": "2d"},
-                   {"sigma2": [0.0, -1.0, float("nan"), "x"], "weights": [(1, 1), "abc", (1, 1, float("nan")), 3],
-                    "n_threads": BAD_THREADS}))
-    E.append(Entry("losses.ddc_loss(K)",
-                   lambda kw: losses.ddc_loss(kw["A"], K=kw["K"]),
-                   {"A": Q, "K": np.exp(-D)}, {"K": "sym"}))
-    E.append(Entry("losses.spectral_clustering_loss",
-                   lambda kw: losses.spectral_clustering_loss(kw["F"], kw["Y"], cutoff=kw["cutoff"]),
-                   {"F": F, "Y": Y, "cutoff": None}, {"F": "2d", "Y": "labels"},
-                   {"cutoff": [-1.0, 1.0, float("nan"), "x"], "Y": [np.zeros((12, 2)), np.ones(11), "x"]}))
+    E.append(
+        Entry(
+            "losses.ddc_loss(H)",
+            lambda kw: losses.ddc_loss(
+                kw["A"], kw["H"], sigma2=kw["sigma2"], weights=kw["weights"], n_threads=kw["n_threads"]
+            ),
+            {"A": Q, "H": H, "sigma2": None, "weights": (1, 1, 1), "n_threads": 1},
+            {"A": "assign", "H": "2d"},
+            {
+                "sigma2": [0.0, -1.0, float("nan"), "x"],
+                "weights": [(1, 1), "abc", (1, 1, float("nan")), 3],
+                "n_threads": BAD_THREADS,
+            },
+        )
+    )
+    E.append(
+        Entry(
+            "losses.ddc_loss(K)",
+            lambda kw: losses.ddc_loss(kw["A"], K=kw["K"]),
+            {"A": Q, "K": np.exp(-D)},
+            {"K": "sym"},
+        )
+    )
+    E.append(
+        Entry(
+            "losses.spectral_clustering_loss",
+            lambda kw: losses.spectral_clustering_loss(kw["F"], kw["Y"], cutoff=kw["cutoff"]),
+            {"F": F, "Y": Y, "cutoff": None},
+            {"F": "2d", "Y": "labels"},
+            {"cutoff": [-1.0, 1.0, float("nan"), "x"], "Y": [np.zeros((12, 2)), np.ones(11), "x"]},
+        )
+    )
     # ---- danneal.torch
     if torch is not None:
-        E.append(Entry("torch.ddc_loss", lambda kw: dtorch.ddc_loss(kw["A"], kw["H"], n_threads=kw["n_threads"]),
-                       {"A": Q, "H": H, "n_threads": 1}, {"A": "assign", "H": "2d"},
-                       {"n_threads": BAD_THREADS}, torch=True))
-        E.append(Entry("torch.DDCLoss", lambda kw: dtorch.DDCLoss(sigma2=kw["sigma2"])(kw["A"], kw["H"]),
-                       {"A": Q, "H": H, "sigma2": None}, {"H": "2d"}, {"sigma2": [0.0, -1.0, "x"]}, torch=True))
-        E.append(Entry("torch.spectral_clustering_loss",
-                       lambda kw: dtorch.spectral_clustering_loss(kw["F"], Y, cutoff=kw["cutoff"]),
-                       {"F": F, "cutoff": None}, {"F": "2d"}, {"cutoff": [-1.0, 2.0, "x"]}, torch=True))
-        E.append(Entry("torch.SpectralClusteringLoss", lambda kw: dtorch.SpectralClusteringLoss()(kw["F"], Y),
-                       {"F": F}, {"F": "2d"}, torch=True))
-        E.append(Entry("torch.clam_recursion",
-                       lambda kw: dtorch.clam_recursion(kw["X"], kw["prototypes"], kw["log_weights"], kw["mask"],
-                                                        beta=kw["beta"], n_steps=kw["n_steps"],
-                                                        step_size=kw["step_size"], n_threads=kw["n_threads"]),
-                       {"X": X, "prototypes": X[::4], "log_weights": np.zeros(3), "mask": np.ones((12, 3)),
-                        "beta": 1.0, "n_steps": 3, "step_size": 0.1, "n_threads": 1},
-                       {"X": "2d", "prototypes": "2d", "log_weights": "1d", "mask": "2d"},
-                       {"beta": BAD_POSITIVE[:-1], "n_steps": [0, -1, 1.5, "x"],
-                        "step_size": [0.0, -0.1, float("inf"), "x"], "n_threads": BAD_THREADS}, torch=True,
-                       overrides={("mask", "huge"): ERROR}))  # a mask is in [0, 1]
-        E.append(Entry("torch.ClAMRecursion", lambda kw: dtorch.ClAMRecursion(n_steps=3)(kw["X"], kw["prototypes"]),
-                       {"X": X, "prototypes": X[::4]}, {"X": "2d", "prototypes": "2d"}, torch=True))
-        E.append(Entry("torch.sinkhorn_loss",
-                       lambda kw: dtorch.sinkhorn_loss(kw["cost"], kw["a"], kw["b"], reg=kw["reg"],
-                                                       n_threads=kw["n_threads"]),
-                       {"cost": C, "a": U5, "b": U5, "reg": 0.1, "n_threads": 1}, {"cost": "2d", "a": "marg"},
-                       {"reg": BAD_POSITIVE, "n_threads": BAD_THREADS}, torch=True,
-                       overrides={("a", "tiny"): EITHER}))
-        E.append(Entry("torch.Sinkhorn", lambda kw: dtorch.Sinkhorn(reg=kw["reg"])(kw["cost"]),
-                       {"cost": C, "reg": 0.1}, {"cost": "2d"}, {"reg": [0.0, -1.0, "x"]}, torch=True))
+        E.append(
+            Entry(
+                "torch.ddc_loss",
+                lambda kw: dtorch.ddc_loss(kw["A"], kw["H"], n_threads=kw["n_threads"]),
+                {"A": Q, "H": H, "n_threads": 1},
+                {"A": "assign", "H": "2d"},
+                {"n_threads": BAD_THREADS},
+                torch=True,
+            )
+        )
+        E.append(
+            Entry(
+                "torch.DDCLoss",
+                lambda kw: dtorch.DDCLoss(sigma2=kw["sigma2"])(kw["A"], kw["H"]),
+                {"A": Q, "H": H, "sigma2": None},
+                {"H": "2d"},
+                {"sigma2": [0.0, -1.0, "x"]},
+                torch=True,
+            )
+        )
+        E.append(
+            Entry(
+                "torch.spectral_clustering_loss",
+                lambda kw: dtorch.spectral_clustering_loss(kw["F"], Y, cutoff=kw["cutoff"]),
+                {"F": F, "cutoff": None},
+                {"F": "2d"},
+                {"cutoff": [-1.0, 2.0, "x"]},
+                torch=True,
+            )
+        )
+        E.append(
+            Entry(
+                "torch.SpectralClusteringLoss",
+                lambda kw: dtorch.SpectralClusteringLoss()(kw["F"], Y),
+                {"F": F},
+                {"F": "2d"},
+                torch=True,
+            )
+        )
+        E.append(
+            Entry(
+                "torch.clam_recursion",
+                lambda kw: dtorch.clam_recursion(
+                    kw["X"],
+                    kw["prototypes"],
+                    kw["log_weights"],
+                    kw["mask"],
+                    beta=kw["beta"],
+                    n_steps=kw["n_steps"],
+                    step_size=kw["step_size"],
+                    n_threads=kw["n_threads"],
+                ),
+                {
+                    "X": X,
+                    "prototypes": X[::4],
+                    "log_weights": np.zeros(3),
+                    "mask": np.ones((12, 3)),
+                    "beta": 1.0,
+                    "n_steps": 3,
+                    "step_size": 0.1,
+                    "n_threads": 1,
+                },
+                {"X": "2d", "prototypes": "2d", "log_weights": "1d", "mask": "2d"},
+                {
+                    "beta": BAD_POSITIVE[:-1],
+                    "n_steps": [0, -1, 1.5, "x"],
+                    "step_size": [0.0, -0.1, float("inf"), "x"],
+                    "n_threads": BAD_THREADS,
+                },
+                torch=True,
+                overrides={("mask", "huge"): ERROR},
+            )
+        )  # a mask is in [0, 1]
+        E.append(
+            Entry(
+                "torch.ClAMRecursion",
+                lambda kw: dtorch.ClAMRecursion(n_steps=3)(kw["X"], kw["prototypes"]),
+                {"X": X, "prototypes": X[::4]},
+                {"X": "2d", "prototypes": "2d"},
+                torch=True,
+            )
+        )
+        E.append(
+            Entry(
+                "torch.sinkhorn_loss",
+                lambda kw: dtorch.sinkhorn_loss(kw["cost"], kw["a"], kw["b"], reg=kw["reg"], n_threads=kw["n_threads"]),
+                {"cost": C, "a": U5, "b": U5, "reg": 0.1, "n_threads": 1},
+                {"cost": "2d", "a": "marg"},
+                {"reg": BAD_POSITIVE, "n_threads": BAD_THREADS},
+                torch=True,
+                overrides={("a", "tiny"): EITHER},
+            )
+        )
+        E.append(
+            Entry(
+                "torch.Sinkhorn",
+                lambda kw: dtorch.Sinkhorn(reg=kw["reg"])(kw["cost"]),
+                {"cost": C, "reg": 0.1},
+                {"cost": "2d"},
+                {"reg": [0.0, -1.0, "x"]},
+                torch=True,
+            )
+        )
     return E
 
 
@@ -534,8 +903,11 @@ SEMANTIC = {
     },
     "sym": {"asymmetric": lambda v: v + np.triu(np.ones_like(v), 1), "not_square": lambda v: v[:, :-1]},
     "assign": {"negative": lambda v: _set(v, [(0, 1)], -1.0), "wrong_rows": lambda v: v[:-1]},
-    "marg": {"negative": lambda v: _set(v, [0], -1.0), "zero": lambda v: np.zeros_like(v),
-             "wrong_length": lambda v: v[:-1]},
+    "marg": {
+        "negative": lambda v: _set(v, [0], -1.0),
+        "zero": lambda v: np.zeros_like(v),
+        "wrong_length": lambda v: v[:-1],
+    },
 }
 
 
@@ -558,8 +930,18 @@ def _cases():
             if base.ndim == 1:
                 variants.pop("empty_cols")
             if kind in ("labels",):
-                for name in ("ndim1", "bool", "float16", "float32", "object", "int32", "str", "object_str",
-                             "huge", "tiny"):
+                for name in (
+                    "ndim1",
+                    "bool",
+                    "float16",
+                    "float32",
+                    "object",
+                    "int32",
+                    "str",
+                    "object_str",
+                    "huge",
+                    "tiny",
+                ):
                     variants[name] = (variants[name][0], EITHER, None)
             if e.torch:
                 for name in ("readonly", "memmap", "big_endian", "object", "list"):
@@ -570,8 +952,14 @@ def _cases():
                     continue  # a numerical case handled by another workstream (see the module docstring)
                 out.append(pytest.param(e, p, ("array", vname, make, expect, compare), id=f"{e.name}-{p}-{vname}"))
             for sname, make in SEMANTIC.get(kind, {}).items():
-                out.append(pytest.param(e, p, ("array", sname, lambda v, t, m=make: m(np.asarray(v, float)), ERROR,
-                                               None), id=f"{e.name}-{p}-{sname}"))
+                out.append(
+                    pytest.param(
+                        e,
+                        p,
+                        ("array", sname, lambda v, t, m=make: m(np.asarray(v, float)), ERROR, None),
+                        id=f"{e.name}-{p}-{sname}",
+                    )
+                )
         for p, values in e.scalars.items():
             for i, bad in enumerate(values):
                 out.append(pytest.param(e, p, ("scalar", bad), id=f"{e.name}-{p}-bad{i}"))

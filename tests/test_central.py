@@ -199,8 +199,14 @@ def test_quality_vs_kmeans():
 def test_split_merge_moves_recorded():
     # one wide and several tight groups: the annealing spends splits early, the moves fix it
     rng = np.random.default_rng(0)
-    X = np.vstack([rng.normal(0, 3, (300, 2)), rng.normal([20, 0], 0.3, (100, 2)),
-                   rng.normal([20, 3], 0.3, (100, 2)), rng.normal([23, 1.5], 0.3, (100, 2))])
+    X = np.vstack(
+        [
+            rng.normal(0, 3, (300, 2)),
+            rng.normal([20, 0], 0.3, (100, 2)),
+            rng.normal([20, 3], 0.3, (100, 2)),
+            rng.normal([23, 1.5], 0.3, (100, 2)),
+        ]
+    )
     m = CentralAnnealing(5, n_threads=1).fit(X)
     for s in m.swaps_:
         assert s["free_energy_gain"] > 0 and s["split"] not in s["merged"]
@@ -210,16 +216,20 @@ def test_split_merge_moves_recorded():
 
 def _plain_step(X):
     """One plain fixed-point step as the fit's closure sees it: (Y, logp, stats, iterations)."""
+
     def step(Y, logp, T, max_iter, tol):
-        Yn, lp, _, stats, st = _core.central_fixed_point(X, None, np.ascontiguousarray(Y), np.asarray(logp, float),
-                                                         float(T), int(max_iter), float(tol), 1)
+        Yn, lp, _, stats, st = _core.central_fixed_point(
+            X, None, np.ascontiguousarray(Y), np.asarray(logp, float), float(T), int(max_iter), float(tol), 1
+        )
         return Yn, lp, stats, st["iterations"]
+
     return step
 
 
 def _free_energy(X, Y, logp, T):
-    return float(_core.central_fixed_point(X, None, np.ascontiguousarray(Y), np.asarray(logp, float), float(T), 1,
-                                           0.0, 1)[3][1])
+    return float(
+        _core.central_fixed_point(X, None, np.ascontiguousarray(Y), np.asarray(logp, float), float(T), 1, 0.0, 1)[3][1]
+    )
 
 
 @pytest.mark.parametrize("T", [0.3, 1.0, 3.0])
@@ -352,8 +362,9 @@ def test_attributes_and_methods():
     np.testing.assert_array_equal(m.predict_proba(X, T=0).argmax(1), m.predict(X))
     P_hot = m.predict_proba(X, T=1e3 * m.critical_temperatures_[0])
     np.testing.assert_allclose(P_hot, np.broadcast_to(m.cluster_weights_, P_hot.shape), atol=0.05)
-    np.testing.assert_allclose(m.transform(X).min(1) ** 2, ((X - m.cluster_centers_[m.labels_]) ** 2).sum(1),
-                               rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(
+        m.transform(X).min(1) ** 2, ((X - m.cluster_centers_[m.labels_]) ** 2).sum(1), rtol=1e-8, atol=1e-8
+    )
     ks = [p["n_clusters"] for p in m.path_]
     assert ks == sorted(ks) and ks[0] == 1 and ks[-1] == 3
     assert m.centers_at(2).shape == (2, 2)
@@ -409,8 +420,9 @@ def test_estimator_validation(params, fit_kw, err, match):
         CentralAnnealing(**params).fit(X, **fit_kw)
 
 
-@pytest.mark.parametrize("bad", [np.array([[np.nan, 1.0], [0.0, 1.0]]), np.array([[np.inf, 1.0], [0.0, 1.0]]),
-                                 np.zeros((0, 2)), np.zeros(5)])
+@pytest.mark.parametrize(
+    "bad", [np.array([[np.nan, 1.0], [0.0, 1.0]]), np.array([[np.inf, 1.0], [0.0, 1.0]]), np.zeros((0, 2)), np.zeros(5)]
+)
 def test_bad_X(bad):
     with pytest.raises(ValueError):
         CentralAnnealing(1).fit(bad)
@@ -442,8 +454,7 @@ def test_scale_invariance_float32(factor):
     m = CentralAnnealing(3, n_threads=1).fit((X * factor).astype(np.float32))
     assert np.isfinite(m.cluster_centers_).all()
     np.testing.assert_array_equal(m.labels_, ref_model.labels_)
-    np.testing.assert_allclose(m.critical_temperatures_[0], ref_model.critical_temperatures_[0] * factor**2,
-                               rtol=1e-4)
+    np.testing.assert_allclose(m.critical_temperatures_[0], ref_model.critical_temperatures_[0] * factor**2, rtol=1e-4)
     np.testing.assert_allclose(m.inertia_, ref_model.inertia_ * factor**2, rtol=1e-4)
 
 
@@ -502,12 +513,15 @@ def test_statistics_match_twin_and_threads(dtype, T, weights):
     np.testing.assert_allclose(got[1].sum(), got[2][2], rtol=1e-6 if dtype == np.float32 else 1e-10)
     Yn, _, mass, _, _ = _core.central_fixed_point(X, w, Y, lp, T, 1, 0.0, 2)
     np.testing.assert_array_equal(mass, got[1])
-    np.testing.assert_allclose(Yn, (got[0] / got[1][:, None]).astype(dtype), rtol=1e-6 if dtype == np.float32 else 1e-14)
+    np.testing.assert_allclose(
+        Yn, (got[0] / got[1][:, None]).astype(dtype), rtol=1e-6 if dtype == np.float32 else 1e-14
+    )
 
 
 # -- issue 15: final polish, annealing on a sample, frozen stop ------------------------------------
 def _atom():
     from pathlib import Path
+
     return np.loadtxt(Path(__file__).parent / "data" / "fcps_atom.data.gz", ndmin=2)
 
 
@@ -584,7 +598,7 @@ def test_partial_fit_approaches_batch_fit_on_stationary_data(T):
     online = CentralAnnealing(4, n_threads=1)
     errors = []
     for b in range(20):
-        online.partial_fit(X[b * 400:(b + 1) * 400], T=T)
+        online.partial_fit(X[b * 400 : (b + 1) * 400], T=T)
         errors.append(_match_error(online.cluster_centers_, batch.cluster_centers_))
     assert online.n_batches_ == 20 and online.labels_.shape == (400,)
     # the first batch (400 rows) lands near the batch fit; the stream of 20 batches closer still

@@ -26,14 +26,51 @@ def _problem(rng, dtype, B=37, d=6, k=4, p_mask=0.4):
     return X, R, eta, m
 
 
-def _train(mod, X, mv, R0, eta0, c, alpha, n_steps, spherical, weighted, batch_size, n_mask, max_epochs,
-           learning_rate, seed, n_threads, callback=None, plateau_tol=1e-3, plateau_window=10, patience=5,
-           decay=0.8, min_lr=1e-6, sample_weight=None, **kw):
+def _train(
+    mod,
+    X,
+    mv,
+    R0,
+    eta0,
+    c,
+    alpha,
+    n_steps,
+    spherical,
+    weighted,
+    batch_size,
+    n_mask,
+    max_epochs,
+    learning_rate,
+    seed,
+    n_threads,
+    callback=None,
+    plateau_tol=1e-3,
+    plateau_window=10,
+    patience=5,
+    decay=0.8,
+    min_lr=1e-6,
+    sample_weight=None,
+    **kw,
+):
     """clam_train (kernel or twin) with the hyper-parameters as a ClamTrainParams."""
-    p = _core.ClamTrainParams(c=c, alpha=alpha, n_steps=n_steps, spherical=spherical, weighted=weighted,
-                              batch_size=batch_size, n_mask=n_mask, max_epochs=max_epochs,
-                              learning_rate=learning_rate, seed=seed, plateau_tol=plateau_tol,
-                              plateau_window=plateau_window, patience=patience, decay=decay, min_lr=min_lr, **kw)
+    p = _core.ClamTrainParams(
+        c=c,
+        alpha=alpha,
+        n_steps=n_steps,
+        spherical=spherical,
+        weighted=weighted,
+        batch_size=batch_size,
+        n_mask=n_mask,
+        max_epochs=max_epochs,
+        learning_rate=learning_rate,
+        seed=seed,
+        plateau_tol=plateau_tol,
+        plateau_window=plateau_window,
+        patience=patience,
+        decay=decay,
+        min_lr=min_lr,
+        **kw,
+    )
     return mod.clam_train(X, sample_weight, mv, R0, eta0, p, n_threads, callback)
 
 
@@ -86,7 +123,6 @@ def test_train_matches_twin(rng, dtype, spherical, weighted, epochs):
     assert lr == lr2 and st["iterations"] == st2["iterations"] == epochs
 
 
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("epochs", [3, 8])
 def test_train_annealed_matches_twin(rng, dtype, epochs):
@@ -127,13 +163,23 @@ def test_train_annealed_threads_bit_identical(rng):
 
 def test_estimator_anneal_grid():
     X, _ = make_blobs(150, n_features=4, centers=3, random_state=4)
-    m = ClAM(3, beta=2.0, anneal=[1.0, 0.01], n_init=2, max_epochs=6, init="k-means++", random_state=0,
-             n_threads=2).fit(X)
+    m = ClAM(
+        3, beta=2.0, anneal=[1.0, 0.01], n_init=2, max_epochs=6, init="k-means++", random_state=0, n_threads=2
+    ).fit(X)
     assert [r["anneal"] for r in m.search_results_] == [1.0, 1.0, 0.01, 0.01]
     assert all("silhouette" in r for r in m.search_results_)  # a grid selects by Silhouette
     assert m.best_params_["anneal"] in (1.0, 0.01)
-    one = ClAM(3, beta=2.0, anneal=0.01, anneal_epochs=2, max_epochs=6, random_state=0, init="k-means++",
-               n_init=1, n_iter_no_change=0).fit(X)
+    one = ClAM(
+        3,
+        beta=2.0,
+        anneal=0.01,
+        anneal_epochs=2,
+        max_epochs=6,
+        random_state=0,
+        init="k-means++",
+        n_init=1,
+        n_iter_no_change=0,
+    ).fit(X)
     assert one.n_iter_ == 6 and np.isfinite(one.loss_curve_).all()
     with pytest.raises(ValueError, match="anneal"):
         ClAM(3, anneal=0.0).fit(X)
@@ -155,6 +201,7 @@ def test_estimator_step_size_grid():
     assert np.isfinite(single.transform(X)).all()
     with pytest.raises(ValueError, match="step_size"):
         ClAM(3, step_size=[0.5, 1.5]).fit(X)
+
 
 # ---- determinism across thread counts ---------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -193,7 +240,6 @@ def test_estimator_threads_bit_identical():
     np.testing.assert_array_equal(a.labels_, b.labels_)
 
 
-
 def test_parallel_restarts_match_sequential():
     # batch 8 fills one 16-row chunk, so with 2 threads the restarts run two at a time
     from danneal._clam import _split_threads
@@ -211,6 +257,7 @@ def test_parallel_restarts_match_sequential():
     # 2 k-means starts x 4 configurations, each competing untrained (0 epochs) and trained
     assert len(a.search_results_) == 16
     assert [r["epochs"] == 0 for r in a.search_results_] == [True] * 8 + [False] * 8
+
 
 # ---- gradients by central finite differences ----------------------------------------------------
 @pytest.mark.parametrize("spherical", [False, True])
@@ -278,6 +325,7 @@ def test_no_nan_high_dimension():
 # ---- estimator ---------------------------------------------------------------------------------------
 def test_blobs_recovered():
     from sklearn.metrics import adjusted_rand_score
+
     X, y = make_blobs(300, n_features=4, centers=3, cluster_std=0.8, random_state=1)
     model = ClAM(3, random_state=0, max_epochs=30, n_init=2).fit(X)
     assert adjusted_rand_score(y, model.labels_) > 0.95
@@ -289,12 +337,24 @@ def test_blobs_recovered():
 
 def test_grid_search_by_silhouette():
     X, _ = make_blobs(120, n_features=3, centers=3, random_state=2)
-    model = ClAM(3, beta=[0.5, 2.0], mask_prob=[0.3, 0.6], n_init=2, max_epochs=10, random_state=0,
-                 init="k-means++", step_size=0.1).fit(X)
+    model = ClAM(
+        3,
+        beta=[0.5, 2.0],
+        mask_prob=[0.3, 0.6],
+        n_init=2,
+        max_epochs=10,
+        random_state=0,
+        init="k-means++",
+        step_size=0.1,
+    ).fit(X)
     assert len(model.search_results_) == 8
     best = max(model.search_results_, key=lambda r: r["silhouette"])
     assert {k: model.best_params_[k] for k in ("beta", "mask_prob", "anneal", "step_size")} == {
-        "beta": best["beta"], "mask_prob": best["mask_prob"], "anneal": 1.0, "step_size": 0.1}
+        "beta": best["beta"],
+        "mask_prob": best["mask_prob"],
+        "anneal": 1.0,
+        "step_size": 0.1,
+    }
     assert all(r["n_clusters"] <= 3 for r in model.search_results_)
 
 
@@ -302,8 +362,17 @@ def test_min_clusters_excludes_degenerate_runs():
     X, _ = make_blobs(120, n_features=3, centers=2, random_state=2)
     # 6 prototypes on 2 blobs: runs may leave prototypes empty.  By default the kept run uses as
     # many clusters as any run does; min_clusters=1 keeps the best Silhouette whatever it uses.
-    kw = dict(beta=[0.05, 0.5], n_init=3, max_epochs=5, init="gaussian", step_size=0.1, n_steps=10, learning_rate=0.03,
-              mask_prob=0.1, random_state=0)  # the previous defaults
+    kw = dict(
+        beta=[0.05, 0.5],
+        n_init=3,
+        max_epochs=5,
+        init="gaussian",
+        step_size=0.1,
+        n_steps=10,
+        learning_rate=0.03,
+        mask_prob=0.1,
+        random_state=0,
+    )  # the previous defaults
     free = ClAM(6, min_clusters=1, **kw).fit(X)
     strict = ClAM(6, **kw).fit(X)
     found = [r["n_clusters"] for r in strict.search_results_]
@@ -315,8 +384,16 @@ def test_min_clusters_excludes_degenerate_runs():
     assert silhouette_score(free._to_internal(X), free.labels_) == pytest.approx(best_sil, rel=1e-6)
 
 
-@pytest.mark.parametrize("kw", [dict(spherical=True), dict(weighted=True), dict(mask_value="min"),
-                                dict(exponent="beta", init="k-means++"), dict(init="gaussian", standardize=False)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(spherical=True),
+        dict(weighted=True),
+        dict(mask_value="min"),
+        dict(exponent="beta", init="k-means++"),
+        dict(init="gaussian", standardize=False),
+    ],
+)
 def test_variants_run(kw):
     X, _ = make_blobs(80, n_features=4, centers=3, random_state=0)
     model = ClAM(3, max_epochs=5, random_state=0, **kw).fit(X)
@@ -343,8 +420,9 @@ def test_callback_stops_and_reports():
         seen.append(info)
         return info["epoch"] >= 2
 
-    model = ClAM(2, max_epochs=50, random_state=0, callback=cb, init="k-means++", n_init=1, beta=1.0,
-                 n_iter_no_change=0).fit(X)
+    model = ClAM(
+        2, max_epochs=50, random_state=0, callback=cb, init="k-means++", n_init=1, beta=1.0, n_iter_no_change=0
+    ).fit(X)
     assert [s["epoch"] for s in seen] == [0, 1, 2]
     assert model.n_iter_ == 3
     np.testing.assert_allclose(model.loss_curve_, [s["loss"] for s in seen])
@@ -410,11 +488,19 @@ def test_invalid_parameters(kw, exc, msg):
         ClAM(**{"n_clusters": 3, "max_epochs": 2, **kw}).fit(X)
 
 
-@pytest.mark.parametrize("X,msg", [(np.array([[0.0, np.nan], [1, 2]]), "NaN"),
-                                   (np.array([[0.0, np.inf], [1, 2]]), "X: contains NaN or inf"),
-                                   (np.zeros((0, 3)), "X: got 0 sample"),
-                                   (np.zeros(5), r"X: expected a 2-d array of shape \(n_samples, n_features\), got "
-                                                 r"shape \(5,\)")])
+@pytest.mark.parametrize(
+    "X,msg",
+    [
+        (np.array([[0.0, np.nan], [1, 2]]), "NaN"),
+        (np.array([[0.0, np.inf], [1, 2]]), "X: contains NaN or inf"),
+        (np.zeros((0, 3)), "X: got 0 sample"),
+        (
+            np.zeros(5),
+            r"X: expected a 2-d array of shape \(n_samples, n_features\), got "
+            r"shape \(5,\)",
+        ),
+    ],
+)
 def test_invalid_data(X, msg):
     with pytest.raises(ValueError, match=msg):
         ClAM(1, max_epochs=2).fit(X)
@@ -445,15 +531,25 @@ def test_exported():
 @parametrize_with_checks(
     [ClAM(n_clusters=3, max_epochs=10, batch_size=16, random_state=0)],
     expected_failed_checks=lambda est: {
-        "check_sample_weight_equivalence_on_dense_data":
-            "shuffled mini-batches: integer weights equal repeated rows only in expectation"})
+        "check_sample_weight_equivalence_on_dense_data": (
+            "shuffled mini-batches: integer weights equal repeated rows only in expectation"
+        )
+    },
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
 # ---- issue 13: mask options, sample weights, fixed log-weights, early stop ----------------------
-TRAIN_VARIANTS = [dict(mask_mode=1), dict(mask_mode=2), dict(mask_share_every=2), dict(mask_mode=1, mask_share_every=1),
-                  dict(weights=True), dict(fixed_eta=True), dict(n_iter_no_change=1, tol=0.5)]
+TRAIN_VARIANTS = [
+    dict(mask_mode=1),
+    dict(mask_mode=2),
+    dict(mask_share_every=2),
+    dict(mask_mode=1, mask_share_every=1),
+    dict(weights=True),
+    dict(fixed_eta=True),
+    dict(n_iter_no_change=1, tol=0.5),
+]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -500,8 +596,9 @@ def test_no_mask_trains_every_coordinate(rng):
     # point, so it equals the mean squared distance of the points to their final states
     X = rng.normal(size=(32, 3))
     R0 = X[:2].copy()
-    R, _, curve, _, _ = _train(_core, X, X.mean(0), R0, None, 0.5, 1.0, 3, False, False, 32, 1, 1, 1e-9, 0,
-                               1, mask_mode=2)
+    R, _, curve, _, _ = _train(
+        _core, X, X.mean(0), R0, None, 0.5, 1.0, 3, False, False, 32, 1, 1, 1e-9, 0, 1, mask_mode=2
+    )
     V, _ = ref.clam_forward(X, None, R0, None, 0.5, 1.0, 3, False)
     assert curve[0] == pytest.approx(((X - V[-1]) ** 2).mean(), rel=1e-12)
 
@@ -526,9 +623,15 @@ def test_train_params_struct():
     with pytest.raises(TypeError, match="unknown field foo"):
         _core.ClamTrainParams(foo=1)
     X = np.zeros((5, 2))
-    for kw, msg in [(dict(mask_mode=3), "mask_mode=3"), (dict(tol=-1.0), "tol=-1"),
-                    (dict(n_iter_no_change=-1), "n_iter_no_change=-1"), (dict(mask_share_every=-2), "mask_share_every=-2"),
-                    (dict(decay=0.0), "decay=0"), (dict(beta1=1.0), "beta1=1"), (dict(adam_eps=0.0), "adam_eps=0")]:
+    for kw, msg in [
+        (dict(mask_mode=3), "mask_mode=3"),
+        (dict(tol=-1.0), "tol=-1"),
+        (dict(n_iter_no_change=-1), "n_iter_no_change=-1"),
+        (dict(mask_share_every=-2), "mask_share_every=-2"),
+        (dict(decay=0.0), "decay=0"),
+        (dict(beta1=1.0), "beta1=1"),
+        (dict(adam_eps=0.0), "adam_eps=0"),
+    ]:
         with pytest.raises(ValueError, match=msg):
             _core.clam_train(X, None, X[0], X[:2].copy(), None, _core.ClamTrainParams(**kw), 1)
     with pytest.raises(ValueError, match="sample_weight: expected shape"):
@@ -585,7 +688,8 @@ def test_silhouette_scorer_matches_sklearn(rng):
     w = np.r_[np.zeros(30), np.ones(120)]
     labels = np.arange(150) % 3
     assert _SilhouetteScorer(Z, sample_weight=w)(labels) == pytest.approx(
-        silhouette_score(Z[30:], labels[30:]), abs=1e-12)
+        silhouette_score(Z[30:], labels[30:]), abs=1e-12
+    )
 
 
 def test_selection_is_exact_beyond_the_old_sample_size():
@@ -626,15 +730,24 @@ def test_fixed_weights_and_sample_weight():
     w = np.r_[np.ones(120), np.zeros(6)]
     mo = ClAM(3, random_state=0).fit(Xo, sample_weight=w)
     from sklearn.metrics import adjusted_rand_score
+
     assert adjusted_rand_score(y, mo.labels_[:120]) == 1.0  # no prototype spent on the outliers
     ones = ClAM(3, random_state=0).fit(X, sample_weight=np.ones(120))
     none = ClAM(3, random_state=0).fit(X)
     np.testing.assert_array_equal(ones.labels_, none.labels_)
 
 
-@pytest.mark.parametrize("kw", [dict(mask_prob=0.0), dict(mask_replace=True), dict(mask_share_every=2),
-                                dict(lr_decay=0.5, lr_patience=1, min_learning_rate=1e-3),
-                                dict(selection="loss", n_init=1, kmeans_n_init=3), dict(n_init=3, kmeans_n_init=2)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(mask_prob=0.0),
+        dict(mask_replace=True),
+        dict(mask_share_every=2),
+        dict(lr_decay=0.5, lr_patience=1, min_learning_rate=1e-3),
+        dict(selection="loss", n_init=1, kmeans_n_init=3),
+        dict(n_init=3, kmeans_n_init=2),
+    ],
+)
 def test_mask_and_schedule_options_run(kw):
     X, _ = make_blobs(90, n_features=4, centers=3, random_state=1)
     m = ClAM(3, random_state=0, **kw).fit(X)
@@ -667,5 +780,6 @@ def test_auto_mask_prob_drops_the_mask_on_two_features():
     assert {r["mask_prob"] for r in m2.search_results_} == {0.0}  # round(0.2 * 2) = 0: no mask
     assert {r["mask_prob"] for r in m5.search_results_} == {0.2}
     # an explicit value keeps the old rule (at least one masked coordinate)
-    assert {r["mask_prob"] for r in ClAM(3, mask_prob=0.2, random_state=0, max_epochs=3).fit(X2).search_results_} \
-        == {0.2}
+    assert {r["mask_prob"] for r in ClAM(3, mask_prob=0.2, random_state=0, max_epochs=3).fit(X2).search_results_} == {
+        0.2
+    }

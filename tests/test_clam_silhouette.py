@@ -68,22 +68,28 @@ def test_duplicates_ties_and_one_cluster():
     assert _core.silhouette(X, np.array([[0, 0, 0, 1, 1, 1]]), 2, np.zeros(6), 1)[1][0] == 0.0
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda X, L: _core.silhouette(X, L + 5, 2, None, 1), ValueError, "n_clusters=2"),
-    (lambda X, L: _core.silhouette(X, L - 1, 2, None, 1), ValueError, "labels must lie"),
-    (lambda X, L: _core.silhouette(X, L[:, :5], 2, None, 1), ValueError, "labels: expected shape"),
-    (lambda X, L: _core.silhouette(X, L[0], 2, None, 1), ValueError, "labels: expected a 2-d"),
-    (lambda X, L: _core.silhouette(X, L.astype(np.int32), 2, None, 1), TypeError, "labels: expected dtype"),
-    (lambda X, L: _core.silhouette(X.astype(np.float32), L, 2, np.ones(8), 1), TypeError,
-     "sample_weight: expected dtype"),
-    (lambda X, L: _core.silhouette(X.astype(np.int64), L, 2, None, 1), TypeError, "X"),
-    (lambda X, L: _core.silhouette(X, L, 0, None, 1), ValueError, "n_clusters=0"),
-    (lambda X, L: _core.silhouette(X, L, 2, None, 0), ValueError, "n_threads=0"),
-    (lambda X, L: _core.silhouette(X, L, 2, -np.ones(8), 1), ValueError, "sample weights"),
-    (lambda X, L: _core.silhouette(X, L, 2, np.full(8, np.nan), 1), ValueError, "sample weights"),
-    (lambda X, L: _core.silhouette(X, L, 2, np.ones(3), 1), ValueError, "sample_weight: expected shape"),
-    (lambda X, L: _core.silhouette(X[:0], L[:, :0], 2, None, 1), ValueError, "X: empty"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda X, L: _core.silhouette(X, L + 5, 2, None, 1), ValueError, "n_clusters=2"),
+        (lambda X, L: _core.silhouette(X, L - 1, 2, None, 1), ValueError, "labels must lie"),
+        (lambda X, L: _core.silhouette(X, L[:, :5], 2, None, 1), ValueError, "labels: expected shape"),
+        (lambda X, L: _core.silhouette(X, L[0], 2, None, 1), ValueError, "labels: expected a 2-d"),
+        (lambda X, L: _core.silhouette(X, L.astype(np.int32), 2, None, 1), TypeError, "labels: expected dtype"),
+        (
+            lambda X, L: _core.silhouette(X.astype(np.float32), L, 2, np.ones(8), 1),
+            TypeError,
+            "sample_weight: expected dtype",
+        ),
+        (lambda X, L: _core.silhouette(X.astype(np.int64), L, 2, None, 1), TypeError, "X"),
+        (lambda X, L: _core.silhouette(X, L, 0, None, 1), ValueError, "n_clusters=0"),
+        (lambda X, L: _core.silhouette(X, L, 2, None, 0), ValueError, "n_threads=0"),
+        (lambda X, L: _core.silhouette(X, L, 2, -np.ones(8), 1), ValueError, "sample weights"),
+        (lambda X, L: _core.silhouette(X, L, 2, np.full(8, np.nan), 1), ValueError, "sample weights"),
+        (lambda X, L: _core.silhouette(X, L, 2, np.ones(3), 1), ValueError, "sample_weight: expected shape"),
+        (lambda X, L: _core.silhouette(X[:0], L[:, :0], 2, None, 1), ValueError, "X: empty"),
+    ],
+)
 def test_bad_input(call, exc, match):
     X = np.arange(16.0).reshape(8, 2)
     L = np.array([[0, 0, 0, 0, 1, 1, 1, 1]], dtype=np.int64)

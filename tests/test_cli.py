@@ -54,14 +54,26 @@ def test_cluster_bad_input_is_a_clear_error(tmp_path, capsys):
 def test_demo_runs_as_console_script(tmp_path):
     # the entry point declared in pyproject.toml; --quick: the same claims on smaller problems
     fig = tmp_path / "demo.png"
-    r = subprocess.run([sys.executable, "-m", "danneal.cli", "demo", "--quick", "-o", str(fig)], capture_output=True,
-                       text=True, timeout=600, env={**os.environ, "SKBUILD_EDITABLE_VERBOSE": "0"})
+    r = subprocess.run(
+        [sys.executable, "-m", "danneal.cli", "demo", "--quick", "-o", str(fig)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "SKBUILD_EDITABLE_VERBOSE": "0"},
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    for needle in ("CentralAnnealing, one run", "KMeans(n_init=1), best of 3 seeds", "AgglomerativeClustering(average)",
-                   "danneal.sinkhorn: plan mass 1.000000", 'CentralAnnealing(n_clusters="auto")', "ARI", "claims"):
+    for needle in (
+        "CentralAnnealing, one run",
+        "KMeans(n_init=1), best of 3 seeds",
+        "AgglomerativeClustering(average)",
+        "danneal.sinkhorn: plan mass 1.000000",
+        'CentralAnnealing(n_clusters="auto")',
+        "ARI",
+        "claims",
+    ):
         assert needle in out, needle
-    claims = out[out.index("claims"):].splitlines()[1:]
+    claims = out[out.index("claims") :].splitlines()[1:]
     assert len(claims) >= 4 and all("ratio" in c or "ARI" in c or "mass" in c for c in claims)
     assert not re.search(r"\bnan\b", out) and "NaN: False" in out  # no NaN among the numbers (Python prints nan)
     try:
@@ -96,8 +108,9 @@ ENV = {**os.environ, "SKBUILD_EDITABLE_VERBOSE": "0"}
 
 
 def _danneal(args, **kw):
-    return subprocess.run([sys.executable, "-m", "danneal.cli", *args], capture_output=True, text=True, timeout=300,
-                          env=ENV, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "danneal.cli", *args], capture_output=True, text=True, timeout=300, env=ENV, **kw
+    )
 
 
 def _in_process(argv, capsys):
@@ -158,11 +171,20 @@ def _bad_file(tmp_path, kind):
     return f
 
 
-@pytest.mark.parametrize("kind, needle", [("malformed_csv", "five"), ("ragged_csv", "ragged.csv"),
-                                          ("empty_csv", "empty.csv"), ("corrupt_npy", "not a valid .npy"),
-                                          ("pickled_npy", "objects.npy"), ("directory", "is a directory"),
-                                          ("missing", "does not exist"), ("wrong_suffix", "expected a .npy"),
-                                          ("nan", "NaN")])
+@pytest.mark.parametrize(
+    "kind, needle",
+    [
+        ("malformed_csv", "five"),
+        ("ragged_csv", "ragged.csv"),
+        ("empty_csv", "empty.csv"),
+        ("corrupt_npy", "not a valid .npy"),
+        ("pickled_npy", "objects.npy"),
+        ("directory", "is a directory"),
+        ("missing", "does not exist"),
+        ("wrong_suffix", "expected a .npy"),
+        ("nan", "NaN"),
+    ],
+)
 def test_cli_bad_file_is_one_line_and_status_2(tmp_path, kind, needle, capsys):
     # in process (main() is what the console script runs); the process boundary is tested below
     _one_line_error(_in_process(["cluster", str(_bad_file(tmp_path, kind)), "-k", "2"], capsys), 2, needle)
@@ -181,14 +203,23 @@ def test_cli_unwritable_output_is_refused_before_the_fit(tmp_path, blobs_npy):
     _one_line_error(r, 2, "is a directory")
 
 
-@pytest.mark.parametrize("args, needle", [(["--threads", "0"], "--threads"), (["--threads", "-3"], "--threads"),
-                                          (["--threads", "two"], "--threads"), (["-k", "0"], "-k"),
-                                          (["--seed", "-1"], "--seed"), (["-k", "5"], "n_clusters=5")])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--threads", "0"], "--threads"),
+        (["--threads", "-3"], "--threads"),
+        (["--threads", "two"], "--threads"),
+        (["-k", "0"], "-k"),
+        (["--seed", "-1"], "--seed"),
+        (["-k", "5"], "n_clusters=5"),
+    ],
+)
 def test_cli_bad_options_are_one_line_and_status_2(tmp_path, args, needle, capsys):
     f = tmp_path / "x.csv"
     np.savetxt(f, np.arange(8.0).reshape(4, 2), delimiter=",")
-    _one_line_error(_in_process(["cluster", str(f), *(["-k", "2"] if "-k" not in args else []), *args], capsys), 2,
-                    needle)
+    _one_line_error(
+        _in_process(["cluster", str(f), *(["-k", "2"] if "-k" not in args else []), *args], capsys), 2, needle
+    )
 
 
 def test_cli_threads_0_in_a_subprocess(blobs_npy):
@@ -197,8 +228,13 @@ def test_cli_threads_0_in_a_subprocess(blobs_npy):
 
 def test_cli_closed_stdout(blobs_npy):
     # `danneal cluster ... | head -0`: the reader is gone before the labels are written
-    p = subprocess.Popen([sys.executable, "-m", "danneal.cli", "cluster", str(blobs_npy), "-k", "2"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "danneal.cli", "cluster", str(blobs_npy), "-k", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     p.stdout.close()
     err = p.stderr.read()
     p.stderr.close()
@@ -209,8 +245,14 @@ def test_cli_closed_stdout(blobs_npy):
 
 def test_cli_no_stdout_at_all(blobs_npy):
     # stdout closed outright (`danneal ... >&-`): refused before the fit
-    r = subprocess.run([sys.executable, "-m", "danneal.cli", "cluster", str(blobs_npy), "-k", "2"],
-                       stderr=subprocess.PIPE, text=True, timeout=300, env=ENV, preexec_fn=lambda: os.close(1))
+    r = subprocess.run(
+        [sys.executable, "-m", "danneal.cli", "cluster", str(blobs_npy), "-k", "2"],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        env=ENV,
+        preexec_fn=lambda: os.close(1),
+    )
     assert r.returncode == 2, r.stderr
     assert "standard output is closed" in r.stderr and "Traceback" not in r.stderr
 
@@ -226,8 +268,13 @@ def test_cli_help_documents_exit_status(capsys):
 def test_version_and_python_m(tmp_path):
     import danneal
 
-    r = subprocess.run([sys.executable, "-m", "danneal", "--version"], capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "SKBUILD_EDITABLE_VERBOSE": "0"})
+    r = subprocess.run(
+        [sys.executable, "-m", "danneal", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "SKBUILD_EDITABLE_VERBOSE": "0"},
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"danneal {danneal.__version__}"
 
@@ -253,11 +300,14 @@ def test_cluster_central_auto(tmp_path, capsys):
     assert "T=" in cap.err and "K=" in cap.err  # --progress: one line per temperature
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--method", "central", "--precomputed"], "--precomputed needs --method pairwise"),
-    (["--method", "clam", "--metric", "cityblock"], "--metric needs --method pairwise"),
-    (["--method", "pairwise", "-k", "auto"], "-k auto needs --method central"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--method", "central", "--precomputed"], "--precomputed needs --method pairwise"),
+        (["--method", "clam", "--metric", "cityblock"], "--metric needs --method pairwise"),
+        (["--method", "pairwise", "-k", "auto"], "-k auto needs --method central"),
+    ],
+)
 def test_cluster_option_conflicts(tmp_path, capsys, argv, needle):
     f = tmp_path / "x.npy"
     np.save(f, np.random.default_rng(0).normal(size=(20, 2)))
@@ -267,14 +317,17 @@ def test_cluster_option_conflicts(tmp_path, capsys, argv, needle):
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
 
 
-@pytest.mark.parametrize("name, content, needle", [
-    ("ragged.csv", "1,2,3\n4,5\n", "is not a numeric table"),
-    ("words.csv", "a,b\nc,d\n", "is not a numeric table"),
-    ("empty.csv", "", "is not a numeric table"),
-    ("nan.csv", "1,2\nnan,3\n4,5\n", "NaN"),
-    ("bad.npy", b"\x93NUMPY garbage", "is not a valid .npy file"),
-    ("x.json", "[1, 2]", "expected a .npy or .csv"),
-])
+@pytest.mark.parametrize(
+    "name, content, needle",
+    [
+        ("ragged.csv", "1,2,3\n4,5\n", "is not a numeric table"),
+        ("words.csv", "a,b\nc,d\n", "is not a numeric table"),
+        ("empty.csv", "", "is not a numeric table"),
+        ("nan.csv", "1,2\nnan,3\n4,5\n", "NaN"),
+        ("bad.npy", b"\x93NUMPY garbage", "is not a valid .npy file"),
+        ("x.json", "[1, 2]", "expected a .npy or .csv"),
+    ],
+)
 def test_cluster_malformed_files(tmp_path, capsys, name, content, needle):
     f = tmp_path / name
     f.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -283,11 +336,14 @@ def test_cluster_malformed_files(tmp_path, capsys, name, content, needle):
     assert err.startswith("danneal: error:") and needle in err and "Traceback" not in err, err
 
 
-@pytest.mark.parametrize("array, needle", [
-    (np.zeros((2, 3, 4)), "3-D array"),
-    (np.arange(6.0), "1-D array"),
-    (np.array([["a", "b"], ["c", "d"]]), "expected numbers"),
-])
+@pytest.mark.parametrize(
+    "array, needle",
+    [
+        (np.zeros((2, 3, 4)), "3-D array"),
+        (np.arange(6.0), "1-D array"),
+        (np.array([["a", "b"], ["c", "d"]]), "expected numbers"),
+    ],
+)
 def test_cluster_wrong_shape_or_type(tmp_path, capsys, array, needle):
     f = tmp_path / "x.npy"
     np.save(f, array)

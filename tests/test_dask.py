@@ -24,8 +24,12 @@ PARAMS = dict(n_clusters=4, cooling=0.6, random_state=0, tol=1e-4, final_max_ite
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=40) as cluster, distributed.Client(cluster) as c:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
         yield c
 
 
@@ -56,7 +60,9 @@ def test_dask_fit_equals_in_memory_fit(client, blobs, dtype):
     # float32: right after a split the fixed point stops after 12 passes, before it converges, so
     # the float32 rounding of block-order vs chunk-order sums is not contracted away there (4e-5
     # measured at one temperature; 2e-7 when every fixed point converges)
-    assert_allclose(dsk.history_["free_energy"], mem.history_["free_energy"], rtol=1e-9 if dtype == np.float64 else 1e-4)
+    assert_allclose(
+        dsk.history_["free_energy"], mem.history_["free_energy"], rtol=1e-9 if dtype == np.float64 else 1e-4
+    )
     assert isinstance(dsk.labels_, da.Array)
     assert_array_equal(dsk.labels_.compute(), mem.labels_)
     assert_allclose(dsk.cluster_weights_, mem.cluster_weights_, rtol=1e-12)
@@ -65,8 +71,9 @@ def test_dask_fit_equals_in_memory_fit(client, blobs, dtype):
 def test_dask_sample_weight(client, blobs):
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(blobs))
     mem = danneal.CentralAnnealing(**PARAMS).fit(blobs, sample_weight=w)
-    dsk = danneal.CentralAnnealing(**PARAMS).fit(da.from_array(blobs, chunks=(400, -1)),
-                                                 sample_weight=da.from_array(w, chunks=400))
+    dsk = danneal.CentralAnnealing(**PARAMS).fit(
+        da.from_array(blobs, chunks=(400, -1)), sample_weight=da.from_array(w, chunks=400)
+    )
     assert_allclose(dsk.cluster_centers_, mem.cluster_centers_, rtol=1e-12, atol=1e-12)
     assert_allclose(dsk.inertia_, mem.inertia_, rtol=1e-10)
 
@@ -74,8 +81,11 @@ def test_dask_sample_weight(client, blobs):
 def test_predict_transform_are_lazy(client, blobs):
     Xd = da.from_array(blobs, chunks=(250, -1))
     model = danneal.CentralAnnealing(**PARAMS).fit(blobs)
-    for method, shape in (("predict", (len(blobs),)), ("predict_proba", (len(blobs), 4)),
-                          ("transform", (len(blobs), 4))):
+    for method, shape in (
+        ("predict", (len(blobs),)),
+        ("predict_proba", (len(blobs), 4)),
+        ("transform", (len(blobs), 4)),
+    ):
         out = getattr(model, method)(Xd)
         assert isinstance(out, da.Array) and out.shape == shape
         assert_allclose(out.compute(), getattr(model, method)(blobs), rtol=1e-12, atol=1e-12)
@@ -141,6 +151,7 @@ def test_local_scheduler_without_client():
     process, so that this module's client is not picked up)."""
     import subprocess
     import sys
+
     code = (
         "import numpy as np, dask.array as da, danneal\n"
         "from sklearn.datasets import make_blobs\n"

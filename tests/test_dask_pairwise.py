@@ -17,14 +17,19 @@ distributed = pytest.importorskip("distributed")
 
 # the dask fit runs the annealing and the zero-temperature sweeps; the in-memory fit does the same
 # with local_search=False and refine=False.  Few temperatures keep each fit a few hundred rounds.
-PARAMS = dict(n_clusters=4, metric="sqeuclidean", cooling=0.5, tol=1e-3, random_state=0, local_search=False,
-              refine=False)
+PARAMS = dict(
+    n_clusters=4, metric="sqeuclidean", cooling=0.5, tol=1e-3, random_state=0, local_search=False, refine=False
+)
 
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=40) as cluster, distributed.Client(cluster) as c:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
         yield c
 
 

@@ -5,22 +5,32 @@ import pytest
 from numpy.testing import assert_allclose
 
 import danneal
-from danneal.detan import (AssignmentAnnealing, assignment_expectations, assignment_iteration,
-                           assignment_potential)
+from danneal.detan import AssignmentAnnealing, assignment_expectations, assignment_iteration, assignment_potential
 
 # detan's README example: upper triangle, then D + D.T
-UPPER = np.asarray((
-    (0.0, 2.1, 0.10, 0.85, 0.2, 0.78),
-    (0.0, 0.0, 0.92, 0.05, 1.01, 0.01),
-    (0.0, 0.0, 0.0, 2.02, 0.15, 0.99),
-    (0.0, 0.0, 0.0, 0.0, 1.30, 0.31),
-    (0.0, 0.0, 0.0, 0.0, 0.0, 1.05),
-    (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)))
+UPPER = np.asarray(
+    (
+        (0.0, 2.1, 0.10, 0.85, 0.2, 0.78),
+        (0.0, 0.0, 0.92, 0.05, 1.01, 0.01),
+        (0.0, 0.0, 0.0, 2.02, 0.15, 0.99),
+        (0.0, 0.0, 0.0, 0.0, 1.30, 0.31),
+        (0.0, 0.0, 0.0, 0.0, 0.0, 1.05),
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    )
+)
 DISTANCES = UPPER + UPPER.T
 
 # What detan prints for annealer.assignments (its README)
-EXPECTED = np.array([[3.29633866e-151, 1], [1, 2.21285560e-174], [1.18723351e-162, 1],
-                     [1, 3.17951854e-163], [1.80615908e-132, 1], [1, 1.40074506e-107]])
+EXPECTED = np.array(
+    [
+        [3.29633866e-151, 1],
+        [1, 2.21285560e-174],
+        [1.18723351e-162, 1],
+        [1, 3.17951854e-163],
+        [1.80615908e-132, 1],
+        [1, 1.40074506e-107],
+    ]
+)
 
 
 def initial_assignments():
@@ -63,7 +73,7 @@ def test_readme_example_reproduces_printed_assignments():
     if Q[0, 0] > 0.5:
         Q = Q[:, ::-1]
     assert_allclose(Q, EXPECTED, rtol=1e-8, atol=0)
-    assert annealer.temperature == pytest.approx(0.73 ** 20)
+    assert annealer.temperature == pytest.approx(0.73**20)
 
 
 def test_cooling_100_more_steps_never_nan():
@@ -112,14 +122,17 @@ def test_top_level_reexports():
     assert danneal.assignment_iteration is assignment_iteration
 
 
-@pytest.mark.parametrize("D,match", [
-    (np.ones((3, 4)), "square"),
-    (np.array([[0, 1.0], [2.0, 0]]), "symmetric"),
-    (np.array([[1.0, 1], [1, 0]]), "diagonal"),
-    (np.array([[0, -1.0], [-1.0, 0]]), ">= 0"),
-    (np.array([[0, np.nan], [np.nan, 0]]), "NaN"),
-    (np.zeros((0, 0)), "empty"),
-])
+@pytest.mark.parametrize(
+    "D,match",
+    [
+        (np.ones((3, 4)), "square"),
+        (np.array([[0, 1.0], [2.0, 0]]), "symmetric"),
+        (np.array([[1.0, 1], [1, 0]]), "diagonal"),
+        (np.array([[0, -1.0], [-1.0, 0]]), ">= 0"),
+        (np.array([[0, np.nan], [np.nan, 0]]), "NaN"),
+        (np.zeros((0, 0)), "empty"),
+    ],
+)
 def test_bad_distances(D, match):
     with pytest.raises(ValueError, match=match):
         assignment_iteration(D)

@@ -22,18 +22,29 @@ OPTIONAL = {"danneal.torch": "torch", "danneal.plot": "matplotlib"}
 # losses, schedules, torch, the reference twins outside the softassign family, ...).
 PENDING = {
     "danneal.show_config",
-    "danneal.losses.DDCLossResult", "danneal.losses.SpectralLossResult",
+    "danneal.losses.DDCLossResult",
+    "danneal.losses.SpectralLossResult",
     "danneal.plot.clam_basins",
-    "danneal.schedules.GeometricSchedule", "danneal.schedules.LinearSchedule",
+    "danneal.schedules.GeometricSchedule",
+    "danneal.schedules.LinearSchedule",
     "danneal.schedules.power_iteration_max_eig",
-    "danneal.torch.DDCLoss", "danneal.torch.SpectralClusteringLoss", "danneal.torch.ClAMRecursion",
-    "danneal.torch.Sinkhorn", "danneal.torch.ddc_loss", "danneal.torch.spectral_clustering_loss",
-    "danneal.torch.clam_recursion", "danneal.torch.sinkhorn_loss",
+    "danneal.torch.DDCLoss",
+    "danneal.torch.SpectralClusteringLoss",
+    "danneal.torch.ClAMRecursion",
+    "danneal.torch.Sinkhorn",
+    "danneal.torch.ddc_loss",
+    "danneal.torch.spectral_clustering_loss",
+    "danneal.torch.clam_recursion",
+    "danneal.torch.sinkhorn_loss",
 }
 # the numpy twins of the other families (specifications, documented by their kernels' pages); the
 # softassign family's twins (reference.softassign, .qap, .sinkhorn_batch) are checked
-PENDING_MODULES = ("danneal.reference.pairwise.", "danneal.reference.central.", "danneal.reference.clam.",
-                   "danneal.reference.losses.")
+PENDING_MODULES = (
+    "danneal.reference.pairwise.",
+    "danneal.reference.central.",
+    "danneal.reference.clam.",
+    "danneal.reference.losses.",
+)
 
 
 def _public_modules():
@@ -67,8 +78,11 @@ def _public_callables():
 def _sections(doc):
     """Titles of the numpydoc sections of ``doc`` (a title line underlined by dashes)."""
     lines = doc.splitlines()
-    return {lines[i].strip() for i in range(len(lines) - 1)
-            if lines[i].strip() and re.fullmatch(r"-{3,}", lines[i + 1].strip())}
+    return {
+        lines[i].strip()
+        for i in range(len(lines) - 1)
+        if lines[i].strip() and re.fullmatch(r"-{3,}", lines[i + 1].strip())
+    }
 
 
 def _params():
@@ -76,8 +90,11 @@ def _params():
     for name, obj in _public_callables():
         marks = []
         if name in PENDING or name.startswith(PENDING_MODULES):
-            marks = [pytest.mark.xfail(strict=not name.startswith(PENDING_MODULES),
-                                       reason="sections not written yet (another workstream)")]
+            marks = [
+                pytest.mark.xfail(
+                    strict=not name.startswith(PENDING_MODULES), reason="sections not written yet (another workstream)"
+                )
+            ]
         out.append(pytest.param(name, obj, id=name, marks=marks))
     return out
 
@@ -93,8 +110,16 @@ def test_numpydoc_sections(name, obj):
 
 def test_softassign_family_has_references():
     # issue 17 §2 for the softassign family: References too (the papers each function implements)
-    fams = ("danneal._sinkhorn", "danneal._softassign_engine", "danneal._linear", "danneal._qap", "danneal.ot",
-            "danneal.reference.softassign", "danneal.reference.qap", "danneal.reference.sinkhorn_batch")
+    fams = (
+        "danneal._sinkhorn",
+        "danneal._softassign_engine",
+        "danneal._linear",
+        "danneal._qap",
+        "danneal.ot",
+        "danneal.reference.softassign",
+        "danneal.reference.qap",
+        "danneal.reference.sinkhorn_batch",
+    )
     objs = [(n, o) for n, o in _public_callables() if getattr(o, "__module__", "") in fams]
     assert len(objs) >= 18
     for name, obj in objs:

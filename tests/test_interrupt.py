@@ -33,7 +33,8 @@ CASES = {
     "ClAM.fit n_init=4": """
         rng = np.random.default_rng(0)
         X = rng.normal(size=(2000, 8))
-        call = lambda: danneal.ClAM(4, max_epochs=10**6, n_iter_no_change=0, n_init=4, random_state=0, n_threads=4).fit(X)
+        est = danneal.ClAM(4, max_epochs=10**6, n_iter_no_change=0, n_init=4, random_state=0, n_threads=4)
+        call = lambda: est.fit(X)
     """,
     "PairwiseAnnealing": """
         rng = np.random.default_rng(0)
@@ -88,8 +89,9 @@ def run_and_interrupt(setup, delay=1.0):
     """Start the child, send SIGINT `delay` s after it started the call; (reply line, latency s)."""
     code = CHILD.format(setup=textwrap.dedent(setup))
     env = dict(os.environ, OMP_NUM_THREADS="2")
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=env)
+    p = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         for line in p.stdout:  # an editable install may print build messages first
             if line.strip() == "START":

@@ -20,6 +20,7 @@ def _soft(rng, n, k, dtype=np.float64):
 # kernels vs twins
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [1, 2, 3, 8, 257, 600])
 @pytest.mark.parametrize("sigma2", [0.0, 0.7])
@@ -105,6 +106,7 @@ def test_kernel_bindings_are_strict(rng):
 # ---------------------------------------------------------------------------------------------
 # DDC loss
 # ---------------------------------------------------------------------------------------------
+
 
 def test_uniform_assignments_give_reference_values(rng):
     # the reference code's normalisation: (1, 1/k, 1); with k = 4: (1, 0.25, 1)
@@ -282,6 +284,7 @@ def test_ddc_simplex_tol_none_accepts_unnormalised(rng):
 # ---------------------------------------------------------------------------------------------
 # spectral clustering loss
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_spectral_value_matches_dense(rng, dtype):

@@ -62,13 +62,14 @@ def test_binding_messages_format_doubles_with_num():
         doubles = set(re.findall(r"\bdouble\s+(\w+)\s*[,)=;]", text))
         for m in re.finditer(r"std::to_string\(\s*([\w.]+)\s*\)", text):
             if m.group(1).split(".")[-1] in doubles:
-                bad.append(f"{path.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 1}: {m.group(0)}")
+                bad.append(f"{path.relative_to(ROOT)}:{text[: m.start()].count(chr(10)) + 1}: {m.group(0)}")
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("value, shown", [(-1e-20, "-1e-20"), (-0.1, "-0.1"), (-1.0000000000000002,
-                                                                                  "-1.0000000000000002"),
-                                          (float("nan"), "nan")])
+@pytest.mark.parametrize(
+    "value, shown",
+    [(-1e-20, "-1e-20"), (-0.1, "-0.1"), (-1.0000000000000002, "-1.0000000000000002"), (float("nan"), "nan")],
+)
 def test_representative_messages(value, shown):
     X = np.zeros((3, 2))
     Q = np.full((3, 2), 0.5)

@@ -115,8 +115,9 @@ def test_assignment_annealing_wta_huge_tied_benefit():
 
 def test_assignment_annealing_doubly_stochastic_huge_benefit(rng):
     Q = rng.random((5, 5)) * 1e14
-    res = danneal.assignment_annealing(lambda M: Q, Q.shape, method="graduated",
-                                       options={"sinkhorn_max_iter": 50, "betas": [1e-10, 1e-8]})
+    res = danneal.assignment_annealing(
+        lambda M: Q, Q.shape, method="graduated", options={"sinkhorn_max_iter": 50, "betas": [1e-10, 1e-8]}
+    )
     # guard for the log of the plan (now taken from the kernel's plan, not rebuilt as beta Q + alpha + beta)
     assert_allclose(res.M.sum(axis=0), 1.0, atol=1e-6)
     assert_allclose(res.M.sum(axis=1), 1.0, atol=1e-6)
@@ -158,8 +159,8 @@ def test_central_fit_is_scale_covariant(rng, s):
         m = danneal.CentralAnnealing(3, random_state=0).fit(X * s)
     assert_array_equal(m.labels_, ref.labels_)
     assert_allclose(m.cluster_centers_ / s, ref.cluster_centers_, rtol=1e-9, atol=1e-9)
-    assert_allclose(m.temperature_ / s ** 2, ref.temperature_, rtol=1e-9)
-    assert_allclose(m.inertia_ / s ** 2, ref.inertia_, rtol=1e-9)
+    assert_allclose(m.temperature_ / s**2, ref.temperature_, rtol=1e-9)
+    assert_allclose(m.inertia_ / s**2, ref.inertia_, rtol=1e-9)
 
 
 def test_central_predict_refuses_overflowing_distances(rng):

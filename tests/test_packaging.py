@@ -69,8 +69,9 @@ def _module_level_imports(path):
 
 
 def test_runtime_imports_are_declared_dependencies():
-    declared = {re.split(r"[<>=!~\[ ;]", r)[0].lower().replace("-", "_") for r in requires("danneal")
-                if "extra ==" not in r}
+    declared = {
+        re.split(r"[<>=!~\[ ;]", r)[0].lower().replace("-", "_") for r in requires("danneal") if "extra ==" not in r
+    }
     dist_of = {"sklearn": "scikit_learn"}
     for path in sorted(PKG.glob("*.py")):
         if path.name in OPTIONAL_MODULES:
@@ -86,8 +87,10 @@ def test_py_typed_and_core_stub():
     in_stub = {n.name for n in stub.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     in_stub |= {n.target.id for n in stub.body if isinstance(n, ast.AnnAssign)}
     in_module = {n for n in dir(_core) if not n.startswith("__")}
-    assert in_stub == in_module, ("python/danneal/_core.pyi is out of date: run python tools/gen_core_stub.py; "
-                                  f"missing {sorted(in_module - in_stub)}, extra {sorted(in_stub - in_module)}")
+    assert in_stub == in_module, (
+        "python/danneal/_core.pyi is out of date: run python tools/gen_core_stub.py; "
+        f"missing {sorted(in_module - in_stub)}, extra {sorted(in_stub - in_module)}"
+    )
 
 
 def test_public_api_is_annotated():

@@ -11,8 +11,7 @@ from sklearn.metrics import adjusted_rand_score, pairwise_distances
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from danneal import PairwiseAnnealing
-from danneal import _core
+from danneal import PairwiseAnnealing, _core
 from danneal import reference as ref
 from danneal.pairwise import PairwiseAnnealer, critical_temperature
 
@@ -23,7 +22,7 @@ PRECOMPUTED_XFAIL = {
     "check_clustering": "feeds feature vectors (50 x 2), not a dissimilarity matrix",
     "check_clustering(readonly_memmap=True)": "feeds feature vectors (50 x 2), not a dissimilarity matrix",
     "check_positive_only_tag_during_fit": "feeds feature vectors with negative entries; dissimilarities "
-                                          "must be non-negative",
+    "must be non-negative",
     # a sparse X is accepted (only the stored pairs known); fit and predict pass, but the check then
     # asks predict_proba for a classifier's (n, 2) shape: a clusterer's memberships have n_clusters columns
     "check_estimator_sparse_array": "predict_proba checked as a classifier's (n, 2); ours is (n, n_clusters)",
@@ -34,8 +33,10 @@ PRECOMPUTED_XFAIL = {
 # the random initial assignments and the symmetry-breaking noise are drawn per row, so repeated
 # rows change the annealing path and the order of the clusters; the weighted fit equals the fit on
 # repeated rows in cost and partition (tests/test_pairwise_weights.py), not in cluster order
-WEIGHT_XFAIL = {"check_sample_weight_equivalence_on_dense_data": "noise is drawn per row: repeated rows change the "
-                "random path and the cluster order (the cost and partition match: test_pairwise_weights.py)"}
+WEIGHT_XFAIL = {
+    "check_sample_weight_equivalence_on_dense_data": "noise is drawn per row: repeated rows change the "
+    "random path and the cluster order (the cost and partition match: test_pairwise_weights.py)"
+}
 
 
 def expected_failed(est):
@@ -43,8 +44,10 @@ def expected_failed(est):
 
 
 @parametrize_with_checks(
-    [PairwiseAnnealing(n_clusters=3, random_state=0, max_iter=30),
-     PairwiseAnnealing(n_clusters=3, metric="sqeuclidean", random_state=0, max_iter=30)],
+    [
+        PairwiseAnnealing(n_clusters=3, random_state=0, max_iter=30),
+        PairwiseAnnealing(n_clusters=3, metric="sqeuclidean", random_state=0, max_iter=30),
+    ],
     expected_failed_checks=expected_failed,
 )
 def test_sklearn_compatible(estimator, check):
@@ -268,8 +271,8 @@ def test_local_search_matches_twin_and_never_increases_cost(dtype):
 
 
 def test_refinement_repairs_a_wrong_split_and_never_increases_cost():
-    from danneal._pairwise_split import split_merge
     from danneal._pairwise import _AnnealParams, _DenseProblem, _hard_cost
+    from danneal._pairwise_split import split_merge
 
     rng = np.random.default_rng(0)
     # two elongated blobs side by side: the wrong split cuts both across
@@ -279,10 +282,19 @@ def test_refinement_repairs_a_wrong_split_and_never_increases_cost():
     wrong, cost, _ = _core.pairwise_local_search(D, wrong, 2, 100, 1)
     truth = (X[:, 0] > 1.3).astype(np.int64)
     assert _hard_cost(D, truth, 2, 1) < cost  # the wrong split is a worse local minimum
-    params = _AnnealParams(cooling=0.9, potential="gradient", max_iter=100, tol=1e-4, perturbation=1e-3,
-                           hard_tol=1e-3, local_search=True, nt=1)
-    labels, new_cost, moves = split_merge(_DenseProblem(D, 1), wrong, 2, cost, params=params,
-                                          rng=np.random.RandomState(0))
+    params = _AnnealParams(
+        cooling=0.9,
+        potential="gradient",
+        max_iter=100,
+        tol=1e-4,
+        perturbation=1e-3,
+        hard_tol=1e-3,
+        local_search=True,
+        nt=1,
+    )
+    labels, new_cost, moves = split_merge(
+        _DenseProblem(D, 1), wrong, 2, cost, params=params, rng=np.random.RandomState(0)
+    )
     assert moves >= 1 and new_cost < cost
     assert adjusted_rand_score(truth, labels) == 1.0
     for seed in range(3):
@@ -321,4 +333,6 @@ def test_critical_temperature_dense_and_lanczos_agree():
     Tc = critical_temperature(D, tol=1e-10)
     lam = np.linalg.eigvalsh(np.cov(X.T, bias=True))[-1]
     assert Tc == pytest.approx(2 * lam, rel=1e-8)
-    assert critical_temperature(D[:50, :50]) == pytest.approx(2 * np.linalg.eigvalsh(np.cov(X[:50].T, bias=True))[-1], rel=1e-10)
+    assert critical_temperature(D[:50, :50]) == pytest.approx(
+        2 * np.linalg.eigvalsh(np.cov(X[:50].T, bias=True))[-1], rel=1e-10
+    )

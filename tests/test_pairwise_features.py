@@ -10,9 +10,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import pairwise_distances
 
 import danneal._pairwise as pw
-from danneal._pairwise_split import split_merge
 from danneal import PairwiseAnnealing, _core
 from danneal import reference as ref
+from danneal._pairwise_split import split_merge
 
 RTOL = {np.float32: 2e-4, np.float64: 1e-10}
 
@@ -68,7 +68,9 @@ def test_features_fixed_point_matches_twin_and_dense_after_fixed_sweeps(dtype, f
     if dtype == np.float64:
         # exact algebra: the dense kernel's potentials agree to 1e-10 relative after the sweeps
         assert rel(Q, Qr) < 1e-10 and rel(Q, Qd) < 1e-10
-        assert rel(_core.pairwise_features_potential(X, mu, Q, form, 1), _core.pairwise_potential(D, Qd, form, 1)) < 1e-10
+        assert (
+            rel(_core.pairwise_features_potential(X, mu, Q, form, 1), _core.pairwise_potential(D, Qd, form, 1)) < 1e-10
+        )
         assert_allclose(stats, statsr, rtol=1e-9, atol=1e-9)
         assert_allclose(stats, statsd, rtol=1e-9, atol=1e-9)
     else:
@@ -84,8 +86,11 @@ def test_features_fixed_point_matches_twin_and_dense_after_fixed_sweeps(dtype, f
 def test_features_one_and_two_threads_give_identical_bits(dtype, form):
     # 70000 rows: more than one chunk of the large-n chunking too
     for n in (900, 70000):
-        X, mu, _, Q0 = (problem(n, 4, dtype) if n < 5000 else
-                        (lambda r: (r[0], r[0].astype(np.float64).mean(0), None, r[1]))(_big(n, 4, dtype)))
+        X, mu, _, Q0 = (
+            problem(n, 4, dtype)
+            if n < 5000
+            else (lambda r: (r[0], r[0].astype(np.float64).mean(0), None, r[1]))(_big(n, 4, dtype))
+        )
         a = _core.pairwise_features_fixed_point(X, mu, Q0, 1.5, form, 3, 0.0, 1)
         b = _core.pairwise_features_fixed_point(X, mu, Q0, 1.5, form, 3, 0.0, 2)
         assert_array_equal(a[0], b[0])
@@ -189,6 +194,7 @@ def test_features_kernel_rejects_bad_arrays():
 
 # ---- the estimator ---------------------------------------------------------------------------
 
+
 def blobs(n, k, d=3, seed=0, std=0.3):
     rng = np.random.default_rng(seed)
     centers = rng.uniform(-10, 10, (k, d))
@@ -246,8 +252,10 @@ def test_annealing_a_sample_then_finishing_on_all_rows(dtype, monkeypatch):
     assert_array_equal(a.assignments_, b.assignments_)
     assert a.cost_ == b.cost_
     assert a.cost_ == pytest.approx(full.cost_, rel=1e-9 if dtype == np.float64 else 1e-5)
-    inertia = sum(((X[a.labels_ == v].astype(np.float64) - X[a.labels_ == v].mean(0, dtype=np.float64)) ** 2).sum()
-                  for v in range(5))
+    inertia = sum(
+        ((X[a.labels_ == v].astype(np.float64) - X[a.labels_ == v].mean(0, dtype=np.float64)) ** 2).sum()
+        for v in range(5)
+    )
     assert a.cost_ == pytest.approx(inertia, rel=1e-9 if dtype == np.float64 else 1e-5)
     assert a.assignments_.shape == (1500, 5) and a.assignments_.dtype == dtype
     assert_allclose(a.assignments_.sum(axis=1), 1.0, rtol=1e-5)
@@ -255,8 +263,12 @@ def test_annealing_a_sample_then_finishing_on_all_rows(dtype, monkeypatch):
     assert_array_equal(a.predict(X), a.labels_)
     # "auto" keeps every row of a small problem, and the dense path ignores anneal_rows
     assert PairwiseAnnealing(5, metric="sqeuclidean", random_state=0).fit(X[:300]).n_anneal_rows_ == 300
-    assert PairwiseAnnealing(5, metric="sqeuclidean", algorithm="dense", anneal_rows=50,
-                             random_state=0).fit(X[:300]).n_anneal_rows_ == 300
+    assert (
+        PairwiseAnnealing(5, metric="sqeuclidean", algorithm="dense", anneal_rows=50, random_state=0)
+        .fit(X[:300])
+        .n_anneal_rows_
+        == 300
+    )
 
 
 def test_algorithm_choice_and_errors():
@@ -306,8 +318,16 @@ def test_feature_split_merge_repairs_a_wrong_split():
     prob = pw._FeatureProblem(X, 1)
     wrong = np.ascontiguousarray(X[:, 1] > 1.5, dtype=np.int64)
     wrong, cost, _ = prob.local_search(wrong, 2, 100)
-    params = pw._AnnealParams(cooling=0.9, potential="gradient", max_iter=100, tol=1e-4, perturbation=1e-3,
-                              hard_tol=1e-3, local_search=True, nt=1)
+    params = pw._AnnealParams(
+        cooling=0.9,
+        potential="gradient",
+        max_iter=100,
+        tol=1e-4,
+        perturbation=1e-3,
+        hard_tol=1e-3,
+        local_search=True,
+        nt=1,
+    )
     with warnings.catch_warnings():
         labels, new_cost, moves = split_merge(prob, wrong, 2, cost, params=params, rng=np.random.RandomState(0))
     assert moves >= 1 and new_cost < cost

@@ -11,7 +11,7 @@ RTOL = {np.float32: 2e-4, np.float64: 1e-9}
 
 
 def sqeuclidean(X):
-    sq = (X ** 2).sum(1)
+    sq = (X**2).sum(1)
     D = np.maximum(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0)
     np.fill_diagonal(D, 0)
     return 0.5 * (D + D.T)

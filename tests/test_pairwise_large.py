@@ -16,8 +16,13 @@ from danneal import _pairwise_large as large
 from danneal import reference as ref
 
 DTYPES = [np.float64, np.float32]
-TILE_METRICS = [(0, 2.0, "cityblock"), (1, 2.0, "euclidean"), (2, 2.0, "chebyshev"), (3, 3.0, "minkowski"),
-                (4, 2.0, "sqeuclidean")]
+TILE_METRICS = [
+    (0, 2.0, "cityblock"),
+    (1, 2.0, "euclidean"),
+    (2, 2.0, "chebyshev"),
+    (3, 3.0, "minkowski"),
+    (4, 2.0, "sqeuclidean"),
+]
 
 
 def _data(n=200, d=4, seed=0, k=4, std=1.0):
@@ -34,6 +39,7 @@ def _knn(X, m=8, metric="euclidean"):
 
 
 # ---- sparse kernels -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sparse_dq_matches_twin_and_threads_agree(dtype):
@@ -101,13 +107,13 @@ def test_sparse_local_search_matches_twin(dtype, mode):
     want = ref.pairwise_sparse_local_search(ip, ix, data, labels, 4, mode, fill, 4)
     assert_array_equal(got[0], want[0])
     assert_allclose(got[1], want[1], rtol=1e-10)
-    assert got[1] <= _sparse_cost(large._SparseProblem(ip, ix, data, 1, mode, fill),
-                                  np.eye(4)[labels]) + 1e-9
+    assert got[1] <= _sparse_cost(large._SparseProblem(ip, ix, data, 1, mode, fill), np.eye(4)[labels]) + 1e-9
 
 
 def test_symmetrisation_is_the_union_with_mean_values():
-    A = sp.coo_matrix((np.array([1.0, 3.0, 0.0, 5.0, 2.0]), (np.array([0, 1, 2, 1, 3]), np.array([1, 0, 3, 1, 0]))),
-                      shape=(4, 4))
+    A = sp.coo_matrix(
+        (np.array([1.0, 3.0, 0.0, 5.0, 2.0]), (np.array([0, 1, 2, 1, 3]), np.array([1, 0, 3, 1, 0]))), shape=(4, 4)
+    )
     ip, ix, data = large.check_sparse_dissimilarity(A.tocsr())
     W = sp.csr_matrix((data, ix, ip), shape=(4, 4)).toarray()
     P = sp.csr_matrix((np.ones_like(data), ix, ip), shape=(4, 4)).toarray()
@@ -118,17 +124,21 @@ def test_symmetrisation_is_the_union_with_mean_values():
     assert P[1, 1] == 0  # the diagonal is dropped (always known, 0)
 
 
-@pytest.mark.parametrize("bad, msg", [
-    (sp.csr_matrix(np.ones((3, 4))), "square"),
-    (sp.csr_matrix(-np.ones((3, 3))), ">= 0"),
-    (sp.csr_matrix(np.array([[0, np.nan], [1, 0]])), "NaN"),
-])
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        (sp.csr_matrix(np.ones((3, 4))), "square"),
+        (sp.csr_matrix(-np.ones((3, 3))), ">= 0"),
+        (sp.csr_matrix(np.array([[0, np.nan], [1, 0]])), "NaN"),
+    ],
+)
 def test_sparse_input_errors_name_x(bad, msg):
     with pytest.raises(ValueError, match=msg):
         PairwiseAnnealing(2).fit(bad)
 
 
 # ---- sparse estimator ---------------------------------------------------------------------
+
 
 def test_complete_sparse_graph_fit_equals_dense_fit():
     X, _ = _data(150, seed=7)
@@ -183,6 +193,7 @@ def test_sparse_parameter_errors():
 
 
 # ---- tiles ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("metric, p, name", TILE_METRICS)
@@ -253,10 +264,8 @@ def test_tiles_anneal_a_sample_then_finish_on_all_rows():
     all objects: on separated data the dense fit's partition, thread independent."""
     X, y = _data(500, d=3, seed=16, k=4)
     dense = PairwiseAnnealing(4, metric="cityblock", algorithm="dense", random_state=0, n_threads=1).fit(X)
-    a = PairwiseAnnealing(4, metric="cityblock", algorithm="tiles", anneal_rows=120, random_state=0,
-                          n_threads=1).fit(X)
-    b = PairwiseAnnealing(4, metric="cityblock", algorithm="tiles", anneal_rows=120, random_state=0,
-                          n_threads=2).fit(X)
+    a = PairwiseAnnealing(4, metric="cityblock", algorithm="tiles", anneal_rows=120, random_state=0, n_threads=1).fit(X)
+    b = PairwiseAnnealing(4, metric="cityblock", algorithm="tiles", anneal_rows=120, random_state=0, n_threads=2).fit(X)
     assert a.n_anneal_rows_ == 120 and dense.n_anneal_rows_ == 500
     assert_array_equal(a.labels_, b.labels_)
     assert_array_equal(a.assignments_, b.assignments_)
@@ -277,6 +286,7 @@ def test_tiles_errors():
 
 
 # ---- soft memberships -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["precomputed", "sqeuclidean", "cityblock", "knn"])
 def test_predict_proba_and_transform(kind):

@@ -48,8 +48,11 @@ def test_dense_kernels_match_twin(dtype, form, max_iter):
     Dd, Qd = D.astype(dtype), Q.astype(dtype)
     for a, b in zip(_core.pairwise_dq(Dd, Qd, 1, sample_weight=w), ref.pairwise_dq(Dd, Qd, sample_weight=w)):
         assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), **_tol(dtype))
-    assert_allclose(_core.pairwise_potential(Dd, Qd, form, 1, sample_weight=w),
-                    ref.pairwise_potential(Dd, Qd, form, sample_weight=w), **_tol(dtype))
+    assert_allclose(
+        _core.pairwise_potential(Dd, Qd, form, 1, sample_weight=w),
+        ref.pairwise_potential(Dd, Qd, form, sample_weight=w),
+        **_tol(dtype),
+    )
     Qa, sa, _ = _core.pairwise_fixed_point(Dd, Qd, 0.7, form, max_iter, 0.0, 1, sample_weight=w)
     Qb, sb, _ = ref.pairwise_fixed_point(Dd, Qd, 0.7, form, max_iter, 0.0, sample_weight=w)
     assert Qa.dtype == dtype
@@ -67,11 +70,16 @@ def test_dense_kernels_match_twin(dtype, form, max_iter):
 def test_feature_kernels_match_twin(dtype, form, max_iter):
     X, D, Q, w, labels = _data()
     Xd, Qd, mu = X.astype(dtype), Q.astype(dtype), X.mean(axis=0)
-    for a, b in zip(_core.pairwise_features_dq(Xd, mu, Qd, 1, sample_weight=w),
-                    ref.pairwise_features_dq(Xd, mu, Qd, sample_weight=w)):
+    for a, b in zip(
+        _core.pairwise_features_dq(Xd, mu, Qd, 1, sample_weight=w),
+        ref.pairwise_features_dq(Xd, mu, Qd, sample_weight=w),
+    ):
         assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), **_tol(dtype))
-    assert_allclose(_core.pairwise_features_potential(Xd, mu, Qd, form, 1, sample_weight=w),
-                    ref.pairwise_features_potential(Xd, mu, Qd, form, sample_weight=w), **_tol(dtype))
+    assert_allclose(
+        _core.pairwise_features_potential(Xd, mu, Qd, form, 1, sample_weight=w),
+        ref.pairwise_features_potential(Xd, mu, Qd, form, sample_weight=w),
+        **_tol(dtype),
+    )
     Qa, sa, _ = _core.pairwise_features_fixed_point(Xd, mu, Qd, 0.7, form, max_iter, 0.0, 1, sample_weight=w)
     Qb, sb, _ = ref.pairwise_features_fixed_point(Xd, mu, Qd, 0.7, form, max_iter, 0.0, sample_weight=w)
     assert_allclose(Qa, Qb, **_tol(dtype))
@@ -89,11 +97,12 @@ def test_sparse_kernels_match_twin(dtype, mode, fill):
     indptr, indices, data = _sparse(D)
     data = data.astype(dtype)
     Qd = Q.astype(dtype)
-    for a, b in zip(_core.pairwise_sparse_dq(indptr, indices, data, Qd, 1, sample_weight=w),
-                    ref.pairwise_sparse_dq(indptr, indices, data, Qd, sample_weight=w)):
+    for a, b in zip(
+        _core.pairwise_sparse_dq(indptr, indices, data, Qd, 1, sample_weight=w),
+        ref.pairwise_sparse_dq(indptr, indices, data, Qd, sample_weight=w),
+    ):
         assert_allclose(a, b, **_tol(dtype))
-    la, ca, _ = _core.pairwise_sparse_local_search(indptr, indices, data, labels, 3, mode, fill, 50, 1,
-                                                   sample_weight=w)
+    la, ca, _ = _core.pairwise_sparse_local_search(indptr, indices, data, labels, 3, mode, fill, 50, 1, sample_weight=w)
     lb, cb, _ = ref.pairwise_sparse_local_search(indptr, indices, data, labels, 3, mode, fill, 50, sample_weight=w)
     assert_array_equal(la, lb)
     assert_allclose(ca, cb, **_tol(dtype))
@@ -113,8 +122,9 @@ def test_one_and_two_threads_identical(dtype):
         lambda t: _core.pairwise_features_fixed_point(Xd, mu, Qd, 0.7, 0, 3, 0.0, t, sample_weight=w)[:2],
         lambda t: _core.pairwise_features_local_search(Xd, mu, labels, 4, 5, t, sample_weight=w)[:2],
         lambda t: _core.pairwise_sparse_dq(indptr, indices, data.astype(dtype), Qd, t, sample_weight=w),
-        lambda t: _core.pairwise_sparse_local_search(indptr, indices, data.astype(dtype), labels, 4, 1, 1.0, 5, t,
-                                                     sample_weight=w)[:2],
+        lambda t: _core.pairwise_sparse_local_search(
+            indptr, indices, data.astype(dtype), labels, 4, 1, 1.0, 5, t, sample_weight=w
+        )[:2],
     ]
     for call in calls:
         for a, b in zip(call(1), call(2)):
@@ -135,8 +145,9 @@ def test_all_ones_weights_are_the_unweighted_kernels_bit_for_bit(dtype):
         lambda **kw: _core.pairwise_features_fixed_point(Xd, mu, Qd, 0.7, 1, 4, 0.0, 2, **kw)[:2],
         lambda **kw: _core.pairwise_features_local_search(Xd, mu, labels, 4, 20, 2, **kw)[:2],
         lambda **kw: _core.pairwise_sparse_dq(indptr, indices, data.astype(dtype), Qd, 2, **kw),
-        lambda **kw: _core.pairwise_sparse_local_search(indptr, indices, data.astype(dtype), labels, 4, 0, 0.0, 20,
-                                                        2, **kw)[:2],
+        lambda **kw: _core.pairwise_sparse_local_search(
+            indptr, indices, data.astype(dtype), labels, 4, 0, 0.0, 20, 2, **kw
+        )[:2],
     ]
     for call in calls:
         for a, b in zip(call(), call(sample_weight=ones)):
@@ -185,10 +196,12 @@ def test_sparse_integer_weights_equal_copies_whose_mutual_pairs_are_known():
     assert_allclose(a[2], b[2], rtol=1e-12)
     assert_allclose(a[0][rep], b[0], rtol=1e-12, atol=1e-12)
     for mode, fill in ((0, 0.0), (1, 1.5)):
-        _, ca, _ = _core.pairwise_sparse_local_search(indptr, indices, data, labels, 3, mode, fill, 0, 1,
-                                                      sample_weight=w)
-        _, cb, _ = _core.pairwise_sparse_local_search(Wr.indptr.astype(np.int64), Wr.indices.astype(np.int64),
-                                                      Wr.data, labels[rep], 3, mode, fill, 0, 1)
+        _, ca, _ = _core.pairwise_sparse_local_search(
+            indptr, indices, data, labels, 3, mode, fill, 0, 1, sample_weight=w
+        )
+        _, cb, _ = _core.pairwise_sparse_local_search(
+            Wr.indptr.astype(np.int64), Wr.indices.astype(np.int64), Wr.data, labels[rep], 3, mode, fill, 0, 1
+        )
         assert_allclose(ca, cb, rtol=1e-12)
 
 
@@ -258,8 +271,9 @@ def test_estimator_all_ones_is_unweighted_and_scale_does_not_matter(metric):
     assert_array_equal(scaled.labels_, base.labels_)
     assert_allclose(scaled.cost_, 1e200 * base.cost_, rtol=1e-10)
     assert_allclose(scaled.history_[-1]["cost"], 1e200 * base.history_[-1]["cost"], rtol=1e-8)
-    tiny = PairwiseAnnealing(4, metric=metric, random_state=0, n_threads=2).fit(data, sample_weight=np.full(len(X),
-                                                                                                         1e-300))
+    tiny = PairwiseAnnealing(4, metric=metric, random_state=0, n_threads=2).fit(
+        data, sample_weight=np.full(len(X), 1e-300)
+    )
     assert_array_equal(tiny.labels_, base.labels_)
 
 
@@ -268,8 +282,9 @@ def test_zero_weights_are_clustered_but_do_not_count():
     w[::5] = 0.0
     m = PairwiseAnnealing(4, metric="sqeuclidean", random_state=0, n_threads=1).fit(X, sample_weight=w)
     keep = w > 0
-    ref_fit = PairwiseAnnealing(4, metric="sqeuclidean", random_state=0, n_threads=1).fit(X[keep],
-                                                                                        sample_weight=w[keep])
+    ref_fit = PairwiseAnnealing(4, metric="sqeuclidean", random_state=0, n_threads=1).fit(
+        X[keep], sample_weight=w[keep]
+    )
     assert_allclose(m.cost_, ref_fit.cost_, rtol=1e-10)
     assert m.labels_.shape == (len(X),) and np.isfinite(m.assignments_).all()
 
@@ -280,7 +295,8 @@ def test_sparse_path_weights():
     full = sp.csr_matrix(D)  # every pair known: the sparse costs equal the dense cost
     for missing in ("max", "mean"):
         a = PairwiseAnnealing(4, metric="precomputed", missing=missing, random_state=0, n_threads=1).fit(
-            full, sample_weight=w)
+            full, sample_weight=w
+        )
         b = PairwiseAnnealing(4, metric="precomputed", random_state=0, n_threads=1).fit(D, sample_weight=w)
         assert a.algorithm_ == "sparse"
         assert_allclose(a.cost_, b.cost_, rtol=1e-10)
@@ -291,14 +307,16 @@ def test_sparse_path_weights():
         assert adjusted_rand_score(a.predict(sp.csr_matrix(Dn)), b.predict(Dn)) == 1.0
     knn = PairwiseAnnealing(4, metric="euclidean", n_neighbors=8, random_state=0, n_threads=1)
     ones = knn.fit(X, sample_weight=np.ones(len(X))).labels_.copy()
-    assert_array_equal(ones, PairwiseAnnealing(4, metric="euclidean", n_neighbors=8, random_state=0,
-                                               n_threads=1).fit(X).labels_)
+    assert_array_equal(
+        ones, PairwiseAnnealing(4, metric="euclidean", n_neighbors=8, random_state=0, n_threads=1).fit(X).labels_
+    )
     knn.fit(X, sample_weight=w)
     # the weighted optimum is at least as good, under the weights, as the unweighted partition
     # (the fit runs on weights of mean 1: cost_ is in the caller's weights)
     p = knn._problem_
-    _, c_ones, _ = _core.pairwise_sparse_local_search(p.indptr, p.indices, p.data, ones.astype(np.int64), 4, p.mode,
-                                                      p.fill, 0, 1, sample_weight=p.weights)
+    _, c_ones, _ = _core.pairwise_sparse_local_search(
+        p.indptr, p.indices, p.data, ones.astype(np.int64), 4, p.mode, p.fill, 0, 1, sample_weight=p.weights
+    )
     assert knn.cost_ <= c_ones * w.mean() * (1 + 1e-9)
     assert knn.predict(X[:10]).shape == (10,) and np.isfinite(knn.transform(X[:10])).all()
 

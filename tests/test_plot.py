@@ -49,8 +49,11 @@ def test_phase_diagram_marks_chosen_k_and_readable_ticks():
     bands = [p for p in ax.patches if p.get_label() == f"K = {m.n_clusters_}"]
     assert len(bands) == 1
     band = bands[0]  # a Rectangle (matplotlib >= 3.9) or a Polygon (older)
-    xs = np.array([band.get_x(), band.get_x() + band.get_width()]) if hasattr(band, "get_width") else \
-        np.asarray(band.get_xy())[:, 0]
+    xs = (
+        np.array([band.get_x(), band.get_x() + band.get_width()])
+        if hasattr(band, "get_width")
+        else np.asarray(band.get_xy())[:, 0]
+    )
     np.testing.assert_allclose([xs.min(), xs.max()], sorted([entry["T_end"], entry["T_start"]]), rtol=0.03)
     assert any(t.get_text() == f"K = {m.n_clusters_}" for t in ax.texts)
     # tick labels are plain numbers (no mathtext), at least two of them in the visible range

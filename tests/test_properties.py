@@ -28,8 +28,11 @@ def _finite_floats(dtype):
 @st.composite
 def _matrices(draw, min_rows=1, max_rows=6, min_cols=1, max_cols=6):
     dtype = draw(DTYPES)
-    shape = draw(hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6).filter(
-        lambda s: min_rows <= s[0] <= max_rows and min_cols <= s[1] <= max_cols))
+    shape = draw(
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6).filter(
+            lambda s: min_rows <= s[0] <= max_rows and min_cols <= s[1] <= max_cols
+        )
+    )
     return draw(hnp.arrays(dtype, shape, elements=_finite_floats(dtype)))
 
 
@@ -112,8 +115,12 @@ def _central_model():
 
 
 @SETTINGS
-@given(dtype=DTYPES, scale=st.sampled_from([1e-12, 1.0, 1e12, 1e30, 1e100]),
-       T=st.floats(min_value=1e-300, max_value=1e300), seed=st.integers(0, 99))
+@given(
+    dtype=DTYPES,
+    scale=st.sampled_from([1e-12, 1.0, 1e12, 1e30, 1e100]),
+    T=st.floats(min_value=1e-300, max_value=1e300),
+    seed=st.integers(0, 99),
+)
 def test_central_predict_proba_rows_sum_to_one(dtype, scale, T, seed):
     m = _central_model()
     assume(dtype == np.float64 or scale <= 1e30)
@@ -138,15 +145,21 @@ def test_clam_kernel_weights_sum_to_one(dtype, scale, c, seed):
 # ---------------------------------------------------------------------------------------------
 # Sinkhorn marginals, relative to tol, over extreme scales
 @SETTINGS
-@given(dtype=DTYPES, n=st.integers(1, 6), m=st.integers(1, 6), log_mass=st.integers(-290, 290),
-       cost_scale=st.sampled_from([1e-12, 1e-3, 1.0, 1e3, 1e12]), rel_reg=st.floats(0.05, 10.0),
-       seed=st.integers(0, 99))
+@given(
+    dtype=DTYPES,
+    n=st.integers(1, 6),
+    m=st.integers(1, 6),
+    log_mass=st.integers(-290, 290),
+    cost_scale=st.sampled_from([1e-12, 1e-3, 1.0, 1e3, 1e12]),
+    rel_reg=st.floats(0.05, 10.0),
+    seed=st.integers(0, 99),
+)
 def test_sinkhorn_marginals_relative_to_tol(dtype, n, m, log_mass, cost_scale, rel_reg, seed):
     rng = np.random.default_rng(seed)
     C = (rng.random((n, m)) * cost_scale).astype(dtype)
     if dtype == np.float32:  # the plan has the cost's dtype: the marginals must be normal float32 numbers
         log_mass = log_mass * 30 // 290
-    mass = 10.0 ** log_mass
+    mass = 10.0**log_mass
     a = rng.random(n) + 0.1
     a *= mass / a.sum()
     b = rng.random(m) + 0.1
@@ -195,7 +208,7 @@ def _fit_quiet(est, X):
 @given(data=_points(), dtype=DTYPES)
 def test_central_annealing_properties(data, dtype):
     pts, k, e, e10 = data
-    s, s10 = 2.0 ** e, 10.0 ** e10
+    s, s10 = 2.0**e, 10.0**e10
     m1 = _fit_quiet(danneal.CentralAnnealing(k, random_state=0), pts.astype(dtype))
     ms = _fit_quiet(danneal.CentralAnnealing(k, random_state=0), (pts * s).astype(dtype))
     m10 = _fit_quiet(danneal.CentralAnnealing(k, random_state=0), (pts * s10).astype(dtype))
@@ -211,17 +224,16 @@ def test_central_annealing_properties(data, dtype):
         assert np.isclose(m.inertia_, _central_cost(X, m.labels_, C), rtol=rtol, atol=1e-9 * sc * sc + 1e-300)
     # scale covariance (X -> s X, T -> s^2 T): a power-of-two scale gives the same partition
     assert _same_partition(m1.labels_, ms.labels_)
-    np.testing.assert_allclose(ms.cluster_centers_.astype(np.float64) / s, m1.cluster_centers_, rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(ms.cluster_centers_.astype(np.float64) / s, m1.cluster_centers_, rtol=1e-5, atol=1e-6)
     # a decimal scale rounds the data: the same cost up to the scale (a near-tie may flip a label)
-    assert np.isclose(m10.inertia_ / s10 ** 2, m1.inertia_, rtol=1e-4, atol=1e-9)
+    assert np.isclose(m10.inertia_ / s10**2, m1.inertia_, rtol=1e-4, atol=1e-9)
 
 
 @FEW
 @given(data=_points(), dtype=DTYPES)
 def test_pairwise_annealing_properties(data, dtype):
     pts, k, e, e10 = data
-    s, s10 = 2.0 ** e, 10.0 ** e10
+    s, s10 = 2.0**e, 10.0**e10
     D = ((pts[:, None] - pts[None]) ** 2).sum(-1)
     m1 = _fit_quiet(danneal.PairwiseAnnealing(k, random_state=0, max_iter=50), D.astype(dtype))
     ms = _fit_quiet(danneal.PairwiseAnnealing(k, random_state=0, max_iter=50), (D * s).astype(dtype))
@@ -231,8 +243,10 @@ def test_pairwise_annealing_properties(data, dtype):
         assert m.labels_.shape == (len(D),)
         assert ((m.labels_ >= 0) & (m.labels_ < k)).all()
         # cost_ = sum over clusters of (sum of the cluster's dissimilarities) / (2 * its size)
-        cost = sum(Dm[np.ix_(m.labels_ == v, m.labels_ == v)].sum() / (2.0 * (m.labels_ == v).sum())
-                   for v in np.unique(m.labels_))
+        cost = sum(
+            Dm[np.ix_(m.labels_ == v, m.labels_ == v)].sum() / (2.0 * (m.labels_ == v).sum())
+            for v in np.unique(m.labels_)
+        )
         rtol = 1e-5 if dtype == np.float32 else 1e-9
         assert np.isclose(m.cost_, cost, rtol=rtol, atol=1e-12 * sc)
     # scale covariance (D -> s D, T -> s T): the same cost up to the scale

@@ -37,8 +37,20 @@ def test_fixed_point_kernel_matches_twin(rng, dtype, max_inner):
     A, B = random_instance(rng, n, symmetric=False)
     E = 0.1 * rng.standard_normal((n, n))
     M0 = np.full((n, n), 1.0 / n) + 0.01 * rng.random((n, n))
-    args = (A.astype(dtype), B.astype(dtype), E.astype(dtype), -0.02, 0.3, 2.0, M0.astype(dtype), max_inner, 0.0, 4,
-            rng.normal(size=n), rng.normal(size=n))
+    args = (
+        A.astype(dtype),
+        B.astype(dtype),
+        E.astype(dtype),
+        -0.02,
+        0.3,
+        2.0,
+        M0.astype(dtype),
+        max_inner,
+        0.0,
+        4,
+        rng.normal(size=n),
+        rng.normal(size=n),
+    )
     M, al, be, st = _core.qap_fixed_point(*args)
     M2, al2, be2, st2 = ref.qap_fixed_point(*args)
     assert M.dtype == dtype and st["iterations"] == st2["iterations"] == max_inner
@@ -123,36 +135,101 @@ def test_graduated_fast_path_matches_engine_on_hard_instances():
     assert r_fast.fun == pytest.approx(fbest) and r_slow.fun == pytest.approx(fbest)
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: danneal.quadratic_assignment(np.ones((3, 2)), np.ones((3, 2))), ValueError, "A: must be square"),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 2))), ValueError, "B: must be square"),
-    (lambda: danneal.quadratic_assignment(np.ones((0, 0)), np.ones((0, 0))), ValueError, "A: empty"),
-    (lambda: danneal.quadratic_assignment(np.full((2, 2), np.nan), np.ones((2, 2))), ValueError, "NaN"),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), method="faq"), ValueError, "method='faq'"),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"n_init": 0}), ValueError,
-     "n_init=0"),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"P0": "x"}), ValueError, "P0='x'"),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"P0": np.ones((3, 3))}),
-     ValueError, "doubly stochastic"),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"bogus": 1}), ValueError,
-     "unknown option"),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"local_search": "3opt"}),
-     ValueError, "local_search="),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"partial_match": [[0, 3]]}),
-     ValueError, r"partial_match\[0, 1\]=3"),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"partial_match": [[0, 1], [0, 2]]}),
-     ValueError, "partial_match: column 0"),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"n_kicks": -1}), ValueError,
-     "n_kicks=-1"),
-    (lambda: _core.qap_local_search(np.ones((3, 3)), np.ones((3, 3)), np.zeros((1, 3), dtype=np.int64), None, False, 10,
-                                    0, 1, None, 1), ValueError, "not a permutation"),
-    (lambda: _core.qap_local_search(np.ones((3, 3)), np.ones((3, 3)), np.zeros((1, 3), dtype=np.int64), None, False, 10,
-                                    0, 0, None, 1), ValueError, "kick_size=0"),
-    (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"rng": 1, "random_state": 1}),
-     ValueError, "only one of"),
-    (lambda: _core.qap_fixed_point(np.ones((2, 2)), np.ones((2, 2)), None, -1.0, 0.0, 0.0, np.ones((2, 2)) / 2, 1, 0.0, 1,
-                                   np.zeros(2), np.zeros(2)), ValueError, "beta=0"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: danneal.quadratic_assignment(np.ones((3, 2)), np.ones((3, 2))), ValueError, "A: must be square"),
+        (lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 2))), ValueError, "B: must be square"),
+        (lambda: danneal.quadratic_assignment(np.ones((0, 0)), np.ones((0, 0))), ValueError, "A: empty"),
+        (lambda: danneal.quadratic_assignment(np.full((2, 2), np.nan), np.ones((2, 2))), ValueError, "NaN"),
+        (
+            lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), method="faq"),
+            ValueError,
+            "method='faq'",
+        ),
+        (
+            lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"n_init": 0}),
+            ValueError,
+            "n_init=0",
+        ),
+        (
+            lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"P0": "x"}),
+            ValueError,
+            "P0='x'",
+        ),
+        (
+            lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"P0": np.ones((3, 3))}),
+            ValueError,
+            "doubly stochastic",
+        ),
+        (
+            lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"bogus": 1}),
+            ValueError,
+            "unknown option",
+        ),
+        (
+            lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"local_search": "3opt"}),
+            ValueError,
+            "local_search=",
+        ),
+        (
+            lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"partial_match": [[0, 3]]}),
+            ValueError,
+            r"partial_match\[0, 1\]=3",
+        ),
+        (
+            lambda: danneal.quadratic_assignment(
+                np.ones((3, 3)), np.ones((3, 3)), options={"partial_match": [[0, 1], [0, 2]]}
+            ),
+            ValueError,
+            "partial_match: column 0",
+        ),
+        (
+            lambda: danneal.quadratic_assignment(np.ones((3, 3)), np.ones((3, 3)), options={"n_kicks": -1}),
+            ValueError,
+            "n_kicks=-1",
+        ),
+        (
+            lambda: _core.qap_local_search(
+                np.ones((3, 3)), np.ones((3, 3)), np.zeros((1, 3), dtype=np.int64), None, False, 10, 0, 1, None, 1
+            ),
+            ValueError,
+            "not a permutation",
+        ),
+        (
+            lambda: _core.qap_local_search(
+                np.ones((3, 3)), np.ones((3, 3)), np.zeros((1, 3), dtype=np.int64), None, False, 10, 0, 0, None, 1
+            ),
+            ValueError,
+            "kick_size=0",
+        ),
+        (
+            lambda: danneal.quadratic_assignment(
+                np.ones((3, 3)), np.ones((3, 3)), options={"rng": 1, "random_state": 1}
+            ),
+            ValueError,
+            "only one of",
+        ),
+        (
+            lambda: _core.qap_fixed_point(
+                np.ones((2, 2)),
+                np.ones((2, 2)),
+                None,
+                -1.0,
+                0.0,
+                0.0,
+                np.ones((2, 2)) / 2,
+                1,
+                0.0,
+                1,
+                np.zeros(2),
+                np.zeros(2),
+            ),
+            ValueError,
+            "beta=0",
+        ),
+    ],
+)
 def test_validation(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
@@ -182,7 +259,7 @@ def test_local_search_matches_twin_and_is_local_optimum(dtype, seed):
         A, B = A + A.T, B + B.T
     P = np.array([rng.permutation(n) for _ in range(3)], dtype=np.int64)
     movable = rng.random(n) > 0.25
-    seeds = rng.integers(0, 2 ** 63, size=3, dtype=np.uint64)
+    seeds = rng.integers(0, 2**63, size=3, dtype=np.uint64)
     for maximize in (False, True):
         for kicks in (0, 6):
             p1, m1 = _core.qap_local_search(A, B, P, movable, maximize, 1000, kicks, 3, seeds, 1)
@@ -203,9 +280,9 @@ def test_local_search_kicks_improve_and_max_moves():
     n = 20
     A, B = rng.random((n, n)), rng.random((n, n))
     P = np.array([rng.permutation(n) for _ in range(4)], dtype=np.int64)
-    f = lambda p: float(np.sum(A * B[np.ix_(p, p)]))  # noqa: E731
-    p0, _ = _core.qap_local_search(A, B, P, None, False, 10 ** 6, 0, 3, None, 1)
-    p1, _ = _core.qap_local_search(A, B, P, None, False, 10 ** 6, 50, 3, None, 1)
+    f = lambda p: float(np.sum(A * B[np.ix_(p, p)]))
+    p0, _ = _core.qap_local_search(A, B, P, None, False, 10**6, 0, 3, None, 1)
+    p1, _ = _core.qap_local_search(A, B, P, None, False, 10**6, 50, 3, None, 1)
     assert all(f(b) <= f(a) + 1e-12 for a, b in zip(p0, p1))
     assert sum(f(b) < f(a) - 1e-9 for a, b in zip(p0, p1)) >= 1
     pz, mz = _core.qap_local_search(A, B, P, None, False, 0, 0, 3, None, 1)
@@ -246,8 +323,9 @@ def test_partial_match_honoured():
             val = float(np.sum(A * B[np.ix_(p, p)]))
             best = val if best is None else min(best, val)
         for method in ("graduated", "self_annealing"):
-            res = danneal.quadratic_assignment(A, B, method=method, options={"partial_match": seeds, "rng": 0,
-                                                                             "n_init": 3})
+            res = danneal.quadratic_assignment(
+                A, B, method=method, options={"partial_match": seeds, "rng": 0, "n_init": 3}
+            )
             np.testing.assert_array_equal(res.col_ind[seeds[:, 0]], seeds[:, 1])
             assert sorted(res.col_ind) == list(range(n))
             assert res.fun == pytest.approx(float(np.sum(A * B[np.ix_(res.col_ind, res.col_ind)])))
@@ -261,8 +339,9 @@ def test_unequal_sizes_padded():
     rng = np.random.default_rng(8)
     A, _ = random_instance(rng, 5)
     _, B = random_instance(rng, 7)
-    f = lambda Ax, Bx, p: float(sum(Ax[i, j] * Bx[p[i], p[j]] for i in range(len(p)) for j in range(len(p))  # noqa: E731
-                                    if p[i] >= 0 and p[j] >= 0))
+    f = lambda Ax, Bx, p: float(
+        sum(Ax[i, j] * Bx[p[i], p[j]] for i in range(len(p)) for j in range(len(p)) if p[i] >= 0 and p[j] >= 0)
+    )
     r = danneal.quadratic_assignment(A, B, options={"rng": 0})  # A smaller: every node of A matched
     assert r.col_ind.shape == (5,) and len(set(r.col_ind)) == 5 and r.col_ind.max() < 7
     assert r.fun == pytest.approx(f(A, B, r.col_ind))

@@ -98,8 +98,31 @@ def test_exp_special_values(isa, dtype):
     f = np.finfo(dtype)
     lo, hi = dtype(LIMITS[dtype][0]), dtype(LIMITS[dtype][1])
     below, above = np.nextafter(lo, dtype(-np.inf)), np.nextafter(hi, dtype(np.inf))
-    x = np.array([-np.inf, -f.max, -1e30, -800, -104, below, lo, -1e-30, -0.0, 0.0, 1e-30, 1.0,
-                  hi, above, 100, 800, 1e30, f.max, np.inf, np.nan], dtype=np.float64)
+    x = np.array(
+        [
+            -np.inf,
+            -f.max,
+            -1e30,
+            -800,
+            -104,
+            below,
+            lo,
+            -1e-30,
+            -0.0,
+            0.0,
+            1e-30,
+            1.0,
+            hi,
+            above,
+            100,
+            800,
+            1e30,
+            f.max,
+            np.inf,
+            np.nan,
+        ],
+        dtype=np.float64,
+    )
     with np.errstate(over="ignore"):
         x = x.astype(dtype)
     y = _core._simd_exp(x, isa)
@@ -167,8 +190,10 @@ def test_override_unknown_name_fails_at_import():
 
 @pytest.mark.skipif("avx2" in ISAS, reason="this machine runs AVX2: the fallback warning cannot show")
 def test_override_unavailable_warns_and_falls_back():
-    out = _run("import warnings; warnings.simplefilter('always')\nfrom danneal import _core; print(_core.isa())",
-               DANNEAL_ISA="avx2")
+    out = _run(
+        "import warnings; warnings.simplefilter('always')\nfrom danneal import _core; print(_core.isa())",
+        DANNEAL_ISA="avx2",
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "baseline" and "DANNEAL_ISA='avx2' is not available" in out.stderr
 

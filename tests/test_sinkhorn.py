@@ -87,8 +87,12 @@ def test_marginals_hold(rng, dtype):
     np.testing.assert_allclose(P.sum(1), a, atol=tol)
     np.testing.assert_allclose(P.sum(0), b, atol=tol)
     # the plan is the Gibbs form of the returned duals
-    np.testing.assert_allclose(P, np.exp((log["f"][:, None] + log["g"][None, :] - C.astype(float)) / 0.05),
-                               rtol=1e-4 if dtype == np.float32 else 1e-8, atol=1e-12)
+    np.testing.assert_allclose(
+        P,
+        np.exp((log["f"][:, None] + log["g"][None, :] - C.astype(float)) / 0.05),
+        rtol=1e-4 if dtype == np.float32 else 1e-8,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("reg", [1e-1, 2e-2])
@@ -107,8 +111,16 @@ def test_matches_pot(rng, reg):
     np.testing.assert_allclose(P, P_log, atol=1e-8, rtol=0)
 
 
-@pytest.mark.parametrize("dtype,reg,shift", [(np.float64, 1e-3, 1.0), (np.float64, 1e-4, 1.0), (np.float32, 1e-2, 0.0),
-                                             (np.float32, 1e-3, 1.0), (np.float64, 1e-6, 0.0)])
+@pytest.mark.parametrize(
+    "dtype,reg,shift",
+    [
+        (np.float64, 1e-3, 1.0),
+        (np.float64, 1e-4, 1.0),
+        (np.float32, 1e-2, 0.0),
+        (np.float32, 1e-3, 1.0),
+        (np.float64, 1e-6, 0.0),
+    ],
+)
 def test_no_nan_at_any_reg(rng, dtype, reg, shift):
     # POT's sinkhorn fails (K underflows to 0) and sinkhorn_stabilized returns NaN on such cases
     C = sq_cost(rng, 120, 100, shift=shift).astype(dtype)
@@ -162,25 +174,28 @@ def test_convergence_warning(rng):
     assert not log["converged"] and log["n_iter"] == 3 and np.isfinite(P).all()
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    ({"cost": np.ones((3, 3)), "reg": 0.0}, ValueError, "reg=0.0"),
-    ({"cost": np.ones((3, 3)), "reg": -1.0}, ValueError, "reg=-1.0"),
-    ({"cost": np.ones((3, 3)), "reg": np.nan}, ValueError, "reg=nan"),
-    ({"cost": np.ones((0, 3))}, ValueError, "cost: empty"),
-    ({"cost": np.ones(3)}, ValueError, "2-d"),
-    ({"cost": np.array([[0.0, np.nan], [1.0, 0.0]])}, ValueError, "NaN or inf"),
-    ({"cost": np.array([[0.0, np.inf], [1.0, 0.0]])}, ValueError, "NaN or inf"),
-    ({"cost": np.ones((2, 2)), "a": [0.5, -0.5]}, ValueError, "a: marginals must be >= 0"),
-    ({"cost": np.ones((2, 2)), "a": [0.0, 0.0]}, ValueError, "positive sum"),
-    ({"cost": np.ones((2, 2)), "a": [0.5, 0.5], "b": [1.0, 1.0]}, ValueError, "same sum"),
-    ({"cost": np.ones((2, 2)), "b": [1.0, 0.0, 0.0]}, ValueError, r"b: expected shape \(2,\)"),
-    ({"cost": np.ones((2, 2)), "tol": -1.0}, ValueError, "tol=-1.0"),
-    ({"cost": np.ones((2, 2)), "max_iter": -1}, ValueError, "max_iter=-1"),
-    ({"cost": np.ones((2, 2)), "max_iter": 1.5}, TypeError, "max_iter=1.5"),
-    ({"cost": np.ones((2, 2)), "norm": "l1"}, ValueError, "norm='l1'"),
-    ({"cost": np.ones((2, 2)), "n_threads": 0}, ValueError, "n_threads=0"),
-    ({"cost": np.ones((2, 2), dtype=complex)}, TypeError, "complex"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        ({"cost": np.ones((3, 3)), "reg": 0.0}, ValueError, "reg=0.0"),
+        ({"cost": np.ones((3, 3)), "reg": -1.0}, ValueError, "reg=-1.0"),
+        ({"cost": np.ones((3, 3)), "reg": np.nan}, ValueError, "reg=nan"),
+        ({"cost": np.ones((0, 3))}, ValueError, "cost: empty"),
+        ({"cost": np.ones(3)}, ValueError, "2-d"),
+        ({"cost": np.array([[0.0, np.nan], [1.0, 0.0]])}, ValueError, "NaN or inf"),
+        ({"cost": np.array([[0.0, np.inf], [1.0, 0.0]])}, ValueError, "NaN or inf"),
+        ({"cost": np.ones((2, 2)), "a": [0.5, -0.5]}, ValueError, "a: marginals must be >= 0"),
+        ({"cost": np.ones((2, 2)), "a": [0.0, 0.0]}, ValueError, "positive sum"),
+        ({"cost": np.ones((2, 2)), "a": [0.5, 0.5], "b": [1.0, 1.0]}, ValueError, "same sum"),
+        ({"cost": np.ones((2, 2)), "b": [1.0, 0.0, 0.0]}, ValueError, r"b: expected shape \(2,\)"),
+        ({"cost": np.ones((2, 2)), "tol": -1.0}, ValueError, "tol=-1.0"),
+        ({"cost": np.ones((2, 2)), "max_iter": -1}, ValueError, "max_iter=-1"),
+        ({"cost": np.ones((2, 2)), "max_iter": 1.5}, TypeError, "max_iter=1.5"),
+        ({"cost": np.ones((2, 2)), "norm": "l1"}, ValueError, "norm='l1'"),
+        ({"cost": np.ones((2, 2)), "n_threads": 0}, ValueError, "n_threads=0"),
+        ({"cost": np.ones((2, 2), dtype=complex)}, TypeError, "complex"),
+    ],
+)
 def test_validation(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         danneal.sinkhorn(**kwargs)

@@ -88,8 +88,7 @@ def test_unbalanced_vs_pot(rng, reg, reg_m):
     # reg_m = inf: the balanced problem (equal masses)
     a2 = a / a.sum()
     b2 = b / b.sum()
-    Pb = danneal.sinkhorn_unbalanced(C, a2, b2, reg=reg, reg_m=np.inf, tol=1e-14, max_iter=100000,
-                                     reference="uniform")
+    Pb = danneal.sinkhorn_unbalanced(C, a2, b2, reg=reg, reg_m=np.inf, tol=1e-14, max_iter=100000, reference="uniform")
     np.testing.assert_allclose(Pb, danneal.sinkhorn(C, a2, b2, reg=reg, tol=1e-13, max_iter=100000), atol=1e-10)
 
 

@@ -68,11 +68,14 @@ def test_clam_score_is_minus_squared_transform(blobs):
     assert m.score(X) <= 0
 
 
-@pytest.mark.parametrize("make", [
-    lambda: CentralAnnealing(random_state=0, n_threads=1),
-    lambda: PairwiseAnnealing(metric="sqeuclidean", random_state=0, n_threads=1),
-    lambda: ClAM(random_state=0, n_threads=1),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: CentralAnnealing(random_state=0, n_threads=1),
+        lambda: PairwiseAnnealing(metric="sqeuclidean", random_state=0, n_threads=1),
+        lambda: ClAM(random_state=0, n_threads=1),
+    ],
+)
 def test_grid_search_without_a_scorer(blobs, make):
     X, _ = blobs
     # the within-cluster cost falls as K grows, so the highest score is the largest K: what

@@ -46,6 +46,7 @@ def test_linear_assignment_equals_hungarian(seed, maximize):
 
 def _brute_force_assignment(C, maximize):
     from itertools import permutations
+
     n, m = C.shape
     sign = -1.0 if maximize else 1.0
     best = None
@@ -67,7 +68,11 @@ def test_linear_assignment_is_optimal(seed):
     rng = np.random.default_rng(seed)
     n, m = rng.integers(1, 6), rng.integers(1, 6)
     maximize = bool(seed % 2)
-    C = rng.integers(0, 3, size=(n, m)).astype(float) if seed % 3 == 0 else rng.normal(size=(n, m)) * 10.0 ** rng.integers(-8, 8)
+    C = (
+        rng.integers(0, 3, size=(n, m)).astype(float)
+        if seed % 3 == 0
+        else rng.normal(size=(n, m)) * 10.0 ** rng.integers(-8, 8)
+    )
     if seed % 5 == 0 and n > 1 and m > 1:
         C[0, 0] = -np.inf if maximize else np.inf
     row, col = danneal.linear_assignment(C, maximize=maximize)
@@ -111,8 +116,13 @@ def test_self_annealing_equals_da_wta(rng, n_steps):
     # constant benefit: self annealing from the uniform start is DA at beta_n = n * alpha
     Q = rng.normal(size=(7, 5))
     alpha = 0.3
-    res = danneal.assignment_annealing(lambda M: Q, Q.shape, constraint="wta", method="self_annealing",
-                                       options={"alpha": alpha, "max_iter": n_steps, "hard_tol": 0.0})
+    res = danneal.assignment_annealing(
+        lambda M: Q,
+        Q.shape,
+        constraint="wta",
+        method="self_annealing",
+        options={"alpha": alpha, "max_iter": n_steps, "hard_tol": 0.0},
+    )
     assert res.nit == n_steps
     np.testing.assert_allclose(res.M, danneal.softmax_wta(Q, n_steps * alpha), rtol=1e-10, atol=1e-14)
 
@@ -121,9 +131,18 @@ def test_self_annealing_equals_da_wta(rng, n_steps):
 def test_self_annealing_equals_da_assignment(rng, n_steps):
     Q = rng.normal(size=(6, 6))
     alpha = 0.4
-    res = danneal.assignment_annealing(lambda M: Q, Q.shape, method="self_annealing",
-                                       options={"alpha": alpha, "max_iter": n_steps, "hard_tol": 0.0,
-                                                "sinkhorn_max_iter": 5000, "sinkhorn_tol": 1e-13})
+    res = danneal.assignment_annealing(
+        lambda M: Q,
+        Q.shape,
+        method="self_annealing",
+        options={
+            "alpha": alpha,
+            "max_iter": n_steps,
+            "hard_tol": 0.0,
+            "sinkhorn_max_iter": 5000,
+            "sinkhorn_tol": 1e-13,
+        },
+    )
     expect = danneal.softassign(Q, n_steps * alpha, tol=1e-13, max_iter=5000)
     np.testing.assert_allclose(res.M, expect, atol=1e-9)
 
@@ -132,10 +151,12 @@ def test_self_annihilation_breaks_tie_that_self_annealing_keeps():
     T = np.array([[1.0, 1.0, 0.5]])
     M0 = np.array([[0.334, 0.333, 0.333]])
     opts = {"alpha": 0.5, "max_iter": 200, "hard_tol": 1e-6}
-    sa = danneal.assignment_annealing(lambda M: T, T.shape, constraint="wta", method="self_annealing", M0=M0,
-                                      options=opts)
-    sn = danneal.assignment_annealing(lambda M: T, T.shape, constraint="wta", method="self_annihilation", M0=M0,
-                                      options={**opts, "delta": -1.0})
+    sa = danneal.assignment_annealing(
+        lambda M: T, T.shape, constraint="wta", method="self_annealing", M0=M0, options=opts
+    )
+    sn = danneal.assignment_annealing(
+        lambda M: T, T.shape, constraint="wta", method="self_annihilation", M0=M0, options={**opts, "delta": -1.0}
+    )
     # self annealing: the two winners keep their initial ratio, nothing becomes hard
     np.testing.assert_allclose(sa.M[0, :2], [0.334 / 0.667, 0.333 / 0.667], rtol=1e-6)
     assert not sa.hard
@@ -149,12 +170,13 @@ def test_relaxation_labeling_close_to_exponentiated_for_small_alpha(rng, constra
     n = 6
     C = rng.normal(size=(n * n, n * n))
     C = (C + C.T) / 2
-    qfun = lambda M: (C @ M.ravel()).reshape(n, n) + 5.0  # noqa: E731 (shift keeps 1 + alpha Q > 0)
+    qfun = lambda M: (C @ M.ravel()).reshape(n, n) + 5.0
     alpha = 1e-3
     opts = {"alpha": alpha, "max_iter": 5, "hard_tol": 0.0, "sinkhorn_max_iter": 2000, "sinkhorn_tol": 1e-12}
     rl = danneal.assignment_annealing(qfun, (n, n), constraint=constraint, method="relaxation_labeling", options=opts)
-    er = danneal.assignment_annealing(qfun, (n, n), constraint=constraint, method="exponentiated_relaxation",
-                                      options=opts)
+    er = danneal.assignment_annealing(
+        qfun, (n, n), constraint=constraint, method="exponentiated_relaxation", options=opts
+    )
     dev = np.abs(rl.M - er.M).max()
     assert dev < 50 * alpha**2  # they differ at second order in alpha
     assert np.abs(rl.M - 1.0 / n).max() > 10 * dev  # and both moved
@@ -163,8 +185,9 @@ def test_relaxation_labeling_close_to_exponentiated_for_small_alpha(rng, constra
 def test_relaxation_labeling_requires_positive_factor():
     Q = np.array([[1.0, -3.0], [0.0, 2.0]])
     with pytest.raises(ValueError, match=r"1 \+ alpha\*Q > 0"):
-        danneal.assignment_annealing(lambda M: Q, Q.shape, constraint="wta", method="relaxation_labeling",
-                                     options={"alpha": 0.5})
+        danneal.assignment_annealing(
+            lambda M: Q, Q.shape, constraint="wta", method="relaxation_labeling", options={"alpha": 0.5}
+        )
 
 
 def test_quadratic_labeling_dense_and_callable(rng):
@@ -179,31 +202,40 @@ def test_quadratic_labeling_dense_and_callable(rng):
         lab = res.labels
         assert len(set(lab[:3])) == 1 and len(set(lab[3:])) == 1 and lab[0] != lab[3], method
         assert res.fun == pytest.approx(6.0)
-    res2 = danneal.quadratic_labeling(lambda M: (C @ M.ravel()).reshape(N, K), (N, K),
-                                      M0=np.full((N, K), 0.5) + 0.01 * rng.random((N, K)))
+    res2 = danneal.quadratic_labeling(
+        lambda M: (C @ M.ravel()).reshape(N, K), (N, K), M0=np.full((N, K), 0.5) + 0.01 * rng.random((N, K))
+    )
     assert res2.fun == pytest.approx(6.0)
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: danneal.softassign(np.ones((3, 3)), 0.0), ValueError, "beta=0.0"),
-    (lambda: danneal.softassign(np.ones((3, 3)), -2.0), ValueError, "beta=-2.0"),
-    (lambda: danneal.softassign(np.ones((0, 0)), 1.0), ValueError, "benefit: empty"),
-    (lambda: danneal.softmax_wta(np.ones((2, 2)), np.inf), ValueError, "beta=inf"),
-    (lambda: danneal.linear_assignment(np.ones((2, 3)), return_plan=True), ValueError, "square, finite"),
-    (lambda: danneal.linear_assignment(np.array([[0.0, -np.inf], [0.0, 0.0]])), ValueError, "forbidden"),
-    (lambda: danneal.linear_assignment(np.array([[np.inf, np.inf], [0.0, 0.0]])), ValueError, "no complete"),
-    (lambda: danneal.linear_assignment(np.array([[0.0, np.nan], [0.0, 0.0]])), ValueError, "NaN"),
-    (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), method="nope"), ValueError, "method='nope'"),
-    (lambda: danneal.assignment_annealing(lambda M: M, (2, 3)), ValueError, "must be square"),
-    (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), options={"betax": 1}), ValueError, "unknown option"),
-    (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), options={"beta0": 0}), ValueError, "beta0=0"),
-    (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), method="self_annihilation",
-                                          options={"alpha": 1.0, "delta": -2.0}), ValueError, "delta=-2.0"),
-    (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), constraint="rows"), ValueError, "constraint="),
-    (lambda: danneal.quadratic_labeling(np.ones((6, 6)), 4), ValueError, "n_labels=4"),
-    (lambda: danneal.quadratic_labeling(np.ones((6, 5)), 3), ValueError, "must be square"),
-    (lambda: danneal.quadratic_labeling(lambda M: M, 3), ValueError, r"n_labels must be \(N, K\)"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: danneal.softassign(np.ones((3, 3)), 0.0), ValueError, "beta=0.0"),
+        (lambda: danneal.softassign(np.ones((3, 3)), -2.0), ValueError, "beta=-2.0"),
+        (lambda: danneal.softassign(np.ones((0, 0)), 1.0), ValueError, "benefit: empty"),
+        (lambda: danneal.softmax_wta(np.ones((2, 2)), np.inf), ValueError, "beta=inf"),
+        (lambda: danneal.linear_assignment(np.ones((2, 3)), return_plan=True), ValueError, "square, finite"),
+        (lambda: danneal.linear_assignment(np.array([[0.0, -np.inf], [0.0, 0.0]])), ValueError, "forbidden"),
+        (lambda: danneal.linear_assignment(np.array([[np.inf, np.inf], [0.0, 0.0]])), ValueError, "no complete"),
+        (lambda: danneal.linear_assignment(np.array([[0.0, np.nan], [0.0, 0.0]])), ValueError, "NaN"),
+        (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), method="nope"), ValueError, "method='nope'"),
+        (lambda: danneal.assignment_annealing(lambda M: M, (2, 3)), ValueError, "must be square"),
+        (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), options={"betax": 1}), ValueError, "unknown option"),
+        (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), options={"beta0": 0}), ValueError, "beta0=0"),
+        (
+            lambda: danneal.assignment_annealing(
+                lambda M: M, (2, 2), method="self_annihilation", options={"alpha": 1.0, "delta": -2.0}
+            ),
+            ValueError,
+            "delta=-2.0",
+        ),
+        (lambda: danneal.assignment_annealing(lambda M: M, (2, 2), constraint="rows"), ValueError, "constraint="),
+        (lambda: danneal.quadratic_labeling(np.ones((6, 6)), 4), ValueError, "n_labels=4"),
+        (lambda: danneal.quadratic_labeling(np.ones((6, 5)), 3), ValueError, "must be square"),
+        (lambda: danneal.quadratic_labeling(lambda M: M, 3), ValueError, r"n_labels must be \(N, K\)"),
+    ],
+)
 def test_validation(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
@@ -240,17 +272,24 @@ def test_relaxation_labeling_annihilation_breaks_tie_that_rl_keeps():
     T = np.array([[1.0, 1.0, 0.5]])
     M0 = np.array([[0.334, 0.333, 0.333]])
     opts = {"alpha": 0.5, "max_iter": 300, "hard_tol": 1e-6}
-    rl = danneal.assignment_annealing(lambda M: T, T.shape, constraint="wta", method="relaxation_labeling", M0=M0,
-                                      options=opts)
-    rn = danneal.assignment_annealing(lambda M: T, T.shape, constraint="wta",
-                                      method="relaxation_labeling_annihilation", M0=M0,
-                                      options={**opts, "delta": -1.0})
+    rl = danneal.assignment_annealing(
+        lambda M: T, T.shape, constraint="wta", method="relaxation_labeling", M0=M0, options=opts
+    )
+    rn = danneal.assignment_annealing(
+        lambda M: T,
+        T.shape,
+        constraint="wta",
+        method="relaxation_labeling_annihilation",
+        M0=M0,
+        options={**opts, "delta": -1.0},
+    )
     np.testing.assert_allclose(rl.M[0, :2], [0.334 / 0.667, 0.333 / 0.667], rtol=1e-6)
     assert not rl.hard
     assert rn.hard and rn.M[0, 0] > 1 - 1e-6 and np.isfinite(rn.M).all()
     with pytest.raises(ValueError, match="delta=0.5"):
-        danneal.assignment_annealing(lambda M: T, T.shape, constraint="wta",
-                                     method="relaxation_labeling_annihilation", options={"delta": 0.5})
+        danneal.assignment_annealing(
+            lambda M: T, T.shape, constraint="wta", method="relaxation_labeling_annihilation", options={"delta": 0.5}
+        )
 
 
 def test_column_normalised_relaxation_labeling(rng):
@@ -258,9 +297,14 @@ def test_column_normalised_relaxation_labeling(rng):
     n = 5
     C = rng.normal(size=(n * n, n * n))
     C = (C + C.T) / 2
-    qfun = lambda M: (C @ M.ravel()).reshape(n, n) + 20.0  # noqa: E731 (shift keeps 1 + alpha Q > 0)
-    res = danneal.assignment_annealing(qfun, (n, n), constraint="columns", method="relaxation_labeling",
-                                       options={"alpha": 0.05, "max_iter": 50, "hard_tol": 0.0})
+    qfun = lambda M: (C @ M.ravel()).reshape(n, n) + 20.0
+    res = danneal.assignment_annealing(
+        qfun,
+        (n, n),
+        constraint="columns",
+        method="relaxation_labeling",
+        options={"alpha": 0.05, "max_iter": 50, "hard_tol": 0.0},
+    )
     np.testing.assert_allclose(res.M.sum(0), 1, atol=1e-12)
     assert not np.allclose(res.M.sum(1), 1, atol=1e-6)  # rows are free
     assert res.nit == 50 and res.constraint == "columns"
@@ -272,15 +316,17 @@ def test_stopping_rules_permutation_norm_and_energy(rng):
     n = 6
     C = rng.normal(size=(n * n, n * n))
     C = (C + C.T) / 2
-    qfun = lambda M: (C @ M.ravel()).reshape(n, n) + 30.0  # noqa: E731
+    qfun = lambda M: (C @ M.ravel()).reshape(n, n) + 30.0
     base = {"alpha": 0.2, "max_iter": 200, "hard_tol": 0.0}
     full = danneal.assignment_annealing(qfun, (n, n), method="exponentiated_relaxation", options=base)
-    pnorm = lambda M: float(np.sum(M * (1 - M))) / n  # noqa: E731
+    pnorm = lambda M: float(np.sum(M * (1 - M))) / n
     tol = 2 * pnorm(full.M) + 1e-3
-    pn = danneal.assignment_annealing(qfun, (n, n), method="exponentiated_relaxation",
-                                      options={**base, "perm_norm_tol": tol})
-    en = danneal.assignment_annealing(qfun, (n, n), method="exponentiated_relaxation",
-                                      options={**base, "energy_tol": 1.0})
+    pn = danneal.assignment_annealing(
+        qfun, (n, n), method="exponentiated_relaxation", options={**base, "perm_norm_tol": tol}
+    )
+    en = danneal.assignment_annealing(
+        qfun, (n, n), method="exponentiated_relaxation", options={**base, "energy_tol": 1.0}
+    )
     assert full.nit == 200 and pn.nit < 200 and 2 <= en.nit < 200
     gd = danneal.assignment_annealing(qfun, (n, n), options={"perm_norm_tol": 0.2, "hard_tol": 0.0})
     gf = danneal.assignment_annealing(qfun, (n, n), options={"hard_tol": 0.0})
@@ -329,7 +375,7 @@ def test_chi2_step_doubly_stochastic_is_the_chi2_minimiser(rng, n):
     np.testing.assert_allclose(D - D[:, :1] - D[:1, :] + D[0, 0], 0, atol=1e-9)
     Y = S + 0.01 * rng.normal(size=(n, n))  # any other feasible X has a larger chi-squared energy
     Y += -Y.mean(1, keepdims=True) - Y.mean(0, keepdims=True) + Y.mean() + 1.0 / n
-    energy = lambda Z: -np.sum(Q * Z) + np.sum((Z - S) ** 2 / S) / (2 * alpha)  # noqa: E731
+    energy = lambda Z: -np.sum(Q * Z) + np.sum((Z - S) ** 2 / S) / (2 * alpha)
     assert energy(X) <= energy(Y) + 1e-12
 
 
@@ -349,10 +395,14 @@ def test_chi_squared_stays_feasible_and_ascends(rng, constraint):
         Ms.append(M)
 
     M0 = danneal.softassign(0.1 * rng.normal(size=(n, n)), 1.0, tol=1e-14)
-    res = danneal.assignment_annealing(lambda M: (C @ M.ravel()).reshape(n, n), (n, n), constraint=constraint,
-                                       method="chi_squared", M0=M0,
-                                       options={"alpha": 0.02, "max_iter": 400, "positivity": "stop",
-                                                "callback": cb})
+    res = danneal.assignment_annealing(
+        lambda M: (C @ M.ravel()).reshape(n, n),
+        (n, n),
+        constraint=constraint,
+        method="chi_squared",
+        M0=M0,
+        options={"alpha": 0.02, "max_iter": 400, "positivity": "stop", "callback": cb},
+    )
     assert len(E) > 5 and np.isfinite(res.M).all() and (res.M > 0).all()
     assert np.all(np.diff(E) >= -1e-10 * np.abs(E[1:]).max())
     for M in Ms:
@@ -367,8 +417,9 @@ def test_chi_squared_linear_benefit_reaches_the_optimal_permutation(rng):
     # hundreds of orders of magnitude, and the multipliers must still come out right (a plain
     # least-squares solve gave reduced costs of the wrong sign there and stopped on positivity)
     B = rng.uniform(size=(5, 5))
-    res = danneal.assignment_annealing(lambda M: B, B.shape, method="chi_squared",
-                                       options={"alpha": 0.3, "max_iter": 5000, "positivity": "stop"})
+    res = danneal.assignment_annealing(
+        lambda M: B, B.shape, method="chi_squared", options={"alpha": 0.3, "max_iter": 5000, "positivity": "stop"}
+    )
     _, col = linear_sum_assignment(-B)
     np.testing.assert_array_equal(res.M.argmax(1), col)
     assert res.stopped in ("hard", "max_iter")
@@ -378,14 +429,21 @@ def test_positivity_stop_and_raise():
     # relaxation labeling (the paper stops it once 1 + alpha Q turns negative) and the chi-squared update
     Q = np.array([[1.0, -3.0], [0.0, 2.0]])
     for method in ("relaxation_labeling", "chi_squared"):
-        res = danneal.assignment_annealing(lambda M: Q, Q.shape, constraint="wta", method=method,
-                                           options={"alpha": 0.5, "positivity": "stop"})
+        res = danneal.assignment_annealing(
+            lambda M: Q, Q.shape, constraint="wta", method=method, options={"alpha": 0.5, "positivity": "stop"}
+        )
         assert res.stopped == "positivity" and res.nit == 0 and np.allclose(res.M, 0.5)
     with pytest.raises(ValueError, match=r"chi_squared needs positive entries.*M\[0, 1\]"):
-        danneal.assignment_annealing(lambda M: Q, Q.shape, constraint="wta", method="chi_squared",
-                                     options={"alpha": 0.5})
+        danneal.assignment_annealing(
+            lambda M: Q, Q.shape, constraint="wta", method="chi_squared", options={"alpha": 0.5}
+        )
     with pytest.raises(ValueError, match="positivity='no'"):
         danneal.assignment_annealing(lambda M: Q, Q.shape, options={"positivity": "no"})
-    res = danneal.assignment_annealing(lambda M: Q, Q.shape, constraint="wta", method="chi_squared",
-                                       options={"alpha": 0.1, "max_iter": 3, "hard_tol": 0.0})
+    res = danneal.assignment_annealing(
+        lambda M: Q,
+        Q.shape,
+        constraint="wta",
+        method="chi_squared",
+        options={"alpha": 0.1, "max_iter": 3, "hard_tol": 0.0},
+    )
     assert res.stopped == "max_iter" and res.nit == 3

@@ -49,19 +49,23 @@ def _run(code, **env):
     full.pop("OMP_NUM_THREADS", None)
     full.pop("OMP_WAIT_POLICY", None)
     full.update(env)
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=full, capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout.strip().splitlines()[-1]
 
 
 def test_omp_num_threads_is_respected():
-    out = _run("""
+    out = _run(
+        """
         import danneal
         from danneal import _core
         omp = _core.max_threads() if danneal.openmp else 1
         print(danneal.resolve_n_threads(None), danneal.resolve_n_threads(2), omp)
-    """, OMP_NUM_THREADS="1")
+    """,
+        OMP_NUM_THREADS="1",
+    )
     assert out == "1 2 1"
 
 
@@ -89,31 +93,43 @@ def test_threadpool_limits_is_honoured():
     assert resolve_n_threads(None) == before
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: danneal.sinkhorn(np.ones((3, 3)), max_iter=2**63), "max_iter=9223372036854775808 exceeds"),
-    (lambda: danneal.sinkhorn(np.ones((3, 3)), n_threads=2**31), "n_threads=2147483648 exceeds"),
-    (lambda: danneal.ClAM(2, n_threads=2**31).fit(np.eye(4)), "n_threads=2147483648 exceeds"),
-    (lambda: danneal.ClAM(2, n_steps=2**64).fit(np.eye(4)), "n_steps=18446744073709551616 exceeds"),
-    (lambda: danneal.ClAM(2, n_init=2**31).fit(np.eye(4)), "n_init=2147483648 must be <= 1000000"),
-    (lambda: danneal.ClAM(2, batch_size=10**30).fit(np.eye(4)), "batch_size=10+ exceeds"),
-    (lambda: danneal.PairwiseAnnealing(2, n_threads=2**31).fit(np.ones((4, 4)) - np.eye(4)),
-     "n_threads=2147483648 exceeds"),
-    (lambda: danneal.PairwiseAnnealing(2, max_iter=2**63).fit(np.ones((4, 4)) - np.eye(4)),
-     "max_iter.* range \\[1, 9223372036854775807\\]. Got 9223372036854775808"),
-    (lambda: danneal.quadratic_assignment(np.eye(3), np.eye(3), options={"n_threads": 2**31}),
-     "n_threads=2147483648 exceeds"),
-    (lambda: danneal.CentralAnnealing(2, max_iter=2**63).fit(np.eye(4)), "max_iter=9223372036854775808 exceeds"),
-    (lambda: danneal.CentralAnnealing(2, n_threads=2**31).fit(np.eye(4)), "n_threads=2147483648 exceeds"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: danneal.sinkhorn(np.ones((3, 3)), max_iter=2**63), "max_iter=9223372036854775808 exceeds"),
+        (lambda: danneal.sinkhorn(np.ones((3, 3)), n_threads=2**31), "n_threads=2147483648 exceeds"),
+        (lambda: danneal.ClAM(2, n_threads=2**31).fit(np.eye(4)), "n_threads=2147483648 exceeds"),
+        (lambda: danneal.ClAM(2, n_steps=2**64).fit(np.eye(4)), "n_steps=18446744073709551616 exceeds"),
+        (lambda: danneal.ClAM(2, n_init=2**31).fit(np.eye(4)), "n_init=2147483648 must be <= 1000000"),
+        (lambda: danneal.ClAM(2, batch_size=10**30).fit(np.eye(4)), "batch_size=10+ exceeds"),
+        (
+            lambda: danneal.PairwiseAnnealing(2, n_threads=2**31).fit(np.ones((4, 4)) - np.eye(4)),
+            "n_threads=2147483648 exceeds",
+        ),
+        (
+            lambda: danneal.PairwiseAnnealing(2, max_iter=2**63).fit(np.ones((4, 4)) - np.eye(4)),
+            "max_iter.* range \\[1, 9223372036854775807\\]. Got 9223372036854775808",
+        ),
+        (
+            lambda: danneal.quadratic_assignment(np.eye(3), np.eye(3), options={"n_threads": 2**31}),
+            "n_threads=2147483648 exceeds",
+        ),
+        (lambda: danneal.CentralAnnealing(2, max_iter=2**63).fit(np.eye(4)), "max_iter=9223372036854775808 exceeds"),
+        (lambda: danneal.CentralAnnealing(2, n_threads=2**31).fit(np.eye(4)), "n_threads=2147483648 exceeds"),
+    ],
+)
 def test_integers_beyond_the_kernels_limits_are_value_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"n_steps": 10**12}, "n_steps=1000000000000 needs .* GB, more than this machine"),
-    ({"max_epochs": 10**12}, "max_epochs=1000000000000 needs .* GB, more than this machine"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_steps": 10**12}, "n_steps=1000000000000 needs .* GB, more than this machine"),
+        ({"max_epochs": 10**12}, "max_epochs=1000000000000 needs .* GB, more than this machine"),
+    ],
+)
 def test_impossible_allocations_are_memory_errors(kwargs, match):
     with pytest.raises(MemoryError, match=match):
         danneal.ClAM(2, random_state=0, **kwargs).fit(np.eye(4))

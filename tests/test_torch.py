@@ -5,9 +5,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import danneal.torch as dtorch  # noqa: E402
 from danneal.losses import ddc_loss, spectral_clustering_loss  # noqa: E402
 from danneal.torch import DDCLoss, SpectralClusteringLoss  # noqa: E402
-import danneal.torch as dtorch  # noqa: E402
 
 EPS = 1e-9
 
@@ -27,7 +27,7 @@ def torch_ddc_terms(A, H, rel_sigma=0.15, sigma2=None):
         d = torch.diagonal(N)
         D = d[:, None] * d[None, :]
         N = torch.where(N < EPS, N.new_tensor(EPS), N)
-        D = torch.where(D < EPS ** 2, D.new_tensor(EPS ** 2), D)
+        D = torch.where(D < EPS**2, D.new_tensor(EPS**2), D)
         return 2.0 / (k * (k - 1)) * torch.triu(N / torch.sqrt(D), 1).sum()
 
     M = torch.exp(-((A[:, None, :] - torch.eye(k, dtype=A.dtype)[None]) ** 2).sum(-1))
@@ -180,8 +180,9 @@ def test_clam_recursion_gradcheck_and_matches_twin():
     mask = (torch.rand(5, 3, generator=g) > 0.3).to(torch.float64)
     mod = ClAMRecursion(n_steps=4, step_size=0.3, beta=2.0)
     out = mod(X, R, eta, mask)
-    V, _ = ref.clam_forward(X.detach().numpy(), mask.numpy(), R.detach().numpy(), eta.detach().numpy(), 1.0, 0.3,
-                            4, False)
+    V, _ = ref.clam_forward(
+        X.detach().numpy(), mask.numpy(), R.detach().numpy(), eta.detach().numpy(), 1.0, 0.3, 4, False
+    )
     np.testing.assert_allclose(out.detach().numpy(), V[-1], rtol=1e-12, atol=1e-12)
     assert torch.autograd.gradcheck(lambda x, r, e: mod(x, r, e, mask), (X, R, eta), eps=1e-6, atol=1e-7)
     assert torch.autograd.gradcheck(lambda x, r: mod(x, r), (X, R), eps=1e-6, atol=1e-7)

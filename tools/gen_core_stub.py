@@ -48,9 +48,11 @@ def render(module) -> str:
     for name in sorted(n for n in dir(module) if not n.startswith("__")):
         obj = getattr(module, name)
         if inspect.isclass(obj):
-            parts.append(f"\nclass {name}:\n    def __init__(self, *args: Any, **kwargs: Any) -> None: ...\n"
-                         f"    def __getattr__(self, name: str) -> Any: ...\n    def __setattr__(self, name: str, "
-                         f"value: Any) -> None: ...\n")
+            parts.append(
+                f"\nclass {name}:\n    def __init__(self, *args: Any, **kwargs: Any) -> None: ...\n"
+                f"    def __getattr__(self, name: str) -> Any: ...\n    def __setattr__(self, name: str, "
+                f"value: Any) -> None: ...\n"
+            )
         elif callable(obj):
             parts.append("\n" + _function(name, obj))
         else:

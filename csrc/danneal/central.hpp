@@ -69,7 +69,7 @@ namespace simd {
 // The block kernel of one instruction set (defined below, instantiated in simd/isa_*.cpp).
 template <class T, danneal::simd::Isa I>
 void central_rows_isa(const PassArgs<T>&, index_t b, index_t e, T* scratch, const PassOut&);
-#define DANNEAL_CENTRAL_KERNELS(P, I)                                                                   \
+#define DANNEAL_CENTRAL_KERNELS(P, I)                                                                  \
   P void central_rows_isa<float, I>(const PassArgs<float>&, index_t, index_t, float*, const PassOut&); \
   P void central_rows_isa<double, I>(const PassArgs<double>&, index_t, index_t, double*, const PassOut&);
 #define DANNEAL_CENTRAL_EXTERN(I) DANNEAL_CENTRAL_KERNELS(extern template, I)
@@ -84,10 +84,10 @@ inline void central_rows(const PassArgs<T>& a, index_t b, index_t e, T* scratch,
 
 // Indices into the `stats` output of central_fixed_point.
 enum Stat : int {
-  kDistortion = 0,  // sum_i w_i sum_v p_iv |x_i - y_v|^2 for the centroids entering the last iteration
-  kFreeEnergy = 1,  // -T sum_i w_i LSE_v(log p(v) - |x_i - y_v|^2/T); equals the distortion at T = 0
-  kMaxShift = 2,    // max_v |y_v(new) - y_v(old)| of the last iteration
-  kTotalWeight = 3, // sum_i w_i
+  kDistortion = 0,   // sum_i w_i sum_v p_iv |x_i - y_v|^2 for the centroids entering the last iteration
+  kFreeEnergy = 1,   // -T sum_i w_i LSE_v(log p(v) - |x_i - y_v|^2/T); equals the distortion at T = 0
+  kMaxShift = 2,     // max_v |y_v(new) - y_v(old)| of the last iteration
+  kTotalWeight = 3,  // sum_i w_i
   kNumStats = 4
 };
 
@@ -100,7 +100,9 @@ inline index_t padded_k(index_t k) {
   return ((k + W - 1) / W) * W;
 }
 
-inline int chunk_threads(int n_threads, index_t nc) { return effective_threads(n_threads, nc); }
+inline int chunk_threads(int n_threads, index_t nc) {
+  return effective_threads(n_threads, nc);
+}
 
 inline int thread_id() {
 #ifdef DANNEAL_HAVE_OPENMP
@@ -168,10 +170,22 @@ struct PassRunner {
   std::vector<double> part, tot, yy;
 
   PassRunner(const T* X_, index_t n_, index_t d_, const T* w_, index_t k_, int n_threads)
-      : X(X_), n(n_), d(d_), w(w_), k(k_), kp(padded_k<T>(k_)), nc(n_chunks(n_, kRowsPerChunk)),
-        width(d_ * kp + kp + 3), ss(scratch_size<T>(kp)), nt(chunk_threads(n_threads, nc)),
-        Yt(aligned_array<T>(d_ * kp)), bias(aligned_array<T>(kp)), scratch(aligned_array<T>(ss * nt)),
-        part(static_cast<size_t>(nc * width)), tot(static_cast<size_t>(width)), yy(static_cast<size_t>(k_)) {}
+      : X(X_),
+        n(n_),
+        d(d_),
+        w(w_),
+        k(k_),
+        kp(padded_k<T>(k_)),
+        nc(n_chunks(n_, kRowsPerChunk)),
+        width(d_ * kp + kp + 3),
+        ss(scratch_size<T>(kp)),
+        nt(chunk_threads(n_threads, nc)),
+        Yt(aligned_array<T>(d_ * kp)),
+        bias(aligned_array<T>(kp)),
+        scratch(aligned_array<T>(ss * nt)),
+        part(static_cast<size_t>(nc * width)),
+        tot(static_cast<size_t>(width)),
+        yy(static_cast<size_t>(k_)) {}
 
   void run(const T* Y, const double* logp, double temperature) {
     const bool hard = temperature == 0;
@@ -533,8 +547,8 @@ inline void gemm_tiles(const typename S::Scalar* A, index_t sa, index_t sl, inde
     for (index_t a0 = 0; a0 < ma; a0 += 4) {
       const int mr = static_cast<int>(std::min<index_t>(4, ma - a0));
       const T* Ap = A + a0 * sa;
-#define DANNEAL_MK(MR, NVV)                        \
-  case (MR * 4 + NVV):                             \
+#define DANNEAL_MK(MR, NVV)                         \
+  case (MR * 4 + NVV):                              \
     micro<S, MR, NVV>(Ap, sa, sl, Bp, kp, L, tile); \
     break;
       switch (mr * 4 + nv) {
@@ -550,7 +564,8 @@ inline void gemm_tiles(const typename S::Scalar* A, index_t sa, index_t sl, inde
         DANNEAL_MK(1, 3)
         DANNEAL_MK(1, 2)
         DANNEAL_MK(1, 1)
-        default: break;
+        default:
+          break;
       }
 #undef DANNEAL_MK
       for (int a = 0; a < mr; ++a)
@@ -570,9 +585,9 @@ void central_rows_generic(const PassArgs<T>& g, index_t b, index_t e, T* scratch
   constexpr int W = S::W;
   static_assert(kPadBytes % S::kBytes == 0, "kp must be a whole number of vectors");
   const index_t d = g.d, kp = g.kp, k = g.k, nvec = kp / W;
-  T* Q = scratch;                // kBlock x kp: logits, then exps, then w_i p_iv
-  T* svals = Q + kBlock * kp;    // kBlock: row max, then row sums of the exps
-  T* wvals = svals + kBlock;     // kBlock: weights (0 for a non-finite row)
+  T* Q = scratch;              // kBlock x kp: logits, then exps, then w_i p_iv
+  T* svals = Q + kBlock * kp;  // kBlock: row max, then row sums of the exps
+  T* wvals = svals + kBlock;   // kBlock: weights (0 for a non-finite row)
   double lse = 0, bad = 0;
   const V scale = S::splat(g.scale);
   const V inf = S::splat(std::numeric_limits<T>::infinity());

@@ -149,7 +149,7 @@ static inline void softmax_row(T* D, const T* eta, index_t k, double c, T* P, co
 // One step from v (d) to vn (d); p (k) receives P, pr (d) receives P R.  mask may be null.
 template <class T, class Exp = ScalarExp>
 static inline void one_step(const T* v, const T* mask, const T* R, const T* eta, index_t k, index_t d, double c,
-                     double alpha, bool spherical, T* vn, T* p, T* pr, T* Dk, const Exp& ex = Exp()) {
+                            double alpha, bool spherical, T* vn, T* p, T* pr, T* Dk, const Exp& ex = Exp()) {
   const T a = static_cast<T>(alpha);
   multi_dot<T, true>(R, v, k, d, Dk);
   softmax_row(Dk, eta, k, c, p, ex);
@@ -174,8 +174,8 @@ static inline void one_step(const T* v, const T* mask, const T* R, const T* eta,
 // PR: n_steps x d (P R of each step, kept for the backward pass).  mask may be null (all ones).
 template <class T, class Exp = ScalarExp>
 static inline void row_forward(const T* x0, const T* mask, const T* R, const T* eta, index_t k, index_t d, double c,
-                        double alpha, index_t n_steps, bool spherical, T* V, T* P, T* PR, T* Dk,
-                        const Exp& ex = Exp()) {
+                               double alpha, index_t n_steps, bool spherical, T* V, T* P, T* PR, T* Dk,
+                               const Exp& ex = Exp()) {
   for (index_t j = 0; j < d; ++j) V[j] = x0[j];
   for (index_t t = 0; t < n_steps; ++t)
     one_step(V + t * d, mask, R, eta, k, d, c, alpha, spherical, V + (t + 1) * d, P + t * k, PR + t * d, Dk, ex);
@@ -187,8 +187,8 @@ static inline void row_forward(const T* x0, const T* mask, const T* R, const T* 
 // W, E: scratch of d and k.
 template <class T>
 static inline void row_backward(const T* V, const T* P, const T* PR, const T* mask, const T* R, index_t k, index_t d,
-                         double c, double alpha, index_t n_steps, bool spherical, T* G, T* dR, T* e2sum, T* deta,
-                         T* W, T* E) {
+                                double c, double alpha, index_t n_steps, bool spherical, T* G, T* dR, T* e2sum, T* deta,
+                                T* W, T* E) {
   const T a = static_cast<T>(alpha);
   const T c2 = static_cast<T>(2.0 * c);
   for (index_t t = n_steps - 1; t >= 0; --t) {
@@ -244,17 +244,17 @@ static inline void row_backward(const T* V, const T* P, const T* PR, const T* ma
 
 template <class T>
 struct TrainCtx {
-  const T* X;            // n x d data (targets)
-  const T* x0;           // batch x d masked inputs
-  const T* mask;         // batch x d
-  const index_t* rows;   // batch row indices into X
-  const T* R;            // k x d prototypes as used by the recursion
-  const T* eta;          // k or null
+  const T* X;           // n x d data (targets)
+  const T* x0;          // batch x d masked inputs
+  const T* mask;        // batch x d
+  const index_t* rows;  // batch row indices into X
+  const T* R;           // k x d prototypes as used by the recursion
+  const T* eta;         // k or null
   index_t k, d, n_steps;
   double c, alpha;
   bool spherical, weighted;
-  T gscale;              // -2 / (B d)
-  const T* sw = nullptr; // n sample weights (mean 1) or null
+  T gscale;               // -2 / (B d)
+  const T* sw = nullptr;  // n sample weights (mean 1) or null
 };
 
 // Forward, loss and backward of batch rows [b0, b1).  Work buffers: V ((T+1) d), P (T k),
@@ -333,22 +333,22 @@ static void predict_rows(const T* X, index_t d, const T* R, const T* eta, index_
 
 // The row blocks of one instruction set (instantiated in csrc/danneal/simd/isa_*.cpp).
 template <class T, simd::Isa I>
-double train_rows_isa(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T* P, T* PR, T* G, T* W, T* E, T* Dk,
-                      T* dR, T* dE);
+double train_rows_isa(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T* P, T* PR, T* G, T* W, T* E, T* Dk, T* dR,
+                      T* dE);
 template <class T, simd::Isa I>
 void predict_rows_isa(const T* X, index_t d, const T* R, const T* eta, index_t k, double c, double alpha,
                       index_t n_steps, bool spherical, index_t b0, index_t b1, std::int64_t* labels, T* dist, T* Vout,
                       T* buf, T* p, T* pr, T* Dk);
-#define DANNEAL_CLAM_KERNELS(P, I)                                                                                   \
+#define DANNEAL_CLAM_KERNELS(P, I)                                                                                    \
   P double train_rows_isa<float, I>(const TrainCtx<float>&, index_t, index_t, float*, float*, float*, float*, float*, \
-                                    float*, float*, float*, float*);                                                 \
-  P double train_rows_isa<double, I>(const TrainCtx<double>&, index_t, index_t, double*, double*, double*, double*,  \
-                                     double*, double*, double*, double*, double*);                                   \
-  P void predict_rows_isa<float, I>(const float*, index_t, const float*, const float*, index_t, double, double,      \
-                                    index_t, bool, index_t, index_t, std::int64_t*, float*, float*, float*, float*,  \
-                                    float*, float*);                                                                 \
-  P void predict_rows_isa<double, I>(const double*, index_t, const double*, const double*, index_t, double, double,  \
-                                     index_t, bool, index_t, index_t, std::int64_t*, double*, double*, double*,      \
+                                    float*, float*, float*, float*);                                                  \
+  P double train_rows_isa<double, I>(const TrainCtx<double>&, index_t, index_t, double*, double*, double*, double*,   \
+                                     double*, double*, double*, double*, double*);                                    \
+  P void predict_rows_isa<float, I>(const float*, index_t, const float*, const float*, index_t, double, double,       \
+                                    index_t, bool, index_t, index_t, std::int64_t*, float*, float*, float*, float*,   \
+                                    float*, float*);                                                                  \
+  P void predict_rows_isa<double, I>(const double*, index_t, const double*, const double*, index_t, double, double,   \
+                                     index_t, bool, index_t, index_t, std::int64_t*, double*, double*, double*,       \
                                      double*, double*, double*);
 #define DANNEAL_CLAM_EXTERN(I) DANNEAL_CLAM_KERNELS(extern template, I)
 DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_CLAM_EXTERN)
@@ -361,8 +361,8 @@ struct VecExp {
   }
 };
 template <class T, simd::Isa I>
-double train_rows_isa(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T* P, T* PR, T* G, T* W, T* E, T* Dk,
-                      T* dR, T* dE) {
+double train_rows_isa(const TrainCtx<T>& cx, index_t b0, index_t b1, T* V, T* P, T* PR, T* G, T* W, T* E, T* Dk, T* dR,
+                      T* dE) {
   return train_rows(cx, b0, b1, V, P, PR, G, W, E, Dk, dR, dE, VecExp<I>());
 }
 template <class T, simd::Isa I>
@@ -384,8 +384,8 @@ inline void check_sizes(index_t B, index_t d, index_t k, index_t n_steps) {
 // X0 (B x d) starting states, mask (B x d, or null for all ones), R (k x d), eta (k or null).
 // Outputs V ((n_steps + 1) x B x d) and P (n_steps x B x k), step-major.
 template <class T>
-Status clam_forward(const T* X0, const T* mask, index_t B, index_t d, const T* R, const T* eta, index_t k,
-                    double c, double alpha, index_t n_steps, bool spherical, int n_threads, T* V, T* P) {
+Status clam_forward(const T* X0, const T* mask, index_t B, index_t d, const T* R, const T* eta, index_t k, double c,
+                    double alpha, index_t n_steps, bool spherical, int n_threads, T* V, T* P) {
   check_sizes(B, d, k, n_steps);
   parallel_chunks(B, kClamChunk, n_threads, [&](index_t, index_t b0, index_t b1) {
     std::vector<T> Vr(static_cast<size_t>((n_steps + 1) * d)), Pr(static_cast<size_t>(n_steps * k)),
@@ -408,9 +408,8 @@ Status clam_forward(const T* X0, const T* mask, index_t B, index_t d, const T* R
 // ---- kernel: batch backward (BPTT) ------------------------------------------------------------
 // V, P from clam_forward; G (B x d) = dL/dV[n_steps].  Outputs dR (k x d), deta (k), dX0 (B x d).
 template <class T>
-Status clam_backward(const T* V, const T* P, const T* mask, index_t B, index_t d, const T* R, index_t k,
-                     const T* G, double c, double alpha, index_t n_steps, bool spherical, int n_threads, T* dR,
-                     T* deta, T* dX0) {
+Status clam_backward(const T* V, const T* P, const T* mask, index_t B, index_t d, const T* R, index_t k, const T* G,
+                     double c, double alpha, index_t n_steps, bool spherical, int n_threads, T* dR, T* deta, T* dX0) {
   check_sizes(B, d, k, n_steps);
   const index_t nc = n_chunks(B, kClamChunk);
   std::vector<double> part(static_cast<size_t>(std::max<index_t>(nc, 1) * (k * d + k)), 0.0);
@@ -474,7 +473,6 @@ Status clam_predict(const T* X, index_t n, index_t d, const T* R, const T* eta, 
   return st;
 }
 
-
 // ---- random numbers (xoshiro256**, seeded by splitmix64; mirrored by the numpy twin) ----------
 struct Rng {
   std::uint64_t s[4];
@@ -523,13 +521,13 @@ inline int batch_threads(int n_threads, index_t rows, index_t k, index_t d, inde
 
 // ---- kernel: the whole training loop ----------------------------------------------------------
 struct TrainParams {
-  double c = 0.5;           // exponent factor (beta or beta/2)
-  double alpha = 0.1;       // step size
-  index_t n_steps = 10;     // recursion length T
-  bool spherical = false;   // normalise states and prototypes
-  bool weighted = false;    // learn eta (log-weights)
+  double c = 0.5;          // exponent factor (beta or beta/2)
+  double alpha = 0.1;      // step size
+  index_t n_steps = 10;    // recursion length T
+  bool spherical = false;  // normalise states and prototypes
+  bool weighted = false;   // learn eta (log-weights)
   index_t batch_size = 8;
-  index_t n_mask = 1;       // coordinates masked per row (1..d)
+  index_t n_mask = 1;  // coordinates masked per row (1..d)
   index_t max_epochs = 100;
   double learning_rate = 0.01;
   double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
@@ -569,8 +567,8 @@ struct TrainParams {
 // status.iterations = epochs run, status.error = best loss.
 template <class T, class CB>
 Status clam_train(const T* X, index_t n, index_t d, const T* sample_weight, const T* mask_values, const T* R0,
-                  const T* eta0, index_t k, const TrainParams& p, int n_threads, CB&& on_epoch, T* R_best,
-                  T* eta_best, double* loss_curve, double* lr_out) {
+                  const T* eta0, index_t k, const TrainParams& p, int n_threads, CB&& on_epoch, T* R_best, T* eta_best,
+                  double* loss_curve, double* lr_out) {
   check_sizes(n, d, k, p.n_steps);
   if (n < 1) throw std::invalid_argument("clam_train: need at least one sample");
   if (p.batch_size < 1) throw std::invalid_argument("batch_size must be >= 1");
@@ -689,14 +687,13 @@ Status clam_train(const T* X, index_t n, index_t d, const T* sample_weight, cons
       const T* Ruse = p.spherical ? rho.data() : R.data();
       const T gscale = static_cast<T>(-2.0 / (static_cast<double>(Bb) * static_cast<double>(d)));
       const index_t nc = n_chunks(Bb, kClamChunk);
-      TrainCtx<T> cx{X, x0.data(), msk.data(), perm.data() + start, Ruse, eta_ptr, k, d, T_, c_ep, p.alpha,
-                     p.spherical, p.weighted, gscale, sample_weight};
+      TrainCtx<T> cx{X,    x0.data(), msk.data(),  perm.data() + start, Ruse,   eta_ptr,      k, d, T_,
+                     c_ep, p.alpha,   p.spherical, p.weighted,          gscale, sample_weight};
       parallel_chunks(Bb, kClamChunk, batch_threads(n_threads, Bb, k, d, T_), [&](index_t ci, index_t b0, index_t b1) {
         Work& w = work[ci];
         const double loss = simd::with_isa(isa, [&](auto tag) {
           return train_rows_isa<T, decltype(tag)::value>(cx, b0, b1, w.V.data(), w.P.data(), w.PR.data(), w.G.data(),
-                                                         w.W.data(), w.E.data(), w.Dk.data(), w.dR.data(),
-                                                         w.dE.data());
+                                                         w.W.data(), w.E.data(), w.Dk.data(), w.dR.data(), w.dE.data());
         });
         double* out = part.data() + ci * pw;
         for (index_t i = 0; i < kd; ++i) out[i] = w.dR[i];

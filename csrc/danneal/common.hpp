@@ -32,7 +32,7 @@ struct Status {
   bool converged = false;
   bool numerical_error = false;  // a non-finite value was met and contained
   index_t iterations = 0;
-  double error = 0.0;  // kernel-specific convergence measure (documented per kernel)
+  double error = 0.0;        // kernel-specific convergence measure (documented per kernel)
   bool interrupted = false;  // should_stop() asked the kernel to return early; outputs are incomplete
 };
 
@@ -137,7 +137,9 @@ inline bool have_openmp() {
 // reductions over chunks combine in the same order whatever n_threads is.
 constexpr index_t kChunk = 256;
 
-inline index_t n_chunks(index_t n, index_t chunk = kChunk) { return (n + chunk - 1) / chunk; }
+inline index_t n_chunks(index_t n, index_t chunk = kChunk) {
+  return (n + chunk - 1) / chunk;
+}
 
 // Threads actually started: never more than there are chunks, never fewer than one.
 inline int effective_threads(int n_threads, index_t chunks) {

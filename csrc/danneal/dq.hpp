@@ -18,7 +18,7 @@ namespace danneal::simd {
 // unit of instruction set I (defined below, instantiated in simd/isa_*.cpp).
 template <class T, Isa I>
 void dq_rows_isa(const T* D, index_t ld, index_t n, const T* Qt, index_t k, index_t i0, index_t i1, T* out);
-#define DANNEAL_DQ_KERNELS(P, I)                                                                                \
+#define DANNEAL_DQ_KERNELS(P, I)                                                                                 \
   P void dq_rows_isa<float, I>(const float*, index_t, index_t, const float*, index_t, index_t, index_t, float*); \
   P void dq_rows_isa<double, I>(const double*, index_t, index_t, const double*, index_t, index_t, index_t, double*);
 #define DANNEAL_DQ_EXTERN(I) DANNEAL_DQ_KERNELS(extern template, I)
@@ -36,8 +36,8 @@ inline void dq_rows(const T* D, index_t ld, index_t n, const T* Qt, index_t k, i
 // implementation uses no out-of-line standard-library templates (plain malloc/free).
 namespace {
 
-constexpr int kRows = 3;     // rows of D per micro-kernel call (3 x 4 tiles: 12 accumulators)
-constexpr int kTile = 4;     // columns of Q per micro-kernel call
+constexpr int kRows = 3;  // rows of D per micro-kernel call (3 x 4 tiles: 12 accumulators)
+constexpr int kTile = 4;  // columns of Q per micro-kernel call
 // j-block length: the block of Qt (k x JB) used by one row group stays in L1 (about 16 KB), and
 // so do the kRows D segments it multiplies while the column tiles are swept.
 template <class S>
@@ -71,10 +71,18 @@ template <class S, int R>
 inline void tile_dispatch(int kt, const typename S::Scalar* const* drow, const typename S::Scalar* Qt, index_t n,
                           index_t j0, index_t j1, typename S::V* acc) {
   switch (kt) {
-    case 1: micro<S, R, 1>(drow, Qt, n, j0, j1, acc); break;
-    case 2: micro<S, R, 2>(drow, Qt, n, j0, j1, acc); break;
-    case 3: micro<S, R, 3>(drow, Qt, n, j0, j1, acc); break;
-    default: micro<S, R, 4>(drow, Qt, n, j0, j1, acc); break;
+    case 1:
+      micro<S, R, 1>(drow, Qt, n, j0, j1, acc);
+      break;
+    case 2:
+      micro<S, R, 2>(drow, Qt, n, j0, j1, acc);
+      break;
+    case 3:
+      micro<S, R, 3>(drow, Qt, n, j0, j1, acc);
+      break;
+    default:
+      micro<S, R, 4>(drow, Qt, n, j0, j1, acc);
+      break;
   }
 }
 

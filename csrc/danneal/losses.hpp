@@ -38,11 +38,11 @@ void gauss_rows_isa(const T* gram, const T* g, index_t n, T inv, index_t a0, ind
 template <class T, Isa I>
 void weight_rows_isa(const T* K, const T* P, const T* BT, index_t n, index_t m, T scale, index_t a0, index_t a1, T* S,
                      double* rowsum);
-#define DANNEAL_LOSSES_KERNELS(P, I)                                                                                 \
-  P void gauss_rows_isa<float, I>(const float*, const float*, index_t, float, index_t, index_t, float*);             \
-  P void gauss_rows_isa<double, I>(const double*, const double*, index_t, double, index_t, index_t, double*);        \
-  P void weight_rows_isa<float, I>(const float*, const float*, const float*, index_t, index_t, float, index_t,       \
-                                   index_t, float*, double*);                                                        \
+#define DANNEAL_LOSSES_KERNELS(P, I)                                                                                \
+  P void gauss_rows_isa<float, I>(const float*, const float*, index_t, float, index_t, index_t, float*);            \
+  P void gauss_rows_isa<double, I>(const double*, const double*, index_t, double, index_t, index_t, double*);       \
+  P void weight_rows_isa<float, I>(const float*, const float*, const float*, index_t, index_t, float, index_t,      \
+                                   index_t, float*, double*);                                                       \
   P void weight_rows_isa<double, I>(const double*, const double*, const double*, index_t, index_t, double, index_t, \
                                     index_t, double*, double*);
 #define DANNEAL_LOSSES_EXTERN(I) DANNEAL_LOSSES_KERNELS(extern template, I)
@@ -50,9 +50,8 @@ DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_LOSSES_EXTERN)
 
 template <class T>
 inline void gauss_rows(const T* gram, const T* g, index_t n, T inv, index_t a0, index_t a1, T* K) {
-  danneal::simd::with_isa(danneal::simd::active_isa(), [&](auto isa) {
-    gauss_rows_isa<T, decltype(isa)::value>(gram, g, n, inv, a0, a1, K);
-  });
+  danneal::simd::with_isa(danneal::simd::active_isa(),
+                          [&](auto isa) { gauss_rows_isa<T, decltype(isa)::value>(gram, g, n, inv, a0, a1, K); });
 }
 
 template <class T>
@@ -176,7 +175,8 @@ Status ddc_gaussian_kernel(const T* gram, index_t n, double rel_sigma, double si
   std::vector<T> g(static_cast<size_t>(n));
   for (index_t a = 0; a < n; ++a) g[a] = gram[a * n + a];
   // |gram_ab| <= sqrt(g_a g_b): finite squared norms keep every distance finite
-  if (!all_finite(g.data(), n)) throw std::invalid_argument("ddc_gaussian_kernel: non-finite squared norm on the diagonal of gram");
+  if (!all_finite(g.data(), n))
+    throw std::invalid_argument("ddc_gaussian_kernel: non-finite squared norm on the diagonal of gram");
   if (!(sigma2 > 0)) {
     const index_t r = median_rank(n);
     const double med = r >= 0 ? static_cast<double>(select_sqdist(gram, g.data(), n, r, n_threads)) : 0.0;

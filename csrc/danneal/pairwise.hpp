@@ -28,7 +28,9 @@ constexpr double kTinyMass = 1e-150;
 // H = sum_v c_v / (2 S_v), and the potentials keep their form (docs/guide/pairwise.md).  Entropy
 // and logZ statistics are weighted sums too.  Weight 1 multiplies exactly, so w = ones gives the
 // bits of w = nullptr.
-inline double weight_of(const double* w, index_t i) { return w ? w[i] : 1.0; }
+inline double weight_of(const double* w, index_t i) {
+  return w ? w[i] : 1.0;
+}
 
 // Sum of all entries (double accumulation per chunk, chunk-order reduction).  A pure streaming
 // read: the benchmarks use it to measure the machine's read bandwidth next to the sweeps.
@@ -144,7 +146,9 @@ inline double potential(int form, double dq, double q, double c, double S) {
 }
 
 // A potential is acceptable if it is finite or the +inf of an empty cluster.
-inline bool potential_ok(double h, double S) { return std::isfinite(h) || (h > 0 && !(S >= kTinyMass)); }
+inline bool potential_ok(double h, double S) {
+  return std::isfinite(h) || (h > 0 && !(S >= kTinyMass));
+}
 
 // Cost H(Q) = sum_v c_v / (2 S_v) (empty clusters contribute 0).
 // Zero temperature: the row q becomes one-hot at its lowest potential x (lowest index on ties);
@@ -171,8 +175,7 @@ inline double cost_from_stats(const double* c, const double* S, index_t k) {
 
 // Potentials H (n x k) for assignments Q (weights w as in pairwise_dq).
 template <class T>
-void pairwise_potential(const T* D, index_t n, const T* Q, index_t k, const double* w, int form, int n_threads,
-                        T* H) {
+void pairwise_potential(const T* D, index_t n, const T* Q, index_t k, const double* w, int form, int n_threads, T* H) {
   std::vector<T> DQ(static_cast<size_t>(n * k));
   std::vector<double> c(static_cast<size_t>(k)), S(static_cast<size_t>(k));
   pairwise_dq(D, n, Q, k, w, n_threads, DQ.data(), c.data(), S.data());

@@ -26,7 +26,9 @@ namespace danneal::pairwise {
 
 // Rows per work unit of the feature-space passes: 256 for small n (parallel even on digits),
 // 2048 beyond 2^16 rows (bounded memory for the k x d partials).  Depends on n only.
-inline index_t features_chunk(index_t n) { return n <= 65536 ? 256 : 2048; }
+inline index_t features_chunk(index_t n) {
+  return n <= 65536 ? 256 : 2048;
+}
 
 // Statistics of the assignments: St (d x k, transposed m), t (k), S (k).
 struct FeatureStats {
@@ -90,8 +92,8 @@ inline double centred_row(const T* x, const double* mu, index_t d, double* xc) {
 // e_v = |xc - y_v|^2 for L clusters v0..v0+L-1, accumulated in registers; each e_v is summed
 // over j in order, exactly as a plain loop would (results do not depend on the blocking).
 template <int L>
-inline void sq_dists_lanes(const double* __restrict xc, const double* __restrict Yt, index_t d, index_t k,
-                           index_t v0, double* __restrict e) {
+inline void sq_dists_lanes(const double* __restrict xc, const double* __restrict Yt, index_t d, index_t k, index_t v0,
+                           double* __restrict e) {
   double acc[L];
   for (int l = 0; l < L; ++l) acc[l] = 0.0;
   for (index_t j = 0; j < d; ++j) {

@@ -38,9 +38,8 @@ inline void check_csr(const std::int64_t* indptr, const std::int64_t* indices, i
 // sample weights w (nullptr: all ones; see weight_of in pairwise.hpp) Q stands for the rows w_i q_i
 // throughout: an object of weight 2 is two copies whose mutual pair is known and 0.
 template <class T>
-void pairwise_sparse_dq(const std::int64_t* indptr, const std::int64_t* indices, const T* data, index_t n,
-                        const T* Q, index_t k, const double* sw, int n_threads, double* WQ, double* AQ,
-                        double* stats) {
+void pairwise_sparse_dq(const std::int64_t* indptr, const std::int64_t* indices, const T* data, index_t n, const T* Q,
+                        index_t k, const double* sw, int n_threads, double* WQ, double* AQ, double* stats) {
   const index_t nc = n_chunks(n);
   std::vector<double> part(static_cast<size_t>(nc * 3 * k), 0.0);
   parallel_chunks(n, kChunk, n_threads, [&](index_t ch, index_t b, index_t e) {
@@ -93,8 +92,8 @@ inline double sparse_cluster_cost(int mode, double fill, double P, double M, dou
 // S_b by +w_i; the rows of i's neighbours are updated (one row of the CSR matrix per move) and
 // everything is recomputed after each pass (no drift).
 template <class T>
-Status pairwise_sparse_local_search(const std::int64_t* indptr, const std::int64_t* indices, const T* data,
-                                    index_t n, index_t k, const double* sw, int mode, double fill, index_t max_passes,
+Status pairwise_sparse_local_search(const std::int64_t* indptr, const std::int64_t* indices, const T* data, index_t n,
+                                    index_t k, const double* sw, int mode, double fill, index_t max_passes,
                                     int n_threads, std::int64_t* labels, double* cost) {
   for (index_t i = 0; i < n; ++i)
     if (labels[i] < 0 || labels[i] >= k) throw std::invalid_argument("labels must lie in [0, n_clusters)");
@@ -110,8 +109,7 @@ Status pairwise_sparse_local_search(const std::int64_t* indptr, const std::int64
       onehot[i * k + labels[i]] = T(1);
       ++members[labels[i]];
     }
-    pairwise_sparse_dq<T>(indptr, indices, data, n, onehot.data(), k, sw, n_threads, WQ.data(), AQ.data(),
-                          st3.data());
+    pairwise_sparse_dq<T>(indptr, indices, data, n, onehot.data(), k, sw, n_threads, WQ.data(), AQ.data(), st3.data());
   };
   auto f = [&](double p, double m, double s) { return sparse_cluster_cost(mode, fill, p, m, s); };
   Status st;

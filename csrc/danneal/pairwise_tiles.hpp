@@ -54,12 +54,12 @@ void tile_dist_isa(int metric, double p, const T* x, const T* XT, index_t ldx, i
 template <class T, simd::Isa I>
 void tile_dq_isa(int metric, double p, const T* X, index_t d, index_t rows, const T* XT, index_t ldx, index_t nj,
                  const double* WT, index_t ldw, index_t k, double* out);
-#define DANNEAL_TILES_KERNELS(P, I)                                                                            \
-  P void tile_dist_isa<float, I>(int, double, const float*, const float*, index_t, index_t, index_t, float*);    \
+#define DANNEAL_TILES_KERNELS(P, I)                                                                               \
+  P void tile_dist_isa<float, I>(int, double, const float*, const float*, index_t, index_t, index_t, float*);     \
   P void tile_dist_isa<double, I>(int, double, const double*, const double*, index_t, index_t, index_t, double*); \
-  P void tile_dq_isa<float, I>(int, double, const float*, index_t, index_t, const float*, index_t, index_t,      \
-                               const double*, index_t, index_t, double*);                                       \
-  P void tile_dq_isa<double, I>(int, double, const double*, index_t, index_t, const double*, index_t, index_t,   \
+  P void tile_dq_isa<float, I>(int, double, const float*, index_t, index_t, const float*, index_t, index_t,       \
+                               const double*, index_t, index_t, double*);                                         \
+  P void tile_dq_isa<double, I>(int, double, const double*, index_t, index_t, const double*, index_t, index_t,    \
                                 const double*, index_t, index_t, double*);
 #define DANNEAL_TILES_EXTERN(I) DANNEAL_TILES_KERNELS(extern template, I)
 DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_TILES_EXTERN)
@@ -69,9 +69,8 @@ DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_TILES_EXTERN)
 template <class T>
 inline void tile_row_dist(int metric, double p, const T* x, const T* XT, index_t n, index_t d, index_t j0, index_t nj,
                           T* out) {
-  simd::with_isa(simd::active_isa(), [&](auto isa) {
-    tile_dist_isa<T, decltype(isa)::value>(metric, p, x, XT + j0, n, d, nj, out);
-  });
+  simd::with_isa(simd::active_isa(),
+                 [&](auto isa) { tile_dist_isa<T, decltype(isa)::value>(metric, p, x, XT + j0, n, d, nj, out); });
 }
 
 // out = D[:, cols] W (n x k, float64) for m columns given by their transposed features XT (d x m)
@@ -130,8 +129,8 @@ void pairwise_tiles_dq(const T* X, index_t n, index_t d, int metric, double p, c
 // out = D[:, cols] W (n x k, float64) for m column indices cols and weights W (m x k): the update of
 // D Q when only the rows cols of Q changed, by W = Q_new[cols] - Q_old[cols] (O(n m d) work).
 template <class T>
-void pairwise_tiles_dq_cols(const T* X, index_t n, index_t d, int metric, double p, const std::int64_t* cols,
-                            index_t m, const double* W, index_t k, int n_threads, double* out) {
+void pairwise_tiles_dq_cols(const T* X, index_t n, index_t d, int metric, double p, const std::int64_t* cols, index_t m,
+                            const double* W, index_t k, int n_threads, double* out) {
   check_tile_metric(metric, p);
   for (index_t t = 0; t < m; ++t)
     if (cols[t] < 0 || cols[t] >= n) throw std::invalid_argument("cols must lie in [0, n)");
@@ -327,11 +326,20 @@ template <class T, simd::Isa I, int R>
 inline void dist_rows_any(int metric, double p, const T* const* x, const T* XT, index_t ldx, index_t d, index_t nj,
                           T* const* out) {
   switch (metric) {
-    case kCityblock: dist_rows<T, I, kCityblock, R>(x, XT, ldx, d, nj, out); break;
-    case kEuclidean: dist_rows<T, I, kEuclidean, R>(x, XT, ldx, d, nj, out); break;
-    case kChebyshev: dist_rows<T, I, kChebyshev, R>(x, XT, ldx, d, nj, out); break;
-    case kSqEuclidean: dist_rows<T, I, kSqEuclidean, R>(x, XT, ldx, d, nj, out); break;
-    default: dist_rows_minkowski<T>(p, x, R, XT, ldx, d, nj, out);
+    case kCityblock:
+      dist_rows<T, I, kCityblock, R>(x, XT, ldx, d, nj, out);
+      break;
+    case kEuclidean:
+      dist_rows<T, I, kEuclidean, R>(x, XT, ldx, d, nj, out);
+      break;
+    case kChebyshev:
+      dist_rows<T, I, kChebyshev, R>(x, XT, ldx, d, nj, out);
+      break;
+    case kSqEuclidean:
+      dist_rows<T, I, kSqEuclidean, R>(x, XT, ldx, d, nj, out);
+      break;
+    default:
+      dist_rows_minkowski<T>(p, x, R, XT, ldx, d, nj, out);
   }
 }
 
@@ -391,8 +399,7 @@ inline void tile_dq_rows(int metric, double p, const T* X, index_t d, const T* X
 // one row at a time with plain loops the compiler vectorises itself, the distances summed over the
 // features in order and each dot product in 8 fixed lanes (the kernel before the SIMD layer).
 template <class T>
-inline void scalar_row_dist(int metric, double p, const T* x, const T* XT, index_t ldx, index_t d, index_t nj,
-                            T* out) {
+inline void scalar_row_dist(int metric, double p, const T* x, const T* XT, index_t ldx, index_t d, index_t nj, T* out) {
   for (index_t j = 0; j < nj; ++j) out[j] = T(0);
   switch (metric) {
     case kCityblock:
@@ -476,7 +483,8 @@ void tile_dq_isa(int metric, double p, const T* X, index_t d, index_t rows, cons
   index_t r = 0;
   for (; r + kTileRows <= rows; r += kTileRows)
     tile_dq_rows<T, I, kTileRows>(metric, p, X + r * d, d, XT, ldx, nj, WT, ldw, k, out + r * k, tbuf, dbuf);
-  for (; r < rows; ++r) tile_dq_rows<T, I, 1>(metric, p, X + r * d, d, XT, ldx, nj, WT, ldw, k, out + r * k, tbuf, dbuf);
+  for (; r < rows; ++r)
+    tile_dq_rows<T, I, 1>(metric, p, X + r * d, d, XT, ldx, nj, WT, ldw, k, out + r * k, tbuf, dbuf);
 }
 #endif  // DANNEAL_SIMD_UNIT_ISA
 

@@ -22,8 +22,8 @@
 #pragma once
 
 #include <algorithm>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -36,10 +36,10 @@ namespace detail {
 
 struct Problem {
   index_t n;
-  const double* A;   // n x n
-  const double* B;   // n x n, negated for maximize
+  const double* A;               // n x n
+  const double* B;               // n x n, negated for maximize
   const unsigned char* movable;  // n
-  double thr;        // a move improves when its delta < thr (< 0)
+  double thr;                    // a move improves when its delta < thr (< 0)
 };
 
 inline double swap_delta(const Problem& P, const index_t* p, index_t r, index_t s) {
@@ -62,8 +62,7 @@ inline double swap_delta(const Problem& P, const index_t* p, index_t r, index_t 
 inline void recompute(const Problem& P, const index_t* p, double* D) {
   const index_t n = P.n;
   for (index_t r = 0; r < n; ++r)
-    for (index_t s = r + 1; s < n; ++s)
-      D[r * n + s] = (P.movable[r] && P.movable[s]) ? swap_delta(P, p, r, s) : 0.0;
+    for (index_t s = r + 1; s < n; ++s) D[r * n + s] = (P.movable[r] && P.movable[s]) ? swap_delta(P, p, r, s) : 0.0;
 }
 
 // f(p), summed row by row in index order.
@@ -77,11 +76,11 @@ inline double objective(const Problem& P, const index_t* p) {
 
 // One start's search state: the permutation, the table of swap deltas and its workspace.
 struct State {
-  index_t* p;       // n (the caller's row of perms)
-  double* D;        // n x n
-  double* Dsave;    // n x n
-  index_t* psave;   // n
-  double* x;        // 4 n: x, y, x2, y2
+  index_t* p;      // n (the caller's row of perms)
+  double* D;       // n x n
+  double* Dsave;   // n x n
+  index_t* psave;  // n
+  double* x;       // 4 n: x, y, x2, y2
   bool fresh = false;
   std::uint64_t rng = 0;
   index_t moves = 0;
@@ -228,7 +227,8 @@ Status local_search(const T* A, const T* B, index_t n, const unsigned char* mova
   for (index_t i = 0; i < n; ++i)
     if (mv[i]) idx.push_back(i);
   const index_t nm = static_cast<index_t>(idx.size());
-  const detail::Problem P{n, Ad.data(), Bd.data(), mv.data(), -1e-12 * std::max(sa * sb * static_cast<double>(n), 1e-300)};
+  const detail::Problem P{n, Ad.data(), Bd.data(), mv.data(),
+                          -1e-12 * std::max(sa * sb * static_cast<double>(n), 1e-300)};
   const size_t per = 2 * nn + 4 * static_cast<size_t>(n);
   std::vector<double> work(static_cast<size_t>(R) * per);
   std::vector<index_t> pwork(static_cast<size_t>(R) * static_cast<size_t>(n));

@@ -20,20 +20,20 @@
 
 namespace danneal::silhouette {
 
-constexpr index_t kSilChunk = 16;     // rows per parallel work unit (rows are independent)
-constexpr index_t kSilGroup = 1024;   // rows between two should_stop() checks
-constexpr index_t kSilTile = 512;     // columns per distance tile (a multiple of every Vec::W)
-constexpr index_t kSilRows = 4;       // rows sharing the column loads of a tile
-constexpr index_t kSilBanks = 4;      // interleaved accumulators per cluster (column j -> bank j % 4)
+constexpr index_t kSilChunk = 16;    // rows per parallel work unit (rows are independent)
+constexpr index_t kSilGroup = 1024;  // rows between two should_stop() checks
+constexpr index_t kSilTile = 512;    // columns per distance tile (a multiple of every Vec::W)
+constexpr index_t kSilRows = 4;      // rows sharing the column loads of a tile
+constexpr index_t kSilBanks = 4;     // interleaved accumulators per cluster (column j -> bank j % 4)
 
 template <class T>
 struct SilCtx {
-  const T* X;             // n x d
-  const T* Xt;            // d x n_pad, the transpose, zero-padded to a multiple of kSilTile
+  const T* X;   // n x d
+  const T* Xt;  // d x n_pad, the transpose, zero-padded to a multiple of kSilTile
   index_t n, n_pad, d;
   const std::int64_t* labels;  // L x n, in [0, k)
   index_t L, k;
-  const double* w;        // n point weights
+  const double* w;  // n point weights
   // src[l * n_tiles + t]: the first labelling whose labels on tile t equal labelling l's (the
   // candidates of a search are often the same partition on most tiles: their tile sums are
   // computed once and reused)
@@ -48,7 +48,7 @@ struct SilCtx {
 // wd: kSilTile doubles, acc: kSilRows * L * k + (L + kSilBanks) * k doubles (scratch).
 template <class T, simd::Isa I>
 void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, double* wd, double* acc, double* S);
-#define DANNEAL_SILHOUETTE_KERNELS(P, I)                                                                          \
+#define DANNEAL_SILHOUETTE_KERNELS(P, I)                                                                           \
   P void silhouette_rows_isa<float, I>(const SilCtx<float>&, index_t, index_t, float*, double*, double*, double*); \
   P void silhouette_rows_isa<double, I>(const SilCtx<double>&, index_t, index_t, double*, double*, double*, double*);
 #define DANNEAL_SILHOUETTE_EXTERN(I) DANNEAL_SILHOUETTE_KERNELS(extern template, I)
@@ -125,8 +125,7 @@ void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, d
         }
       }
     }
-    for (index_t rr = 0; rr < r; ++rr)
-      std::copy(acc + rr * row_w, acc + (rr + 1) * row_w, S + (ib - i0 + rr) * row_w);
+    for (index_t rr = 0; rr < r; ++rr) std::copy(acc + rr * row_w, acc + (rr + 1) * row_w, S + (ib - i0 + rr) * row_w);
   }
 }
 #endif
@@ -141,8 +140,8 @@ void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, d
 // (0 when every weight is 0), summed in index order.  Distances are formed in T from coordinate
 // differences (not from the |x|^2 - 2 x.y + |y|^2 expansion), sums in double.
 template <class T>
-Status silhouette(const T* X, index_t n, index_t d, const std::int64_t* labels, index_t L, index_t k,
-                  const T* weights, int n_threads, double* s, double* mean) {
+Status silhouette(const T* X, index_t n, index_t d, const std::int64_t* labels, index_t L, index_t k, const T* weights,
+                  int n_threads, double* s, double* mean) {
   if (n < 1 || d < 1) throw std::invalid_argument("silhouette: X must have at least one row and one column");
   if (L < 1) throw std::invalid_argument("silhouette: labels must hold at least one labelling");
   if (k < 1) throw std::invalid_argument("silhouette: n_clusters must be >= 1");
@@ -190,8 +189,7 @@ Status silhouette(const T* X, index_t n, index_t d, const std::int64_t* labels, 
       const index_t i0 = g0 + b0, i1 = g0 + b1;
       std::vector<T> dist(static_cast<size_t>(kSilRows * kSilTile));
       std::vector<double> wd(static_cast<size_t>(kSilTile)),
-          acc(static_cast<size_t>((kSilRows * L + L + kSilBanks) * k)),
-          S(static_cast<size_t>((i1 - i0) * L * k));
+          acc(static_cast<size_t>((kSilRows * L + L + kSilBanks) * k)), S(static_cast<size_t>((i1 - i0) * L * k));
       simd::with_isa(isa, [&](auto tag) {
         silhouette_rows_isa<T, decltype(tag)::value>(cx, i0, i1, dist.data(), wd.data(), acc.data(), S.data());
       });

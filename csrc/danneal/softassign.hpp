@@ -46,15 +46,15 @@ template <Isa I>
 void sa_axpyf_isa(float u, const float* K, float* w, index_t m);
 template <Isa I>
 void sa_gemm_isa(const double* X, const double* Y, double* out, index_t n);  // out += X @ Y
-#define DANNEAL_SOFTASSIGN_KERNELS(P, I)                                     \
-  P double sa_dot_isa<double, I>(const double*, const double*, index_t);    \
-  P double sa_dot_isa<float, I>(const float*, const double*, index_t);      \
-  P void sa_axpy_isa<double, I>(double, const double*, double*, index_t);   \
-  P void sa_axpy_isa<float, I>(double, const float*, double*, index_t);     \
-  P void sa_exp_isa<double, I>(double*, index_t);                           \
-  P void sa_exp_isa<float, I>(float*, index_t);                             \
-  P double sa_dotf_isa<I>(const float*, const float*, index_t);             \
-  P void sa_axpyf_isa<I>(float, const float*, float*, index_t);             \
+#define DANNEAL_SOFTASSIGN_KERNELS(P, I)                                  \
+  P double sa_dot_isa<double, I>(const double*, const double*, index_t);  \
+  P double sa_dot_isa<float, I>(const float*, const double*, index_t);    \
+  P void sa_axpy_isa<double, I>(double, const double*, double*, index_t); \
+  P void sa_axpy_isa<float, I>(double, const float*, double*, index_t);   \
+  P void sa_exp_isa<double, I>(double*, index_t);                         \
+  P void sa_exp_isa<float, I>(float*, index_t);                           \
+  P double sa_dotf_isa<I>(const float*, const float*, index_t);           \
+  P void sa_axpyf_isa<I>(float, const float*, float*, index_t);           \
   P void sa_gemm_isa<I>(const double*, const double*, double*, index_t);
 #define DANNEAL_SOFTASSIGN_EXTERN(I) DANNEAL_SOFTASSIGN_KERNELS(extern template, I)
 DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_SOFTASSIGN_EXTERN)
@@ -148,10 +148,11 @@ constexpr double tau() {
 // Status: iterations, error (marginal violation of the returned plan), converged (error < tol).
 template <class T>
 Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double* a, const double* b,
-                    const double* alpha0, const double* beta0, index_t max_iter, double tol, int norm,
-                    int n_threads, T* P, double* alpha, double* beta) {
+                    const double* alpha0, const double* beta0, index_t max_iter, double tol, int norm, int n_threads,
+                    T* P, double* alpha, double* beta) {
   if (n < 1 || m < 1) throw std::invalid_argument("sinkhorn_log: empty cost matrix");
-  if (!std::isfinite(scale) || scale == 0) throw std::invalid_argument("sinkhorn_log: scale must be finite and nonzero");
+  if (!std::isfinite(scale) || scale == 0)
+    throw std::invalid_argument("sinkhorn_log: scale must be finite and nonzero");
   if (max_iter < 0) throw std::invalid_argument("sinkhorn_log: max_iter must be >= 0");
   if (!(tol >= 0)) throw std::invalid_argument("sinkhorn_log: tol must be >= 0");
   if (norm != kMax && norm != kL2) throw std::invalid_argument("sinkhorn_log: norm must be 0 (max) or 2 (l2)");
@@ -406,8 +407,7 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
   } else {
     parallel_chunks(n, kChunk, n_threads, [&](index_t, index_t rb, index_t re) {
       for (index_t i = rb; i < re; ++i)
-        for (index_t j = 0; j < m; ++j)
-          P[i * m + j] = static_cast<T>(u[i] * static_cast<double>(P[i * m + j]) * v[j]);
+        for (index_t j = 0; j < m; ++j) P[i * m + j] = static_cast<T>(u[i] * static_cast<double>(P[i * m + j]) * v[j]);
     });
     for (index_t i = 0; i < n; ++i) alpha[i] = al[i] + std::log(u[i]);
     for (index_t j = 0; j < m; ++j) beta[j] = be[j] + std::log(v[j]);
@@ -426,9 +426,9 @@ Status sinkhorn_log(const T* C, index_t n, index_t m, double scale, const double
 // Outputs M (n x n), duals alpha, beta (n each; warm start in alpha0/beta0).  Status: iterations =
 // inner steps, error = last max change, converged = change < inner_tol.
 template <class T>
-Status qap_fixed_point(const T* A, const T* B, index_t n, const T* E, double c, double gamma, double beta,
-                       const T* M0, index_t max_inner, double inner_tol, index_t sinkhorn_iter,
-                       const double* alpha0, const double* beta0, T* M, double* alpha, double* beta_out) {
+Status qap_fixed_point(const T* A, const T* B, index_t n, const T* E, double c, double gamma, double beta, const T* M0,
+                       index_t max_inner, double inner_tol, index_t sinkhorn_iter, const double* alpha0,
+                       const double* beta0, T* M, double* alpha, double* beta_out) {
   if (n < 1) throw std::invalid_argument("qap_fixed_point: n must be >= 1");
   if (!(beta > 0) || !std::isfinite(beta)) throw std::invalid_argument("qap_fixed_point: beta must be > 0");
   if (max_inner < 0 || sinkhorn_iter < 1) throw std::invalid_argument("qap_fixed_point: bad iteration counts");
@@ -454,16 +454,16 @@ Status qap_fixed_point(const T* A, const T* B, index_t n, const T* E, double c, 
       return st;
     }
     // Q = c (A M B^T + A^T M B) + gamma M + E
-    gemm_acc(Ad.data(), Md.data(), T1.data(), true);    // T1 = A M
-    gemm_acc(T1.data(), BTd.data(), Q.data(), true);    // Q = A M B^T
-    gemm_acc(ATd.data(), Md.data(), T1.data(), true);   // T1 = A^T M
-    gemm_acc(T1.data(), Bd.data(), Q.data(), false);    // Q += A^T M B
+    gemm_acc(Ad.data(), Md.data(), T1.data(), true);   // T1 = A M
+    gemm_acc(T1.data(), BTd.data(), Q.data(), true);   // Q = A M B^T
+    gemm_acc(ATd.data(), Md.data(), T1.data(), true);  // T1 = A^T M
+    gemm_acc(T1.data(), Bd.data(), Q.data(), false);   // Q += A^T M B
     for (size_t t = 0; t < nn; ++t) {
       Q[t] = c * Q[t] + gamma * Md[t];
       if (E != nullptr) Q[t] += static_cast<double>(E[t]);
     }
-    sinkhorn_log<double>(Q.data(), n, n, beta, ones.data(), ones.data(), al.data(), be.data(), sinkhorn_iter, 0.0,
-                         kMax, 1, P.data(), al.data(), be.data());
+    sinkhorn_log<double>(Q.data(), n, n, beta, ones.data(), ones.data(), al.data(), be.data(), sinkhorn_iter, 0.0, kMax,
+                         1, P.data(), al.data(), be.data());
     if (should_stop()) {
       st.interrupted = true;
       return st;
@@ -495,7 +495,8 @@ index_t qap_2opt(const T* A, const T* B, index_t n, bool maximize, index_t max_p
   const double sgn = maximize ? -1.0 : 1.0;
   std::vector<char> seen(static_cast<size_t>(n), 0);
   for (index_t i = 0; i < n; ++i) {
-    if (perm[i] < 0 || perm[i] >= n || seen[perm[i]]) throw std::invalid_argument("qap_2opt: perm is not a permutation");
+    if (perm[i] < 0 || perm[i] >= n || seen[perm[i]])
+      throw std::invalid_argument("qap_2opt: perm is not a permutation");
     seen[perm[i]] = 1;
   }
   auto a = [&](index_t i, index_t j) { return static_cast<double>(A[i * n + j]); };

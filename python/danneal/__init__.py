@@ -13,31 +13,32 @@ Families (see the README):
 # Importing danneal leaves os.environ alone.  On shared, oversubscribed machines set
 # OMP_WAIT_POLICY=PASSIVE before starting Python (README, "Threads"): the OpenMP runtime reads it
 # once, when it is loaded, and has no run-time setter for it.
-from . import _core  # noqa: E402
-from ._threads import resolve_n_threads  # noqa: E402
-from . import detan  # noqa: E402
-from .detan import (  # noqa: E402
+from . import (
+    _core,
+    detan,
+    losses,
+    ot,
+)
+from ._linear import *
+from ._qap import *
+from ._sinkhorn import *
+from ._softassign_engine import *
+from ._threads import resolve_n_threads
+from ._version import __version__
+from .central import *
+from .clam import *
+from .detan import (
     AssignmentAnnealing,
     assignment_expectations,
     assignment_iteration,
     assignment_potential,
 )
-from .pairwise import PairwiseAnnealing  # noqa: E402
-from ._sinkhorn import *  # noqa: E402,F401,F403
-from ._softassign_engine import *  # noqa: E402,F401,F403
-from ._linear import *  # noqa: E402,F401,F403
-from ._qap import *  # noqa: E402,F401,F403
-from .clam import *  # noqa: E402,F401,F403
-from .central import *  # noqa: E402,F401,F403
-from . import losses  # noqa: E402,F401
-from . import ot  # noqa: E402,F401
-
-from ._version import __version__  # noqa: E402  (the one place the version is written)
+from .pairwise import PairwiseAnnealing
 
 #: True when the compiled kernels were built with OpenMP.
 openmp = bool(_core.openmp)
 
-from ._config import show_config  # noqa: E402
+from ._config import show_config
 
 __all__ = [
     "AssignmentAnnealing",
@@ -49,10 +50,21 @@ __all__ = [
     "resolve_n_threads",
     "show_config",
 ]
-from . import clam as _cl, central as _ce  # noqa: E402
+from . import _linear as _li
+from . import _qap as _qa
+
 # The softassign family lives in private modules (_sinkhorn, _softassign_engine, _linear, _qap), so
 # that danneal.softassign is only the function (there is no danneal.softassign module to shadow).
-from . import _sinkhorn as _sk, _softassign_engine as _se, _linear as _li, _qap as _qa  # noqa: E402
+from . import _sinkhorn as _sk
+from . import _softassign_engine as _se
+from . import central as _ce
+from . import clam as _cl
 
-__all__ += (list(_sk.__all__) + list(_se.__all__) + list(_li.__all__) + list(_qa.__all__) + list(_cl.__all__)
-            + list(_ce.__all__))
+__all__ += (
+    list(_sk.__all__)
+    + list(_se.__all__)
+    + list(_li.__all__)
+    + list(_qa.__all__)
+    + list(_cl.__all__)
+    + list(_ce.__all__)
+)

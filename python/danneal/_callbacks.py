@@ -104,8 +104,18 @@ class FitMonitor:
         Where verbose lines go (default ``sys.stderr`` at the time of each line).
     """
 
-    def __init__(self, estimator: Any, X: Any = None, y: Any = None, *, callback: Optional[Callback] = None,
-                 verbose: int = 0, max_steps: Optional[int] = None, step_verbosity: int = 1, file: Any = None):
+    def __init__(
+        self,
+        estimator: Any,
+        X: Any = None,
+        y: Any = None,
+        *,
+        callback: Optional[Callback] = None,
+        verbose: int = 0,
+        max_steps: Optional[int] = None,
+        step_verbosity: int = 1,
+        file: Any = None,
+    ):
         self.name = type(estimator).__name__
         self.estimator = estimator
         self.X, self.y = X, y
@@ -121,8 +131,11 @@ class FitMonitor:
         self._ctx = None
         self._phase_ctx = None
         self._finished = False
-        if HAVE_SKLEARN_CALLBACKS and getattr(estimator, "_skl_callbacks", None) and hasattr(
-                estimator, "_init_callback_context"):
+        if (
+            HAVE_SKLEARN_CALLBACKS
+            and getattr(estimator, "_skl_callbacks", None)
+            and hasattr(estimator, "_init_callback_context")
+        ):
             # one subtask per step plus the phases after them (refinement, final pass; at most a
             # few); the bound only sizes the progress bar, extra steps get no subtask
             n_sub = None if max_steps is None else int(max_steps) + 3
@@ -154,8 +167,9 @@ class FitMonitor:
     def _end_phase_task(self, reconstruction: Any = None) -> None:
         ctx, self._phase_ctx = self._phase_ctx, None
         if ctx is not None:
-            ctx.call_on_fit_task_end(estimator=self.estimator, X=self.X, y=self.y,
-                                     reconstruction_attributes=reconstruction)
+            ctx.call_on_fit_task_end(
+                estimator=self.estimator, X=self.X, y=self.y, reconstruction_attributes=reconstruction
+            )
 
     # ---- steps ---------------------------------------------------------------------------------
     def _subtask(self, name: str):
@@ -167,8 +181,7 @@ class FitMonitor:
         ctx.call_on_fit_task_begin(estimator=self.estimator, X=self.X, y=self.y)
         return ctx
 
-    def step(self, info: dict, *, progress: Optional[float] = None, line: str = "",
-             reconstruction: Any = None) -> bool:
+    def step(self, info: dict, *, progress: Optional[float] = None, line: str = "", reconstruction: Any = None) -> bool:
         """One step finished: show it, tell the callbacks; returns True to stop early.
 
         ``info`` is the estimator's record (copied before the user sees it); ``progress`` the
@@ -188,8 +201,11 @@ class FitMonitor:
         stop = False
         ctx = self._subtask("step")
         if ctx is not None:
-            stop |= bool(ctx.call_on_fit_task_end(estimator=self.estimator, X=self.X, y=self.y,
-                                                  reconstruction_attributes=reconstruction))
+            stop |= bool(
+                ctx.call_on_fit_task_end(
+                    estimator=self.estimator, X=self.X, y=self.y, reconstruction_attributes=reconstruction
+                )
+            )
         if self.callback is not None:
             stop |= self.callback(record) is True
         if stop and self.verbose:
@@ -221,8 +237,9 @@ class FitMonitor:
         reconstruction = {} if reconstruction is None else reconstruction
         self._end_phase_task(reconstruction)
         if self._ctx is not None:
-            self._ctx.call_on_fit_task_end(estimator=self.estimator, X=self.X, y=self.y,
-                                           reconstruction_attributes=reconstruction)
+            self._ctx.call_on_fit_task_end(
+                estimator=self.estimator, X=self.X, y=self.y, reconstruction_attributes=reconstruction
+            )
         if self.verbose:
             if self._phase is not None:
                 self._print(f"{self._phase} done in {_fmt_seconds(time.perf_counter() - self._phase_t0)}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numbers
 import warnings
-
 from typing import Any, Optional
 
 import numpy as np
@@ -31,20 +30,19 @@ from ._validation import check_float, check_int, check_n_clusters, check_random_
 __all__ = ["CentralAnnealing"]
 
 
-
 _BLAS_CONTROLLER = None
 # fit schedule (issue 15; measured with benchmarks/fit_central.py, see docs/central.md)
-_RETRY = 0.8        # a rejected split-merge move is tried again once T fell below _RETRY x its T
-_SQ_STEP0 = 4.0     # first bound on the SQUAREM step length |alpha| (grows x4 while accepted)
+_RETRY = 0.8  # a rejected split-merge move is tried again once T fell below _RETRY x its T
+_SQ_STEP0 = 4.0  # first bound on the SQUAREM step length |alpha| (grows x4 while accepted)
 _SQ_STEP_MAX = 16.0  # ... up to this bound
-_SQ_FTOL = 3e-9     # K full: a temperature ends when F drops by < _SQ_FTOL x total weight per pass
-_QUIET = 4          # adaptive cooling: <= _QUIET passes at a temperature doubles the stride
-_STEADY = 10        # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
-_MAX_STRIDE = 16    # at most cooling**16 per temperature
+_SQ_FTOL = 3e-9  # K full: a temperature ends when F drops by < _SQ_FTOL x total weight per pass
+_QUIET = 4  # adaptive cooling: <= _QUIET passes at a temperature doubles the stride
+_STEADY = 10  # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
+_MAX_STRIDE = 16  # at most cooling**16 per temperature
 _NULL_WIDTH = float(np.log(np.pi / (np.pi - 2.0)))  # "auto": widest log-T range of a Gaussian's splits
-_SPLIT_ITER = 12     # passes of the fixed point right after a split (critical slowing down: the
-                    # next temperatures finish separating the copies; measured in docs/central.md)
-_FROZEN = 1e-9      # K full: stop when D changed by < _FROZEN relative at a temperature settled in one pass
+_SPLIT_ITER = 12  # passes of the fixed point right after a split (critical slowing down: the
+# next temperatures finish separating the copies; measured in docs/central.md)
+_FROZEN = 1e-9  # K full: stop when D changed by < _FROZEN relative at a temperature settled in one pass
 _ANNEAL_ROWS = 16384  # anneal_rows="auto": the annealing runs on max(_ANNEAL_ROWS, 256 K) rows at most
 _ANNEAL_ROWS_PER_CLUSTER = 256
 _POLISH_TOL = 1e-4  # ... and stop once no centroid moves by this much (unit total variance)
@@ -140,9 +138,9 @@ def _squarem(step, Y, logp, T, max_iter, tol, ftol=0.0):
             Y0, lp0 = Y2, lp2
             continue
         ap = a0 - 2.0 * alpha * r + alpha * alpha * v
-        Yp = ap[:Y0.size].reshape(Y0.shape).astype(dtype)
+        Yp = ap[: Y0.size].reshape(Y0.shape).astype(dtype)
         lpp = lp2.copy()
-        lpp[fin] = ap[Y0.size:]
+        lpp[fin] = ap[Y0.size :]
         top = float(lpp[fin].max())
         lpp[fin] -= top + np.log(np.exp(lpp[fin] - top).sum())
         Y3, lp3, st3, i = step(Yp, lpp, T, 1, tol)
@@ -176,8 +174,9 @@ def _lloyd(Xs, ws, Y, n_threads, max_iter, tol=1e-300):
     """Lloyd iterations (the compiled fixed point at T = 0) until no centroid moves by ``tol`` or
     more: ``(centres, distortion at the last input centres, passes)``."""
     nt = _pass_threads(n_threads, len(Xs), len(Y), Xs.shape[1])
-    Yn, _, _, stats, st = _core.central_fixed_point(Xs, ws, _c(Y, Xs.dtype), np.zeros(len(Y)), 0.0, int(max_iter),
-                                                    float(tol), nt)
+    Yn, _, _, stats, st = _core.central_fixed_point(
+        Xs, ws, _c(Y, Xs.dtype), np.zeros(len(Y)), 0.0, int(max_iter), float(tol), nt
+    )
     return Yn, float(stats[0]), int(st["iterations"])
 
 
@@ -294,13 +293,27 @@ class _MemoryRows:
         self.Xc = _c(Xd, self.dtype)
 
     def fixed_point(self, Y, logp, T, max_iter, tol):
-        Yn, lp, _, stats, st = _core.central_fixed_point(self.Xc, self.w, Y, logp, float(T), int(max_iter),
-                                                         float(tol), _pass_threads(self.nt, self.n, len(Y), self.d))
+        Yn, lp, _, stats, st = _core.central_fixed_point(
+            self.Xc,
+            self.w,
+            Y,
+            logp,
+            float(T),
+            int(max_iter),
+            float(tol),
+            _pass_threads(self.nt, self.n, len(Y), self.d),
+        )
         return Yn, lp, stats, st["iterations"], bool(st["numerical_error"])
 
     def covariance(self, Y, logp, T):
-        cov, _, _, _ = _core.central_covariance(self.Xc, self.w, _c(Y, Y.dtype), _c(logp, np.float64), float(T),
-                                                _pass_threads(self.nt, self.n, len(Y), self.d * self.d))
+        cov, _, _, _ = _core.central_covariance(
+            self.Xc,
+            self.w,
+            _c(Y, Y.dtype),
+            _c(logp, np.float64),
+            float(T),
+            _pass_threads(self.nt, self.n, len(Y), self.d * self.d),
+        )
         return cov
 
     def subset(self, m, rng):
@@ -325,8 +338,7 @@ class _MemoryRows:
 
     def hard_partition(self, centers):
         """``(labels, weight per cluster, inertia)`` of the nearest-centroid partition of the input rows."""
-        P, logZ, _ = _core.central_posteriors(_c(self.X, self.dtype), centers, np.zeros(len(centers)), 0.0,
-                                              self.nt)
+        P, logZ, _ = _core.central_posteriors(_c(self.X, self.dtype), centers, np.zeros(len(centers)), 0.0, self.nt)
         labels = np.argmax(P, axis=1).astype(np.int64)
         counts = np.bincount(labels, weights=self.wd, minlength=len(centers))
         return labels, counts, float(self.wd @ np.maximum(-logZ, 0.0))
@@ -355,10 +367,12 @@ class _Units:
             # rescaled data, but temperatures (down to ~1e-6 s2, more with T_min) and distortions (up
             # to ~ s2 * total weight) are reported in units of X**2: they must stay normal numbers
             if not (np.isfinite(s2 * max(wsum, 1.0) * 16.0) and s2 >= 1e8 * np.finfo(np.float64).tiny):
-                raise ValueError(f"X: the data's total variance ({s2_int:.6g} * {pre:.6g}**2) is outside the "
-                                 f"range where temperatures and distortions (reported in units of X**2) are "
-                                 f"representable in float64 (about 1e-300 to 1e300 / n_samples); rescale X (e.g. "
-                                 f"divide it by {pre:.3g})")
+                raise ValueError(
+                    f"X: the data's total variance ({s2_int:.6g} * {pre:.6g}**2) is outside the "
+                    f"range where temperatures and distortions (reported in units of X**2) are "
+                    f"representable in float64 (about 1e-300 to 1e300 / n_samples); rescale X (e.g. "
+                    f"divide it by {pre:.3g})"
+                )
             s2 = float(s2)
         self.sc, self.s2, self.wsum, self.wscale, self.dtype = sc, s2, wsum, rows.wscale, rows.dtype
         # the first critical temperature 2 lambda_max(C_x), in internal units
@@ -413,11 +427,13 @@ class _Annealer:
     # -- the fixed point at one temperature
     def plain_fixed_point(self, Y, logp, T, max_iter, tol, rows=None):
         rows = self.rows if rows is None else rows
-        Yn, lp, stats, iterations, numerical_error = rows.fixed_point(_c(Y, rows.dtype), _c(logp, np.float64), T,
-                                                                     max_iter, tol)
+        Yn, lp, stats, iterations, numerical_error = rows.fixed_point(
+            _c(Y, rows.dtype), _c(logp, np.float64), T, max_iter, tol
+        )
         if numerical_error:
-            warnings.warn(f"non-finite values met at T={float(T * self.units.s2)!r} (rows skipped)", RuntimeWarning,
-                          stacklevel=4)
+            warnings.warn(
+                f"non-finite values met at T={float(T * self.units.s2)!r} (rows skipped)", RuntimeWarning, stacklevel=4
+            )
         return Yn, lp, stats, iterations
 
     def fixed_point(self, Y, logp, T, max_iter, tol, ftol=0.0):
@@ -428,8 +444,15 @@ class _Annealer:
 
     # -- the schedule
     def _snapshot(self, T_start):
-        self.path.append({"n_clusters": len(self.Y), "T_start": T_start, "T_end": self.T,
-                          "cluster_centers": self.units.to_caller(self.Y), "cluster_weights": np.exp(self.logp)})
+        self.path.append(
+            {
+                "n_clusters": len(self.Y),
+                "T_start": T_start,
+                "T_end": self.T,
+                "cluster_centers": self.units.to_caller(self.Y),
+                "cluster_weights": np.exp(self.logp),
+            }
+        )
 
     def run(self, mon):
         """Anneal from one cluster until ``target`` clusters are frozen (or ``T_min``, or ``mon``
@@ -449,8 +472,9 @@ class _Annealer:
         T, target = self.T, self.target
         # once K is full, a temperature also ends when the free energy stalls (no split left to
         # resolve: near a phase transition a slow descent is the transition, not convergence)
-        Y, logp, stats, it = self.fixed_point(self.Y, self.logp, T, self.max_iter, self.tol,
-                                              _SQ_FTOL if self.adaptive and len(self.Y) >= target else 0.0)
+        Y, logp, stats, it = self.fixed_point(
+            self.Y, self.logp, T, self.max_iter, self.tol, _SQ_FTOL if self.adaptive and len(self.Y) >= target else 0.0
+        )
         n_it = it
         it_first = it
         K_in = len(Y)
@@ -484,21 +508,34 @@ class _Annealer:
         self.path[-1].update(T_end=T, cluster_centers=centers, cluster_weights=np.exp(logp))
         s2, wscale, wfac = self.units.s2, self.units.wscale, self.wfac
         D, F = float(stats[0]) * s2 * wscale * wfac, float(stats[1]) * s2 * wscale * wfac
-        for key, val in (("T", T * s2), ("n_clusters", len(Y)), ("free_energy", F), ("distortion", D),
-                         ("n_iter", n_it)):
+        for key, val in (
+            ("T", T * s2),
+            ("n_clusters", len(Y)),
+            ("free_energy", F),
+            ("distortion", D),
+            ("n_iter", n_it),
+        ):
             self.history[key].append(val)
-        info = {"T": T * s2, "n_clusters": len(Y), "free_energy": F, "distortion": D, "n_iter": n_it,
-                "cluster_centers": self.units.to_caller(Y)}
+        info = {
+            "T": T * s2,
+            "n_clusters": len(Y),
+            "free_energy": F,
+            "distortion": D,
+            "n_iter": n_it,
+            "cluster_centers": self.units.to_caller(Y),
+        }
         return info, K_in, it_first, n_swaps, n_settle
 
     def _stop(self, mon, info, K_in, it_first, n_swaps):
         """Whether the annealing ends after this temperature."""
         T, T_min, s2 = self.T, self.T_min, self.units.s2
         K, D, F = info["n_clusters"], info["distortion"], info["free_energy"]
-        if mon.step(info, progress=np.log(1.2 * self.Tc0 / T) / np.log(1.2 * self.Tc0 / T_min)
-                    if T_min < 1.2 * self.Tc0 else None,
-                    line=f"T={T * s2:.6g} K={K} F={F:.6g} D={D:.6g} iterations={info['n_iter']}",
-                    reconstruction=lambda: {"cluster_centers_": info["cluster_centers"], "n_clusters_": K}):
+        if mon.step(
+            info,
+            progress=np.log(1.2 * self.Tc0 / T) / np.log(1.2 * self.Tc0 / T_min) if T_min < 1.2 * self.Tc0 else None,
+            line=f"T={T * s2:.6g} K={K} F={F:.6g} D={D:.6g} iterations={info['n_iter']}",
+            reconstruction=lambda: {"cluster_centers_": info["cluster_centers"], "n_clusters_": K},
+        ):
             return True
         if self.identical:
             return True
@@ -507,14 +544,21 @@ class _Annealer:
                 return True
             # assignments effectively hard: F - D = T * sum_i w_i KL(p_i || p) -> 0
             # (not right after a split: copies that have not yet moved apart also give F = D)
-            if K == K_in and (abs(F - D) <= 1e-4 * max(D, 1e-300)
-                              or D <= 1e-12 * s2 * self.units.wsum * self.units.wscale):
+            if K == K_in and (
+                abs(F - D) <= 1e-4 * max(D, 1e-300) or D <= 1e-12 * s2 * self.units.wsum * self.units.wscale
+            ):
                 return True
             # frozen: the centroids did not move at this temperature (one pass) and the distortion
             # is that of the previous temperature: the assignments no longer change
             dist = self.history["distortion"]
-            if (self.adaptive and K == K_in and it_first <= 1 and len(self.swaps) == n_swaps and len(dist) > 1
-                    and abs(D - dist[-2]) <= _FROZEN * max(D, 1e-300)):
+            if (
+                self.adaptive
+                and K == K_in
+                and it_first <= 1
+                and len(self.swaps) == n_swaps
+                and len(dist) > 1
+                and abs(D - dist[-2]) <= _FROZEN * max(D, 1e-300)
+            ):
                 return True
         return False
 
@@ -663,7 +707,7 @@ class _Annealer:
             lp[v] -= np.log(2.0)
             lp = np.append(lp, lp[v])
             evals = np.vstack([evals, evals[v]])
-            evecs = np.concatenate([evecs, evecs[v:v + 1]])
+            evecs = np.concatenate([evecs, evecs[v : v + 1]])
             evals[v] /= 2
             evals[-1] /= 2
         return Yd.astype(Y.dtype), lp
@@ -783,8 +827,6 @@ def _choose_k(path):
         if width > best_width:
             best, best_width = entry["n_clusters"], width
     return best
-
-
 
 
 class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
@@ -951,9 +993,27 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
            clustering", Phys. Rev. Lett. 65(8):945-948, 1990.
     """
 
-    def __init__(self, n_clusters=8, *, T_min=None, cooling=0.9, max_iter=100, tol=1e-5, max_clusters=None,
-                 perturbation=1e-3, swap_moves=True, final_max_iter=300, accelerate=True, adaptive_cooling=True,
-                 n_polish=24, anneal_rows="auto", random_state=None, n_threads=None, verbose=0, callback=None):
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        T_min=None,
+        cooling=0.9,
+        max_iter=100,
+        tol=1e-5,
+        max_clusters=None,
+        perturbation=1e-3,
+        swap_moves=True,
+        final_max_iter=300,
+        accelerate=True,
+        adaptive_cooling=True,
+        n_polish=24,
+        anneal_rows="auto",
+        random_state=None,
+        n_threads=None,
+        verbose=0,
+        callback=None,
+    ):
         self.n_clusters = n_clusters
         self.T_min = T_min
         self.cooling = cooling
@@ -1028,8 +1088,10 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         if not total > 0:
             raise ValueError("sample_weight: all weights are zero (they sum to 0)")
         if not total * 16.0 <= float(np.finfo(np.float64).max):  # masses and weighted sums would overflow
-            raise ValueError(f"sample_weight: the total weight {total:.3g} is too large to represent in float64 "
-                             "sums; rescale the weights (only their ratios matter)")
+            raise ValueError(
+                f"sample_weight: the total weight {total:.3g} is too large to represent in float64 "
+                "sums; rescale the weights (only their ratios matter)"
+            )
         return w
 
     # ------------------------------------------------------------------ fitting
@@ -1046,6 +1108,7 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         """
         if _is_dask(X):
             from ._dask import DaskRows
+
             rows = DaskRows(self, X, sample_weight)
         else:
             rows = _MemoryRows(self, X, sample_weight)
@@ -1054,8 +1117,14 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         units = _Units(rows)  # centres rows
         ann = _Annealer(self, rows, units, target, auto, *self._annealing_sample(rows, units.wsum, target))
         self.n_anneal_rows_ = int(ann.rows.n)
-        mon = FitMonitor(self, X, y, callback=self.callback, verbose=self.verbose,
-                         max_steps=n_geometric_steps(None, self.T_min, self.cooling, 1e-6 / 1.2))
+        mon = FitMonitor(
+            self,
+            X,
+            y,
+            callback=self.callback,
+            verbose=self.verbose,
+            max_steps=n_geometric_steps(None, self.T_min, self.cooling, 1e-6 / 1.2),
+        )
         mon.phase("annealing", f"n={rows.n}, d={rows.d}, from 1 to {'auto' if auto else target} clusters")
         ann.run(mon)
         ann.report()
@@ -1064,8 +1133,12 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         mon.phase("final Lloyd pass")
         Y, D, self.converged_ = ann.final_pass(Y, logp, self.final_max_iter)
         if not self.converged_:
-            warnings.warn(f"the final Lloyd pass did not converge in final_max_iter={self.final_max_iter} "
-                          "iterations; increase final_max_iter", ConvergenceWarning, stacklevel=2)
+            warnings.warn(
+                f"the final Lloyd pass did not converge in final_max_iter={self.final_max_iter} "
+                "iterations; increase final_max_iter",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         Y, self.polish_ = ann.polish(Y, D, self.n_polish, self._seeded_rng(), self.final_max_iter)
         self.cluster_centers_ = units.to_caller(Y)
         self.n_clusters_ = len(Y)
@@ -1152,11 +1225,14 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         if w is not None:  # only ratios matter within a batch: scaled as in fit, scaled back below
             wscale = float(np.exp2(np.floor(np.log2(float(w.max())))))
             wk = _c(w / w.dtype.type(wscale), dtype)
-        Yn, lp, _, stats, st = _core.central_fixed_point(Xc, wk, Y, _c(logp, np.float64), float(Tu), 1, 0.0,
-                                                         resolve_n_threads(self.n_threads))
+        Yn, lp, _, stats, st = _core.central_fixed_point(
+            Xc, wk, Y, _c(logp, np.float64), float(Tu), 1, 0.0, resolve_n_threads(self.n_threads)
+        )
         if st["numerical_error"]:
-            raise ValueError(f"X: squared distances to the centroids overflow (max |X| = "
-                             f"{float(np.abs(Xb).max())!r}); X is far outside the range of the training data")
+            raise ValueError(
+                f"X: squared distances to the centroids overflow (max |X| = "
+                f"{float(np.abs(Xb).max())!r}); X is far outside the range of the training data"
+            )
         with np.errstate(invalid="ignore"):
             m_b = np.where(np.isfinite(lp), np.exp(lp), 0.0) * float(stats[3]) * wscale
         mass = mass + m_b
@@ -1167,8 +1243,9 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         Ynew[alive] = sums[alive] / mass[alive, None]
         self.cluster_centers_ = (Ynew * sc + mean).astype(self.cluster_centers_.dtype)
         self.cluster_weights_ = mass / mass.sum()
-        P, logZ, _ = _core.central_posteriors(Xb, _c(self.cluster_centers_, dtype), np.zeros(self.n_clusters_), 0.0,
-                                              resolve_n_threads(self.n_threads))
+        P, logZ, _ = _core.central_posteriors(
+            Xb, _c(self.cluster_centers_, dtype), np.zeros(self.n_clusters_), 0.0, resolve_n_threads(self.n_threads)
+        )
         wd = np.ones(len(Xb)) if w is None else w.astype(np.float64)
         self.labels_ = np.argmax(P, axis=1).astype(np.int64)
         self.inertia_ = float(wd @ np.maximum(-logZ, 0.0))
@@ -1183,7 +1260,6 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
             return min(n, max(_ANNEAL_ROWS, _ANNEAL_ROWS_PER_CLUSTER * target))
         return min(n, int(self.anneal_rows))
 
-
     # ------------------------------------------------------------------ prediction
     def _check_X(self, X):
         check_is_fitted(self)
@@ -1195,14 +1271,17 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
 
     def _map_dask(self, method, X, n_out=None, dtype=np.int64, **kwargs):
         from ._dask import map_rows
+
         check_is_fitted(self)
         return map_rows(lambda block: method(block, **kwargs), X, self.n_features_in_, n_out=n_out, dtype=dtype)
 
     def _posteriors(self, X, C, logp, T):
         P, _, status = _core.central_posteriors(X, C, logp, T, resolve_n_threads(self.n_threads))
         if status["numerical_error"]:  # the kernel left such rows uniform: never return them
-            raise ValueError(f"X: squared distances to the centroids overflow float64 (max |X| = "
-                             f"{float(np.abs(X).max())!r}); X is far outside the range of the training data")
+            raise ValueError(
+                f"X: squared distances to the centroids overflow float64 (max |X| = "
+                f"{float(np.abs(X).max())!r}); X is far outside the range of the training data"
+            )
         return P
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -1285,8 +1364,10 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
                 for v in range(C.shape[0]):
                     d2 = np.minimum(d2, ((Xd - C[v]) ** 2).sum(axis=1))
             if not np.isfinite(d2).all():
-                raise ValueError(f"X: squared distances to the centroids overflow float64 (max |X| = "
-                                 f"{float(np.abs(Xd).max())!r}); rescale X")
+                raise ValueError(
+                    f"X: squared distances to the centroids overflow float64 (max |X| = "
+                    f"{float(np.abs(Xd).max())!r}); rescale X"
+                )
         if sample_weight is None:
             return -float(d2.sum())
         w = self._check_sample_weight(sample_weight, d2.shape[0], np.float64)

@@ -37,10 +37,9 @@ from threadpoolctl import threadpool_limits
 from . import _core
 from ._callbacks import CallbackSupport, FitMonitor, with_callbacks
 from ._dask import is_dask, map_rows
-from .central import CentralAnnealing
 from ._threads import map_interruptible, resolve_n_threads
-from ._validation import (as_float_array, check_float, check_int, check_n_clusters, check_random_state,
-                          validate_X)
+from ._validation import as_float_array, check_float, check_int, check_n_clusters, check_random_state, validate_X
+from .central import CentralAnnealing
 
 __all__ = ["ClAM"]
 
@@ -217,12 +216,42 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
            associative memories", ICML 2023, PMLR 202.
     """
 
-    def __init__(self, n_clusters=8, *, beta="auto", n_steps=5, step_size=1.0, exponent="beta/2", mask_prob="auto",
-                 mask_value="mean", mask_replace=False, mask_share_every=0, anneal=1.0, anneal_epochs=None,
-                 batch_size=8, learning_rate=0.01, lr_decay=0.8, lr_patience=5, min_learning_rate=1e-6,
-                 max_epochs=50, tol=1e-3, n_iter_no_change=3, n_init=2, kmeans_n_init=10, init="k-means",
-                 weighted=False, weights=None, spherical=False, standardize=True, selection="auto",
-                 min_clusters=None, callback=None, random_state=None, n_threads=None, verbose=0):
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        beta="auto",
+        n_steps=5,
+        step_size=1.0,
+        exponent="beta/2",
+        mask_prob="auto",
+        mask_value="mean",
+        mask_replace=False,
+        mask_share_every=0,
+        anneal=1.0,
+        anneal_epochs=None,
+        batch_size=8,
+        learning_rate=0.01,
+        lr_decay=0.8,
+        lr_patience=5,
+        min_learning_rate=1e-6,
+        max_epochs=50,
+        tol=1e-3,
+        n_iter_no_change=3,
+        n_init=2,
+        kmeans_n_init=10,
+        init="k-means",
+        weighted=False,
+        weights=None,
+        spherical=False,
+        standardize=True,
+        selection="auto",
+        min_clusters=None,
+        callback=None,
+        random_state=None,
+        n_threads=None,
+        verbose=0,
+    ):
         self.n_clusters = n_clusters
         self.beta = beta
         self.n_steps = n_steps
@@ -289,8 +318,11 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         p["max_epochs"] = check_int(self.max_epochs, "max_epochs", low=1)
         p["tol"] = check_float(self.tol, "tol", low=0.0)
         p["n_iter_no_change"] = check_int(self.n_iter_no_change, "n_iter_no_change", low=0)
-        p["anneal_epochs"] = (p["max_epochs"] // 2 if self.anneal_epochs is None
-                              else check_int(self.anneal_epochs, "anneal_epochs", low=1))
+        p["anneal_epochs"] = (
+            p["max_epochs"] // 2
+            if self.anneal_epochs is None
+            else check_int(self.anneal_epochs, "anneal_epochs", low=1)
+        )
         p["n_init"] = check_int(self.n_init, "n_init", low=1, high=10**6)  # every run's start is drawn up front
         p["kmeans_n_init"] = check_int(self.kmeans_n_init, "kmeans_n_init", low=1, high=10**6)
         for name in ("weighted", "spherical", "standardize", "mask_replace"):
@@ -301,8 +333,9 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback={self.callback!r} must be callable or None")
         p["verbose"] = check_int(self.verbose, "verbose", low=0)
-        p["min_clusters"] = p["k"] if self.min_clusters is None else check_int(self.min_clusters, "min_clusters", low=1,
-                                                                           high=p["k"])
+        p["min_clusters"] = (
+            p["k"] if self.min_clusters is None else check_int(self.min_clusters, "min_clusters", low=1, high=p["k"])
+        )
         if self.weights is not None:
             w = as_float_array(self.weights, "weights", ndim=1, dtype=np.float64)
             if w.shape != (p["k"],):
@@ -344,8 +377,12 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         if "init_array" in p:
             R0 = (p["init_array"] - self.mean_) / self.scale_
         elif self.init == "k-means++":
-            R0, _ = kmeans_plusplus(Z.astype(np.float64), k, random_state=rs.randint(2**31 - 1),
-                                    sample_weight=None if sw is None else sw.astype(np.float64))
+            R0, _ = kmeans_plusplus(
+                Z.astype(np.float64),
+                k,
+                random_state=rs.randint(2**31 - 1),
+                sample_weight=None if sw is None else sw.astype(np.float64),
+            )
         elif self.init == "random":
             R0 = Z[rs.choice(Z.shape[0], k, replace=False)].astype(np.float64)
         else:  # gaussian, as in the reference code
@@ -377,7 +414,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
                 picked.append(i)
                 seen.add(key)
         picked += [i for i in order if i not in picked]
-        return [(self._start(runs[i][1], Z.dtype), runs[i][0]) for i in picked[:p["n_init"]]]
+        return [(self._start(runs[i][1], Z.dtype), runs[i][0]) for i in picked[: p["n_init"]]]
 
     def _prototypes(self, R):
         """Prototypes as used by the recursion (unit norm when spherical)."""
@@ -435,8 +472,9 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         if selection == "auto":
             selection = "silhouette" if n_candidates > 1 else "loss"
         nt = p["n_threads"]
-        scorer = (_SilhouetteScorer(Z, sample_weight=sw, n_threads=nt)
-                  if (selection == "silhouette" or kmeans_init) else None)
+        scorer = (
+            _SilhouetteScorer(Z, sample_weight=sw, n_threads=nt) if (selection == "silhouette" or kmeans_init) else None
+        )
         eta0 = p.get("eta0")
         if eta0 is not None:
             eta0 = np.ascontiguousarray(eta0, dtype=dt)
@@ -459,7 +497,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
                 jobs.append((beta, c, mask_prob, anneal, alpha, n_mask, run, R0, seed))
         if p["betas"] == [None]:  # beta="auto": one job per softness for every start
             auto = []
-            for beta, _, mask_prob, anneal, alpha, n_mask, run, R0, seed in jobs:
+            for _beta, _, mask_prob, anneal, alpha, n_mask, run, R0, seed in jobs:
                 s2 = _mean_min_sqdist(Z, R0, sw)
                 for j, soft in enumerate(_AUTO_SOFTNESS):
                     c = soft / s2
@@ -469,8 +507,15 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
             selection = "silhouette"
             scorer = _SilhouetteScorer(Z, sample_weight=sw, n_threads=nt)
         workers, inner = _split_threads(nt, len(jobs), p["batch_size"])
-        mon = FitMonitor(self, X, y, callback=self.callback, verbose=p["verbose"], step_verbosity=2,
-                         max_steps=len(jobs) * p["max_epochs"])
+        mon = FitMonitor(
+            self,
+            X,
+            y,
+            callback=self.callback,
+            verbose=p["verbose"],
+            step_verbosity=2,
+            max_steps=len(jobs) * p["max_epochs"],
+        )
         watched = self.callback is not None or p["verbose"] >= 2 or getattr(self, "_skl_callbacks", None)
         if watched:
             workers, inner = 1, nt  # callbacks and per-epoch lines stay in order
@@ -480,24 +525,56 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
 
         def params(c, alpha, n_mask, anneal, seed):
             return _core.ClamTrainParams(
-                c=c, alpha=alpha, n_steps=p["n_steps"], spherical=bool(self.spherical), weighted=bool(self.weighted),
-                batch_size=p["batch_size"], n_mask=max(n_mask, 1), max_epochs=p["max_epochs"], learning_rate=p["lr"],
-                patience=p["lr_patience"], decay=p["lr_decay"], min_lr=p["min_lr"],
-                c_start=c * anneal if anneal < 1 else 0.0, anneal_epochs=p["anneal_epochs"], seed=seed,
+                c=c,
+                alpha=alpha,
+                n_steps=p["n_steps"],
+                spherical=bool(self.spherical),
+                weighted=bool(self.weighted),
+                batch_size=p["batch_size"],
+                n_mask=max(n_mask, 1),
+                max_epochs=p["max_epochs"],
+                learning_rate=p["lr"],
+                patience=p["lr_patience"],
+                decay=p["lr_decay"],
+                min_lr=p["min_lr"],
+                c_start=c * anneal if anneal < 1 else 0.0,
+                anneal_epochs=p["anneal_epochs"],
+                seed=seed,
                 mask_mode=2 if n_mask == 0 else (1 if self.mask_replace else 0),
-                mask_share_every=p["mask_share_every"], n_iter_no_change=p["n_iter_no_change"], tol=p["tol"])
+                mask_share_every=p["mask_share_every"],
+                n_iter_no_change=p["n_iter_no_change"],
+                tol=p["tol"],
+            )
 
         def labels_of(R, eta, c, alpha):
-            return _core.clam_predict(Z, self._prototypes(R), eta if use_eta else None, c, alpha, p["n_steps"],
-                                      bool(self.spherical), inner)[0]
+            return _core.clam_predict(
+                Z, self._prototypes(R), eta if use_eta else None, c, alpha, p["n_steps"], bool(self.spherical), inner
+            )[0]
 
         def train(job):
             beta, c, mask_prob, anneal, alpha, n_mask, run, R0, seed = job
-            cb = self._make_callback(beta, mask_prob, anneal, alpha, run, mon, job_index[id(job)], len(jobs),
-                                     p["max_epochs"], stopped, c, eta0 if use_eta else None,
-                                     p["n_steps"]) if watched else None
-            R, eta, curve, lr, status = _core.clam_train(Z, sw_dt, mv, R0, eta0, params(c, alpha, n_mask, anneal, seed),
-                                                        inner, cb)
+            cb = (
+                self._make_callback(
+                    beta,
+                    mask_prob,
+                    anneal,
+                    alpha,
+                    run,
+                    mon,
+                    job_index[id(job)],
+                    len(jobs),
+                    p["max_epochs"],
+                    stopped,
+                    c,
+                    eta0 if use_eta else None,
+                    p["n_steps"],
+                )
+                if watched
+                else None
+            )
+            R, eta, curve, lr, status = _core.clam_train(
+                Z, sw_dt, mv, R0, eta0, params(c, alpha, n_mask, anneal, seed), inner, cb
+            )
             return R, eta, curve, status, labels_of(R, eta, c, alpha)
 
         def outputs():  # in job order; each run's arrays are dropped unless it becomes the best
@@ -518,9 +595,17 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
             beta, c, mask_prob, anneal, alpha, _, run, _, _ = job
             loss = None if epochs == 0 else float(status["error"])
             n_found = int(np.unique(labels).size)
-            rec = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "step_size": alpha, "run": run,
-                   "loss": loss, "epochs": epochs, "n_clusters": n_found,
-                   "numerical_error": bool(status["numerical_error"])}
+            rec = {
+                "beta": beta,
+                "mask_prob": mask_prob,
+                "anneal": anneal,
+                "step_size": alpha,
+                "run": run,
+                "loss": loss,
+                "epochs": epochs,
+                "n_clusters": n_found,
+                "numerical_error": bool(status["numerical_error"]),
+            }
             if selection == "silhouette":
                 rec["silhouette"] = sil
                 score = -sil
@@ -546,9 +631,11 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
                 epochs = int(status["iterations"])
                 cands.append((job, R, eta, curve, status, labels, epochs))
                 beta, _, mask_prob, anneal, alpha, _, run, _, _ = job
-                mon.note(f"run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} step_size={alpha:g} "
-                         f"#{run}: loss={float(status['error']):.6g} epochs={epochs}",
-                         progress=min(1.0, (i + 1) / len(jobs)))
+                mon.note(
+                    f"run beta={beta:g} mask_prob={mask_prob:g} anneal={anneal:g} step_size={alpha:g} "
+                    f"#{run}: loss={float(status['error']):.6g} epochs={epochs}",
+                    progress=min(1.0, (i + 1) / len(jobs)),
+                )
         finally:
             runs.close()  # stops the pool's other runs at once if the loop body raised
         # every candidate's Silhouette in one pass over the pairwise distances
@@ -558,13 +645,20 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         _, R, eta, curve, status, labels, job, epochs = best
         beta, c, mask_prob, anneal, alpha, _, run, _, _ = job
         if status["numerical_error"]:
-            warnings.warn(f"ClAM: the training loss became non-finite after {int(status['iterations'])} epochs; "
-                          "kept the prototypes of the best finite epoch. Lower learning_rate or beta.",
-                          ConvergenceWarning, stacklevel=2)
+            warnings.warn(
+                f"ClAM: the training loss became non-finite after {int(status['iterations'])} epochs; "
+                "kept the prototypes of the best finite epoch. Lower learning_rate or beta.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         elif epochs >= p["max_epochs"] and not status["converged"]:
-            warnings.warn(f"ClAM: the kept run reached max_epochs={p['max_epochs']} before its loss reached a "
-                          f"plateau (tol={p['tol']!r}, n_iter_no_change={p['n_iter_no_change']}); raise max_epochs "
-                          "or tol.", ConvergenceWarning, stacklevel=2)
+            warnings.warn(
+                f"ClAM: the kept run reached max_epochs={p['max_epochs']} before its loss reached a "
+                f"plateau (tol={p['tol']!r}, n_iter_no_change={p['n_iter_no_change']}); raise max_epochs "
+                "or tol.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         self._R = self._prototypes(R)
         self._eta = np.ascontiguousarray(eta, dtype=dt) if use_eta else None
         self._c_fit = c
@@ -579,14 +673,21 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         self.loss_curve_ = np.asarray(curve)
         self.n_iter_ = int(epochs)
         self.converged_ = bool(status["converged"])
-        self.best_params_ = {"beta": beta, "mask_prob": mask_prob, "anneal": anneal, "step_size": alpha,
-                             "start": run, "epochs": int(epochs)}
+        self.best_params_ = {
+            "beta": beta,
+            "mask_prob": mask_prob,
+            "anneal": anneal,
+            "step_size": alpha,
+            "start": run,
+            "epochs": int(epochs),
+        }
         self.search_results_ = results
         mon.finish()
         return self
 
-    def _make_callback(self, beta, mask_prob, anneal, alpha, run, mon, job, n_jobs, max_epochs, stopped, c, eta,
-                       n_steps):
+    def _make_callback(
+        self, beta, mask_prob, anneal, alpha, run, mon, job, n_jobs, max_epochs, stopped, c, eta, n_steps
+    ):
         """The per-epoch hook of one run: the verbose line, then the callbacks (danneal/_callbacks.py:
         ``info`` with ``epoch``, ``loss``, ``learning_rate``, ``cluster_centers`` (the current
         prototypes, input space), ``run``, ``params``); returns False to the training loop to end
@@ -598,16 +699,31 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         def cb(epoch, loss, lr, R):
             R = self._prototypes(R)
             centers = R.astype(np.float64) * self.scale_ + self.mean_
-            info = {"epoch": int(epoch), "loss": float(loss), "learning_rate": float(lr),
-                    "cluster_centers": centers, "run": run, "params": dict(params)}
+            info = {
+                "epoch": int(epoch),
+                "loss": float(loss),
+                "learning_rate": float(lr),
+                "cluster_centers": centers,
+                "run": run,
+                "params": dict(params),
+            }
 
             def reconstruction():
-                return {"cluster_centers_": centers.astype(R.dtype), "_R": R, "_eta": eta, "_c_fit": c,
-                        "_alpha": alpha, "_n_steps": n_steps}
+                return {
+                    "cluster_centers_": centers.astype(R.dtype),
+                    "_R": R,
+                    "_eta": eta,
+                    "_c_fit": c,
+                    "_alpha": alpha,
+                    "_n_steps": n_steps,
+                }
 
-            if mon.step(info, progress=(job * max_epochs + epoch + 1) / (n_jobs * max_epochs),
-                        line=f"beta={beta:g} mask_prob={mask_prob:g} #{run} epoch {epoch + 1}: loss={loss:.6g} "
-                             f"lr={lr:.3g}", reconstruction=reconstruction):
+            if mon.step(
+                info,
+                progress=(job * max_epochs + epoch + 1) / (n_jobs * max_epochs),
+                line=f"beta={beta:g} mask_prob={mask_prob:g} #{run} epoch {epoch + 1}: loss={loss:.6g} lr={lr:.3g}",
+                reconstruction=reconstruction,
+            ):
                 stopped.append(job)
                 return False
             return True
@@ -623,8 +739,9 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         R = self._R.astype(Z.dtype)
         eta = None if self._eta is None else self._eta.astype(Z.dtype)
         steps = self._n_steps if n_steps is None else n_steps
-        return _core.clam_predict(Z, R, eta, self._c_fit, self._alpha, steps, bool(self.spherical),
-                                  resolve_n_threads(self.n_threads))
+        return _core.clam_predict(
+            Z, R, eta, self._c_fit, self._alpha, steps, bool(self.spherical), resolve_n_threads(self.n_threads)
+        )
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Nearest prototype of each point after ``n_steps`` unmasked steps of the recursion (a lazy
@@ -852,8 +969,10 @@ def _check_distance_range(Z, name, hint="use standardize=True or rescale X"):
     amax = float(np.abs(Z).max())
     limit = float(np.sqrt(np.finfo(Z.dtype).max / (4.0 * Z.shape[1])))
     if not amax <= limit:
-        raise ValueError(f"{name}: values up to {amax!r} (after standardisation) make squared distances overflow "
-                         f"{Z.dtype} (limit {limit!r} for {Z.shape[1]} features); {hint}")
+        raise ValueError(
+            f"{name}: values up to {amax!r} (after standardisation) make squared distances overflow "
+            f"{Z.dtype} (limit {limit!r} for {Z.shape[1]} features); {hint}"
+        )
 
 
 def _split_threads(n_threads, n_runs, batch_size):

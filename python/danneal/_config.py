@@ -12,10 +12,10 @@ from . import _core
 
 def config() -> dict:
     """The build and run-time configuration as a dict (the lines :func:`show_config` prints)."""
+    import numpy as np
+
     from . import __version__
     from ._threads import available_cores
-
-    import numpy as np
 
     return {
         "danneal": __version__,

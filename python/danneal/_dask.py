@@ -55,11 +55,14 @@ def check_dask_rows(X, name="X", *, n_features=None):
     if not isinstance(X, da.Array):
         raise TypeError(f"{name}: expected a dask.array.Array, got {type(X).__name__}")
     if X.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-d dask array (n_samples, n_features), got ndim={X.ndim} "
-                         f"with shape {X.shape}")
+        raise ValueError(
+            f"{name}: expected a 2-d dask array (n_samples, n_features), got ndim={X.ndim} with shape {X.shape}"
+        )
     if any(np.isnan(c) for c in X.chunks[0]) or any(np.isnan(c) for c in X.chunks[1]):
-        raise ValueError(f"{name}: dask array with unknown chunk sizes {X.chunks}; call "
-                         f"{name}.compute_chunk_sizes() (or build it with known chunks) first")
+        raise ValueError(
+            f"{name}: dask array with unknown chunk sizes {X.chunks}; call "
+            f"{name}.compute_chunk_sizes() (or build it with known chunks) first"
+        )
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name}: empty array of shape {X.shape}")
     dt = X.dtype
@@ -92,6 +95,7 @@ def _weighted_sum(block, w, pre):
 
 def _scatter(block, w, pre, mean):
     from ._central import _scatter
+
     Xd = np.asarray(block, dtype=np.float64) / pre - mean
     return _scatter(Xd, None if w is None else np.asarray(w, dtype=np.float64))
 
@@ -119,8 +123,9 @@ def _take_rows(block, w, idx):
 
 def _block_hard(block, centers):
     """Labels and -logZ (squared distance to the nearest centroid) of one block of input rows."""
-    P, logZ, _ = _core.central_posteriors(_canonical(block, centers.dtype), centers, np.zeros(len(centers)), 0.0,
-                                          resolve_n_threads(None))
+    P, logZ, _ = _core.central_posteriors(
+        _canonical(block, centers.dtype), centers, np.zeros(len(centers)), 0.0, resolve_n_threads(None)
+    )
     return np.argmax(P, axis=1).astype(np.int64), np.maximum(-logZ, 0.0)
 
 
@@ -164,6 +169,7 @@ class DaskRows:
         self.nt = resolve_n_threads(est.n_threads)  # for the client-side passes over a sample
         try:  # a distributed client: work on futures (less overhead per sweep than a collection graph)
             from distributed import get_client
+
             self.client = get_client()
         except (ImportError, ValueError):
             self.client = None
@@ -240,7 +246,7 @@ class DaskRows:
         stats = np.zeros(4)
         it = 0
         numerical_error = False
-        for it in range(1, int(max_iter) + 1):
+        for it in range(1, int(max_iter) + 1):  # noqa: B007 (the count is read after the loop)
             sums, mass, out = self.statistics(Y, logp, T)
             wsum = out[2]
             stats[3] = wsum
@@ -300,6 +306,7 @@ class DaskRows:
         (the same draw from ``rng``, so the same rows as in memory) and their total weight.  Only a
         sample of fixed size travels to the client; the annealing then runs there."""
         from ._central import _MemoryRows, _sample_rows
+
         idx = _sample_rows(self.n, m, rng)
         Xc, w = self._gather(idx)
         sub = object.__new__(_MemoryRows)
@@ -315,14 +322,16 @@ class DaskRows:
             Xc, w = self._gather(np.arange(self.n))
             return Xc, w, True
         from ._central import _sample_rows
+
         Xc, w = self._gather(_sample_rows(self.n, m, rng))
         return Xc, w, False
 
     def hard_partition(self, centers):
         """Labels (a dask array, left on the workers), weight per cluster and inertia."""
         _, da = _require_dask()
-        hard = self.X.map_blocks(lambda b: np.stack(_block_hard(b, centers), axis=1), dtype=np.float64,
-                                 chunks=(self.X.chunks[0], (2,)))
+        hard = self.X.map_blocks(
+            lambda b: np.stack(_block_hard(b, centers), axis=1), dtype=np.float64, chunks=(self.X.chunks[0], (2,))
+        )
         hard = hard.persist()
         labels = hard[:, 0].astype(np.int64)
         d2 = hard[:, 1]
@@ -354,6 +363,7 @@ def map_rows(fn, X, n_features, *, n_out=None, dtype):
 # extra potential evaluation per row) to measure the largest change, as the in-memory fixed point
 # does; its cost is one more pass of the same kernel.
 
+
 def _pw_feature_block(block, metric, dtype):
     """The rows whose squared Euclidean distances are the dissimilarities (as
     ``PairwiseAnnealing._feature_rows``), and (finite, max |x|, min row norm) of the input."""
@@ -382,6 +392,7 @@ def _pw_scatter(block, mu):
 def _pw_materialise(block, row0, mu, spec, nt):
     """The current assignments of one block of rows, rebuilt from their description ``spec``."""
     from ._pairwise import _initial_rows, _perturb_rows
+
     kind = spec[0]
     if kind == "init":
         _, key, k, perturbation = spec
@@ -415,8 +426,9 @@ def _pw_stats_task(block, row0, mu, spec, summary, prev, nt):
     confident = rowmax > 2.0 / 3.0
     flips = 0
     if prev is not None:
-        flips = int(np.count_nonzero((lab != np.argmax(_pw_materialise(block, row0, mu, prev, nt), axis=1))
-                                     & confident))
+        flips = int(
+            np.count_nonzero((lab != np.argmax(_pw_materialise(block, row0, mu, prev, nt), axis=1)) & confident)
+        )
     counts = np.bincount(lab, minlength=Q.shape[1])
     return total, (float(rowmax.min()), int(np.count_nonzero(confident)), flips, counts)
 
@@ -432,9 +444,9 @@ def _pw_labels_block(block, row0, mu, spec, nt):
 
 def _features_cost(total, k, d):
     """``H = sum_v W_v`` over non-empty clusters (``FeatureModel::cost`` of pairwise_features.hpp)."""
-    m = total[:d * k].reshape(d, k)
-    t = total[d * k:d * k + k]
-    S = total[d * k + k:]
+    m = total[: d * k].reshape(d, k)
+    t = total[d * k : d * k + k]
+    S = total[d * k + k :]
     cost = 0.0
     for v in range(k):
         if S[v] > 1e-150:  # kTinyMass of pairwise.hpp
@@ -462,6 +474,7 @@ class PairwiseRows:
         pairs = [delayed(_pw_feature_block, nout=2)(b, est.metric, self.dtype) for b in X.to_delayed().ravel()]
         try:
             from distributed import get_client
+
             self.client = get_client()
         except (ImportError, ValueError):
             self.client = None
@@ -493,12 +506,15 @@ class PairwiseRows:
     def _map(self, fn, *args, rows=False):
         """``[fn(block, [row0,] *args) for each block]`` on the workers, in block order."""
         if self.client is not None:
-            futures = [self.client.submit(fn, b, *((r,) if rows else ()), *args, pure=False)
-                       for b, r in zip(self.blocks, self.row0)]
+            futures = [
+                self.client.submit(fn, b, *((r,) if rows else ()), *args, pure=False)
+                for b, r in zip(self.blocks, self.row0)
+            ]
             return self.client.gather(futures)
         delayed = self._dask.delayed
-        return self._dask.compute(*[delayed(fn)(b, *((r,) if rows else ()), *args)
-                                    for b, r in zip(self.blocks, self.row0)])
+        return self._dask.compute(
+            *[delayed(fn)(b, *((r,) if rows else ()), *args) for b, r in zip(self.blocks, self.row0)]
+        )
 
     def critical_temperature(self):
         """``2 lambda_max(cov(X))`` of the feature rows, as ``_FeatureProblem.critical_temperature``."""
@@ -561,28 +577,40 @@ def fit_pairwise(est, X, nt, y=None):
     from sklearn.utils import check_random_state
 
     from ._callbacks import FitMonitor, n_geometric_steps
+    from ._pairwise import _FORMS
     from ._rownoise import draw_key
     from ._validation import check_n_clusters
-    from ._pairwise import _FORMS
 
     if est.metric not in ("sqeuclidean", "cosine") or est.algorithm == "dense":
-        raise ValueError(f"PairwiseAnnealing on a dask array needs the feature-space path: metric='sqeuclidean' or "
-                         f"'cosine' with algorithm='auto' or 'features', got metric={est.metric!r}, "
-                         f"algorithm={est.algorithm!r}")
+        raise ValueError(
+            f"PairwiseAnnealing on a dask array needs the feature-space path: metric='sqeuclidean' or "
+            f"'cosine' with algorithm='auto' or 'features', got metric={est.metric!r}, "
+            f"algorithm={est.algorithm!r}"
+        )
     if getattr(est, "n_neighbors", None) is not None:
-        raise ValueError(f"PairwiseAnnealing on a dask array runs the feature-space path on all pairs; "
-                         f"n_neighbors={est.n_neighbors!r} (a kNN graph) needs the data in memory")
+        raise ValueError(
+            f"PairwiseAnnealing on a dask array runs the feature-space path on all pairs; "
+            f"n_neighbors={est.n_neighbors!r} (a kNN graph) needs the data in memory"
+        )
     if est.potential != "gradient":
-        raise ValueError(f"PairwiseAnnealing on a dask array needs potential='gradient', got "
-                         f"potential={est.potential!r} (detan's leave-one-out potentials depend on each row's own "
-                         f"assignments, which the dask fit does not store)")
+        raise ValueError(
+            f"PairwiseAnnealing on a dask array needs potential='gradient', got "
+            f"potential={est.potential!r} (detan's leave-one-out potentials depend on each row's own "
+            f"assignments, which the dask fit does not store)"
+        )
     rows = PairwiseRows(est, X, nt)
     n, d = rows.n, rows.d
     k = check_n_clusters(est.n_clusters, n)
     if n < 2:
         raise ValueError(f"X: expected at least 2 samples, got {n}")
-    mon = FitMonitor(est, X, y, callback=est.callback, verbose=est.verbose,
-                     max_steps=n_geometric_steps(est.T0, est.T_min, est.cooling, 1e-4))
+    mon = FitMonitor(
+        est,
+        X,
+        y,
+        callback=est.callback,
+        verbose=est.verbose,
+        max_steps=n_geometric_steps(est.T0, est.T_min, est.cooling, 1e-4),
+    )
     mon.phase("critical temperature", f"n={n}, features on dask ({len(rows.blocks)} blocks)")
     form = _FORMS[est.potential]
     est.algorithm_ = "features"
@@ -607,16 +635,24 @@ def fit_pairwise(est, X, nt, y=None):
         first = state["decided"] == 0
         state["decided"] += 1
         progress = np.log(T0 / rec["T"]) / np.log(T0 / T_min) if T_min < T0 else None
-        if mon.step(rec, progress=progress, line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} "
-                    f"F={rec['free_energy']:.6g} sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}"):
+        if mon.step(
+            rec,
+            progress=progress,
+            line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} "
+            f"F={rec['free_energy']:.6g} sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}",
+        ):
             return True
         if hardness >= 1.0 - est.hard_tol:
             return True
         if patience:
             prev_cost = state["prev_cost"]
-            settled = (not first and 2 * conf >= n and flips <= n // 1000
-                       and abs(rec["cost"] - prev_cost) <= settle_tol * abs(rec["cost"])
-                       and (not populated or counts.min() > 0))
+            settled = (
+                not first
+                and 2 * conf >= n
+                and flips <= n // 1000
+                and abs(rec["cost"] - prev_cost) <= settle_tol * abs(rec["cost"])
+                and (not populated or counts.min() > 0)
+            )
             state["stable"] = state["stable"] + 1 if settled else 0
             state["prev_cost"] = rec["cost"]
             if state["stable"] >= patience:
@@ -628,7 +664,7 @@ def fit_pairwise(est, X, nt, y=None):
         """Up to ``iters`` sweeps from the assignments ``spec`` with statistics ``total``."""
         cost = ent = mdel = 0.0
         it, converged, bad = 0, False, False
-        for it in range(1, iters + 1):
+        for it in range(1, iters + 1):  # noqa: B007 (the count is read after the loop)
             cost = float(_features_cost(total, k, d))
             out = rows.sweep(spec, total, T, form)
             spec = ("soft", total, float(T), form, k)
@@ -637,8 +673,20 @@ def fit_pairwise(est, X, nt, y=None):
             if mdel < tol_:
                 converged = True
                 break
-        return spec, total, {"T": float(T), "cost": cost, "free_energy": cost - float(T) * ent, "entropy": ent,
-                             "n_iter": it, "converged": converged, "max_change": mdel}, bad
+        return (
+            spec,
+            total,
+            {
+                "T": float(T),
+                "cost": cost,
+                "free_energy": cost - float(T) * ent,
+                "entropy": ent,
+                "n_iter": it,
+                "converged": converged,
+                "max_change": mdel,
+            },
+            bad,
+        )
 
     spec = ("init", key, k, pert)
     history, n_sweeps, numerical_error = [], 0, False
@@ -670,15 +718,16 @@ def fit_pairwise(est, X, nt, y=None):
     n_sweeps += rec0["n_iter"]
     numerical_error |= bad
     if numerical_error:
-        raise FloatingPointError("non-finite potentials met during annealing: the dissimilarities are too "
-                                 "large to represent; rescale them")
+        raise FloatingPointError(
+            "non-finite potentials met during annealing: the dissimilarities are too large to represent; rescale them"
+        )
     best = (_features_cost(total_swept, k, d), swept, total_swept)
     c_soft = _features_cost(total_soft, k, d)
     if c_soft < best[0]:
         best = (c_soft, soft, total_soft)
     cost, chosen, total = best
-    m = total[:d * k].reshape(d, k).T
-    S = total[d * k + k:].copy()
+    m = total[: d * k].reshape(d, k).T
+    S = total[d * k + k :].copy()
     est.cost_ = cost
     est.cluster_centers_ = np.where(S[:, None] > 0, m / np.maximum(S, 1)[:, None], 0.0) + rows.mu
     est.cluster_sizes_ = S
@@ -689,7 +738,11 @@ def fit_pairwise(est, X, nt, y=None):
     est.n_iter_ = n_sweeps
     est.converged_ = state["not_converged"] == 0
     if history and not history[-1]["converged"] and not history[-1].get("early_stop"):
-        warnings.warn(f"the fixed point at the last temperature T={float(history[-1]['T'])!r} did not converge "
-                      f"within max_iter={max_iter} sweeps", ConvergenceWarning, stacklevel=3)
+        warnings.warn(
+            f"the fixed point at the last temperature T={float(history[-1]['T'])!r} did not converge "
+            f"within max_iter={max_iter} sweeps",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     mon.finish()
     return est

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ._validation import as_float_array
 from ._softassign_engine import assignment_annealing
+from ._validation import as_float_array
 
 __all__ = ["linear_assignment"]
 
@@ -74,8 +74,9 @@ def linear_assignment(cost, *, maximize=False, method="graduated", options=None,
         raise ValueError("cost: contains NaN")
     bad = np.isinf(C) & (C != forbidden)
     if bad.any():
-        raise ValueError(f"cost: contains {-forbidden} (only {forbidden} marks a forbidden pair when "
-                         f"maximize={maximize})")
+        raise ValueError(
+            f"cost: contains {-forbidden} (only {forbidden} marks a forbidden pair when maximize={maximize})"
+        )
     n, m = C.shape
     try:
         row, col = linear_sum_assignment(C, maximize=bool(maximize))
@@ -88,8 +89,14 @@ def linear_assignment(cost, *, maximize=False, method="graduated", options=None,
     spread = float(C.max() - C.min())
     s = spread if spread > 0 else 1.0
     Q = (C if maximize else -C) / s
-    opts = {"beta0": 1.0, "beta_rate": 1.5, "beta_max": 1e4, "inner_max_iter": 1, "sinkhorn_max_iter": 1000,
-            "sinkhorn_tol": 1e-9}
+    opts = {
+        "beta0": 1.0,
+        "beta_rate": 1.5,
+        "beta_max": 1e4,
+        "inner_max_iter": 1,
+        "sinkhorn_max_iter": 1000,
+        "sinkhorn_tol": 1e-9,
+    }
     opts.update(options or {})
     res = assignment_annealing(lambda M: Q, (n, m), method=method, options=opts, n_threads=n_threads)
     return row, col, res.M

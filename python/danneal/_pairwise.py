@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
-import warnings
-
 from typing import Any
 
 import numpy as np
@@ -29,18 +28,18 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Cluster
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from . import _core
+from . import _pairwise_large as _large
 from ._callbacks import CallbackSupport, FitMonitor, n_geometric_steps
 from ._dask import is_dask
+from ._pairwise_split import dense_top_eigvecs, gradient_potentials, split_merge
 from ._rownoise import draw_key, row_normal, row_uniform
 from ._threads import resolve_n_threads
 from ._validation import check_dissimilarity, check_int, check_n_clusters, validate_X
-from . import _pairwise_large as _large
-from ._pairwise_split import dense_top_eigvecs, gradient_potentials, split_merge
 
 __all__ = ["PairwiseAnnealing", "PairwiseAnnealer", "critical_temperature"]
 
@@ -90,7 +89,7 @@ def critical_temperature(D, *, n_threads=None, tol=1e-3) -> float:
     >>> round(critical_temperature(D), 4)  # 2 * largest variance of X
     8.005
     """
-    from scipy.sparse.linalg import LinearOperator, eigsh, ArpackError, ArpackNoConvergence
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
     n = D.shape[0]
     nt = resolve_n_threads(n_threads)
@@ -111,8 +110,7 @@ def critical_temperature(D, *, n_threads=None, tol=1e-3) -> float:
     op = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
     v0 = np.random.default_rng(0).standard_normal(n)
     try:
-        lam = eigsh(op, k=1, which="LA", tol=tol, v0=v0, maxiter=max(300, 10 * n),
-                    return_eigenvectors=False)[0]
+        lam = eigsh(op, k=1, which="LA", tol=tol, v0=v0, maxiter=max(300, 10 * n), return_eigenvectors=False)[0]
     except ArpackNoConvergence as exc:  # pragma: no cover - best effort
         lam = float(np.max(exc.eigenvalues)) if len(exc.eigenvalues) else 0.0
     except ArpackError:
@@ -128,7 +126,7 @@ def _features_top_eigenvalue(X, center) -> float:
     n, d = X.shape
     C = np.zeros((d, d))
     for b in range(0, n, 65536):
-        B = X[b:b + 65536].astype(np.float64) - center
+        B = X[b : b + 65536].astype(np.float64) - center
         C += B.T @ B
     return float(np.linalg.eigvalsh(C / n)[-1]) if n else 0.0
 
@@ -191,12 +189,14 @@ class _FeatureProblem:
         # descheduled thread (digits: 6x slower with 2 threads than with 1 on 2 loaded cores).  The
         # results do not depend on the thread count.
         self.nt = max(1, min(nt, self.n // _ROWS_PER_THREAD))
-        self.center = np.ascontiguousarray(X.mean(axis=0, dtype=np.float64) if center is None else center,
-                                           dtype=np.float64)
+        self.center = np.ascontiguousarray(
+            X.mean(axis=0, dtype=np.float64) if center is None else center, dtype=np.float64
+        )
 
     def fixed_point(self, Q, T, form, max_iter, tol):
-        return _core.pairwise_features_fixed_point(self.X, self.center, Q, float(T), form, int(max_iter), float(tol),
-                                                   self.nt)
+        return _core.pairwise_features_fixed_point(
+            self.X, self.center, Q, float(T), form, int(max_iter), float(tol), self.nt
+        )
 
     def local_search(self, labels, k, max_passes):
         return _core.pairwise_features_local_search(self.X, self.center, labels, k, max_passes, self.nt)
@@ -334,8 +334,20 @@ class PairwiseAnnealer:
     (True, 1.0)
     """
 
-    def __init__(self, D, n_clusters, *, T0, cooling=0.9, potential="gradient", max_iter=100, tol=1e-4,
-                 perturbation=1e-3, random_state=None, n_threads=None):
+    def __init__(
+        self,
+        D,
+        n_clusters,
+        *,
+        T0,
+        cooling=0.9,
+        potential="gradient",
+        max_iter=100,
+        tol=1e-4,
+        perturbation=1e-3,
+        random_state=None,
+        n_threads=None,
+    ):
         self.n_threads = resolve_n_threads(n_threads)
         self.problem = _as_problem(D, self.n_threads)
         self.D = D
@@ -365,9 +377,15 @@ class PairwiseAnnealer:
         self.n_sweeps += status["iterations"]
         self.numerical_error |= bool(status["numerical_error"])
         cost, entropy = float(stats[0]), float(stats[1])
-        return {"T": float(T), "cost": cost, "free_energy": cost - float(T) * entropy, "entropy": entropy,
-                "n_iter": int(status["iterations"]), "converged": bool(status["converged"]),
-                "max_change": float(stats[3])}
+        return {
+            "T": float(T),
+            "cost": cost,
+            "free_energy": cost - float(T) * entropy,
+            "entropy": entropy,
+            "n_iter": int(status["iterations"]),
+            "converged": bool(status["converged"]),
+            "max_change": float(stats[3]),
+        }
 
     def perturb(self):
         """Multiply the assignments by ``exp(eps * noise)`` and renormalise (breaks symmetry).
@@ -378,7 +396,7 @@ class PairwiseAnnealer:
         Q = self.assignments
         out = np.empty_like(Q)
         for b in range(0, Q.shape[0], 65536):
-            out[b:b + 65536] = _perturb_rows(Q[b:b + 65536], self.noise_key, self.n_perturbed, b, self.perturbation)
+            out[b : b + 65536] = _perturb_rows(Q[b : b + 65536], self.noise_key, self.n_perturbed, b, self.perturbation)
         self.n_perturbed += 1
         self.assignments = out
 
@@ -441,8 +459,18 @@ def _anneal(D, k, params, *, T0, T_min, rng, callback=None, populated=True):
     p = params
     patience, settle_tol, hard_tol, max_iter = p.patience, p.settle_tol, p.hard_tol, p.max_iter
     prob = _as_problem(D, p.nt)
-    ann = PairwiseAnnealer(prob, k, T0=T0, cooling=p.cooling, potential=p.potential, max_iter=max_iter, tol=p.tol,
-                           perturbation=p.perturbation, random_state=rng, n_threads=p.nt)
+    ann = PairwiseAnnealer(
+        prob,
+        k,
+        T0=T0,
+        cooling=p.cooling,
+        potential=p.potential,
+        max_iter=max_iter,
+        tol=p.tol,
+        perturbation=p.perturbation,
+        random_state=rng,
+        n_threads=p.nt,
+    )
     not_converged = 0
     prev_labels, prev_cost, stable = None, None, 0
     while k > 1 and ann.T >= T_min:
@@ -458,10 +486,13 @@ def _anneal(D, k, params, *, T0, T_min, rng, callback=None, populated=True):
             # flips are counted among confidently assigned rows only: within a pair of coincident
             # columns the argmax follows the symmetry-breaking noise
             confident = ann.assignments.max(axis=1) > 2.0 / 3.0
-            settled = (prev_labels is not None and 2 * np.count_nonzero(confident) >= lab.size
-                       and np.count_nonzero((lab != prev_labels) & confident) <= lab.size // 1000
-                       and abs(rec["cost"] - prev_cost) <= settle_tol * abs(rec["cost"])
-                       and (not populated or np.bincount(lab, minlength=k).min() > 0))
+            settled = (
+                prev_labels is not None
+                and 2 * np.count_nonzero(confident) >= lab.size
+                and np.count_nonzero((lab != prev_labels) & confident) <= lab.size // 1000
+                and abs(rec["cost"] - prev_cost) <= settle_tol * abs(rec["cost"])
+                and (not populated or np.bincount(lab, minlength=k).min() > 0)
+            )
             stable = stable + 1 if settled else 0
             prev_labels, prev_cost = lab, rec["cost"]
             if stable >= patience:
@@ -475,8 +506,9 @@ def _anneal(D, k, params, *, T0, T_min, rng, callback=None, populated=True):
     ann.assignments = _onehot(soft_labels, k, prob.dtype)
     ann.run_fixed_point(0.0, max_iter=max(max_iter, 100), tol=0.5)
     if ann.numerical_error:
-        raise FloatingPointError("non-finite potentials met during annealing: the dissimilarities are too "
-                                 "large to represent; rescale them")
+        raise FloatingPointError(
+            "non-finite potentials met during annealing: the dissimilarities are too large to represent; rescale them"
+        )
     swept_labels = np.argmax(ann.assignments, axis=1)
     best = None
     starts = (swept_labels,) if np.array_equal(swept_labels, soft_labels) else (swept_labels, soft_labels)
@@ -511,8 +543,8 @@ def _nearest_centroid(prob, C):
     cn = (Cc * Cc).sum(axis=1)
     out = np.empty(prob.n, dtype=np.int64)
     for b in range(0, prob.n, 65536):
-        B = X[b:b + 65536].astype(np.float64) - prob.center
-        out[b:b + 65536] = np.argmin(cn[None, :] - 2.0 * (B @ Cc.T), axis=1)
+        B = X[b : b + 65536].astype(np.float64) - prob.center
+        out[b : b + 65536] = np.argmin(cn[None, :] - 2.0 * (B @ Cc.T), axis=1)
     return out
 
 
@@ -561,13 +593,14 @@ def _check_dense_memory(n, metric):
     if avail is not None and need > avail:
         raise MemoryError(
             f"PairwiseAnnealing(metric={metric!r}) on n_samples={n} would form the {n} x {n} dissimilarity matrix "
-            f"(about {need / 2 ** 30:.3g} GiB with its temporaries) but only {avail / 2 ** 30:.3g} GiB are available. "
+            f"(about {need / 2**30:.3g} GiB with its temporaries) but only {avail / 2**30:.3g} GiB are available. "
             "Ways out: metric='sqeuclidean' or metric='cosine' never form it (algorithm='auto' or 'features': "
             "one pass over X per sweep); metric='cityblock', 'euclidean', 'chebyshev' or 'minkowski' with "
             "algorithm='auto' or 'tiles' form it in tiles inside every sweep (a float32 copy is cached when it fits "
             "memory_budget); n_neighbors=... clusters the sparse k-nearest-neighbour graph (O(n n_neighbors) "
             "memory); or compute the matrix yourself in float32 and pass it with metric='precomputed' (half the "
-            "memory, no temporaries), or a scipy.sparse matrix of the known pairs; or cluster a subsample.")
+            "memory, no temporaries), or a scipy.sparse matrix of the known pairs; or cluster a subsample."
+        )
 
 
 def _features_potentials(X, centers, sizes, metric):
@@ -582,8 +615,9 @@ def _features_potentials(X, centers, sizes, metric):
         for v in range(centers.shape[0]):
             h[:, v] = ((X - centers[v]) ** 2).sum(axis=1)
     if not np.isfinite(h).all():
-        raise ValueError(f"X: squared distances to the centroids overflow float64 (max |X| = "
-                         f"{float(np.abs(X).max())!r}); rescale X")
+        raise ValueError(
+            f"X: squared distances to the centroids overflow float64 (max |X| = {float(np.abs(X).max())!r}); rescale X"
+        )
     h[:, sizes == 0] = np.inf
     return h
 
@@ -610,8 +644,9 @@ def _features_block(X, centers, sizes, metric, what, T=None):
     return h if what == "potentials" else _soft_memberships(h, T)
 
 
-class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
-                        BaseEstimator):
+class PairwiseAnnealing(
+    CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+):
     """Pairwise clustering by deterministic annealing (Hofmann & Buhmann 1997 [1]_).
 
     Minimises the pairwise clustering cost ``H = sum_v (Q^T D Q)_vv / (2 S_v)`` over
@@ -775,11 +810,34 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         "anneal_rows": [StrOptions({"auto"}), None, Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, n_clusters=8, *, metric="precomputed", potential="gradient", T0="auto", cooling=0.8,
-                 T_min="auto", max_iter=30, tol=1e-4, perturbation=1e-3, hard_tol=1e-3, local_search=True,
-                 refine=True, algorithm="auto", patience=5, random_state=None, n_threads=None, verbose=0,
-                 callback=None, n_neighbors=None, neighbors="exact", missing="max", memory_budget="auto",
-                 metric_params=None, anneal_rows="auto"):
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        metric="precomputed",
+        potential="gradient",
+        T0="auto",
+        cooling=0.8,
+        T_min="auto",
+        max_iter=30,
+        tol=1e-4,
+        perturbation=1e-3,
+        hard_tol=1e-3,
+        local_search=True,
+        refine=True,
+        algorithm="auto",
+        patience=5,
+        random_state=None,
+        n_threads=None,
+        verbose=0,
+        callback=None,
+        n_neighbors=None,
+        neighbors="exact",
+        missing="max",
+        memory_budget="auto",
+        metric_params=None,
+        anneal_rows="auto",
+    ):
         self.n_clusters = n_clusters
         self.metric = metric
         self.potential = potential
@@ -824,8 +882,10 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         D = 0.5 * (D + D.T)
         np.fill_diagonal(D, 0)
         if not np.isfinite(D).all():
-            raise ValueError(f"X: metric={self.metric!r} produced non-finite dissimilarities (max |X| = "
-                             f"{float(np.abs(X).max())!r}); rescale X")
+            raise ValueError(
+                f"X: metric={self.metric!r} produced non-finite dissimilarities (max |X| = "
+                f"{float(np.abs(X).max())!r}); rescale X"
+            )
         if (D < 0).any():
             raise ValueError(f"X: metric={self.metric!r} produced negative dissimilarities")
         return np.ascontiguousarray(D)
@@ -844,14 +904,17 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
     def _sparse_mode(self, data):
         if self.missing == "mean":
             return _large.SPARSE_MEAN, 0.0
-        fill = float(data.max()) if (self.missing == "max" and data.size) else (
-            0.0 if self.missing == "max" else float(self.missing))
+        fill = (
+            float(data.max())
+            if (self.missing == "max" and data.size)
+            else (0.0 if self.missing == "max" else float(self.missing))
+        )
         return _large.SPARSE_FILL, fill
 
     def _memory_budget(self):
         if self.memory_budget == "auto":
             avail = _available_memory()
-            return 0.5 * avail if avail is not None else 2.0 ** 31
+            return 0.5 * avail if avail is not None else 2.0**31
         return float(self.memory_budget)
 
     def _problem(self, X, nt):
@@ -861,8 +924,10 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
 
         if self.metric == "precomputed" and sp.issparse(X):
             if self.algorithm not in ("auto",):
-                raise ValueError(f"algorithm={self.algorithm!r}: a sparse X (metric='precomputed') takes the sparse "
-                                 "path; use algorithm='auto'")
+                raise ValueError(
+                    f"algorithm={self.algorithm!r}: a sparse X (metric='precomputed') takes the sparse "
+                    "path; use algorithm='auto'"
+                )
             indptr, indices, data = _large.check_sparse_dissimilarity(X, "X")
             self.n_features_in_ = X.shape[1]
             return self._sparse_problem(indptr, indices, data, nt)
@@ -871,8 +936,9 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
                 raise ValueError("n_neighbors needs feature vectors: with metric='precomputed' pass a sparse X instead")
             Xv = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2)
             _check_scale(Xv, 2.0)  # the neighbour search squares distances (sklearn's euclidean)
-            G = _large.knn_graph(Xv, self.n_neighbors, self.metric, method=self.neighbors, n_threads=nt,
-                                 metric_params=self.metric_params)
+            G = _large.knn_graph(
+                Xv, self.n_neighbors, self.metric, method=self.neighbors, n_threads=nt, metric_params=self.metric_params
+            )
             self._fit_X = Xv
             indptr, indices, data = _large.check_sparse_dissimilarity(G, "X")
             return self._sparse_problem(indptr, indices, data, nt)
@@ -896,8 +962,9 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
             self.algorithm_ = "tiles"
             return tiles
         if self.algorithm == "tiles":
-            raise ValueError(f"algorithm='tiles' needs metric in {sorted(set(_large.TILE_METRICS))}, got "
-                             f"metric={self.metric!r}")
+            raise ValueError(
+                f"algorithm='tiles' needs metric in {sorted(set(_large.TILE_METRICS))}, got metric={self.metric!r}"
+            )
         if self.metric in ("sqeuclidean", "cosine") and self.algorithm != "dense":
             Xv = validate_X(self, X, dtype=[np.float64, np.float32], min_samples=2)
             amax = float(np.abs(Xv).max())
@@ -910,8 +977,10 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
                 self.algorithm_ = "features"
                 return _FeatureProblem(Xf, nt)
             if self.algorithm == "features":
-                raise ValueError("algorithm='features' with metric='cosine' needs rows of nonzero norm: X has an "
-                                 "all-zero row (use algorithm='dense' or 'auto')")
+                raise ValueError(
+                    "algorithm='features' with metric='cosine' needs rows of nonzero norm: X has an "
+                    "all-zero row (use algorithm='dense' or 'auto')"
+                )
         elif self.algorithm == "features":
             raise ValueError(f"algorithm='features' needs metric='sqeuclidean' or 'cosine', got metric={self.metric!r}")
         self.algorithm_ = "dense"
@@ -957,8 +1026,10 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
 
     def _sparse_problem(self, indptr, indices, data, nt):
         if self.potential != "gradient":
-            raise ValueError(f"potential={self.potential!r}: sparse dissimilarities take the gradient potentials "
-                             "only (potential='gradient')")
+            raise ValueError(
+                f"potential={self.potential!r}: sparse dissimilarities take the gradient potentials "
+                "only (potential='gradient')"
+            )
         mode, fill = self._sparse_mode(data)
         self.algorithm_ = "sparse"
         self.missing_fill_ = fill if mode == _large.SPARSE_FILL else None
@@ -987,6 +1058,7 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
             if sample_weight is not None:
                 raise ValueError("sample_weight is not supported for a dask array X: fit in memory, or repeat rows")
             from ._dask import fit_pairwise
+
             return fit_pairwise(self, X, nt, y)
         prob = self._problem(X, nt)
         n = prob.n
@@ -994,13 +1066,20 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         wscale = 1.0  # the fit runs on weights of mean 1 (the partition does not depend on their scale)
         if sample_weight is not None:  # weighted twins of the problems (danneal._pairwise_weights)
             from ._pairwise_weights import check_sample_weight, weighted_problem
+
             w = check_sample_weight(sample_weight, n)
             if w is not None:
                 wscale = float(w.sum()) / n
                 self._sample_weight_fit = w / wscale
                 prob = weighted_problem(prob, self._sample_weight_fit, self.metric)
-        mon = FitMonitor(self, X, y, callback=self.callback, verbose=self.verbose,
-                         max_steps=n_geometric_steps(self.T0, self.T_min, self.cooling, 1e-4))
+        mon = FitMonitor(
+            self,
+            X,
+            y,
+            callback=self.callback,
+            verbose=self.verbose,
+            max_steps=n_geometric_steps(self.T0, self.T_min, self.cooling, 1e-4),
+        )
         mon.phase("critical temperature", f"n={n}, {self.algorithm_}")
         self.critical_temperature_ = prob.critical_temperature()
         if self.T0 == "auto":
@@ -1021,45 +1100,68 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
             def state():  # scikit-learn callbacks (ScoringMonitor): a model of this temperature's argmax partition
                 labels = np.ascontiguousarray(np.argmax(Q, axis=1), dtype=np.int64)
                 # (the annealed problem: all rows, or the sample of them that anneal_rows asks for)
-                return {**self._partition_attributes(aprob, labels, k, nt), "assignments_": Q, "cost_": rec["cost"],
-                        "history_": hist if wscale == 1.0 else [_rescaled(r, wscale) for r in hist]}
+                return {
+                    **self._partition_attributes(aprob, labels, k, nt),
+                    "assignments_": Q,
+                    "cost_": rec["cost"],
+                    "history_": hist if wscale == 1.0 else [_rescaled(r, wscale) for r in hist],
+                }
 
-            return mon.step(rec, reconstruction=state,
-                            progress=np.log(T0 / rec["T"]) / np.log(T0 / T_min) if T_min < T0 else None,
-                            line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
-                                 f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}")
+            return mon.step(
+                rec,
+                reconstruction=state,
+                progress=np.log(T0 / rec["T"]) / np.log(T0 / T_min) if T_min < T0 else None,
+                line=f"T={rec['T']:.4g} cost={rec['cost']:.6g} F={rec['free_energy']:.6g} "
+                f"sweeps={rec['n_iter']} hardness={rec['hardness']:.4f}",
+            )
+
         rng = check_random_state(self.random_state)
         aprob, anneal_idx = self._anneal_problem(prob, k, rng)
-        params = _AnnealParams(cooling=self.cooling, potential=self.potential, max_iter=self.max_iter, tol=self.tol,
-                               perturbation=self.perturbation, hard_tol=self.hard_tol,
-                               local_search=self.local_search, nt=nt, patience=self.patience)
-        labels, cost, ann, not_converged = _anneal(aprob, k, params, T0=T0, T_min=T_min, rng=rng, callback=step,
-                                                   populated=not self.refine)
+        params = _AnnealParams(
+            cooling=self.cooling,
+            potential=self.potential,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            perturbation=self.perturbation,
+            hard_tol=self.hard_tol,
+            local_search=self.local_search,
+            nt=nt,
+            patience=self.patience,
+        )
+        labels, cost, ann, not_converged = _anneal(
+            aprob, k, params, T0=T0, T_min=T_min, rng=rng, callback=step, populated=not self.refine
+        )
         self.assignments_ = ann.assignments_annealed
         self.n_refinements_ = 0
         if self.refine and k > 1:
             # refinement may cost as much work as the annealing did (and at least 64 passes)
             mon.phase("split-merge refinement", f"at most {max(64, ann.n_sweeps)} sweeps")
-            labels, cost, self.n_refinements_ = split_merge(aprob, labels, k, cost, params=params, rng=rng,
-                                                            budget=max(64.0, float(ann.n_sweeps)))
+            labels, cost, self.n_refinements_ = split_merge(
+                aprob, labels, k, cost, params=params, rng=rng, budget=max(64.0, float(ann.n_sweeps))
+            )
         if aprob is not prob:
             labels, cost = self._finish_sampled(prob, aprob, anneal_idx, labels, k, ann, mon)
         self.cost_ = cost * wscale
         for key, val in self._partition_attributes(prob, labels, k, nt).items():
             setattr(self, key, val)
         if not_converged and self.verbose:
-            print(f"[PairwiseAnnealing] {not_converged} temperature(s) hit max_iter={self.max_iter}; "
-                  f"{self.n_refinements_} split-merge refinement(s)", file=sys.stderr)
+            print(
+                f"[PairwiseAnnealing] {not_converged} temperature(s) hit max_iter={self.max_iter}; "
+                f"{self.n_refinements_} split-merge refinement(s)",
+                file=sys.stderr,
+            )
         self.history_ = ann.history if wscale == 1.0 else [_rescaled(rec, wscale) for rec in ann.history]
         self.n_iter_ = ann.n_sweeps
         self.converged_ = not_converged == 0
         if self.history_ and not self.history_[-1]["converged"] and not self.history_[-1].get("early_stop"):
-            warnings.warn(f"the fixed point at the last temperature T={float(self.history_[-1]['T'])!r} did not "
-                          f"converge within max_iter={self.max_iter} sweeps", ConvergenceWarning, stacklevel=2)
+            warnings.warn(
+                f"the fixed point at the last temperature T={float(self.history_[-1]['T'])!r} did not "
+                f"converge within max_iter={self.max_iter} sweeps",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         mon.finish()
         return self
-
-
 
     def _partition_attributes(self, prob, labels, k, nt):
         """The fitted attributes ``predict``/``transform`` read for the hard partition ``labels`` (set
@@ -1073,7 +1175,8 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
                 attrs["_problem_"] = prob
         else:
             _, attrs["_cluster_c"], attrs["cluster_sizes_"] = _core.pairwise_dq(
-                prob.D, _onehot(labels, k, prob.dtype), nt, sample_weight=getattr(prob, "weights", None))
+                prob.D, _onehot(labels, k, prob.dtype), nt, sample_weight=getattr(prob, "weights", None)
+            )
         return attrs
 
     # -- predict --------------------------------------------------------------------------------
@@ -1095,8 +1198,10 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
             X = validate_X(self, X, reset=False, dtype=[np.float64, np.float32])
             Dn = pairwise_distances(X, self._fit_X, metric=self.metric, **(self.metric_params or {}))
             if not np.isfinite(Dn).all():
-                raise ValueError(f"X: metric={self.metric!r} produced non-finite dissimilarities (max |X| = "
-                                 f"{float(np.abs(X).max())!r}); rescale X")
+                raise ValueError(
+                    f"X: metric={self.metric!r} produced non-finite dissimilarities (max |X| = "
+                    f"{float(np.abs(X).max())!r}); rescale X"
+                )
         k = self.assignments_.shape[1]
         n_train = self.labels_.shape[0]
         if Dn.shape[1] != n_train:
@@ -1122,8 +1227,9 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         if self.metric == "precomputed":
             if sp.issparse(X):
                 if X.ndim != 2 or X.shape[1] != n_train:
-                    raise ValueError(f"X: expected dissimilarities to the {n_train} training objects, got shape "
-                                     f"{X.shape}")
+                    raise ValueError(
+                        f"X: expected dissimilarities to the {n_train} training objects, got shape {X.shape}"
+                    )
                 Wn = sp.csr_matrix(X, dtype=np.float64)
             else:
                 Xd = validate_X(self, X, reset=False, dtype=[np.float64, np.float32], what="(n_new, n_train)")
@@ -1142,8 +1248,9 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
             dist, ind = nn.kneighbors(Xn)
             if not np.isfinite(dist).all():
                 raise ValueError(f"X: metric={self.metric!r} produced non-finite dissimilarities; rescale X")
-            Wn = sp.csr_matrix((dist.ravel(), ind.ravel(), np.arange(0, dist.size + 1, kq)),
-                               shape=(Xn.shape[0], n_train))
+            Wn = sp.csr_matrix(
+                (dist.ravel(), ind.ravel(), np.arange(0, dist.size + 1, kq)), shape=(Xn.shape[0], n_train)
+            )
         return prob.new_potentials(Wn, self.labels_, k, self._cluster_c, self.cluster_sizes_)
 
     @property
@@ -1165,13 +1272,22 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         array, lazily (as dask-ml)."""
         check_is_fitted(self, "labels_")
         if getattr(self, "algorithm_", "dense") != "features":
-            raise ValueError("a dask array needs a feature-space fit (metric='sqeuclidean' or 'cosine'), got "
-                             f"algorithm_={self.algorithm_!r}")
+            raise ValueError(
+                "a dask array needs a feature-space fit (metric='sqeuclidean' or 'cosine'), got "
+                f"algorithm_={self.algorithm_!r}"
+            )
         from functools import partial
 
         from ._dask import map_rows
-        fn = partial(_features_block, centers=self.cluster_centers_, sizes=self.cluster_sizes_, metric=self.metric,
-                     what=what, T=T)
+
+        fn = partial(
+            _features_block,
+            centers=self.cluster_centers_,
+            sizes=self.cluster_sizes_,
+            metric=self.metric,
+            what=what,
+            T=T,
+        )
         if what == "labels":
             return map_rows(fn, X, self.n_features_in_, dtype=np.intp)
         return map_rows(fn, X, self.n_features_in_, n_out=len(self.cluster_centers_), dtype=np.float64)
@@ -1233,6 +1349,7 @@ class PairwiseAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transf
         w = None
         if sample_weight is not None:
             from ._pairwise_weights import check_sample_weight
+
             w = check_sample_weight(sample_weight, h.shape[0])
         if self.metric == "precomputed":
             own = h[np.arange(h.shape[0]), labels]

@@ -92,7 +92,7 @@ def _dense_cost(c, S):
 
 def _critical_from_operator(apply, n, scale_max):
     """``(2/n) lambda_max(-1/2 P D P)`` with ``apply(V) = D V`` (V centred, n x b)."""
-    from scipy.sparse.linalg import LinearOperator, eigsh, ArpackError, ArpackNoConvergence
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
     if n < 2 or scale_max <= 0:
         return 0.0
@@ -108,8 +108,15 @@ def _critical_from_operator(apply, n, scale_max):
         return max(0.0, 2.0 * float(np.linalg.eigvalsh(0.5 * (M + M.T))[-1]) / n)
     op = LinearOperator((n, n), matvec=mv, dtype=np.float64)
     try:
-        lam = eigsh(op, k=1, which="LA", tol=1e-3, v0=np.random.default_rng(0).standard_normal(n),
-                    maxiter=max(300, 10 * n), return_eigenvectors=False)[0]
+        lam = eigsh(
+            op,
+            k=1,
+            which="LA",
+            tol=1e-3,
+            v0=np.random.default_rng(0).standard_normal(n),
+            maxiter=max(300, 10 * n),
+            return_eigenvectors=False,
+        )[0]
     except ArpackNoConvergence as exc:  # pragma: no cover - best effort
         lam = float(np.max(exc.eigenvalues)) if len(exc.eigenvalues) else 0.0
     except ArpackError:  # pragma: no cover - degenerate operator
@@ -138,6 +145,7 @@ def _block_top_eigvecs(apply, n, m, n_iter=30):
 
 
 # ---- sparse dissimilarities --------------------------------------------------------------------
+
 
 def symmetrize_sparse(D, name="X"):
     """Canonical symmetric CSR (int64 indices, sorted, no diagonal, no duplicates) from a square
@@ -187,8 +195,7 @@ def check_sparse_dissimilarity(X, name="X"):
     return indptr, indices, np.ascontiguousarray(vals, dtype=dtype)
 
 
-def knn_graph(X, n_neighbors, metric="euclidean", *, method="exact", n_threads=1, random_state=0,
-              metric_params=None):
+def knn_graph(X, n_neighbors, metric="euclidean", *, method="exact", n_threads=1, random_state=0, metric_params=None):
     """Sparse dissimilarities of the ``n_neighbors`` nearest neighbours of every row of ``X``.
 
     ``method="exact"``: :class:`sklearn.neighbors.NearestNeighbors`; ``"approximate"``: the
@@ -203,16 +210,21 @@ def knn_graph(X, n_neighbors, metric="euclidean", *, method="exact", n_threads=1
     if method == "exact":
         from sklearn.neighbors import NearestNeighbors
 
-        nn = NearestNeighbors(n_neighbors=kq, metric=metric, metric_params=metric_params,
-                              n_jobs=int(n_threads)).fit(X)
+        nn = NearestNeighbors(n_neighbors=kq, metric=metric, metric_params=metric_params, n_jobs=int(n_threads)).fit(X)
         dist, ind = nn.kneighbors(return_distance=True)
     elif method == "approximate":
         try:
             from pynndescent import NNDescent
         except ImportError:  # pragma: no cover - optional extra
             raise ImportError("neighbors='approximate' needs pynndescent: pip install 'danneal[knn]'") from None
-        index = NNDescent(X, n_neighbors=kq + 1, metric=metric, metric_kwds=metric_params,
-                          random_state=random_state, n_jobs=int(n_threads))
+        index = NNDescent(
+            X,
+            n_neighbors=kq + 1,
+            metric=metric,
+            metric_kwds=metric_params,
+            random_state=random_state,
+            n_jobs=int(n_threads),
+        )
         ind, dist = index.neighbor_graph
         # drop each row's own index (the nearest); rows where it was not found lose their last
         keep = np.ones_like(ind, dtype=bool)
@@ -260,11 +272,11 @@ class _SparseProblem:
         Sg = np.where(empty, 1.0, S)
         if self.mode == SPARSE_MEAN:
             Mg = np.where(M > 0, M, 1.0)
-            h = P / (2.0 * Mg) + (Sg / Mg) * WQ - (Sg * P / Mg ** 2) * AQ
+            h = P / (2.0 * Mg) + (Sg / Mg) * WQ - (Sg * P / Mg**2) * AQ
         else:
             DQ = WQ + self.fill * (Sg - AQ)
             c = P + self.fill * (Sg * Sg - M)
-            h = DQ / Sg - c / (2.0 * Sg ** 2)
+            h = DQ / Sg - c / (2.0 * Sg**2)
         h[:, empty] = np.inf
         return h
 
@@ -276,8 +288,9 @@ class _SparseProblem:
         return _py_fixed_point(self.potentials, Q, T, max_iter, tol)
 
     def local_search(self, labels, k, max_passes):
-        return _core.pairwise_sparse_local_search(self.indptr, self.indices, self.data, labels, k, self.mode,
-                                                  self.fill, max_passes, self.nt)
+        return _core.pairwise_sparse_local_search(
+            self.indptr, self.indices, self.data, labels, k, self.mode, self.fill, max_passes, self.nt
+        )
 
     def hard_potentials(self, labels, k):
         WQ, AQ, P, M, S = self.stats(_onehot(labels, k, self.dtype))
@@ -308,9 +321,14 @@ class _SparseProblem:
 
         W = sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n, self.n))[idx][:, idx]
         W.sort_indices()
-        return _SparseProblem(np.ascontiguousarray(W.indptr, dtype=np.int64),
-                              np.ascontiguousarray(W.indices, dtype=np.int64),
-                              np.ascontiguousarray(W.data, dtype=self.dtype), self.nt, self.mode, self.fill)
+        return _SparseProblem(
+            np.ascontiguousarray(W.indptr, dtype=np.int64),
+            np.ascontiguousarray(W.indices, dtype=np.int64),
+            np.ascontiguousarray(W.data, dtype=self.dtype),
+            self.nt,
+            self.mode,
+            self.fill,
+        )
 
     def work(self, size):
         return size / self.n
@@ -337,11 +355,12 @@ class _SparseProblem:
 
 # ---- dissimilarities formed in tiles from X ----------------------------------------------------
 
+
 class _TilesProblem:
     """``D_ij = dist(x_i, x_j)`` never stored: every product forms it in tiles from ``X``."""
 
     features = False
-    _DENSE_SUBSET_BYTES = 64 * 2 ** 20  # split-merge sub-problems whose D fits this are formed densely
+    _DENSE_SUBSET_BYTES = 64 * 2**20  # split-merge sub-problems whose D fits this are formed densely
 
     def __init__(self, X, metric, p, nt):
         self.X = np.ascontiguousarray(X)
@@ -369,8 +388,9 @@ class _TilesProblem:
             if changed.size <= self._MAX_CHANGED * self.n and age < self._REFRESH:
                 if changed.size:
                     W = np.ascontiguousarray(Q[changed], dtype=np.float64) - Qp[changed].astype(np.float64)
-                    DQ = DQ + _core.pairwise_tiles_dq_cols(self.X, self.metric, self.p, changed.astype(np.int64),
-                                                           W, self.nt)
+                    DQ = DQ + _core.pairwise_tiles_dq_cols(
+                        self.X, self.metric, self.p, changed.astype(np.int64), W, self.nt
+                    )
                 self._cache = (Q.copy(), DQ, age + 1)
                 self.n_incremental = getattr(self, "n_incremental", 0) + 1
                 return DQ
@@ -384,6 +404,7 @@ class _TilesProblem:
             Qd = Q.astype(np.float64)
             c, S = (Qd * DQ).sum(axis=0), Qd.sum(axis=0)
             return _gradient_form(form, DQ, Q, c, S), _dense_cost(c, S)
+
         return pot
 
     def fixed_point(self, Q, T, form, max_iter, tol):
@@ -446,7 +467,8 @@ class _TilesProblem:
         the cluster of lowest gradient potential under that partition, ``D[:, idx] Q_s / S_v -
         c_v / (2 S_v^2)`` (O(n |idx| d); lowest index on ties)."""
         Qs = _onehot(labels, k, np.float64)
-        DQ = _core.pairwise_tiles_dq_cols(self.X, self.metric, self.p, np.ascontiguousarray(idx, dtype=np.int64), Qs,
-                                          self.nt)
+        DQ = _core.pairwise_tiles_dq_cols(
+            self.X, self.metric, self.p, np.ascontiguousarray(idx, dtype=np.int64), Qs, self.nt
+        )
         c, S = (Qs * DQ[idx]).sum(axis=0), Qs.sum(axis=0)
         return np.ascontiguousarray(np.argmin(_gradient_form(1, DQ, None, c, S), axis=1), dtype=np.int64)

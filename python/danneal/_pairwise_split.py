@@ -33,7 +33,7 @@ def gradient_potentials(DQ, c, S):
     S = np.asarray(S, dtype=np.float64)
     c = np.asarray(c, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.where(S > 0, np.asarray(DQ, dtype=np.float64) / S - c / (2.0 * S ** 2), np.inf)
+        h = np.where(S > 0, np.asarray(DQ, dtype=np.float64) / S - c / (2.0 * S**2), np.inf)
     cl_cost = np.divide(c, 2.0 * S, out=np.zeros_like(c), where=S > 0)
     return h, cl_cost
 

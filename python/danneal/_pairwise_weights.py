@@ -18,9 +18,9 @@ import numpy as np
 
 from . import _core
 from . import _pairwise_large as _large
+from ._pairwise import _DenseProblem, _FeatureProblem, _onehot
 from ._pairwise_split import gradient_potentials
 from ._validation import as_float_array
-from ._pairwise import _DenseProblem, _FeatureProblem, _onehot
 
 __all__ = ["check_sample_weight", "weighted_problem"]
 
@@ -33,8 +33,9 @@ def check_sample_weight(sample_weight, n_samples):
         return None
     if isinstance(sample_weight, (bool, np.bool_)):
         raise TypeError(f"sample_weight={sample_weight!r} must be None, a number or an array of shape ({n_samples},)")
-    if isinstance(sample_weight, (numbers.Real, np.number)) or (isinstance(sample_weight, np.ndarray)
-                                                                and sample_weight.ndim == 0):
+    if isinstance(sample_weight, (numbers.Real, np.number)) or (
+        isinstance(sample_weight, np.ndarray) and sample_weight.ndim == 0
+    ):
         sample_weight = np.full(n_samples, float(sample_weight))
     w = as_float_array(sample_weight, "sample_weight", ndim=1, dtype=np.float64, allow_empty=True)
     if w.shape != (n_samples,):
@@ -46,8 +47,10 @@ def check_sample_weight(sample_weight, n_samples):
     if not total > 0:
         raise ValueError("sample_weight: every weight is zero; at least one must be positive")
     if not np.isfinite(total):
-        raise ValueError(f"sample_weight: the total weight overflows float64 (max weight {float(w.max())!r}); "
-                         "rescale the weights (only their ratios change the partition)")
+        raise ValueError(
+            f"sample_weight: the total weight overflows float64 (max weight {float(w.max())!r}); "
+            "rescale the weights (only their ratios change the partition)"
+        )
     if (w == 1.0).all():
         return None
     return np.ascontiguousarray(w)
@@ -62,9 +65,11 @@ def weighted_problem(prob, w, metric):
         return _WeightedDenseProblem(prob.D, prob.nt, w)
     if isinstance(prob, _large._SparseProblem):
         return _WeightedSparseProblem(prob.indptr, prob.indices, prob.data, prob.nt, prob.mode, prob.fill, w)
-    raise ValueError(f"sample_weight is not supported on the tiled path of metric={metric!r} "
-                     f"(algorithm_={getattr(prob, 'algorithm', 'tiles')!r}): pass metric='precomputed' with the "
-                     "dissimilarity matrix, use metric='sqeuclidean' or 'cosine', or algorithm='dense'")
+    raise ValueError(
+        f"sample_weight is not supported on the tiled path of metric={metric!r} "
+        f"(algorithm_={getattr(prob, 'algorithm', 'tiles')!r}): pass metric='precomputed' with the "
+        "dissimilarity matrix, use metric='sqeuclidean' or 'cosine', or algorithm='dense'"
+    )
 
 
 def _weighted_operator(apply_D, w):
@@ -101,11 +106,19 @@ def _weighted_critical_temperature(apply_D, w):
     if n <= 64:
         M = B(np.eye(n))
         return max(0.0, 2.0 * float(np.linalg.eigvalsh(0.5 * (M + M.T))[-1]) / N)
-    op = LinearOperator((n, n), matvec=lambda v: B(np.asarray(v, dtype=np.float64).reshape(-1, 1))[:, 0],
-                        dtype=np.float64)
+    op = LinearOperator(
+        (n, n), matvec=lambda v: B(np.asarray(v, dtype=np.float64).reshape(-1, 1))[:, 0], dtype=np.float64
+    )
     try:
-        lam = eigsh(op, k=1, which="LA", tol=1e-3, v0=np.random.default_rng(0).standard_normal(n),
-                    maxiter=max(300, 10 * n), return_eigenvectors=False)[0]
+        lam = eigsh(
+            op,
+            k=1,
+            which="LA",
+            tol=1e-3,
+            v0=np.random.default_rng(0).standard_normal(n),
+            maxiter=max(300, 10 * n),
+            return_eigenvectors=False,
+        )[0]
     except ArpackNoConvergence as exc:  # pragma: no cover - best effort
         lam = float(np.max(exc.eigenvalues)) if len(exc.eigenvalues) else 0.0
     except ArpackError:  # the operator vanishes on the start's span: the dense problem is small enough here
@@ -142,8 +155,9 @@ class _WeightedDenseProblem(_DenseProblem):
         return DV.astype(np.float64)
 
     def fixed_point(self, Q, T, form, max_iter, tol):
-        return _core.pairwise_fixed_point(self.D, Q, float(T), form, int(max_iter), float(tol), self.nt,
-                                          sample_weight=self.weights)
+        return _core.pairwise_fixed_point(
+            self.D, Q, float(T), form, int(max_iter), float(tol), self.nt, sample_weight=self.weights
+        )
 
     def local_search(self, labels, k, max_passes):
         return _core.pairwise_local_search(self.D, labels, k, max_passes, self.nt, sample_weight=self.weights)
@@ -162,8 +176,9 @@ class _WeightedDenseProblem(_DenseProblem):
         return _weighted_top_eigvecs(self._apply, self.weights, m)
 
     def subset(self, idx):
-        return _WeightedDenseProblem(np.ascontiguousarray(self.D[np.ix_(idx, idx)]), self.nt,
-                                     np.ascontiguousarray(self.weights[idx]))
+        return _WeightedDenseProblem(
+            np.ascontiguousarray(self.D[np.ix_(idx, idx)]), self.nt, np.ascontiguousarray(self.weights[idx])
+        )
 
 
 class _WeightedFeatureProblem(_FeatureProblem):
@@ -174,16 +189,19 @@ class _WeightedFeatureProblem(_FeatureProblem):
         self.weights = w
 
     def fixed_point(self, Q, T, form, max_iter, tol):
-        return _core.pairwise_features_fixed_point(self.X, self.center, Q, float(T), form, int(max_iter), float(tol),
-                                                   self.nt, sample_weight=self.weights)
+        return _core.pairwise_features_fixed_point(
+            self.X, self.center, Q, float(T), form, int(max_iter), float(tol), self.nt, sample_weight=self.weights
+        )
 
     def local_search(self, labels, k, max_passes):
-        return _core.pairwise_features_local_search(self.X, self.center, labels, k, max_passes, self.nt,
-                                                    sample_weight=self.weights)
+        return _core.pairwise_features_local_search(
+            self.X, self.center, labels, k, max_passes, self.nt, sample_weight=self.weights
+        )
 
     def hard_potentials(self, labels, k):
-        h = _core.pairwise_features_potential(self.X, self.center, _onehot(labels, k, self.dtype), 1, self.nt,
-                                              sample_weight=self.weights).astype(np.float64)
+        h = _core.pairwise_features_potential(
+            self.X, self.center, _onehot(labels, k, self.dtype), 1, self.nt, sample_weight=self.weights
+        ).astype(np.float64)
         S = np.bincount(labels, weights=self.weights, minlength=k)
         own = h[np.arange(self.n), labels]
         cl_cost = np.bincount(labels, weights=np.where(self.weights > 0, self.weights * own, 0.0), minlength=k)
@@ -213,8 +231,9 @@ class _WeightedFeatureProblem(_FeatureProblem):
         return Xc @ U[:, ::-1][:, :m]
 
     def subset(self, idx):
-        return _WeightedFeatureProblem(np.ascontiguousarray(self.X[idx]), self.nt,
-                                       np.ascontiguousarray(self.weights[idx]))
+        return _WeightedFeatureProblem(
+            np.ascontiguousarray(self.X[idx]), self.nt, np.ascontiguousarray(self.weights[idx])
+        )
 
     def centroids(self, labels, k):
         """Weighted centroids (k x d, about the original origin) and the clusters' total weights."""
@@ -233,8 +252,9 @@ class _WeightedSparseProblem(_large._SparseProblem):
         self.weights = w
 
     def stats(self, Q):
-        WQ, AQ, st = _core.pairwise_sparse_dq(self.indptr, self.indices, self.data, Q, self.nt,
-                                              sample_weight=self.weights)
+        WQ, AQ, st = _core.pairwise_sparse_dq(
+            self.indptr, self.indices, self.data, Q, self.nt, sample_weight=self.weights
+        )
         return WQ, AQ, st[0], st[1], st[2]
 
     def fixed_point(self, Q, T, form, max_iter, tol):
@@ -245,8 +265,18 @@ class _WeightedSparseProblem(_large._SparseProblem):
         return Q, stats, status
 
     def local_search(self, labels, k, max_passes):
-        return _core.pairwise_sparse_local_search(self.indptr, self.indices, self.data, labels, k, self.mode,
-                                                  self.fill, max_passes, self.nt, sample_weight=self.weights)
+        return _core.pairwise_sparse_local_search(
+            self.indptr,
+            self.indices,
+            self.data,
+            labels,
+            k,
+            self.mode,
+            self.fill,
+            max_passes,
+            self.nt,
+            sample_weight=self.weights,
+        )
 
     def critical_temperature(self):
         if self.n < 2 or self.scale() <= 0:
@@ -258,8 +288,9 @@ class _WeightedSparseProblem(_large._SparseProblem):
 
     def subset(self, idx):
         sub = super().subset(idx)
-        return _WeightedSparseProblem(sub.indptr, sub.indices, sub.data, sub.nt, sub.mode, sub.fill,
-                                      np.ascontiguousarray(self.weights[idx]))
+        return _WeightedSparseProblem(
+            sub.indptr, sub.indices, sub.data, sub.nt, sub.mode, sub.fill, np.ascontiguousarray(self.weights[idx])
+        )
 
     def new_potentials(self, Wn, labels, k, stats, S):
         """Potentials of new objects (as the base class), the training objects weighted."""

@@ -14,19 +14,33 @@ import numpy as np
 from scipy.optimize import OptimizeResult, linear_sum_assignment
 
 from . import _core
+from ._softassign_engine import METHODS, _check_options, _engine_options, assignment_annealing
 from ._threads import map_interruptible, resolve_n_threads
 from ._validation import as_float_array, check_float, check_int
-from ._softassign_engine import METHODS, _check_options, _engine_options, assignment_annealing
 
 __all__ = ["quadratic_assignment", "quadratic_labeling"]
 
 
 # --------------------------------------------------------------------------------------------
 # quadratic assignment
-_QAP_DEFAULTS = {"maximize": False, "P0": "barycenter", "rng": None, "local_search": "2opt", "n_init": 1,
-                 "partial_match": None, "shuffle_input": False, "normalize": True, "gamma": "auto",
-                 "gamma_scale": 0.1, "jitter": 0.2, "gamma_jitter": 0.2,
-                 "fast": True, "max_moves": None, "n_kicks": None, "kick_size": None}
+_QAP_DEFAULTS = {
+    "maximize": False,
+    "P0": "barycenter",
+    "rng": None,
+    "local_search": "2opt",
+    "n_init": 1,
+    "partial_match": None,
+    "shuffle_input": False,
+    "normalize": True,
+    "gamma": "auto",
+    "gamma_scale": 0.1,
+    "jitter": 0.2,
+    "gamma_jitter": 0.2,
+    "fast": True,
+    "max_moves": None,
+    "n_kicks": None,
+    "kick_size": None,
+}
 
 
 def _qap_fun(A, B, perm):
@@ -40,8 +54,10 @@ def _check_partial_match(pm, nA, nB):
     arr = np.asarray(pm)
     if arr.size == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    if not (np.issubdtype(arr.dtype, np.integer) or (np.issubdtype(arr.dtype, np.floating)
-                                                     and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))):
+    if not (
+        np.issubdtype(arr.dtype, np.integer)
+        or (np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
+    ):
         raise ValueError(f"partial_match: expected integer node indices, got dtype {arr.dtype}")
     arr = np.atleast_2d(arr).astype(np.int64)
     if arr.ndim != 2 or arr.shape[1] != 2:
@@ -102,7 +118,8 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         max(3, n // 8)), ``normalize`` (True),
         ``partial_match`` ((k, 2) ints: node ``partial_match[i, 0]`` of A is matched to node
         ``partial_match[i, 1]`` of B), ``shuffle_input`` (ignored, accepted for scipy
-        compatibility), ``gamma`` ("auto" or a float in normalised units), ``gamma_scale`` (0.1; 0.5 before the local search existed),
+        compatibility), ``gamma`` ("auto" or a float in normalised units), ``gamma_scale`` (0.1; 0.5
+        before the local search existed),
         ``jitter`` (0.2), ``gamma_jitter`` (0.2), ``fast`` (True: compiled per-β fixed point for ``graduated``),
         ``n_threads`` (1; threads over restarts and local searches), plus the annealing options of
         :func:`assignment_annealing`.
@@ -187,8 +204,16 @@ def quadratic_assignment(A, B, method="graduated", options=None):
         perm = np.empty(n, dtype=np.int64)
         perm[sa], perm[free_a] = sb, free_b
         f = _qap_fun(A, B, perm)
-        return OptimizeResult(col_ind=finish(perm), fun=f, nit=0, n_inner=0, fun_before_local_search=f,
-                              M=np.ones((nf, nf)), method=method, restart=0)
+        return OptimizeResult(
+            col_ind=finish(perm),
+            fun=f,
+            nit=0,
+            n_inner=0,
+            fun_before_local_search=f,
+            M=np.ones((nf, nf)),
+            method=method,
+            restart=0,
+        )
     Af = np.ascontiguousarray(A[np.ix_(free_a, free_a)])
     Bf = np.ascontiguousarray(B[np.ix_(free_b, free_b)])
     # the seeds' part of the objective that depends on the free nodes: a linear term <L, M>
@@ -235,7 +260,7 @@ def quadratic_assignment(A, B, method="graduated", options=None):
             noise = jitter * rng.standard_normal((nf, nf))
             E = noise if E is None else E + noise
         plans.append((M0, g, E))
-    kick_seeds = rng.integers(0, 2 ** 63, size=n_init, dtype=np.uint64)
+    kick_seeds = rng.integers(0, 2**63, size=n_init, dtype=np.uint64)
     AfT, BfT = np.ascontiguousarray(Af.T), np.ascontiguousarray(Bf.T)
     parallel = n_threads > 1 and n_init > 1 and "callback" not in opts
 
@@ -251,8 +276,10 @@ def quadratic_assignment(A, B, method="graduated", options=None):
             # a constant shift is constant on the feasible set (sum(M) = n): it changes nothing for the
             # exponential methods and keeps 1 + alpha*Q > 0 for relaxation labeling
             return Q - Q.min()
-        return assignment_annealing(qfun, (nf, nf), method=method, M0=M0, options=opts,
-                                    n_threads=1 if parallel else n_threads)
+
+        return assignment_annealing(
+            qfun, (nf, nf), method=method, M0=M0, options=opts, n_threads=1 if parallel else n_threads
+        )
 
     if parallel:
         runs = list(map_interruptible(anneal, range(n_init), min(n_threads, n_init)))
@@ -267,13 +294,22 @@ def quadratic_assignment(A, B, method="graduated", options=None):
     if q["local_search"] == "2opt":
         movable = np.ones(n, dtype=bool)
         movable[sa] = False
-        perms, _ = _core.qap_local_search(A, B, perms, movable, maximize, max_moves, n_kicks, kick_size, kick_seeds,
-                                          n_threads)
+        perms, _ = _core.qap_local_search(
+            A, B, perms, movable, maximize, max_moves, n_kicks, kick_size, kick_seeds, n_threads
+        )
     f = np.array([_qap_fun(A, B, p) for p in perms])
     k = int(np.argmax(f) if maximize else np.argmin(f))  # the earliest restart on ties
     res = runs[k]
-    return OptimizeResult(col_ind=finish(perms[k]), fun=float(f[k]), nit=res.nit, n_inner=res.n_inner,
-                          fun_before_local_search=float(f0[k]), M=res.M, method=method, restart=k)
+    return OptimizeResult(
+        col_ind=finish(perms[k]),
+        fun=float(f[k]),
+        nit=res.nit,
+        n_inner=res.n_inner,
+        fun_before_local_search=float(f0[k]),
+        M=res.M,
+        method=method,
+        restart=k,
+    )
 
 
 def _qap_hessian_range(A, B, maximize):
@@ -301,8 +337,9 @@ def _qap_hessian_range(A, B, maximize):
 
 def _qap_graduated(A, B, E, c, gamma, M0, options):
     """Graduated assignment for the QAP with the compiled fixed point (one call per beta)."""
-    opts, callback, (beta0, beta_max, beta_rate, inner_max, inner_tol, sk_iter, _, _, _, _,
-                     hard_tol) = _engine_options(options)
+    opts, callback, (beta0, beta_max, beta_rate, inner_max, inner_tol, sk_iter, _, _, _, _, hard_tol) = _engine_options(
+        options
+    )
     n = A.shape[0]
     M = np.full((n, n), 1.0 / n) if M0 is None else np.ascontiguousarray(M0, dtype=np.float64)
     al, be = np.zeros(n), np.zeros(n)
@@ -412,8 +449,10 @@ def quadratic_labeling(C, n_labels=None, method="graduated", *, M0=None, options
 
         def qfun(M):
             return (Cd @ M.ravel()).reshape(N, K)
-    res = assignment_annealing(qfun, (N, K), constraint="wta", method=method, M0=M0, options=options,
-                               n_threads=n_threads)
+
+    res = assignment_annealing(
+        qfun, (N, K), constraint="wta", method=method, M0=M0, options=options, n_threads=n_threads
+    )
     labels = res.M.argmax(axis=1)
     H = np.zeros((N, K))
     H[np.arange(N), labels] = 1
@@ -421,5 +460,6 @@ def quadratic_labeling(C, n_labels=None, method="graduated", *, M0=None, options
         fun = 0.5 * float(H.ravel() @ Cd @ H.ravel())
     else:
         fun = 0.5 * float(np.sum(np.asarray(qfun(H)) * H))
-    return OptimizeResult(labels=labels, M=res.M, fun=fun, nit=res.nit, n_inner=res.n_inner, hard=res.hard,
-                          method=method)
+    return OptimizeResult(
+        labels=labels, M=res.M, fun=fun, nit=res.nit, n_inner=res.n_inner, hard=res.hard, method=method
+    )

@@ -17,7 +17,7 @@ __all__ = ["draw_key", "row_uniform", "row_normal"]
 
 def draw_key(rng) -> int:
     """A 62-bit key drawn from a ``RandomState`` (two 31-bit draws: portable across platforms)."""
-    a, b = rng.randint(0, 2 ** 31, size=2)
+    a, b = rng.randint(0, 2**31, size=2)
     return (int(a) << 31) | int(b)
 
 
@@ -32,4 +32,4 @@ def row_uniform(key: int, stream: int, row0: int, n: int, k: int) -> np.ndarray:
 def row_normal(key: int, stream: int, row0: int, n: int, k: int) -> np.ndarray:
     """Standard normal numbers of rows ``row0 .. row0 + n - 1`` (inverse CDF of the uniforms,
     shifted by half an ulp of the grid so that none is 0), shape (n, k)."""
-    return ndtri(row_uniform(key, stream, row0, n, k) + 2.0 ** -54)
+    return ndtri(row_uniform(key, stream, row0, n, k) + 2.0**-54)

@@ -65,8 +65,18 @@ def _run_sinkhorn(C, scale, a, b, alpha0, beta0, max_iter, tol, norm, n_threads)
     Cs = C if full else np.ascontiguousarray(C[np.ix_(ri, ci)])
     a0 = np.zeros(ri.size) if alpha0 is None else np.ascontiguousarray(alpha0[ri], dtype=np.float64)
     b0 = np.zeros(ci.size) if beta0 is None else np.ascontiguousarray(beta0[ci], dtype=np.float64)
-    P, al, be, st = _core.sinkhorn_log(Cs, float(scale), np.ascontiguousarray(a[ri]), np.ascontiguousarray(b[ci]),
-                                       a0, b0, int(max_iter), float(tol), norm, n_threads)
+    P, al, be, st = _core.sinkhorn_log(
+        Cs,
+        float(scale),
+        np.ascontiguousarray(a[ri]),
+        np.ascontiguousarray(b[ci]),
+        a0,
+        b0,
+        int(max_iter),
+        float(tol),
+        norm,
+        n_threads,
+    )
     if full:
         return P, al, be, st
     Pf = np.zeros((n, m), dtype=C.dtype)
@@ -116,8 +126,9 @@ def _eps_schedule(M, unit, eps_scaling):
     return stages
 
 
-def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin, n_threads, warn, log_plan,
-                   who, eps_scaling=None):
+def _sinkhorn_core(
+    M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin, n_threads, warn, log_plan, who, eps_scaling=None
+):
     n, m = M.shape
     a = _marginal(a, "a", n, 1.0)
     b = _marginal(b, "b", m, 1.0 if a is None else float(a.sum()))
@@ -140,14 +151,18 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
     log_mass = float(np.log(mass))
     fi = np.finfo(M.dtype)
     if not mass <= float(fi.max):
-        raise ValueError(f"a, b: total mass {mass!r} overflows the {M.dtype} plan (max {float(fi.max)!r}); "
-                         "rescale the marginals or pass a float64 cost")
+        raise ValueError(
+            f"a, b: total mass {mass!r} overflows the {M.dtype} plan (max {float(fi.max)!r}); "
+            "rescale the marginals or pass a float64 cost"
+        )
     for name, x in (("a", a), ("b", b)):
         small = float(x[x > 0].min())
         if small < float(fi.tiny):
-            raise ValueError(f"{name}: marginal {small!r} is below the smallest normal {M.dtype} "
-                             f"({float(fi.tiny)!r}), where the plan loses its relative precision; rescale the "
-                             "marginals or pass a float64 cost")
+            raise ValueError(
+                f"{name}: marginal {small!r} is below the smallest normal {M.dtype} "
+                f"({float(fi.tiny)!r}), where the plan loses its relative precision; rescale the "
+                "marginals or pass a float64 cost"
+            )
     if alpha0 is not None:
         alpha0 = alpha0 - log_mass
     # ε-scaling: solve at larger regularisations first, each stage warm-starting the next one's
@@ -159,8 +174,9 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
             break
         if alpha0 is not None:
             alpha0, beta0 = alpha0 * (prev / r), beta0 * (prev / r)
-        _, alpha0, beta0, st0 = _run_sinkhorn(M, sign / r, a / mass, b / mass, alpha0, beta0, max_iter - used,
-                                              max(tol, 1e-3), code, nt)
+        _, alpha0, beta0, st0 = _run_sinkhorn(
+            M, sign / r, a / mass, b / mass, alpha0, beta0, max_iter - used, max(tol, 1e-3), code, nt
+        )
         used += int(st0["iterations"])
         prev = r
     if used:
@@ -171,12 +187,15 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
         P = (P * P.dtype.type(mass)) if mass != 1.0 else P
     al = al + log_mass
     if warn and not st["converged"] and tol > 0:
-        warnings.warn(f"{who}: did not converge in max_iter={max_iter} iterations (marginal error "
-                      f"{float(st['error'])!r} >= tol={float(tol)!r}, relative to the total mass); increase max_iter or reg",
-                      ConvergenceWarning, stacklevel=3)
+        warnings.warn(
+            f"{who}: did not converge in max_iter={max_iter} iterations (marginal error "
+            f"{float(st['error'])!r} >= tol={float(tol)!r}, relative to the total mass); increase max_iter or reg",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     if log_plan:
         with np.errstate(invalid="ignore", over="ignore"):
-            out = (scale * M.astype(np.float64) + al[:, None] + be[None, :])
+            out = scale * M.astype(np.float64) + al[:, None] + be[None, :]
         out = np.where(np.isnan(out), -np.inf, out)
         # where the plan is a normal number take its log: it was computed stably (u Kt v), while
         # scale*M + al + be cancels catastrophically when scale*M is large
@@ -189,8 +208,15 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
         out = out[:n, :m]
     if not log:
         return out
-    info = {"f": unit * al, "g": unit * be, "log_u": al, "log_v": be, "n_iter": int(st["iterations"]),
-            "err": float(st["error"]), "converged": bool(st["converged"])}
+    info = {
+        "f": unit * al,
+        "g": unit * be,
+        "log_u": al,
+        "log_v": be,
+        "n_iter": int(st["iterations"]),
+        "err": float(st["error"]),
+        "converged": bool(st["converged"]),
+    }
     if dustbin is not None:
         info["plan_with_dustbin"] = out
         out = out[:n, :m]
@@ -199,8 +225,23 @@ def _sinkhorn_core(M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin
 
 # --------------------------------------------------------------------------------------------
 # Sinkhorn and softassign
-def sinkhorn(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=False, norm="l2", init=None,
-             dustbin=None, log_plan=False, warn=True, eps_scaling=None, n_threads=None):
+def sinkhorn(
+    cost,
+    a=None,
+    b=None,
+    reg=1e-1,
+    *,
+    tol=1e-9,
+    max_iter=1000,
+    log=False,
+    norm="l2",
+    init=None,
+    dustbin=None,
+    log_plan=False,
+    warn=True,
+    eps_scaling=None,
+    n_threads=None,
+):
     r"""Entropic optimal transport by log-stable Sinkhorn iterations.
 
     Solves (same problem and meaning as POT's ``ot.sinkhorn(a, b, M, reg)``)
@@ -208,7 +249,8 @@ def sinkhorn(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=Fal
     .. math::
         \min_{P \ge 0,\ P 1 = a,\ P^T 1 = b} \langle P, C\rangle + \mathrm{reg} \sum_{ij} P_{ij}(\log P_{ij} - 1)
 
-    whose solution is :math:`P = \mathrm{diag}(e^{f/\mathrm{reg}})\, e^{-C/\mathrm{reg}}\, \mathrm{diag}(e^{g/\mathrm{reg}})`.
+    whose solution is
+    :math:`P = \mathrm{diag}(e^{f/\mathrm{reg}})\, e^{-C/\mathrm{reg}}\, \mathrm{diag}(e^{g/\mathrm{reg}})`.
 
     Each iteration costs one streaming pass over an n x m array without exponentials (stabilised
     scaling, [4]_); the scalings are absorbed into the log-domain duals, with exact log-sum-exp
@@ -273,12 +315,41 @@ def sinkhorn(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=Fal
     """
     C = as_float_array(cost, "cost", ndim=2)
     reg = check_float(reg, "reg", low=0, low_inclusive=False)
-    return _sinkhorn_core(C, -1.0 / reg, reg, a, b, tol, max_iter, log, norm, init, dustbin, n_threads, warn,
-                          log_plan, "sinkhorn", eps_scaling)
+    return _sinkhorn_core(
+        C,
+        -1.0 / reg,
+        reg,
+        a,
+        b,
+        tol,
+        max_iter,
+        log,
+        norm,
+        init,
+        dustbin,
+        n_threads,
+        warn,
+        log_plan,
+        "sinkhorn",
+        eps_scaling,
+    )
 
 
-def softassign(benefit, beta, a=None, b=None, *, tol=1e-9, max_iter=1000, log=False, norm="max", init=None,
-               dustbin=None, warn=True, n_threads=None):
+def softassign(
+    benefit,
+    beta,
+    a=None,
+    b=None,
+    *,
+    tol=1e-9,
+    max_iter=1000,
+    log=False,
+    norm="max",
+    init=None,
+    dustbin=None,
+    warn=True,
+    n_threads=None,
+):
     r"""Softassign: the matrix with marginals ``a``, ``b`` closest to :math:`\exp(\beta\,\mathrm{benefit})`.
 
     For a square benefit and default marginals the result is doubly stochastic; as
@@ -337,8 +408,9 @@ def softassign(benefit, beta, a=None, b=None, *, tol=1e-9, max_iter=1000, log=Fa
     n, m = Bm.shape
     if a is None and b is None:
         a, b = np.ones(n), np.full(m, n / m)
-    return _sinkhorn_core(Bm, beta, 1.0 / beta, a, b, tol, max_iter, log, norm, init, dustbin, n_threads, warn,
-                          False, "softassign")
+    return _sinkhorn_core(
+        Bm, beta, 1.0 / beta, a, b, tol, max_iter, log, norm, init, dustbin, n_threads, warn, False, "softassign"
+    )
 
 
 def softmax_wta(benefit, beta, *, n_threads=None):
@@ -377,7 +449,7 @@ def softmax_wta(benefit, beta, *, n_threads=None):
     beta = check_float(beta, "beta", low=0, low_inclusive=False)
     H, T = -Bm, 1.0 / beta
     if not np.isfinite(T):  # beta < ~5.6e-309: softmax(beta B) = softmax(-(2^-64 B) / (2^-64 / beta))
-        H, T = H * Bm.dtype.type(2.0 ** -64), 2.0 ** -64 / beta
+        H, T = H * Bm.dtype.type(2.0**-64), 2.0**-64 / beta
     P, _, _ = _core.softmax_rows(np.ascontiguousarray(H), T, resolve_n_threads(n_threads))
     return P
 
@@ -403,8 +475,9 @@ def _batch_marginal(x, name, B, size):
     return np.ascontiguousarray(x)
 
 
-def sinkhorn_batch(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=False, norm="l2", warn=True,
-                   n_threads=None):
+def sinkhorn_batch(
+    cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, log=False, norm="l2", warn=True, n_threads=None
+):
     r"""A stack of entropic OT problems (``cost`` of shape (B, n, m)) solved in one call.
 
     Each problem is :func:`sinkhorn`'s (same kernel, same stopping rule), solved on one thread; the
@@ -466,26 +539,44 @@ def sinkhorn_batch(cost, a=None, b=None, reg=1e-1, *, tol=1e-9, max_iter=1000, l
     bad = np.abs(ma - mb) > 1e-6 * np.maximum(ma, mb)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"a and b must have the same sum in every problem, got sum(a[{k}])={ma[k]!r} and "
-                         f"sum(b[{k}])={mb[k]!r}")
-    P, al, be, its, errs, conv = _core.sinkhorn_batch(C, -1.0 / reg, A / ma[:, None], Bm / ma[:, None], max_iter,
-                                                      tol, code, nt)
+        raise ValueError(
+            f"a and b must have the same sum in every problem, got sum(a[{k}])={ma[k]!r} and sum(b[{k}])={mb[k]!r}"
+        )
+    P, al, be, its, errs, conv = _core.sinkhorn_batch(
+        C, -1.0 / reg, A / ma[:, None], Bm / ma[:, None], max_iter, tol, code, nt
+    )
     if not np.all(ma == 1.0):
         with np.errstate(over="ignore"):
             P = P * ma[:, None, None].astype(P.dtype)
         al = al + np.log(ma)[:, None]
     if warn and tol > 0 and not conv.all():
         k = int(np.flatnonzero(~conv)[0])
-        warnings.warn(f"sinkhorn_batch: {int((~conv).sum())} of {B} problems did not converge in max_iter={max_iter} "
-                      f"iterations (problem {k}: marginal error {float(errs[k])!r} >= tol={float(tol)!r})", ConvergenceWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"sinkhorn_batch: {int((~conv).sum())} of {B} problems did not converge in max_iter={max_iter} "
+            f"iterations (problem {k}: marginal error {float(errs[k])!r} >= tol={float(tol)!r})",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     if not log:
         return P
     return P, {"f": reg * al, "g": reg * be, "n_iter": its, "err": errs, "converged": conv}
 
 
-def sinkhorn_unbalanced(cost, a=None, b=None, reg=1e-1, reg_m=1.0, *, tol=1e-9, max_iter=1000, log=False, init=None,
-                        reference="product", warn=True, n_threads=None):
+def sinkhorn_unbalanced(
+    cost,
+    a=None,
+    b=None,
+    reg=1e-1,
+    reg_m=1.0,
+    *,
+    tol=1e-9,
+    max_iter=1000,
+    log=False,
+    init=None,
+    reference="product",
+    warn=True,
+    n_threads=None,
+):
     r"""Unbalanced entropic OT: marginals relaxed by KL penalties (POT's ``reg_m`` meaning), log domain.
 
     .. math::
@@ -566,12 +657,24 @@ def sinkhorn_unbalanced(cost, a=None, b=None, reg=1e-1, reg_m=1.0, *, tol=1e-9, 
     alpha0, beta0 = _warm(init, n, m, 1.0 / reg)
     if alpha0 is None:
         alpha0, beta0 = np.zeros(n), np.zeros(m)
-    P, al, be, st = _core.sinkhorn_unbalanced_log(C, -1.0 / reg, a, b, float(fi), np.ascontiguousarray(alpha0),
-                                                  np.ascontiguousarray(beta0), max_iter, tol, nt)
+    P, al, be, st = _core.sinkhorn_unbalanced_log(
+        C, -1.0 / reg, a, b, float(fi), np.ascontiguousarray(alpha0), np.ascontiguousarray(beta0), max_iter, tol, nt
+    )
     if warn and tol > 0 and not st["converged"]:
-        warnings.warn(f"sinkhorn_unbalanced: did not converge in max_iter={max_iter} iterations (dual change "
-                      f"{float(st['error'])!r} >= tol={float(tol)!r})", ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            f"sinkhorn_unbalanced: did not converge in max_iter={max_iter} iterations (dual change "
+            f"{float(st['error'])!r} >= tol={float(tol)!r})",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     if not log:
         return P
-    return P, {"f": reg * al, "g": reg * be, "log_u": al, "log_v": be, "n_iter": int(st["iterations"]),
-               "err": float(st["error"]), "converged": bool(st["converged"])}
+    return P, {
+        "f": reg * al,
+        "g": reg * be,
+        "log_u": al,
+        "log_v": be,
+        "n_iter": int(st["iterations"]),
+        "err": float(st["error"]),
+        "converged": bool(st["converged"]),
+    }

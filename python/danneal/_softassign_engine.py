@@ -15,22 +15,41 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from . import _core
+from ._sinkhorn import _row_log_softmax
 from ._threads import resolve_n_threads
 from ._validation import as_float_array, check_float, check_int
-from ._sinkhorn import _row_log_softmax
 
 __all__ = ["assignment_annealing"]
 
-METHODS = ("graduated", "self_annealing", "self_annihilation", "relaxation_labeling", "exponentiated_relaxation",
-           "relaxation_labeling_annihilation", "chi_squared")
+METHODS = (
+    "graduated",
+    "self_annealing",
+    "self_annihilation",
+    "relaxation_labeling",
+    "exponentiated_relaxation",
+    "relaxation_labeling_annihilation",
+    "chi_squared",
+)
 
 
 # --------------------------------------------------------------------------------------------
 # the generic annealer: one-way (WTA) or two-way (doubly stochastic) constraints
 _DEFAULTS = {
-    "beta0": 0.5, "beta_max": 10.0, "beta_rate": 1.075, "inner_max_iter": 30, "inner_tol": 1e-3,
-    "sinkhorn_max_iter": 4, "sinkhorn_tol": 0.0, "alpha": 0.5, "delta": -0.5, "max_iter": 300,
-    "hard_tol": 1e-3, "betas": None, "energy_tol": 0.0, "perm_norm_tol": 0.0, "positivity": "raise",
+    "beta0": 0.5,
+    "beta_max": 10.0,
+    "beta_rate": 1.075,
+    "inner_max_iter": 30,
+    "inner_tol": 1e-3,
+    "sinkhorn_max_iter": 4,
+    "sinkhorn_tol": 0.0,
+    "alpha": 0.5,
+    "delta": -0.5,
+    "max_iter": 300,
+    "hard_tol": 1e-3,
+    "betas": None,
+    "energy_tol": 0.0,
+    "perm_norm_tol": 0.0,
+    "positivity": "raise",
 }
 
 
@@ -95,17 +114,17 @@ def _laplacian_solve(W, h):
     m = len(h)
     d = np.zeros(m)
     for k in range(m - 1):
-        w = W[k, k + 1:]
+        w = W[k, k + 1 :]
         d[k] = dk = w.sum()
         if not dk > 0:
             continue
-        W[k + 1:, k + 1:] += np.outer(w, w) / dk
+        W[k + 1 :, k + 1 :] += np.outer(w, w) / dk
         W[k + 1 + np.arange(m - k - 1), k + 1 + np.arange(m - k - 1)] = 0.0  # no self loops
-        h[k + 1:] += w * (h[k] / dk)
+        h[k + 1 :] += w * (h[k] / dk)
     eta = np.zeros(m)
     for k in range(m - 2, -1, -1):
         if d[k] > 0:
-            eta[k] = (h[k] + W[k, k + 1:] @ eta[k + 1:]) / d[k]
+            eta[k] = (h[k] + W[k, k + 1 :] @ eta[k + 1 :]) / d[k]
     out = np.empty(m)
     out[order] = eta
     return out
@@ -156,8 +175,9 @@ def _chi2_step(M, Q, alpha, constraint="doubly_stochastic"):
     return np.asarray(M, dtype=np.float64) * _chi2_factor(M, Q, alpha, constraint)
 
 
-def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method="graduated", M0=None,
-                         options=None, n_threads=None):
+def assignment_annealing(
+    qfun, shape, *, constraint="doubly_stochastic", method="graduated", M0=None, options=None, n_threads=None
+):
     r"""Anneal soft assignments M (shape ``(n, m)``) to maximise a benefit whose gradient is ``qfun(M)``.
 
     This is the engine behind :func:`linear_assignment`, :func:`quadratic_assignment` and
@@ -269,8 +289,11 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
     n, m = _check_shape(shape)
     if constraint == "doubly_stochastic" and n != m:
         raise ValueError(f"shape={tuple(shape)} must be square for constraint='doubly_stochastic'")
-    opts, callback, (beta0, beta_max, beta_rate, inner_max, inner_tol, sk_iter, sk_tol, alpha, delta, max_iter,
-                     hard_tol) = _engine_options(options)
+    (
+        opts,
+        callback,
+        (beta0, beta_max, beta_rate, inner_max, inner_tol, sk_iter, sk_tol, alpha, delta, max_iter, hard_tol),
+    ) = _engine_options(options)
     if method in ("self_annihilation", "relaxation_labeling_annihilation") and not (-1.0 / alpha < delta < 0):
         raise ValueError(f"delta={delta} must satisfy -1/alpha={-1.0 / alpha!r} < delta < 0 for {method}")
     energy_tol, perm_norm_tol = float(opts["energy_tol"]), float(opts["perm_norm_tol"])
@@ -301,10 +324,18 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
             a0 = a0 * scale_hint
             b0 = b0 * scale_hint
         K = np.ascontiguousarray(logK)
-        P, al, be, _st = _core.sinkhorn_log(K, 1.0, ones_n, ones_m,
-                                            np.zeros(n) if a0 is None else a0,
-                                            np.zeros(m) if b0 is None else b0, 10000 if exact else sk_iter,
-                                            1e-14 if exact else sk_tol, 0, nt)
+        P, al, be, _st = _core.sinkhorn_log(
+            K,
+            1.0,
+            ones_n,
+            ones_m,
+            np.zeros(n) if a0 is None else a0,
+            np.zeros(m) if b0 is None else b0,
+            10000 if exact else sk_iter,
+            1e-14 if exact else sk_tol,
+            0,
+            nt,
+        )
         state["alpha"], state["beta"] = al, be
         # log of the kernel's plan (computed stably as u Kt v) where it is a normal number: K + al + be
         # cancels catastrophically when K is large (its rounding, not the plan's, decides the sums);
@@ -414,9 +445,11 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
                         stopped = "positivity"
                         break
                     i, j = np.unravel_index(int(np.argmin(f)), f.shape)
-                    raise ValueError(f"chi_squared needs positive entries, but the update multiplies M[{i}, {j}] by "
-                                     f"{float(f[i, j])!r} with alpha={alpha!r}; use a smaller alpha or "
-                                     "options['positivity']='stop'")
+                    raise ValueError(
+                        f"chi_squared needs positive entries, but the update multiplies M[{i}, {j}] by "
+                        f"{float(f[i, j])!r} with alpha={alpha!r}; use a smaller alpha or "
+                        "options['positivity']='stop'"
+                    )
                 logM = logM + np.log(f)  # log domain: entries far below the float range stay positive
             else:  # relaxation_labeling (with self annihilation: the power kappa)
                 Q = Q_of(M)
@@ -427,9 +460,11 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
                         stopped = "positivity"
                         break
                     i, j = np.unravel_index(int(np.argmin(g)), g.shape)
-                    raise ValueError(f"relaxation_labeling needs 1 + alpha*Q > 0, but 1 + alpha*Q[{i}, {j}]="
-                                     f"{float(g[i, j])!r} with alpha={alpha!r}; use a smaller alpha, shift the benefit "
-                                     "or options['positivity']='stop'")
+                    raise ValueError(
+                        f"relaxation_labeling needs 1 + alpha*Q > 0, but 1 + alpha*Q[{i}, {j}]="
+                        f"{float(g[i, j])!r} with alpha={alpha!r}; use a smaller alpha, shift the benefit "
+                        "or options['positivity']='stop'"
+                    )
                 logM = project(kappa * (log_sigma + np.log(g)))
             nit += 1
             if callback is not None:
@@ -439,5 +474,14 @@ def assignment_annealing(qfun, shape, *, constraint="doubly_stochastic", method=
                 stopped = reason
                 break
     M = np.exp(logM)
-    return OptimizeResult(M=M, log_M=logM, nit=nit, n_inner=n_inner, betas=np.array(betas), hard=is_hard(M),
-                          method=method, constraint=constraint, stopped=stopped)
+    return OptimizeResult(
+        M=M,
+        log_M=logM,
+        nit=nit,
+        n_inner=n_inner,
+        betas=np.array(betas),
+        hard=is_hard(M),
+        method=method,
+        constraint=constraint,
+        stopped=stopped,
+    )

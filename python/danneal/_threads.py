@@ -144,9 +144,13 @@ def resolve_n_threads(n_threads) -> int:
         explicit, n = True, int(n_threads)
     if n > 1 and _IN_FORKED_CHILD and _core.openmp_pool_started():
         if explicit:
-            warnings.warn(f"n_threads={n} runs on 1 thread in this fork()ed child: the parent process had "
-                          "started OpenMP threads, and GNU OpenMP hangs after fork() then.  Use the 'spawn' or "
-                          "'forkserver' start method for multi-threaded workers.", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"n_threads={n} runs on 1 thread in this fork()ed child: the parent process had "
+                "started OpenMP threads, and GNU OpenMP hangs after fork() then.  Use the 'spawn' or "
+                "'forkserver' start method for multi-threaded workers.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         return 1
     return n
 

@@ -10,8 +10,16 @@ FLOAT_DTYPES = (np.float64, np.float32)
 INT64_MAX = 2**63 - 1
 
 
-def as_float_array(x, name: str, *, ndim: int | None = None, dtype=None, allow_empty: bool = False,
-                   finite: bool = True, copy: bool = False) -> np.ndarray:
+def as_float_array(
+    x,
+    name: str,
+    *,
+    ndim: int | None = None,
+    dtype=None,
+    allow_empty: bool = False,
+    finite: bool = True,
+    copy: bool = False,
+) -> np.ndarray:
     """Return ``x`` as a C-contiguous float32/float64 array (integers and bools become float64).
 
     Never modifies the caller's array: a copy is made whenever conversion is needed, or when
@@ -27,8 +35,9 @@ def as_float_array(x, name: str, *, ndim: int | None = None, dtype=None, allow_e
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name}: dtype=object could not be converted to float64 ({exc}); expected a "
-                            "float32 or float64 array") from None
+            raise TypeError(
+                f"{name}: dtype=object could not be converted to float64 ({exc}); expected a float32 or float64 array"
+            ) from None
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{name}: complex dtype {arr.dtype} is not supported; expected a float32 or float64 array")
     if dtype is not None:
@@ -52,9 +61,16 @@ def as_float_array(x, name: str, *, ndim: int | None = None, dtype=None, allow_e
     return out
 
 
-def check_dissimilarity(D, name: str = "D", *, dtype=None, check_symmetric: bool = True,
-                        check_diagonal: bool = True, allow_negative: bool = False,
-                        min_samples: int = 2) -> np.ndarray:
+def check_dissimilarity(
+    D,
+    name: str = "D",
+    *,
+    dtype=None,
+    check_symmetric: bool = True,
+    check_diagonal: bool = True,
+    allow_negative: bool = False,
+    min_samples: int = 2,
+) -> np.ndarray:
     """Validate a square dissimilarity matrix (symmetric, zero diagonal, non-negative, finite)."""
     D = as_float_array(D, name, ndim=2, dtype=dtype)
     n, m = D.shape
@@ -66,7 +82,7 @@ def check_dissimilarity(D, name: str = "D", *, dtype=None, check_symmetric: bool
     scale = 0.0
     block = max(1, (1 << 22) // max(n, 1))
     for i0 in range(0, n, block):
-        rows = D[i0:i0 + block]
+        rows = D[i0 : i0 + block]
         if not allow_negative and (rows < 0).any():
             i, j = np.argwhere(rows < 0)[0]
             i += i0
@@ -80,12 +96,14 @@ def check_dissimilarity(D, name: str = "D", *, dtype=None, check_symmetric: bool
     if check_symmetric:
         tol = (1e-5 if D.dtype == np.float32 else 1e-10) * (scale or 1.0)
         for i0 in range(0, n, block):
-            diff = np.abs(D[i0:i0 + block] - D[:, i0:i0 + block].T)
+            diff = np.abs(D[i0 : i0 + block] - D[:, i0 : i0 + block].T)
             if (diff > tol).any():
                 i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
                 i += i0
-                raise ValueError(f"{name}: must be symmetric, but {name}[{i}, {j}]={float(D[i, j])!r} != "
-                                 f"{name}[{j}, {i}]={float(D[j, i])!r}")
+                raise ValueError(
+                    f"{name}: must be symmetric, but {name}[{i}, {j}]={float(D[i, j])!r} != "
+                    f"{name}[{j}, {i}]={float(D[j, i])!r}"
+                )
     return D
 
 
@@ -138,8 +156,9 @@ def check_random_state(seed, name: str = "random_state"):
     try:
         return _crs(seed)
     except (ValueError, TypeError):
-        raise ValueError(f"{name}={seed!r} must be None, an int in [0, 2**32 - 1] or a "
-                         "numpy.random.RandomState instance") from None
+        raise ValueError(
+            f"{name}={seed!r} must be None, an int in [0, 2**32 - 1] or a numpy.random.RandomState instance"
+        ) from None
 
 
 def _describe(arr) -> str:
@@ -161,43 +180,65 @@ def precheck_X(X, name: str = "X", *, min_samples: int = 1, what: str = "(n_samp
     except Exception as exc:
         raise ValueError(f"{name}: cannot be converted to an array of shape {what} ({exc})") from None
     if np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"{name}: Complex data not supported, got dtype {arr.dtype}; expected a real "
-                         f"array of shape {what}")
+        raise ValueError(
+            f"{name}: Complex data not supported, got dtype {arr.dtype}; expected a real array of shape {what}"
+        )
     if arr.ndim != 2:
-        hint = (". Reshape your data either using X.reshape(-1, 1) if your data has a single feature or "
-                "X.reshape(1, -1) if it contains a single sample") if arr.ndim == 1 else ""
+        hint = (
+            (
+                ". Reshape your data either using X.reshape(-1, 1) if your data has a single feature or "
+                "X.reshape(1, -1) if it contains a single sample"
+            )
+            if arr.ndim == 1
+            else ""
+        )
         raise ValueError(f"{name}: expected a 2-d array of shape {what}, got {_describe(arr)}{hint}")
     n, d = arr.shape
     if n < min_samples:
-        raise ValueError(f"{name}: got {n} sample(s) (shape={arr.shape}) while a minimum of {min_samples} is "
-                         f"required; expected shape {what}")
+        raise ValueError(
+            f"{name}: got {n} sample(s) (shape={arr.shape}) while a minimum of {min_samples} is "
+            f"required; expected shape {what}"
+        )
     if d < 1:
-        raise ValueError(f"{name}: got 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required; "
-                         f"expected shape {what}")
+        raise ValueError(
+            f"{name}: got 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required; expected shape {what}"
+        )
     if arr.dtype.kind in "OUS":
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name}: dtype={arr.dtype} could not be converted to float64 ({exc}); expected "
-                            f"a numeric array of shape {what}") from None
+            raise TypeError(
+                f"{name}: dtype={arr.dtype} could not be converted to float64 ({exc}); expected "
+                f"a numeric array of shape {what}"
+            ) from None
     elif arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: unsupported dtype {arr.dtype}; expected a numeric array of shape {what}")
     if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)}: "
-                         f"{float(arr[tuple(bad)])!r})")
+        raise ValueError(
+            f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)}: {float(arr[tuple(bad)])!r})"
+        )
 
 
-def validate_X(estimator, X, name: str = "X", *, reset: bool = True, min_samples: int = 1,
-               what: str = "(n_samples, n_features)", **kwargs):
+def validate_X(
+    estimator,
+    X,
+    name: str = "X",
+    *,
+    reset: bool = True,
+    min_samples: int = 1,
+    what: str = "(n_samples, n_features)",
+    **kwargs,
+):
     """scikit-learn's ``validate_data`` (feature counts, feature names, dtype conversion) after
     :func:`precheck_X`; any error it still raises is prefixed with the parameter name."""
     from sklearn.utils.validation import validate_data
 
     precheck_X(X, name, min_samples=min_samples, what=what)
     try:
-        return validate_data(estimator, X, reset=reset, ensure_min_samples=min_samples, ensure_all_finite=False,
-                             **kwargs)
+        return validate_data(
+            estimator, X, reset=reset, ensure_min_samples=min_samples, ensure_all_finite=False, **kwargs
+        )
     except (ValueError, TypeError) as exc:
         msg = str(exc)
         if msg.startswith(name + " ") or msg.startswith(name + ":"):

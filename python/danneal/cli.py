@@ -142,21 +142,25 @@ def _demo(args) -> int:
     from sklearn.metrics import adjusted_rand_score, pairwise_distances
     from sklearn.preprocessing import StandardScaler
 
-    from .central import CentralAnnealing
     from ._pairwise import PairwiseAnnealing
     from ._sinkhorn import sinkhorn
+    from .central import CentralAnnealing
 
     out = args.out or "danneal-demo.png"
     try:
         import matplotlib  # noqa: F401  (optional: the figure is skipped without it)
+
         have_mpl = True
         _check_output(out)
     except ImportError:
         have_mpl = False
     quick = args.quick
     nt, seed = args.threads, args.seed
-    print("danneal demo: where deterministic annealing beats the usual tools (built-in scikit-learn data;"
-          + (" --quick: smaller problems;" if quick else "") + " times on this machine)")
+    print(
+        "danneal demo: where deterministic annealing beats the usual tools (built-in scikit-learn data;"
+        + (" --quick: smaller problems;" if quick else "")
+        + " times on this machine)"
+    )
     claims = []
 
     # 1. one annealing run vs the best of many single k-means++ starts ------------------------
@@ -165,7 +169,9 @@ def _demo(args) -> int:
         X, y = X[:400], y[:400]
     X = StandardScaler().fit_transform(X)
     k, n_starts = 10, (3 if quick else 20)
-    print(f"\n[1] digits (standardised), n={X.shape[0]}, d={X.shape[1]}, k={k}: k-means cost (inertia, lower is better)")
+    print(
+        f"\n[1] digits (standardised), n={X.shape[0]}, d={X.shape[1]}, k={k}: k-means cost (inertia, lower is better)"
+    )
     t0 = time.perf_counter()
     da = CentralAnnealing(k, random_state=seed, n_threads=nt, verbose=args.verbose).fit(X)
     t_da = time.perf_counter() - t0
@@ -176,22 +182,30 @@ def _demo(args) -> int:
     inertia = np.array([m.inertia_ for m in kms])
     best = kms[int(np.argmin(inertia))]
     print(f"    {'method':<38} {'cost':>11} {'ARI':>6} {'time [s]':>9}")
-    print(f"    {'CentralAnnealing, one run':<38} {da_cost:>11.2f} {adjusted_rand_score(y, da.labels_):>6.3f} {t_da:>9.2f}")
-    print(f"    {f'KMeans(n_init=1), best of {n_starts} seeds':<38} {inertia.min():>11.2f} "
-          f"{adjusted_rand_score(y, best.labels_):>6.3f} {t_km:>9.2f}")
+    print(
+        f"    {'CentralAnnealing, one run':<38} {da_cost:>11.2f} "
+        f"{adjusted_rand_score(y, da.labels_):>6.3f} {t_da:>9.2f}"
+    )
+    print(
+        f"    {f'KMeans(n_init=1), best of {n_starts} seeds':<38} {inertia.min():>11.2f} "
+        f"{adjusted_rand_score(y, best.labels_):>6.3f} {t_km:>9.2f}"
+    )
     print(f"    {f'KMeans(n_init=1), median of {n_starts}':<38} {np.median(inertia):>11.2f}")
     beaten = int((inertia > da_cost).sum())
-    claims.append(f"one CentralAnnealing run: cost {da_cost:.2f}, {_cmp(da_cost, inertia.min())} than the best of "
-                  f"{n_starts} k-means++ starts ({inertia.min():.2f}; ratio {_ratio(da_cost, inertia.min())}; "
-                  f"lower than {beaten} of {n_starts} starts) in {t_da / max(t_km, 1e-9):.2f}x their total time "
-                  f"({t_da:.2f} s vs {t_km:.2f} s)")
+    claims.append(
+        f"one CentralAnnealing run: cost {da_cost:.2f}, {_cmp(da_cost, inertia.min())} than the best of "
+        f"{n_starts} k-means++ starts ({inertia.min():.2f}; ratio {_ratio(da_cost, inertia.min())}; "
+        f"lower than {beaten} of {n_starts} starts) in {t_da / max(t_km, 1e-9):.2f}x their total time "
+        f"({t_da:.2f} s vs {t_km:.2f} s)"
+    )
 
     # 2. dissimilarities k-means cannot use ----------------------------------------------------
-    print("\n[2] dissimilarities k-means cannot minimise: pairwise cost sum_c sum_{i,j in c} D_ij / (2 n_c) "
-          "(lower is better), ARI vs the true classes")
+    print(
+        "\n[2] dissimilarities k-means cannot minimise: pairwise cost sum_c sum_{i,j in c} D_ij / (2 n_c) "
+        "(lower is better), ARI vs the true classes"
+    )
     print(f"    {'data, dissimilarity':<26} {'method':<36} {'cost':>10} {'ARI':>6} {'time [s]':>9}")
-    sets = [("breast cancer, L1", load_breast_cancer, True, "cityblock"),
-            ("iris, cosine", load_iris, False, "cosine")]
+    sets = [("breast cancer, L1", load_breast_cancer, True, "cityblock"), ("iris, cosine", load_iris, False, "cosine")]
     for name, loader, standardise, metric in sets:
         Xs, ys = loader(return_X_y=True)
         if standardise:
@@ -219,10 +233,12 @@ def _demo(args) -> int:
             head = f"{name} (k={ks})" if i == 0 else ""
             print(f"    {head:<26} {method:<36} {costs[-1]:>10.4g} {adjusted_rand_score(ys, labels):>6.3f} {t:>9.2f}")
         aris = [adjusted_rand_score(ys, r[1]) for r in rows]
-        claims.append(f"{name}: PairwiseAnnealing cost {costs[0]:.4g}, {_cmp(costs[0], costs[1])} than "
-                      f"agglomerative ({costs[1]:.4g}, ratio {_ratio(costs[0], costs[1])}) and "
-                      f"{_cmp(costs[0], costs[2])} than k-means labels ({costs[2]:.4g}, ratio "
-                      f"{_ratio(costs[0], costs[2])}); ARI {aris[0]:.3f} vs {aris[1]:.3f} and {aris[2]:.3f}")
+        claims.append(
+            f"{name}: PairwiseAnnealing cost {costs[0]:.4g}, {_cmp(costs[0], costs[1])} than "
+            f"agglomerative ({costs[1]:.4g}, ratio {_ratio(costs[0], costs[1])}) and "
+            f"{_cmp(costs[0], costs[2])} than k-means labels ({costs[2]:.4g}, ratio "
+            f"{_ratio(costs[0], costs[2])}); ARI {aris[0]:.3f} vs {aris[1]:.3f} and {aris[2]:.3f}"
+        )
 
     # 3. Sinkhorn at a small regularisation ------------------------------------------------------
     n = 100
@@ -238,8 +254,10 @@ def _demo(args) -> int:
     t_s = time.perf_counter() - t0
     P0 = sinkhorn(M - 8.0, a, a, reg, n_threads=nt)
     err = float(np.abs(P.sum(axis=1) - a).sum() + np.abs(P.sum(axis=0) - a).sum())
-    print(f"    danneal.sinkhorn: plan mass {P.sum():.6f}, marginal error {err:.2g}, NaN: {bool(np.isnan(P).any())}, "
-          f"max |plan - plan without the offset| {np.abs(P - P0).max():.2g}, {t_s * 1e3:.1f} ms")
+    print(
+        f"    danneal.sinkhorn: plan mass {P.sum():.6f}, marginal error {err:.2g}, NaN: {bool(np.isnan(P).any())}, "
+        f"max |plan - plan without the offset| {np.abs(P - P0).max():.2g}, {t_s * 1e3:.1f} ms"
+    )
     try:
         import ot
     except ImportError:
@@ -251,12 +269,16 @@ def _demo(args) -> int:
             Q = np.asarray(ot.sinkhorn(a, a, M, reg))
             t_p = time.perf_counter() - t0
         qmass = float(np.nansum(Q))
-        print(f"    POT ot.sinkhorn:  plan mass {qmass:.6f}, NaN: {bool(np.isnan(Q).any())}, "
-              f"{len(caught)} warning(s), {t_p * 1e3:.1f} ms")
-        claims.append(f"Sinkhorn at reg={reg} on costs in [8, 9]: danneal's plan has mass {P.sum():.4f} (marginal "
-                      f"error {err:.1g}), POT's has mass {qmass:.4g}"
-                      + (" with NaN" if np.isnan(Q).any() else "")
-                      + f" and {len(caught)} warning(s)")
+        print(
+            f"    POT ot.sinkhorn:  plan mass {qmass:.6f}, NaN: {bool(np.isnan(Q).any())}, "
+            f"{len(caught)} warning(s), {t_p * 1e3:.1f} ms"
+        )
+        claims.append(
+            f"Sinkhorn at reg={reg} on costs in [8, 9]: danneal's plan has mass {P.sum():.4f} (marginal "
+            f"error {err:.1g}), POT's has mass {qmass:.4g}"
+            + (" with NaN" if np.isnan(Q).any() else "")
+            + f" and {len(caught)} warning(s)"
+        )
 
     # 4. the phase diagram: how many clusters the data support -----------------------------------
     Xw, yw = load_wine(return_X_y=True)
@@ -265,15 +287,21 @@ def _demo(args) -> int:
     ph = CentralAnnealing("auto", random_state=seed, n_threads=nt).fit(Xw)
     t_ph = time.perf_counter() - t0
     kw = len(np.unique(yw))
-    print(f"\n[4] wine (standardised), n={Xw.shape[0]}, d={Xw.shape[1]}, {kw} cultivars: "
-          f'CentralAnnealing(n_clusters="auto"), {t_ph:.2f} s')
+    print(
+        f"\n[4] wine (standardised), n={Xw.shape[0]}, d={Xw.shape[1]}, {kw} cultivars: "
+        f'CentralAnnealing(n_clusters="auto"), {t_ph:.2f} s'
+    )
     steps = ", ".join(f"K={e['n_clusters']} at T={e['T_start']:.3g}" for e in ph.path_[:5])
     print(f"    phase transitions as T falls: {steps}, ...")
     ari_ph = adjusted_rand_score(yw, ph.labels_)
-    print(f"    chosen K={ph.n_clusters_} ({'equal to' if ph.n_clusters_ == kw else 'not'} the {kw} cultivars), "
-          f"ARI {ari_ph:.3f}")
-    claims.append(f"wine: the phase diagram chose K={ph.n_clusters_} without being told "
-                  f"(true number of cultivars {kw}; ARI {ari_ph:.3f})")
+    print(
+        f"    chosen K={ph.n_clusters_} ({'equal to' if ph.n_clusters_ == kw else 'not'} the {kw} cultivars), "
+        f"ARI {ari_ph:.3f}"
+    )
+    claims.append(
+        f"wine: the phase diagram chose K={ph.n_clusters_} without being told "
+        f"(true number of cultivars {kw}; ARI {ari_ph:.3f})"
+    )
     if have_mpl:
         from .plot import phase_diagram
 
@@ -294,9 +322,9 @@ def _demo(args) -> int:
 
 
 def _cluster(args) -> int:
-    from .central import CentralAnnealing
     from ._clam import ClAM
     from ._pairwise import PairwiseAnnealing
+    from .central import CentralAnnealing
 
     method = args.method
     if method != "pairwise":
@@ -312,8 +340,9 @@ def _cluster(args) -> int:
         raise UsageError("standard output is closed; write the labels with -o FILE")
     X = _read_matrix(args.file)
     if X.ndim != 2:
-        raise UsageError(f"FILE {args.file!r} holds a {X.ndim}-D array of shape {X.shape}; expected a 2-D table "
-                         "(one row per object)")
+        raise UsageError(
+            f"FILE {args.file!r} holds a {X.ndim}-D array of shape {X.shape}; expected a 2-D table (one row per object)"
+        )
     if X.dtype.kind not in "biuf":
         raise UsageError(f"FILE {args.file!r} holds {X.dtype} values; expected numbers")
     metric = "precomputed" if args.precomputed else (args.metric or "sqeuclidean")
@@ -331,11 +360,18 @@ def _cluster(args) -> int:
 
     try:
         if method == "pairwise":
-            model = PairwiseAnnealing(args.k, metric=metric, random_state=args.seed, n_threads=args.threads,
-                                      verbose=verbose, callback=progress)
+            model = PairwiseAnnealing(
+                args.k,
+                metric=metric,
+                random_state=args.seed,
+                n_threads=args.threads,
+                verbose=verbose,
+                callback=progress,
+            )
         elif method == "central":
-            model = CentralAnnealing(args.k, random_state=args.seed, n_threads=args.threads, verbose=verbose,
-                                     callback=progress)
+            model = CentralAnnealing(
+                args.k, random_state=args.seed, n_threads=args.threads, verbose=verbose, callback=progress
+            )
         else:
             model = ClAM(args.k, random_state=args.seed, n_threads=args.threads, verbose=verbose)
         model.fit(X)
@@ -372,47 +408,81 @@ def _k_arg(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="danneal", description=DESCRIPTION, epilog=EXIT_CODES,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="danneal", description=DESCRIPTION, epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     from ._version import __version__
 
     parser.add_argument("-V", "--version", action="version", version=f"danneal {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="why danneal: a short comparison on built-in data, and a figure", epilog=EXIT_CODES,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    demo = sub.add_parser(
+        "demo",
+        help="why danneal: a short comparison on built-in data, and a figure",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     demo.add_argument("--seed", type=_seed_arg, default=0, help="random seed (default 0)")
     demo.add_argument("--threads", type=_threads_arg, default=None, help="threads (default: all cores)")
     demo.add_argument("-v", "--verbose", action="count", default=0, help="print one line per temperature")
-    demo.add_argument("-o", "--out", default=None,
-                      help="where to save the figure (default: danneal-demo.png in the current directory; "
-                           "skipped when matplotlib is missing)")
+    demo.add_argument(
+        "-o",
+        "--out",
+        default=None,
+        help="where to save the figure (default: danneal-demo.png in the current directory; "
+        "skipped when matplotlib is missing)",
+    )
     demo.add_argument("--quick", action="store_true", help="smaller problems (seconds; for tests)")
     demo.set_defaults(func=_demo)
 
-    cl = sub.add_parser("cluster", help="cluster the objects in FILE and write their labels",
-                        description=textwrap.fill("Cluster FILE (.npy or .csv). Rows are objects. --method pairwise "
-                                    "(PairwiseAnnealing, the default): feature vectors compared with --metric "
-                                    "(default sqeuclidean, the k-means cost), or a square dissimilarity matrix "
-                                    "with --precomputed. --method central (CentralAnnealing): feature vectors, "
-                                    "k-means cost; -k auto chooses the number of clusters. --method clam (ClAM): "
-                                    "feature vectors, prototypes trained by associative-memory dynamics.", 100),
-                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cl = sub.add_parser(
+        "cluster",
+        help="cluster the objects in FILE and write their labels",
+        description=textwrap.fill(
+            "Cluster FILE (.npy or .csv). Rows are objects. --method pairwise "
+            "(PairwiseAnnealing, the default): feature vectors compared with --metric "
+            "(default sqeuclidean, the k-means cost), or a square dissimilarity matrix "
+            "with --precomputed. --method central (CentralAnnealing): feature vectors, "
+            "k-means cost; -k auto chooses the number of clusters. --method clam (ClAM): "
+            "feature vectors, prototypes trained by associative-memory dynamics.",
+            100,
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     cl.add_argument("file", metavar="FILE", help=".npy or .csv file")
-    cl.add_argument("-k", "--n-clusters", dest="k", type=_k_arg, required=True,
-                    help="number of clusters ('auto' with --method central)")
-    cl.add_argument("--method", choices=("pairwise", "central", "clam"), default="pairwise",
-                    help="PairwiseAnnealing (default), CentralAnnealing or ClAM")
+    cl.add_argument(
+        "-k",
+        "--n-clusters",
+        dest="k",
+        type=_k_arg,
+        required=True,
+        help="number of clusters ('auto' with --method central)",
+    )
+    cl.add_argument(
+        "--method",
+        choices=("pairwise", "central", "clam"),
+        default="pairwise",
+        help="PairwiseAnnealing (default), CentralAnnealing or ClAM",
+    )
     g = cl.add_mutually_exclusive_group()
-    g.add_argument("--metric", default=None,
-                   help="--method pairwise: any metric of sklearn.metrics.pairwise_distances (default sqeuclidean)")
+    g.add_argument(
+        "--metric",
+        default=None,
+        help="--method pairwise: any metric of sklearn.metrics.pairwise_distances (default sqeuclidean)",
+    )
     g.add_argument("--precomputed", action="store_true", help="FILE holds a square dissimilarity matrix")
     cl.add_argument("-o", "--output", help="write labels here (one per line); default: standard output")
     cl.add_argument("--seed", type=_seed_arg, default=0, help="random seed (default 0)")
     cl.add_argument("--threads", type=_threads_arg, default=None, help="threads (default: all cores)")
     cl.add_argument("--progress", action="store_true", help="print one line per temperature (pairwise, central)")
-    cl.add_argument("-v", "--verbose", action="count", default=0,
-                    help="progress on standard error: phases and steps with the time left")
+    cl.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="progress on standard error: phases and steps with the time left",
+    )
     cl.set_defaults(func=_cluster)
     return parser
 

@@ -46,12 +46,16 @@ def _check_assignments(assignments, n: int, dtype) -> np.ndarray:
     if (Q < 0).any():
         raise ValueError("assignments: entries must be >= 0")
     if Q.size and not float(Q.max()) <= 1.0 + 1e-6:
-        raise ValueError(f"assignments: entries are probabilities and must be <= 1, got a maximum of "
-                         f"{float(Q.max())!r}; each row must sum to 1")
+        raise ValueError(
+            f"assignments: entries are probabilities and must be <= 1, got a maximum of "
+            f"{float(Q.max())!r}; each row must sum to 1"
+        )
     if Q.size and not (Q.sum(axis=0, dtype=np.float64) >= _TINY_MASS).any():
         # every cluster empty: every potential is +inf and no softmax is defined (was NaN)
-        raise ValueError(f"assignments: every column sums to less than {_TINY_MASS!r} (e.g. all zeros); "
-                         "each row must be a probability vector summing to 1")
+        raise ValueError(
+            f"assignments: every column sums to less than {_TINY_MASS!r} (e.g. all zeros); "
+            "each row must be a probability vector summing to 1"
+        )
     return Q
 
 
@@ -61,9 +65,11 @@ def _check_range(D):
     n = D.shape[0]
     dmax = float(np.abs(D).max()) if D.size else 0.0
     if not dmax * n * n <= float(np.finfo(np.float64).max):
-        raise ValueError(f"distances: values up to {dmax!r} with n={n} objects make the potentials overflow "
-                         f"float64 (n**2 * max must stay below {float(np.finfo(np.float64).max)!r}); rescale "
-                         "the distances (the assignments at T only depend on D/T)")
+        raise ValueError(
+            f"distances: values up to {dmax!r} with n={n} objects make the potentials overflow "
+            f"float64 (n**2 * max must stay below {float(np.finfo(np.float64).max)!r}); rescale "
+            "the distances (the assignments at T only depend on D/T)"
+        )
     return D
 
 
@@ -185,8 +191,9 @@ def assignment_iteration(distances, *, n_threads=None):
         T = check_float(T, "T", low=0, low_inclusive=False)
         Qn, _, status = _core.pairwise_fixed_point(D, Q, T, _DETAN_FORM, 1, 0.0, nt)
         if status["numerical_error"]:
-            raise ValueError("distances: the potentials are not finite (the distances are too large to "
-                             "represent); rescale them")
+            raise ValueError(
+                "distances: the potentials are not finite (the distances are too large to represent); rescale them"
+            )
         return Qn
 
     return closure
@@ -244,8 +251,7 @@ class AssignmentAnnealing:
     def __init__(self, function, initial_assignments, temperature_ratio):
         if not callable(function):
             raise TypeError(f"function={function!r} must be callable")
-        check_float(temperature_ratio, "temperature_ratio", low=0, high=1, low_inclusive=False,
-                    high_inclusive=False)
+        check_float(temperature_ratio, "temperature_ratio", low=0, high=1, low_inclusive=False, high_inclusive=False)
         self.function = function
         self.assignments = initial_assignments
         self.temperature = 1

@@ -98,6 +98,7 @@ class SpectralLossResult(NamedTuple):
 # DDC
 # ---------------------------------------------------------------------------------------------
 
+
 def _check_weights(weights):
     if isinstance(weights, (str, bytes)):
         raise TypeError(f"weights={weights!r} must be a sequence of 3 real numbers")
@@ -127,8 +128,10 @@ def _check_assignments(A, name, simplex_tol):
         err = np.abs(A.sum(axis=1, dtype=np.float64) - 1.0)
         if (err > simplex_tol).any():
             i = int(np.argmax(err))
-            raise ValueError(f"{name}: rows must sum to 1 (soft assignments on the simplex), but row {i} sums "
-                             f"to {float(A[i].sum(dtype=np.float64))!r} (simplex_tol={simplex_tol})")
+            raise ValueError(
+                f"{name}: rows must sum to 1 (soft assignments on the simplex), but row {i} sums "
+                f"to {float(A[i].sum(dtype=np.float64))!r} (simplex_tol={simplex_tol})"
+            )
     return A
 
 
@@ -142,11 +145,14 @@ def _ddc(A, H, K, sigma2, rel_sigma, weights, want_A, want_H, n_threads):
         sqn = np.einsum("ij,ij->i", H, H)
         if not np.isfinite(sqn).all():
             i = int(np.flatnonzero(~np.isfinite(sqn))[0])
-            raise ValueError(f"H: the squared norm of row {i} overflows {H.dtype} (max |H| = "
-                             f"{float(np.abs(H).max())!r}); rescale H or pass float64")
+            raise ValueError(
+                f"H: the squared norm of row {i} overflows {H.dtype} (max |H| = "
+                f"{float(np.abs(H).max())!r}); rescale H or pass float64"
+            )
         gram = H @ H.T  # ours: the kernel overwrites it with K
-        K, used_sigma2 = _core.ddc_gaussian_kernel(gram, float(rel_sigma),
-                                                   0.0 if sigma2 is None else float(sigma2), n_threads, out=gram)
+        K, used_sigma2 = _core.ddc_gaussian_kernel(
+            gram, float(rel_sigma), 0.0 if sigma2 is None else float(sigma2), n_threads, out=gram
+        )
     A64sum = A.sum(axis=0, dtype=np.float64)
     sq = np.einsum("ij,ij->i", A, A)
     # M_qi = exp(-|a_q - e_i|^2) = exp(-(|a_q|^2 - 2 a_qi + 1))
@@ -180,8 +186,18 @@ def _ddc(A, H, K, sigma2, rel_sigma, weights, want_A, want_H, n_threads):
     return loss, terms, grad_A, grad_H, used_sigma2
 
 
-def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True, *, rel_sigma=0.15,
-             simplex_tol=1e-3, n_threads=None) -> DDCLossResult:
+def ddc_loss(
+    A,
+    H=None,
+    K=None,
+    sigma2=None,
+    weights=(1, 1, 1),
+    return_grad=True,
+    *,
+    rel_sigma=0.15,
+    simplex_tol=1e-3,
+    n_threads=None,
+) -> DDCLossResult:
     r"""DDC loss (Kampffmeyer et al. 2019 [1]_) and its closed-form gradients.
 
     .. math::
@@ -251,8 +267,18 @@ def ddc_loss(A, H=None, K=None, sigma2=None, weights=(1, 1, 1), return_grad=True
     """
     if not isinstance(return_grad, (bool, np.bool_)):
         raise TypeError(f"return_grad={return_grad!r} must be a bool")
-    return _ddc_loss(A, H, K, sigma2, weights, grad_A=bool(return_grad), grad_H=bool(return_grad),
-                     rel_sigma=rel_sigma, simplex_tol=simplex_tol, n_threads=n_threads)
+    return _ddc_loss(
+        A,
+        H,
+        K,
+        sigma2,
+        weights,
+        grad_A=bool(return_grad),
+        grad_H=bool(return_grad),
+        rel_sigma=rel_sigma,
+        simplex_tol=simplex_tol,
+        n_threads=n_threads,
+    )
 
 
 def _ddc_loss(A, H, K, sigma2, weights, *, grad_A, grad_H, rel_sigma, simplex_tol, n_threads) -> DDCLossResult:
@@ -267,8 +293,10 @@ def _ddc_loss(A, H, K, sigma2, weights, *, grad_A, grad_H, rel_sigma, simplex_to
     A = _check_assignments(A, "A", simplex_tol)
     n = A.shape[0]
     if (H is None) == (K is None):
-        raise ValueError("exactly one of H (hidden layer) and K (kernel matrix) must be given, got "
-                         f"H={'None' if H is None else 'array'}, K={'None' if K is None else 'array'}")
+        raise ValueError(
+            "exactly one of H (hidden layer) and K (kernel matrix) must be given, got "
+            f"H={'None' if H is None else 'array'}, K={'None' if K is None else 'array'}"
+        )
     if H is not None:
         H = as_float_array(H, "H", ndim=2)
         if H.shape[0] != n:
@@ -286,8 +314,10 @@ def _ddc_loss(A, H, K, sigma2, weights, *, grad_A, grad_H, rel_sigma, simplex_to
         diff = np.abs(K - K.T)
         if (diff > tol).any():
             i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
-            raise ValueError(f"K: kernel matrix must be symmetric, but K[{i}, {j}]={float(K[i, j])!r} != "
-                             f"K[{j}, {i}]={float(K[j, i])!r}")
+            raise ValueError(
+                f"K: kernel matrix must be symmetric, but K[{i}, {j}]={float(K[i, j])!r} != "
+                f"K[{j}, {i}]={float(K[j, i])!r}"
+            )
         dtype = np.result_type(A.dtype, K.dtype)
         A, K = A.astype(dtype, copy=False), K.astype(dtype, copy=False)
     with _single_threaded_blas():
@@ -298,6 +328,7 @@ def _ddc_loss(A, H, K, sigma2, weights, *, grad_A, grad_H, rel_sigma, simplex_to
 # ---------------------------------------------------------------------------------------------
 # Deep spectral clustering
 # ---------------------------------------------------------------------------------------------
+
 
 def _check_targets(Y, n, dtype):
     """Y as an (n, c) float matrix (labels become a one-hot matrix) and (Y^T Y)^-1 (c x c)."""
@@ -329,8 +360,10 @@ def _check_targets(Y, n, dtype):
         raise ValueError(f"Y: expected {n} rows (as F), got shape {Ym.shape}")
     empty = np.flatnonzero(~(Ym != 0).any(axis=0))
     if empty.size:
-        raise ValueError(f"Y: column {int(empty[0])} is empty (all zeros): every class needs a sample in the "
-                         "batch, (Y^T Y) is singular")
+        raise ValueError(
+            f"Y: column {int(empty[0])} is empty (all zeros): every class needs a sample in the "
+            "batch, (Y^T Y) is singular"
+        )
     YtY = (Ym.T @ Ym).astype(np.float64)
     ev = np.linalg.eigvalsh(YtY)
     if not ev[0] > 1e-12 * max(ev[-1], 1.0):
@@ -422,8 +455,9 @@ def spectral_clustering_loss(F, Y, cutoff=None, return_grad=True) -> SpectralLos
     F = as_float_array(F, "F", ndim=2)
     n, d = F.shape
     if n <= d:
-        raise ValueError(f"F: the batch size n={n} must exceed the embedding dimension d={d} "
-                         "(F F^+ would be the identity)")
+        raise ValueError(
+            f"F: the batch size n={n} must exceed the embedding dimension d={d} (F F^+ would be the identity)"
+        )
     if cutoff is None:
         cutoff = max(n, d) * float(np.finfo(F.dtype).eps)
     else:

@@ -36,13 +36,38 @@ def _pot_log(info, reg):
         u, v = np.exp(log_u), np.exp(log_v)
     # the keys of POT's sinkhorn_knopp / sinkhorn_log and, for method="sinkhorn_stabilized", its
     # absorbed potentials alpha, beta (= f, g here: everything is absorbed) and warmstart
-    return {"u": u, "v": v, "log_u": log_u, "log_v": log_v, "err": [info["err"]], "niter": info["n_iter"],
-            "n_iter": info["n_iter"], "logu": log_u, "logv": log_v, "alpha": info["f"], "beta": info["g"],
-            "warmstart": (info["f"], info["g"])}
+    return {
+        "u": u,
+        "v": v,
+        "log_u": log_u,
+        "log_v": log_v,
+        "err": [info["err"]],
+        "niter": info["n_iter"],
+        "n_iter": info["n_iter"],
+        "logu": log_u,
+        "logv": log_v,
+        "alpha": info["f"],
+        "beta": info["g"],
+        "warmstart": (info["f"], info["g"]),
+    }
 
 
-def sinkhorn(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, verbose=False, log=False, warn=True,
-             warmstart=None, eps_scaling=None, n_threads=None, **kwargs):
+def sinkhorn(
+    a,
+    b,
+    M,
+    reg,
+    method="sinkhorn",
+    numItermax=1000,
+    stopThr=1e-9,
+    verbose=False,
+    log=False,
+    warn=True,
+    warmstart=None,
+    eps_scaling=None,
+    n_threads=None,
+    **kwargs,
+):
     r"""Entropic OT plan, as POT's ``ot.sinkhorn(a, b, M, reg)``.
 
     ``a``, ``b``: marginals (empty list or None: uniform); ``M``: cost (n, m); ``reg`` > 0.
@@ -112,15 +137,41 @@ def sinkhorn(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, ver
         init = (reg * np.asarray(warmstart[0], dtype=np.float64), reg * np.asarray(warmstart[1], dtype=np.float64))
     if method == "sinkhorn_epsilon_scaling" and eps_scaling is None:
         eps_scaling = True
-    P, info = _sinkhorn(M, _marg(a, M.shape[0]), _marg(b, M.shape[1]), reg, tol=stopThr, max_iter=numItermax,
-                        log=True, norm="l2", init=init, warn=warn, eps_scaling=eps_scaling, n_threads=n_threads)
+    P, info = _sinkhorn(
+        M,
+        _marg(a, M.shape[0]),
+        _marg(b, M.shape[1]),
+        reg,
+        tol=stopThr,
+        max_iter=numItermax,
+        log=True,
+        norm="l2",
+        init=init,
+        warn=warn,
+        eps_scaling=eps_scaling,
+        n_threads=n_threads,
+    )
     if verbose:
         print(f"danneal.ot.sinkhorn: {info['n_iter']} iterations, marginal error {info['err']:.3e}")
     return (P, _pot_log(info, reg)) if log else P
 
 
-def sinkhorn2(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, verbose=False, log=False, warn=True,
-              warmstart=None, eps_scaling=None, n_threads=None, **kwargs):
+def sinkhorn2(
+    a,
+    b,
+    M,
+    reg,
+    method="sinkhorn",
+    numItermax=1000,
+    stopThr=1e-9,
+    verbose=False,
+    log=False,
+    warn=True,
+    warmstart=None,
+    eps_scaling=None,
+    n_threads=None,
+    **kwargs,
+):
     """Entropic OT loss ``<P, M>`` of :func:`sinkhorn`'s plan, as POT's ``ot.sinkhorn2``.
 
     Parameters
@@ -146,14 +197,28 @@ def sinkhorn2(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, ve
     >>> round(ot.sinkhorn2([0.5, 0.5], [0.5, 0.5], np.array([[0.0, 1.0], [1.0, 0.0]]), 0.1, n_threads=1), 6)
     4.5e-05
     """
-    P, lg = sinkhorn(a, b, M, reg, method, numItermax, stopThr, verbose, True, warn, warmstart, eps_scaling,
-                     n_threads)
+    P, lg = sinkhorn(a, b, M, reg, method, numItermax, stopThr, verbose, True, warn, warmstart, eps_scaling, n_threads)
     loss = float(np.sum(P.astype(np.float64) * np.asarray(M, dtype=np.float64)))
     return (loss, lg) if log else loss
 
 
-def sinkhorn_unbalanced(a, b, M, reg, reg_m, method="sinkhorn", reg_type="kl", c=None, warmstart=None,
-                        numItermax=1000, stopThr=1e-6, verbose=False, log=False, n_threads=None, **kwargs):
+def sinkhorn_unbalanced(
+    a,
+    b,
+    M,
+    reg,
+    reg_m,
+    method="sinkhorn",
+    reg_type="kl",
+    c=None,
+    warmstart=None,
+    numItermax=1000,
+    stopThr=1e-6,
+    verbose=False,
+    log=False,
+    n_threads=None,
+    **kwargs,
+):
     r"""Unbalanced entropic OT plan (KL-relaxed marginals), as POT's ``ot.unbalanced.sinkhorn_unbalanced``.
 
     Only ``reg_type="kl"`` with POT's default reference measure ``c=None`` (``a b^T``) and a scalar
@@ -210,8 +275,17 @@ def sinkhorn_unbalanced(a, b, M, reg, reg_m, method="sinkhorn", reg_type="kl", c
     if warmstart is not None:
         raise ValueError("warmstart is not supported by danneal.ot.sinkhorn_unbalanced")
     M = as_float_array(M, "M", ndim=2)
-    P, info = _sinkhorn_unbalanced(M, _marg(a, M.shape[0]), _marg(b, M.shape[1]), reg, reg_m, tol=stopThr,
-                                   max_iter=numItermax, log=True, n_threads=n_threads)
+    P, info = _sinkhorn_unbalanced(
+        M,
+        _marg(a, M.shape[0]),
+        _marg(b, M.shape[1]),
+        reg,
+        reg_m,
+        tol=stopThr,
+        max_iter=numItermax,
+        log=True,
+        n_threads=n_threads,
+    )
     if verbose:
         print(f"danneal.ot.sinkhorn_unbalanced: {info['n_iter']} iterations, error {info['err']:.3e}")
     if not log:

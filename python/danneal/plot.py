@@ -99,8 +99,14 @@ def phase_diagram(model, ax=None, *, per_sample=True, mark_splits=True, mark_k=T
             if not lo < hi:  # met at one temperature only: a thin band around it
                 hi, lo = hi * 1.02, lo / 1.02
             ax.axvspan(lo, hi, color="C2", alpha=0.15, label=f"K = {k}")
-            ax.annotate(f"K = {k}", xy=(np.sqrt(hi * lo), 0.95), xycoords=("data", "axes fraction"),
-                        ha="center", va="top", color="C2")
+            ax.annotate(
+                f"K = {k}",
+                xy=(np.sqrt(hi * lo), 0.95),
+                xycoords=("data", "axes fraction"),
+                ha="center",
+                va="top",
+                color="C2",
+            )
     ax.set_title("deterministic annealing phase diagram")
     return ax, ax_k
 
@@ -144,8 +150,10 @@ def clam_basins(model, X, ax=None, *, resolution=200, margin=0.1, beta=None, n_s
     check_is_fitted(model, "cluster_centers_")
     X = as_float_array(X, "X", ndim=2, dtype=np.float64)
     if X.shape[1] != 2 or model.n_features_in_ != 2:
-        raise ValueError(f"clam_basins needs 2-D data and a model fitted on 2 features, got X with {X.shape[1]} "
-                         f"and a model with {model.n_features_in_}")
+        raise ValueError(
+            f"clam_basins needs 2-D data and a model fitted on 2 features, got X with {X.shape[1]} "
+            f"and a model with {model.n_features_in_}"
+        )
     resolution = check_int(resolution, "resolution", low=2, high=4000)
     plt = _pyplot()
     lo, hi = X.min(axis=0), X.max(axis=0)
@@ -160,8 +168,16 @@ def clam_basins(model, X, ax=None, *, resolution=200, margin=0.1, beta=None, n_s
     c = model._c_fit if beta is None else model._c(float(beta))
     steps = model._n_steps if n_steps is None else check_int(n_steps, "n_steps", low=0)
     eta = None if model._eta is None else model._eta.astype(Z.dtype)
-    basins = _core.clam_predict(Z, model._R.astype(Z.dtype), eta, c, model._alpha, steps, bool(model.spherical),
-                                resolve_n_threads(model.n_threads))[0].reshape(gx.shape)
+    basins = _core.clam_predict(
+        Z,
+        model._R.astype(Z.dtype),
+        eta,
+        c,
+        model._alpha,
+        steps,
+        bool(model.spherical),
+        resolve_n_threads(model.n_threads),
+    )[0].reshape(gx.shape)
     centres = np.asarray(model.cluster_centers_, dtype=np.float64)
     # Voronoi cells in the model's own space (standardised; on the sphere when spherical)
     R = model._R.astype(np.float64)
@@ -169,8 +185,16 @@ def clam_basins(model, X, ax=None, *, resolution=200, margin=0.1, beta=None, n_s
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
     k = centres.shape[0]
-    ax.pcolormesh(gx, gy, basins, cmap="tab20" if k > 10 else "tab10", vmin=0, vmax=(20 if k > 10 else 10) - 1,
-                  alpha=0.45, shading="auto")
+    ax.pcolormesh(
+        gx,
+        gy,
+        basins,
+        cmap="tab20" if k > 10 else "tab10",
+        vmin=0,
+        vmax=(20 if k > 10 else 10) - 1,
+        alpha=0.45,
+        shading="auto",
+    )
     ax.contour(gx, gy, voronoi, levels=np.arange(k) + 0.5, colors="k", linestyles="dashed", linewidths=0.8)
     if show_points:
         ax.scatter(X[:, 0], X[:, 1], s=4, c="0.3")

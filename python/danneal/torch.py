@@ -26,8 +26,16 @@ from . import losses as _losses
 from ._threads import resolve_n_threads
 from ._validation import as_float_array, check_float, check_int
 
-__all__ = ["DDCLoss", "SpectralClusteringLoss", "ClAMRecursion", "Sinkhorn", "ddc_loss", "spectral_clustering_loss",
-           "clam_recursion", "sinkhorn_loss"]
+__all__ = [
+    "DDCLoss",
+    "SpectralClusteringLoss",
+    "ClAMRecursion",
+    "Sinkhorn",
+    "ddc_loss",
+    "spectral_clustering_loss",
+    "clam_recursion",
+    "sinkhorn_loss",
+]
 
 
 def _as_numpy(t: torch.Tensor, name: str) -> np.ndarray:
@@ -51,22 +59,41 @@ class _DDCFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, A, H, sigma2, weights, rel_sigma, simplex_tol, n_threads, info):
         need_A, need_H = bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1])
-        res = _losses._ddc_loss(_as_numpy(A, "A"), _as_numpy(H, "H"), None, sigma2, weights, grad_A=need_A,
-                                grad_H=need_H, rel_sigma=rel_sigma, simplex_tol=simplex_tol, n_threads=n_threads)
+        res = _losses._ddc_loss(
+            _as_numpy(A, "A"),
+            _as_numpy(H, "H"),
+            None,
+            sigma2,
+            weights,
+            grad_A=need_A,
+            grad_H=need_H,
+            rel_sigma=rel_sigma,
+            simplex_tol=simplex_tol,
+            n_threads=n_threads,
+        )
         if info is not None:
             info["terms"] = res.terms
             info["sigma2"] = res.sigma2
         empty = torch.empty(0, dtype=A.dtype)
-        ctx.save_for_backward(_as_tensor(res.grad_A, A) if need_A else empty,
-                              _as_tensor(res.grad_H, H) if need_H else empty)
+        ctx.save_for_backward(
+            _as_tensor(res.grad_A, A) if need_A else empty, _as_tensor(res.grad_H, H) if need_H else empty
+        )
         return torch.tensor(res.loss, dtype=A.dtype)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):
         gA, gH = ctx.saved_tensors
-        return (g * gA if ctx.needs_input_grad[0] else None, g * gH if ctx.needs_input_grad[1] else None,
-                None, None, None, None, None, None)
+        return (
+            g * gA if ctx.needs_input_grad[0] else None,
+            g * gH if ctx.needs_input_grad[1] else None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
 
 
 class _SpectralFunction(torch.autograd.Function):
@@ -139,8 +166,9 @@ class DDCLoss(torch.nn.Module):
 
     def forward(self, A: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
         info: dict = {}
-        out = _DDCFunction.apply(A, H, self.sigma2, self.weights, self.rel_sigma, self.simplex_tol,
-                                 self.n_threads, info)
+        out = _DDCFunction.apply(
+            A, H, self.sigma2, self.weights, self.rel_sigma, self.simplex_tol, self.n_threads, info
+        )
         self.last_terms = info.get("terms")
         self.last_sigma2 = info.get("sigma2")
         return out
@@ -176,8 +204,9 @@ class _ClAMFunction(torch.autograd.Function):
         dt = x.dtype
         r = as_float_array(_as_numpy(R, "prototypes"), "prototypes", ndim=2, dtype=dt)
         if r.shape[1] != x.shape[1]:
-            raise ValueError(f"prototypes: expected shape (k, {x.shape[1]}) (as many columns as X, shape "
-                             f"{x.shape}), got {r.shape}")
+            raise ValueError(
+                f"prototypes: expected shape (k, {x.shape[1]}) (as many columns as X, shape {x.shape}), got {r.shape}"
+            )
         e = None if eta is None else as_float_array(_as_numpy(eta, "log_weights"), "log_weights", ndim=1, dtype=dt)
         if e is not None and e.shape != (r.shape[0],):
             raise ValueError(f"log_weights: expected shape ({r.shape[0]},) (one per prototype), got {e.shape}")
@@ -190,8 +219,10 @@ class _ClAMFunction(torch.autograd.Function):
         for name, arr in (("X", x), ("prototypes", r), ("log_weights", e), ("mask", m)):
             if arr is not None and not np.isfinite(arr).all():
                 bad = np.unravel_index(int(np.flatnonzero(~np.isfinite(arr))[0]), arr.shape)
-                raise ValueError(f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
-                                 "the recursion needs finite inputs")
+                raise ValueError(
+                    f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+                    "the recursion needs finite inputs"
+                )
         nt = resolve_n_threads(n_threads)
         V, P = _core.clam_forward(x, m, r, e, float(c), float(alpha), int(n_steps), bool(spherical), nt)
         ctx.state = (V, P, m, r, float(c), float(alpha), bool(spherical), nt, eta is not None)
@@ -203,14 +234,32 @@ class _ClAMFunction(torch.autograd.Function):
         V, P, m, r, c, alpha, spherical, nt, has_eta = ctx.state
         g = np.ascontiguousarray(G.detach().numpy(), dtype=V.dtype)
         dR, deta, dX0 = _core.clam_backward(V, P, m, r, g, c, alpha, spherical, nt)
-        return (torch.from_numpy(dX0) if ctx.needs_input_grad[0] else None,
-                torch.from_numpy(dR) if ctx.needs_input_grad[1] else None,
-                torch.from_numpy(deta) if has_eta and ctx.needs_input_grad[2] else None,
-                None, None, None, None, None, None)
+        return (
+            torch.from_numpy(dX0) if ctx.needs_input_grad[0] else None,
+            torch.from_numpy(dR) if ctx.needs_input_grad[1] else None,
+            torch.from_numpy(deta) if has_eta and ctx.needs_input_grad[2] else None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
 
 
-def clam_recursion(X, prototypes, log_weights=None, mask=None, *, beta=1.0, exponent="beta/2", n_steps=10,
-                   step_size=0.1, spherical=False, n_threads=None):
+def clam_recursion(
+    X,
+    prototypes,
+    log_weights=None,
+    mask=None,
+    *,
+    beta=1.0,
+    exponent="beta/2",
+    n_steps=10,
+    step_size=0.1,
+    spherical=False,
+    n_threads=None,
+):
     """Functional form of :class:`ClAMRecursion`: the states after ``n_steps`` steps (B, d)."""
     if exponent not in ("beta", "beta/2"):
         raise ValueError(f"exponent={exponent!r} must be 'beta' or 'beta/2'")
@@ -241,9 +290,18 @@ class ClAMRecursion(torch.nn.Module):
         self.n_threads = n_threads
 
     def forward(self, X, prototypes, log_weights=None, mask=None):
-        return clam_recursion(X, prototypes, log_weights, mask, beta=self.beta, exponent=self.exponent,
-                              n_steps=self.n_steps, step_size=self.step_size, spherical=self.spherical,
-                              n_threads=self.n_threads)
+        return clam_recursion(
+            X,
+            prototypes,
+            log_weights,
+            mask,
+            beta=self.beta,
+            exponent=self.exponent,
+            n_steps=self.n_steps,
+            step_size=self.step_size,
+            spherical=self.spherical,
+            n_threads=self.n_threads,
+        )
 
 
 class _SinkhornFunction(torch.autograd.Function):

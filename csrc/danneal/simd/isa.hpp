@@ -26,7 +26,9 @@ namespace danneal::simd {
 
 enum class Isa : int { baseline = 0, avx2 = 1 };
 
-inline const char* isa_name(Isa isa) { return isa == Isa::avx2 ? "avx2" : "baseline"; }
+inline const char* isa_name(Isa isa) {
+  return isa == Isa::avx2 ? "avx2" : "baseline";
+}
 
 // Whether this build compiled the instruction set's unit (CMake defines DANNEAL_HAVE_ISA_AVX2 on
 // x86-64 only; other processors build the baseline alone).
@@ -49,7 +51,9 @@ inline bool cpu_supports(Isa isa) {
 #endif
 }
 
-inline bool isa_available(Isa isa) { return isa_built(isa) && cpu_supports(isa); }
+inline bool isa_available(Isa isa) {
+  return isa_built(isa) && cpu_supports(isa);
+}
 
 struct IsaChoice {
   Isa isa = Isa::baseline;
@@ -86,7 +90,9 @@ inline const IsaChoice& isa_choice() {
   return c;
 }
 
-inline Isa active_isa() { return isa_choice().isa; }
+inline Isa active_isa() {
+  return isa_choice().isa;
+}
 
 // X(isa) for every instruction set this build has a unit for.  A family declares its kernels'
 // instantiations `extern template` for each of them (so that no unit ever instantiates another
@@ -120,7 +126,7 @@ template <class T, Isa I>
 void exp_array(const T* x, T* y, std::int64_t n);
 template <class T, Isa I>
 void log_array(const T* x, T* y, std::int64_t n);
-#define DANNEAL_SIMD_MATH_KERNELS(P, I)                               \
+#define DANNEAL_SIMD_MATH_KERNELS(P, I)                              \
   P void exp_array<float, I>(const float*, float*, std::int64_t);    \
   P void exp_array<double, I>(const double*, double*, std::int64_t); \
   P void log_array<float, I>(const float*, float*, std::int64_t);    \

@@ -89,7 +89,7 @@ inline typename S::V exp_core(const typename S::V& x) {
   using Iv = typename S::Iv;
   const V shifter = S::splat(C::kShifter);
   const V t = S::fma(x, S::splat(C::kLog2e), shifter);
-  const V nf = t - shifter;  // n = round(x / ln2)
+  const V nf = t - shifter;                   // n = round(x / ln2)
   V r = S::fma(nf, S::splat(-C::kLn2Hi), x);  // exact: n ln2hi has trailing zeros
   r = S::fma(nf, S::splat(-C::kLn2Lo), r);
   V p;

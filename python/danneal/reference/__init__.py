@@ -4,10 +4,10 @@ clarity rather than speed.  Tests compare each kernel with its twin (docs/design
 Each family lives in its own module; they are all re-exported here.
 """
 
-from .pairwise import *  # noqa: F401,F403
-from .softassign import *  # noqa: F401,F403
-from .clam import *  # noqa: F401,F403
-from .central import *  # noqa: F401,F403
-from .losses import *  # noqa: F401,F403
-from .qap import *  # noqa: F401,F403
-from .sinkhorn_batch import *  # noqa: F401,F403
+from .central import *  # noqa: F403
+from .clam import *  # noqa: F403
+from .losses import *  # noqa: F403
+from .pairwise import *  # noqa: F403
+from .qap import *  # noqa: F403
+from .sinkhorn_batch import *  # noqa: F403
+from .softassign import *  # noqa: F403

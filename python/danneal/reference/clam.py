@@ -156,7 +156,13 @@ def clam_train(X, sample_weight, mask_values, R0, eta0, params, n_threads=1, cal
     p = params
     c, alpha, n_steps, spherical, weighted = p.c, p.alpha, p.n_steps, p.spherical, p.weighted
     batch_size, n_mask, max_epochs, learning_rate = p.batch_size, p.n_mask, p.max_epochs, p.learning_rate
-    plateau_tol, plateau_window, patience, decay, min_lr = p.plateau_tol, p.plateau_window, p.patience, p.decay, p.min_lr
+    plateau_tol, plateau_window, patience, decay, min_lr = (
+        p.plateau_tol,
+        p.plateau_window,
+        p.patience,
+        p.decay,
+        p.min_lr,
+    )
     c_start, anneal_epochs, seed = p.c_start, p.anneal_epochs, p.seed
     b1, b2, eps = p.beta1, p.beta2, p.adam_eps
     dt = X.dtype
@@ -200,7 +206,7 @@ def clam_train(X, sample_weight, mask_values, R0, eta0, params, n_threads=1, cal
         share = p.mask_share_every > 0 and (epoch + 1) % p.mask_share_every == 0
         losses = []
         for start in range(0, n, B):
-            rows = perm[start:start + B]
+            rows = perm[start : start + B]
             Bb = len(rows)
             x = X[rows]
             x0 = x.copy()
@@ -241,8 +247,8 @@ def clam_train(X, sample_weight, mask_values, R0, eta0, params, n_threads=1, cal
                 rh = rho.astype(np.float64)
                 g = (g - (g * rh).sum(1, keepdims=True) * rh) / rn
             t_adam += 1
-            bc1 = 1 - b1 ** t_adam
-            bc2 = 1 - b2 ** t_adam
+            bc1 = 1 - b1**t_adam
+            bc2 = 1 - b2**t_adam
             adam(R, mR, vR, g)
             if weighted:
                 adam(eta, mE, vE, deta.astype(np.float64))
@@ -302,7 +308,7 @@ def silhouette(X, labels, n_clusters, sample_weight=None, n_threads=1):
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     D = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
     s = np.zeros(labels.shape)
-    for l, lab in enumerate(labels):
+    for row, lab in enumerate(labels):
         M = np.zeros((n, k))
         M[np.arange(n), lab] = w
         Wc = M.sum(axis=0)
@@ -318,7 +324,6 @@ def silhouette(X, labels, n_clusters, sample_weight=None, n_threads=1):
                 continue
             b = min(others)
             if max(a, b) > 0:
-                s[l, i] = (b - a) / max(a, b)
+                s[row, i] = (b - a) / max(a, b)
     mean = s @ w / w.sum() if w.sum() > 0 else np.zeros(len(labels))
     return s, mean
-

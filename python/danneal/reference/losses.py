@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ddc_gaussian_kernel", "ddc_hidden_weights", "ddc_cs_divergence", "ddc_loss_dense", "spectral_clustering_loss_dense"]
+__all__ = [
+    "ddc_gaussian_kernel",
+    "ddc_hidden_weights",
+    "ddc_cs_divergence",
+    "ddc_loss_dense",
+    "spectral_clustering_loss_dense",
+]
 
 _EPS = 1e-9
 
@@ -50,16 +56,16 @@ def ddc_cs_divergence(N, want_grad):
     d = np.diagonal(N).copy()
     D = np.outer(d, d)
     okN = N >= _EPS
-    okD = D >= _EPS ** 2
+    okD = D >= _EPS**2
     Nc = np.where(okN, N, _EPS)
-    Dc = np.where(okD, D, _EPS ** 2)
+    Dc = np.where(okD, D, _EPS**2)
     rs = 1.0 / np.sqrt(Dc)
     upper = np.triu(np.ones((k, k), dtype=bool), 1)
     value = c * float((Nc * rs)[upper].sum())
     if not want_grad:
         return value, None
     G = np.where(upper & okN, c * rs, 0.0)
-    gD = np.where(upper & okD, -0.5 * c * Nc * rs ** 3, 0.0)
+    gD = np.where(upper & okD, -0.5 * c * Nc * rs**3, 0.0)
     G[np.diag_indices(k)] += gD @ d + gD.T @ d
     return value, G
 
@@ -70,7 +76,7 @@ def _d_cs(A, K):
     N = A.T @ K @ A
     D = np.outer(np.diagonal(N), np.diagonal(N))
     N = np.where(N < _EPS, _EPS, N)
-    D = np.where(D < _EPS ** 2, _EPS ** 2, D)
+    D = np.where(D < _EPS**2, _EPS**2, D)
     R = N / np.sqrt(D)
     return 2.0 / (k * (k - 1)) * np.triu(R, 1).sum()
 
@@ -87,7 +93,7 @@ def ddc_loss_dense(A, H=None, K=None, sigma2=None, rel_sigma=0.15):
     n, k = A.shape
     if K is None:
         H = np.asarray(H, dtype=np.float64)
-        sq = (H ** 2).sum(1)
+        sq = (H**2).sum(1)
         dist = np.maximum(sq[:, None] - 2 * H @ H.T + sq[None, :], 0)
         np.fill_diagonal(dist, 0)
         if sigma2 is None:

@@ -2,11 +2,27 @@
 
 import numpy as np
 
-__all__ = ["softmax_rows", "pairwise_dq", "pairwise_potential", "pairwise_fixed_point", "pairwise_local_search", "stream_sum",
-           "pairwise_features_dq", "pairwise_features_potential", "pairwise_features_fixed_point",
-           "pairwise_features_local_search", "pairwise_features_block_stats", "pairwise_features_block_sweep",
-           "pairwise_sparse_dq", "pairwise_sparse_local_search",
-           "sparse_cost", "pairwise_tiles_dq", "pairwise_tiles_dq_cols", "pairwise_tiles_matrix", "pairwise_tiles_local_search"]
+__all__ = [
+    "softmax_rows",
+    "pairwise_dq",
+    "pairwise_potential",
+    "pairwise_fixed_point",
+    "pairwise_local_search",
+    "stream_sum",
+    "pairwise_features_dq",
+    "pairwise_features_potential",
+    "pairwise_features_fixed_point",
+    "pairwise_features_local_search",
+    "pairwise_features_block_stats",
+    "pairwise_features_block_sweep",
+    "pairwise_sparse_dq",
+    "pairwise_sparse_local_search",
+    "sparse_cost",
+    "pairwise_tiles_dq",
+    "pairwise_tiles_dq_cols",
+    "pairwise_tiles_matrix",
+    "pairwise_tiles_local_search",
+]
 
 TINY_MASS = 1e-150
 DETAN, GRADIENT = 0, 1
@@ -31,8 +47,7 @@ def softmax_rows(potentials, temperature, n_threads=1):
     with np.errstate(over="ignore"):
         logZ = -hmin[:, 0] / temperature + np.log(s)
     dt = np.asarray(potentials).dtype
-    return P.astype(dt), logZ.astype(dt), {"converged": True, "numerical_error": False, "iterations": 0,
-                                          "error": 0.0}
+    return P.astype(dt), logZ.astype(dt), {"converged": True, "numerical_error": False, "iterations": 0, "error": 0.0}
 
 
 def pairwise_dq(distances, assignments, n_threads=1, sample_weight=None):
@@ -173,6 +188,7 @@ def stream_sum(x, n_threads=1):
 
 # ---- feature-space twins (csrc/danneal/pairwise_features.hpp): D_ij = |x_i - x_j|^2, never formed ----
 
+
 def _features_model(Xc, Q, w=None):
     """Centroids ``Y`` (k x d), scatter ``W``, ``c = 2 S W`` and ``S`` of the assignments (weighted
     by ``w``)."""
@@ -236,13 +252,13 @@ def _features_step(h, Q, temperature, w=1.0):
     return Qn, ent, (w * (m + ls)).sum(), float(np.abs(p - Q.astype(np.float64)).max())
 
 
-def pairwise_features_fixed_point(X, center, assignments, temperature, form, max_iter, tol, n_threads=1,
-                                  sample_weight=None):
+def pairwise_features_fixed_point(
+    X, center, assignments, temperature, form, max_iter, tol, n_threads=1, sample_weight=None
+):
     """``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` computed from ``X``."""
     Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
     w = _weights(sample_weight, Xc.shape[0])
     Q = np.array(assignments, copy=True)
-    k = Q.shape[1]
     stats = np.zeros(4)
     status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
     for it in range(max_iter):
@@ -263,9 +279,9 @@ def pairwise_features_fixed_point(X, center, assignments, temperature, form, max
 def _features_model_from_total(total, k, d):
     """``_features_model`` from flat statistics ``(S^T (d x k), t, S)``."""
     total = np.asarray(total, dtype=np.float64)
-    m = total[:d * k].reshape(d, k).T
-    t = total[d * k:d * k + k]
-    S = total[d * k + k:]
+    m = total[: d * k].reshape(d, k).T
+    t = total[d * k : d * k + k]
+    S = total[d * k + k :]
     ok = S >= TINY_MASS
     Sg = np.where(ok, S, 1.0)
     Y = np.where(ok[:, None], m / Sg[:, None], 0.0)
@@ -395,8 +411,9 @@ def sparse_cost(mode, fill, P, M, S):
     return np.where(S > 0, out, 0.0)
 
 
-def pairwise_sparse_local_search(indptr, indices, data, labels, n_clusters, mode, fill, max_passes, n_threads=1,
-                                 sample_weight=None):
+def pairwise_sparse_local_search(
+    indptr, indices, data, labels, n_clusters, mode, fill, max_passes, n_threads=1, sample_weight=None
+):
     """Sequential exact single-object moves for the sparse cost (the kernel's rule, with the cluster
     statistics recomputed from scratch for every candidate move; object i of weight ``w_i`` changes
     ``P`` by ``2 w_i WQ_i``, ``M`` by ``2 w_i AQ_i +- w_i^2`` and ``S`` by ``w_i``)."""
@@ -412,7 +429,7 @@ def pairwise_sparse_local_search(indptr, indices, data, labels, n_clusters, mode
         WQ, AQ = W @ Q, A @ Q
         return WQ, AQ, (Q * WQ).sum(0), (Q * AQ).sum(0), Q.sum(0)
 
-    f = lambda p, m, s: float(sparse_cost(mode, fill, p, m, s))  # noqa: E731
+    f = lambda p, m, s: float(sparse_cost(mode, fill, p, m, s))
     for p in range(max_passes):
         moved = 0
         for i in range(n):
@@ -455,11 +472,11 @@ def _tile_matrix(X, metric, p):
     if metric == 0:
         return diff.sum(-1)
     if metric in (1, 4):
-        s = (diff ** 2).sum(-1)
+        s = (diff**2).sum(-1)
         return np.sqrt(s) if metric == 1 else s
     if metric == 2:
         return diff.max(-1)
-    return ((diff ** p).sum(-1)) ** (1.0 / p)
+    return ((diff**p).sum(-1)) ** (1.0 / p)
 
 
 def pairwise_tiles_dq(X, metric, p, assignments, n_threads=1):

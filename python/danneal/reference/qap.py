@@ -117,8 +117,10 @@ def qap_local_search(A, B, perms, movable, maximize, max_moves, n_kicks, kick_si
         y = B[p[u], p] - B[p[v], p]
         x2 = A[:, u] - A[:, v]
         y2 = B[p, p[u]] - B[p, p[v]]
-        D = D + ((x[:, None] - x[None, :]) * (y[None, :] - y[:, None])
-                 + (x2[:, None] - x2[None, :]) * (y2[None, :] - y2[:, None]))
+        D = D + (
+            (x[:, None] - x[None, :]) * (y[None, :] - y[:, None])
+            + (x2[:, None] - x2[None, :]) * (y2[None, :] - y2[:, None])
+        )
         for r2, s2 in zip(*np.nonzero(pair)):
             if r2 in (u, v) or s2 in (u, v):
                 D[r2, s2] = _swap_delta(A, B, p, r2, s2)

@@ -46,12 +46,19 @@ def sinkhorn_batch(C, scale, a, b, max_iter, tol, norm, n_threads=1):
     >>> P.shape, bool(conv.all())
     ((3, 2, 2), True)
     """
-    out = [sinkhorn_log(C[k], scale, a[k], b[k], np.zeros(C.shape[1]), np.zeros(C.shape[2]), max_iter, tol, norm)
-           for k in range(C.shape[0])]
+    out = [
+        sinkhorn_log(C[k], scale, a[k], b[k], np.zeros(C.shape[1]), np.zeros(C.shape[2]), max_iter, tol, norm)
+        for k in range(C.shape[0])
+    ]
     P = np.stack([o[0] for o in out]).astype(np.asarray(C).dtype)
-    return (P, np.stack([o[1] for o in out]), np.stack([o[2] for o in out]),
-            np.array([o[3]["iterations"] for o in out], dtype=np.int64), np.array([o[3]["error"] for o in out]),
-            np.array([o[3]["converged"] for o in out], dtype=bool))
+    return (
+        P,
+        np.stack([o[1] for o in out]),
+        np.stack([o[2] for o in out]),
+        np.array([o[3]["iterations"] for o in out], dtype=np.int64),
+        np.array([o[3]["error"] for o in out]),
+        np.array([o[3]["converged"] for o in out], dtype=bool),
+    )
 
 
 def _lse(x, axis):
