@@ -555,19 +555,19 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
             beta, c, mask_prob, anneal, alpha, n_mask, run, R0, seed = job
             cb = (
                 self._make_callback(
-                    beta,
-                    mask_prob,
-                    anneal,
-                    alpha,
-                    run,
                     mon,
-                    job_index[id(job)],
-                    len(jobs),
-                    p["max_epochs"],
-                    stopped,
-                    c,
-                    eta0 if use_eta else None,
-                    p["n_steps"],
+                    beta=beta,
+                    mask_prob=mask_prob,
+                    anneal=anneal,
+                    alpha=alpha,
+                    run=run,
+                    job=job_index[id(job)],
+                    n_jobs=len(jobs),
+                    max_epochs=p["max_epochs"],
+                    stopped=stopped,
+                    c=c,
+                    eta=eta0 if use_eta else None,
+                    n_steps=p["n_steps"],
                 )
                 if watched
                 else None
@@ -686,7 +686,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         return self
 
     def _make_callback(
-        self, beta, mask_prob, anneal, alpha, run, mon, job, n_jobs, max_epochs, stopped, c, eta, n_steps
+        self, mon, *, beta, mask_prob, anneal, alpha, run, job, n_jobs, max_epochs, stopped, c, eta, n_steps
     ):
         """The per-epoch hook of one run: the verbose line, then the callbacks (danneal/_callbacks.py:
         ``info`` with ``epoch``, ``loss``, ``learning_rate``, ``cluster_centers`` (the current

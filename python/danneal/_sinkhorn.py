@@ -127,7 +127,7 @@ def _eps_schedule(M, unit, eps_scaling):
 
 
 def _sinkhorn_core(
-    M, scale, unit, a, b, tol, max_iter, log, norm, init, dustbin, n_threads, warn, log_plan, who, eps_scaling=None
+    M, scale, unit, *, a, b, tol, max_iter, log, norm, init, dustbin, n_threads, warn, log_plan, who, eps_scaling=None
 ):
     n, m = M.shape
     a = _marginal(a, "a", n, 1.0)
@@ -319,19 +319,19 @@ def sinkhorn(
         C,
         -1.0 / reg,
         reg,
-        a,
-        b,
-        tol,
-        max_iter,
-        log,
-        norm,
-        init,
-        dustbin,
-        n_threads,
-        warn,
-        log_plan,
-        "sinkhorn",
-        eps_scaling,
+        a=a,
+        b=b,
+        tol=tol,
+        max_iter=max_iter,
+        log=log,
+        norm=norm,
+        init=init,
+        dustbin=dustbin,
+        n_threads=n_threads,
+        warn=warn,
+        log_plan=log_plan,
+        who="sinkhorn",
+        eps_scaling=eps_scaling,
     )
 
 
@@ -409,7 +409,21 @@ def softassign(
     if a is None and b is None:
         a, b = np.ones(n), np.full(m, n / m)
     return _sinkhorn_core(
-        Bm, beta, 1.0 / beta, a, b, tol, max_iter, log, norm, init, dustbin, n_threads, warn, False, "softassign"
+        Bm,
+        beta,
+        1.0 / beta,
+        a=a,
+        b=b,
+        tol=tol,
+        max_iter=max_iter,
+        log=log,
+        norm=norm,
+        init=init,
+        dustbin=dustbin,
+        n_threads=n_threads,
+        warn=warn,
+        log_plan=False,
+        who="softassign",
     )
 
 
