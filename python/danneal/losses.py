@@ -69,7 +69,41 @@ def _single_threaded_blas():
 
 
 class DDCLossResult(NamedTuple):
-    """Result of :func:`ddc_loss`."""
+    """Result of :func:`ddc_loss` (a named tuple: unpacks as ``loss, terms, grad_A, grad_H, sigma2``).
+
+    Parameters
+    ----------
+    loss : float
+        Weighted sum of the three DDC terms [1]_.
+    terms : ndarray of shape (3,), float64
+        The unweighted terms ``(d_cs(A), orthogonality, d_cs(M))``.
+    grad_A : ndarray of shape (n, k) or None
+        Gradient of ``loss`` with respect to ``A`` (dtype of the inputs); None when
+        ``return_grad=False``.
+    grad_H : ndarray of shape (n, d) or None
+        Gradient of ``loss`` with respect to ``H``; None when ``H`` was not given or
+        ``return_grad=False``.
+    sigma2 : float or None
+        Kernel bandwidth sigma^2 that was used (None when ``K`` was given).
+
+    References
+    ----------
+    .. [1] M. Kampffmeyer, S. Løkse, F. M. Bianchi, L. Livi, A.-B. Salberg and R. Jenssen,
+           "Deep divergence-based approach to clustering", Neural Networks 113:91-101, 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal.losses import ddc_loss
+    >>> res = ddc_loss(np.full((6, 4), 0.25), H=np.arange(12.0).reshape(6, 2))
+    >>> type(res).__name__, res._fields
+    ('DDCLossResult', ('loss', 'terms', 'grad_A', 'grad_H', 'sigma2'))
+    >>> loss, terms, grad_A, grad_H, sigma2 = res
+    >>> round(loss, 6), grad_A.shape, grad_H.shape
+    (2.25, (6, 4), (6, 2))
+    >>> ddc_loss(np.full((6, 4), 0.25), K=np.eye(6), return_grad=False).grad_A is None
+    True
+    """
 
     #: weighted sum of the three terms (float)
     loss: float
@@ -84,7 +118,36 @@ class DDCLossResult(NamedTuple):
 
 
 class SpectralLossResult(NamedTuple):
-    """Result of :func:`spectral_clustering_loss`."""
+    """Result of :func:`spectral_clustering_loss` (a named tuple: unpacks as ``loss, grad_F, rank``).
+
+    Parameters
+    ----------
+    loss : float
+        ``n_classes - tr(F F^+ C)``, the value monitored in [1]_ (0 on perfectly clustered
+        embeddings with ``d >= n_classes``).
+    grad_F : ndarray of shape (n, d) or None
+        Gradient of ``loss`` with respect to ``F`` (dtype of ``F``); None when
+        ``return_grad=False``.
+    rank : int
+        Numerical rank of ``F`` (its singular values above the cutoff).
+
+    References
+    ----------
+    .. [1] M. T. Law, R. Urtasun and R. S. Zemel, "Deep spectral clustering learning", ICML 2017,
+           PMLR 70:1985-1994.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from danneal.losses import spectral_clustering_loss
+    >>> y = np.repeat([0, 1, 2], 4)
+    >>> res = spectral_clustering_loss(np.eye(3)[y], y)
+    >>> type(res).__name__, res._fields
+    ('SpectralLossResult', ('loss', 'grad_F', 'rank'))
+    >>> loss, grad_F, rank = res
+    >>> abs(loss) < 1e-12, grad_F.shape, rank
+    (True, (12, 3), 3)
+    """
 
     #: ``n_classes - tr(F F^+ C)`` (float)
     loss: float

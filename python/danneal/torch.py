@@ -121,12 +121,96 @@ def _targets_numpy(Y):
 
 
 def ddc_loss(A, H, sigma2=None, weights=(1, 1, 1), *, rel_sigma=0.15, simplex_tol=1e-3, n_threads=None):
-    """Functional form of :class:`DDCLoss`: the DDC loss of ``(A, H)`` as a differentiable scalar."""
+    """Functional form of :class:`DDCLoss`: the DDC loss [1]_ of ``(A, H)`` as a differentiable scalar.
+
+    The value is that of :func:`danneal.losses.ddc_loss`; the backward pass returns its
+    closed-form gradients with respect to ``A`` and ``H`` (no autograd graph through the n x n
+    kernel).  The bandwidth is treated as a constant.
+
+    Parameters
+    ----------
+    A : torch.Tensor (n, k), float32 or float64, CPU
+        Soft cluster assignments (softmax output), rows summing to 1.
+    H : torch.Tensor (n, d), same dtype, CPU
+        Hidden layer the Gaussian kernel is built from.
+    sigma2 : float, optional
+        Fixed kernel bandwidth (default: 0.15 times the median squared distance of the batch).
+    weights : 3 floats, default=(1, 1, 1)
+        Weights of the three terms.
+    rel_sigma : float, default=0.15
+        Factor of the median rule.
+    simplex_tol : float or None, default=1e-3
+        Tolerance of the row-sum check on ``A`` (None: no check).
+    n_threads : int, optional
+        Threads of the C++ passes (``None``: all cores); the result does not depend on it.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, a 0-d tensor of the dtype of ``A``.
+
+    References
+    ----------
+    .. [1] M. Kampffmeyer, S. Løkse, F. M. Bianchi, L. Livi, A.-B. Salberg and R. Jenssen,
+           "Deep divergence-based approach to clustering", Neural Networks 113:91-101, 2019.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from danneal.torch import ddc_loss
+    >>> A = torch.full((6, 4), 0.25, dtype=torch.float64, requires_grad=True)
+    >>> H = torch.arange(12.0, dtype=torch.float64).reshape(6, 2)
+    >>> loss = ddc_loss(A, H)
+    >>> round(loss.item(), 6)
+    2.25
+    >>> loss.backward()
+    >>> A.grad.shape
+    torch.Size([6, 4])
+    """
     return _DDCFunction.apply(A, H, sigma2, tuple(weights), rel_sigma, simplex_tol, n_threads, None)
 
 
 def spectral_clustering_loss(F, Y, cutoff=None):
-    """Functional form of :class:`SpectralClusteringLoss`."""
+    """Functional form of :class:`SpectralClusteringLoss`: ``c - tr(F F^+ C)`` [1]_ as a
+    differentiable scalar.
+
+    The value and the closed-form gradient are those of
+    :func:`danneal.losses.spectral_clustering_loss` (no n x n matrix is formed).
+
+    Parameters
+    ----------
+    F : torch.Tensor (n, d), float32 or float64, CPU
+        Embeddings of a batch, ``n > d``.
+    Y : array or torch.Tensor, (n,) labels or (n, c) target matrix
+        Class labels or an indicator / soft target matrix (no gradient flows into it).
+    cutoff : float, optional
+        Relative cutoff on the singular values of ``F`` for the pseudo-inverse (default:
+        ``max(n, d) * eps``, as ``numpy.linalg.pinv``).
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, a 0-d tensor of the dtype of ``F``.
+
+    References
+    ----------
+    .. [1] M. T. Law, R. Urtasun and R. S. Zemel, "Deep spectral clustering learning", ICML 2017,
+           PMLR 70:1985-1994.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from danneal.torch import spectral_clustering_loss
+    >>> y = torch.tensor([0, 0, 0, 1, 1, 1])
+    >>> F = torch.tensor([[1., 0.], [1., .1], [1., -.1], [0., 1.], [.1, 1.], [.2, 1.]],
+    ...                  dtype=torch.float64, requires_grad=True)
+    >>> loss = spectral_clustering_loss(F, y)
+    >>> round(loss.item(), 4)  # nearly clustered embeddings: a small loss
+    0.0133
+    >>> loss.backward()
+    >>> F.grad.shape
+    torch.Size([6, 2])
+    """
     return _SpectralFunction.apply(F, _targets_numpy(Y), cutoff)
 
 
@@ -152,6 +236,34 @@ class DDCLoss(torch.nn.Module):
         Tolerance of the row-sum check on ``A`` (None: no check).
     n_threads : int, optional
         Threads of the C++ passes.
+
+    Attributes
+    ----------
+    last_terms : ndarray of shape (3,) or None
+        The unweighted terms ``(d_cs(A), orthogonality, d_cs(M))`` of the last call.
+    last_sigma2 : float or None
+        The kernel bandwidth used in the last call.
+
+    References
+    ----------
+    .. [1] M. Kampffmeyer, S. Løkse, F. M. Bianchi, L. Livi, A.-B. Salberg and R. Jenssen,
+           "Deep divergence-based approach to clustering", Neural Networks 113:91-101, 2019.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from danneal.torch import DDCLoss
+    >>> logits = torch.tensor([[4., 0.], [3., 0.], [0., 4.], [0., 3.]], dtype=torch.float64,
+    ...                       requires_grad=True)
+    >>> H = torch.tensor([[0., 0.], [.1, 0.], [3., 3.], [3., 3.1]], dtype=torch.float64,
+    ...                  requires_grad=True)
+    >>> criterion = DDCLoss()
+    >>> loss = criterion(torch.softmax(logits, dim=1), H)
+    >>> loss.backward()
+    >>> logits.grad.shape, H.grad.shape
+    (torch.Size([4, 2]), torch.Size([4, 2]))
+    >>> criterion.last_terms.round(4)
+    array([0.0671, 0.3543, 0.3017])
     """
 
     def __init__(self, sigma2=None, weights=(1, 1, 1), rel_sigma=0.15, simplex_tol=1e-3, n_threads=None):
@@ -184,6 +296,34 @@ class SpectralClusteringLoss(torch.nn.Module):
     and ``Y`` its labels (n,) or an (n x c) target matrix; the value is ``c - tr(F F^+ C)`` (floor 0
     on perfectly clustered embeddings with d >= c) and the gradient the closed form of
     :func:`danneal.losses.spectral_clustering_loss` (no n x n matrix is formed).
+
+    Parameters
+    ----------
+    cutoff : float, optional
+        Relative cutoff on the singular values of ``F`` for the pseudo-inverse (default:
+        ``max(n, d) * eps``, as ``numpy.linalg.pinv``).
+
+    References
+    ----------
+    .. [1] M. T. Law, R. Urtasun and R. S. Zemel, "Deep spectral clustering learning", ICML 2017,
+           PMLR 70:1985-1994.
+
+    Examples
+    --------
+    Embeddings that do not yet separate the two classes have a positive loss; its gradient
+    flows back into the embeddings.
+
+    >>> import torch
+    >>> from danneal.torch import SpectralClusteringLoss
+    >>> y = torch.tensor([0, 0, 0, 1, 1, 1])
+    >>> F = torch.tensor([[1., 0.], [0., 1.], [1., 1.], [1., 0.], [0., 1.], [1., 2.]],
+    ...                  dtype=torch.float64, requires_grad=True)
+    >>> loss = SpectralClusteringLoss()(F, y)
+    >>> round(loss.item(), 4)
+    1.1579
+    >>> loss.backward()
+    >>> F.grad.shape
+    torch.Size([6, 2])
     """
 
     def __init__(self, cutoff=None):
@@ -260,7 +400,57 @@ def clam_recursion(
     spherical=False,
     n_threads=None,
 ):
-    """Functional form of :class:`ClAMRecursion`: the states after ``n_steps`` steps (B, d)."""
+    """Functional form of :class:`ClAMRecursion`: the states after ``n_steps`` steps of the ClAM
+    recursion [1]_, differentiable in ``X``, ``prototypes`` and ``log_weights``.
+
+    Parameters
+    ----------
+    X : torch.Tensor (B, d), float32 or float64, CPU
+        Initial states.
+    prototypes : torch.Tensor (k, d)
+        The memories (cluster prototypes).
+    log_weights : torch.Tensor (k,), optional
+        Log prior weights added inside the softmax (default: none).
+    mask : torch.Tensor (B, d) with entries in [0, 1], optional
+        Multiplies the update (1: the coordinate moves; 0: it is held fixed); no gradient.
+    beta : float, default=1.0
+        Inverse temperature, ``> 0``.
+    exponent : {"beta/2", "beta"}, default="beta/2"
+        The softmax scale ``c``: ``beta / 2`` or ``beta``.
+    n_steps : int, default=10
+        Steps of the recursion, ``>= 1``.
+    step_size : float, default=0.1
+        Step size of each update, ``> 0``.
+    spherical : bool, default=False
+        Project the states onto the unit sphere after each step.
+    n_threads : int, optional
+        Threads of the compiled kernel (``None``: all cores).
+
+    Returns
+    -------
+    torch.Tensor (B, d)
+        The states after ``n_steps`` steps.
+
+    References
+    ----------
+    .. [1] B. Saha, D. Krotov, M. J. Zaki and P. Ram, "End-to-end differentiable clustering with
+           associative memories", ICML 2023, PMLR 202.
+
+    Examples
+    --------
+    A state between two prototypes moves to the nearer one:
+
+    >>> import torch
+    >>> from danneal.torch import clam_recursion
+    >>> R = torch.tensor([[0., 0.], [4., 0.]], dtype=torch.float64, requires_grad=True)
+    >>> X = torch.tensor([[1., 0.]], dtype=torch.float64, requires_grad=True)
+    >>> V = clam_recursion(X, R, beta=2.0, n_steps=20, step_size=0.5)
+    >>> V.detach().round(decimals=3)
+    tensor([[0., 0.]], dtype=torch.float64)
+    >>> V.sum().backward()
+    >>> X.grad.shape, R.grad.shape
+    (torch.Size([1, 2]), torch.Size([2, 2]))
+    """
     if exponent not in ("beta", "beta/2"):
         raise ValueError(f"exponent={exponent!r} must be 'beta' or 'beta/2'")
     beta = check_float(beta, "beta", low=0, low_inclusive=False)
@@ -277,7 +467,43 @@ class ClAMRecursion(torch.nn.Module):
     ``v <- v + step_size * m * (softmax(-c |prototypes - v|^2 + log_weights) @ prototypes - v)``
     (``c = beta`` or ``beta/2``, log-domain softmax) on the compiled kernel and returns the final
     states; the backward pass is the compiled backpropagation through all steps, giving gradients
-    for ``X``, ``prototypes`` and ``log_weights``.
+    for ``X``, ``prototypes`` and ``log_weights``.  See :func:`clam_recursion` for the
+    arguments of ``forward``.
+
+    Parameters
+    ----------
+    n_steps : int, default=10
+        Steps of the recursion.
+    step_size : float, default=0.1
+        Step size of each update.
+    beta : float, default=1.0
+        Inverse temperature.
+    exponent : {"beta/2", "beta"}, default="beta/2"
+        The softmax scale ``c``: ``beta / 2`` or ``beta``.
+    spherical : bool, default=False
+        Project the states onto the unit sphere after each step.
+    n_threads : int, optional
+        Threads of the compiled kernel (``None``: all cores).
+
+    References
+    ----------
+    .. [1] B. Saha, D. Krotov, M. J. Zaki and P. Ram, "End-to-end differentiable clustering with
+           associative memories", ICML 2023, PMLR 202.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from danneal.torch import ClAMRecursion
+    >>> R = torch.tensor([[0., 0.], [4., 0.]], dtype=torch.float64, requires_grad=True)
+    >>> X = torch.tensor([[1., 0.], [3.5, 0.5]], dtype=torch.float64)
+    >>> layer = ClAMRecursion(n_steps=20, step_size=0.5, beta=2.0)
+    >>> V = layer(X, R)
+    >>> V.detach().round(decimals=3)
+    tensor([[0., 0.],
+            [4., 0.]], dtype=torch.float64)
+    >>> ((V - X) ** 2).sum().backward()
+    >>> R.grad.shape
+    torch.Size([2, 2])
     """
 
     def __init__(self, n_steps=10, step_size=0.1, beta=1.0, exponent="beta/2", spherical=False, n_threads=None):
@@ -329,7 +555,55 @@ class _SinkhornFunction(torch.autograd.Function):
 
 def sinkhorn_loss(cost, a=None, b=None, *, reg=0.1, tol=1e-9, max_iter=10000, n_threads=None):
     """Functional form of :class:`Sinkhorn`: ``min_P <P, C> + reg sum P (log P - 1)`` over plans
-    with marginals ``a``, ``b`` (uniform by default), differentiable in ``cost``."""
+    with marginals ``a``, ``b`` (uniform by default), differentiable in ``cost``.
+
+    The value is that of the entropic optimal-transport problem [1]_ solved by the log-stable
+    compiled Sinkhorn [2]_ (:func:`danneal.sinkhorn`); its gradient with respect to ``cost`` is
+    the optimal plan (exact at convergence).
+
+    Parameters
+    ----------
+    cost : torch.Tensor (n, m), float32 or float64, CPU
+        Cost matrix.
+    a : array or torch.Tensor (n,), optional
+        Source marginal (default: uniform); treated as a constant.
+    b : array or torch.Tensor (m,), optional
+        Target marginal (default: uniform); treated as a constant.
+    reg : float, default=0.1
+        Entropic regularisation, ``> 0``.
+    tol : float, default=1e-9
+        Stopping tolerance on the marginals (keep it small: the gradient is exact at
+        convergence).
+    max_iter : int, default=10000
+        Maximum number of Sinkhorn iterations.
+    n_threads : int, optional
+        Threads of the compiled kernel (``None``: all cores).
+
+    Returns
+    -------
+    torch.Tensor
+        The entropic transport value, a 0-d tensor of the dtype of ``cost``.
+
+    References
+    ----------
+    .. [1] M. Cuturi, "Sinkhorn distances: lightspeed computation of optimal transport", NeurIPS
+           2013.
+    .. [2] B. Schmitzer, "Stabilized sparse scaling algorithms for entropy regularized transport
+           problems", SIAM J. Sci. Comput. 41(3), 2019 (the log-domain iteration).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from danneal.torch import sinkhorn_loss
+    >>> C = torch.tensor([[0., 1.], [1., 0.]], dtype=torch.float64, requires_grad=True)
+    >>> W = sinkhorn_loss(C, reg=0.1)
+    >>> round(W.item(), 4)
+    -0.1693
+    >>> W.backward()
+    >>> C.grad.round(decimals=4)  # the optimal plan
+    tensor([[0.5000, 0.0000],
+            [0.0000, 0.5000]], dtype=torch.float64)
+    """
     if isinstance(a, torch.Tensor):
         a = _as_numpy(a, "a")
     if isinstance(b, torch.Tensor):
@@ -346,7 +620,44 @@ class Sinkhorn(torch.nn.Module):
     ``forward(cost, a=None, b=None)`` returns ``W = <P*, C> + reg sum P* (log P* - 1)`` for the
     optimal plan ``P*`` of :func:`danneal.sinkhorn` (same problem as POT's ``ot.sinkhorn``), and
     its gradient with respect to ``cost`` is ``P*`` (envelope theorem: exact at convergence, so
-    keep ``tol`` small).  The marginals are treated as constants.
+    keep ``tol`` small).  The marginals are treated as constants.  See :func:`sinkhorn_loss`.
+
+    Parameters
+    ----------
+    reg : float, default=0.1
+        Entropic regularisation, ``> 0``.
+    tol : float, default=1e-9
+        Stopping tolerance on the marginals.
+    max_iter : int, default=10000
+        Maximum number of Sinkhorn iterations.
+    n_threads : int, optional
+        Threads of the compiled kernel (``None``: all cores).
+
+    References
+    ----------
+    .. [1] M. Cuturi, "Sinkhorn distances: lightspeed computation of optimal transport", NeurIPS
+           2013.
+    .. [2] B. Schmitzer, "Stabilized sparse scaling algorithms for entropy regularized transport
+           problems", SIAM J. Sci. Comput. 41(3), 2019 (the log-domain iteration).
+
+    Examples
+    --------
+    Transporting uniform mass between two pairs of points on a line, with the squared distance
+    as cost: the gradient with respect to the cost is the (nearly diagonal) optimal plan, so each
+    target point is pulled towards the source point it is matched with (the gradient of the
+    unregularised transport cost would be ``(0.1, 0.2)``).
+
+    >>> import torch
+    >>> from danneal.torch import Sinkhorn
+    >>> x = torch.tensor([[0.], [1.]], dtype=torch.float64)
+    >>> y = torch.tensor([[0.1], [1.2]], dtype=torch.float64, requires_grad=True)
+    >>> W = Sinkhorn(reg=0.2)(torch.cdist(x, y) ** 2)
+    >>> round(W.item(), 4)
+    -0.3144
+    >>> W.backward()
+    >>> y.grad.round(decimals=3)
+    tensor([[0.0960],
+            [0.2040]], dtype=torch.float64)
     """
 
     def __init__(self, reg=0.1, tol=1e-9, max_iter=10000, n_threads=None):
