@@ -25,14 +25,16 @@ py::array simd_math_py(const py::array& x, const std::string& isa) {
     const danneal::index_t n = x.shape(0);
     auto out = danneal::bind::empty<T>({n});
     T* po = out.mutable_data();
-    py::gil_scoped_release nogil;
-    danneal::simd::with_isa(which, [&](auto t) {
-      constexpr danneal::simd::Isa I = decltype(t)::value;
-      if constexpr (kLog)
-        danneal::simd::log_array<T, I>(px, po, n);
-      else
-        danneal::simd::exp_array<T, I>(px, po, n);
-    });
+    {
+      py::gil_scoped_release nogil;  // released for the kernel only: returning `out` increfs it
+      danneal::simd::with_isa(which, [&](auto t) {
+        constexpr danneal::simd::Isa I = decltype(t)::value;
+        if constexpr (kLog)
+          danneal::simd::log_array<T, I>(px, po, n);
+        else
+          danneal::simd::exp_array<T, I>(px, po, n);
+      });
+    }
     return out;
   });
 }
