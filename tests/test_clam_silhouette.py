@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import silhouette_samples, silhouette_score
 
 from danneal import _core
@@ -127,3 +129,26 @@ def test_labellings_equal_on_some_tiles(rng, dt):
         np.testing.assert_array_equal(sl, s1[0])
         assert m == m1[0]
     np.testing.assert_allclose(mean, silhouette_ref(X, labels, 5)[1], rtol=TOL[dt], atol=TOL[dt])
+
+
+# Invariant: every silhouette lies in [-1, 1] and is finite, and the kernel equals its twin, over
+# extreme scales, ties (duplicated points, all points equal) and clusters of one point.
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(2, 25),
+    k=st.integers(1, 4),
+    scale=st.sampled_from([1e-150, 1e-30, 1.0, 1e30, 1e150]),
+    dup=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_silhouette_bounded_and_equal_to_twin_property(n, k, scale, dup, seed):
+    r = np.random.default_rng(seed)
+    X = r.integers(-2, 3, size=(n, 2)).astype(np.float64) * scale  # integer grid: many ties
+    if dup:
+        X[n // 2 :] = X[0]  # half the points coincide
+    labels = r.integers(0, k, size=(1, n)).astype(np.int64)
+    s, mean = _core.silhouette(np.ascontiguousarray(X), labels, k, None, 2)
+    s_ref, mean_ref = silhouette_ref(X, labels, k, None, 1)
+    assert np.isfinite(s).all() and np.isfinite(mean).all()
+    assert (np.abs(s) <= 1.0 + 1e-12).all() and abs(float(mean[0])) <= 1.0 + 1e-12
+    np.testing.assert_allclose(s, s_ref, rtol=1e-9, atol=1e-12)
