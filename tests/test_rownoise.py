@@ -5,8 +5,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from danneal._pairwise import _soft_memberships
-from danneal._rownoise import row_normal, row_uniform
+from danneal._pairwise import _perturb_rows, _soft_memberships
+from danneal._rownoise import row_uniform
 
 
 @settings(max_examples=60, deadline=None)
@@ -23,8 +23,32 @@ def test_same_rows_same_numbers_for_any_blocking(key, stream, n, k, cuts):
     parts = np.concatenate([row_uniform(key, stream, a, b - a, k) for a, b in zip(bounds[:-1], bounds[1:])])
     assert np.array_equal(whole, parts)
     assert (whole >= 0).all() and (whole < 1).all()
-    z = row_normal(key, stream, 0, n, k)
-    assert np.isfinite(z).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    key=st.integers(0, 2**62 - 1),
+    n=st.integers(1, 40),
+    k=st.integers(1, 9),
+    eps=st.sampled_from([0.0, 1e-300, 1e-3, 1.0, 100.0, 300.0 / np.sqrt(3.0), 1e3, 1e300]),
+    hot=st.integers(0, 8),
+    cut=st.integers(0, 40),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_perturbed_rows_are_distributions_for_any_blocking(key, n, k, eps, hot, cut, dtype):
+    # duplicated rows, one-hot rows (zeros) and ties; any perturbation size (the log-domain path
+    # beyond eps sqrt 3 = 300)
+    Q = np.full((n, k), 1.0 / k, dtype=dtype)
+    Q[::2] = 0.0
+    Q[::2, hot % k] = 1.0
+    P = _perturb_rows(Q, key, 3, 0, eps)
+    assert P.dtype == np.float64 and P.shape == Q.shape
+    assert np.isfinite(P).all() and (P >= 0).all()
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
+    assert (P[Q == 0] == 0).all()  # a zero assignment stays zero (multiplicative noise)
+    c = min(cut, n)
+    parts = np.concatenate([_perturb_rows(Q[:c], key, 3, 0, eps), _perturb_rows(Q[c:], key, 3, c, eps)])
+    assert np.array_equal(P, parts)
 
 
 @settings(max_examples=200, deadline=None)

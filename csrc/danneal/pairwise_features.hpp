@@ -20,9 +20,36 @@
 
 #include "danneal/common.hpp"
 #include "danneal/pairwise.hpp"
+#include "danneal/simd/isa.hpp"
 #include "danneal/softassign.hpp"
 
 namespace danneal::pairwise {
+
+// ---- the SIMD-layer kernels of a sweep (instantiated per instruction set in simd/isa_*.cpp) ----
+// A sweep works on blocks of kFeatBlock rows: their centred rows (stride ds >= d), their squared
+// distances to the centroids and their weighted new assignments, with the clusters padded to
+// kp = padded_k(k) lanes (zero centroids and zero assignments in the padding lanes).
+
+constexpr index_t kFeatLanes = 4;  // one 32-byte vector of doubles in both units
+constexpr index_t kFeatBlock = 16;
+inline index_t padded_k(index_t k) {
+  return (k + kFeatLanes - 1) / kFeatLanes * kFeatLanes;
+}
+// e[r * kp + v] = |xc_r - y_v|^2 for r < rows and v < kp, xc_r = xc + r * ds (its first d entries),
+// the centroids transposed and padded in Ytp (d x kp): each e summed over j in order.
+template <simd::Isa I>
+void features_dists_isa(const double* xc, index_t rows, index_t ds, index_t d, const double* Ytp, index_t kp,
+                        double* e);
+// p[j * kp + v] += sum_r qw[r * kp + v] xc[r * ds + j] for j < ds and v < kp, the rows added in
+// order (the statistics of the block: with xc_r extended by |xc_r|^2 and 1, one pass gives the
+// transposed sums m, then t and S).
+template <simd::Isa I>
+void features_stats_isa(const double* xc, index_t rows, index_t ds, const double* qw, index_t kp, double* p);
+#define DANNEAL_FEATURES_KERNELS(P, I)                                                                     \
+  P void features_dists_isa<I>(const double*, index_t, index_t, index_t, const double*, index_t, double*); \
+  P void features_stats_isa<I>(const double*, index_t, index_t, const double*, index_t, double*);
+#define DANNEAL_FEATURES_EXTERN(I) DANNEAL_FEATURES_KERNELS(extern template, I)
+DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_FEATURES_EXTERN)
 
 // Rows per work unit of the feature-space passes: 256 for small n (parallel even on digits),
 // 2048 beyond 2^16 rows (bounded memory for the k x d partials).  Depends on n only.
@@ -55,10 +82,12 @@ struct FeatureStats {
 // c = 2 S W, and the cost H = sum_v W_v over non-empty clusters.
 struct FeatureModel {
   std::vector<double> Yt, W, c;
+  std::vector<double> Ytp;  // Yt with the clusters padded to padded_k(k) lanes (zeros)
   double cost = 0;
   void from(const FeatureStats& s) {
-    const index_t k = s.k, d = s.d;
+    const index_t k = s.k, d = s.d, kp = padded_k(k);
     Yt.assign(static_cast<size_t>(d * k), 0.0);
+    Ytp.assign(static_cast<size_t>(d * kp), 0.0);
     W.assign(static_cast<size_t>(k), 0.0);
     c.assign(static_cast<size_t>(k), 0.0);
     cost = 0;
@@ -69,6 +98,7 @@ struct FeatureModel {
       for (index_t j = 0; j < d; ++j) {
         const double m = s.St[j * k + v];
         Yt[j * k + v] = m / Sv;
+        Ytp[j * kp + v] = m / Sv;
         mm += m * m;
       }
       W[v] = std::max(0.0, s.t[v] - mm / Sv);
@@ -81,12 +111,20 @@ struct FeatureModel {
 // xc = x - mu (double) and its squared norm.
 template <class T>
 inline double centred_row(const T* x, const double* mu, index_t d, double* xc) {
-  double r = 0;
-  for (index_t j = 0; j < d; ++j) {
+  // four partial sums (j mod 4), added in a fixed order: a single chain of dependent additions
+  // made this the costliest part of a sweep on 64 features
+  double r[4] = {0, 0, 0, 0};
+  index_t j = 0;
+  for (; j + 4 <= d; j += 4)
+    for (int l = 0; l < 4; ++l) {
+      xc[j + l] = static_cast<double>(x[j + l]) - mu[j + l];
+      r[l] += xc[j + l] * xc[j + l];
+    }
+  for (; j < d; ++j) {
     xc[j] = static_cast<double>(x[j]) - mu[j];
-    r += xc[j] * xc[j];
+    r[0] += xc[j] * xc[j];
   }
-  return r;
+  return (r[0] + r[1]) + (r[2] + r[3]);
 }
 
 // e_v = |xc - y_v|^2 for L clusters v0..v0+L-1, accumulated in registers; each e_v is summed
@@ -268,61 +306,104 @@ void pairwise_features_potential(const T* X, index_t n, index_t d, const double*
 // FeatureStats::width()) and p[w..w+3] receive the rows' entropy, sum of logZ, largest change and
 // a flag for non-finite potentials.  Shared by the whole-problem fixed point and the row-block
 // sweep of the dask driver (the same arithmetic row by row).  w: sample weights indexed by row
-// (nullptr: all ones).
+// (nullptr: all ones).  Rows go in blocks of kFeatBlock: the distances and the statistics of a
+// block are the SIMD layer's (features_dists_isa, features_stats_isa), the softmax's exps one
+// vector call per block; every sum still runs over the rows (or features) in order.
 template <class T>
 inline void features_sweep_rows(const T* X, index_t b, index_t e, index_t d, const double* mu, T* Q, index_t k,
                                 const double* w, double temperature, int form, const FeatureModel& md,
                                 const FeatureStats& st, double* p) {
-  std::vector<double> xc(static_cast<size_t>(d)), x(static_cast<size_t>(k)), ev(static_cast<size_t>(k));
+  const index_t kp = padded_k(k), ds = d + 2;  // a block row: xc, |xc|^2, 1
+  const simd::Isa isa = simd::active_isa();
+  std::vector<double> xb(static_cast<size_t>(kFeatBlock * ds)), eb(static_cast<size_t>(kFeatBlock * kp));
+  std::vector<double> qw(static_cast<size_t>(kFeatBlock * kp), 0.0), pp(static_cast<size_t>(ds * kp), 0.0);
+  std::vector<double> xs(static_cast<size_t>(kFeatBlock * k)), ms(static_cast<size_t>(kFeatBlock));
+  std::vector<char> row_ok(static_cast<size_t>(kFeatBlock));
   double* px = p + st.width();
   double ent = 0, lzs = 0, mdel = 0, bad = 0;
-  for (index_t i = b; i < e; ++i) {
-    T* q = Q + i * k;
-    const double wi = weight_of(w, i);
-    const double r = centred_row(X + i * d, mu, d, xc.data());
-    sq_dists(xc.data(), md.Yt.data(), d, k, x.data());
-    bool finite = true;
-    for (index_t v = 0; v < k; ++v) {
-      x[v] = features_potential(form, x[v], q[v], md, st, v);
-      finite = finite && potential_ok(x[v], st.S[v]);
+  for (index_t i0 = b; i0 < e; i0 += kFeatBlock) {
+    const index_t rows = std::min(kFeatBlock, e - i0);
+    for (index_t r = 0; r < rows; ++r) {
+      double* xr = xb.data() + r * ds;
+      xr[d] = centred_row(X + (i0 + r) * d, mu, d, xr);
+      xr[d + 1] = 1.0;
     }
-    if (!finite) {  // keep the row as it is; the caller is told
-      bad = 1;
-      add_stats(q, wi, xc.data(), r, d, k, p);
-      continue;
-    }
-    if (temperature == 0) {
-      const index_t best = harden_row(x.data(), q, k, mdel);
-      add_stats_onehot(best, wi, xc.data(), r, d, k, p);
-      continue;
-    } else {
+    simd::with_isa(isa, [&](auto tag) {
+      features_dists_isa<decltype(tag)::value>(xb.data(), rows, ds, d, md.Ytp.data(), kp, eb.data());
+    });
+    // potentials; hard rows (T = 0) and rows with non-finite potentials are done here
+    bool any_soft = false;
+    for (index_t r = 0; r < rows; ++r) {
+      const index_t i = i0 + r;
+      T* q = Q + i * k;
+      const double wi = weight_of(w, i);
+      double* x = xs.data() + r * k;
+      double* qr = qw.data() + r * kp;
+      bool finite = true;
+      for (index_t v = 0; v < k; ++v) {
+        x[v] = features_potential(form, eb[r * kp + v], q[v], md, st, v);
+        finite = finite && potential_ok(x[v], st.S[v]);
+      }
+      row_ok[r] = 0;
+      if (!finite) {  // keep the row as it is; the caller is told
+        bad = 1;
+        for (index_t v = 0; v < k; ++v) qr[v] = wi * static_cast<double>(q[v]);
+        continue;
+      }
+      if (temperature == 0) {
+        const index_t best = harden_row(x, q, k, mdel);
+        for (index_t v = 0; v < k; ++v) qr[v] = v == best ? wi : 0.0;
+        continue;
+      }
       double m = -std::numeric_limits<double>::infinity();
       for (index_t v = 0; v < k; ++v) {
         x[v] = -x[v] / temperature;
         m = std::max(m, x[v]);
       }
-      // one exp per entry: q = exp(x - m) / s (never exp(x - (m + log s)): that loses log s
-      // when |m| is huge); the vector exp of the SIMD layer (simd/math.hpp: exactly 0 below the
-      // smallest normal, never subnormal)
-      for (index_t v = 0; v < k; ++v) {
-        x[v] -= m;
-        ev[v] = x[v];
-      }
-      simd::sa_exp(ev.data(), k);
-      double s = 0;
-      for (index_t v = 0; v < k; ++v) s += ev[v];
-      const double ls = std::log(s);
-      lzs += wi * (m + ls);
-      for (index_t v = 0; v < k; ++v) {
-        const double lp = x[v] - ls;
-        const T nv = static_cast<T>(ev[v] / s);
-        const double pv = static_cast<double>(nv);
-        if (pv > 0 && lp < 0) ent -= wi * pv * lp;
-        mdel = std::max(mdel, std::abs(pv - static_cast<double>(q[v])));
-        q[v] = nv;
+      for (index_t v = 0; v < k; ++v) x[v] -= m;
+      ms[r] = m;
+      row_ok[r] = 1;
+      any_soft = true;
+    }
+    if (any_soft) {
+      // one exp per entry: q = exp(x - m) / s (never exp(x - (m + log s)): that loses log s when
+      // |m| is huge); the vector exp of the SIMD layer (simd/math.hpp: exactly 0 below the
+      // smallest normal, never subnormal).  eb takes the exps (the distances are used up).
+      for (index_t t = 0; t < rows * k; ++t) eb[t] = xs[t];
+      simd::sa_exp(eb.data(), rows * k);
+      for (index_t r = 0; r < rows; ++r) {
+        if (!row_ok[r]) continue;
+        const index_t i = i0 + r;
+        T* q = Q + i * k;
+        const double wi = weight_of(w, i);
+        const double* x = xs.data() + r * k;
+        const double* ev = eb.data() + r * k;
+        double* qr = qw.data() + r * kp;
+        double s = 0;
+        for (index_t v = 0; v < k; ++v) s += ev[v];
+        const double ls = std::log(s);
+        lzs += wi * (ms[r] + ls);
+        for (index_t v = 0; v < k; ++v) {
+          const double lp = x[v] - ls;
+          const T nv = static_cast<T>(ev[v] / s);
+          const double pv = static_cast<double>(nv);
+          if (pv > 0 && lp < 0) ent -= wi * pv * lp;
+          mdel = std::max(mdel, std::abs(pv - static_cast<double>(q[v])));
+          q[v] = nv;
+          qr[v] = wi * pv;
+        }
       }
     }
-    add_stats(q, wi, xc.data(), r, d, k, p);
+    simd::with_isa(isa, [&](auto tag) {
+      features_stats_isa<decltype(tag)::value>(xb.data(), rows, ds, qw.data(), kp, pp.data());
+    });
+  }
+  // the block sums into p's layout (St, t, S)
+  for (index_t j = 0; j < d; ++j)
+    for (index_t v = 0; v < k; ++v) p[j * k + v] += pp[j * kp + v];
+  for (index_t v = 0; v < k; ++v) {
+    p[d * k + v] += pp[d * kp + v];
+    p[d * k + k + v] += pp[(d + 1) * kp + v];
   }
   px[0] = ent;
   px[1] = lzs;
@@ -634,5 +715,105 @@ Status pairwise_features_local_search(const T* X, index_t n, index_t d, const do
   *cost = features_hard_cost(X, n, d, mu, labels, Yt.data(), k, sw, n_threads);
   return st;
 }
+
+// ---- the SIMD-layer kernels, compiled in the per-instruction-set units (simd/isa_*.cpp) --------
+#ifdef DANNEAL_SIMD_UNIT_ISA
+// Internal linkage: each unit compiles its own copy for its instruction set (docs/design.md §7).
+namespace {
+
+// R rows x NV vectors of clusters from lane v0: acc += (x_j - y_j)^2 over j in order.
+template <simd::Isa I, int R, int NV>
+inline void fdists_block(const double* xc, index_t ds, index_t d, const double* Ytp, index_t kp, index_t v0,
+                         double* e) {
+  using S = simd::Vec<double, I>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  V acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int n = 0; n < NV; ++n) acc[r][n] = S::zero();
+  for (index_t j = 0; j < d; ++j) {
+    const double* y = Ytp + j * kp + v0;
+    V yv[NV];
+    for (int n = 0; n < NV; ++n) yv[n] = S::load(y + n * W);
+    for (int r = 0; r < R; ++r) {
+      const V x = S::bcast(xc + r * ds + j);
+      for (int n = 0; n < NV; ++n) {
+        const V t = x - yv[n];
+        acc[r][n] = S::fma(t, t, acc[r][n]);
+      }
+    }
+  }
+  // (through a copy: the address of an element taken by the store would keep the array in memory,
+  // stored back after every update)
+  for (int r = 0; r < R; ++r)
+    for (int n = 0; n < NV; ++n) {
+      const V a = acc[r][n];
+      S::store(e + r * kp + v0 + n * W, a);
+    }
+}
+
+template <simd::Isa I, int R>
+inline void fdists_rows(const double* xc, index_t ds, index_t d, const double* Ytp, index_t kp, double* e) {
+  // at most four accumulators (GCC keeps larger arrays of vectors in memory)
+  constexpr index_t W = simd::Vec<double, I>::W;
+  constexpr int NV = R >= 4 ? 1 : 4 / R;
+  index_t v = 0;
+  for (; v + NV * W <= kp; v += NV * W) fdists_block<I, R, NV>(xc, ds, d, Ytp, kp, v, e);
+  for (; v < kp; v += W) fdists_block<I, R, 1>(xc, ds, d, Ytp, kp, v, e);
+}
+
+// NV vectors of clusters from lane v0 of features j0 .. j0 + NJ - 1: p += qw_r x_rj over r in order.
+template <simd::Isa I, int NJ, int NV>
+inline void fstats_block(const double* xc, index_t rows, index_t ds, const double* qw, index_t kp, index_t j0,
+                         index_t v0, double* p) {
+  using S = simd::Vec<double, I>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  V acc[NJ][NV];
+  for (int a = 0; a < NJ; ++a)
+    for (int n = 0; n < NV; ++n) acc[a][n] = S::load(p + (j0 + a) * kp + v0 + n * W);
+  for (index_t r = 0; r < rows; ++r) {
+    V q[NV];
+    for (int n = 0; n < NV; ++n) q[n] = S::load(qw + r * kp + v0 + n * W);
+    for (int a = 0; a < NJ; ++a) {
+      const V x = S::bcast(xc + r * ds + j0 + a);
+      for (int n = 0; n < NV; ++n) acc[a][n] = S::fma(q[n], x, acc[a][n]);
+    }
+  }
+  for (int a = 0; a < NJ; ++a)
+    for (int n = 0; n < NV; ++n) {
+      const V s = acc[a][n];
+      S::store(p + (j0 + a) * kp + v0 + n * W, s);
+    }
+}
+
+template <simd::Isa I, int NJ>
+inline void fstats_cols(const double* xc, index_t rows, index_t ds, const double* qw, index_t kp, index_t j0,
+                        double* p) {
+  constexpr index_t W = simd::Vec<double, I>::W;
+  constexpr int NV = NJ >= 4 ? 1 : 4 / NJ;
+  index_t v = 0;
+  for (; v + NV * W <= kp; v += NV * W) fstats_block<I, NJ, NV>(xc, rows, ds, qw, kp, j0, v, p);
+  for (; v < kp; v += W) fstats_block<I, NJ, 1>(xc, rows, ds, qw, kp, j0, v, p);
+}
+
+}  // namespace
+
+template <simd::Isa I>
+void features_dists_isa(const double* xc, index_t rows, index_t ds, index_t d, const double* Ytp, index_t kp,
+                        double* e) {
+  static_assert(kFeatLanes % simd::Vec<double, I>::W == 0, "padded clusters fill whole vectors");
+  index_t r = 0;
+  for (; r + 4 <= rows; r += 4) fdists_rows<I, 4>(xc + r * ds, ds, d, Ytp, kp, e + r * kp);
+  for (; r < rows; ++r) fdists_rows<I, 1>(xc + r * ds, ds, d, Ytp, kp, e + r * kp);
+}
+
+template <simd::Isa I>
+void features_stats_isa(const double* xc, index_t rows, index_t ds, const double* qw, index_t kp, double* p) {
+  index_t j = 0;
+  for (; j + 4 <= ds; j += 4) fstats_cols<I, 4>(xc, rows, ds, qw, kp, j, p);
+  for (; j < ds; ++j) fstats_cols<I, 1>(xc, rows, ds, qw, kp, j, p);
+}
+#endif  // DANNEAL_SIMD_UNIT_ISA
 
 }  // namespace danneal::pairwise

@@ -37,7 +37,7 @@ from . import _pairwise_large as _large
 from ._callbacks import CallbackSupport, FitMonitor, n_geometric_steps
 from ._dask import is_dask
 from ._pairwise_split import dense_top_eigvecs, gradient_potentials, split_merge
-from ._rownoise import draw_key, row_normal, row_uniform
+from ._rownoise import draw_key, row_uniform
 from ._threads import resolve_n_threads
 from ._validation import check_dissimilarity, check_int, check_n_clusters, validate_X
 
@@ -261,21 +261,28 @@ def _initial_rows(key, row0, n, k, perturbation, dtype):
     return np.ascontiguousarray(Q / Q.sum(axis=1, keepdims=True), dtype=dtype)
 
 
+_SQRT3 = float(np.sqrt(3.0))
+
+
 def _perturb_rows(Q, key, index, row0, perturbation):
-    """Rows ``row0 ..`` of ``Q`` times ``exp(eps * noise)`` (noise stream ``1 + index``), renormalised."""
-    B = Q.astype(np.float64)
-    with np.errstate(over="ignore"):
-        noise = perturbation * row_normal(key, 1 + index, row0, B.shape[0], B.shape[1])
-        F = np.exp(noise)
-    with np.errstate(invalid="ignore", over="ignore"):
-        Bn = B * F
-        s = Bn.sum(axis=1, keepdims=True)
-    if not (np.isfinite(s).all() and (s > 0).all()):  # a huge perturbation: in the log domain
+    """Rows ``row0 ..`` of ``Q`` times ``exp(eps * z)``, renormalised (float64): ``z`` uniform on
+    ``[-sqrt 3, sqrt 3)`` (mean 0, variance 1; noise stream ``1 + index``).  Uniform rather than
+    normal noise: bounded, so for ``eps sqrt 3 <= 300`` every factor lies in ``[e^-300, e^300]`` and
+    the row sums are finite and positive without a check, and no inverse normal CDF is needed
+    (the perturbation cost a quarter of the blobs 5000 x 2 fit with normal noise)."""
+    a = perturbation * _SQRT3
+    F = row_uniform(key, 1 + index, row0, Q.shape[0], Q.shape[1])
+    F *= 2.0 * a
+    F -= a
+    if a <= 300.0:
+        np.exp(F, out=F)
+        Bn = np.multiply(Q, F, dtype=np.float64)
+    else:  # a huge perturbation: in the log domain (finite for any finite perturbation)
         with np.errstate(divide="ignore"):
-            L = np.log(B) + np.clip(noise, -1e300, 1e300)
+            L = np.log(Q.astype(np.float64)) + np.clip(F, -1e300, 1e300)
         Bn = np.exp(L - L.max(axis=1, keepdims=True))
-        s = Bn.sum(axis=1, keepdims=True)
-    return Bn / s
+    Bn /= Bn.sum(axis=1, keepdims=True)
+    return Bn
 
 
 class PairwiseAnnealer:
@@ -389,7 +396,8 @@ class PairwiseAnnealer:
         }
 
     def perturb(self):
-        """Multiply the assignments by ``exp(eps * noise)`` and renormalise (breaks symmetry).
+        """Multiply the assignments by ``exp(eps * z)`` (``z`` uniform of variance 1) and renormalise
+        (breaks symmetry).
         Done in row blocks with noise indexed by row, so large problems need no n x k temporaries
         and the dask driver reproduces it block by block."""
         if self.perturbation <= 0:

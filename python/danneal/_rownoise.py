@@ -4,15 +4,14 @@ into blocks (in memory, or the row blocks of a dask array on different workers).
 A stream is Philox4x64 keyed by ``(key, stream)``; row ``i`` takes the outputs
 ``[i * kp, i * kp + k)`` with ``kp = k`` rounded up to a multiple of 4 (Philox makes 4 outputs per
 counter step, so a block starting at row ``r`` is reached by advancing the counter ``r kp / 4``
-steps, exactly).  Uniforms are ``[0, 1)`` doubles; normals are their inverse normal CDF.
+steps, exactly).  Uniforms are ``[0, 1)`` doubles.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtri
 
-__all__ = ["draw_key", "row_uniform", "row_normal"]
+__all__ = ["draw_key", "row_uniform"]
 
 
 def draw_key(rng) -> int:
@@ -27,9 +26,3 @@ def row_uniform(key: int, stream: int, row0: int, n: int, k: int) -> np.ndarray:
     bg = np.random.Philox(key=np.array([key, stream], dtype=np.uint64))
     bg.advance(row0 * kp // 4)
     return np.random.Generator(bg).random((n, kp))[:, :k]
-
-
-def row_normal(key: int, stream: int, row0: int, n: int, k: int) -> np.ndarray:
-    """Standard normal numbers of rows ``row0 .. row0 + n - 1`` (inverse CDF of the uniforms,
-    shifted by half an ulp of the grid so that none is 0), shape (n, k)."""
-    return ndtri(row_uniform(key, stream, row0, n, k) + 2.0**-54)
