@@ -54,6 +54,7 @@ def test_dask_pairwise_equals_in_memory(client, blobs, dtype, metric):
     # rounded to float32 each sweep, so there the two paths agree to the float32 rounding
     tol = 1e-11 if dtype == np.float64 else 2e-4
     assert dsk.algorithm_ == "features" and dsk.n_iter_ == mem.n_iter_
+    assert dsk.n_anneal_rows_ == mem.n_anneal_rows_ == X.shape[0]
     assert len(dsk.history_) == len(mem.history_)
     for a, b in zip(dsk.history_, mem.history_):
         assert a["n_iter"] == b["n_iter"] and a["converged"] == b["converged"]

@@ -734,6 +734,7 @@ def fit_pairwise(est, X, nt, y=None):
     est.labels_ = rows.lazy(_pw_labels_block, chosen, dtype=np.intp)
     est.assignments_ = rows.lazy(_pw_materialise, annealed, n_out=k, dtype=rows.dtype)
     est.n_refinements_ = 0
+    est.n_anneal_rows_ = int(n)  # every row anneals (no sample: anneal_rows applies in memory)
     est.history_ = history
     est.n_iter_ = n_sweeps
     est.converged_ = state["not_converged"] == 0
