@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import pairwise_distances
 
@@ -160,6 +162,43 @@ def test_features_zero_temperature_statistics_exact(dtype):
     _, s2, _ = _core.pairwise_features_fixed_point(X, mu, Q0, 0.0, 1, 2, 0.0, 2)
     _, s1, _ = _core.pairwise_features_fixed_point(X, mu, Q1, 0.0, 1, 1, 0.0, 2)
     assert s2[0] == s1[0]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    scale=st.sampled_from([1e-150, 1e-5, 1.0, 1e5, 1e150]),
+    T=st.sampled_from([4e-309, 1e-300, 1e-5, 1.0, 1e300]),
+    form=st.sampled_from([0, 1]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    dup=st.booleans(),
+    empty=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_features_fixed_point_rows_are_distributions_at_any_scale(scale, T, form, dtype, dup, empty, seed):
+    # invariant: after any sweeps the rows are probability vectors (finite, >= 0, sum 1) and the
+    # statistics are finite, at every temperature (the sweep shifts by the row's smallest potential
+    # before dividing by T: at T = 1e-300 with potentials ~1e10, -h/T alone overflows on every
+    # cluster) and every scale; duplicated rows, an empty cluster; equal to the numpy twin
+    if dtype == np.float32 and scale > 1e30:
+        scale = 1e5  # float32 cannot hold the points
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((40, 3)) * scale
+    if dup:
+        X[20:] = X[:20]
+    X = X.astype(dtype)
+    mu = X.astype(np.float64).mean(axis=0)
+    Q = rng.random((40, 4))
+    if empty:
+        Q[:, 3] = 0.0
+    Q = (Q / Q.sum(axis=1, keepdims=True)).astype(dtype)
+    Qn, stats, status = _core.pairwise_features_fixed_point(X, mu, Q, T, form, 3, 0.0, 1)
+    Qr, _, _ = ref.pairwise_features_fixed_point(X, mu, Q, T, form, 3, 0.0)
+    assert np.isfinite(Qn).all() and (Qn >= 0).all() and np.isfinite(stats).all()
+    assert not status["numerical_error"]
+    np.testing.assert_allclose(Qn.astype(np.float64).sum(axis=1), 1.0, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    assert np.abs(Qn.astype(np.float64) - Qr.astype(np.float64)).max() < (1e-3 if dtype == np.float32 else 1e-8)
+    if empty:
+        assert (Qn[:, 3] == 0).all()
 
 
 def test_features_empty_cluster_attracts_nobody_and_no_nan():

@@ -45,9 +45,24 @@ void features_dists_isa(const double* xc, index_t rows, index_t ds, index_t d, c
 // transposed sums m, then t and S).
 template <simd::Isa I>
 void features_stats_isa(const double* xc, index_t rows, index_t ds, const double* qw, index_t kp, double* p);
-#define DANNEAL_FEATURES_KERNELS(P, I)                                                                     \
-  P void features_dists_isa<I>(const double*, index_t, index_t, index_t, const double*, index_t, double*); \
-  P void features_stats_isa<I>(const double*, index_t, index_t, const double*, index_t, double*);
+// The softmax of a block at temperature T > 0 for the gradient potentials e (rows x kp): for every
+// row, p = softmax(-e / T + bias) with bias_v = 0 for live clusters (v < k, not empty) and -inf
+// for the others (the scalar rows' q = exp(x) / s with x = -(e - e_min) / T), p rounded to T;
+// pb (rows x kp) gets p, qw (rows x kp) gets wr[r] p; acc[0] += the rows' entropy, acc[1] += sum
+// of wr (-e_min / T + log s), acc[2] = max(acc[2], largest |p - qold|).  Returns false, with acc
+// unchanged, when a live potential is not finite or 1 / T overflows: the caller's scalar rows
+// handle those.
+// scratch: rows x kp + 3 rows doubles.
+template <class T, simd::Isa I>
+bool features_soft_isa(const double* e, index_t rows, index_t kp, const double* bias, double temperature,
+                       const double* wr, const double* qold, double* pb, double* qw, double* scratch, double* acc);
+#define DANNEAL_FEATURES_KERNELS(P, I)                                                                       \
+  P void features_dists_isa<I>(const double*, index_t, index_t, index_t, const double*, index_t, double*);   \
+  P void features_stats_isa<I>(const double*, index_t, index_t, const double*, index_t, double*);            \
+  P bool features_soft_isa<float, I>(const double*, index_t, index_t, const double*, double, const double*,  \
+                                     const double*, double*, double*, double*, double*);                     \
+  P bool features_soft_isa<double, I>(const double*, index_t, index_t, const double*, double, const double*, \
+                                      const double*, double*, double*, double*, double*);
 #define DANNEAL_FEATURES_EXTERN(I) DANNEAL_FEATURES_KERNELS(extern template, I)
 DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_FEATURES_EXTERN)
 
@@ -321,6 +336,18 @@ inline void features_sweep_rows(const T* X, index_t b, index_t e, index_t d, con
   std::vector<char> row_ok(static_cast<size_t>(kFeatBlock));
   double* px = p + st.width();
   double ent = 0, lzs = 0, mdel = 0, bad = 0;
+  // soft rows of the gradient potentials: the vector softmax of the block (features_soft_isa)
+  const bool vector_soft = temperature > 0 && form == kGradient;
+  std::vector<double> bias, qold, pbuf, scratch, wr;
+  if (vector_soft) {
+    bias.assign(static_cast<size_t>(kp), -std::numeric_limits<double>::infinity());
+    for (index_t v = 0; v < k; ++v)
+      if (st.S[v] >= kTinyMass) bias[v] = 0.0;
+    qold.assign(static_cast<size_t>(kFeatBlock * kp), 0.0);
+    pbuf.resize(static_cast<size_t>(kFeatBlock * kp));
+    scratch.resize(static_cast<size_t>(kFeatBlock * kp + 3 * kFeatBlock));
+    wr.resize(static_cast<size_t>(kFeatBlock));
+  }
   for (index_t i0 = b; i0 < e; i0 += kFeatBlock) {
     const index_t rows = std::min(kFeatBlock, e - i0);
     for (index_t r = 0; r < rows; ++r) {
@@ -331,6 +358,31 @@ inline void features_sweep_rows(const T* X, index_t b, index_t e, index_t d, con
     simd::with_isa(isa, [&](auto tag) {
       features_dists_isa<decltype(tag)::value>(xb.data(), rows, ds, d, md.Ytp.data(), kp, eb.data());
     });
+    if (vector_soft) {
+      for (index_t r = 0; r < rows; ++r) {
+        wr[r] = weight_of(w, i0 + r);
+        const T* q = Q + (i0 + r) * k;
+        for (index_t v = 0; v < k; ++v) qold[r * kp + v] = static_cast<double>(q[v]);
+      }
+      double acc[3] = {ent, lzs, mdel};
+      const bool done = simd::with_isa(isa, [&](auto tag) {
+        return features_soft_isa<T, decltype(tag)::value>(eb.data(), rows, kp, bias.data(), temperature, wr.data(),
+                                                          qold.data(), pbuf.data(), qw.data(), scratch.data(), acc);
+      });
+      if (done) {
+        ent = acc[0];
+        lzs = acc[1];
+        mdel = acc[2];
+        for (index_t r = 0; r < rows; ++r) {
+          T* q = Q + (i0 + r) * k;
+          for (index_t v = 0; v < k; ++v) q[v] = static_cast<T>(pbuf[r * kp + v]);
+        }
+        simd::with_isa(isa, [&](auto tag) {
+          features_stats_isa<decltype(tag)::value>(xb.data(), rows, ds, qw.data(), kp, pp.data());
+        });
+        continue;
+      }
+    }
     // potentials; hard rows (T = 0) and rows with non-finite potentials are done here
     bool any_soft = false;
     for (index_t r = 0; r < rows; ++r) {
@@ -355,13 +407,20 @@ inline void features_sweep_rows(const T* X, index_t b, index_t e, index_t d, con
         for (index_t v = 0; v < k; ++v) qr[v] = v == best ? wi : 0.0;
         continue;
       }
-      double m = -std::numeric_limits<double>::infinity();
+      // x = -(h - h_min) / T: shifted before the division, so the row maximum is exactly 0 even
+      // where -h / T overflows (dividing first gave -inf - (-inf) = NaN at tiny T); the shifted
+      // difference that overflows (potentials of opposite signs) is -(h/T - h_min/T)
+      double hmin = std::numeric_limits<double>::infinity();
+      for (index_t v = 0; v < k; ++v) hmin = std::min(hmin, x[v]);
       for (index_t v = 0; v < k; ++v) {
-        x[v] = -x[v] / temperature;
-        m = std::max(m, x[v]);
+        const double dv = x[v] - hmin;
+        if (std::isinf(x[v]))  // an empty cluster's +inf
+          x[v] = -std::numeric_limits<double>::infinity();
+        else
+          x[v] = std::isinf(dv) ? -(x[v] / temperature - hmin / temperature) : -dv / temperature;
       }
-      for (index_t v = 0; v < k; ++v) x[v] -= m;
-      ms[r] = m;
+      // (log Z's offset, clamped to +-1e300 so that the sum over rows stays finite)
+      ms[r] = std::min(1e300, std::max(-1e300, -hmin / temperature));
       row_ok[r] = 1;
       any_soft = true;
     }
@@ -813,6 +872,84 @@ void features_stats_isa(const double* xc, index_t rows, index_t ds, const double
   index_t j = 0;
   for (; j + 4 <= ds; j += 4) fstats_cols<I, 4>(xc, rows, ds, qw, kp, j, p);
   for (; j < ds; ++j) fstats_cols<I, 1>(xc, rows, ds, qw, kp, j, p);
+}
+template <class T, simd::Isa I>
+bool features_soft_isa(const double* e, index_t rows, index_t kp, const double* bias, double temperature,
+                       const double* wr, const double* qold, double* pb, double* qw, double* scratch, double* acc) {
+  using S = simd::Vec<double, I>;
+  using V = typename S::V;
+  constexpr index_t W = S::W;
+  const double inf = __builtin_inf();
+  // -e / T as -e * (1 / T) and y / s as y * (1 / s) (s >= 1: the row maximum's term is 1), each
+  // within an ulp of the quotients; a temperature whose reciprocal overflows goes the scalar way
+  const double inv_t = 1.0 / temperature;
+  if (!(inv_t < inf)) return false;
+  const V vit = S::splat(-inv_t), vzero = S::zero();
+  // pass 1: x = -(e - e_min) / T + bias (into scratch; e_min over the live lanes, so the row
+  // maximum is exactly 0, never -inf), m = -e_min / T, y = exp(x) (into pb), s = sum y
+  double* ms = scratch + rows * kp;
+  double* ss = ms + rows;
+  for (index_t r = 0; r < rows; ++r) {
+    const double* er = e + r * kp;
+    double* xr = scratch + r * kp;
+    V vmin = S::splat(inf);
+    for (index_t v = 0; v < kp; v += W) {
+      const V b = S::load(bias + v), ev = S::load(er + v);
+      // a live lane must have a finite potential: e * 0 is NaN for inf and NaN
+      const V z = ev * vzero;
+      for (int l = 0; l < W; ++l)
+        if (b[l] == 0 && z[l] != 0) return false;
+      vmin = S::min(vmin, ev - b);  // dead lanes: e + inf
+    }
+    double emin = vmin[0];
+    for (int l = 1; l < W; ++l) emin = vmin[l] < emin ? vmin[l] : emin;
+    const V vemin = S::splat(emin);
+    V vs = vzero;
+    for (index_t v = 0; v < kp; v += W) {
+      // (a select, not + bias: a dead lane's e may lie below e_min, and its product then
+      // overflows to +inf, +inf + -inf = NaN without FMA)
+      const V b = S::load(bias + v);
+      const V x = b == vzero ? (S::load(er + v) - vemin) * vit : b;
+      S::store(xr + v, x);
+      const V y = simd::exp<S>(x);
+      S::store(pb + r * kp + v, y);
+      vs = vs + y;
+    }
+    ms[r] = std::min(1e300, std::max(-1e300, -emin * inv_t));  // as the scalar rows
+    ss[r] = S::hsum(vs);
+  }
+  // log s of every row (vector log, lanes in rows)
+  double* ls = ss + rows;
+  {
+    index_t r = 0;
+    for (; r + W <= rows; r += W) S::store(ls + r, simd::log<S>(S::load(ss + r)));
+    if (r < rows) S::store_partial(ls + r, simd::log<S>(S::load_partial(ss + r, rows - r, 1.0)), rows - r);
+  }
+  // pass 2: p = y / s (rounded to T), the entropy -sum p (x - m - log s) over p > 0 and a negative
+  // log, the largest change, p and w p
+  double ent = 0, lzs = 0, mdel = acc[2];
+  for (index_t r = 0; r < rows; ++r) {
+    const V vis = S::splat(1.0 / ss[r]), vls = S::splat(ls[r]), vw = S::splat(wr[r]);
+    V vent = vzero, vdel = vzero;
+    for (index_t v = 0; v < kp; v += W) {
+      V pv = S::load(pb + r * kp + v) * vis;
+      if constexpr (sizeof(T) == sizeof(float))
+        pv = __builtin_convertvector(__builtin_convertvector(pv, typename S::Narrow), V);
+      const V lp = S::load(scratch + r * kp + v) - vls;
+      vent = vent + ((pv > vzero) & (lp < vzero) ? pv * lp : vzero);
+      const V dlt = pv - S::load(qold + r * kp + v);
+      vdel = S::max(vdel, S::max(dlt, -dlt));
+      S::store(pb + r * kp + v, pv);
+      S::store(qw + r * kp + v, vw * pv);
+    }
+    ent -= wr[r] * S::hsum(vent);
+    lzs += wr[r] * (ms[r] + ls[r]);
+    mdel = std::max(mdel, S::hmax(vdel));
+  }
+  acc[0] += ent;
+  acc[1] += lzs;
+  acc[2] = mdel;
+  return true;
 }
 #endif  // DANNEAL_SIMD_UNIT_ISA
 

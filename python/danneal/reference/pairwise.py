@@ -238,12 +238,18 @@ def _features_step(h, Q, temperature, w=1.0):
     if temperature == 0:
         Qn = np.eye(k, dtype=Q.dtype)[np.argmin(h, axis=1)]
         return Qn, 0.0, 0.0, float(np.abs(Qn.astype(np.float64) - Q.astype(np.float64)).max())
-    x = -h / temperature
-    m = x.max(axis=1, keepdims=True)
-    e = np.exp(x - m)
+    # shifted before the division (row maximum exactly 0 even where -h / T overflows)
+    hmin = h.min(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", over="ignore"):
+        dv = h - hmin
+        x = np.where(
+            np.isinf(h), -np.inf, np.where(np.isinf(dv), -(h / temperature - hmin / temperature), -dv / temperature)
+        )
+        m = np.clip(-hmin / temperature, -1e300, 1e300)  # log Z's offset, clamped (finite sums)
+    e = np.exp(x)
     s = e.sum(axis=1, keepdims=True)
     ls = np.log(s)
-    lp = (x - m) - ls
+    lp = x - ls
     Qn = (e / s).astype(Q.dtype)
     p = Qn.astype(np.float64)
     w = np.broadcast_to(np.asarray(w, dtype=np.float64), (Q.shape[0],))[:, None]
