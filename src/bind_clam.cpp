@@ -132,6 +132,7 @@ void check_train_params(const clam::TrainParams& p) {
   if (p.n_iter_no_change < 0)
     throw py::value_error("n_iter_no_change=" + std::to_string(p.n_iter_no_change) + " must be >= 0");
   if (!(p.tol >= 0) || !std::isfinite(p.tol)) throw py::value_error("tol=" + num(p.tol) + " must be finite and >= 0");
+  if (p.epoch_rows < 0) throw py::value_error("epoch_rows=" + std::to_string(p.epoch_rows) + " must be >= 0");
 }
 
 py::tuple clam_train_py(const py::array& X, const py::object& sample_weight, const py::array& mask_values,
@@ -244,7 +245,8 @@ Returns ``(V, P)``: states ``V`` (n_steps + 1, B, d) with ``V[0] = X0`` and soft
 Every field is read-write and keyword-settable in the constructor:
 ``ClamTrainParams(c=0.5, alpha=1.0, n_steps=5, ...)``.  ``mask_mode``: 0 distinct masked
 coordinates, 1 drawn with replacement, 2 no mask; ``mask_share_every`` > 0: batch-shared masks in
-every such epoch; ``n_iter_no_change`` > 0 with ``tol``: stop on a loss plateau.)doc")
+every such epoch; ``n_iter_no_change`` > 0 with ``tol``: stop on a loss plateau; ``epoch_rows`` > 0:
+an epoch trains on the first ``epoch_rows`` rows of its shuffle (a fresh sample every epoch).)doc")
       .def(py::init([](py::kwargs kw) {
         TP p;
         py::object o = py::cast(p, py::return_value_policy::copy);
@@ -279,7 +281,8 @@ every such epoch; ``n_iter_no_change`` > 0 with ``tol``: stop on a loss plateau.
       .def_readwrite("mask_mode", &TP::mask_mode)
       .def_readwrite("mask_share_every", &TP::mask_share_every)
       .def_readwrite("n_iter_no_change", &TP::n_iter_no_change)
-      .def_readwrite("tol", &TP::tol);
+      .def_readwrite("tol", &TP::tol)
+      .def_readwrite("epoch_rows", &TP::epoch_rows);
   m.def("clam_train", &clam_train_py, py::arg("X"), py::arg("sample_weight"), py::arg("mask_values"), py::arg("R0"),
         py::arg("eta0"), py::arg("params"), py::arg("n_threads"), py::arg("callback") = py::none(),
         R"doc(The whole ClAM training loop (shuffled mini-batches, masks, BPTT, Adam, plateau decay, early stop).

@@ -467,6 +467,7 @@ BAD = [
     (dict(min_learning_rate=-1.0), ValueError, "min_learning_rate=-1.0"),
     (dict(tol=-1.0), ValueError, "tol=-1.0"),
     (dict(n_iter_no_change=-1), ValueError, "n_iter_no_change=-1"),
+    (dict(epoch_rows=0), ValueError, "epoch_rows=0"),
     (dict(mask_replace=1), TypeError, "mask_replace=1"),
     (dict(mask_share_every=-1), ValueError, "mask_share_every=-1"),
     (dict(weights=[1.0, 2.0]), ValueError, "weights: expected shape"),
@@ -549,6 +550,7 @@ TRAIN_VARIANTS = [
     dict(weights=True),
     dict(fixed_eta=True),
     dict(n_iter_no_change=1, tol=0.5),
+    dict(epoch_rows=20),  # 20 of the 45 rows per epoch: batches of 8, 8 and 4
 ]
 
 
@@ -577,6 +579,25 @@ def test_train_variants_match_twin(rng, dtype, variant):
     a = _train(_core, *args, 1, None, 1e-3, 2, 1, 0.5, 1e-6, sample_weight=sw, **variant)
     for u, v in zip(a[:3], (R, eta, curve)):
         np.testing.assert_array_equal(u, v)
+
+
+def test_epoch_rows(rng):
+    # epoch_rows >= n: every row in every epoch, bit-identical to epoch_rows=0; fewer: each epoch
+    # sees a prefix of its shuffle (other rows, other losses), and ClAM passes it through
+    X = rng.normal(size=(60, 3))
+    args = (X, X.mean(0), X[:3].copy(), None, 0.5, 1.0, 3, False, False, 8, 1, 4, 0.05, 5, 1)
+    full = _train(_core, *args)
+    for rows in (60, 1000):
+        same = _train(_core, *args, epoch_rows=rows)
+        for u, v in zip(full[:3], same[:3]):
+            np.testing.assert_array_equal(u, v)
+    part = _train(_core, *args, epoch_rows=24)
+    assert part[2].shape == full[2].shape and not np.array_equal(part[2], full[2])
+    a = ClAM(3, epoch_rows=24, max_epochs=4, n_iter_no_change=0, random_state=0, n_threads=1).fit(X)
+    b = ClAM(3, epoch_rows=None, max_epochs=4, n_iter_no_change=0, random_state=0, n_threads=1).fit(X)
+    assert all(r["epochs"] in (0, 4) for r in a.search_results_)
+    losses = [r["loss"] for r in a.search_results_ if r["epochs"]]
+    assert losses != [r["loss"] for r in b.search_results_ if r["epochs"]]
 
 
 def test_train_threads_bit_identical_large_batch(rng):
@@ -627,6 +648,7 @@ def test_train_params_struct():
         (dict(mask_mode=3), "mask_mode=3"),
         (dict(tol=-1.0), "tol=-1"),
         (dict(n_iter_no_change=-1), "n_iter_no_change=-1"),
+        (dict(epoch_rows=-1), "epoch_rows=-1"),
         (dict(mask_share_every=-2), "mask_share_every=-2"),
         (dict(decay=0.0), "decay=0"),
         (dict(beta1=1.0), "beta1=1"),

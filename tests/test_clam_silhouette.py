@@ -48,7 +48,8 @@ def test_kernel_matches_sklearn(rng, dt):
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 def test_threads_bit_identical(rng, dt):
-    # more rows than one group of rows (1024) and more columns than one tile (512), a ragged tail
+    # more columns than one tile (512), a ragged tail;
+    # 12 atoms, whose runs of sorted columns cross tile boundaries
     X = _data(rng, 1203, 3, dt)
     labels = np.stack([rng.integers(0, 6, 1203), np.arange(1203) % 2])
     w = (0.5 + rng.random(1203)).astype(dt)
@@ -115,20 +116,40 @@ def test_scorer_exact_and_sampled(rng):
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_labellings_equal_on_some_tiles(rng, dt):
-    # the tile sums of a labelling equal to an earlier one on a tile (of 512 columns) are reused:
-    # the results must be those of scoring each labelling alone
+def test_labellings_scored_together_and_alone(rng, dt):
+    # the labellings passed together are reduced to their common refinement (the atoms: here the
+    # 5 clusters of `base`, split where `other` differs, on the second tile only), whose runs of
+    # sorted columns span tiles of 512 columns: a labelling scored with others must give what it
+    # gives alone, up to rounding (its cluster sums are grouped by the atoms of all the labellings
+    # passed together, so their order of addition, not their terms, differs)
     X = _data(rng, 1300, 2, dt)
     base = rng.integers(0, 5, 1300)
     other = base.copy()
-    other[700:705] = (other[700:705] + 1) % 5  # differs on the second tile only
+    other[700:705] = (other[700:705] + 1) % 5
     labels = np.stack([base, other, base, (base + 1) % 5])
     s, mean = _core.silhouette(X, labels, 5, None, 2)
     for lab, sl, m in zip(labels, s, mean):
         s1, m1 = _core.silhouette(X, lab[None, :], 5, None, 1)
-        np.testing.assert_array_equal(sl, s1[0])
-        assert m == m1[0]
+        np.testing.assert_allclose(sl, s1[0], rtol=0, atol=1e-13)
+        assert m == pytest.approx(m1[0], abs=1e-14)
+    np.testing.assert_array_equal(s[0], s[2])  # the same labelling twice: the same sums
     np.testing.assert_allclose(mean, silhouette_ref(X, labels, 5)[1], rtol=TOL[dt], atol=TOL[dt])
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_many_atoms_one_per_point(rng, dt):
+    # labellings that disagree on most points leave more than n / 4 atoms: the kernel then treats
+    # every point as its own atom; same results as the twin, bit-identical for 1 and 2 threads
+    X = _data(rng, 700, 3, dt)
+    labels = np.stack([rng.integers(0, 7, 700) for _ in range(3)])
+    w = (0.5 + rng.random(700)).astype(dt)
+    a = _core.silhouette(X, labels, 7, w, 1)
+    b = _core.silhouette(X, labels, 7, w, 2)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    s_ref, mean_ref = silhouette_ref(X, labels, 7, w)
+    np.testing.assert_allclose(a[0], s_ref, rtol=TOL[dt], atol=TOL[dt])
+    np.testing.assert_allclose(a[1], mean_ref, rtol=TOL[dt], atol=TOL[dt])
 
 
 # Invariant: every silhouette lies in [-1, 1] and is finite, and the kernel equals its twin, over

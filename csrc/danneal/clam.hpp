@@ -553,10 +553,14 @@ struct TrainParams {
   // an epoch loss below (1 - tol) times the last significant best (0: off).
   index_t n_iter_no_change = 0;
   double tol = 0;
+  // > 0: an epoch trains on the first min(n, epoch_rows) rows of its shuffle (a fresh random
+  // sample every epoch) instead of all n; 0: every row.
+  index_t epoch_rows = 0;
 };
 
 // Trains prototypes R (k x d, started from R0) and log-weights eta (started from eta0, may be
-// null when !weighted) on X (n x d) with Adam.  Each epoch: shuffle the rows; for each batch of
+// null when !weighted) on X (n x d) with Adam.  Each epoch: shuffle the rows (and keep the first
+// epoch_rows of them when 0 < epoch_rows < n); for each batch of
 // batch_size rows draw n_mask distinct masked coordinates per row (set to mask_values), run
 // n_steps masked steps, loss and BPTT, one Adam step.  The epoch loss is the mean batch loss.
 // Keeps the prototypes of the lowest epoch loss (R_best, eta_best), decays the learning rate on
@@ -579,6 +583,7 @@ Status clam_train(const T* X, index_t n, index_t d, const T* sample_weight, cons
   if (p.mask_mode < 0 || p.mask_mode > 2) throw std::invalid_argument("mask_mode must be 0, 1 or 2");
   if (p.mask_share_every < 0) throw std::invalid_argument("mask_share_every must be >= 0");
   if (p.n_iter_no_change < 0) throw std::invalid_argument("n_iter_no_change must be >= 0");
+  if (p.epoch_rows < 0) throw std::invalid_argument("epoch_rows must be >= 0");
   const index_t n_anneal = (p.c_start > 0 && p.anneal_epochs > 0) ? p.anneal_epochs : 0;
   const index_t B = std::min(p.batch_size, n);
   const index_t T_ = p.n_steps;
@@ -639,12 +644,13 @@ Status clam_train(const T* X, index_t n, index_t d, const T* sample_weight, cons
     const bool share = p.mask_share_every > 0 && (epoch + 1) % p.mask_share_every == 0;
     double epoch_loss = 0.0;
     index_t n_batches = 0;
-    for (index_t start = 0; start < n; start += B) {
+    const index_t n_epoch = p.epoch_rows > 0 ? std::min(n, p.epoch_rows) : n;
+    for (index_t start = 0; start < n_epoch; start += B) {
       if (should_stop()) {
         st.interrupted = true;
         return st;
       }
-      const index_t Bb = std::min(B, n - start);
+      const index_t Bb = std::min(B, n_epoch - start);
       // masked inputs, drawn serially so that they do not depend on the thread count
       for (index_t b = 0; b < Bb; ++b) {
         const T* x = X + perm[start + b] * d;

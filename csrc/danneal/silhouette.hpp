@@ -1,7 +1,12 @@
 // Exact mean silhouette of partitions (ClAM's selection, docs/clam.md "Selection").  O(n^2 d)
 // per call: the Euclidean distances of every pair are formed once and shared by all the
 // labellings of the same points passed together (ClAM scores 10 to 20 candidate partitions).
-// No Python headers (docs/design.md).
+// The labellings are first reduced to their common refinement: the "atoms", the sets of points
+// that every labelling puts together (a point's atom is its tuple of labels; the candidates of a
+// search agree on most points, so there are few atoms: 3 to 240 on the benchmark sets).  The
+// columns are sorted by atom, each row's distance sums are formed per atom (contiguous runs of
+// columns, no scatter) and a labelling's per-cluster sums are the sums of its atoms', so one pass
+// over the pairs serves every labelling.  No Python headers (docs/design.md).
 #pragma once
 
 #include <algorithm>
@@ -10,6 +15,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "danneal/common.hpp"
@@ -21,57 +27,59 @@
 namespace danneal::silhouette {
 
 constexpr index_t kSilChunk = 16;    // rows per parallel work unit (rows are independent)
-constexpr index_t kSilGroup = 1024;  // rows between two should_stop() checks
+// rows between two should_stop() checks: about kSilGroupWork units of n x (d + 4) per row (some
+// 50 ms on one core), so that small calls are one parallel region (one closing barrier, which on a
+// shared machine can wait a whole time slice for a descheduled thread)
+constexpr double kSilGroupWork = 268435456.0;
 constexpr index_t kSilTile = 512;    // columns per distance tile (a multiple of every Vec::W)
 constexpr index_t kSilRows = 4;      // rows sharing the column loads of a tile
-constexpr index_t kSilBanks = 4;     // interleaved accumulators per cluster (column j -> bank j % 4)
 
 template <class T>
 struct SilCtx {
-  const T* X;   // n x d
-  const T* Xt;  // d x n_pad, the transpose, zero-padded to a multiple of kSilTile
+  const T* X;   // n x d, the rows in input order
+  const T* Xt;  // d x n_pad: the columns sorted by atom, transposed, zero-padded to a multiple of kSilTile
   index_t n, n_pad, d;
-  const std::int64_t* labels;  // L x n, in [0, k)
-  index_t L, k;
-  const double* w;  // n point weights
-  // src[l * n_tiles + t]: the first labelling whose labels on tile t equal labelling l's (the
-  // candidates of a search are often the same partition on most tiles: their tile sums are
-  // computed once and reused)
-  const index_t* src;
-  index_t n_tiles;
+  const double* w;  // n point weights, in the sorted (column) order
+  index_t G;        // atoms
+  // the runs of one atom inside a tile: tile t holds runs seg_begin[t] .. seg_begin[t + 1] - 1,
+  // run s covers the tile's columns [seg_a[s], seg_b[s]) (relative to the tile) of atom seg_g[s]
+  const index_t* seg_begin;
+  const index_t* seg_g;
+  const index_t* seg_a;
+  const index_t* seg_b;
 };
 
-// For rows [i0, i1): S[(i - i0) * L * k + l * k + c] = sum over points j of cluster c in labelling
-// l of w_j ||x_i - x_j||.  Each sum is fixed by the data alone: within a tile column j goes to
-// bank j % 4 in increasing j, the banks are added as (b0 + b1) + (b2 + b3), and the tiles' sums
-// are added in tile order; nothing depends on the thread count.  dist: kSilRows * kSilTile T,
-// wd: kSilTile doubles, acc: kSilRows * L * k + (L + kSilBanks) * k doubles (scratch).
+// For rows [i0, i1) (input order): A[(i - i0) * G + g] = sum over the points j of atom g of
+// w_j ||x_i - x_j||.  Each sum is fixed by the data and the atoms alone: a run's sum is two vector
+// accumulators over its columns in order (lanes added in order) plus its tail in order, and the
+// runs of an atom are added in tile order; nothing depends on the thread count.  dist:
+// kSilRows * kSilTile T, wd: kSilTile doubles (scratch).
 template <class T, simd::Isa I>
-void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, double* wd, double* acc, double* S);
-#define DANNEAL_SILHOUETTE_KERNELS(P, I)                                                                           \
-  P void silhouette_rows_isa<float, I>(const SilCtx<float>&, index_t, index_t, float*, double*, double*, double*); \
-  P void silhouette_rows_isa<double, I>(const SilCtx<double>&, index_t, index_t, double*, double*, double*, double*);
+void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, double* wd, double* A);
+#define DANNEAL_SILHOUETTE_KERNELS(P, I)                                                          \
+  P void silhouette_rows_isa<float, I>(const SilCtx<float>&, index_t, index_t, float*, double*, double*); \
+  P void silhouette_rows_isa<double, I>(const SilCtx<double>&, index_t, index_t, double*, double*, double*);
 #define DANNEAL_SILHOUETTE_EXTERN(I) DANNEAL_SILHOUETTE_KERNELS(extern template, I)
 DANNEAL_SIMD_FOR_EACH_ISA(DANNEAL_SILHOUETTE_EXTERN)
 
 #ifdef DANNEAL_SIMD_UNIT_ISA
 template <class T, simd::Isa I>
-void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, double* wd, double* acc, double* S) {
+void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, double* wd, double* A) {
   using VT = simd::Vec<T, I>;
   using V = typename VT::V;
+  using VD = simd::Vec<double, I>;
+  using VDv = typename VD::V;
   constexpr int W = VT::W;
+  constexpr int WD = VD::W;
   static_assert(kSilTile % W == 0, "the tile must hold whole vectors");
-  const index_t n = cx.n, d = cx.d, L = cx.L, k = cx.k, np = cx.n_pad;
-  const index_t row_w = L * k;
-  double* ts = acc + kSilRows * row_w;  // one row's tile sums of every labelling (L x k)
-  double* bank = ts + row_w;            // kSilBanks x k
+  const index_t n = cx.n, d = cx.d, G = cx.G, np = cx.n_pad;
+  std::fill(A, A + (i1 - i0) * G, 0.0);
   for (index_t ib = i0; ib < i1; ib += kSilRows) {
     const index_t r = std::min(kSilRows, i1 - ib);
     const T* x0 = cx.X + ib * d;
     const T* x1 = cx.X + (ib + std::min<index_t>(1, r - 1)) * d;  // rows past r repeat a valid one
     const T* x2 = cx.X + (ib + std::min<index_t>(2, r - 1)) * d;
     const T* x3 = cx.X + (ib + std::min<index_t>(3, r - 1)) * d;
-    std::fill(acc, acc + r * row_w, 0.0);
     for (index_t j0 = 0, t = 0; j0 < n; j0 += kSilTile, ++t) {
       const index_t jn = std::min(kSilTile, n - j0);
       // squared distances of the r rows to columns j0..j0+jn (rounded up to whole vectors: the
@@ -93,42 +101,51 @@ void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, d
         VT::store(dist + 2 * kSilTile + jj, a2);
         VT::store(dist + 3 * kSilTile + jj, a3);
       }
+      const index_t s0 = cx.seg_begin[t], s1 = cx.seg_begin[t + 1];
       for (index_t rr = 0; rr < r; ++rr) {
         const T* dr = dist + rr * kSilTile;
         const double* wj = cx.w + j0;
+        double* Ar = A + (ib - i0 + rr) * G;
+        if (G == n) {  // one atom per point (labellings that disagree on most points): no runs to sum
+          for (index_t jj = 0; jj < jn; ++jj) Ar[j0 + jj] = wj[jj] * static_cast<double>(std::sqrt(dr[jj]));
+          continue;
+        }
         for (index_t jj = 0; jj < jn; ++jj) wd[jj] = wj[jj] * static_cast<double>(std::sqrt(dr[jj]));
-        double* ar = acc + rr * row_w;
-        for (index_t l = 0; l < L; ++l) {
-          double* tl = ts + l * k;
-          const index_t from = cx.src[l * cx.n_tiles + t];
-          if (from != l) {  // same labels on this tile as an earlier labelling: same sums
-            std::copy(ts + from * k, ts + (from + 1) * k, tl);
-          } else {
-            const std::int64_t* lab = cx.labels + l * n + j0;
-            std::fill(bank, bank + kSilBanks * k, 0.0);
-            double* A0 = bank;
-            double* A1 = A0 + k;
-            double* A2 = A1 + k;
-            double* A3 = A2 + k;
-            index_t jj = 0;
-            for (; jj + 4 <= jn; jj += 4) {  // j0 is a multiple of 4: bank = j % 4
-              A0[lab[jj]] += wd[jj];
-              A1[lab[jj + 1]] += wd[jj + 1];
-              A2[lab[jj + 2]] += wd[jj + 2];
-              A3[lab[jj + 3]] += wd[jj + 3];
-            }
-            for (; jj < jn; ++jj) A0[(jj & 3) * k + lab[jj]] += wd[jj];
-            for (index_t c = 0; c < k; ++c) tl[c] = (A0[c] + A1[c]) + (A2[c] + A3[c]);
+        for (index_t sg = s0; sg < s1; ++sg) {
+          const double* p = wd + cx.seg_a[sg];
+          const index_t len = cx.seg_b[sg] - cx.seg_a[sg];
+          VDv u0 = VD::zero(), u1 = VD::zero();
+          index_t m = 0;
+          for (; m + 2 * WD <= len; m += 2 * WD) {
+            u0 = u0 + VD::load(p + m);
+            u1 = u1 + VD::load(p + m + WD);
           }
-          double* al = ar + l * k;
-          for (index_t c = 0; c < k; ++c) al[c] += tl[c];
+          double sum = VD::hsum(u0 + u1);
+          for (; m < len; ++m) sum += p[m];
+          Ar[cx.seg_g[sg]] += sum;
         }
       }
     }
-    for (index_t rr = 0; rr < r; ++rr) std::copy(acc + rr * row_w, acc + (rr + 1) * row_w, S + (ib - i0 + rr) * row_w);
   }
 }
 #endif
+
+// Calls body(begin, end) for every chunk of `chunk` rows of [0, n), in parallel, the chunks handed
+// out one at a time (OpenMP dynamic schedule): a row's results do not depend on which thread
+// computes it, and on a shared machine a descheduled thread then delays the region by one chunk,
+// not by its static half of the rows (2 threads were slower than 1 under load with static chunks).
+template <class Body>
+inline void rows_dynamic(index_t n, index_t chunk, int n_threads, Body&& body) {
+  const index_t nc = n_chunks(n, chunk);
+  const int nt = effective_threads(n_threads, nc);
+#ifdef DANNEAL_HAVE_OPENMP
+  if (nt > 1 && !openmp_pool_started().load(std::memory_order_relaxed))
+    openmp_pool_started().store(true, std::memory_order_relaxed);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+#endif
+  for (index_t c = 0; c < nc; ++c) body(c * chunk, std::min(n, c * chunk + chunk));
+  (void)nt;
+}
 
 // silhouette: X (n x d), labels (L x n, values in [0, k)), weights (n, >= 0, or null for all
 // ones).  For every labelling l and point i, with C = the cluster of i, W_c the weight of cluster
@@ -157,45 +174,100 @@ Status silhouette(const T* X, index_t n, index_t d, const std::int64_t* labels, 
         throw std::invalid_argument("silhouette: sample weights must be finite and >= 0");
       w[i] = static_cast<double>(weights[i]);
     }
+  // the atoms (common refinement of the labellings), numbered in order of first appearance
+  if (k > std::numeric_limits<index_t>::max() / n)
+    throw std::invalid_argument("silhouette: n_clusters=" + std::to_string(k) + " too large for " +
+                                std::to_string(n) + " points");
+  std::vector<index_t> atom(static_cast<size_t>(n), 0);
+  index_t G = 1;
+  {
+    std::unordered_map<index_t, index_t> ids;
+    for (index_t l = 0; l < L; ++l) {
+      ids.clear();
+      const std::int64_t* lab = labels + l * n;
+      for (index_t i = 0; i < n; ++i) {
+        const auto it = ids.emplace(atom[i] * k + lab[i], static_cast<index_t>(ids.size())).first;
+        atom[i] = it->second;
+      }
+      G = static_cast<index_t>(ids.size());
+    }
+  }
+  if (G > n / 4) {  // short runs cost more than they save: one atom per point, in index order
+    G = n;
+    for (index_t i = 0; i < n; ++i) atom[i] = i;
+  }
+  // amap[l * G + g]: the cluster of atom g in labelling l; the columns sorted by atom (stable)
+  std::vector<std::int64_t> amap(static_cast<size_t>(L * G));
+  std::vector<index_t> first(static_cast<size_t>(G + 1), 0);
+  for (index_t i = 0; i < n; ++i) ++first[atom[i] + 1];
+  for (index_t g = 0; g < G; ++g) first[g + 1] += first[g];
+  std::vector<index_t> order(static_cast<size_t>(n));
+  {
+    std::vector<index_t> next(first.begin(), first.end() - 1);
+    for (index_t i = 0; i < n; ++i) {
+      const index_t g = atom[i];
+      if (next[g] == first[g])
+        for (index_t l = 0; l < L; ++l) amap[l * G + g] = labels[l * n + i];
+      order[next[g]++] = i;
+    }
+  }
   const index_t n_pad = (n + kSilTile - 1) / kSilTile * kSilTile;
   check_alloc(static_cast<double>(n_pad) * static_cast<double>(d), sizeof(T), "silhouette: transposed copy of X");
   std::vector<T> Xt(static_cast<size_t>(n_pad * d), T(0));
-  for (index_t i = 0; i < n; ++i)
-    for (index_t f = 0; f < d; ++f) Xt[f * n_pad + i] = X[i * d + f];
+  std::vector<double> wsorted(static_cast<size_t>(n));
+  for (index_t p = 0; p < n; ++p) {
+    const index_t i = order[p];
+    wsorted[p] = w[i];
+    for (index_t f = 0; f < d; ++f) Xt[f * n_pad + p] = X[i * d + f];
+  }
+  // the runs of each atom inside each tile
+  const index_t n_tiles = n_pad / kSilTile;
+  std::vector<index_t> seg_begin(static_cast<size_t>(n_tiles + 1)), seg_g, seg_a, seg_b;
+  for (index_t t = 0, g = 0; t < n_tiles; ++t) {
+    seg_begin[t] = static_cast<index_t>(seg_g.size());
+    const index_t j0 = t * kSilTile, j1 = std::min(n, j0 + kSilTile);
+    while (first[g + 1] <= j0) ++g;
+    for (index_t h = g; h < G && first[h] < j1; ++h) {
+      seg_g.push_back(h);
+      seg_a.push_back(std::max(first[h], j0) - j0);
+      seg_b.push_back(std::min(first[h + 1], j1) - j0);
+    }
+  }
+  seg_begin[n_tiles] = static_cast<index_t>(seg_g.size());
   std::vector<double> Wc(static_cast<size_t>(L * k), 0.0);
   for (index_t l = 0; l < L; ++l)
     for (index_t i = 0; i < n; ++i) Wc[l * k + labels[l * n + i]] += w[i];
-  const index_t n_tiles = n_pad / kSilTile;
-  std::vector<index_t> src(static_cast<size_t>(L * n_tiles));
-  for (index_t l = 0; l < L; ++l)
-    for (index_t t = 0; t < n_tiles; ++t) {
-      const index_t j0 = t * kSilTile, jn = std::min(kSilTile, n - j0);
-      index_t from = l;
-      for (index_t m = 0; m < l && from == l; ++m)
-        if (src[m * n_tiles + t] == m && std::equal(labels + l * n + j0, labels + l * n + j0 + jn, labels + m * n + j0))
-          from = m;
-      src[l * n_tiles + t] = from;
-    }
-  const SilCtx<T> cx{X, Xt.data(), n, n_pad, d, labels, L, k, w.data(), src.data(), n_tiles};
+  check_alloc(static_cast<double>(kSilChunk) * static_cast<double>(G + L * k) * static_cast<double>(n_threads),
+              sizeof(double), "silhouette: per-atom sums");
+  const SilCtx<T> cx{X,           Xt.data(),    n,           n_pad,       d,          wsorted.data(),
+                     G,           seg_begin.data(), seg_g.data(), seg_a.data(), seg_b.data()};
   const simd::Isa isa = simd::active_isa();
   Status st;
-  for (index_t g0 = 0; g0 < n; g0 += kSilGroup) {
+  const double row_work = static_cast<double>(n) * static_cast<double>(d + 4);
+  const index_t group =
+      std::max(kSilChunk, std::min(n, static_cast<index_t>(kSilGroupWork / row_work)) / kSilChunk * kSilChunk);
+  for (index_t g0 = 0; g0 < n; g0 += group) {
     if (should_stop()) {
       st.interrupted = true;
       return st;
     }
-    const index_t gn = std::min(kSilGroup, n - g0);
-    parallel_chunks(gn, kSilChunk, n_threads, [&](index_t, index_t b0, index_t b1) {
+    const index_t gn = std::min(group, n - g0);
+    rows_dynamic(gn, kSilChunk, n_threads, [&](index_t b0, index_t b1) {
       const index_t i0 = g0 + b0, i1 = g0 + b1;
       std::vector<T> dist(static_cast<size_t>(kSilRows * kSilTile));
-      std::vector<double> wd(static_cast<size_t>(kSilTile)),
-          acc(static_cast<size_t>((kSilRows * L + L + kSilBanks) * k)), S(static_cast<size_t>((i1 - i0) * L * k));
+      std::vector<double> wd(static_cast<size_t>(kSilTile)), A(static_cast<size_t>((i1 - i0) * G)),
+          S(static_cast<size_t>(k));
       simd::with_isa(isa, [&](auto tag) {
-        silhouette_rows_isa<T, decltype(tag)::value>(cx, i0, i1, dist.data(), wd.data(), acc.data(), S.data());
+        silhouette_rows_isa<T, decltype(tag)::value>(cx, i0, i1, dist.data(), wd.data(), A.data());
       });
       for (index_t i = i0; i < i1; ++i)
         for (index_t l = 0; l < L; ++l) {
-          const double* Si = S.data() + ((i - i0) * L + l) * k;
+          // the labelling's per-cluster sums: its atoms' sums, added in atom order
+          const double* Ai = A.data() + (i - i0) * G;
+          const std::int64_t* ml = amap.data() + l * G;
+          std::fill(S.begin(), S.end(), 0.0);
+          for (index_t g = 0; g < G; ++g) S[ml[g]] += Ai[g];
+          const double* Si = S.data();
           const double* Wl = Wc.data() + l * k;
           const index_t ci = labels[l * n + i];
           const double own = Wl[ci] - w[i];

@@ -137,6 +137,11 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         epoch loss below ``(1 - tol)`` times the last such improvement.
     n_iter_no_change : int, default=3
         See ``tol``; 0 disables the early stop.
+    epoch_rows : int or None, default=2048
+        Rows per epoch: each epoch trains on a fresh random sample of ``min(n_samples,
+        epoch_rows)`` rows (the first rows of its shuffle), so that the cost of an epoch, and of
+        the early stop's epochs, does not grow with the data beyond it.  ``None``: every row in
+        every epoch (the paper).
     n_init : int, default=2
         With ``init="k-means"``: the number of best k-means starts (by Silhouette) that are
         trained.  Otherwise: training runs (restarts) per configuration.
@@ -238,6 +243,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         max_epochs=50,
         tol=1e-3,
         n_iter_no_change=3,
+        epoch_rows=2048,
         n_init=2,
         kmeans_n_init=10,
         init="k-means",
@@ -271,6 +277,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         self.max_epochs = max_epochs
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.epoch_rows = epoch_rows
         self.n_init = n_init
         self.kmeans_n_init = kmeans_n_init
         self.init = init
@@ -318,6 +325,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
         p["max_epochs"] = check_int(self.max_epochs, "max_epochs", low=1)
         p["tol"] = check_float(self.tol, "tol", low=0.0)
         p["n_iter_no_change"] = check_int(self.n_iter_no_change, "n_iter_no_change", low=0)
+        p["epoch_rows"] = 0 if self.epoch_rows is None else check_int(self.epoch_rows, "epoch_rows", low=1)
         p["anneal_epochs"] = (
             p["max_epochs"] // 2
             if self.anneal_epochs is None
@@ -544,6 +552,7 @@ class ClAM(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, C
                 mask_share_every=p["mask_share_every"],
                 n_iter_no_change=p["n_iter_no_change"],
                 tol=p["tol"],
+                epoch_rows=p["epoch_rows"],
             )
 
         def labels_of(R, eta, c, alpha):

@@ -144,6 +144,7 @@ class TrainParams:
     mask_share_every: int = 0
     n_iter_no_change: int = 0
     tol: float = 0.0
+    epoch_rows: int = 0
 
 
 def clam_train(X, sample_weight, mask_values, R0, eta0, params, n_threads=1, callback=None):
@@ -205,8 +206,9 @@ def clam_train(X, sample_weight, mask_values, R0, eta0, params, n_threads=1, cal
             perm[i], perm[j] = perm[j], perm[i]
         share = p.mask_share_every > 0 and (epoch + 1) % p.mask_share_every == 0
         losses = []
-        for start in range(0, n, B):
-            rows = perm[start : start + B]
+        n_epoch = min(n, p.epoch_rows) if p.epoch_rows > 0 else n  # a prefix of the shuffle
+        for start in range(0, n_epoch, B):
+            rows = perm[start : min(start + B, n_epoch)]
             Bb = len(rows)
             x = X[rows]
             x0 = x.copy()
