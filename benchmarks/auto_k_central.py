@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import header, table
 from quality_central import sets
 
+import danneal._central as central
 from danneal import CentralAnnealing
 
 
@@ -314,9 +315,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     _THREADS[0] = args.threads
     if args.splits is not None:
-        import danneal._central
-
-        danneal._central._PS_SPLITS = args.splits
+        central._PS_SPLITS = args.splits
     cache = {}
     if args.cache and Path(args.cache).exists():
         with open(args.cache, "rb") as f:
@@ -335,8 +334,19 @@ def main(argv=None):
                 m = CentralAnnealing(
                     "auto", max_clusters=args.max_clusters, cooling=args.cooling, n_threads=args.threads
                 ).fit(X)
-                cache[key] = (path_stats(m, X), m.n_clusters_, time.perf_counter() - t0, m.prediction_strength_)
-            P, auto_k, t, ps = cache[key][:4] if len(cache[key]) >= 4 else (*cache[key], None)
+                t_auto = time.perf_counter() - t0
+                # the same fit without the half-splits (the log-T width rule alone), timed in this process
+                splits, central._PS_SPLITS = central._PS_SPLITS, 0
+                try:
+                    t0 = time.perf_counter()
+                    CentralAnnealing(
+                        "auto", max_clusters=args.max_clusters, cooling=args.cooling, n_threads=args.threads
+                    ).fit(X)
+                    t_width = time.perf_counter() - t0
+                finally:
+                    central._PS_SPLITS = splits
+                cache[key] = (path_stats(m, X), m.n_clusters_, t_auto, m.prediction_strength_, t_width)
+            P, auto_k, t, ps, t_width = (*cache[key], None, None)[:5]
             Tc0 = 2.0 * float(np.linalg.eigvalsh(np.atleast_2d(np.cov(X.T, bias=True)))[-1])
             row = {"set": key, "n": len(X), "reference K": K, "auto K": auto_k}
             for c, f in CRITERIA.items():
@@ -344,6 +354,8 @@ def main(argv=None):
                 hits[c] += k == K
                 row[c] = k if k == K else f"{k} (miss)"
             row["auto s"] = t
+            row["width-rule s"] = t_width
+            row["x"] = t / t_width if t_width else None
             rows.append(row)
             print(f"  {battery}/{name}: K={K} auto={auto_k}", file=sys.stderr, flush=True)
     if args.cache:
@@ -351,6 +363,9 @@ def main(argv=None):
             pickle.dump(cache, f)
     print(table(rows))
     print("hits: " + ", ".join(f"{c} {hits[c]}/{len(rows)} = {100 * hits[c] / len(rows):.0f} %" for c in CRITERIA))
+    ratio = [r["x"] for r in rows if r["x"] is not None]
+    if ratio:
+        print(f"auto fit / width-rule fit time: median {np.median(ratio):.2f}x, max {np.max(ratio):.2f}x")
     print(f"target >= 60 % (auto = PS>=0.9): {'met' if hits['PS>=0.9'] >= 0.6 * len(rows) else 'NOT met'}")
 
 
