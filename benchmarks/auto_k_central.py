@@ -10,7 +10,7 @@ its centroids) the script evaluates, with no per-set tuning:
   random half-splits of the rows is >= 0.9, else the K of the largest prediction strength -- what
   ``"auto"`` returns (``prediction_strength_`` of the fit: both halves annealed, the centroids of
   one half at K predict the other half's clustering at K); ``PS>=0.8``: the same at 0.8;
-  ``PS>=0.9|2``: K = 2 when no K reaches 0.9; ``PS max``: the largest prediction strength;
+  ``PS>=0.9 or 2``: K = 2 when no K reaches 0.9; ``PS max``: the largest prediction strength;
   ``PS>=0.9&w``: the largest K with prediction strength >= 0.9 and a range wider than the
   Gaussian-cascade width (else ``finest>null``);
 * ``finest>null``: the largest K stable over a range of log T wider than log(pi/(pi-2)) (the widest
@@ -40,7 +40,7 @@ its centroids) the script evaluates, with no per-set tuning:
 
     python benchmarks/auto_k_central.py             # sets with <= 2,000 rows (about a minute)
     python benchmarks/auto_k_central.py --full      # every set
-    python benchmarks/auto_k_central.py --full --splits 8   # 8 half-splits instead of 4
+    python benchmarks/auto_k_central.py --full --splits 4   # 4 half-splits instead of 2
 """
 
 from __future__ import annotations
@@ -277,7 +277,7 @@ def ps_and_width(P, ps, **_):
 CRITERIA = {
     "PS>=0.9": lambda P, ps, **k: _ps_pick(ps, 0.9, "max") if ps else finest_above_null(P),
     "PS>=0.8": lambda P, ps, **k: _ps_pick(ps, 0.8, "max") if ps else finest_above_null(P),
-    "PS>=0.9|2": lambda P, ps, **k: _ps_pick(ps, 0.9, "two") if ps else finest_above_null(P),
+    "PS>=0.9 or 2": lambda P, ps, **k: _ps_pick(ps, 0.9, "two") if ps else finest_above_null(P),
     "PS max": lambda P, ps, **k: _ps_pick(ps, 2.0, "max") if ps else finest_above_null(P),
     "PS>=0.9&w": ps_and_width,
     "finest>null": finest_above_null,

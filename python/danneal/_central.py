@@ -40,7 +40,8 @@ _QUIET = 4  # adaptive cooling: <= _QUIET passes at a temperature doubles the st
 _STEADY = 10  # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
 _MAX_STRIDE = 16  # at most cooling**16 per temperature
 _NULL_WIDTH = float(np.log(np.pi / (np.pi - 2.0)))  # "auto": widest log-T range of a Gaussian's splits
-_PS_SPLITS = 4  # "auto": random half-splits of the annealing rows, both halves annealed (2 x 4 half-fits)
+_PS_SPLITS = 2  # "auto": random half-splits of the annealing rows, both halves annealed (4 half-fits;
+# 2, 4 and 8 splits find the same number of reference Ks on the clustering suite, docs/central.md)
 _PS_STRONG = 0.9  # ... a K is reproducible when its prediction strength is >= this (Tibshirani-Walther 0.8-0.9)
 _SPLIT_ITER = 12  # passes of the fixed point right after a split (critical slowing down: the
 # next temperatures finish separating the copies; measured in docs/central.md)
@@ -955,7 +956,7 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
     n_clusters : int or "auto", default=8
         Number of clusters.  ``"auto"`` anneals until ``max_clusters`` clusters (or ``T_min``) and
         keeps the K of the path that the data reproduce: the rows the annealing ran on are split
-        4 times at random into two halves, both halves are annealed the same way, and for every
+        twice at random into two halves, both halves are annealed the same way, and for every
         K of the path the centroids one half met at K predict the other half's clustering at K
         (prediction strength, Tibshirani and Walther 2005: the smallest fraction of pairs of a
         cluster that the other half's centroids also put together; ``prediction_strength_``).
@@ -963,8 +964,8 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         one.  Ks met by fewer than half of the half-fits are not candidates; when no K is, the
         largest K stable over a range of :math:`\log T` between two phase transitions wider
         than :math:`\log(\pi/(\pi-2)) \approx 1.01` (the widest range the successive splits
-        of one Gaussian cluster leave), else the one stable over the widest range.  The 8
-        half-fits cost about 2 to 6 times the annealing of the whole fit.
+        of one Gaussian cluster leave), else the one stable over the widest range.  The 4
+        half-fits make an ``"auto"`` fit about 4 times slower (median on the clustering suite).
     T_min : float or None, default=None
         Lowest temperature.  ``None``: ``1e-6`` times the first critical temperature.
     cooling : float in (0, 1), default=0.9
