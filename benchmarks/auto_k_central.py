@@ -32,7 +32,7 @@ its centroids) the script evaluates, with no per-set tuning:
   open-ended last entry), with the compiled exact Silhouette (on 20,000 rows at most);
 * ``BIC``/``BIC-perK``: the K of the smallest BIC of the Gaussian mixture with the path's centroids
   as means, the masses and spherical variances (shared / one per cluster) of their partition;
-* ``sil|w>step``/``sil|w>null``: the largest Silhouette among the Ks whose log-T range is wider than
+* ``sil&w>step``/``sil&w>null``: the largest Silhouette among the Ks whose log-T range is wider than
   1.5 cooling steps / the Gaussian-cascade width (else ``widest``); ``sil x w``: the largest
   Silhouette x summed log-T range;
 * ``finest>parent``: ``finest>null`` with the cascade width of the widest cluster of the previous
@@ -292,8 +292,8 @@ CRITERIA = {
     "sil-inner": lambda P, X, **k: silhouette(P, X, last=False),
     "BIC": bic,
     "BIC-perK": lambda P, X, **k: bic(P, X, per_cluster=True),
-    "sil|w>step": silhouette_wide,
-    "sil|w>null": lambda P, X, **k: silhouette_wide(P, X, _NULL),
+    "sil&w>step": silhouette_wide,
+    "sil&w>null": lambda P, X, **k: silhouette_wide(P, X, _NULL),
     "sil x w": silhouette_x_width,
     "finest>parent": finest_above_parent_null,
 }
