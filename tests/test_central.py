@@ -751,3 +751,17 @@ def test_choose_k_stable():
     from danneal._central import _choose_k
 
     assert _choose_k_stable(path, {2: nan, 3: nan, 5: nan, 8: nan}) == _choose_k(path)
+
+
+def test_auto_k_stopped_by_a_callback_skips_the_half_fits():
+    X, _ = _blobs(n=300, k=3, seed=1, std=0.3)
+    seen = []
+
+    def stop_after_splits(info):
+        seen.append(info["n_clusters"])
+        return info["n_clusters"] >= 4  # stop once the path went past K = 3
+
+    m = CentralAnnealing("auto", max_clusters=10, n_threads=1, callback=stop_after_splits).fit(X)
+    assert m.prediction_strength_ is None  # the callback's stop is honoured: no half-fits
+    assert len(seen) == len(m.history_["T"])  # and they never called it
+    assert 1 <= m.n_clusters_ <= max(e["n_clusters"] for e in m.path_)

@@ -429,7 +429,8 @@ class _Annealer:
         self.stride = 1  # adaptive cooling: T <- cooling**stride * T
         self._rejected = {}  # trial moves rejected (key -> temperature), see _swap_move
         self._tc_max = None  # highest critical temperature of the current clusters (set by _split)
-        self.strength = None  # "auto": {K: prediction strength} over half-splits (_prediction_strengths)
+        self.strength = None  # "auto": {K: prediction strength} over half-splits (_prediction_strengths),
+        # False when a callback stopped the annealing
 
     # -- the fixed point at one temperature
     def plain_fixed_point(self, Y, logp, T, max_iter, tol, rows=None):
@@ -543,6 +544,7 @@ class _Annealer:
             line=f"T={T * s2:.6g} K={K} F={F:.6g} D={D:.6g} iterations={info['n_iter']}",
             reconstruction=lambda: {"cluster_centers_": info["cluster_centers"], "n_clusters_": K},
         ):
+            self.strength = False  # stopped by a callback: "auto" keeps the width rule (no half-fits)
             return True
         if self.identical:
             return True
@@ -775,7 +777,7 @@ class _Annealer:
         centroids on the path, else the last ones, with forced splits when fewer phase transitions
         than clusters were met (e.g. duplicated points: split the widest clusters)."""
         if self.auto:
-            K_best = _choose_k(self.path) if self.strength is None else _choose_k_stable(self.path, self.strength)
+            K_best = _choose_k_stable(self.path, self.strength) if self.strength else _choose_k(self.path)
             snap = next(p for p in self.path if p["n_clusters"] == K_best)
             logp = np.log(np.maximum(snap["cluster_weights"], 1e-300))
             return self.units.to_internal(snap["cluster_centers"]), logp, float(snap["T_end"])
@@ -1062,7 +1064,8 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
     prediction_strength_ : dict or None
         ``n_clusters="auto"``: ``{K: prediction strength}`` for every K >= 2 of ``path_`` (mean
         over the half-splits whose two halves both met K; ``nan`` when fewer than half of the
-        half-fits met K), see ``n_clusters``.  ``None`` for a fixed K (or rows too few to halve).
+        half-fits met K), see ``n_clusters``.  ``None`` for a fixed K, rows too few to halve, or
+        an annealing stopped by a callback (the log-T width rule then chooses K).
     path_ : list of dict
         One entry per K met along the annealing path: ``n_clusters``, ``T_start`` (temperature
         at which K was reached), ``T_end`` (temperature of the next split, or the last
@@ -1235,10 +1238,10 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         )
         mon.phase("annealing", f"n={rows.n}, d={rows.d}, from 1 to {'auto' if auto else target} clusters")
         ann.run(mon)
-        if auto and _PS_SPLITS > 0:
+        if auto and _PS_SPLITS > 0 and ann.strength is None:
             mon.phase("stability", f"{_PS_SPLITS} half-splits, both halves annealed")
             ann.strength = _prediction_strengths(self, ann, self._seeded_rng())
-        self.prediction_strength_ = ann.strength
+        self.prediction_strength_ = ann.strength or None
         ann.report()
         Y, logp, self.temperature_ = ann.result(rng)
 
