@@ -6,9 +6,16 @@ the clustering suite under ../shared/data/clustering; reference K = number of no
 labels0).  From its path (``path_``: every K met, the temperature range over which it was stable,
 its centroids) the script evaluates, with no per-set tuning:
 
+* ``PS>=0.9``: the largest K whose prediction strength (Tibshirani and Walther 2005) over
+  random half-splits of the rows is >= 0.9, else the K of the largest prediction strength -- what
+  ``"auto"`` returns (``prediction_strength_`` of the fit: both halves annealed, the centroids of
+  one half at K predict the other half's clustering at K); ``PS>=0.8``: the same at 0.8;
+  ``PS>=0.9 or 2``: K = 2 when no K reaches 0.9; ``PS max``: the largest prediction strength;
+  ``PS>=0.9&w``: the largest K with prediction strength >= 0.9 and a range wider than the
+  Gaussian-cascade width (else ``finest>null``);
 * ``finest>null``: the largest K stable over a range of log T wider than log(pi/(pi-2)) (the widest
   range the successive splits of one Gaussian cluster leave), else ``widest`` -- what ``"auto"``
-  returns;
+  returned before the prediction strength;
 * ``widest``: the K stable over the widest range of log T between two phase transitions (K = 1
   and the open-ended last range excluded) -- what ``"auto"`` returned before;
 * ``widest-min``/``widest-max``: the smallest/largest K whose range is >= 0.5 x the widest;
@@ -25,7 +32,7 @@ its centroids) the script evaluates, with no per-set tuning:
   open-ended last entry), with the compiled exact Silhouette (on 20,000 rows at most);
 * ``BIC``/``BIC-perK``: the K of the smallest BIC of the Gaussian mixture with the path's centroids
   as means, the masses and spherical variances (shared / one per cluster) of their partition;
-* ``sil|w>step``/``sil|w>null``: the largest Silhouette among the Ks whose log-T range is wider than
+* ``sil&w>step``/``sil&w>null``: the largest Silhouette among the Ks whose log-T range is wider than
   1.5 cooling steps / the Gaussian-cascade width (else ``widest``); ``sil x w``: the largest
   Silhouette x summed log-T range;
 * ``finest>parent``: ``finest>null`` with the cascade width of the widest cluster of the previous
@@ -33,6 +40,7 @@ its centroids) the script evaluates, with no per-set tuning:
 
     python benchmarks/auto_k_central.py             # sets with <= 2,000 rows (about a minute)
     python benchmarks/auto_k_central.py --full      # every set
+    python benchmarks/auto_k_central.py --full --splits 4   # 4 half-splits instead of 2
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import header, table
 from quality_central import sets
 
+import danneal._central as central
 from danneal import CentralAnnealing
 
 
@@ -249,7 +258,28 @@ def finest_above_parent_null(P, X, **_):
     return max(ks) if ks else widest(P)
 
 
+def _ps_pick(ps, t, fallback):
+    ok = {k: v for k, v in (ps or {}).items() if np.isfinite(v)}
+    strong = [k for k, v in ok.items() if v >= t]
+    if strong:
+        return max(strong)
+    if fallback == "two" or not ok:
+        return 2
+    return max(ok, key=lambda k: (ok[k], k))
+
+
+def ps_and_width(P, ps, **_):
+    inner = {e["K"]: e["width"] for e in P[:-1] if e["K"] >= 2}
+    ks = [k for k, v in (ps or {}).items() if np.isfinite(v) and v >= 0.9 and inner.get(k, 0.0) > _NULL]
+    return max(ks) if ks else finest_above_null(P)
+
+
 CRITERIA = {
+    "PS>=0.9": lambda P, ps, **k: _ps_pick(ps, 0.9, "max") if ps else finest_above_null(P),
+    "PS>=0.8": lambda P, ps, **k: _ps_pick(ps, 0.8, "max") if ps else finest_above_null(P),
+    "PS>=0.9 or 2": lambda P, ps, **k: _ps_pick(ps, 0.9, "two") if ps else finest_above_null(P),
+    "PS max": lambda P, ps, **k: _ps_pick(ps, 2.0, "max") if ps else finest_above_null(P),
+    "PS>=0.9&w": ps_and_width,
     "finest>null": finest_above_null,
     "widest": widest,
     "widest-min": lambda P, **k: widest_frac(P, False),
@@ -262,8 +292,8 @@ CRITERIA = {
     "sil-inner": lambda P, X, **k: silhouette(P, X, last=False),
     "BIC": bic,
     "BIC-perK": lambda P, X, **k: bic(P, X, per_cluster=True),
-    "sil|w>step": silhouette_wide,
-    "sil|w>null": lambda P, X, **k: silhouette_wide(P, X, _NULL),
+    "sil&w>step": silhouette_wide,
+    "sil&w>null": lambda P, X, **k: silhouette_wide(P, X, _NULL),
     "sil x w": silhouette_x_width,
     "finest>parent": finest_above_parent_null,
 }
@@ -276,6 +306,7 @@ def main(argv=None):
     ap.add_argument("--full", action="store_true", help="every set (minutes)")
     ap.add_argument("--max-clusters", type=int, default=20)
     ap.add_argument("--cooling", type=float, default=0.9, help="cooling of the auto fits")
+    ap.add_argument("--splits", type=int, default=None, help="half-splits of the prediction strength (default: the fit's)")
     ap.add_argument(
         "--cache",
         default=None,
@@ -283,6 +314,8 @@ def main(argv=None):
     )
     args = ap.parse_args(argv)
     _THREADS[0] = args.threads
+    if args.splits is not None:
+        central._PS_SPLITS = args.splits
     cache = {}
     if args.cache and Path(args.cache).exists():
         with open(args.cache, "rb") as f:
@@ -301,15 +334,28 @@ def main(argv=None):
                 m = CentralAnnealing(
                     "auto", max_clusters=args.max_clusters, cooling=args.cooling, n_threads=args.threads
                 ).fit(X)
-                cache[key] = (path_stats(m, X), m.n_clusters_, time.perf_counter() - t0)
-            P, auto_k, t = cache[key]
+                t_auto = time.perf_counter() - t0
+                # the same fit without the half-splits (the log-T width rule alone), timed in this process
+                splits, central._PS_SPLITS = central._PS_SPLITS, 0
+                try:
+                    t0 = time.perf_counter()
+                    CentralAnnealing(
+                        "auto", max_clusters=args.max_clusters, cooling=args.cooling, n_threads=args.threads
+                    ).fit(X)
+                    t_width = time.perf_counter() - t0
+                finally:
+                    central._PS_SPLITS = splits
+                cache[key] = (path_stats(m, X), m.n_clusters_, t_auto, m.prediction_strength_, t_width)
+            P, auto_k, t, ps, t_width = (*cache[key], None, None)[:5]
             Tc0 = 2.0 * float(np.linalg.eigvalsh(np.atleast_2d(np.cov(X.T, bias=True)))[-1])
             row = {"set": key, "n": len(X), "reference K": K, "auto K": auto_k}
             for c, f in CRITERIA.items():
-                k = f(P, n=len(X), Tc0=Tc0, X=X)
+                k = f(P, n=len(X), Tc0=Tc0, X=X, ps=ps)
                 hits[c] += k == K
                 row[c] = k if k == K else f"{k} (miss)"
             row["auto s"] = t
+            row["width-rule s"] = t_width
+            row["x"] = t / t_width if t_width else None
             rows.append(row)
             print(f"  {battery}/{name}: K={K} auto={auto_k}", file=sys.stderr, flush=True)
     if args.cache:
@@ -317,7 +363,10 @@ def main(argv=None):
             pickle.dump(cache, f)
     print(table(rows))
     print("hits: " + ", ".join(f"{c} {hits[c]}/{len(rows)} = {100 * hits[c] / len(rows):.0f} %" for c in CRITERIA))
-    print(f"target >= 60 % (auto = finest>null): {'met' if hits['finest>null'] >= 0.6 * len(rows) else 'NOT met'}")
+    ratio = [r["x"] for r in rows if r["x"] is not None]
+    if ratio:
+        print(f"auto fit / width-rule fit time: median {np.median(ratio):.2f}x, max {np.max(ratio):.2f}x")
+    print(f"target >= 60 % (auto = PS>=0.9): {'met' if hits['PS>=0.9'] >= 0.6 * len(rows) else 'NOT met'}")
 
 
 if __name__ == "__main__":

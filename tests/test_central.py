@@ -665,3 +665,103 @@ def test_choose_k_prefers_the_finest_range_wider_than_a_gaussian_cascade():
     # no range wider than the null width: the widest (K = 1 and the last range excluded)
     assert _choose_k(path([(1, 3.0), (2, 0.5), (3, 0.9), (5, 0.2), (7, 5.0)])) == 3
     assert _choose_k(path([(1, 3.0)])) == 1
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_auto_k_by_prediction_strength_on_separated_blobs(k):
+    X, _ = _blobs(n=500, k=k, seed=3, std=0.3)
+    m = CentralAnnealing("auto", max_clusters=10, n_threads=1).fit(X)
+    assert m.n_clusters_ == k
+    assert m.prediction_strength_[k] >= 0.9  # both halves reproduce the k blobs
+    # every finer K on the path is not reproducible (or not met by half of the half-fits)
+    assert all(not v >= 0.9 for K, v in m.prediction_strength_.items() if K > k)
+    assert set(m.prediction_strength_) == {e["n_clusters"] for e in m.path_ if e["n_clusters"] >= 2}
+
+
+def test_auto_k_deterministic_and_thread_independent():
+    X, _ = _blobs(n=300, k=4, seed=5, std=1.0)
+    a = CentralAnnealing("auto", max_clusters=8, random_state=7, n_threads=1).fit(X)
+    b = CentralAnnealing("auto", max_clusters=8, random_state=7, n_threads=2).fit(X)
+    c = CentralAnnealing("auto", max_clusters=8, random_state=7, n_threads=1).fit(X)
+    assert a.n_clusters_ == b.n_clusters_ == c.n_clusters_
+    np.testing.assert_equal(a.prediction_strength_, b.prediction_strength_)  # nan == nan here
+    np.testing.assert_equal(a.prediction_strength_, c.prediction_strength_)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+
+
+@pytest.mark.parametrize(
+    "X, max_clusters",
+    [
+        (_blobs(n=300, k=5, seed=1, std=0.3)[0], 2),
+        (_blobs(n=300, k=5, seed=1, std=0.3)[0], 1),
+        (np.random.default_rng(0).uniform(size=(200, 2)), 20),
+        (np.random.default_rng(1).standard_normal((3, 2)), None),
+        (np.array([[0.0, 0.0], [1.0, 1.0]]), None),
+        (np.repeat(np.array([[0.0, 0.0], [5.0, 5.0], [9.0, 0.0]]), 20, axis=0), None),
+        (np.zeros((10, 2)), None),
+    ],
+)
+def test_auto_k_within_bounds(X, max_clusters):
+    m = CentralAnnealing("auto", max_clusters=max_clusters, n_threads=1).fit(X)
+    bound = min(20, len(X)) if max_clusters is None else max_clusters
+    assert 1 <= m.n_clusters_ <= bound
+    assert m.cluster_centers_.shape == (m.n_clusters_, 2)
+    assert np.all(np.isfinite(m.cluster_centers_))
+    if m.prediction_strength_ is not None:
+        assert all(np.isnan(v) or 0.0 <= v <= 1.0 for v in m.prediction_strength_.values())
+
+
+def test_auto_k_weighted_prediction_strength_equals_repetition():
+    X, _ = _blobs(n=200, k=3, seed=4, std=0.4)
+    reps = np.random.default_rng(2).integers(1, 3, len(X))
+    a = CentralAnnealing("auto", max_clusters=6, n_threads=1).fit(X, sample_weight=reps)
+    assert a.n_clusters_ == 3
+    assert a.prediction_strength_[3] >= 0.9
+
+
+def test_prediction_strength_of_partitions():
+    from danneal._central import _strength
+
+    X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+    C2 = np.array([[0.1], [5.1]])
+    assert _strength(X, None, C2, C2, 1) == 1.0
+    # the other centroids cut the cluster {5.0, 5.1, 5.2} into {5.0, 5.1} and {5.2}: 2 of its 6
+    # ordered pairs stay together (the cluster {0, 0.1, 0.2} keeps all of its pairs)
+    assert _strength(X, None, C2, np.array([[0.1], [5.05], [5.3]]), 1) == pytest.approx(2 / 6)
+    # weighted pairs of distinct rows (w_i w_j): unit weights are no weights, only their ratios matter
+    C3 = np.array([[0.1], [5.05], [5.3]])
+    assert _strength(X, np.ones(6), C2, C3, 1) == _strength(X, None, C2, C3, 1)
+    w = np.array([1.0, 1.0, 1.0, 2.0, 1.0, 1.0])
+    # cluster {5.0 (weight 2), 5.1, 5.2}: sum_{i != j} w_i w_j = 4^2 - (4 + 1 + 1) = 10, of which the
+    # ordered pairs (5.0, 5.1) and (5.1, 5.0), which stay together, weigh 2 x 2 = 4
+    assert _strength(X, w, C2, C3, 1) == pytest.approx(4 / 10)
+    assert _strength(X, 3.0 * w, C2, C3, 1) == pytest.approx(4 / 10)
+
+
+def test_choose_k_stable():
+    from danneal._central import _choose_k_stable
+
+    path = [{"n_clusters": k, "T_start": 2.0**-i, "T_end": 2.0 ** -(i + 1)} for i, k in enumerate([1, 2, 3, 5, 8])]
+    nan = float("nan")
+    # the largest reproducible K, even below a less reproducible one
+    assert _choose_k_stable(path, {2: 1.0, 3: 0.5, 5: 0.95, 8: nan}) == 5
+    # none reproducible: the most reproducible (the larger K on ties)
+    assert _choose_k_stable(path, {2: 0.6, 3: 0.8, 5: 0.8, 8: 0.1}) == 5
+    # no K met by half of the half-fits: the log-T range rule
+    from danneal._central import _choose_k
+
+    assert _choose_k_stable(path, {2: nan, 3: nan, 5: nan, 8: nan}) == _choose_k(path)
+
+
+def test_auto_k_stopped_by_a_callback_skips_the_half_fits():
+    X, _ = _blobs(n=300, k=3, seed=1, std=0.3)
+    seen = []
+
+    def stop_after_splits(info):
+        seen.append(info["n_clusters"])
+        return info["n_clusters"] >= 4  # stop once the path went past K = 3
+
+    m = CentralAnnealing("auto", max_clusters=10, n_threads=1, callback=stop_after_splits).fit(X)
+    assert m.prediction_strength_ is None  # the callback's stop is honoured: no half-fits
+    assert len(seen) == len(m.history_["T"])  # and they never called it
+    assert 1 <= m.n_clusters_ <= max(e["n_clusters"] for e in m.path_)

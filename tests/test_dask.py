@@ -180,3 +180,19 @@ def test_dask_fit_anneals_on_the_same_sample(client, blobs):
     assert_allclose(dsk.cluster_centers_, mem.cluster_centers_, rtol=1e-12, atol=1e-12)
     assert_allclose(dsk.inertia_, mem.inertia_, rtol=1e-10)
     assert_array_equal(dsk.labels_.compute(), mem.labels_)
+
+
+def test_dask_auto_k_equals_in_memory(client, blobs):
+    """``n_clusters="auto"``: the half-splits of the prediction strength are drawn from the same rows
+    (fetched to the client) as in memory, so the dask fit keeps the same K."""
+    p = {**PARAMS, "n_clusters": "auto", "max_clusters": 6}
+    mem = danneal.CentralAnnealing(**p).fit(blobs)
+    dsk = danneal.CentralAnnealing(**p).fit(da.from_array(blobs, chunks=(300, -1)))
+    assert dsk.n_clusters_ == mem.n_clusters_ == 4
+    assert set(dsk.prediction_strength_) == set(mem.prediction_strength_)
+    # the centred rows agree to the rounding of the per-block sums (1e-12 relative): the same partitions
+    assert_allclose(
+        [dsk.prediction_strength_[k] for k in sorted(mem.prediction_strength_)],
+        [mem.prediction_strength_[k] for k in sorted(mem.prediction_strength_)],
+        rtol=1e-9,
+    )

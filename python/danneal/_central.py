@@ -40,6 +40,9 @@ _QUIET = 4  # adaptive cooling: <= _QUIET passes at a temperature doubles the st
 _STEADY = 10  # ... <= _STEADY passes keeps it, more passes reset it to one cooling step
 _MAX_STRIDE = 16  # at most cooling**16 per temperature
 _NULL_WIDTH = float(np.log(np.pi / (np.pi - 2.0)))  # "auto": widest log-T range of a Gaussian's splits
+_PS_SPLITS = 2  # "auto": random half-splits of the annealing rows, both halves annealed (4 half-fits;
+# 2, 4 and 8 splits find the same number of reference Ks on the clustering suite, docs/central.md)
+_PS_STRONG = 0.9  # ... a K is reproducible when its prediction strength is >= this (Tibshirani-Walther 0.8-0.9)
 _SPLIT_ITER = 12  # passes of the fixed point right after a split (critical slowing down: the
 # next temperatures finish separating the copies; measured in docs/central.md)
 _FROZEN = 1e-9  # K full: stop when D changed by < _FROZEN relative at a temperature settled in one pass
@@ -319,10 +322,13 @@ class _MemoryRows:
     def subset(self, m, rng):
         """The same rows object over ``m`` of the centred rows, drawn uniformly (in row order), and
         their total weight."""
-        idx = _sample_rows(self.n, m, rng)
+        return self.take(_sample_rows(self.n, m, rng))
+
+    def take(self, idx):
+        """:meth:`subset` over the rows ``idx`` (sorted indices): ``(rows, total weight)``."""
         sub = object.__new__(type(self))
-        sub.n, sub.d, sub.dtype, sub.nt, sub.wscale = m, self.d, self.dtype, self.nt, self.wscale
-        sub.X = self.X[idx]
+        sub.n, sub.d, sub.dtype, sub.nt, sub.wscale = len(idx), self.d, self.dtype, self.nt, self.wscale
+        sub.X = None if self.X is None else self.X[idx]
         sub.Xc = _c(self.Xc[idx], self.dtype)
         sub.w = None if self.w is None else _c(self.w[idx], self.dtype)
         sub.wd = self.wd[idx]
@@ -423,6 +429,8 @@ class _Annealer:
         self.stride = 1  # adaptive cooling: T <- cooling**stride * T
         self._rejected = {}  # trial moves rejected (key -> temperature), see _swap_move
         self._tc_max = None  # highest critical temperature of the current clusters (set by _split)
+        self.strength = None  # "auto": {K: prediction strength} over half-splits (_prediction_strengths),
+        # False when a callback stopped the annealing
 
     # -- the fixed point at one temperature
     def plain_fixed_point(self, Y, logp, T, max_iter, tol, rows=None):
@@ -536,6 +544,7 @@ class _Annealer:
             line=f"T={T * s2:.6g} K={K} F={F:.6g} D={D:.6g} iterations={info['n_iter']}",
             reconstruction=lambda: {"cluster_centers_": info["cluster_centers"], "n_clusters_": K},
         ):
+            self.strength = False  # stopped by a callback: "auto" keeps the width rule (no half-fits)
             return True
         if self.identical:
             return True
@@ -768,7 +777,7 @@ class _Annealer:
         centroids on the path, else the last ones, with forced splits when fewer phase transitions
         than clusters were met (e.g. duplicated points: split the widest clusters)."""
         if self.auto:
-            K_best = _choose_k(self.path)
+            K_best = _choose_k_stable(self.path, self.strength) if self.strength else _choose_k(self.path)
             snap = next(p for p in self.path if p["n_clusters"] == K_best)
             logp = np.log(np.maximum(snap["cluster_weights"], 1e-300))
             return self.units.to_internal(snap["cluster_centers"]), logp, float(snap["T_end"])
@@ -829,6 +838,96 @@ def _choose_k(path):
     return best
 
 
+class _Silent:
+    """The monitor of the half-fits of ``"auto"``: no callback, no output, never stops."""
+
+    def step(self, info, **kwargs):
+        return False
+
+
+def _hard_labels(Xc, C, nt):
+    """Nearest-centroid labels of the centred rows ``Xc`` (compiled, independent of ``nt``)."""
+    nt = _pass_threads(nt, len(Xc), len(C), Xc.shape[1])
+    P, _, _ = _core.central_posteriors(Xc, _c(C, Xc.dtype), np.zeros(len(C)), 0.0, nt)
+    return np.argmax(P, axis=1).astype(np.int64)
+
+
+def _strength(test, w, C_test, C_train, nt):
+    """Prediction strength (Tibshirani and Walther 2005) of the centroids ``C_train`` on the rows
+    ``test`` (weights ``w``, ``None``: unit) clustered by their own centroids ``C_test``: over the
+    clusters of ``C_test``, the smallest fraction of the (weighted) pairs of distinct rows of a
+    cluster that ``C_train`` also puts in one cluster (clusters of fewer than two rows left out)."""
+    a = _hard_labels(test, C_test, nt)
+    b = _hard_labels(test, C_train, nt)
+    ka, kb = len(C_test), len(C_train)
+    wd = np.ones(len(a)) if w is None else np.asarray(w, dtype=np.float64)
+    cell = a * kb + b
+    m1 = np.bincount(cell, weights=wd, minlength=ka * kb).reshape(ka, kb)
+    m2 = np.bincount(cell, weights=wd * wd, minlength=ka * kb).reshape(ka, kb)
+    same = (m1 * m1 - m2).sum(1)  # weighted ordered pairs of distinct rows in one cell
+    pairs = m1.sum(1) ** 2 - m2.sum(1)  # ... in one cluster of C_test
+    ok = pairs > 0
+    return float(np.min(same[ok] / pairs[ok])) if ok.any() else 0.0
+
+
+def _prediction_strengths(est, ann, rng):
+    """``{K: prediction strength}`` of the Ks of ``ann``'s path (K >= 2) over ``_PS_SPLITS`` random
+    half-splits of its rows: both halves are annealed as ``ann`` was (from one cluster up to the
+    same bound on K), and the centroids each half met at K predict the other half's clustering at
+    K (:func:`_strength`, both ways).  The mean over the splits whose halves both met K; ``nan``
+    when fewer than half of the half-fits met K.  ``None`` when the rows cannot be halved."""
+    rows = ann.rows
+    cap = max(_ANNEAL_ROWS, _ANNEAL_ROWS_PER_CLUSTER * ann.target)
+    if rows.n > cap or not isinstance(rows, _MemoryRows):
+        # at most as many rows as anneal_rows="auto" would anneal (a fixed draw: all rows when there
+        # are fewer, which on dask travel to the client)
+        rows = rows.subset(min(rows.n, cap), np.random.RandomState(0))[0]
+    h = rows.n // 2
+    if h < 2 or ann.identical:
+        return None
+    units = ann.units
+    ks = sorted({e["n_clusters"] for e in ann.path if e["n_clusters"] >= 2})
+    met = dict.fromkeys(ks, 0)
+    vals = {K: [] for K in ks}
+    for _ in range(_PS_SPLITS):
+        perm = np.random.default_rng(int(rng.randint(2**31))).permutation(rows.n)
+        halves = [rows.take(np.sort(perm[:h]))[0], rows.take(np.sort(perm[h : 2 * h]))[0]]
+        if not all(float(half.wd.sum()) > 0 for half in halves):
+            return None
+        cents = []
+        for half in halves:
+            sub = _Annealer(est, half, units, ann.target, True)
+            sub.run(_Silent())
+            at = {}
+            for e in sub.path:
+                at.setdefault(e["n_clusters"], units.to_internal(e["cluster_centers"]))
+            cents.append(at)
+        for K in ks:
+            has = [K in at for at in cents]
+            met[K] += sum(has)
+            if all(has):
+                (A, CA), (B, CB) = zip(halves, cents)
+                s1 = _strength(A.Xc, A.w, CA[K], CB[K], rows.nt)
+                s2 = _strength(B.Xc, B.w, CB[K], CA[K], rows.nt)
+                vals[K].append(0.5 * (s1 + s2))
+    return {K: (float(np.mean(vals[K])) if vals[K] and met[K] >= _PS_SPLITS else float("nan")) for K in ks}
+
+
+def _choose_k_stable(path, strength):
+    """The largest K of the path whose prediction strength over half-splits is >= ``_PS_STRONG``
+    (the K that both halves of the data reproduce); if there is none, the K with the largest
+    prediction strength (the larger K on ties); if no K was met by half of the half-fits, the
+    rule of :func:`_choose_k`.  Measured against :func:`_choose_k` on the clustering suite
+    (benchmarks/auto_k_central.py, docs/central.md)."""
+    cand = {K: v for K, v in strength.items() if np.isfinite(v)}
+    if not cand:
+        return _choose_k(path)
+    strong = [K for K, v in cand.items() if v >= _PS_STRONG]
+    if strong:
+        return max(strong)
+    return max(cand, key=lambda K: (cand[K], K))
+
+
 class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     r"""Soft k-means by mass-constrained deterministic annealing, with phase transitions.
 
@@ -858,11 +957,17 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
     ----------
     n_clusters : int or "auto", default=8
         Number of clusters.  ``"auto"`` anneals until ``max_clusters`` clusters (or ``T_min``) and
-        keeps the largest number of clusters that is stable over a range of :math:`\log T`
-        between two phase transitions wider than :math:`\log(\pi/(\pi-2)) \approx 1.01` (the
-        widest range the successive splits of one Gaussian cluster leave), else the one stable
-        over the widest range (K = 1 and the last, open-ended range excluded; when there is no
-        closed range the final K is kept).
+        keeps the K of the path that the data reproduce: the rows the annealing ran on are split
+        twice at random into two halves, both halves are annealed the same way, and for every
+        K of the path the centroids one half met at K predict the other half's clustering at K
+        (prediction strength, Tibshirani and Walther 2005: the smallest fraction of pairs of a
+        cluster that the other half's centroids also put together; ``prediction_strength_``).
+        The largest K whose prediction strength is >= 0.9 is kept, else the K of the largest
+        one.  Ks met by fewer than half of the half-fits are not candidates; when no K is, the
+        largest K stable over a range of :math:`\log T` between two phase transitions wider
+        than :math:`\log(\pi/(\pi-2)) \approx 1.01` (the widest range the successive splits
+        of one Gaussian cluster leave), else the one stable over the widest range.  The 4
+        half-fits make an ``"auto"`` fit about 4 times slower (median on the clustering suite).
     T_min : float or None, default=None
         Lowest temperature.  ``None``: ``1e-6`` times the first critical temperature.
     cooling : float in (0, 1), default=0.9
@@ -922,8 +1027,9 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         ``None``: all rows.  On dask input the same sample is fetched to the client and annealed
         there; the final Lloyd pass and the polish run over the blocks (``docs/dask.md``).
     random_state : int, RandomState or None, default=None
-        Picks a split direction for a cluster whose covariance is zero, the annealing sample and
-        the rows of the polish (``None``: a fixed seed, so that a fit is deterministic).
+        Picks a split direction for a cluster whose covariance is zero, the annealing sample,
+        the half-splits of ``n_clusters="auto"`` and the rows of the polish (``None``: a fixed
+        seed, so that a fit is deterministic).
     n_threads : int or None, default=None
         Threads for the compiled kernels (``None``/``-1``: all available cores); a pass over few
         rows (e.g. the annealing sample) uses one thread per ~8 million row x cluster x feature
@@ -955,6 +1061,11 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
     history_ : dict of ndarrays
         One entry per temperature: ``T``, ``n_clusters``, ``free_energy``, ``distortion`` (both
         summed over the weighted samples) and ``n_iter``.
+    prediction_strength_ : dict or None
+        ``n_clusters="auto"``: ``{K: prediction strength}`` for every K >= 2 of ``path_`` (mean
+        over the half-splits whose two halves both met K; ``nan`` when fewer than half of the
+        half-fits met K), see ``n_clusters``.  ``None`` for a fixed K, rows too few to halve, or
+        an annealing stopped by a callback (the log-T width rule then chooses K).
     path_ : list of dict
         One entry per K met along the annealing path: ``n_clusters``, ``T_start`` (temperature
         at which K was reached), ``T_end`` (temperature of the next split, or the last
@@ -1127,6 +1238,10 @@ class CentralAnnealing(CallbackSupport, ClassNamePrefixFeaturesOutMixin, Transfo
         )
         mon.phase("annealing", f"n={rows.n}, d={rows.d}, from 1 to {'auto' if auto else target} clusters")
         ann.run(mon)
+        if auto and _PS_SPLITS > 0 and ann.strength is None:
+            mon.phase("stability", f"{_PS_SPLITS} half-splits, both halves annealed")
+            ann.strength = _prediction_strengths(self, ann, self._seeded_rng())
+        self.prediction_strength_ = ann.strength or None
         ann.report()
         Y, logp, self.temperature_ = ann.result(rng)
 
