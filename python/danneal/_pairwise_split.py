@@ -77,17 +77,24 @@ def best_split(prob, params, rng, *, n_directions=3):
     if Tc <= 0:
         return None
     labels, cost, ann, _ = _anneal(prob, 2, params, T0=1.5 * Tc, T_min=1.5e-4 * Tc, rng=rng)
-    work = ann.n_sweeps + 31
-    best = (cost, labels)
+    best, work = _direction_splits(prob, n_directions, (cost, labels))
+    return best[0], best[1], work + ann.n_sweeps + 31
+
+
+def _direction_splits(prob, n_directions, best=None):
+    """The sign split at the median along each of the top ``n_directions`` principal directions of
+    ``prob``, each finished by the local search; returns the cheapest of them and ``best`` (a
+    ``(cost, labels)`` pair or None) and the work in passes."""
+    work = 0.0
     for v in prob.top_eigvecs(n_directions).T:
         cand = np.ascontiguousarray(v > np.median(v), dtype=np.int64)
         if cand.min() == cand.max():
             continue
         cand, c, st = prob.local_search(cand, 2, 100)
         work += 1 + st["iterations"]
-        if c < best[0] * (1 - 1e-12):
+        if best is None or c < best[0] * (1 - 1e-12):
             best = (c, cand)
-    return best[0], best[1], work
+    return best, work
 
 
 def _feature_split(prob, n_directions):
@@ -101,15 +108,7 @@ def _feature_split(prob, n_directions):
         return None  # all objects coincide
     if prob.n > SPLIT_SAMPLE:
         n_directions = 1  # each candidate costs local-search passes over the whole cluster
-    best, work = None, 0.0
-    for v in prob.top_eigvecs(n_directions).T:
-        cand = np.ascontiguousarray(v > np.median(v), dtype=np.int64)
-        if cand.min() == cand.max():
-            continue
-        cand, c, st = prob.local_search(cand, 2, 100)
-        work += 1 + st["iterations"]
-        if best is None or c < best[0] * (1 - 1e-12):
-            best = (c, cand)
+    best, work = _direction_splits(prob, n_directions)
     if best is None:  # no direction separates (ties at the median): the first object alone
         cand = np.zeros(prob.n, dtype=np.int64)
         cand[0] = 1
