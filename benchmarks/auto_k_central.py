@@ -306,7 +306,9 @@ def main(argv=None):
     ap.add_argument("--full", action="store_true", help="every set (minutes)")
     ap.add_argument("--max-clusters", type=int, default=20)
     ap.add_argument("--cooling", type=float, default=0.9, help="cooling of the auto fits")
-    ap.add_argument("--splits", type=int, default=None, help="half-splits of the prediction strength (default: the fit's)")
+    ap.add_argument(
+        "--splits", type=int, default=None, help="half-splits of the prediction strength (default: the fit's)"
+    )
     ap.add_argument(
         "--cache",
         default=None,

@@ -26,13 +26,13 @@
 
 namespace danneal::silhouette {
 
-constexpr index_t kSilChunk = 16;    // rows per parallel work unit (rows are independent)
+constexpr index_t kSilChunk = 16;  // rows per parallel work unit (rows are independent)
 // rows between two should_stop() checks: about kSilGroupWork units of n x (d + 4) per row (some
 // 50 ms on one core), so that small calls are one parallel region (one closing barrier, which on a
 // shared machine can wait a whole time slice for a descheduled thread)
 constexpr double kSilGroupWork = 268435456.0;
-constexpr index_t kSilTile = 512;    // columns per distance tile (a multiple of every Vec::W)
-constexpr index_t kSilRows = 4;      // rows sharing the column loads of a tile
+constexpr index_t kSilTile = 512;  // columns per distance tile (a multiple of every Vec::W)
+constexpr index_t kSilRows = 4;    // rows sharing the column loads of a tile
 
 template <class T>
 struct SilCtx {
@@ -56,7 +56,7 @@ struct SilCtx {
 // kSilRows * kSilTile T, wd: kSilTile doubles (scratch).
 template <class T, simd::Isa I>
 void silhouette_rows_isa(const SilCtx<T>& cx, index_t i0, index_t i1, T* dist, double* wd, double* A);
-#define DANNEAL_SILHOUETTE_KERNELS(P, I)                                                          \
+#define DANNEAL_SILHOUETTE_KERNELS(P, I)                                                                  \
   P void silhouette_rows_isa<float, I>(const SilCtx<float>&, index_t, index_t, float*, double*, double*); \
   P void silhouette_rows_isa<double, I>(const SilCtx<double>&, index_t, index_t, double*, double*, double*);
 #define DANNEAL_SILHOUETTE_EXTERN(I) DANNEAL_SILHOUETTE_KERNELS(extern template, I)
@@ -176,8 +176,8 @@ Status silhouette(const T* X, index_t n, index_t d, const std::int64_t* labels, 
     }
   // the atoms (common refinement of the labellings), numbered in order of first appearance
   if (k > std::numeric_limits<index_t>::max() / n)
-    throw std::invalid_argument("silhouette: n_clusters=" + std::to_string(k) + " too large for " +
-                                std::to_string(n) + " points");
+    throw std::invalid_argument("silhouette: n_clusters=" + std::to_string(k) + " too large for " + std::to_string(n) +
+                                " points");
   std::vector<index_t> atom(static_cast<size_t>(n), 0);
   index_t G = 1;
   {
@@ -239,8 +239,8 @@ Status silhouette(const T* X, index_t n, index_t d, const std::int64_t* labels, 
     for (index_t i = 0; i < n; ++i) Wc[l * k + labels[l * n + i]] += w[i];
   check_alloc(static_cast<double>(kSilChunk) * static_cast<double>(G + L * k) * static_cast<double>(n_threads),
               sizeof(double), "silhouette: per-atom sums");
-  const SilCtx<T> cx{X,           Xt.data(),    n,           n_pad,       d,          wsorted.data(),
-                     G,           seg_begin.data(), seg_g.data(), seg_a.data(), seg_b.data()};
+  const SilCtx<T> cx{
+      X, Xt.data(), n, n_pad, d, wsorted.data(), G, seg_begin.data(), seg_g.data(), seg_a.data(), seg_b.data()};
   const simd::Isa isa = simd::active_isa();
   Status st;
   const double row_work = static_cast<double>(n) * static_cast<double>(d + 4);
