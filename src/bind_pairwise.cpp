@@ -226,7 +226,7 @@ py::array pairwise_features_potential_py(const py::array& X, const py::array& ce
 
 py::tuple pairwise_features_fixed_point_py(const py::array& X, const py::array& center, const py::array& Q0,
                                            double temperature, int form, long long max_iter, double tol, int n_threads,
-                                           const py::object& sample_weight) {
+                                           const py::object& sample_weight, bool accelerate) {
   check_threads(n_threads);
   if (!(temperature >= 0)) throw py::value_error("temperature=" + num(temperature) + " must be >= 0");
   if (max_iter < 0) throw py::value_error("max_iter=" + std::to_string(max_iter) + " must be >= 0");
@@ -245,7 +245,7 @@ py::tuple pairwise_features_fixed_point_py(const py::array& X, const py::array& 
       py::gil_scoped_release nogil;
       st = pairwise::pairwise_features_fixed_point<T>(
           static_cast<const T*>(X.data()), n, d, static_cast<const double*>(center.data()), q0, k, sw.ptr, temperature,
-          form, max_iter, tol, n_threads, Q.mutable_data(), stats.mutable_data());
+          form, max_iter, tol, n_threads, Q.mutable_data(), stats.mutable_data(), accelerate);
     }
     intr.raise_if_interrupted();
     return py::make_tuple(Q, stats, status_dict(st));
@@ -541,11 +541,12 @@ Returns ``(labels, cost, status)``; ``status["error"]`` is the number of moves o
   m.def("pairwise_features_potential", &pairwise_features_potential_py, py::arg("X"), py::arg("center"),
         py::arg("assignments"), py::arg("form"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         "Mean-field potentials for squared Euclidean D computed from X (form 0: detan, 1: gradient).");
-  m.def(
-      "pairwise_features_fixed_point", &pairwise_features_fixed_point_py, py::arg("X"), py::arg("center"),
-      py::arg("assignments"), py::arg("temperature"), py::arg("form"), py::arg("max_iter"), py::arg("tol"),
-      py::arg("n_threads"), py::arg("sample_weight") = py::none(),
-      R"doc(``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` from X: one pass over X per sweep, D never formed.)doc");
+  m.def("pairwise_features_fixed_point", &pairwise_features_fixed_point_py, py::arg("X"), py::arg("center"),
+        py::arg("assignments"), py::arg("temperature"), py::arg("form"), py::arg("max_iter"), py::arg("tol"),
+        py::arg("n_threads"), py::arg("sample_weight") = py::none(), py::arg("accelerate") = false,
+        R"doc(``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` from X: one pass over X per sweep, D never formed.
+``accelerate``: every third sweep starts from the SQUAREM extrapolation of the statistics of the two before it
+(gradient potentials at T > 0; the same stop).)doc");
   m.def("pairwise_features_local_search", &pairwise_features_local_search_py, py::arg("X"), py::arg("center"),
         py::arg("labels"), py::arg("n_clusters"), py::arg("max_passes"), py::arg("n_threads"),
         py::arg("sample_weight") = py::none(),

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.metrics import pairwise_distances
+from sklearn.metrics import adjusted_rand_score, pairwise_distances
 
 import danneal._pairwise as pw
 from danneal import PairwiseAnnealing, _core
@@ -81,6 +81,40 @@ def test_features_fixed_point_matches_twin_and_dense_after_fixed_sweeps(dtype, f
         assert np.abs(Q.astype(np.float64) - Qr).max() < 1e-3
         assert_allclose(stats[0], statsd[0], rtol=1e-4)
     assert np.isfinite(Q).all() and not st["numerical_error"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("T", [0.0, 0.7, 20.0])
+@pytest.mark.parametrize("sweeps", [2, 3, 7, 40])
+def test_features_accelerated_fixed_point_matches_twin_and_threads(dtype, T, sweeps):
+    # SQUAREM every third sweep (gradient potentials, T > 0): the kernel equals its twin after a
+    # fixed number of sweeps, 1 and 2 threads give identical bits, and the fixed point it reaches
+    # is the plain one's (converged to 1e-9, the same cost)
+    X, mu, _, Q0 = problem(300, 3, dtype)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, 300)
+    for sw in (None, w):
+        a = _core.pairwise_features_fixed_point(X, mu, Q0, T, 1, sweeps, 0.0, 2, sample_weight=sw, accelerate=True)
+        b = _core.pairwise_features_fixed_point(X, mu, Q0, T, 1, sweeps, 0.0, 1, sample_weight=sw, accelerate=True)
+        r = ref.pairwise_features_fixed_point(X, mu, Q0, T, 1, sweeps, 0.0, sample_weight=sw, accelerate=True)
+        assert_array_equal(a[0], b[0])
+        assert_array_equal(a[1], b[1])
+        assert a[2]["iterations"] == r[2]["iterations"] == sweeps
+        # (an extrapolation step a multiplies the rounding differences of kernel and twin by up to
+        # a^2: float64 agrees to ~1e-9 after 40 sweeps, not to the 1e-10 of the plain sweeps)
+        assert rel(a[0], r[0]) < (1e-8 if dtype == np.float64 else RTOL[dtype]) and np.isfinite(a[0]).all()
+        # (float32: the largest change compares float32 assignments, whose ulp near 1/3 is 3e-8)
+        assert_allclose(
+            a[1], r[1], rtol=1e-6 if dtype == np.float32 else 1e-9, atol=1e-7 if dtype == np.float32 else 1e-9
+        )
+    if dtype == np.float64 and T > 0:
+        p = _core.pairwise_features_fixed_point(X, mu, Q0, T, 1, 5000, 1e-10, 1)
+        q = _core.pairwise_features_fixed_point(X, mu, Q0, T, 1, 5000, 1e-10, 1, accelerate=True)
+        assert p[2]["converged"] and q[2]["converged"]
+        assert q[2]["iterations"] <= p[2]["iterations"]
+        # both stop when one sweep moves an assignment by < 1e-10; with the contraction rate rho of
+        # the map the distance left is up to 1e-10 / (1 - rho), large just above T_c (T = 20 here)
+        assert np.abs(p[0] - q[0]).max() < 1e-6
+        assert q[1][0] == pytest.approx(p[1][0], rel=1e-10)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -247,9 +281,14 @@ def test_feature_and_dense_fits_agree(dtype, metric):
     X, y = blobs(240, 4, seed=3)
     X = (X + 20.0).astype(dtype) if metric == "cosine" else X.astype(dtype)
     X_in = X.copy()
-    f = PairwiseAnnealing(4, metric=metric, random_state=0).fit(X)
+    # the same sweeps as the dense path: no SQUAREM extrapolation (the dense path has none)
+    f = PairwiseAnnealing(4, metric=metric, random_state=0, accelerate=False).fit(X)
     d = PairwiseAnnealing(4, metric=metric, algorithm="dense", random_state=0).fit(X)
+    a = PairwiseAnnealing(4, metric=metric, random_state=0).fit(X)
     assert_array_equal(X, X_in)
+    # accelerated (the default): another path to the same partition and cost (cluster order may differ)
+    assert adjusted_rand_score(a.labels_, d.labels_) == 1.0
+    assert a.cost_ == pytest.approx(d.cost_, rel=1e-9 if dtype == np.float64 else 1e-4)
     assert f.algorithm_ == "features" and d.algorithm_ == "dense"
     assert f.assignments_.dtype == dtype
     assert_array_equal(f.labels_, d.labels_)

@@ -470,14 +470,58 @@ inline void features_sweep_rows(const T* X, index_t b, index_t e, index_t d, con
   px[3] = bad;
 }
 
+// The statistics as one flat vector (St (d x k), t, S) and back.
+inline void stats_to_flat(const FeatureStats& st, double* out) {
+  const index_t dk = st.d * st.k;
+  for (index_t j = 0; j < dk; ++j) out[j] = st.St[j];
+  for (index_t v = 0; v < st.k; ++v) {
+    out[dk + v] = st.t[v];
+    out[dk + st.k + v] = st.S[v];
+  }
+}
+
+// SQUAREM (Varadhan & Roland 2008, scheme S3) on the flat statistics of three successive sweeps
+// s0 -> s1 -> s2: out = s0 - 2 a r + a^2 v with r = s1 - s0, v = s2 - 2 s1 + s0 and the step
+// a = -|r| / |v| (a = -1 gives s2 itself).  The statistics are linear in the assignments, so this
+// is the extrapolation of the assignments' sequence.  The step is halved towards -1 while an
+// extrapolated mass falls below half its last value (a centroid m/S would run away) or a number is
+// not finite.  Returns false (out unused) when no step beyond s2 is taken.
+inline bool squarem_stats(const std::vector<double>& s0, const std::vector<double>& s1, const std::vector<double>& s2,
+                          index_t d, index_t k, std::vector<double>& out) {
+  const index_t w = d * k + 2 * k, s_at = d * k + k;
+  double rr = 0, vv = 0;
+  for (index_t j = 0; j < w; ++j) {
+    const double r = s1[j] - s0[j], v = s2[j] - 2.0 * s1[j] + s0[j];
+    rr += r * r;
+    vv += v * v;
+  }
+  if (!(vv > 0) || !std::isfinite(rr) || !std::isfinite(vv)) return false;
+  double a = -std::sqrt(rr / vv);
+  out.resize(static_cast<size_t>(w));
+  for (int tries = 0; tries < 6 && a < -1.0; ++tries, a = 0.5 * (a - 1.0)) {
+    bool ok = true;
+    for (index_t j = 0; j < w && ok; ++j) {
+      const double r = s1[j] - s0[j], v = s2[j] - 2.0 * s1[j] + s0[j];
+      out[j] = s0[j] - 2.0 * a * r + a * a * v;
+      ok = std::isfinite(out[j]);
+    }
+    for (index_t v = 0; v < k && ok; ++v) ok = out[s_at + v] >= 0.5 * s2[s_at + v];
+    if (ok) return true;
+  }
+  return false;
+}
+
 // Feature-space twin of pairwise_fixed_point (same sweeps, same statistics in `stats`): up to
 // max_iter synchronous sweeps Q <- softmax(-h(Q)/T), stopping when the largest change is < tol;
 // temperature 0 gives hard assignments (lowest index on ties).  Each sweep is one pass over X that
 // also accumulates the statistics of the new assignments for the next sweep.
+// accelerate (gradient potentials, T > 0): every third sweep starts from the SQUAREM extrapolation
+// of the two sweeps before it (squarem_stats), not from the last one's statistics; every sweep
+// still counts and the stop is the same (the largest change of an assignment in one sweep < tol).
 template <class T>
 Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const double* mu, const T* Q0, index_t k,
                                      const double* sw, double temperature, int form, index_t max_iter, double tol,
-                                     int n_threads, T* Q, double* stats) {
+                                     int n_threads, T* Q, double* stats, bool accelerate = false) {
   check_features<T>(n, d, k);
   if (!(temperature >= 0)) throw std::invalid_argument("temperature must be >= 0");
   if (form != kDetan && form != kGradient) throw std::invalid_argument("unknown potential form");
@@ -491,11 +535,20 @@ Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const dou
   std::vector<double> part(static_cast<size_t>(nc * (w + kExtra)));
   std::vector<double> tot(static_cast<size_t>(w + kExtra));
   Status status;
+  const bool accel = accelerate && temperature > 0 && form == kGradient;
+  std::vector<double> s0, s1, s2, ext;
+  if (accel) {
+    s0.resize(static_cast<size_t>(w));
+    s1.resize(static_cast<size_t>(w));
+    s2.resize(static_cast<size_t>(w));
+  }
+  int phase = 0;  // accelerate: 0 and 1 plain sweeps (from s0, from s1), 2 the sweep from the extrapolation
   for (index_t it = 0; it < max_iter; ++it) {
     if (should_stop()) {
       status.interrupted = true;
       return status;
     }
+    if (accel && phase == 0) stats_to_flat(st, s0.data());
     md.from(st);
     stats[kCost] = md.cost;
     std::fill(part.begin(), part.end(), 0.0);
@@ -520,6 +573,18 @@ Status pairwise_features_fixed_point(const T* X, index_t n, index_t d, const dou
     if (mdel < tol) {
       status.converged = true;
       break;
+    }
+    if (accel) {
+      if (phase == 0) {
+        stats_to_flat(st, s1.data());
+        phase = 1;
+      } else if (phase == 1) {
+        stats_to_flat(st, s2.data());
+        if (squarem_stats(s0, s1, s2, d, k, ext)) st.from(ext.data());
+        phase = 2;
+      } else {
+        phase = 0;
+      }
     }
   }
   return status;

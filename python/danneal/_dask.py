@@ -580,6 +580,7 @@ def fit_pairwise(est, X, nt, y=None):
     from ._pairwise import _FORMS
     from ._rownoise import draw_key
     from ._validation import check_n_clusters
+    from .reference.pairwise import squarem_stats  # the compiled fixed point's extrapolation, in numpy
 
     if est.metric not in ("sqeuclidean", "cosine") or est.algorithm == "dense":
         raise ValueError(
@@ -660,11 +661,18 @@ def fit_pairwise(est, X, nt, y=None):
                 return True
         return False
 
+    accel = bool(getattr(est, "accelerate", False)) and form == _FORMS["gradient"]
+
     def fixed_point(spec, total, T, iters, tol_):
-        """Up to ``iters`` sweeps from the assignments ``spec`` with statistics ``total``."""
+        """Up to ``iters`` sweeps from the assignments ``spec`` with statistics ``total`` (with
+        ``accelerate``, every third sweep from the SQUAREM extrapolation of the two before it, as
+        the compiled fixed point does)."""
         cost = ent = mdel = 0.0
         it, converged, bad = 0, False, False
+        phase, s0, s1 = 0, None, None
         for it in range(1, iters + 1):  # noqa: B007 (the count is read after the loop)
+            if phase == 0:
+                s0 = total
             cost = float(_features_cost(total, k, d))
             out = rows.sweep(spec, total, T, form)
             spec = ("soft", total, float(T), form, k)
@@ -673,6 +681,15 @@ def fit_pairwise(est, X, nt, y=None):
             if mdel < tol_:
                 converged = True
                 break
+            if accel and T > 0:
+                if phase == 0:
+                    s1, phase = total, 1
+                elif phase == 1:
+                    ext = squarem_stats(s0, s1, total, d, k)
+                    total = total if ext is None else ext
+                    phase = 2
+                else:
+                    phase = 0
         return (
             spec,
             total,

@@ -190,7 +190,16 @@ class _WeightedFeatureProblem(_FeatureProblem):
 
     def fixed_point(self, Q, T, form, max_iter, tol):
         return _core.pairwise_features_fixed_point(
-            self.X, self.center, Q, float(T), form, int(max_iter), float(tol), self.nt, sample_weight=self.weights
+            self.X,
+            self.center,
+            Q,
+            float(T),
+            form,
+            int(max_iter),
+            float(tol),
+            self.nt,
+            sample_weight=self.weights,
+            accelerate=self.accelerate,
         )
 
     def local_search(self, labels, k, max_passes):
@@ -231,9 +240,11 @@ class _WeightedFeatureProblem(_FeatureProblem):
         return Xc @ U[:, ::-1][:, :m]
 
     def subset(self, idx):
-        return _WeightedFeatureProblem(
+        sub = _WeightedFeatureProblem(
             np.ascontiguousarray(self.X[idx]), self.nt, np.ascontiguousarray(self.weights[idx])
         )
+        sub.accelerate = self.accelerate
+        return sub
 
     def centroids(self, labels, k):
         """Weighted centroids (k x d, about the original origin) and the clusters' total weights."""

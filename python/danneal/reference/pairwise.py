@@ -258,15 +258,47 @@ def _features_step(h, Q, temperature, w=1.0):
     return Qn, ent, (w * (m + ls)).sum(), float(np.abs(p - Q.astype(np.float64)).max())
 
 
+def _flat_stats(Xc, Q, w):
+    """Flat statistics ``(S^T, t, S)`` of the assignments ``Q`` (weighted by ``w``)."""
+    Q = Q.astype(np.float64) * (1.0 if w is None else w[:, None])
+    return np.concatenate([(Q.T @ Xc).T.ravel(), Q.T @ (Xc * Xc).sum(axis=1), Q.sum(axis=0)])
+
+
+def squarem_stats(s0, s1, s2, d, k):
+    """SQUAREM extrapolation of three successive flat statistics (csrc: ``squarem_stats``):
+    ``s0 - 2 a r + a^2 v`` with ``r = s1 - s0``, ``v = s2 - 2 s1 + s0``, ``a = -|r|/|v|``, halved
+    towards -1 while a mass falls below half its value in ``s2`` or a number is not finite; None
+    when no step beyond ``s2`` is taken."""
+    r = s1 - s0
+    v = s2 - 2.0 * s1 + s0
+    rr, vv = float((r * r).sum()), float((v * v).sum())
+    if not (vv > 0 and np.isfinite(rr) and np.isfinite(vv)):
+        return None
+    a = -np.sqrt(rr / vv)
+    for _ in range(6):
+        if not a < -1.0:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = s0 - 2.0 * a * r + a * a * v
+        if np.isfinite(out).all() and (out[d * k + k :] >= 0.5 * s2[d * k + k :]).all():
+            return out
+        a = 0.5 * (a - 1.0)
+    return None
+
+
 def pairwise_features_fixed_point(
-    X, center, assignments, temperature, form, max_iter, tol, n_threads=1, sample_weight=None
+    X, center, assignments, temperature, form, max_iter, tol, n_threads=1, sample_weight=None, accelerate=False
 ):
-    """``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` computed from ``X``."""
+    """``pairwise_fixed_point`` for ``D_ij = |x_i - x_j|^2`` computed from ``X``; ``accelerate``:
+    every third sweep starts from the SQUAREM extrapolation (:func:`squarem_stats`) of the
+    statistics of the two sweeps before it (gradient potentials at ``T > 0``)."""
     Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
     w = _weights(sample_weight, Xc.shape[0])
     Q = np.array(assignments, copy=True)
     stats = np.zeros(4)
     status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
+    if accelerate and temperature > 0 and form == 1:
+        return _features_fixed_point_accelerated(Xc, w, Q, temperature, form, max_iter, tol, stats, status)
     for it in range(max_iter):
         Y, W, c, S = _features_model(Xc, Q, w)
         stats[0] = W[S > TINY_MASS].sum()
@@ -279,6 +311,36 @@ def pairwise_features_fixed_point(
         if md < tol:
             status["converged"] = True
             break
+    return Q, stats, status
+
+
+def _features_fixed_point_accelerated(Xc, w, Q, temperature, form, max_iter, tol, stats, status):
+    k, d = Q.shape[1], Xc.shape[1]
+    total = _flat_stats(Xc, Q, w)
+    phase, s0, s1 = 0, None, None
+    for it in range(max_iter):
+        if phase == 0:
+            s0 = total
+        Y, W, c, S = _features_model_from_total(total, k, d)
+        stats[0] = W[S > TINY_MASS].sum()
+        h = _features_potential(form, Xc, Q, Y, W, c, S)
+        Q, ent, lzs, md = _features_step(h, Q, temperature, w)
+        total = _flat_stats(Xc, Q, w)
+        stats[1:] = ent, lzs, md
+        status["iterations"] = it + 1
+        status["error"] = md
+        if md < tol:
+            status["converged"] = True
+            break
+        if phase == 0:
+            s1, phase = total, 1
+        elif phase == 1:
+            ext = squarem_stats(s0, s1, total, d, k)
+            if ext is not None:
+                total = ext
+            phase = 2
+        else:
+            phase = 0
     return Q, stats, status
 
 
