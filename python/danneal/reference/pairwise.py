@@ -192,15 +192,7 @@ def stream_sum(x, n_threads=1):
 def _features_model(Xc, Q, w=None):
     """Centroids ``Y`` (k x d), scatter ``W``, ``c = 2 S W`` and ``S`` of the assignments (weighted
     by ``w``)."""
-    Q = Q.astype(np.float64) * (1.0 if w is None else w[:, None])
-    S = Q.sum(axis=0)
-    m = Q.T @ Xc
-    t = Q.T @ (Xc * Xc).sum(axis=1)
-    ok = S >= TINY_MASS
-    Sg = np.where(ok, S, 1.0)
-    Y = np.where(ok[:, None], m / Sg[:, None], 0.0)
-    W = np.where(ok, np.maximum(0.0, t - (m * m).sum(axis=1) / Sg), 0.0)
-    return Y, W, 2.0 * S * W, S
+    return _features_model_from_total(_flat_stats(Xc, Q, w), Q.shape[1], Xc.shape[1])
 
 
 def _sqdist(Xc, Y):
@@ -297,26 +289,9 @@ def pairwise_features_fixed_point(
     Q = np.array(assignments, copy=True)
     stats = np.zeros(4)
     status = {"converged": False, "numerical_error": False, "iterations": 0, "error": 0.0}
-    if accelerate and temperature > 0 and form == 1:
-        return _features_fixed_point_accelerated(Xc, w, Q, temperature, form, max_iter, tol, stats, status)
-    for it in range(max_iter):
-        Y, W, c, S = _features_model(Xc, Q, w)
-        stats[0] = W[S > TINY_MASS].sum()
-        h = _features_potential(form, Xc, Q, Y, W, c, S)
-        Qn, ent, lzs, md = _features_step(h, Q, temperature, w)
-        Q = Qn
-        stats[1:] = ent, lzs, md
-        status["iterations"] = it + 1
-        status["error"] = md
-        if md < tol:
-            status["converged"] = True
-            break
-    return Q, stats, status
-
-
-def _features_fixed_point_accelerated(Xc, w, Q, temperature, form, max_iter, tol, stats, status):
+    accel = accelerate and temperature > 0 and form == 1
     k, d = Q.shape[1], Xc.shape[1]
-    total = _flat_stats(Xc, Q, w)
+    total = _flat_stats(Xc, Q, w)  # the statistics the next sweep starts from
     phase, s0, s1 = 0, None, None
     for it in range(max_iter):
         if phase == 0:
@@ -332,6 +307,8 @@ def _features_fixed_point_accelerated(Xc, w, Q, temperature, form, max_iter, tol
         if md < tol:
             status["converged"] = True
             break
+        if not accel:
+            continue
         if phase == 0:
             s1, phase = total, 1
         elif phase == 1:
@@ -361,8 +338,7 @@ def pairwise_features_block_stats(X, center, assignments, n_threads=1):
     """Flat statistics ``(S^T, t, S)`` (width ``d k + 2 k``) of the assignments of a block of rows:
     ``m = Q^T (X - center)`` stored transposed, ``t = Q^T |x - center|^2``, ``S = Q^T 1``."""
     Xc = np.asarray(X, dtype=np.float64) - np.asarray(center, dtype=np.float64)
-    Q = np.asarray(assignments).astype(np.float64)
-    return np.concatenate([(Q.T @ Xc).T.ravel(), Q.T @ (Xc * Xc).sum(axis=1), Q.sum(axis=0)])
+    return _flat_stats(Xc, np.asarray(assignments), None)
 
 
 def pairwise_features_block_sweep(X, center, assignments, total, temperature, form, n_threads=1):
