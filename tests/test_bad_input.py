@@ -500,7 +500,13 @@ def _entries():
             lambda kw: _summary(_est(danneal.PairwiseAnnealing, kw, metric="sqeuclidean").fit(kw["X"])),
             {"X": X, **pair_params},
             {"X": "2d"},
-            {"n_clusters": [13], "random_state": ["x", -1], "n_threads": [0, "2"], "anneal_rows": [0, -1, 2.5, "x"]},
+            {
+                "n_clusters": [13],
+                "random_state": ["x", -1],
+                "n_threads": [0, "2"],
+                "anneal_rows": [0, -1, 2.5, "x"],
+                "accelerate": ["yes", None, 2],
+            },
             _labels_check(3),
         )
     )

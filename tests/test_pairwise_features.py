@@ -207,8 +207,9 @@ def test_features_zero_temperature_statistics_exact(dtype):
     dup=st.booleans(),
     empty=st.booleans(),
     seed=st.integers(0, 2**16),
+    accelerate=st.booleans(),
 )
-def test_features_fixed_point_rows_are_distributions_at_any_scale(scale, T, form, dtype, dup, empty, seed):
+def test_features_fixed_point_rows_are_distributions_at_any_scale(scale, T, form, dtype, dup, empty, seed, accelerate):
     # invariant: after any sweeps the rows are probability vectors (finite, >= 0, sum 1) and the
     # statistics are finite, at every temperature (the sweep shifts by the row's smallest potential
     # before dividing by T: at T = 1e-300 with potentials ~1e10, -h/T alone overflows on every
@@ -225,8 +226,9 @@ def test_features_fixed_point_rows_are_distributions_at_any_scale(scale, T, form
     if empty:
         Q[:, 3] = 0.0
     Q = (Q / Q.sum(axis=1, keepdims=True)).astype(dtype)
-    Qn, stats, status = _core.pairwise_features_fixed_point(X, mu, Q, T, form, 3, 0.0, 1)
-    Qr, _, _ = ref.pairwise_features_fixed_point(X, mu, Q, T, form, 3, 0.0)
+    # (4 sweeps: with accelerate the fourth starts from an extrapolation)
+    Qn, stats, status = _core.pairwise_features_fixed_point(X, mu, Q, T, form, 4, 0.0, 1, accelerate=accelerate)
+    Qr, _, _ = ref.pairwise_features_fixed_point(X, mu, Q, T, form, 4, 0.0, accelerate=accelerate)
     assert np.isfinite(Qn).all() and (Qn >= 0).all() and np.isfinite(stats).all()
     assert not status["numerical_error"]
     np.testing.assert_allclose(Qn.astype(np.float64).sum(axis=1), 1.0, rtol=1e-5 if dtype == np.float32 else 1e-12)

@@ -489,9 +489,16 @@ inline void stats_to_flat(const FeatureStats& st, double* out) {
 inline bool squarem_stats(const std::vector<double>& s0, const std::vector<double>& s1, const std::vector<double>& s2,
                           index_t d, index_t k, std::vector<double>& out) {
   const index_t w = d * k + 2 * k, s_at = d * k + k;
-  double rr = 0, vv = 0;
+  // |r| / |v| with both scaled by their largest entry (squares of statistics ~1e160 overflow)
+  double scale = 0;
   for (index_t j = 0; j < w; ++j) {
     const double r = s1[j] - s0[j], v = s2[j] - 2.0 * s1[j] + s0[j];
+    scale = std::max(scale, std::max(std::abs(r), std::abs(v)));
+  }
+  if (!(scale > 0) || !std::isfinite(scale)) return false;
+  double rr = 0, vv = 0;
+  for (index_t j = 0; j < w; ++j) {
+    const double r = (s1[j] - s0[j]) / scale, v = (s2[j] - 2.0 * s1[j] + s0[j]) / scale;
     rr += r * r;
     vv += v * v;
   }

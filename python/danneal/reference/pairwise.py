@@ -261,9 +261,13 @@ def squarem_stats(s0, s1, s2, d, k):
     ``s0 - 2 a r + a^2 v`` with ``r = s1 - s0``, ``v = s2 - 2 s1 + s0``, ``a = -|r|/|v|``, halved
     towards -1 while a mass falls below half its value in ``s2`` or a number is not finite; None
     when no step beyond ``s2`` is taken."""
-    r = s1 - s0
-    v = s2 - 2.0 * s1 + s0
-    rr, vv = float((r * r).sum()), float((v * v).sum())
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = s1 - s0
+        v = s2 - 2.0 * s1 + s0
+    scale = max(float(np.abs(r).max()), float(np.abs(v).max()))  # (squares of ~1e160 overflow)
+    if not (scale > 0 and np.isfinite(scale)):
+        return None
+    rr, vv = float(((r / scale) ** 2).sum()), float(((v / scale) ** 2).sum())
     if not (vv > 0 and np.isfinite(rr) and np.isfinite(vv)):
         return None
     a = -np.sqrt(rr / vv)
